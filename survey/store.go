@@ -1,0 +1,63 @@
+package survey
+
+import "time"
+
+// QuestionnaireVersion is one stored version of a questionnaire: the YAML as
+// uploaded plus what the store needs to list it. A running interview is
+// pinned to the version it started on.
+type QuestionnaireVersion struct {
+	ID        string    `json:"id"`
+	Version   int       `json:"version"`
+	Title     string    `json:"title"`
+	Languages []string  `json:"languages"`
+	Source    []byte    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Role is what an account or API token may do (CHECK constraint in sql).
+type Role string
+
+// Roles.
+const (
+	RoleAdmin       Role = "admin"
+	RoleSupervisor  Role = "supervisor"
+	RoleInterviewer Role = "interviewer"
+	RoleIntegrator  Role = "integrator" // API tokens for PBXes and CRMs
+)
+
+// GroupBy is how a report splits interviews.
+type GroupBy string
+
+// Report groupings.
+const (
+	ByDay        GroupBy = "day"
+	ByTouchpoint GroupBy = "touchpoint"
+	ByAgent      GroupBy = "agent"
+	ByQueue      GroupBy = "queue"
+)
+
+// ReportQuery selects the interviews a report covers: one questionnaire (all
+// its versions), started in [From, To), split by By.
+type ReportQuery struct {
+	Questionnaire string
+	From, To      time.Time
+	By            GroupBy
+}
+
+// Tally is what the store counts for one report group; BuildReport turns
+// tallies into metrics.
+type Tally struct {
+	Group      string // the day (YYYY-MM-DD, UTC), touchpoint, agent or queue; "" when unset
+	Started    int
+	InProgress int
+	Complete   int
+	Partial    int
+	Breakoff   int
+	// Values counts answers per question per integer value, for questions whose
+	// value is an integer (nps, scale, number) or a yes_no (true = 1, false = 0).
+	Values map[string]map[int64]int
+	// Answered counts non-skipped answers per question.
+	Answered map[string]int
+	// StoppedAt counts ended, non-complete interviews per last question asked.
+	StoppedAt map[string]int
+}
