@@ -18,13 +18,13 @@ import (
 // Interview is one respondent's pass through a questionnaire. It is not safe
 // for concurrent use; each call or console session owns its own.
 type Interview struct {
-	q        *Questionnaire
-	lang     string
-	contact  map[string]string
-	answers  map[string]Answer
-	cursor   int // index of the current question; len(q.Questions) when done
-	now      func() time.Time
-	started  bool
+	q       *Questionnaire
+	lang    string
+	contact map[string]string
+	answers map[string]Answer
+	cursor  int // index of the current question; len(q.Questions) when done
+	now     func() time.Time
+	started bool
 }
 
 // ErrAtStart is returned by Back on the first question.

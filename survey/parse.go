@@ -115,13 +115,13 @@ func (p *parser) decode(n *yaml.Node, out any, what string) bool {
 		p.addf(n.Line, "%s must be a mapping of fields", what)
 		return false
 	}
+	// An unknown field is reported but the rest is still checked, so one
+	// typo does not hide every other problem.
 	known := yamlFields(reflect.TypeOf(out).Elem())
-	ok := true
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
 		if !slices.Contains(known, k.Value) {
 			p.addf(k.Line, "unknown field %q in %s (known fields: %s)", k.Value, what, strings.Join(known, ", "))
-			ok = false
 		}
 	}
 	if err := n.Decode(out); err != nil {
@@ -136,7 +136,7 @@ func (p *parser) decode(n *yaml.Node, out any, what string) bool {
 		}
 		return false
 	}
-	return ok
+	return true
 }
 
 func yamlFields(t reflect.Type) []string {
