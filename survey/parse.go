@@ -46,6 +46,7 @@ type rawQuestion struct {
 	MaxDigits  *int        `yaml:"max_digits"`
 	Options    []yaml.Node `yaml:"options"`
 	MaxSeconds *int        `yaml:"max_seconds"`
+	Metric     string      `yaml:"metric"`
 	NoInput    yaml.Node   `yaml:"no_input"`
 	NoMatch    yaml.Node   `yaml:"no_match"`
 	When       yaml.Node   `yaml:"when"`
@@ -265,7 +266,7 @@ func (p *parser) question(n *yaml.Node) {
 	allowed := map[string]bool{}
 	switch qq.Type {
 	case TypeScale:
-		allowed["min"], allowed["max"], allowed["labels"] = true, true, true
+		allowed["min"], allowed["max"], allowed["labels"], allowed["metric"] = true, true, true, true
 	case TypeNumber:
 		allowed["min"], allowed["max"], allowed["min_digits"], allowed["max_digits"] = true, true, true, true
 	case TypeChoice, TypeMulti:
@@ -273,7 +274,7 @@ func (p *parser) question(n *yaml.Node) {
 	case TypeRecording:
 		allowed["max_seconds"] = true
 	}
-	for _, f := range []string{"min", "max", "labels", "min_digits", "max_digits", "options", "max_seconds"} {
+	for _, f := range []string{"min", "max", "labels", "min_digits", "max_digits", "options", "max_seconds", "metric"} {
 		if !allowed[f] && hasKey(n, f) {
 			p.addf(fieldLine(n, f), "%s: %s does not apply to type %s", what, f, qq.Type)
 		}
@@ -287,8 +288,14 @@ func (p *parser) question(n *yaml.Node) {
 
 	switch qq.Type {
 	case TypeNPS:
-		qq.Min, qq.Max = 0, 10
+		qq.Min, qq.Max, qq.Metric = 0, 10, MetricNPS
 	case TypeScale:
+		switch m := Metric(r.Metric); m {
+		case MetricNone, MetricCSAT, MetricCES:
+			qq.Metric = m
+		default:
+			p.addf(fieldLine(n, "metric"), "%s: metric %q must be csat or ces (nps questions have type nps)", what, r.Metric)
+		}
 		qq.Min, qq.Max = 1, 5
 		if r.Min != nil {
 			qq.Min = *r.Min

@@ -70,7 +70,8 @@ type Question struct {
 	// MinDigits and MaxDigits bound a number's keypad entry.
 	MinDigits, MaxDigits int
 	Options              []Option
-	MaxSeconds           int // recording length limit
+	MaxSeconds           int    // recording length limit
+	Metric               Metric // how reports summarize a scale; nps for nps questions
 	NoInput, NoMatch     Text
 
 	when     *program // relevance; nil = always
@@ -78,6 +79,17 @@ type Question struct {
 	message  Text     // said when validate fails
 	pipes    pipes
 }
+
+// Metric names the CX metric a question measures.
+type Metric string
+
+// Metrics (SURVEY-SCIENCE.md).
+const (
+	MetricNone Metric = ""
+	MetricNPS  Metric = "nps"  // % promoters (9-10) - % detractors (0-6)
+	MetricCSAT Metric = "csat" // % in the top two boxes
+	MetricCES  Metric = "ces"  // mean effort; the scale's max is "very easy"
+)
 
 // Option is one answer of a choice or multi question. Key is its keypad digit.
 type Option struct {
