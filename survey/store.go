@@ -61,3 +61,14 @@ type Tally struct {
 	// StoppedAt counts ended, non-complete interviews per last question asked.
 	StoppedAt map[string]int
 }
+
+// InterviewFilter selects stored interviews, oldest first, by keyset
+// pagination on the id.
+type InterviewFilter struct {
+	Questionnaire string
+	Status        Status // "" = any
+	From, To      time.Time
+	AfterID       InterviewID
+	Limit         int
+	WithAnswers   bool
+}
