@@ -1,0 +1,334 @@
+// Package ivr runs keypad interviews over a call. One goroutine per call
+// walks a survey.Interview through a small Channel (the embedded SIP
+// endpoint, the Asterisk adapter, or the terminal of `canvass survey try`),
+// and owns the keypad rules of DESIGN.md §3 once for all of them: reprompts
+// after no input and no match, "*" to repeat, three attempts, skip or end,
+// and every answer stored before the next prompt plays.
+package ivr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/canvass/canvass/survey"
+)
+
+// ErrHangup is returned by a Channel when the caller has hung up.
+var ErrHangup = errors.New("caller hung up")
+
+// ErrCannotRecord is returned by a Channel that cannot record audio; the
+// question is then skipped.
+var ErrCannotRecord = errors.New("this channel cannot record")
+
+// Prompt is something to say: its catalog id (question id, "intro",
+// "nps.no_input"…), the text in the call's language, and that language.
+type Prompt struct {
+	ID       string
+	Text     string
+	Language string
+}
+
+// GatherSpec says how many digits to collect and how long to wait.
+type GatherSpec struct {
+	MinDigits, MaxDigits int
+	InitialTimeout       time.Duration // after the prompt ends
+	InterDigitTimeout    time.Duration
+	BargeIn              bool
+}
+
+// Input is what a gather collected.
+type Input struct {
+	Digits      string // the entry, without "#"
+	Raw         string // every key pressed
+	Repeat      bool   // "*" was pressed: say the question again
+	BargeIn     bool   // a key interrupted the prompt
+	PromptStart time.Time
+	FirstKey    time.Duration // from prompt start; 0 when no key
+}
+
+// RecordSpec bounds a voice answer.
+type RecordSpec struct {
+	MaxDuration time.Duration
+	Name        string // a unique name for the stored recording
+}
+
+// Recording is a stored voice answer.
+type Recording struct {
+	Name     string
+	Duration time.Duration
+}
+
+// Channel is one call as the engine sees it.
+type Channel interface {
+	// Say plays a prompt to the end (statements, intro, thanks, reprompts).
+	Say(ctx context.Context, p Prompt) error
+	// Ask plays a prompt and collects keys per spec, with barge-in.
+	Ask(ctx context.Context, p Prompt, spec GatherSpec) (Input, error)
+	// Record plays a prompt, then records until "#", silence or the limit.
+	Record(ctx context.Context, p Prompt, spec RecordSpec) (Recording, error)
+	// Hangup ends the call.
+	Hangup(ctx context.Context) error
+}
+
+// Store keeps answers as they are given; *sql.DB satisfies it (wired in
+// cmd/canvass). Each call must be durable before it returns.
+type Store interface {
+	SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer) error
+	ClearAnswers(ctx context.Context, id survey.InterviewID, questions []string) error
+	FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, lastQuestion string) error
+}
+
+// Options tune the keypad rules.
+type Options struct {
+	Attempts          int           `yaml:"attempts"`
+	InitialTimeout    time.Duration `yaml:"initial_timeout"`
+	InterDigitTimeout time.Duration `yaml:"inter_digit_timeout"`
+	// ScaleInterDigitTimeout is shorter on nps and scale questions, where a
+	// first digit may be a whole answer ("1") or the start of one ("10").
+	ScaleInterDigitTimeout time.Duration `yaml:"scale_inter_digit_timeout"`
+	MaxRepeats             int           `yaml:"max_repeats"`
+	MaxCallDuration        time.Duration `yaml:"max_call_duration"`
+}
+
+// DefaultOptions are the DESIGN.md §3 values.
+func DefaultOptions() Options {
+	return Options{Attempts: 3, InitialTimeout: 5 * time.Second, InterDigitTimeout: 2 * time.Second,
+		ScaleInterDigitTimeout: 1500 * time.Millisecond, MaxRepeats: 5, MaxCallDuration: 15 * time.Minute}
+}
+
+// Validate reports every bad option at once.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Attempts < 1 || o.Attempts > 10 {
+		errs = append(errs, fmt.Errorf("ivr.attempts: %d must be between 1 and 10", o.Attempts))
+	}
+	for name, d := range map[string]time.Duration{"initial_timeout": o.InitialTimeout,
+		"inter_digit_timeout": o.InterDigitTimeout, "scale_inter_digit_timeout": o.ScaleInterDigitTimeout} {
+		if d < 500*time.Millisecond || d > 30*time.Second {
+			errs = append(errs, fmt.Errorf("ivr.%s: %s must be between 500ms and 30s", name, d))
+		}
+	}
+	if o.MaxRepeats < 0 {
+		errs = append(errs, fmt.Errorf("ivr.max_repeats: %d must not be negative", o.MaxRepeats))
+	}
+	if o.MaxCallDuration < time.Minute {
+		errs = append(errs, fmt.Errorf("ivr.max_call_duration: %s must be at least 1m", o.MaxCallDuration))
+	}
+	return errors.Join(errs...)
+}
+
+// Engine runs interviews over calls.
+type Engine struct {
+	opts  Options
+	store Store
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// New returns an Engine. A nil store keeps answers only in the Interview
+// (the terminal of `canvass survey try`).
+func New(opts Options, store Store, log *slog.Logger, now func() time.Time) *Engine {
+	if now == nil {
+		now = time.Now
+	}
+	return &Engine{opts: opts, store: store, log: log, now: now}
+}
+
+// Run conducts iv over ch until it is complete, the caller hangs up, or the
+// call lasts too long, and returns how the interview ended. Answers already
+// stored stay stored whatever happens; the interview is closed as complete,
+// partial or break-off with the cause.
+func (e *Engine) Run(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID) (survey.Status, error) {
+	log := e.log.With("interview_id", id, "questionnaire", iv.Questionnaire().ID)
+	callCtx, cancel := context.WithTimeout(ctx, e.opts.MaxCallDuration)
+	defer cancel()
+	cause, err := e.walk(callCtx, ch, iv, id)
+	last := ""
+	if qq := iv.Current(); qq != nil {
+		last = qq.ID
+	}
+	status := iv.Outcome()
+	switch {
+	case errors.Is(err, ErrHangup):
+		cause, err = "hangup", nil
+	case err == nil:
+	case callCtx.Err() != nil && ctx.Err() == nil:
+		cause, err = "max_call_duration", nil
+	case ctx.Err() != nil:
+		cause = "shutdown"
+	default:
+		cause = "error"
+	}
+	// Close the interview even if ctx was cancelled: a shutdown must still
+	// record how the interview ended.
+	finishCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer done()
+	if e.store != nil {
+		if ferr := e.store.FinishInterview(finishCtx, id, status, cause, last); ferr != nil {
+			log.Error("close interview", "status", status, "cause", cause, "err", ferr)
+			err = errors.Join(err, ferr)
+		}
+	}
+	if cause != "hangup" {
+		if herr := ch.Hangup(finishCtx); herr != nil && !errors.Is(herr, ErrHangup) {
+			log.Warn("hang up", "err", herr)
+		}
+	}
+	log.Info("interview ended", "status", status, "cause", cause, "last_question", last)
+	return status, err
+}
+
+// walk asks every relevant question; it returns the cause of a normal end.
+func (e *Engine) walk(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID) (string, error) {
+	lang := iv.Language()
+	if text := iv.Intro(); text != "" {
+		if err := ch.Say(ctx, Prompt{ID: "intro", Text: text, Language: lang}); err != nil {
+			return "", err
+		}
+	}
+	for qq := iv.Current(); qq != nil; qq = iv.Current() {
+		answer, cleared, err := e.ask(ctx, ch, iv, qq)
+		if err != nil {
+			return "", err
+		}
+		if answer == nil && qq.Answerable() {
+			return "no_valid_answer", nil // a required question was not answered
+		}
+		if e.store == nil || answer == nil && len(cleared) == 0 {
+			continue
+		}
+		if answer != nil {
+			if err := e.store.SaveAnswer(ctx, id, *answer); err != nil {
+				return "", fmt.Errorf("save answer %s: %w", qq.ID, err)
+			}
+		}
+		if len(cleared) > 0 {
+			if err := e.store.ClearAnswers(ctx, id, cleared); err != nil {
+				return "", fmt.Errorf("clear answers %v: %w", cleared, err)
+			}
+		}
+	}
+	if text := iv.Thanks(); text != "" {
+		if err := ch.Say(ctx, Prompt{ID: "thanks", Text: text, Language: lang}); err != nil {
+			return "", err
+		}
+	}
+	return "completed", nil
+}
+
+// ask puts one question to the caller, with reprompts, and records the
+// result in iv. It returns nil, nil, nil when a required question got no
+// valid answer after every attempt.
+func (e *Engine) ask(ctx context.Context, ch Channel, iv *survey.Interview, qq *survey.Question) (*survey.Answer, []string, error) {
+	lang := iv.Language()
+	prompt := Prompt{ID: qq.ID, Text: iv.Text(qq), Language: lang}
+	switch qq.Type {
+	case survey.TypeStatement:
+		if err := ch.Say(ctx, prompt); err != nil {
+			return nil, nil, err
+		}
+		return iv.Answer(nil, survey.Paradata{})
+	case survey.TypeRecording:
+		start := e.now()
+		rec, err := ch.Record(ctx, prompt, RecordSpec{MaxDuration: time.Duration(qq.MaxSeconds) * time.Second,
+			Name: fmt.Sprintf("%s-%d", qq.ID, start.UnixNano())})
+		pd := survey.Paradata{PromptStart: start, RecordingMS: rec.Duration.Milliseconds()}
+		if errors.Is(err, ErrCannotRecord) || err == nil && rec.Name == "" {
+			return e.skip(iv, qq, pd)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		pd.DurationMillis = e.now().Sub(start).Milliseconds()
+		return iv.Answer(rec.Name, pd)
+	}
+	minD, maxD, _ := qq.Keypad()
+	spec := GatherSpec{MinDigits: minD, MaxDigits: maxD, InitialTimeout: e.opts.InitialTimeout,
+		InterDigitTimeout: e.opts.InterDigitTimeout, BargeIn: true}
+	if qq.Type == survey.TypeNPS || qq.Type == survey.TypeScale {
+		spec.InterDigitTimeout = e.opts.ScaleInterDigitTimeout
+	}
+	var pd survey.Paradata
+	for attempt := 0; attempt < e.opts.Attempts; {
+		in, err := ch.Ask(ctx, prompt, spec)
+		if err != nil {
+			return nil, nil, err
+		}
+		if pd.PromptStart.IsZero() {
+			pd.PromptStart = in.PromptStart
+		}
+		if pd.FirstKeyMillis == 0 && in.FirstKey > 0 {
+			pd.FirstKeyMillis = in.FirstKey.Milliseconds()
+		}
+		pd.RawKeys += in.Raw
+		pd.BargeIn = pd.BargeIn || in.BargeIn
+		prompt.Text = iv.Text(qq)
+		if in.Repeat && pd.Repeats < e.opts.MaxRepeats {
+			pd.Repeats++ // "*" repeats without using an attempt
+			continue
+		}
+		attempt++
+		if in.Digits == "" {
+			pd.NoInput++
+			if err := e.reprompt(ctx, ch, iv, qq, true, attempt); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		v, perr := qq.ParseKeys(in.Digits)
+		if perr == nil {
+			pd.DurationMillis = e.now().Sub(pd.PromptStart).Milliseconds()
+			a, cleared, err := iv.Answer(v, pd)
+			if err == nil {
+				return a, cleared, nil
+			}
+			if survey.ErrorCodeOf(err) != survey.EInvalid {
+				return nil, nil, err
+			}
+		}
+		pd.NoMatch++
+		if err := e.reprompt(ctx, ch, iv, qq, false, attempt); err != nil {
+			return nil, nil, err
+		}
+	}
+	return e.skip(iv, qq, pd)
+}
+
+// skip records a question as unanswered, or reports that a required one
+// ends the interview.
+func (e *Engine) skip(iv *survey.Interview, qq *survey.Question, pd survey.Paradata) (*survey.Answer, []string, error) {
+	if qq.Required {
+		return nil, nil, nil
+	}
+	return iv.Skip(pd)
+}
+
+func (e *Engine) reprompt(ctx context.Context, ch Channel, iv *survey.Interview, qq *survey.Question, noInput bool, attempt int) error {
+	if attempt >= e.opts.Attempts {
+		return nil // no reprompt before giving up
+	}
+	id, text := qq.ID+".no_match", iv.Reprompt(qq, noInput)
+	if noInput {
+		id = qq.ID + ".no_input"
+	}
+	if text == "" {
+		text = phrase(iv.Language(), id[len(qq.ID)+1:])
+		id = id[len(qq.ID)+1:]
+	}
+	return ch.Say(ctx, Prompt{ID: id, Text: text, Language: iv.Language()})
+}
+
+// phrase returns a stock phrase for when a questionnaire gives none.
+func phrase(lang, id string) string {
+	phrases := map[string]map[string]string{
+		"en": {"no_input": "Sorry, I did not hear your answer.", "no_match": "Sorry, that is not a valid answer."},
+		"fr": {"no_input": "Désolé, je n'ai pas entendu votre réponse.", "no_match": "Désolé, cette réponse n'est pas valable."},
+	}
+	if p, ok := phrases[lang][id]; ok {
+		return p
+	}
+	return phrases["en"][id]
+}

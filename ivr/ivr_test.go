@@ -1,0 +1,194 @@
+package ivr_test
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/survey"
+	"github.com/canvass/canvass/testdata"
+)
+
+// script is a Channel that answers each Ask with the next scripted input and
+// records what was said.
+type script struct {
+	inputs []ivr.Input
+	said   []string
+	hungUp bool
+}
+
+func (s *script) Say(ctx context.Context, p ivr.Prompt) error {
+	s.said = append(s.said, p.ID)
+	return nil
+}
+
+func (s *script) Ask(ctx context.Context, p ivr.Prompt, spec ivr.GatherSpec) (ivr.Input, error) {
+	s.said = append(s.said, p.ID)
+	if len(s.inputs) == 0 {
+		return ivr.Input{}, ivr.ErrHangup
+	}
+	in := s.inputs[0]
+	s.inputs = s.inputs[1:]
+	return in, nil
+}
+
+func (s *script) Record(ctx context.Context, p ivr.Prompt, spec ivr.RecordSpec) (ivr.Recording, error) {
+	s.said = append(s.said, p.ID)
+	return ivr.Recording{Name: spec.Name, Duration: 4 * time.Second}, nil
+}
+
+func (s *script) Hangup(ctx context.Context) error { s.hungUp = true; return nil }
+
+// memory is a Store that keeps what the engine stored, in order.
+type memory struct {
+	saved   []survey.Answer
+	cleared []string
+	status  survey.Status
+	cause   string
+	last    string
+}
+
+func (m *memory) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer) error {
+	m.saved = append(m.saved, a)
+	return nil
+}
+
+func (m *memory) ClearAnswers(ctx context.Context, id survey.InterviewID, qs []string) error {
+	m.cleared = append(m.cleared, qs...)
+	return nil
+}
+
+func (m *memory) FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, last string) error {
+	m.status, m.cause, m.last = to, cause, last
+	return nil
+}
+
+func keys(d string) ivr.Input { return ivr.Input{Digits: d, Raw: d + "#"} }
+
+func postCall(t *testing.T) *survey.Questionnaire {
+	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := survey.Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func run(t *testing.T, inputs ...ivr.Input) (*script, *memory, survey.Status) {
+	t.Helper()
+	iv, err := postCall(t).Start("en", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, store := &script{inputs: inputs}, &memory{}
+	e := ivr.New(ivr.DefaultOptions(), store, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	status, err := e.Run(context.Background(), ch, iv, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch, store, status
+}
+
+func values(store *memory) map[string]any {
+	m := map[string]any{}
+	for _, a := range store.saved {
+		m[a.Question] = a.Value
+	}
+	return m
+}
+
+func TestCompleteSurvey(t *testing.T) {
+	ch, store, status := run(t, keys("9"), keys("5"), keys("7"), keys("1"))
+	if status != survey.StatusComplete || store.status != survey.StatusComplete || store.cause != "completed" {
+		t.Fatalf("status %s / %s %s", status, store.status, store.cause)
+	}
+	want := map[string]any{"nps": int64(9), "csat": int64(5), "ces": int64(7), "resolved": true}
+	if got := values(store); len(got) != 4 || got["nps"] != want["nps"] || got["resolved"] != true {
+		t.Errorf("stored %v", got)
+	}
+	if !slices.Equal(ch.said, []string{"intro", "nps", "csat", "ces", "resolved", "thanks"}) {
+		t.Errorf("said %v", ch.said)
+	}
+	if !ch.hungUp {
+		t.Errorf("the engine must hang up after thanks")
+	}
+}
+
+func TestRepromptsAndRepeat(t *testing.T) {
+	ch, store, _ := run(t,
+		ivr.Input{Repeat: true, Raw: "*"}, // repeat: no attempt used
+		ivr.Input{},                       // no input
+		keys("42"),                        // no match
+		keys("3"),                         // detractor
+		keys("4"), keys("6"), keys("2"), keys("2"))
+	want := []string{"intro", "nps", "nps", "nps.no_input", "nps", "nps.no_match", "nps", "why", "csat", "ces", "resolved", "callback", "thanks"}
+	if !slices.Equal(ch.said, want) {
+		t.Errorf("said\n%v\nwant\n%v", ch.said, want)
+	}
+	nps := store.saved[0]
+	if nps.Paradata.Repeats != 1 || nps.Paradata.NoInput != 1 || nps.Paradata.NoMatch != 1 || nps.Paradata.RawKeys != "*42#3#" {
+		t.Errorf("paradata %+v", nps.Paradata)
+	}
+	if got := values(store); got["why"] == nil || got["callback"] != "no" {
+		t.Errorf("stored %v", got)
+	}
+}
+
+func TestThreeAttemptsThenSkip(t *testing.T) {
+	ch, store, status := run(t, ivr.Input{}, keys("99"), ivr.Input{}, keys("5"), keys("7"), keys("1"))
+	if store.saved[0].Question != "nps" || !store.saved[0].Skipped {
+		t.Fatalf("nps should be skipped after 3 attempts: %+v", store.saved[0])
+	}
+	if status != survey.StatusComplete {
+		t.Errorf("status %s", status)
+	}
+	// No reprompt after the last attempt: straight on to csat.
+	if i := slices.Index(ch.said, "csat"); ch.said[i-1] != "nps" {
+		t.Errorf("said %v", ch.said)
+	}
+}
+
+func TestHangupKeepsAnswers(t *testing.T) {
+	_, store, status := run(t, keys("10"), keys("4"), keys("6"))
+	if status != survey.StatusPartial || store.status != survey.StatusPartial || store.cause != "hangup" || store.last != "resolved" {
+		t.Fatalf("got %s %s at %s", store.status, store.cause, store.last)
+	}
+	if len(store.saved) != 3 {
+		t.Errorf("saved %d answers", len(store.saved))
+	}
+}
+
+func TestTerminalTypeAhead(t *testing.T) {
+	iv, _ := postCall(t).Start("en", nil, nil)
+	var out strings.Builder
+	term := ivr.NewTerminal(strings.NewReader("10#45\n\n2#2\n"), &out, nil)
+	e := ivr.New(ivr.DefaultOptions(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	status, err := e.Run(context.Background(), term, iv, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]any{}
+	for _, a := range iv.Answers() {
+		got[a.Question] = a.Value
+	}
+	// "10#45": nps 10, csat 4 (a full one-digit entry), ces 5; then no input
+	// on resolved, and "2#2": resolved no, callback no.
+	want := map[string]any{"nps": int64(10), "csat": int64(4), "ces": int64(5), "resolved": false, "callback": "no"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v (output:\n%s)", k, got[k], v, out.String())
+		}
+	}
+	if status != survey.StatusComplete {
+		t.Errorf("status %s", status)
+	}
+}
