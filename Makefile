@@ -1,0 +1,53 @@
+# Canvass — the front door. `make help` lists the targets.
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+FUZZTIME ?= 30s
+BIN := bin/canvass
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+deps: ## install the system packages Canvass and its tests run against (as root, with apt-get)
+	@need=""; \
+	ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	if [ -n "$$need" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$need"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need; \
+	  else \
+	    echo "missing:$$need — run: sudo apt-get install$$need (or make deps as root)"; exit 1; \
+	  fi; \
+	fi
+
+build: ## build bin/canvass
+	$(GO) build -o $(BIN) ./cmd/canvass
+
+run: deps build ## start canvass with a local PostgreSQL in .data/ and the example surveys
+	$(BIN) dev -data .data
+
+test: deps ## install what the tests need, then run every test (race detector on)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+bench: deps ## run the Go benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean: ## remove the build output (keeps .data/)
+	rm -rf bin
+
+.PHONY: help deps build run test lint bench fuzz clean
