@@ -62,13 +62,13 @@ type Tally struct {
 	StoppedAt map[string]int
 }
 
-// InterviewFilter selects stored interviews, oldest first, by keyset
-// pagination on the id.
+// InterviewFilter selects stored interviews in id order. Zero fields select
+// all.
 type InterviewFilter struct {
 	Questionnaire string
-	Status        Status // "" = any
-	From, To      time.Time
-	AfterID       InterviewID
-	Limit         int
+	Status        Status      // "" = any
+	From, To      time.Time   // started in [From, To)
+	AfterID       InterviewID // keyset pagination: ids above this one
+	Limit         int         // at most this many; 0: no limit
 	WithAnswers   bool
 }

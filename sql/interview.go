@@ -1,0 +1,417 @@
+// Interview store: interviews and their answers. Each answer is committed on
+// its own, before the next prompt plays; an interview leaves in_progress once,
+// by compare-and-set, and after that its answers no longer change.
+
+package sql
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/canvass/canvass/survey"
+)
+
+const sqlStartInterview = `
+INSERT INTO interview (questionnaire_id, version, mode, language, context, contact, started_at)
+VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))
+RETURNING id`
+
+// StartInterview stores r as a new interview in progress, started now unless
+// r.StartedAt is set; r's status, end and answers are ignored. The
+// questionnaire version must exist (ErrNotFound).
+func (db *DB) StartInterview(ctx context.Context, r survey.InterviewRecord) (survey.InterviewID, error) {
+	var id survey.InterviewID
+	err := db.retry(ctx, func() (err error) {
+		id, err = startInterview(ctx, db.pool, r)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("start interview of %s version %d: %w", r.Questionnaire, r.Version, err)
+	}
+	return id, nil
+}
+
+func startInterview(ctx context.Context, q DBTX, r survey.InterviewRecord) (survey.InterviewID, error) {
+	ictx, err := json.Marshal(r.Context)
+	if err != nil {
+		return 0, err
+	}
+	contact := r.Contact
+	if contact == nil {
+		contact = map[string]string{}
+	}
+	ccontact, err := json.Marshal(contact)
+	if err != nil {
+		return 0, err
+	}
+	var id survey.InterviewID
+	err = q.QueryRow(ctx, sqlStartInterview, r.Questionnaire, r.Version, string(r.Mode), r.Language,
+		ictx, ccontact, nullTime(r.StartedAt)).Scan(&id)
+	if pgCode(err) == codeForeignKeyViolation {
+		return 0, fmt.Errorf("no such questionnaire version: %w", ErrNotFound)
+	}
+	return id, err
+}
+
+// The FOR SHARE lock makes a concurrent FinishInterview wait for this answer,
+// or this answer see the interview finished and insert nothing.
+const sqlSaveAnswer = `
+INSERT INTO answer (interview_id, question_id, value, skipped, paradata, answered_at)
+SELECT i.id, $2::text, $3::jsonb, $4::boolean, $5::jsonb, coalesce($6::timestamptz, now())
+FROM interview i
+WHERE i.id = $1 AND i.status = 'in_progress'
+FOR SHARE
+ON CONFLICT (interview_id, question_id) DO UPDATE
+SET value = excluded.value, skipped = excluded.skipped, paradata = excluded.paradata, answered_at = excluded.answered_at`
+
+// SaveAnswer stores a, replacing an earlier answer to the same question, in
+// one statement committed before it returns. A skipped answer is stored with
+// a null value. ErrConflict if the interview is no longer in progress,
+// ErrNotFound if there is no such interview.
+func (db *DB) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer) error {
+	if err := db.retry(ctx, func() error { return saveAnswer(ctx, db.pool, id, a) }); err != nil {
+		return fmt.Errorf("save answer %s of interview %d: %w", a.Question, id, err)
+	}
+	return nil
+}
+
+func saveAnswer(ctx context.Context, q DBTX, id survey.InterviewID, a survey.Answer) error {
+	value := []byte("null")
+	if !a.Skipped && a.Value != nil {
+		var err error
+		if value, err = json.Marshal(a.Value); err != nil {
+			return err
+		}
+	}
+	paradata, err := json.Marshal(a.Paradata)
+	if err != nil {
+		return err
+	}
+	tag, err := q.Exec(ctx, sqlSaveAnswer, id, a.Question, value, a.Skipped, paradata, nullTime(a.AnsweredAt))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return notInProgress(ctx, q, id)
+	}
+	return nil
+}
+
+const (
+	sqlClearAnswersLock = `SELECT status FROM interview WHERE id = $1 FOR SHARE`
+	sqlClearAnswers     = `DELETE FROM answer WHERE interview_id = $1 AND question_id = ANY($2)`
+)
+
+// ClearAnswers deletes the answers to questions, which a back-up made
+// irrelevant (an irrelevant question's answer is NULL). Same rule as
+// SaveAnswer: ErrConflict once the interview is no longer in progress.
+func (db *DB) ClearAnswers(ctx context.Context, id survey.InterviewID, questions []string) error {
+	err := db.retry(ctx, func() error {
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return clearAnswers(ctx, tx, id, questions) })
+	})
+	if err != nil {
+		return fmt.Errorf("clear answers %v of interview %d: %w", questions, id, err)
+	}
+	return nil
+}
+
+// clearAnswers must run in a transaction, which holds the interview row.
+func clearAnswers(ctx context.Context, tx DBTX, id survey.InterviewID, questions []string) error {
+	var status survey.Status
+	if err := tx.QueryRow(ctx, sqlClearAnswersLock, id).Scan(&status); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		return err
+	}
+	if status != survey.StatusInProgress {
+		return fmt.Errorf("interview is %s: %w", status, ErrConflict)
+	}
+	_, err := tx.Exec(ctx, sqlClearAnswers, id, questions)
+	return err
+}
+
+const sqlFinishInterview = `
+UPDATE interview
+SET status = $2, ended_at = now(), end_cause = $3, last_question = $4
+WHERE id = $1 AND status = 'in_progress'`
+
+// FinishInterview moves the interview from in_progress to status to, once:
+// ErrConflict if it had already ended (the other side of a hangup/timeout race
+// won), ErrNotFound if there is no such interview.
+func (db *DB) FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, lastQuestion string) error {
+	err := db.retry(ctx, func() error { return finishInterview(ctx, db.pool, id, to, cause, lastQuestion) })
+	if err != nil {
+		return fmt.Errorf("finish interview %d as %s: %w", id, to, err)
+	}
+	return nil
+}
+
+func finishInterview(ctx context.Context, q DBTX, id survey.InterviewID, to survey.Status, cause, lastQuestion string) error {
+	switch to {
+	case survey.StatusComplete, survey.StatusPartial, survey.StatusBreakoff:
+	default:
+		return fmt.Errorf("%q is not a final status", to)
+	}
+	tag, err := q.Exec(ctx, sqlFinishInterview, id, string(to), cause, lastQuestion)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return notInProgress(ctx, q, id)
+	}
+	return nil
+}
+
+const sqlInterviewStatus = `SELECT status FROM interview WHERE id = $1`
+
+// notInProgress explains why a compare-and-set on interview id changed
+// nothing: ErrNotFound or ErrConflict.
+func notInProgress(ctx context.Context, q DBTX, id survey.InterviewID) error {
+	var status survey.Status
+	err := q.QueryRow(ctx, sqlInterviewStatus, id).Scan(&status)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return ErrNotFound
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("interview is %s: %w", status, ErrConflict)
+}
+
+// sqlSelectInterviews selects the columns scanInterview reads; answers (as
+// one jsonb array per interview) only when the last parameter is true.
+const sqlSelectInterviews = `
+SELECT i.id, i.questionnaire_id, i.version, i.mode, i.language, i.status, i.context, i.contact,
+       i.started_at, i.ended_at, i.end_cause, i.last_question,
+       CASE WHEN $1::boolean THEN (
+           SELECT jsonb_agg(jsonb_build_object('q', a.question_id, 'v', a.value, 's', a.skipped,
+                                               'p', a.paradata, 't', a.answered_at)
+                            ORDER BY a.answered_at, a.question_id)
+           FROM answer a WHERE a.interview_id = i.id)
+       END
+FROM interview i`
+
+const sqlInterview = sqlSelectInterviews + `
+WHERE i.id = $2`
+
+// Interview returns interview id with its answers in the order they were
+// given; ErrNotFound if there is none.
+func (db *DB) Interview(ctx context.Context, id survey.InterviewID) (survey.InterviewRecord, error) {
+	var r survey.InterviewRecord
+	err := db.retry(ctx, func() error {
+		rows, err := db.pool.Query(ctx, sqlInterview, true, id)
+		if err != nil {
+			return err
+		}
+		r, err = pgx.CollectExactlyOneRow(rows, scanInterview)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return survey.InterviewRecord{}, fmt.Errorf("load interview %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// InterviewFilter selects interviews; it is declared in survey so that the
+// API can use it without importing this package.
+type InterviewFilter = survey.InterviewFilter
+
+func filterString(f InterviewFilter) string {
+	return fmt.Sprintf("questionnaire %q status %q from %s to %s after %d", f.Questionnaire, f.Status,
+		f.From.Format(time.RFC3339), f.To.Format(time.RFC3339), f.AfterID)
+}
+
+const sqlInterviews = sqlSelectInterviews + `
+WHERE ($2 = '' OR i.questionnaire_id = $2)
+  AND ($3 = '' OR i.status = $3)
+  AND ($4::timestamptz IS NULL OR i.started_at >= $4)
+  AND ($5::timestamptz IS NULL OR i.started_at < $5)
+  AND i.id > $6
+ORDER BY i.id
+LIMIT $7`
+
+// Interviews lists the interviews f selects (an empty slice if none). For
+// the next page, call again with AfterID set to the last id returned.
+func (db *DB) Interviews(ctx context.Context, f InterviewFilter) ([]survey.InterviewRecord, error) {
+	rs := []survey.InterviewRecord{}
+	err := db.EachInterview(ctx, f, func(r survey.InterviewRecord) error {
+		rs = append(rs, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+// EachInterview calls fn with each interview f selects, as the rows arrive,
+// so that an export of many interviews does not hold them all in memory. It
+// holds a connection until fn has seen the last one; an error from fn stops
+// it and is returned.
+func (db *DB) EachInterview(ctx context.Context, f InterviewFilter, fn func(survey.InterviewRecord) error) error {
+	err := db.retry(ctx, func() error {
+		seen := false
+		err := eachInterview(ctx, db.pool, f, func(r survey.InterviewRecord) error {
+			seen = true
+			return fn(r)
+		})
+		if seen && err != nil {
+			return noRetry{err} // fn must not see an interview twice
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("list interviews (%s): %w", filterString(f), err)
+	}
+	return nil
+}
+
+func eachInterview(ctx context.Context, q DBTX, f InterviewFilter, fn func(survey.InterviewRecord) error) error {
+	if f.Limit < 0 {
+		return fmt.Errorf("negative limit %d", f.Limit)
+	}
+	var limit *int
+	if f.Limit > 0 {
+		limit = &f.Limit
+	}
+	rows, err := q.Query(ctx, sqlInterviews, f.WithAnswers, f.Questionnaire, string(f.Status),
+		nullTime(f.From), nullTime(f.To), f.AfterID, limit)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanInterview(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// storedAnswer is one element of the answers jsonb array of sqlSelectInterviews.
+type storedAnswer struct {
+	Question   string          `json:"q"`
+	Value      json.RawMessage `json:"v"`
+	Skipped    bool            `json:"s"`
+	Paradata   survey.Paradata `json:"p"`
+	AnsweredAt time.Time       `json:"t"`
+}
+
+func scanInterview(row pgx.CollectableRow) (survey.InterviewRecord, error) {
+	var (
+		r                          survey.InterviewRecord
+		ictx, contact, answers     []byte
+		started                    time.Time
+		ended                      *time.Time
+		mode, status, lastQuestion string
+	)
+	err := row.Scan(&r.ID, &r.Questionnaire, &r.Version, &mode, &r.Language, &status, &ictx, &contact,
+		&started, &ended, &r.EndCause, &lastQuestion, &answers)
+	if err != nil {
+		return r, err
+	}
+	r.Mode, r.Status, r.LastQuestion = survey.Mode(mode), survey.Status(status), lastQuestion
+	r.StartedAt = started.UTC()
+	if ended != nil {
+		t := ended.UTC()
+		r.EndedAt = &t
+	}
+	if err := json.Unmarshal(ictx, &r.Context); err != nil {
+		return r, fmt.Errorf("interview %d context: %w", r.ID, err)
+	}
+	if err := json.Unmarshal(contact, &r.Contact); err != nil {
+		return r, fmt.Errorf("interview %d contact: %w", r.ID, err)
+	}
+	if len(r.Contact) == 0 {
+		r.Contact = nil
+	}
+	if answers == nil {
+		return r, nil
+	}
+	var stored []storedAnswer
+	if err := json.Unmarshal(answers, &stored); err != nil {
+		return r, fmt.Errorf("interview %d answers: %w", r.ID, err)
+	}
+	r.Answers = make([]survey.Answer, len(stored))
+	for i, s := range stored {
+		v, err := decodeValue(s.Value)
+		if err != nil {
+			return r, fmt.Errorf("interview %d answer %s: %w", r.ID, s.Question, err)
+		}
+		r.Answers[i] = survey.Answer{Question: s.Question, Value: v, Skipped: s.Skipped,
+			Paradata: s.Paradata, AnsweredAt: s.AnsweredAt.UTC()}
+	}
+	return r, nil
+}
+
+// decodeValue turns a stored answer value back into Go: integral numbers to
+// int64 (other numbers to float64), bools, strings, arrays of strings to
+// []string; null to nil. The engine normalizes further per question type.
+func decodeValue(raw []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return normalize(v), nil
+}
+
+func normalize(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return i
+		}
+		f, err := v.Float64()
+		if err != nil {
+			return v.String()
+		}
+		if f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {
+			return int64(f) // jsonb keeps "3.0" as written
+		}
+		return f
+	case []any:
+		strs := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				for i := range v {
+					v[i] = normalize(v[i])
+				}
+				return v
+			}
+			strs = append(strs, s)
+		}
+		return strs
+	case map[string]any:
+		for k, e := range v {
+			v[k] = normalize(e)
+		}
+		return v
+	}
+	return v
+}
+
+// nullTime is NULL for the zero time.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}

@@ -1,0 +1,98 @@
+// A PostgreSQL restart under a running server: the pool reconnects and no
+// committed answer is lost. It needs a cluster of its own to restart.
+
+package sql_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/canvass/canvass/sql"
+	"github.com/canvass/canvass/sql/pglocal"
+	"github.com/canvass/canvass/sql/sqltest"
+	"github.com/canvass/canvass/survey"
+)
+
+func TestPostgresRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster of its own")
+	}
+	t.Parallel()
+	ctx := t.Context()
+	// Not t.TempDir: its parent is closed to user postgres when run as root.
+	dir, err := os.MkdirTemp("", "canvass-restart-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Error(err)
+		}
+	})
+	c, err := pglocal.Start(ctx, dir, pglocal.Options{Throwaway: true})
+	if errors.Is(err, pglocal.ErrNotInstalled) && os.Getenv(sqltest.EnvURL) != "" {
+		t.Skipf("the other tests use %s; this one needs the server binaries: %v", sqltest.EnvURL, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	db, err := sql.Open(ctx, c.URL("postgres"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	putQuestionnaire(t, db, "q", "id: q\n")
+	id := startInterview(t, db, "q", day0, survey.Context{})
+	saveAnswer(t, db, id, "before", int64(1))
+
+	stop := func() {
+		t.Helper()
+		if err := c.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := func() {
+		t.Helper()
+		if c, err = pglocal.Start(ctx, dir, pglocal.Options{Port: c.Port(), Throwaway: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The pool's idle connections died with the server: the next answer
+	// must still go through, at once.
+	stop()
+	start()
+	saveAnswer(t, db, id, "after", int64(2))
+
+	// An answer given while the server is down fails, and says so.
+	stop()
+	if err := db.SaveAnswer(ctx, id, survey.Answer{Question: "down", Value: int64(3)}); err == nil {
+		t.Error("SaveAnswer succeeded with the database down")
+	}
+	start()
+	saveAnswer(t, db, id, "again", int64(4))
+	finish(t, db, id, survey.StatusComplete, "again")
+
+	r, err := db.Interview(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range r.Answers {
+		got = append(got, a.Question)
+	}
+	if want := []string{"before", "after", "again"}; !slices.Equal(got, want) || r.Status != survey.StatusComplete {
+		t.Errorf("after restarts: %s with answers %q, want complete with %q", r.Status, got, want)
+	}
+}

@@ -1,0 +1,129 @@
+// Account store: console users (name, role, password hash) and API tokens,
+// which are stored hashed and looked up by hash.
+
+package sql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/canvass/canvass/survey"
+)
+
+// User is a console account.
+type User struct {
+	ID           int64
+	Name         string
+	Role         survey.Role
+	PasswordHash []byte
+	Disabled     bool
+}
+
+// Token is a live API token: what its holder may do, and its name for logs.
+type Token struct {
+	ID   int64
+	Name string
+	Role survey.Role
+}
+
+const sqlAddUser = `INSERT INTO app_user (name, role, password_hash) VALUES ($1, $2, $3)`
+
+// AddUser creates a console account; ErrConflict if the name is taken.
+func (db *DB) AddUser(ctx context.Context, name string, role survey.Role, passwordHash []byte) error {
+	err := db.retry(ctx, func() error {
+		_, err := db.pool.Exec(ctx, sqlAddUser, name, string(role), passwordHash)
+		return err
+	})
+	if pgCode(err) == codeUniqueViolation {
+		err = fmt.Errorf("name taken: %w", ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("add user %q as %s: %w", name, role, err)
+	}
+	return nil
+}
+
+const sqlUser = `SELECT id, name, role, password_hash, disabled FROM app_user WHERE name = $1`
+
+// User returns the account called name, disabled or not; ErrNotFound if none.
+func (db *DB) User(ctx context.Context, name string) (User, error) {
+	var (
+		u    User
+		role string
+	)
+	err := db.retry(ctx, func() error {
+		return db.pool.QueryRow(ctx, sqlUser, name).Scan(&u.ID, &u.Name, &role, &u.PasswordHash, &u.Disabled)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("load user %q: %w", name, err)
+	}
+	u.Role = survey.Role(role)
+	return u, nil
+}
+
+const sqlCreateToken = `INSERT INTO api_token (name, role, token_hash) VALUES ($1, $2, $3) RETURNING id`
+
+// CreateToken stores a new API token by the hash of its secret and returns
+// its id; ErrConflict if the hash is already stored.
+func (db *DB) CreateToken(ctx context.Context, name string, role survey.Role, tokenHash []byte) (int64, error) {
+	var id int64
+	err := db.retry(ctx, func() error {
+		return db.pool.QueryRow(ctx, sqlCreateToken, name, string(role), tokenHash).Scan(&id)
+	})
+	if pgCode(err) == codeUniqueViolation {
+		err = fmt.Errorf("token hash already stored: %w", ErrConflict)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("create token %q as %s: %w", name, role, err)
+	}
+	return id, nil
+}
+
+const sqlTokenByHash = `
+UPDATE api_token SET last_used_at = now()
+WHERE token_hash = $1 AND revoked_at IS NULL
+RETURNING id, name, role`
+
+// TokenByHash returns the unrevoked token whose secret hashes to hash, and
+// records its use; ErrNotFound if there is none.
+func (db *DB) TokenByHash(ctx context.Context, hash []byte) (Token, error) {
+	var (
+		t    Token
+		role string
+	)
+	err := db.retry(ctx, func() error {
+		return db.pool.QueryRow(ctx, sqlTokenByHash, hash).Scan(&t.ID, &t.Name, &role)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Token{}, fmt.Errorf("find token by hash: %w", err)
+	}
+	t.Role = survey.Role(role)
+	return t, nil
+}
+
+const sqlRevokeToken = `UPDATE api_token SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`
+
+// RevokeToken revokes token id for good; ErrNotFound if there is no such
+// unrevoked token.
+func (db *DB) RevokeToken(ctx context.Context, id int64) error {
+	err := db.retry(ctx, func() error {
+		tag, err := db.pool.Exec(ctx, sqlRevokeToken, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revoke token %d: %w", id, err)
+	}
+	return nil
+}
