@@ -8,6 +8,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"github.com/canvass/canvass/survey"
 	"io/fs"
 	"regexp"
 	"slices"
@@ -120,6 +121,10 @@ func (db *DB) Migrate(ctx context.Context) (err error) {
 		if err := tx.Commit(ctx); err != nil {
 			return fmt.Errorf("migrate %s: %w", m.name, err)
 		}
+	}
+	// Still under the lock: the disposition catalog follows the code's.
+	if err := seedDispositions(ctx, conn, survey.Dispositions()); err != nil {
+		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
 }

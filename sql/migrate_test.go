@@ -3,11 +3,13 @@
 package sql_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 
 	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/sqltest"
+	"github.com/canvass/canvass/survey"
 )
 
 func TestMigrateTwice(t *testing.T) {
@@ -54,5 +56,18 @@ func TestMigrateConcurrently(t *testing.T) {
 	}
 	if tables < 16 {
 		t.Errorf("%d tables after migrating, want the 15 of the schema and schema_migrations", tables)
+	}
+}
+
+func TestDispositionCatalogSeeded(t *testing.T) {
+	db := sqltest.New(t)
+	var n int
+	var group string
+	if err := db.Pool().QueryRow(context.Background(),
+		`SELECT count(*), (SELECT rate_group FROM disposition_code WHERE code = '2.12') FROM disposition_code`).Scan(&n, &group); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(survey.Dispositions()) || group != "R" {
+		t.Errorf("catalog rows %d (want %d), 2.12 in group %q", n, len(survey.Dispositions()), group)
 	}
 }

@@ -25,7 +25,8 @@ CREATE TABLE disposition_code (
     label         text NOT NULL CHECK (label <> ''),
     rate_group    text NOT NULL CHECK (rate_group IN ('I', 'P', 'R', 'NC', 'O', 'UH', 'UO', 'NE')),
     retry_after   interval CHECK (retry_after >= interval '0'), -- delay before the next attempt
-    retry         boolean NOT NULL DEFAULT false,                -- the case is tried again
+    retry         text NOT NULL DEFAULT 'none' CHECK (retry IN ('none', 'same_number', 'next_number')),
+    final         boolean NOT NULL DEFAULT false,                -- the number is settled
     contacted     boolean NOT NULL DEFAULT false,
     eligible      boolean,                                       -- NULL: eligibility unknown
     requires_note boolean NOT NULL DEFAULT false
