@@ -1,11 +1,374 @@
 package main
 
+// This file wires the long-running commands: serve, dev (make run), migrate,
+// and account management (user add, token create).
+
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/canvass/canvass/cati"
+	"github.com/canvass/canvass/config"
+	"github.com/canvass/canvass/sql"
+	"github.com/canvass/canvass/sql/pglocal"
+	"github.com/canvass/canvass/survey"
+	"github.com/canvass/canvass/testdata"
 )
 
+// env carries what a command needs from its surroundings.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
 func runServer(ctx context.Context, cmd string, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	switch cmd {
+	case "serve":
+		return e.serve(ctx, args, "")
+	case "dev":
+		return e.dev(ctx, args)
+	case "migrate":
+		return e.migrate(ctx, args)
+	case "user":
+		if len(args) == 0 || args[0] != "add" {
+			return fmt.Errorf("%w: user needs add", errUsage)
+		}
+		return e.userAdd(ctx, args[1:])
+	case "token":
+		if len(args) == 0 || args[0] != "create" {
+			return fmt.Errorf("%w: token needs create", errUsage)
+		}
+		return e.tokenCreate(ctx, args[1:])
+	}
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}
+
+// setup parses the common flags (-config, and -data for dev) and loads the
+// configuration and logger.
+func (e env) setup(name string, args []string, extra func(*flag.FlagSet)) (*flag.FlagSet, config.Config, *slog.Logger, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	file := fs.String("config", e.getenv("CANVASS_CONFIG"), "configuration file (YAML); default $CANVASS_CONFIG")
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, config.Config{}, nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	cfg, err := config.Load(*file, e.getenv)
+	if err != nil {
+		return nil, cfg, nil, err
+	}
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.Log.Level]
+	var h slog.Handler = slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})
+	if cfg.Log.Format == "json" {
+		h = slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})
+	}
+	return fs, cfg, slog.New(h), nil
+}
+
+// open connects to the configured database and migrates it. With no URL
+// and a data directory (canvass dev), it starts the local cluster there, and
+// closeDB also stops that cluster.
+func open(ctx context.Context, cfg config.Config, dataDir string, log *slog.Logger) (db *sql.DB, closeDB func(), err error) {
+	url := cfg.Database.DatabaseURL
+	stop := func() {}
+	if url == "" {
+		if dataDir == "" {
+			return nil, nil, errors.New("no database: set CANVASS_DATABASE_URL (or database.database_url in the config file); `canvass dev` (make run) starts a local one")
+		}
+		dir, err := filepath.Abs(filepath.Join(dataDir, "postgres"))
+		if err != nil {
+			return nil, nil, err
+		}
+		cluster, err := pglocal.Start(ctx, dir, pglocal.Options{})
+		if errors.Is(err, pglocal.ErrUnreachable) {
+			// As root in a checkout under /root, say: PostgreSQL refuses to
+			// run as root and user postgres cannot enter the checkout, so
+			// the cluster lives in a directory of its own, one per checkout.
+			sum := sha256.Sum256([]byte(dir))
+			alt := filepath.Join("/var/lib/canvass", fmt.Sprintf("dev-%x", sum[:6]), "postgres")
+			log.Warn("data directory unreachable by user postgres; keeping the cluster elsewhere", "wanted", dir, "dir", alt)
+			dir = alt
+			cluster, err = pglocal.Start(ctx, dir, pglocal.Options{})
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("local PostgreSQL: %w", err)
+		}
+		stop = func() {
+			if err := cluster.Stop(context.WithoutCancel(ctx)); err != nil {
+				log.Warn("stop local PostgreSQL", "err", err)
+			}
+		}
+		if err := cluster.CreateDatabase(ctx, "canvass"); err != nil {
+			stop()
+			return nil, nil, fmt.Errorf("local PostgreSQL: %w", err)
+		}
+		url = cluster.URL("canvass")
+		log.Info("local PostgreSQL running", "dir", dir, "url", url)
+	}
+	db, err = sql.Open(ctx, url, cfg.Database.MaxConns)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		stop()
+		return nil, nil, err
+	}
+	return db, func() { db.Close(); stop() }, nil
+}
+
+func (e env) migrate(ctx context.Context, args []string) error {
+	_, cfg, log, err := e.setup("migrate", args, nil)
+	if err != nil {
+		return err
+	}
+	_, closeDB, err := open(ctx, cfg, "", log)
+	if err != nil {
+		return err
+	}
+	closeDB()
+	fmt.Fprintln(e.stdout, "database migrated")
+	return nil
+}
+
+// serve runs the HTTP server until ctx ends. dataDir is set by dev.
+func (e env) serve(ctx context.Context, args []string, dataDir string) error {
+	_, cfg, log, err := e.setup("serve", args, nil)
+	if err != nil {
+		return err
+	}
+	db, closeDB, err := open(ctx, cfg, dataDir, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	return e.serveDB(ctx, cfg, db, log, nil)
+}
+
+// serveDB runs every long-running component under one errgroup; the first
+// to fail stops the others. ready, if set, runs once the server listens.
+func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *slog.Logger, ready func(addr string)) error {
+	store := storeAdapter{db}
+	srv := cati.New(cfg.HTTP, store, store, log)
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(srv.Addr())
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	return g.Wait()
+}
+
+// dev is `make run`: a local database under -data unless one is configured,
+// the example questionnaires loaded, an admin account and an API token
+// created once (their secrets kept in -data, mode 0600), then serve.
+func (e env) dev(ctx context.Context, args []string) error {
+	var dataDir string
+	_, cfg, log, err := e.setup("dev", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&dataDir, "data", ".data", "directory for the local PostgreSQL and the dev secrets")
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return err
+	}
+	db, closeDB, err := open(ctx, cfg, dataDir, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	loaded, err := loadExamples(ctx, db)
+	if err != nil {
+		return err
+	}
+	password, err := devSecret(filepath.Join(dataDir, "admin-password"), func() (string, error) {
+		pw := rand.Text() // 26 base32 characters, 130 bits
+		hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+		if err != nil {
+			return "", err
+		}
+		if err := db.AddUser(ctx, "admin", survey.RoleAdmin, hash); err != nil && !errors.Is(err, sql.ErrConflict) {
+			return "", err
+		}
+		return pw, nil
+	})
+	if err != nil {
+		return fmt.Errorf("admin account: %w", err)
+	}
+	token, err := devSecret(filepath.Join(dataDir, "api-token"), func() (string, error) {
+		token, hash, err := cati.NewToken()
+		if err != nil {
+			return "", err
+		}
+		_, err = db.CreateToken(ctx, "dev", survey.RoleAdmin, hash)
+		return token, err
+	})
+	if err != nil {
+		return fmt.Errorf("dev API token: %w", err)
+	}
+	return e.serveDB(ctx, cfg, db, log, func(addr string) {
+		fmt.Fprintf(e.stdout, `
+Canvass is running at http://%s
+  questionnaires:  %s
+  admin login:     admin / %s
+  API token:       %s   (role admin; kept in %s)
+  try it:          curl -H "Authorization: Bearer $(cat %[5]s)" http://%[1]s/api/v1/questionnaires
+Stop with Ctrl-C; the database stays in %[6]s.
+
+`, addr, strings.Join(loaded, ", "), password, token, filepath.Join(dataDir, "api-token"), dataDir)
+	})
+}
+
+// loadExamples stores every example questionnaire (a new version only when
+// its file changed).
+func loadExamples(ctx context.Context, db *sql.DB) ([]string, error) {
+	files, err := fs.Glob(testdata.Questionnaires, "questionnaires/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, f := range files {
+		src, err := fs.ReadFile(testdata.Questionnaires, f)
+		if err != nil {
+			return nil, err
+		}
+		q, err := survey.Parse(src)
+		if err != nil {
+			return nil, fmt.Errorf("example %s: %w", f, err)
+		}
+		v, _, err := db.PutQuestionnaire(ctx, q.Version(src))
+		if err != nil {
+			return nil, fmt.Errorf("example %s: %w", f, err)
+		}
+		ids = append(ids, fmt.Sprintf("%s v%d", v.ID, v.Version))
+	}
+	return ids, nil
+}
+
+// devSecret returns the secret kept in file, creating it with create the
+// first time.
+func devSecret(file string, create func() (string, error)) (string, error) {
+	if b, err := os.ReadFile(file); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	s, err := create()
+	if err != nil {
+		return "", err
+	}
+	return s, os.WriteFile(file, []byte(s+"\n"), 0o600)
+}
+
+// roleFlag parses --role against the roles allowed for the command.
+func roleFlag(fs *flag.FlagSet, allowed ...survey.Role) *string {
+	names := make([]string, len(allowed))
+	for i, r := range allowed {
+		names[i] = string(r)
+	}
+	return fs.String("role", "", "role: "+strings.Join(names, ", "))
+}
+
+func checkRole(role string, allowed ...survey.Role) (survey.Role, error) {
+	if !slices.Contains(allowed, survey.Role(role)) {
+		return "", fmt.Errorf("%w: --role %q must be one of %v", errUsage, role, allowed)
+	}
+	return survey.Role(role), nil
+}
+
+// minPassword is the shortest password accepted for an account.
+const minPassword = 10
+
+func (e env) userAdd(ctx context.Context, args []string) error {
+	roles := []survey.Role{survey.RoleAdmin, survey.RoleSupervisor, survey.RoleInterviewer}
+	var role *string
+	fs, cfg, log, err := e.setup("user add", args, func(fs *flag.FlagSet) { role = roleFlag(fs, roles...) })
+	if err != nil {
+		return err
+	}
+	r, err := checkRole(*role, roles...)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: user add needs exactly one NAME", errUsage)
+	}
+	name := fs.Arg(0)
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read password from stdin: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if len(password) < minPassword {
+		return fmt.Errorf("password: give at least %d characters on stdin, e.g. `printf '%%s\\n' \"$PASSWORD\" | canvass user add --role %s %s`", minPassword, r, name)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return fmt.Errorf("password: %w", err) // longer than bcrypt's 72 bytes
+	}
+	db, closeDB, err := open(ctx, cfg, "", log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	if err := db.AddUser(ctx, name, r, hash); err != nil {
+		if errors.Is(err, sql.ErrConflict) {
+			return fmt.Errorf("user %q already exists", name)
+		}
+		return err
+	}
+	fmt.Fprintf(e.stdout, "user %s added with role %s\n", name, r)
+	return nil
+}
+
+func (e env) tokenCreate(ctx context.Context, args []string) error {
+	roles := []survey.Role{survey.RoleIntegrator, survey.RoleSupervisor, survey.RoleAdmin}
+	var role *string
+	fs, cfg, log, err := e.setup("token create", args, func(fs *flag.FlagSet) { role = roleFlag(fs, roles...) })
+	if err != nil {
+		return err
+	}
+	r, err := checkRole(*role, roles...)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: token create needs exactly one NAME", errUsage)
+	}
+	token, hash, err := cati.NewToken()
+	if err != nil {
+		return err
+	}
+	db, closeDB, err := open(ctx, cfg, "", log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	if _, err := db.CreateToken(ctx, fs.Arg(0), r, hash); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "token %q created with role %s; it is shown once, store it now:\n", fs.Arg(0), r)
+	fmt.Fprintln(e.stdout, token)
+	return nil
 }

@@ -31,6 +31,10 @@ import (
 )
 
 // ErrNotInstalled says the machine has no PostgreSQL server binaries.
+// ErrUnreachable means that, running as root, the cluster directory is
+// behind a directory user postgres cannot enter.
+var ErrUnreachable = errors.New("cluster directory unreachable")
+
 var ErrNotInstalled = errors.New("no PostgreSQL server binaries (initdb, pg_ctl) in /usr/lib/postgresql/*/bin, " +
 	"`pg_config --bindir` or PATH: install Debian's postgresql package (apt-get install -y postgresql; " +
 	"`make test` and `make run` do it)")
@@ -377,9 +381,9 @@ func (o *osUser) checkReach(dir string) error {
 			bit = 0o010
 		}
 		if fi.Mode().Perm()&bit == 0 {
-			return fmt.Errorf("the server runs as user postgres, which cannot reach %s: %s is %v and closed to postgres; "+
+			return fmt.Errorf("%w: the server runs as user postgres, which cannot reach %s: %s is %v and closed to postgres; "+
 				"keep the cluster where postgres can reach it (say, under /tmp) or open the way with `chmod o+x %s`",
-				dir, p, fi.Mode(), p)
+				ErrUnreachable, dir, p, fi.Mode(), p)
 		}
 		if p == filepath.Dir(p) {
 			return nil

@@ -1,0 +1,247 @@
+// Package cati is Canvass's HTTP server: the REST API integrators and
+// supervisors use (questionnaires, interviews, reports, CSV export), health
+// and Prometheus metrics, and — later — the interviewers' console.
+//
+// It meets storage only through the small interfaces declared here, in
+// survey types; cmd/canvass wires them to package sql. Errors reach users as
+// JSON built from survey's coded errors, while causes stay in the log.
+package cati
+
+// This file is the server itself: what it needs, its routes with the roles
+// each allows, and how it runs and stops.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/canvass/canvass/survey"
+)
+
+// QuestionnaireStore keeps questionnaire versions. Unknown ids return an
+// error whose survey.ErrorCodeOf is survey.ENotFound.
+type QuestionnaireStore interface {
+	// PutQuestionnaire stores v as the questionnaire's next version and
+	// reports true, or returns the latest version and false when its source
+	// is identical to v's.
+	PutQuestionnaire(ctx context.Context, v survey.QuestionnaireVersion) (survey.QuestionnaireVersion, bool, error)
+	// Questionnaires returns the latest version of each questionnaire.
+	Questionnaires(ctx context.Context) ([]survey.QuestionnaireVersion, error)
+	// QuestionnaireVersions returns every version of one questionnaire.
+	QuestionnaireVersions(ctx context.Context, id string) ([]survey.QuestionnaireVersion, error)
+	// Questionnaire returns one version, the latest when version is 0.
+	Questionnaire(ctx context.Context, id string, version int) (survey.QuestionnaireVersion, error)
+}
+
+// InterviewStore reads stored interviews and counts them for reports. An
+// unknown interview returns an error whose code is survey.ENotFound.
+type InterviewStore interface {
+	Interview(ctx context.Context, id survey.InterviewID) (survey.InterviewRecord, error)
+	Interviews(ctx context.Context, f survey.InterviewFilter) ([]survey.InterviewRecord, error)
+	// EachInterview calls fn for each selected interview, oldest first,
+	// without holding them all in memory; an error from fn stops it.
+	EachInterview(ctx context.Context, f survey.InterviewFilter, fn func(survey.InterviewRecord) error) error
+	Tally(ctx context.Context, q survey.ReportQuery) ([]survey.Tally, error)
+}
+
+// Store is everything the server reads and writes, and Ping for /healthz.
+type Store interface {
+	Ping(ctx context.Context) error
+	QuestionnaireStore
+	InterviewStore
+}
+
+// TokenStore finds API tokens by the SHA-256 of the token (HashToken). An
+// unknown or revoked token returns an error whose code is survey.ENotFound.
+type TokenStore interface {
+	TokenRole(ctx context.Context, hash []byte) (name string, role survey.Role, err error)
+}
+
+// Server serves the HTTP API. Build it with New; run it with Run, or mount
+// Handler in a server of your own.
+type Server struct {
+	opts    Options
+	store   Store
+	tokens  TokenStore
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+	handler http.Handler
+	parsed  parseCache
+
+	mu sync.Mutex
+	ln net.Listener
+}
+
+// New returns a server over store, authenticating API calls with tokens.
+// opts should have passed Validate.
+func New(opts Options, store Store, tokens TokenStore, log *slog.Logger) *Server {
+	s := &Server{
+		opts:    opts,
+		store:   store,
+		tokens:  tokens,
+		log:     log,
+		now:     time.Now,
+		metrics: newMetrics(),
+	}
+	s.handler = s.routes()
+	return s
+}
+
+// Who may call what. A route with no roles is public.
+var (
+	public    []survey.Role
+	readers   = []survey.Role{survey.RoleAdmin, survey.RoleSupervisor, survey.RoleIntegrator}
+	uploaders = []survey.Role{survey.RoleAdmin, survey.RoleIntegrator}
+)
+
+// route is one endpoint: its ServeMux pattern, the roles allowed to call it
+// and what it does. A handler returns its error instead of writing it, so
+// that every failure is reported the same way (fail).
+type route struct {
+	pattern string
+	roles   []survey.Role
+	handle  func(w http.ResponseWriter, r *http.Request) error
+}
+
+func (s *Server) table() []route {
+	return []route{
+		{"GET /healthz", public, s.healthz},
+		{"GET /metrics", public, s.serveMetrics},
+
+		{"GET /api/v1/questionnaires", readers, s.listQuestionnaires},
+		{"POST /api/v1/questionnaires", uploaders, s.uploadQuestionnaire},
+		{"GET /api/v1/questionnaires/{id}", readers, s.getQuestionnaire},
+		{"PUT /api/v1/questionnaires/{id}", uploaders, s.replaceQuestionnaire},
+		{"GET /api/v1/questionnaires/{id}/versions/{version}", readers, s.getVersion},
+		{"GET /api/v1/questionnaires/{id}/report", readers, s.report},
+		{"GET /api/v1/questionnaires/{id}/export.csv", readers, s.export},
+
+		{"GET /api/v1/interviews", readers, s.listInterviews},
+		{"GET /api/v1/interviews/{id}", readers, s.getInterview},
+
+		// Anything else under /api/ gets a JSON 404 rather than ServeMux's text.
+		{"/api/", public, s.noRoute},
+	}
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.table() {
+		mux.Handle(rt.pattern, s.endpoint(rt))
+	}
+	return s.instrument(mux)
+}
+
+// endpoint authenticates and authorizes a request for rt, then runs it.
+func (s *Server) endpoint(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.roles != nil {
+			p, err := s.authenticate(r)
+			if err == nil {
+				err = authorize(p, rt.roles)
+			}
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+			// What a token may read, no cache may keep.
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		if err := rt.handle(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+// Handler is the server's routes, instrumented, for mounting elsewhere or
+// for httptest.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Listen binds opts.Addr. Run calls it when it has not been called; call it
+// first to learn the address (Addr) before serving, as tests binding
+// 127.0.0.1:0 do.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("http: listen: %w", err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the address the server listens on, "" before Listen.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// shutdownGrace is how long in-flight requests (an export, say) may take to
+// finish once Run's context ends.
+const shutdownGrace = 15 * time.Second
+
+// Run serves until ctx ends, then stops accepting connections and waits for
+// in-flight requests to finish. It returns nil after a clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.log.Info("http listening", "addr", ln.Addr().String())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return errors.Join(fmt.Errorf("http: shutdown: %w", err), srv.Close())
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http: %w", err)
+	}
+	return nil
+}
+
+// healthz reports whether the server can reach its database.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Error("health check: store unreachable", "err", err)
+		s.writeJSON(w, r, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return nil
+	}
+	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) error {
+	return survey.Errorf(survey.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canvass/canvass/sql/sqltest"
+)
+
+func TestMain(m *testing.M) { sqltest.Main(m) }
+
+func testEnv(vars map[string]string, stdin string) (env, *bytes.Buffer, *bytes.Buffer) {
+	var out, errOut bytes.Buffer
+	return env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut,
+		getenv: func(k string) string { return vars[k] }}, &out, &errOut
+}
+
+// TestAccountsAndServe runs the commands an operator runs — migrate, user
+// add, token create, serve — against a real, empty PostgreSQL, then calls
+// the API with the created token.
+func TestAccountsAndServe(t *testing.T) {
+	ctx := t.Context()
+	vars := map[string]string{"CANVASS_DATABASE_URL": sqltest.EmptyURL(t), "CANVASS_HTTP_ADDR": "127.0.0.1:0"}
+
+	e, out, _ := testEnv(vars, "")
+	if err := e.migrate(ctx, nil); err != nil || !strings.Contains(out.String(), "migrated") {
+		t.Fatalf("migrate: %v %s", err, out)
+	}
+
+	e, out, _ = testEnv(vars, "correct horse battery\n")
+	if err := e.userAdd(ctx, []string{"--role", "supervisor", "sam"}); err != nil {
+		t.Fatalf("user add: %v", err)
+	}
+	for _, tc := range []struct {
+		args  []string
+		stdin string
+		want  string
+	}{
+		{[]string{"--role", "supervisor", "sam"}, "another password\n", `user "sam" already exists`},
+		{[]string{"--role", "boss", "bob"}, "long enough pw\n", `--role "boss" must be one of`},
+		{[]string{"--role", "admin", "bob"}, "short\n", "at least 10 characters"},
+		{[]string{"--role", "admin"}, "long enough pw\n", "exactly one NAME"},
+	} {
+		e, _, _ := testEnv(vars, tc.stdin)
+		if err := e.userAdd(ctx, tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("user add %v: want …%s…, got %v", tc.args, tc.want, err)
+		}
+	}
+
+	e, out, _ = testEnv(vars, "")
+	if err := e.tokenCreate(ctx, []string{"--role", "integrator", "crm"}); err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	token := strings.TrimSpace(out.String())
+	if !strings.HasPrefix(token, "cnv_") {
+		t.Fatalf("token %q", token)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	e, _, _ = testEnv(vars, "")
+	_, cfg, log, err := e.setup("serve", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, closeDB, err := open(ctx, cfg, "", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDB()
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- e.serveDB(ctx, cfg, db, log, func(a string) { addr <- a }) }()
+	base := "http://" + <-addr
+	body, _ := os.ReadFile("../../testdata/questionnaires/post-call.yaml")
+	req, _ := http.NewRequest("POST", base+"/api/v1/questionnaires", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/yaml")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("upload with the created token: %s", resp.Status)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve did not stop cleanly: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+// TestDev is `make run`: a local PostgreSQL in the data directory, the
+// examples loaded, an admin login and a token printed, the API answering;
+// a second start reuses all of it.
+func TestDev(t *testing.T) {
+	// Not t.TempDir: that is closed to user postgres (mode 0700).
+	top, err := os.MkdirTemp("", "canvass-dev-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(top) })
+	if err := os.Chmod(top, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(top, "data")
+	for run := 1; run <= 2; run++ {
+		ctx, cancel := context.WithCancel(t.Context())
+		pr, pw := io.Pipe()
+		e := env{stdin: strings.NewReader(""), stdout: pw, stderr: io.Discard,
+			getenv: func(k string) string { return map[string]string{"CANVASS_HTTP_ADDR": "127.0.0.1:0"}[k] }}
+		done := make(chan error, 1)
+		go func() { done <- e.dev(ctx, []string{"-data", data}); pw.Close() }()
+		var banner []string
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			banner = append(banner, sc.Text())
+			if strings.HasPrefix(sc.Text(), "Stop with") {
+				break
+			}
+		}
+		go io.Copy(io.Discard, pr)
+		text := strings.Join(banner, "\n")
+		if !strings.Contains(text, "post-call v1") || !strings.Contains(text, "customer-study v1") || !strings.Contains(text, "admin login:     admin / ") {
+			cancel()
+			t.Fatalf("run %d banner:\n%s\nerr: %v", run, text, <-done)
+		}
+		addr := strings.TrimPrefix(strings.Fields(banner[1])[4], "http://")
+		token, err := os.ReadFile(filepath.Join(data, "api-token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/questionnaires", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list struct{ Questionnaires []struct{ ID string } }
+		json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || len(list.Questionnaires) != 2 {
+			t.Errorf("run %d: %s %+v", run, resp.Status, list)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+	}
+}

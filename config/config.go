@@ -1,0 +1,148 @@
+// Package config composes Canvass's configuration from each package's
+// Options: defaults, then a YAML file (unknown keys are errors), then
+// CANVASS_* environment variables, then one Validate that reports every
+// problem at once.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/canvass/canvass/cati"
+	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/sql"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	HTTP     cati.Options `yaml:"http"`
+	Database sql.Options  `yaml:"database"`
+	IVR      ivr.Options  `yaml:"ivr"`
+	Log      LogOptions   `yaml:"log"`
+}
+
+// LogOptions say how canvass logs.
+type LogOptions struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Validate reports a bad level or format.
+func (o LogOptions) Validate() error {
+	var errs []error
+	switch o.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q must be debug, info, warn or error", o.Level))
+	}
+	if o.Format != "text" && o.Format != "json" {
+		errs = append(errs, fmt.Errorf("log.format: %q must be text or json", o.Format))
+	}
+	return errors.Join(errs...)
+}
+
+// Default is the configuration before any file or variable is read.
+func Default() Config {
+	return Config{
+		HTTP:     cati.DefaultOptions(),
+		Database: sql.DefaultOptions(),
+		IVR:      ivr.DefaultOptions(),
+		Log:      LogOptions{Level: "info", Format: "text"},
+	}
+}
+
+// env lists the environment variables, each with where it goes.
+func env(c *Config) []struct {
+	name string
+	set  func(string) error
+} {
+	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+	dur := func(p *time.Duration) func(string) error {
+		return func(v string) (err error) { *p, err = time.ParseDuration(v); return err }
+	}
+	return []struct {
+		name string
+		set  func(string) error
+	}{
+		{"CANVASS_HTTP_ADDR", str(&c.HTTP.Addr)},
+		{"CANVASS_DATABASE_URL", str(&c.Database.DatabaseURL)},
+		{"CANVASS_DATABASE_MAX_CONNS", func(v string) error {
+			n, err := strconv.ParseInt(v, 10, 32)
+			c.Database.MaxConns = int32(n)
+			return err
+		}},
+		{"CANVASS_IVR_INITIAL_TIMEOUT", dur(&c.IVR.InitialTimeout)},
+		{"CANVASS_IVR_INTER_DIGIT_TIMEOUT", dur(&c.IVR.InterDigitTimeout)},
+		{"CANVASS_IVR_MAX_CALL_DURATION", dur(&c.IVR.MaxCallDuration)},
+		{"CANVASS_LOG_LEVEL", str(&c.Log.Level)},
+		{"CANVASS_LOG_FORMAT", str(&c.Log.Format)},
+	}
+}
+
+// Variables lists the CANVASS_* variables Load reads (for the README and
+// `canvass help`). Each also has a NAME_FILE form that reads the value from a
+// file, for secrets.
+func Variables() []string {
+	var names []string
+	for _, e := range env(&Config{}) {
+		names = append(names, e.name)
+	}
+	return names
+}
+
+var unknownKey = regexp.MustCompile(`field (\S+) not found in type \S+`)
+
+// Load reads file ("" = none) over the defaults, then the environment
+// through getenv, and validates the result.
+func Load(file string, getenv func(string) string) (Config, error) {
+	c := Default()
+	if file != "" {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(src))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) /* an empty file configures nothing */ {
+			msg := unknownKey.ReplaceAllString(err.Error(), "unknown key $1")
+			msg = strings.ReplaceAll(strings.TrimPrefix(msg, "yaml: unmarshal errors:\n  "), "\n  ", "; ")
+			return c, fmt.Errorf("config %s: %s", file, msg)
+		}
+	}
+	var errs []error
+	for _, e := range env(&c) {
+		v := getenv(e.name)
+		if path := getenv(e.name + "_FILE"); path != "" {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s_FILE: %w", e.name, err))
+				continue
+			}
+			v = strings.TrimSpace(string(b))
+		}
+		if v == "" {
+			continue
+		}
+		if err := e.set(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q: %v", e.name, v, err))
+		}
+	}
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+	return c, c.Validate()
+}
+
+// Validate returns every problem of every section.
+func (c Config) Validate() error {
+	return errors.Join(c.HTTP.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Log.Validate())
+}

@@ -1,0 +1,80 @@
+package config_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canvass/canvass/config"
+	"github.com/google/go-cmp/cmp"
+)
+
+func noEnv(string) string { return "" }
+
+func TestExampleIsTheDefault(t *testing.T) {
+	c, err := config.Load("example.yaml", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(config.Default(), c); diff != "" {
+		t.Errorf("config/example.yaml drifted from the defaults (-default +example):\n%s", diff)
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "db")
+	os.WriteFile(secret, []byte("postgres://canvass@db.internal/canvass\n"), 0o600)
+	vars := map[string]string{
+		"CANVASS_HTTP_ADDR":               "0.0.0.0:9000",
+		"CANVASS_DATABASE_URL_FILE":       secret,
+		"CANVASS_IVR_INTER_DIGIT_TIMEOUT": "3s",
+		"CANVASS_LOG_FORMAT":              "json",
+	}
+	c, err := config.Load("example.yaml", func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Addr != "0.0.0.0:9000" || c.Database.DatabaseURL != "postgres://canvass@db.internal/canvass" ||
+		c.IVR.InterDigitTimeout != 3*time.Second || c.Log.Format != "json" {
+		t.Errorf("got %+v", c)
+	}
+}
+
+func TestBadConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	n := 0
+	write := func(s string) string {
+		n++
+		f := filepath.Join(dir, fmt.Sprintf("c%d.yaml", n))
+		os.WriteFile(f, []byte(s), 0o644)
+		return f
+	}
+	tests := []struct {
+		name, file string
+		env        map[string]string
+		want       []string
+	}{
+		{"unknown key", write("http:\n  adress: x\n"), nil, []string{"line 2: unknown key adress"}},
+		{"every problem at once", write("http:\n  addr: nowhere\nlog:\n  level: loud\nivr:\n  attempts: 0\n"), nil,
+			[]string{"http.addr", "log.level", "ivr.attempts"}},
+		{"bad variable", "", map[string]string{"CANVASS_DATABASE_MAX_CONNS": "many"}, []string{"CANVASS_DATABASE_MAX_CONNS"}},
+		{"missing secret file", "", map[string]string{"CANVASS_DATABASE_URL_FILE": "/nonexistent"}, []string{"CANVASS_DATABASE_URL_FILE"}},
+		{"missing file", filepath.Join(dir, "none.yaml"), nil, []string{"no such file"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.Load(tc.file, func(k string) string { return tc.env[k] })
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q: %v", w, err)
+				}
+			}
+		})
+	}
+}
