@@ -23,12 +23,16 @@ var ErrHangup = errors.New("caller hung up")
 // question is then skipped.
 var ErrCannotRecord = errors.New("this channel cannot record")
 
-// Prompt is something to say: its catalog id (question id, "intro",
-// "nps.no_input"…), the text in the call's language, and that language.
+// Prompt is something to say: the questionnaire it belongs to ("" for
+// stock phrases), its catalog id (question id, "intro", "nps.no_input",
+// "language_menu"…), the text in the call's language, and that language.
+// An adapter plays the prompt's recording when the catalog has one and
+// synthesizes Text otherwise.
 type Prompt struct {
-	ID       string
-	Text     string
-	Language string
+	Questionnaire string
+	ID            string
+	Text          string
+	Language      string
 }
 
 // GatherSpec says how many digits to collect and how long to wait.
