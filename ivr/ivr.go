@@ -69,17 +69,19 @@ type Recording struct {
 type Channel interface {
 	// Say plays a prompt to the end (statements, intro, thanks, reprompts).
 	Say(ctx context.Context, p Prompt) error
-	// Ask plays a prompt and collects keys per spec, with barge-in.
-	Ask(ctx context.Context, p Prompt, spec GatherSpec) (Input, error)
+	// Ask plays prompts in turn and collects keys per spec; with barge-in
+	// a key stops the playing prompt and skips the rest.
+	Ask(ctx context.Context, spec GatherSpec, ps ...Prompt) (Input, error)
 	// Record plays a prompt, then records until "#", silence or the limit.
 	Record(ctx context.Context, p Prompt, spec RecordSpec) (Recording, error)
 	// Hangup ends the call.
 	Hangup(ctx context.Context) error
 }
 
-// Store keeps answers as they are given; *sql.DB satisfies it (wired in
-// cmd/canvass). Each call must be durable before it returns.
+// Store keeps interviews and answers as they are given; *sql.DB satisfies
+// it (wired in cmd/canvass). Each call must be durable before it returns.
 type Store interface {
+	StartInterview(ctx context.Context, r survey.InterviewRecord) (survey.InterviewID, error)
 	SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer) error
 	ClearAnswers(ctx context.Context, id survey.InterviewID, questions []string) error
 	FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, lastQuestion string) error
@@ -126,19 +128,22 @@ func (o Options) Validate() error {
 
 // Engine runs interviews over calls.
 type Engine struct {
-	opts  Options
-	store Store
-	log   *slog.Logger
-	now   func() time.Time
+	opts           Options
+	store          Store
+	questionnaires Questionnaires
+	log            *slog.Logger
+	now            func() time.Time
+	parsed         parseCache
 }
 
 // New returns an Engine. A nil store keeps answers only in the Interview
-// (the terminal of `canvass survey try`).
-func New(opts Options, store Store, log *slog.Logger, now func() time.Time) *Engine {
+// (the terminal of `canvass survey try`); questionnaires may be nil when
+// calls are not prepared through Prepare.
+func New(opts Options, store Store, questionnaires Questionnaires, log *slog.Logger, now func() time.Time) *Engine {
 	if now == nil {
 		now = time.Now
 	}
-	return &Engine{opts: opts, store: store, log: log, now: now}
+	return &Engine{opts: opts, store: store, questionnaires: questionnaires, log: log, now: now}
 }
 
 // Run conducts iv over ch until it is complete, the caller hangs up, or the
@@ -189,7 +194,7 @@ func (e *Engine) Run(ctx context.Context, ch Channel, iv *survey.Interview, id s
 func (e *Engine) walk(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID) (string, error) {
 	lang := iv.Language()
 	if text := iv.Intro(); text != "" {
-		if err := ch.Say(ctx, Prompt{ID: "intro", Text: text, Language: lang}); err != nil {
+		if err := ch.Say(ctx, Prompt{Questionnaire: iv.Questionnaire().ID, ID: "intro", Text: text, Language: lang}); err != nil {
 			return "", err
 		}
 	}
@@ -216,7 +221,7 @@ func (e *Engine) walk(ctx context.Context, ch Channel, iv *survey.Interview, id 
 		}
 	}
 	if text := iv.Thanks(); text != "" {
-		if err := ch.Say(ctx, Prompt{ID: "thanks", Text: text, Language: lang}); err != nil {
+		if err := ch.Say(ctx, Prompt{Questionnaire: iv.Questionnaire().ID, ID: "thanks", Text: text, Language: lang}); err != nil {
 			return "", err
 		}
 	}
@@ -228,7 +233,7 @@ func (e *Engine) walk(ctx context.Context, ch Channel, iv *survey.Interview, id 
 // valid answer after every attempt.
 func (e *Engine) ask(ctx context.Context, ch Channel, iv *survey.Interview, qq *survey.Question) (*survey.Answer, []string, error) {
 	lang := iv.Language()
-	prompt := Prompt{ID: qq.ID, Text: iv.Text(qq), Language: lang}
+	prompt := Prompt{Questionnaire: iv.Questionnaire().ID, ID: qq.ID, Text: iv.Text(qq), Language: lang}
 	switch qq.Type {
 	case survey.TypeStatement:
 		if err := ch.Say(ctx, prompt); err != nil {
@@ -257,7 +262,7 @@ func (e *Engine) ask(ctx context.Context, ch Channel, iv *survey.Interview, qq *
 	}
 	var pd survey.Paradata
 	for attempt := 0; attempt < e.opts.Attempts; {
-		in, err := ch.Ask(ctx, prompt, spec)
+		in, err := ch.Ask(ctx, spec, prompt)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -318,18 +323,26 @@ func (e *Engine) reprompt(ctx context.Context, ch Channel, iv *survey.Interview,
 	if noInput {
 		id = qq.ID + ".no_input"
 	}
-	if text == "" {
-		text = phrase(iv.Language(), id[len(qq.ID)+1:])
-		id = id[len(qq.ID)+1:]
+	p := Prompt{Questionnaire: iv.Questionnaire().ID, ID: id, Text: text, Language: iv.Language()}
+	if text == "" { // a stock phrase
+		p.Questionnaire, p.ID = "", id[len(qq.ID)+1:]
+		p.Text = phrase(iv.Language(), p.ID)
 	}
-	return ch.Say(ctx, Prompt{ID: id, Text: text, Language: iv.Language()})
+	return ch.Say(ctx, p)
 }
 
 // phrase returns a stock phrase for when a questionnaire gives none.
 func phrase(lang, id string) string {
 	phrases := map[string]map[string]string{
-		"en": {"no_input": "Sorry, I did not hear your answer.", "no_match": "Sorry, that is not a valid answer."},
-		"fr": {"no_input": "Désolé, je n'ai pas entendu votre réponse.", "no_match": "Désolé, cette réponse n'est pas valable."},
+		"en": {"no_input": "Sorry, I did not hear your answer.", "no_match": "Sorry, that is not a valid answer.",
+			"language_menu": "For English, press %d.", "apology": "Sorry, this survey is not available. Goodbye."},
+		"fr": {"no_input": "Désolé, je n'ai pas entendu votre réponse.", "no_match": "Désolé, cette réponse n'est pas valable.",
+			"language_menu": "Pour le français, appuyez sur le %d.", "apology": "Désolé, ce questionnaire n'est pas disponible. Au revoir."},
+		"es": {"language_menu": "Para español, oprima el %d."},
+		"de": {"language_menu": "Für Deutsch drücken Sie die %d."},
+		"nl": {"language_menu": "Voor Nederlands, druk op %d."},
+		"it": {"language_menu": "Per l'italiano, premere il %d."},
+		"pt": {"language_menu": "Para português, pressione %d."},
 	}
 	if p, ok := phrases[lang][id]; ok {
 		return p

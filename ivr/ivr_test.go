@@ -28,8 +28,10 @@ func (s *script) Say(ctx context.Context, p ivr.Prompt) error {
 	return nil
 }
 
-func (s *script) Ask(ctx context.Context, p ivr.Prompt, spec ivr.GatherSpec) (ivr.Input, error) {
-	s.said = append(s.said, p.ID)
+func (s *script) Ask(ctx context.Context, spec ivr.GatherSpec, ps ...ivr.Prompt) (ivr.Input, error) {
+	for _, p := range ps {
+		s.said = append(s.said, p.ID)
+	}
 	if len(s.inputs) == 0 {
 		return ivr.Input{}, ivr.ErrHangup
 	}
@@ -52,6 +54,10 @@ type memory struct {
 	status  survey.Status
 	cause   string
 	last    string
+}
+
+func (m *memory) StartInterview(ctx context.Context, r survey.InterviewRecord) (survey.InterviewID, error) {
+	return 7, nil
 }
 
 func (m *memory) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer) error {
@@ -90,7 +96,7 @@ func run(t *testing.T, inputs ...ivr.Input) (*script, *memory, survey.Status) {
 		t.Fatal(err)
 	}
 	ch, store := &script{inputs: inputs}, &memory{}
-	e := ivr.New(ivr.DefaultOptions(), store, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	e := ivr.New(ivr.DefaultOptions(), store, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	status, err := e.Run(context.Background(), ch, iv, 7)
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +177,7 @@ func TestTerminalTypeAhead(t *testing.T) {
 	iv, _ := postCall(t).Start("en", nil, nil)
 	var out strings.Builder
 	term := ivr.NewTerminal(strings.NewReader("10#45\n\n2#2\n"), &out, nil)
-	e := ivr.New(ivr.DefaultOptions(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	e := ivr.New(ivr.DefaultOptions(), nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	status, err := e.Run(context.Background(), term, iv, 0)
 	if err != nil {
 		t.Fatal(err)

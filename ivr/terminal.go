@@ -55,8 +55,12 @@ func (t *Terminal) line() (string, error) {
 
 // Ask prints the prompt and the keys it takes, then consumes keys: those
 // left over from the previous line first, else one new line.
-func (t *Terminal) Ask(ctx context.Context, p Prompt, spec GatherSpec) (Input, error) {
+func (t *Terminal) Ask(ctx context.Context, spec GatherSpec, ps ...Prompt) (Input, error) {
 	in := Input{PromptStart: t.now()}
+	for _, p := range ps[:max(len(ps)-1, 0)] {
+		fmt.Fprintf(t.out, "  %s\n", p.Text)
+	}
+	p := ps[len(ps)-1]
 	hint := fmt.Sprintf("%d digit", spec.MaxDigits)
 	if spec.MaxDigits > 1 {
 		hint = fmt.Sprintf("%d to %d digits", spec.MinDigits, spec.MaxDigits)

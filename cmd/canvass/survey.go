@@ -97,7 +97,7 @@ func try(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		prompts = stderr
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	status, err := ivr.New(ivr.DefaultOptions(), nil, log, nil).Run(ctx, ivr.NewTerminal(stdin, prompts, nil), iv, 0)
+	status, err := ivr.New(ivr.DefaultOptions(), nil, nil, log, nil).Run(ctx, ivr.NewTerminal(stdin, prompts, nil), iv, 0)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,152 @@
+package ivr
+
+// This file is how an adapter hands a call to the engine: Prepare, before
+// answering, finds the questionnaire (so an unknown one can be refused with
+// a SIP 404 or an apology); Session.Run, once answered, picks the language,
+// starts the stored interview and runs it.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/canvass/canvass/survey"
+)
+
+// Questionnaires finds stored questionnaires; *sql.DB satisfies it through
+// cmd/canvass. A missing one is an error with code survey.ENotFound.
+type Questionnaires interface {
+	Questionnaire(ctx context.Context, id string, version int) (survey.QuestionnaireVersion, error)
+}
+
+// CallInfo is what an adapter knows of a call before answering it.
+type CallInfo struct {
+	Questionnaire string // from the request URI, the Stasis args…
+	Language      string // "" = ask with a language menu when there are several
+	Context       survey.Context
+}
+
+// Session is a prepared call.
+type Session struct {
+	e       *Engine
+	q       *survey.Questionnaire
+	version int
+	info    CallInfo
+}
+
+// parseCache keeps parsed questionnaires by id and version: a version never
+// changes, so entries never go stale.
+type parseCache struct {
+	mu sync.Mutex
+	m  map[string]*survey.Questionnaire
+}
+
+func (c *parseCache) get(v survey.QuestionnaireVersion) (*survey.Questionnaire, error) {
+	key := fmt.Sprintf("%s@%d", v.ID, v.Version)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if q, ok := c.m[key]; ok {
+		return q, nil
+	}
+	q, err := survey.Parse(v.Source)
+	if err != nil {
+		return nil, fmt.Errorf("questionnaire %s version %d no longer parses: %w", v.ID, v.Version, err)
+	}
+	if c.m == nil {
+		c.m = map[string]*survey.Questionnaire{}
+	}
+	c.m[key] = q
+	return q, nil
+}
+
+// Prepare finds the latest version of the call's questionnaire. It fails
+// with survey.ENotFound for an unknown questionnaire and survey.EInvalid for
+// one that cannot run on a keypad.
+func (e *Engine) Prepare(ctx context.Context, info CallInfo) (*Session, error) {
+	if info.Questionnaire == "" {
+		return nil, survey.Errorf(survey.EInvalid, "the call names no questionnaire")
+	}
+	v, err := e.questionnaires.Questionnaire(ctx, info.Questionnaire, 0)
+	if err != nil {
+		return nil, fmt.Errorf("questionnaire %q: %w", info.Questionnaire, err)
+	}
+	q, err := e.parsed.get(v)
+	if err != nil {
+		return nil, err
+	}
+	if !q.HasMode(survey.ModeIVR) {
+		return nil, survey.Errorf(survey.EInvalid, "questionnaire %s is not a keypad survey (modes %v)", q.ID, q.Modes)
+	}
+	if info.Language != "" && !slices.Contains(q.Languages, info.Language) {
+		e.log.Warn("call asks for a language the questionnaire lacks; asking the caller", "questionnaire", q.ID, "language", info.Language)
+		info.Language = ""
+	}
+	return &Session{e: e, q: q, version: v.Version, info: info}, nil
+}
+
+// Questionnaire is the questionnaire the session runs.
+func (s *Session) Questionnaire() *survey.Questionnaire { return s.q }
+
+// Run conducts the survey over an answered call and returns how it ended.
+// A caller who hangs up during the language menu leaves no interview.
+func (s *Session) Run(ctx context.Context, m Media) (survey.Status, error) {
+	ch := NewCall(m, s.e.now)
+	lang := s.info.Language
+	if lang == "" {
+		var err error
+		if lang, err = s.e.languageMenu(ctx, ch, s.q); err != nil {
+			if hangErr := ch.Hangup(context.WithoutCancel(ctx)); hangErr != nil {
+				s.e.log.Debug("hang up after the language menu", "err", hangErr)
+			}
+			return survey.StatusBreakoff, nil
+		}
+	}
+	iv, err := s.q.Start(lang, nil, s.e.now)
+	if err != nil {
+		return "", err
+	}
+	id, err := s.e.store.StartInterview(ctx, survey.InterviewRecord{Questionnaire: s.q.ID, Version: s.version,
+		Mode: survey.ModeIVR, Language: lang, Context: s.info.Context})
+	if err != nil {
+		s.e.apologize(ctx, ch, lang)
+		return "", fmt.Errorf("start interview: %w", err)
+	}
+	return s.e.Run(ctx, ch, iv, id)
+}
+
+// languageMenu asks "for English press 1, pour le français appuyez sur 2"
+// when the questionnaire has several languages; the first language is the
+// answer when the caller presses nothing valid.
+func (e *Engine) languageMenu(ctx context.Context, ch Channel, q *survey.Questionnaire) (string, error) {
+	if len(q.Languages) == 1 {
+		return q.Languages[0], nil
+	}
+	var ps []Prompt
+	for i, l := range q.Languages {
+		ps = append(ps, Prompt{ID: "language_menu", Language: l, Text: fmt.Sprintf(phrase(l, "language_menu"), i+1)})
+	}
+	spec := GatherSpec{MinDigits: 1, MaxDigits: 1, InitialTimeout: e.opts.InitialTimeout,
+		InterDigitTimeout: e.opts.InterDigitTimeout, BargeIn: true}
+	for attempt := 0; attempt < e.opts.Attempts; attempt++ {
+		in, err := ch.Ask(ctx, spec, ps...)
+		if err != nil {
+			return "", err
+		}
+		if len(in.Digits) == 1 && in.Digits[0] >= '1' && int(in.Digits[0]-'1') < len(q.Languages) {
+			return q.Languages[in.Digits[0]-'1'], nil
+		}
+	}
+	return q.Languages[0], nil
+}
+
+// apologize tells the caller the survey cannot run and hangs up.
+func (e *Engine) apologize(ctx context.Context, ch Channel, lang string) {
+	ctx = context.WithoutCancel(ctx)
+	if err := ch.Say(ctx, Prompt{ID: "apology", Language: lang, Text: phrase(lang, "apology")}); err != nil {
+		e.log.Debug("apology", "err", err)
+	}
+	if err := ch.Hangup(ctx); err != nil {
+		e.log.Debug("hang up after apology", "err", err)
+	}
+}
