@@ -1,101 +1,26 @@
 package ivr_test
 
 import (
-	"context"
 	"errors"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/ivrtest"
 )
-
-// phone is a Media whose prompts each last promptLen and whose caller
-// presses keys at given times after the test starts. Time is synctest's.
-type phone struct {
-	promptLen time.Duration
-	keys      chan ivr.Key
-	done      chan struct{}
-	hangOnce  sync.Once
-
-	mu      sync.Mutex
-	played  []string // prompt ids, in order
-	stopped []string // prompt ids cut short
-	rec     *tape
-}
-
-func newPhone(promptLen time.Duration) *phone {
-	return &phone{promptLen: promptLen, keys: make(chan ivr.Key, 64), done: make(chan struct{})}
-}
-
-type playback struct {
-	done chan error
-	stop chan struct{}
-	once sync.Once
-}
-
-func (p *playback) Done() <-chan error { return p.done }
-func (p *playback) Stop()              { p.once.Do(func() { close(p.stop) }) }
-
-func (ph *phone) Play(ctx context.Context, p ivr.Prompt) (ivr.Playback, error) {
-	ph.mu.Lock()
-	ph.played = append(ph.played, p.ID)
-	ph.mu.Unlock()
-	pb := &playback{done: make(chan error, 1), stop: make(chan struct{})}
-	go func() {
-		t := time.NewTimer(ph.promptLen)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			pb.done <- nil
-		case <-pb.stop:
-			ph.mu.Lock()
-			ph.stopped = append(ph.stopped, p.ID)
-			ph.mu.Unlock()
-			pb.done <- nil
-		case <-ph.done:
-			pb.done <- ivr.ErrHangup
-		}
-		close(pb.done)
-	}()
-	return pb, nil
-}
-
-func (ph *phone) Keys() <-chan ivr.Key  { return ph.keys }
-func (ph *phone) Done() <-chan struct{} { return ph.done }
-func (ph *phone) Hangup(ctx context.Context) error {
-	ph.hangOnce.Do(func() { close(ph.done) })
-	return nil
-}
-
-type tape struct {
-	name    string
-	started time.Time
-}
-
-func (ph *phone) StartRecording(ctx context.Context, name string) (ivr.Recorder, error) {
-	ph.rec = &tape{name: name, started: time.Now()}
-	return ph.rec, nil
-}
-
-func (t *tape) Stop(ctx context.Context) (ivr.Recording, error) {
-	return ivr.Recording{Name: t.name, Duration: time.Since(t.started)}, nil
-}
-
-// press schedules keys: each at its offset from now.
-func (ph *phone) press(presses ...press) {
-	for _, p := range presses {
-		go func() {
-			time.Sleep(p.at)
-			ph.keys <- ivr.Key{Digit: p.key, At: time.Now()}
-		}()
-	}
-}
 
 type press struct {
 	at  time.Duration
 	key rune
+}
+
+func newPhone(d time.Duration) *ivrtest.Phone { return ivrtest.NewPhone(d) }
+
+func pressAll(ph *ivrtest.Phone, ps ...press) {
+	for _, p := range ps {
+		ph.PressAt(p.at, p.key)
+	}
 }
 
 var nps = ivr.GatherSpec{MinDigits: 1, MaxDigits: 2, InitialTimeout: 5 * time.Second,
@@ -131,7 +56,7 @@ func TestGather(t *testing.T) {
 				ph := newPhone(promptLen)
 				ch := ivr.NewCall(ph, nil)
 				start := time.Now()
-				ph.press(tc.presses...)
+				pressAll(ph, tc.presses...)
 				in, err := ch.Ask(t.Context(), tc.spec, ivr.Prompt{ID: "q"})
 				if err != nil {
 					t.Fatal(err)
@@ -157,7 +82,7 @@ func TestTypeAhead(t *testing.T) {
 		ch := ivr.NewCall(ph, nil)
 		// During the first question the caller types 8, # and then 5 for
 		// the next question before it is even asked.
-		ph.press(press{time.Second, '8'}, press{1100 * time.Millisecond, '#'}, press{1200 * time.Millisecond, '5'})
+		pressAll(ph, press{time.Second, '8'}, press{1100 * time.Millisecond, '#'}, press{1200 * time.Millisecond, '5'})
 		first, err := ch.Ask(t.Context(), nps, ivr.Prompt{ID: "nps"})
 		if err != nil || first.Digits != "8" {
 			t.Fatalf("first: %+v %v", first, err)
@@ -176,9 +101,7 @@ func TestTypeAhead(t *testing.T) {
 			t.Errorf("a type-ahead entry must end the gather at once, took %v", took)
 		}
 		synctest.Wait() // the stopped playback goroutines have finished
-		ph.mu.Lock()
-		defer ph.mu.Unlock()
-		if got := ph.stopped; len(got) != 2 || got[0] != "nps" || got[1] != "csat" {
+		if got := ph.Stopped(); len(got) != 2 || got[0] != "nps" || got[1] != "csat" {
 			t.Errorf("stopped prompts %v", got)
 		}
 	})
@@ -188,17 +111,15 @@ func TestBargeInSkipsRemainingPrompts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ph := newPhone(2 * time.Second)
 		ch := ivr.NewCall(ph, nil)
-		ph.press(press{3 * time.Second, '2'}) // during the second of three prompts
+		pressAll(ph, press{3 * time.Second, '2'}) // during the second of three prompts
 		menu := ivr.GatherSpec{MinDigits: 1, MaxDigits: 1, InitialTimeout: 5 * time.Second, InterDigitTimeout: 2 * time.Second, BargeIn: true}
 		in, err := ch.Ask(t.Context(), menu, ivr.Prompt{ID: "en"}, ivr.Prompt{ID: "fr"}, ivr.Prompt{ID: "es"})
 		if err != nil || in.Digits != "2" {
 			t.Fatalf("%+v %v", in, err)
 		}
 		synctest.Wait()
-		ph.mu.Lock()
-		defer ph.mu.Unlock()
-		if len(ph.played) != 2 {
-			t.Errorf("played %v; the third prompt must not start", ph.played)
+		if got := ph.Played(); len(got) != 2 {
+			t.Errorf("played %v; the third prompt must not start", got)
 		}
 	})
 }
@@ -209,7 +130,7 @@ func TestHangupDuringGather(t *testing.T) {
 		ch := ivr.NewCall(ph, nil)
 		go func() {
 			time.Sleep(3 * time.Second)
-			ph.Hangup(context.Background())
+			ph.CallerHangsUp()
 		}()
 		if _, err := ch.Ask(t.Context(), nps, ivr.Prompt{ID: "nps"}); !errors.Is(err, ivr.ErrHangup) {
 			t.Fatalf("want ErrHangup, got %v", err)
@@ -224,7 +145,7 @@ func TestRecord(t *testing.T) {
 			ph := newPhone(2 * time.Second)
 			ch := ivr.NewCall(ph, nil)
 			// A # during the prompt does not end the recording; one after does.
-			ph.press(press{time.Second, '#'}, press{9 * time.Second, '#'})
+			pressAll(ph, press{time.Second, '#'}, press{9 * time.Second, '#'})
 			rec, err := ch.Record(t.Context(), ivr.Prompt{ID: "why"}, spec)
 			if err != nil || rec.Name != "why-1" || rec.Duration != 7*time.Second {
 				t.Fatalf("%+v %v", rec, err)
@@ -245,7 +166,7 @@ func TestRecord(t *testing.T) {
 			ph := newPhone(2 * time.Second)
 			go func() {
 				time.Sleep(6 * time.Second)
-				ph.Hangup(context.Background())
+				ph.CallerHangsUp()
 			}()
 			rec, err := ivr.NewCall(ph, nil).Record(t.Context(), ivr.Prompt{ID: "why"}, spec)
 			if err != nil || rec.Duration != 4*time.Second {

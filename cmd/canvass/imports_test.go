@@ -21,6 +21,7 @@ func TestImportRules(t *testing.T) {
 		"sql/sqltest":  {"survey", "sql", "sql/pglocal"},
 		"ivr":          {"survey", "prompts"},
 		"ivr/asterisk": {"ivr", "survey"},
+		"ivr/ivrtest":  {"ivr"},
 		"ivr/sipua":    {"ivr", "survey"},
 		"dialer":       {"survey"},
 		"cati":         {"survey"},

@@ -12,6 +12,7 @@ import (
 	"fmt"
 
 	"github.com/canvass/canvass/cati"
+	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/survey"
 )
@@ -82,4 +83,27 @@ func (a storeAdapter) Tally(ctx context.Context, q survey.ReportQuery) ([]survey
 func (a storeAdapter) TokenRole(ctx context.Context, hash []byte) (string, survey.Role, error) {
 	t, err := a.db.TokenByHash(ctx, hash)
 	return t.Name, t.Role, coded(err)
+}
+
+// The IVR engine stores interviews and answers through the same adapter.
+var (
+	_ ivr.Store          = storeAdapter{}
+	_ ivr.Questionnaires = storeAdapter{}
+)
+
+func (a storeAdapter) StartInterview(ctx context.Context, r survey.InterviewRecord) (survey.InterviewID, error) {
+	id, err := a.db.StartInterview(ctx, r)
+	return id, coded(err)
+}
+
+func (a storeAdapter) SaveAnswer(ctx context.Context, id survey.InterviewID, ans survey.Answer) error {
+	return coded(a.db.SaveAnswer(ctx, id, ans))
+}
+
+func (a storeAdapter) ClearAnswers(ctx context.Context, id survey.InterviewID, questions []string) error {
+	return coded(a.db.ClearAnswers(ctx, id, questions))
+}
+
+func (a storeAdapter) FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, lastQuestion string) error {
+	return coded(a.db.FinishInterview(ctx, id, to, cause, lastQuestion))
 }
