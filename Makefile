@@ -10,9 +10,17 @@ BIN := bin/canvass
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-deps: ## install the system packages Canvass and its tests run against (as root, with apt-get)
-	@need=""; \
-	ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+# Debian packages the tests drive as real peers: PostgreSQL (the store), espeak-ng
+# (prompt synthesis), baresip + sox (a real SIP phone and its test audio), Chromium
+# (the console end-to-end tests).
+RUN_PACKAGES := postgresql espeak-ng
+TEST_PACKAGES := $(RUN_PACKAGES) baresip-core sox chromium
+DEB_PACKAGES ?= $(TEST_PACKAGES)
+
+deps: ## install the Debian packages Canvass and its tests use (as root, with apt-get)
+	@need=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || need="$$need $$p"; \
+	done; \
 	if [ -n "$$need" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$need"; \
@@ -25,7 +33,8 @@ deps: ## install the system packages Canvass and its tests run against (as root,
 build: ## build bin/canvass
 	$(GO) build -o $(BIN) ./cmd/canvass
 
-run: deps build ## start canvass with a local PostgreSQL in .data/ and the example surveys
+run: build ## start canvass with a local PostgreSQL in .data/ and the example surveys
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(RUN_PACKAGES)"
 	$(BIN) dev -data .data
 
 test: deps ## install what the tests need, then run every test (race detector on)
