@@ -1,0 +1,164 @@
+package prompts
+
+// This file is the coverage check: every prompt a keypad call of a
+// questionnaire may play — its own texts and the IVR engine's stock phrases
+// — and whether each will be heard as a recording, as synthesized speech, or
+// not at all (`canvass prompts check`, GET …/prompts).
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/canvass/canvass/survey"
+)
+
+// Ref is one prompt a call may play: its questionnaire ("" for a stock
+// phrase), id and language, and the text it says when it has no recording
+// (as written in the questionnaire, before piping).
+type Ref struct {
+	Questionnaire string
+	ID            string
+	Language      string
+	Text          string
+}
+
+// Status is how a prompt will be heard.
+type Status string
+
+// Statuses.
+const (
+	StatusRecorded    Status = "recorded"    // a recording is in the catalog
+	StatusSynthesized Status = "synthesized" // no recording; espeak-ng speaks the text (once, then cached)
+	StatusPiped       Status = "piped"       // no recording; the text has {{…}}, so it is synthesized per call
+	StatusMissing     Status = "missing"     // nothing can play it
+)
+
+// Coverage is one prompt's status.
+type Coverage struct {
+	Ref
+	Status Status
+	Cached bool   // synthesized speech for the text is already in the cache
+	Detail string // why a prompt is missing, or that its recording cannot be read
+}
+
+// Stock phrase ids: what the IVR engine says when a questionnaire gives no
+// text of its own.
+const (
+	PhraseNoInput      = "no_input"
+	PhraseNoMatch      = "no_match"
+	PhraseLanguageMenu = "language_menu" // a format with the key (%d)
+	PhraseApology      = "apology"
+)
+
+// Phrase returns a stock phrase in lang, in English when lang has none.
+func Phrase(lang, id string) string {
+	phrases := map[string]map[string]string{
+		"en": {PhraseNoInput: "Sorry, I did not hear your answer.", PhraseNoMatch: "Sorry, that is not a valid answer.",
+			PhraseLanguageMenu: "For English, press %d.", PhraseApology: "Sorry, this survey is not available. Goodbye."},
+		"fr": {PhraseNoInput: "Désolé, je n'ai pas entendu votre réponse.", PhraseNoMatch: "Désolé, cette réponse n'est pas valable.",
+			PhraseLanguageMenu: "Pour le français, appuyez sur le %d.", PhraseApology: "Désolé, ce questionnaire n'est pas disponible. Au revoir."},
+		"es": {PhraseLanguageMenu: "Para español, oprima el %d."},
+		"de": {PhraseLanguageMenu: "Für Deutsch drücken Sie die %d."},
+		"nl": {PhraseLanguageMenu: "Voor Nederlands, druk op %d."},
+		"it": {PhraseLanguageMenu: "Per l'italiano, premere il %d."},
+		"pt": {PhraseLanguageMenu: "Para português, pressione %d."},
+	}
+	if p, ok := phrases[lang][id]; ok {
+		return p
+	}
+	return phrases["en"][id]
+}
+
+// Prompts lists every prompt a keypad call of q may play, in the order a
+// call meets them, each in every language of q: the intro, each question
+// and its own no-input and no-match reprompts, the thanks, then the stock
+// phrases the call may need (the language menu when q has several
+// languages, the generic reprompts when a question has none of its own, the
+// apology). A questionnaire that does not run by keypad has none.
+func Prompts(q *survey.Questionnaire) []Ref {
+	if !q.HasMode(survey.ModeIVR) {
+		return nil
+	}
+	def := q.DefaultLanguage()
+	var refs []Ref
+	add := func(id string, t survey.Text) {
+		for _, l := range q.Languages {
+			if text := t.In(l, def); text != "" {
+				refs = append(refs, Ref{Questionnaire: q.ID, ID: id, Language: l, Text: text})
+			}
+		}
+	}
+	add("intro", q.Intro)
+	stock := map[string]bool{}
+	for _, qq := range q.Questions {
+		add(qq.ID, qq.Text)
+		if qq.Type == survey.TypeStatement || qq.Type == survey.TypeRecording {
+			continue // said or recorded, never gathered: no reprompts
+		}
+		add(qq.ID+"."+PhraseNoInput, qq.NoInput)
+		add(qq.ID+"."+PhraseNoMatch, qq.NoMatch)
+		for _, l := range q.Languages {
+			stock[PhraseNoInput] = stock[PhraseNoInput] || qq.NoInput.In(l, def) == ""
+			stock[PhraseNoMatch] = stock[PhraseNoMatch] || qq.NoMatch.In(l, def) == ""
+		}
+	}
+	add("thanks", q.Thanks)
+	if len(q.Languages) > 1 {
+		for i, l := range q.Languages {
+			refs = append(refs, Ref{ID: PhraseLanguageMenu, Language: l, Text: fmt.Sprintf(Phrase(l, PhraseLanguageMenu), i+1)})
+		}
+	}
+	for _, id := range []string{PhraseNoInput, PhraseNoMatch, PhraseApology} {
+		if id == PhraseApology || stock[id] {
+			for _, l := range q.Languages {
+				refs = append(refs, Ref{ID: id, Language: l, Text: Phrase(l, id)})
+			}
+		}
+	}
+	return refs
+}
+
+// Check reports how each prompt of q (Prompts) will be heard.
+func (c *Catalog) Check(q *survey.Questionnaire) []Coverage {
+	speechErr := c.SpeechAvailable()
+	var out []Coverage
+	for _, r := range Prompts(q) {
+		out = append(out, c.cover(r, speechErr))
+	}
+	return out
+}
+
+func (c *Catalog) cover(r Ref, speechErr error) Coverage {
+	cv := Coverage{Ref: r}
+	path, err := c.path(r.Questionnaire, r.ID, r.Language)
+	if err != nil {
+		cv.Status, cv.Detail = StatusMissing, err.Error()
+		return cv
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		_, broken := readHeader(path)
+		if broken == nil {
+			cv.Status = StatusRecorded
+			return cv
+		}
+		cv.Detail = fmt.Sprintf("the recording %s cannot be read (%v)", path, broken)
+	}
+	switch {
+	case speechErr != nil:
+		cv.Status = StatusMissing
+		if cv.Detail == "" {
+			cv.Detail = "no recording, and " + speechErr.Error()
+		} else {
+			cv.Detail += "; " + speechErr.Error()
+		}
+	case strings.Contains(r.Text, "{{"):
+		cv.Status = StatusPiped
+	default:
+		cv.Status = StatusSynthesized
+		if _, err := os.Stat(c.speechFile(c.voice(r.Language), r.Text)); err == nil {
+			cv.Cached = true
+		}
+	}
+	return cv
+}
