@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/canvass/canvass/prompts"
 	"github.com/canvass/canvass/survey"
 )
 
@@ -331,21 +332,6 @@ func (e *Engine) reprompt(ctx context.Context, ch Channel, iv *survey.Interview,
 	return ch.Say(ctx, p)
 }
 
-// phrase returns a stock phrase for when a questionnaire gives none.
-func phrase(lang, id string) string {
-	phrases := map[string]map[string]string{
-		"en": {"no_input": "Sorry, I did not hear your answer.", "no_match": "Sorry, that is not a valid answer.",
-			"language_menu": "For English, press %d.", "apology": "Sorry, this survey is not available. Goodbye."},
-		"fr": {"no_input": "Désolé, je n'ai pas entendu votre réponse.", "no_match": "Désolé, cette réponse n'est pas valable.",
-			"language_menu": "Pour le français, appuyez sur le %d.", "apology": "Désolé, ce questionnaire n'est pas disponible. Au revoir."},
-		"es": {"language_menu": "Para español, oprima el %d."},
-		"de": {"language_menu": "Für Deutsch drücken Sie die %d."},
-		"nl": {"language_menu": "Voor Nederlands, druk op %d."},
-		"it": {"language_menu": "Per l'italiano, premere il %d."},
-		"pt": {"language_menu": "Para português, pressione %d."},
-	}
-	if p, ok := phrases[lang][id]; ok {
-		return p
-	}
-	return phrases["en"][id]
-}
+// phrase returns a stock phrase; the catalog owns their texts so that its
+// coverage check lists exactly what the engine says.
+func phrase(lang, id string) string { return prompts.Phrase(lang, id) }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/canvass/canvass/prompts"
 	"github.com/canvass/canvass/survey"
 )
 
@@ -124,7 +125,9 @@ func (e *Engine) languageMenu(ctx context.Context, ch Channel, q *survey.Questio
 	}
 	var ps []Prompt
 	for i, l := range q.Languages {
-		ps = append(ps, Prompt{ID: "language_menu", Language: l, Text: fmt.Sprintf(phrase(l, "language_menu"), i+1)})
+		// One recording per language and key: "language_menu.2" says "press 2".
+		ps = append(ps, Prompt{ID: fmt.Sprintf("%s.%d", prompts.PhraseLanguageMenu, i+1), Language: l,
+			Text: fmt.Sprintf(phrase(l, prompts.PhraseLanguageMenu), i+1)})
 	}
 	spec := GatherSpec{MinDigits: 1, MaxDigits: 1, InitialTimeout: e.opts.InitialTimeout,
 		InterDigitTimeout: e.opts.InterDigitTimeout, BargeIn: true}
@@ -143,7 +146,7 @@ func (e *Engine) languageMenu(ctx context.Context, ch Channel, q *survey.Questio
 // apologize tells the caller the survey cannot run and hangs up.
 func (e *Engine) apologize(ctx context.Context, ch Channel, lang string) {
 	ctx = context.WithoutCancel(ctx)
-	if err := ch.Say(ctx, Prompt{ID: "apology", Language: lang, Text: phrase(lang, "apology")}); err != nil {
+	if err := ch.Say(ctx, Prompt{ID: prompts.PhraseApology, Language: lang, Text: phrase(lang, prompts.PhraseApology)}); err != nil {
 		e.log.Debug("apology", "err", err)
 	}
 	if err := ch.Hangup(ctx); err != nil {

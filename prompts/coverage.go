@@ -47,7 +47,7 @@ type Coverage struct {
 const (
 	PhraseNoInput      = "no_input"
 	PhraseNoMatch      = "no_match"
-	PhraseLanguageMenu = "language_menu" // a format with the key (%d)
+	PhraseLanguageMenu = "language_menu" // a format with the key (%d); recorded per key as language_menu.N
 	PhraseApology      = "apology"
 )
 
@@ -106,7 +106,7 @@ func Prompts(q *survey.Questionnaire) []Ref {
 	add("thanks", q.Thanks)
 	if len(q.Languages) > 1 {
 		for i, l := range q.Languages {
-			refs = append(refs, Ref{ID: PhraseLanguageMenu, Language: l, Text: fmt.Sprintf(Phrase(l, PhraseLanguageMenu), i+1)})
+			refs = append(refs, Ref{ID: fmt.Sprintf("%s.%d", PhraseLanguageMenu, i+1), Language: l, Text: fmt.Sprintf(Phrase(l, PhraseLanguageMenu), i+1)})
 		}
 	}
 	for _, id := range []string{PhraseNoInput, PhraseNoMatch, PhraseApology} {

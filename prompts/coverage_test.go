@@ -56,7 +56,7 @@ func TestPrompts(t *testing.T) {
 	for _, id := range []string{"intro", "nps", "nps.no_input", "nps.no_match", "why", "csat", "ces", "resolved", "callback", "thanks"} {
 		want = append(want, "post-call/en/"+id, "post-call/fr/"+id)
 	}
-	want = append(want, "_stock/en/language_menu", "_stock/fr/language_menu",
+	want = append(want, "_stock/en/language_menu.1", "_stock/fr/language_menu.2",
 		// csat, ces, resolved and callback have no reprompts of their own
 		"_stock/en/no_input", "_stock/fr/no_input", "_stock/en/no_match", "_stock/fr/no_match",
 		"_stock/en/apology", "_stock/fr/apology")
@@ -69,8 +69,8 @@ func TestPrompts(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"[post-call/fr/nps.no_match]": "Désolé, ce n'est pas un chiffre de 0 à 10.",
-		"[_stock/fr/language_menu]":   "Pour le français, appuyez sur le 2.",
-		"[_stock/en/language_menu]":   "For English, press 1.",
+		"[_stock/fr/language_menu.2]": "Pour le français, appuyez sur le 2.",
+		"[_stock/en/language_menu.1]": "For English, press 1.",
 		"[_stock/en/apology]":         "Sorry, this survey is not available. Goodbye.",
 	} {
 		if texts[name] != want {
