@@ -19,15 +19,17 @@ import (
 
 	"github.com/canvass/canvass/cati"
 	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/prompts"
 	"github.com/canvass/canvass/sql"
 )
 
 // Config is the whole configuration.
 type Config struct {
-	HTTP     cati.Options `yaml:"http"`
-	Database sql.Options  `yaml:"database"`
-	IVR      ivr.Options  `yaml:"ivr"`
-	Log      LogOptions   `yaml:"log"`
+	HTTP     cati.Options    `yaml:"http"`
+	Database sql.Options     `yaml:"database"`
+	IVR      ivr.Options     `yaml:"ivr"`
+	Prompts  prompts.Options `yaml:"prompts"`
+	Log      LogOptions      `yaml:"log"`
 }
 
 // LogOptions say how canvass logs.
@@ -56,6 +58,7 @@ func Default() Config {
 		HTTP:     cati.DefaultOptions(),
 		Database: sql.DefaultOptions(),
 		IVR:      ivr.DefaultOptions(),
+		Prompts:  prompts.DefaultOptions(),
 		Log:      LogOptions{Level: "info", Format: "text"},
 	}
 }
@@ -83,6 +86,8 @@ func env(c *Config) []struct {
 		{"CANVASS_IVR_INITIAL_TIMEOUT", dur(&c.IVR.InitialTimeout)},
 		{"CANVASS_IVR_INTER_DIGIT_TIMEOUT", dur(&c.IVR.InterDigitTimeout)},
 		{"CANVASS_IVR_MAX_CALL_DURATION", dur(&c.IVR.MaxCallDuration)},
+		{"CANVASS_PROMPTS_DIR", str(&c.Prompts.Dir)},
+		{"CANVASS_RECORDINGS_DIR", str(&c.Prompts.RecordingsDir)},
 		{"CANVASS_LOG_LEVEL", str(&c.Log.Level)},
 		{"CANVASS_LOG_FORMAT", str(&c.Log.Format)},
 	}
@@ -144,5 +149,5 @@ func Load(file string, getenv func(string) string) (Config, error) {
 
 // Validate returns every problem of every section.
 func (c Config) Validate() error {
-	return errors.Join(c.HTTP.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Log.Validate())
+	return errors.Join(c.HTTP.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.Log.Validate())
 }
