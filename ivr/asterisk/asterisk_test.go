@@ -1,0 +1,698 @@
+package asterisk_test
+
+// These tests drive a real ivr.Engine through the adapter against aritest,
+// a stand-in Asterisk that sends events cloned from traffic captured on
+// Asterisk 20.20.1 (testdata/ari), and check what a user would: the
+// answers stored, how the interview ended, what the caller heard and what
+// Asterisk was asked to do.
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/asterisk"
+	"github.com/canvass/canvass/ivr/asterisk/aritest"
+	"github.com/canvass/canvass/survey"
+	"github.com/canvass/canvass/testdata"
+)
+
+//go:embed testdata/ari/*.jsonl
+var captures embed.FS
+
+// templates are the captured events, one of each type.
+func templates(t *testing.T) map[string]json.RawMessage {
+	t.Helper()
+	files, err := fs.Glob(captures, "testdata/ari/*.jsonl")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("captures: %v %v", files, err)
+	}
+	var all [][]byte
+	for _, f := range files {
+		b, err := captures.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b)
+	}
+	tm, err := aritest.Templates(all...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+// questionnaires serves the example post-call survey.
+type questionnaires struct{}
+
+func (questionnaires) Questionnaire(ctx context.Context, id string, version int) (survey.QuestionnaireVersion, error) {
+	if id != "post-call" {
+		return survey.QuestionnaireVersion{}, survey.Errorf(survey.ENotFound, "no questionnaire %q", id)
+	}
+	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
+	if err != nil {
+		return survey.QuestionnaireVersion{}, err
+	}
+	return survey.QuestionnaireVersion{ID: id, Version: 1, Source: src}, nil
+}
+
+// interview is what the store holds of one interview.
+type interview struct {
+	rec     survey.InterviewRecord
+	answers map[string]survey.Answer
+	status  survey.Status
+	cause   string
+	last    string
+}
+
+// store is an in-memory ivr.Store.
+type store struct {
+	mu       sync.Mutex
+	ivs      map[survey.InterviewID]*interview
+	finished chan survey.InterviewID
+}
+
+func newStore() *store {
+	return &store{ivs: map[survey.InterviewID]*interview{}, finished: make(chan survey.InterviewID, 16)}
+}
+
+func (s *store) StartInterview(ctx context.Context, r survey.InterviewRecord) (survey.InterviewID, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := survey.InterviewID(len(s.ivs) + 1)
+	s.ivs[id] = &interview{rec: r, answers: map[string]survey.Answer{}}
+	return id, nil
+}
+
+func (s *store) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ivs[id].answers[a.Question] = a
+	return nil
+}
+
+func (s *store) ClearAnswers(ctx context.Context, id survey.InterviewID, qs []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, q := range qs {
+		delete(s.ivs[id].answers, q)
+	}
+	return nil
+}
+
+func (s *store) FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, last string) error {
+	s.mu.Lock()
+	iv := s.ivs[id]
+	iv.status, iv.cause, iv.last = to, cause, last
+	s.mu.Unlock()
+	s.finished <- id
+	return nil
+}
+
+func (s *store) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.ivs)
+}
+
+// await waits for the next interview to finish and returns a copy of it.
+func (s *store) await(t *testing.T) interview {
+	t.Helper()
+	select {
+	case id := <-s.finished:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return *s.ivs[id]
+	case <-time.After(15 * time.Second):
+		t.Fatal("no interview finished")
+		return interview{}
+	}
+}
+
+// prompts names a file per prompt; in dir mode Asterisk would read it.
+type prompts struct{}
+
+func (prompts) File(ctx context.Context, questionnaire, id, lang, text string) (string, error) {
+	if questionnaire == "" {
+		questionnaire = "stock"
+	}
+	return filepath.Join("/var/lib/canvass/prompts", questionnaire, id, lang+".wav"), nil
+}
+
+// recordings keeps voice answers in a directory.
+type recordings string
+
+func (d recordings) RecordingPath(name string) (string, error) {
+	return filepath.Join(string(d), name+".wav"), nil
+}
+
+// logs collects the adapter's log lines.
+type logs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// harness is an adapter connected to a stand-in Asterisk.
+type harness struct {
+	t      *testing.T
+	srv    *aritest.Server
+	client *asterisk.Client
+	store  *store
+	logs   *logs
+	recDir string
+	stop   func() // stops Run and waits for it
+}
+
+// engineOptions are short but valid keypad timings.
+var engineOptions = ivr.Options{Attempts: 3, InitialTimeout: 500 * time.Millisecond,
+	InterDigitTimeout: 500 * time.Millisecond, ScaleInterDigitTimeout: 500 * time.Millisecond,
+	MaxRepeats: 2, MaxCallDuration: time.Minute}
+
+func start(t *testing.T, change func(*asterisk.Options, *aritest.Server)) *harness {
+	t.Helper()
+	srv := aritest.New(templates(t))
+	t.Cleanup(srv.Close)
+	h := &harness{t: t, srv: srv, store: newStore(), logs: &logs{}, recDir: t.TempDir()}
+	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts := asterisk.DefaultOptions()
+	opts.URL, opts.Username, opts.Password, opts.App = srv.URL, srv.User, srv.Pass, srv.App
+	opts.Heartbeat, opts.Backoff, opts.RequestTimeout, opts.ConnectTimeout = time.Second, 50*time.Millisecond, 2*time.Second, 2*time.Second
+	if change != nil {
+		change(&opts, srv)
+	}
+	engine := ivr.New(engineOptions, h.store, questionnaires{}, log, nil)
+	c, err := asterisk.New(opts, engine, prompts{}, recordings(h.recDir), nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.client = c
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	h.stop = sync.OnceFunc(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("Run did not return after cancel")
+		}
+	})
+	t.Cleanup(func() {
+		h.stop()
+		if t.Failed() {
+			t.Logf("adapter log:\n%s", h.logs)
+			for _, r := range srv.Requests() {
+				t.Logf("ARI %s", r)
+			}
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); !c.Connected(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the adapter did not connect")
+		}
+	}
+	return h
+}
+
+// broken reports an interview that ended before its end: partial or
+// break-off by the questionnaire's threshold.
+func broken(iv interview) bool {
+	return iv.status == survey.StatusPartial || iv.status == survey.StatusBreakoff
+}
+
+func (h *harness) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	h.t.Cleanup(cancel)
+	return ctx
+}
+
+// await waits for the n-th request matching method, a path suffix and a
+// media substring ("" matches any).
+func (h *harness) await(n int, method, pathSuffix, media string) aritest.Request {
+	h.t.Helper()
+	r, err := h.srv.Await(h.ctx(), n, func(r aritest.Request) bool {
+		return r.Method == method && strings.HasSuffix(r.Path, pathSuffix) && strings.Contains(r.Query.Get("media"), media)
+	})
+	if err != nil {
+		h.t.Fatalf("%s %s %s: %v", method, pathSuffix, media, err)
+	}
+	return r
+}
+
+// prompt waits for the n-th play of a prompt on channel id.
+func (h *harness) prompt(id string, n int, prompt string) aritest.Request {
+	h.t.Helper()
+	return h.await(n, "POST", "/channels/"+id+"/play", "/"+prompt+"/")
+}
+
+func (h *harness) saw(method, path string, status int) bool {
+	for _, r := range h.srv.Requests() {
+		if r.Method == method && r.Path == path && (status == 0 || r.Status == status) {
+			return true
+		}
+	}
+	return false
+}
+
+func value(t *testing.T, iv interview, q string) any {
+	t.Helper()
+	a, ok := iv.answers[q]
+	if !ok {
+		t.Fatalf("no answer to %s; answers %v", q, iv.answers)
+	}
+	return a.Value
+}
+
+func TestCompleteNPSSurvey(t *testing.T) {
+	h := start(t, nil)
+	id := h.srv.Call("+33612345678", "questionnaire=post-call", "agent=SIP/1001", "queue=support", "lang=en", "crm=4711")
+	h.prompt(id, 1, "intro")
+	h.prompt(id, 1, "nps")
+	h.srv.Press(id, "9#")
+	h.prompt(id, 1, "csat")
+	h.srv.Press(id, "5")
+	h.prompt(id, 1, "ces")
+	h.srv.Press(id, "7")
+	h.prompt(id, 1, "resolved")
+	h.srv.Press(id, "1")
+	iv := h.store.await(t)
+	if iv.status != survey.StatusComplete || iv.cause != "completed" {
+		t.Fatalf("interview ended %s (%s)", iv.status, iv.cause)
+	}
+	for q, want := range map[string]any{"nps": int64(9), "csat": int64(5), "ces": int64(7), "resolved": true} {
+		if got := value(t, iv, q); got != want {
+			t.Errorf("%s = %v, want %v", q, got, want)
+		}
+	}
+	want := survey.Context{Agent: "SIP/1001", Queue: "support", CallID: id, CallerNumber: "+33612345678", Extra: map[string]string{"crm": "4711"}}
+	if got := iv.rec.Context; got.Agent != want.Agent || got.Queue != want.Queue || got.CallID != want.CallID ||
+		got.CallerNumber != want.CallerNumber || got.Extra["crm"] != "4711" || iv.rec.Language != "en" || iv.rec.Mode != survey.ModeIVR {
+		t.Errorf("interview record %+v, want context %+v in en over ivr", iv.rec, want)
+	}
+	h.await(1, "DELETE", "/channels/"+id, "") // the engine hangs up after thanks
+	reqs := h.srv.Requests()
+	answered, played := -1, -1
+	for i, r := range reqs {
+		if r.Path == "/channels/"+id+"/answer" && answered < 0 {
+			answered = i
+		}
+		if r.Path == "/channels/"+id+"/play" && played < 0 {
+			played = i
+			if !strings.HasPrefix(r.Query.Get("media"), "sound:/var/lib/canvass/prompts/post-call/intro/en") || strings.HasSuffix(r.Query.Get("media"), ".wav") {
+				t.Errorf("dir mode must play sound:/abs/path without the extension, got %q", r.Query.Get("media"))
+			}
+			if !strings.HasPrefix(r.Query.Get("playbackId"), id) {
+				t.Errorf("playback id %q is not ours", r.Query.Get("playbackId"))
+			}
+		}
+	}
+	if answered < 0 || played < answered {
+		t.Errorf("the channel must be answered before the first prompt (answer #%d, play #%d)", answered, played)
+	}
+}
+
+func TestBargeIn(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int // what DELETE /playbacks answers
+	}{{"stops the prompt", 204}, {"tolerates a prompt that already ended (404)", 404}} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Prompts long enough that a key always interrupts one.
+			h := start(t, func(o *asterisk.Options, s *aritest.Server) { s.PromptLen = 2 * time.Second })
+			id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
+			pb := h.prompt(id, 1, "nps").Query.Get("playbackId")
+			if tc.status == 404 {
+				h.srv.Fail("DELETE", "/playbacks/", 404, 1)
+			}
+			h.srv.Press(id, "8#")
+			del := h.await(1, "DELETE", "/playbacks/"+pb, "")
+			if del.Status != tc.status {
+				t.Errorf("DELETE /playbacks answered %d, want %d", del.Status, tc.status)
+			}
+			h.prompt(id, 1, "csat")
+			h.srv.HangUp(id)
+			iv := h.store.await(t)
+			if got := value(t, iv, "nps"); got != int64(8) || !iv.answers["nps"].Paradata.BargeIn {
+				t.Errorf("nps = %v, barge-in %v; want 8 by barge-in", got, iv.answers["nps"].Paradata.BargeIn)
+			}
+		})
+	}
+}
+
+func TestNoInputReprompt(t *testing.T) {
+	h := start(t, nil)
+	id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
+	h.prompt(id, 1, "nps")
+	h.prompt(id, 1, "nps.no_input") // silence: the initial timeout ran out
+	h.prompt(id, 2, "nps")
+	h.srv.Press(id, "10")
+	h.prompt(id, 1, "csat")
+	h.srv.HangUp(id)
+	iv := h.store.await(t)
+	nps := iv.answers["nps"]
+	if nps.Value != int64(10) || nps.Paradata.NoInput != 1 {
+		t.Errorf("nps %v with %d no-inputs, want 10 after 1", nps.Value, nps.Paradata.NoInput)
+	}
+}
+
+func TestRecording(t *testing.T) {
+	h := start(t, nil)
+	id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
+	h.prompt(id, 1, "nps")
+	h.srv.Press(id, "3#") // a detractor is asked why
+	h.prompt(id, 1, "why")
+	rec := h.await(1, "POST", "/channels/"+id+"/record", "")
+	name := rec.Query.Get("name")
+	if q := rec.Query; q.Get("format") != "wav" || q.Get("terminateOn") != "none" || q.Get("maxDurationSeconds") != "300" {
+		t.Errorf("record request %s: the engine, not Asterisk, must decide when it ends", rec)
+	}
+	time.Sleep(1200 * time.Millisecond) // the caller speaks
+	h.srv.Press(id, "#")
+	h.await(1, "POST", "/recordings/live/"+name+"/stop", "")
+	h.await(1, "GET", "/recordings/stored/"+name+"/file", "")
+	h.prompt(id, 1, "csat")
+	h.srv.HangUp(id)
+	iv := h.store.await(t)
+	why := iv.answers["why"]
+	if why.Value != name {
+		t.Fatalf("why = %v, want the recording %q", why.Value, name)
+	}
+	if ms := why.Paradata.RecordingMS; ms < 1000 || ms > 5000 {
+		t.Errorf("recording lasted %d ms, want about 1200", ms)
+	}
+	data, err := os.ReadFile(filepath.Join(h.recDir, name+".wav"))
+	if err != nil || !bytes.HasPrefix(data, []byte("RIFF")) || len(data) < 16000 {
+		t.Errorf("recording file: %d bytes, %v", len(data), err)
+	}
+	if _, still := h.srv.Stored(name); still || !h.saw("DELETE", "/recordings/stored/"+name, 204) {
+		t.Errorf("Asterisk's copy must be deleted once kept")
+	}
+}
+
+func TestHangupMidSurvey(t *testing.T) {
+	h := start(t, nil)
+	id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
+	h.prompt(id, 1, "nps")
+	h.srv.Press(id, "9#")
+	h.prompt(id, 1, "csat")
+	h.srv.HangUp(id)
+	iv := h.store.await(t)
+	if !broken(iv) || iv.cause != "hangup" || iv.last != "csat" {
+		t.Errorf("interview ended %s (%s) at %s, want partial or break-off (hangup) at csat", iv.status, iv.cause, iv.last)
+	}
+	if value(t, iv, "nps") != int64(9) {
+		t.Errorf("the nps answer must be kept")
+	}
+	if h.saw("DELETE", "/channels/"+id, 0) {
+		t.Errorf("the caller hung up: no need to hang up the channel")
+	}
+}
+
+func TestHangupDuringRecordingKeepsIt(t *testing.T) {
+	h := start(t, nil)
+	id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
+	h.prompt(id, 1, "nps")
+	h.srv.Press(id, "2#")
+	name := h.await(1, "POST", "/channels/"+id+"/record", "").Query.Get("name")
+	time.Sleep(500 * time.Millisecond)
+	h.srv.HangUp(id) // ChannelHangupRequest, RecordingFinished, StasisEnd, ChannelDestroyed
+	iv := h.store.await(t)
+	if !broken(iv) || iv.cause != "hangup" || iv.answers["why"].Value != name {
+		t.Errorf("interview %s (%s), why = %v; want the partial recording %s kept", iv.status, iv.cause, iv.answers["why"].Value, name)
+	}
+	if _, err := os.Stat(filepath.Join(h.recDir, name+".wav")); err != nil {
+		t.Errorf("recording file: %v", err)
+	}
+}
+
+func TestOriginate(t *testing.T) {
+	info := ivr.CallInfo{Questionnaire: "post-call", Language: "en", Context: survey.Context{CallID: "crm,42"}}
+	opts := asterisk.OriginateOptions{CallerID: `"Survey" <100>`, Timeout: 5 * time.Second, Variables: map[string]string{"CAMPAIGN": "q3"}}
+	for _, tc := range []struct {
+		name    string
+		fate    func(s *aritest.Server, id string)
+		outcome asterisk.Outcome
+		cause   int
+		rang    bool
+	}{
+		{"busy", func(s *aritest.Server, id string) { s.Unanswered(id, 17, "User busy") }, asterisk.Busy, 17, false},
+		{"no answer", func(s *aritest.Server, id string) {
+			s.Ring(id)
+			s.Unanswered(id, 19, "User alerting, no answer")
+		}, asterisk.NoAnswer, 19, true},
+		{"rejected", func(s *aritest.Server, id string) { s.Unanswered(id, 21, "Call Rejected") }, asterisk.Rejected, 21, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := start(t, func(o *asterisk.Options, s *aritest.Server) {
+				s.OnOriginate = func(id string) { tc.fate(s, id) }
+			})
+			res, err := h.client.Originate(h.ctx(), "SIP/nobody@127.0.0.1:5999", info, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Outcome != tc.outcome || res.Cause != tc.cause || res.Rang != tc.rang || res.ChannelID == "" {
+				t.Errorf("result %+v, want %s cause %d rang %v", res, tc.outcome, tc.cause, tc.rang)
+			}
+			req := h.await(1, "POST", "/channels", "")
+			q := req.Query
+			if q.Get("app") != "canvass" || q.Get("channelId") != res.ChannelID || q.Get("timeout") != "5" ||
+				q.Get("callerId") != `"Survey" <100>` || q.Get("endpoint") != "SIP/nobody@127.0.0.1:5999" ||
+				!strings.Contains(q.Get("appArgs"), "questionnaire=post-call") || !strings.Contains(q.Get("appArgs"), "call_id=crm 42") ||
+				!strings.Contains(q.Get("appArgs"), "canvass_dial="+res.ChannelID) || !strings.Contains(req.Body, `"CAMPAIGN":"q3"`) {
+				t.Errorf("originate request %s body %s", req, req.Body)
+			}
+			if h.store.count() != 0 {
+				t.Errorf("an unanswered call must start no interview")
+			}
+		})
+	}
+	t.Run("answered", func(t *testing.T) {
+		var h *harness
+		h = start(t, func(o *asterisk.Options, s *aritest.Server) {
+			s.OnOriginate = func(id string) {
+				s.Ring(id)
+				s.Answer(id)
+			}
+		})
+		type out struct {
+			res asterisk.Result
+			err error
+		}
+		done := make(chan out, 1)
+		go func() {
+			res, err := h.client.Originate(context.Background(), "PJSIP/+33612345678@trunk", info, opts)
+			done <- out{res, err}
+		}()
+		req := h.await(1, "POST", "/channels", "")
+		id := req.Query.Get("channelId")
+		h.prompt(id, 1, "nps")
+		h.srv.Press(id, "10")
+		for _, p := range []struct{ prompt, keys string }{{"csat", "4"}, {"ces", "6"}, {"resolved", "1"}} {
+			h.prompt(id, 1, p.prompt)
+			h.srv.Press(id, p.keys)
+		}
+		iv := h.store.await(t)
+		o := <-done
+		if o.err != nil || o.res.Outcome != asterisk.Answered || o.res.Status != survey.StatusComplete || !o.res.Rang {
+			t.Errorf("result %+v %v", o.res, o.err)
+		}
+		if iv.status != survey.StatusComplete || value(t, iv, "nps") != int64(10) || iv.rec.Context.CallID != "crm,42" {
+			t.Errorf("interview %s, nps %v, context %+v", iv.status, iv.answers["nps"].Value, iv.rec.Context)
+		}
+		if h.saw("POST", "/channels/"+id+"/answer", 0) {
+			t.Errorf("an originated channel is already answered")
+		}
+	})
+}
+
+func TestWebSocketDropMidCall(t *testing.T) {
+	h := start(t, func(o *asterisk.Options, s *aritest.Server) { o.Backoff = 700 * time.Millisecond })
+	gone := h.srv.Call("tester", "questionnaire=post-call", "lang=en", "call_id=gone")
+	live := h.srv.Call("tester", "questionnaire=post-call", "lang=en", "call_id=live")
+	h.prompt(gone, 1, "nps")
+	h.prompt(live, 1, "nps")
+	h.srv.Press(live, "9#")
+	pb := h.prompt(live, 1, "csat").Query.Get("playbackId")
+	h.srv.Drop()
+	// While the socket is down: one caller hangs up, the other's prompt
+	// ends; Asterisk sends the events to nobody.
+	h.srv.HangUp(gone)
+	if err := h.srv.AwaitConnections(h.ctx(), 2); err != nil {
+		t.Fatal(err)
+	}
+	if h.srv.Lost() == 0 {
+		t.Fatalf("the test needs events lost while disconnected")
+	}
+	h.await(1, "GET", "/channels", "")
+	if !h.saw("GET", "/playbacks/"+pb, 404) {
+		h.await(1, "GET", "/playbacks/"+pb, "")
+	}
+	first := h.store.await(t)
+	if first.rec.Context.CallID != "gone" || !broken(first) || first.cause != "hangup" {
+		t.Fatalf("the call gone during the outage ended %s (%s), context %+v", first.status, first.cause, first.rec.Context)
+	}
+	// The live call goes on at csat: its prompt ended unheard, the gather
+	// timed out, the question is asked again.
+	h.prompt(live, 2, "csat")
+	h.srv.Press(live, "5")
+	h.prompt(live, 1, "ces")
+	h.srv.Press(live, "7")
+	h.prompt(live, 1, "resolved")
+	h.srv.Press(live, "1")
+	iv := h.store.await(t)
+	if iv.status != survey.StatusComplete || value(t, iv, "nps") != int64(9) || value(t, iv, "csat") != int64(5) {
+		t.Errorf("the live call ended %s with %v", iv.status, iv.answers)
+	}
+}
+
+func TestDeadSocketIsDetected(t *testing.T) {
+	h := start(t, func(o *asterisk.Options, s *aritest.Server) { o.Heartbeat = 200 * time.Millisecond })
+	h.srv.Mute(true) // the socket stays open but nothing arrives, not even heartbeats
+	if err := h.srv.AwaitConnections(h.ctx(), 2); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.Mute(false)
+	h.await(1, "GET", "/channels", "") // reconciled after reconnecting
+	if !strings.Contains(h.logs.String(), "i/o timeout") {
+		t.Errorf("the dead socket should be given up for its silence")
+	}
+}
+
+func TestUnknownEventAndMalformedFrameMidCall(t *testing.T) {
+	h := start(t, nil)
+	id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
+	h.prompt(id, 1, "nps")
+	for _, frame := range []string{
+		`{"type":"ChannelToneDetected","application":"canvass","timestamp":"2026-11-22T19:18:58.558+0000","channel":{"id":"` + id + `"}}`,
+		`{"type":"ChannelDtmfReceived","digit":"5"`,
+		`not json at all`,
+		`{"type":"PlaybackFinished","playback":"not an object"}`,
+		`{"type":"ChannelDtmfReceived","digit":"F","channel":{"id":"` + id + `"}}`,
+		`{"application":"canvass"}`,
+	} {
+		h.srv.SendRaw(frame)
+	}
+	h.srv.Press(id, "9#")
+	for _, p := range []struct{ prompt, keys string }{{"csat", "5"}, {"ces", "7"}, {"resolved", "1"}} {
+		h.prompt(id, 1, p.prompt)
+		h.srv.Press(id, p.keys)
+	}
+	iv := h.store.await(t)
+	if iv.status != survey.StatusComplete || value(t, iv, "nps") != int64(9) {
+		t.Errorf("interview %s, nps %v", iv.status, iv.answers["nps"].Value)
+	}
+	log := h.logs.String()
+	for _, want := range []string{"type=ChannelToneDetected", "malformed ARI frame", "malformed ARI PlaybackFinished event"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+}
+
+func TestARIErrors(t *testing.T) {
+	t.Run("500 on a prompt: apology, clean hangup, answers kept", func(t *testing.T) {
+		h := start(t, nil)
+		id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
+		h.prompt(id, 1, "nps")
+		h.srv.Fail("POST", "/channels/"+id+"/play", 500, 1) // the csat prompt
+		h.srv.Press(id, "9#")
+		iv := h.store.await(t)
+		if !broken(iv) || iv.cause != "error" || value(t, iv, "nps") != int64(9) {
+			t.Errorf("interview %s (%s) %v", iv.status, iv.cause, iv.answers)
+		}
+		apology := h.await(1, "POST", "/channels/"+id+"/play", "sound:im-sorry")
+		h.await(1, "DELETE", "/channels/"+id, "")
+		if apology.Status != 201 {
+			t.Errorf("apology %s", apology)
+		}
+		if log := h.logs.String(); !strings.Contains(log, "500 Internal Server Error") || !strings.Contains(log, "apology") {
+			t.Errorf("no clear log line for the 500:\n%s", log)
+		}
+	})
+	t.Run("401: nothing stored, hangup attempted, credentials named", func(t *testing.T) {
+		h := start(t, nil)
+		h.srv.Fail("POST", "/channels/", 401, 10) // answer and every play
+		id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
+		h.await(1, "DELETE", "/channels/"+id, "")
+		if h.store.count() != 0 {
+			t.Errorf("no interview may start on a channel that could not be answered")
+		}
+		if log := h.logs.String(); !strings.Contains(log, "401 Unauthorized") || !strings.Contains(log, "check ari.username") {
+			t.Errorf("no clear log line for the 401:\n%s", log)
+		}
+	})
+	t.Run("unknown questionnaire: apology and hangup", func(t *testing.T) {
+		h := start(t, nil)
+		id := h.srv.Call("tester", "questionnaire=nope", "lang=en")
+		h.await(1, "POST", "/channels/"+id+"/answer", "")
+		h.await(1, "POST", "/channels/"+id+"/play", "sound:im-sorry")
+		h.await(1, "DELETE", "/channels/"+id, "")
+		if h.store.count() != 0 {
+			t.Errorf("an unknown questionnaire starts no interview")
+		}
+		if !strings.Contains(h.logs.String(), "unknown questionnaire") {
+			t.Errorf("log:\n%s", h.logs)
+		}
+	})
+	t.Run("no arguments: apology and hangup", func(t *testing.T) {
+		h := start(t, nil)
+		id := h.srv.Call("tester")
+		h.await(1, "POST", "/channels/"+id+"/play", "sound:im-sorry")
+		h.await(1, "DELETE", "/channels/"+id, "")
+	})
+}
+
+func TestSampling(t *testing.T) {
+	h := start(t, func(o *asterisk.Options, s *aritest.Server) { o.SampleShare = 0 })
+	id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
+	h.await(1, "POST", "/channels/"+id+"/continue", "")
+	if h.saw("POST", "/channels/"+id+"/answer", 0) || h.store.count() != 0 {
+		t.Errorf("a call not drawn must go back to the dialplan untouched")
+	}
+}
+
+func TestShutdownClosesInterviews(t *testing.T) {
+	h := start(t, nil)
+	id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
+	h.prompt(id, 1, "nps")
+	h.srv.Press(id, "9#")
+	h.prompt(id, 1, "csat")
+	h.stop() // Run returns only once the call has closed its interview
+	select {
+	case <-h.store.finished:
+	default:
+		t.Fatal("shutdown left the interview open")
+	}
+	h.store.mu.Lock()
+	iv := h.store.ivs[1]
+	h.store.mu.Unlock()
+	if !broken(*iv) || iv.cause != "shutdown" || iv.answers["nps"].Value != int64(9) {
+		t.Errorf("interview %s (%s) %v", iv.status, iv.cause, iv.answers)
+	}
+	h.await(1, "DELETE", "/channels/"+id, "")
+}
