@@ -19,17 +19,19 @@ import (
 
 	"github.com/canvass/canvass/cati"
 	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/asterisk"
 	"github.com/canvass/canvass/prompts"
 	"github.com/canvass/canvass/sql"
 )
 
 // Config is the whole configuration.
 type Config struct {
-	HTTP     cati.Options    `yaml:"http"`
-	Database sql.Options     `yaml:"database"`
-	IVR      ivr.Options     `yaml:"ivr"`
-	Prompts  prompts.Options `yaml:"prompts"`
-	Log      LogOptions      `yaml:"log"`
+	HTTP     cati.Options     `yaml:"http"`
+	Database sql.Options      `yaml:"database"`
+	IVR      ivr.Options      `yaml:"ivr"`
+	Prompts  prompts.Options  `yaml:"prompts"`
+	ARI      asterisk.Options `yaml:"ari"`
+	Log      LogOptions       `yaml:"log"`
 }
 
 // LogOptions say how canvass logs.
@@ -59,6 +61,7 @@ func Default() Config {
 		Database: sql.DefaultOptions(),
 		IVR:      ivr.DefaultOptions(),
 		Prompts:  prompts.DefaultOptions(),
+		ARI:      asterisk.DefaultOptions(),
 		Log:      LogOptions{Level: "info", Format: "text"},
 	}
 }
@@ -69,6 +72,9 @@ func env(c *Config) []struct {
 	set  func(string) error
 } {
 	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+	num := func(p *float64) func(string) error {
+		return func(v string) (err error) { *p, err = strconv.ParseFloat(v, 64); return err }
+	}
 	dur := func(p *time.Duration) func(string) error {
 		return func(v string) (err error) { *p, err = time.ParseDuration(v); return err }
 	}
@@ -88,6 +94,13 @@ func env(c *Config) []struct {
 		{"CANVASS_IVR_MAX_CALL_DURATION", dur(&c.IVR.MaxCallDuration)},
 		{"CANVASS_PROMPTS_DIR", str(&c.Prompts.Dir)},
 		{"CANVASS_RECORDINGS_DIR", str(&c.Prompts.RecordingsDir)},
+		{asterisk.EnvURL, str(&c.ARI.URL)},
+		{asterisk.EnvUser, str(&c.ARI.Username)},
+		{asterisk.EnvPassword, str(&c.ARI.Password)},
+		{asterisk.EnvApp, str(&c.ARI.App)},
+		{"CANVASS_ARI_PROMPT_MODE", str(&c.ARI.PromptMode)},
+		{"CANVASS_ARI_PROMPT_BASE_URL", str(&c.ARI.PromptBaseURL)},
+		{"CANVASS_ARI_SAMPLE_SHARE", num(&c.ARI.SampleShare)},
 		{"CANVASS_LOG_LEVEL", str(&c.Log.Level)},
 		{"CANVASS_LOG_FORMAT", str(&c.Log.Format)},
 	}
@@ -149,5 +162,5 @@ func Load(file string, getenv func(string) string) (Config, error) {
 
 // Validate returns every problem of every section.
 func (c Config) Validate() error {
-	return errors.Join(c.HTTP.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.Log.Validate())
+	return errors.Join(c.HTTP.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.ARI.Validate(), c.Log.Validate())
 }
