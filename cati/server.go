@@ -72,7 +72,10 @@ type Server struct {
 	now     func() time.Time
 	metrics *metrics
 	handler http.Handler
+	mux     *http.ServeMux
 	parsed  parseCache
+	audio   Audio    // nil until SetAudio: the prompt endpoints answer 503
+	console *console // nil until EnableConsole
 
 	mu sync.Mutex
 	ln net.Listener
@@ -121,6 +124,10 @@ func (s *Server) table() []route {
 		{"GET /api/v1/questionnaires/{id}/versions/{version}", readers, s.getVersion},
 		{"GET /api/v1/questionnaires/{id}/report", readers, s.report},
 		{"GET /api/v1/questionnaires/{id}/export.csv", readers, s.export},
+		{"GET /api/v1/questionnaires/{id}/prompts", readers, s.listPrompts},
+		{"PUT /api/v1/questionnaires/{id}/prompts/{lang}/{prompt}", uploaders, s.putPrompt},
+
+		{"GET /api/v1/recordings/{name}", readers, s.getRecording},
 
 		{"GET /api/v1/interviews", readers, s.listInterviews},
 		{"GET /api/v1/interviews/{id}", readers, s.getInterview},
@@ -131,12 +138,17 @@ func (s *Server) table() []route {
 }
 
 func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	for _, rt := range s.table() {
-		mux.Handle(rt.pattern, s.endpoint(rt))
+	s.mux = http.NewServeMux()
+	for _, rt := range append(s.table(), s.consoleRoutes()...) {
+		s.mux.Handle(rt.pattern, s.endpoint(rt))
 	}
-	return s.instrument(mux)
+	return s.instrument(s.mux)
 }
+
+// Mount serves h under pattern without authentication, for peers that
+// cannot send a token: Asterisk fetching prompt files it was given long,
+// unguessable URLs for. Call it before the server handles requests.
+func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // endpoint authenticates and authorizes a request for rt, then runs it.
 func (s *Server) endpoint(rt route) http.Handler {

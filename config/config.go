@@ -26,12 +26,13 @@ import (
 
 // Config is the whole configuration.
 type Config struct {
-	HTTP     cati.Options     `yaml:"http"`
-	Database sql.Options      `yaml:"database"`
-	IVR      ivr.Options      `yaml:"ivr"`
-	Prompts  prompts.Options  `yaml:"prompts"`
-	ARI      asterisk.Options `yaml:"ari"`
-	Log      LogOptions       `yaml:"log"`
+	HTTP     cati.Options        `yaml:"http"`
+	Console  cati.ConsoleOptions `yaml:"console"`
+	Database sql.Options         `yaml:"database"`
+	IVR      ivr.Options         `yaml:"ivr"`
+	Prompts  prompts.Options     `yaml:"prompts"`
+	ARI      asterisk.Options    `yaml:"ari"`
+	Log      LogOptions          `yaml:"log"`
 }
 
 // LogOptions say how canvass logs.
@@ -58,6 +59,7 @@ func (o LogOptions) Validate() error {
 func Default() Config {
 	return Config{
 		HTTP:     cati.DefaultOptions(),
+		Console:  cati.DefaultConsoleOptions(),
 		Database: sql.DefaultOptions(),
 		IVR:      ivr.DefaultOptions(),
 		Prompts:  prompts.DefaultOptions(),
@@ -83,6 +85,10 @@ func env(c *Config) []struct {
 		set  func(string) error
 	}{
 		{"CANVASS_HTTP_ADDR", str(&c.HTTP.Addr)},
+		{"CANVASS_CONSOLE_SECURE_COOKIES", func(v string) (err error) {
+			c.Console.SecureCookies, err = strconv.ParseBool(v)
+			return err
+		}},
 		{"CANVASS_DATABASE_URL", str(&c.Database.DatabaseURL)},
 		{"CANVASS_DATABASE_MAX_CONNS", func(v string) error {
 			n, err := strconv.ParseInt(v, 10, 32)
@@ -162,5 +168,5 @@ func Load(file string, getenv func(string) string) (Config, error) {
 
 // Validate returns every problem of every section.
 func (c Config) Validate() error {
-	return errors.Join(c.HTTP.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.ARI.Validate(), c.Log.Validate())
+	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.ARI.Validate(), c.Log.Validate())
 }

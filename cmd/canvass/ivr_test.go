@@ -112,4 +112,3 @@ func TestUnknownQuestionnaireIsRefusedBeforeAnswering(t *testing.T) {
 		t.Errorf("a CATI-only questionnaire: want EInvalid, got %v", err)
 	}
 }
-

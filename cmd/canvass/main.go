@@ -23,6 +23,7 @@ Usage:
   canvass token create --role ROLE NAME         create an API token, printed once
   canvass survey lint FILE...                   check questionnaires; FILE:LINE: message per problem
   canvass survey try FILE [--lang xx] [--json]  answer a questionnaire by keypad lines on stdin
+  canvass prompts check FILE                    which prompts are recorded, synthesized or missing
 
 Configuration: -config FILE (YAML, see config/example.yaml), then CANVASS_* environment variables.
 `

@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +25,9 @@ import (
 
 	"github.com/canvass/canvass/cati"
 	"github.com/canvass/canvass/config"
+	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/asterisk"
+	"github.com/canvass/canvass/prompts"
 	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/pglocal"
 	"github.com/canvass/canvass/survey"
@@ -51,6 +55,15 @@ func runServer(ctx context.Context, cmd string, args []string, stdin io.Reader, 
 			return fmt.Errorf("%w: user needs add", errUsage)
 		}
 		return e.userAdd(ctx, args[1:])
+	case "prompts":
+		if len(args) == 0 || args[0] != "check" {
+			return fmt.Errorf("%w: prompts needs check", errUsage)
+		}
+		fs, cfg, _, err := e.setup("prompts check", args[1:], nil)
+		if err != nil {
+			return err
+		}
+		return promptsCheck(fs.Args(), cfg.Prompts, e.stdout)
 	case "token":
 		if len(args) == 0 || args[0] != "create" {
 			return fmt.Errorf("%w: token needs create", errUsage)
@@ -169,7 +182,37 @@ func (e env) serve(ctx context.Context, args []string, dataDir string) error {
 // to fail stops the others. ready, if set, runs once the server listens.
 func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *slog.Logger, ready func(addr string)) error {
 	store := storeAdapter{db}
-	srv := cati.New(cfg.HTTP, store, store, log)
+	catalog, err := prompts.New(cfg.Prompts, log.With("component", "prompts"))
+	if err != nil {
+		return err
+	}
+	if err := catalog.SpeechAvailable(); err != nil {
+		log.Warn("prompts without a recording cannot be synthesized", "err", err)
+	}
+	engine := ivr.New(cfg.IVR, store, store, log.With("component", "ivr"), nil)
+	srv := cati.New(cfg.HTTP, store, store, log.With("component", "http"))
+	// The console rebuilds the routes: enable it before SetAudio and Mount.
+	if err := enableConsole(srv, db, cfg.Console); err != nil {
+		return err
+	}
+	srv.SetAudio(promptsAudio{catalog})
+	var runners []func(context.Context) error
+	if cfg.ARI.Enabled() {
+		var ps *asterisk.PromptServer
+		if cfg.ARI.PromptMode == asterisk.PromptHTTP {
+			ps = asterisk.NewPromptServer(log.With("component", "ari-prompts"))
+			path, err := url.Parse(cfg.ARI.PromptBaseURL)
+			if err != nil {
+				return fmt.Errorf("ari.prompt_base_url: %w", err)
+			}
+			srv.Mount(strings.TrimSuffix(path.Path, "/")+"/", ps)
+		}
+		ari, err := asterisk.New(cfg.ARI, engine, catalog, catalog, ps, log.With("component", "ari"))
+		if err != nil {
+			return err
+		}
+		runners = append(runners, ari.Run)
+	}
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -178,6 +221,10 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return srv.RunConsole(gctx) })
+	for _, run := range runners {
+		g.Go(func() error { return run(gctx) })
+	}
 	return g.Wait()
 }
 
@@ -194,6 +241,12 @@ func (e env) dev(ctx context.Context, args []string) error {
 	}
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return err
+	}
+	// Prompts and voice answers live beside the database, unless configured.
+	if def := prompts.DefaultOptions(); cfg.Prompts.Dir == def.Dir && cfg.Prompts.CacheDir == def.CacheDir && cfg.Prompts.RecordingsDir == def.RecordingsDir {
+		cfg.Prompts.Dir = filepath.Join(dataDir, "prompts")
+		cfg.Prompts.CacheDir = filepath.Join(dataDir, "cache")
+		cfg.Prompts.RecordingsDir = filepath.Join(dataDir, "recordings")
 	}
 	db, closeDB, err := open(ctx, cfg, dataDir, log)
 	if err != nil {

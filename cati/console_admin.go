@@ -1,0 +1,623 @@
+package cati
+
+// This file is the admin pages: questionnaires (upload, lint problems shown
+// in place beside the lines they are on), campaigns (create with calling
+// windows, attempts, retry delays and quota targets; start, pause, finish;
+// assign interviewers) and sample import with a column mapping, whose
+// progress the page polls while the upload is processed.
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/canvass/canvass/survey"
+)
+
+// adminData is the admin index page.
+type adminData struct {
+	Questionnaires []survey.QuestionnaireVersion
+	Campaigns      []Campaign
+	Users          []Account
+	Problems       survey.Problems
+	Source         []sourceLine
+	Uploaded       string
+}
+
+// sourceLine is a line of an uploaded questionnaire with its problems.
+type sourceLine struct {
+	N        int
+	Text     string
+	Problems []string
+}
+
+func (s *Server) adminData(r *http.Request) (adminData, error) {
+	ctx := r.Context()
+	var d adminData
+	var err error
+	if d.Questionnaires, err = s.store.Questionnaires(ctx); err != nil {
+		return d, err
+	}
+	if d.Campaigns, err = s.console.Campaigns.Campaigns(ctx); err != nil {
+		return d, err
+	}
+	if d.Users, err = s.console.Campaigns.Users(ctx); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+func (s *Server) adminPage(w http.ResponseWriter, r *http.Request, sess *session) error {
+	d, err := s.adminData(r)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "admin", pageData{Title: "Administration", Session: sess, Data: d, Flash: r.URL.Query().Get("done")})
+	return nil
+}
+
+// adminUpload stores an uploaded questionnaire, or shows its problems in
+// place.
+func (s *Server) adminUpload(w http.ResponseWriter, r *http.Request, sess *session) error {
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes+64<<10)
+	if err := r.ParseMultipartForm(s.opts.MaxBodyBytes); err != nil {
+		return survey.Errorf(survey.EInvalid, "the upload could not be read (at most %d bytes): %v", s.opts.MaxBodyBytes, err)
+	}
+	if err := checkCSRF(r, sess); err != nil {
+		return err
+	}
+	src := []byte(r.PostFormValue("source"))
+	if f, _, err := r.FormFile("file"); err == nil {
+		b, err := io.ReadAll(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("read upload: %w", err)
+		}
+		if len(b) > 0 {
+			src = b
+		}
+	}
+	if len(strings.TrimSpace(string(src))) == 0 {
+		return survey.Errorf(survey.EInvalid, "choose a questionnaire file (YAML) or paste one")
+	}
+	q, err := survey.Parse(src)
+	if err != nil {
+		problems, ok := errors.AsType[survey.Problems](err)
+		if !ok {
+			return err
+		}
+		d, derr := s.adminData(r)
+		if derr != nil {
+			return derr
+		}
+		d.Problems = problems
+		d.Source = annotate(src, problems)
+		s.render(w, r, http.StatusUnprocessableEntity, "admin", pageData{Title: "Administration", Session: sess, Data: d,
+			Error: fmt.Sprintf("The questionnaire has %d problem%s; nothing was stored.", len(problems), plural(len(problems)))})
+		return nil
+	}
+	v, created, err := s.store.PutQuestionnaire(r.Context(), q.Version(src))
+	if err != nil {
+		return err
+	}
+	s.consoleLog(sess.Account).Info("questionnaire uploaded", "questionnaire", v.ID, "version", v.Version, "new", created)
+	msg := fmt.Sprintf("Stored %s version %d.", v.ID, v.Version)
+	if !created {
+		msg = fmt.Sprintf("%s version %d is identical; nothing changed.", v.ID, v.Version)
+	}
+	http.Redirect(w, r, "/admin?done="+urlQuery(msg), http.StatusSeeOther)
+	return nil
+}
+
+func urlQuery(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "%", "%25"), " ", "+")
+}
+
+// annotate pairs each source line with the problems on it.
+func annotate(src []byte, ps survey.Problems) []sourceLine {
+	lines := strings.Split(strings.TrimRight(string(src), "\n"), "\n")
+	out := make([]sourceLine, len(lines))
+	for i, l := range lines {
+		out[i] = sourceLine{N: i + 1, Text: l}
+	}
+	for _, p := range ps {
+		i := p.Line - 1
+		if i < 0 || i >= len(out) {
+			i = 0
+		}
+		if len(out) > 0 {
+			out[i].Problems = append(out[i].Problems, p.Message)
+		}
+	}
+	return out
+}
+
+// campaignFormData is the new-campaign form.
+type campaignFormData struct {
+	Questionnaires []survey.QuestionnaireVersion
+	Questionnaire  string
+	Quotas         []quotaView
+	Days           []dayForm
+	Retries        []retryForm
+	Interviewers   []Account
+	Values         map[string]string
+}
+
+type dayForm struct {
+	Dow           int
+	Name          string
+	On            bool
+	Opens, Closes string
+}
+
+type retryForm struct {
+	Code    survey.DispositionCode
+	Label   string
+	Minutes int64
+}
+
+func (s *Server) campaignForm(w http.ResponseWriter, r *http.Request, sess *session) error {
+	d, err := s.campaignFormData(r, r.URL.Query().Get("questionnaire"))
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "campaign_new", pageData{Title: "New campaign", Session: sess, Data: d})
+	return nil
+}
+
+func (s *Server) campaignFormData(r *http.Request, qid string) (campaignFormData, error) {
+	ctx := r.Context()
+	d := campaignFormData{Values: map[string]string{"max_attempts": "6", "status": "running"}}
+	var err error
+	if d.Questionnaires, err = s.store.Questionnaires(ctx); err != nil {
+		return d, err
+	}
+	if qid == "" && len(d.Questionnaires) > 0 {
+		qid = d.Questionnaires[0].ID
+	}
+	d.Questionnaire = qid
+	if qid != "" {
+		q, err := s.questionnaire(ctx, qid, 0)
+		if err != nil {
+			return d, err
+		}
+		for _, qt := range q.Quotas {
+			d.Quotas = append(d.Quotas, quotaView{ID: qt.ID, Target: qt.Target})
+		}
+	}
+	for dow := range 7 {
+		on := dow >= 1 && dow <= 5
+		opens, closes := "09:00", "21:00"
+		if dow == 6 {
+			on, opens, closes = true, "10:00", "18:00"
+		}
+		d.Days = append(d.Days, dayForm{Dow: dow, Name: time.Weekday(dow).String(), On: on, Opens: opens, Closes: closes})
+	}
+	for _, disp := range survey.Dispositions() {
+		if disp.Retry == survey.RetrySameNumber && !disp.Final {
+			d.Retries = append(d.Retries, retryForm{Code: disp.Code, Label: disp.Label, Minutes: int64(disp.RetryAfter / time.Minute)})
+		}
+	}
+	users, err := s.console.Campaigns.Users(ctx)
+	if err != nil {
+		return d, err
+	}
+	for _, u := range users {
+		if u.Role == survey.RoleInterviewer && !u.Disabled {
+			d.Interviewers = append(d.Interviewers, u)
+		}
+	}
+	return d, nil
+}
+
+var clock = regexp.MustCompile(`^([01][0-9]|2[0-4]):([0-5][0-9])$`)
+
+// parseClock reads HH:MM as minutes after midnight (24:00 allowed).
+func parseClock(s string) (int, bool) {
+	m := clock.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, false
+	}
+	h, _ := strconv.Atoi(m[1])
+	mm, _ := strconv.Atoi(m[2])
+	if h == 24 && mm != 0 {
+		return 0, false
+	}
+	return h*60 + mm, true
+}
+
+// parseCampaignForm reads and checks the new-campaign form; problems are
+// listed together.
+func (s *Server) parseCampaignForm(r *http.Request) (Campaign, error) {
+	f := r.PostForm
+	var problems []string
+	c := Campaign{Name: strings.TrimSpace(f.Get("name")), Questionnaire: f.Get("questionnaire"), Mode: string(survey.ModeCATI), Status: f.Get("status")}
+	if c.Name == "" || len(c.Name) > 100 {
+		problems = append(problems, "give the campaign a name of at most 100 characters")
+	}
+	if c.Status != "draft" && c.Status != "running" {
+		problems = append(problems, "status must be draft or running")
+	}
+	n, err := strconv.Atoi(f.Get("max_attempts"))
+	if err != nil || n < 1 || n > 50 {
+		problems = append(problems, "max attempts must be a whole number from 1 to 50")
+	}
+	c.MaxAttempts = n
+	var q *survey.Questionnaire
+	if c.Questionnaire == "" {
+		problems = append(problems, "pick a questionnaire")
+	} else if q, err = s.questionnaire(r.Context(), c.Questionnaire, 0); err != nil {
+		problems = append(problems, fmt.Sprintf("questionnaire %q: %s", c.Questionnaire, survey.ErrorMessage(err)))
+	} else if !q.HasMode(survey.ModeCATI) {
+		problems = append(problems, fmt.Sprintf("questionnaire %q is not for CATI (its modes: %v)", c.Questionnaire, q.Modes))
+	}
+	for dow := range 7 {
+		key := strconv.Itoa(dow)
+		if f.Get("day_"+key) == "" {
+			continue
+		}
+		opens, ok1 := parseClock(f.Get("opens_" + key))
+		closes, ok2 := parseClock(f.Get("closes_" + key))
+		if !ok1 || !ok2 || closes <= opens {
+			problems = append(problems, fmt.Sprintf("%s: the calling window must be HH:MM to a later HH:MM", time.Weekday(dow)))
+			continue
+		}
+		c.Windows = append(c.Windows, Window{Dow: dow, Opens: opens, Closes: closes})
+	}
+	if len(c.Windows) == 0 {
+		problems = append(problems, "open at least one calling window")
+	}
+	st := CampaignSettings{RetrySeconds: map[survey.DispositionCode]int64{}, Quotas: map[string]int{}}
+	for _, d := range survey.Dispositions() {
+		v := strings.TrimSpace(f.Get("retry_" + string(d.Code)))
+		if v == "" {
+			continue
+		}
+		m, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || m < 0 || m > 60*24*30 {
+			problems = append(problems, fmt.Sprintf("retry delay of %s must be minutes from 0 to 43200", d.Code))
+			continue
+		}
+		if time.Duration(m)*time.Minute != d.RetryAfter {
+			st.RetrySeconds[d.Code] = m * 60
+		}
+	}
+	if q != nil {
+		for _, qt := range q.Quotas {
+			v := strings.TrimSpace(f.Get("quota_" + qt.ID))
+			if v == "" {
+				continue
+			}
+			t, err := strconv.Atoi(v)
+			if err != nil || t < 0 {
+				problems = append(problems, fmt.Sprintf("quota %s: the target must be a whole number", qt.ID))
+				continue
+			}
+			st.Quotas[qt.ID] = t
+		}
+	}
+	if v := strings.TrimSpace(f.Get("e")); v != "" {
+		e, err := strconv.ParseFloat(v, 64)
+		if err != nil || e < 0 || e > 1 {
+			problems = append(problems, "e must be a number from 0 to 1, or empty for the proportional default")
+		} else {
+			st.E = &e
+		}
+	}
+	for _, v := range f["interviewer"] {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			problems = append(problems, "bad interviewer id")
+			continue
+		}
+		c.Interviewers = append(c.Interviewers, id)
+	}
+	if len(problems) > 0 {
+		return c, survey.Errorf(survey.EInvalid, "%s", strings.Join(problems, "; "))
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return c, err
+	}
+	c.Settings = b
+	return c, nil
+}
+
+func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request, sess *session) error {
+	c, err := s.parseCampaignForm(r)
+	if err == nil {
+		var id int64
+		if id, err = s.console.Campaigns.CreateCampaign(r.Context(), c, sess.Name); err == nil {
+			s.consoleLog(sess.Account).Info("campaign created", "campaign", c.Name, "id", id)
+			http.Redirect(w, r, fmt.Sprintf("/admin/campaigns/%d", id), http.StatusSeeOther)
+			return nil
+		}
+	}
+	if code := survey.ErrorCodeOf(err); code != survey.EInvalid && code != survey.EConflict && code != survey.ENotFound {
+		return err
+	}
+	d, derr := s.campaignFormData(r, c.Questionnaire)
+	if derr != nil {
+		return derr
+	}
+	for k, v := range r.PostForm {
+		if k != csrfField && len(v) > 0 {
+			d.Values[k] = v[0]
+		}
+	}
+	msg := survey.ErrorMessage(err)
+	if survey.ErrorCodeOf(err) == survey.EConflict {
+		msg = fmt.Sprintf("a campaign called %q already exists", c.Name)
+	}
+	s.render(w, r, http.StatusBadRequest, "campaign_new", pageData{Title: "New campaign", Session: sess, Data: d, Error: msg})
+	return nil
+}
+
+// campaignPageData is a campaign's admin page.
+type campaignPageData struct {
+	Campaign     Campaign
+	Settings     CampaignSettings
+	Windows      string
+	Interviewers []Account
+	Fields       []string // the questionnaire's contact fields
+	ImportToken  string
+	Progress     *campaignView
+}
+
+func (s *Server) campaignID(r *http.Request) (Campaign, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return Campaign{}, survey.Errorf(survey.ENotFound, "no such campaign")
+	}
+	return s.console.Campaigns.Campaign(r.Context(), id)
+}
+
+func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request, sess *session) error {
+	c, err := s.campaignID(r)
+	if err != nil {
+		return err
+	}
+	d := campaignPageData{Campaign: c, Windows: windowText(c.Windows), ImportToken: newImportToken()}
+	if err := decodeSettings(c.Settings, &d.Settings); err != nil {
+		return err
+	}
+	users, err := s.console.Campaigns.Users(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if u.Role == survey.RoleInterviewer {
+			d.Interviewers = append(d.Interviewers, u)
+		}
+	}
+	q, err := s.questionnaire(r.Context(), c.Questionnaire, 0)
+	if err != nil {
+		return err
+	}
+	d.Fields = q.Contact
+	s.render(w, r, http.StatusOK, "campaign", pageData{Title: "Campaign " + c.Name, Session: sess, Data: d, Script: "import.js",
+		Flash: r.URL.Query().Get("done")})
+	return nil
+}
+
+func (s *Server) campaignStatus(w http.ResponseWriter, r *http.Request, sess *session) error {
+	c, err := s.campaignID(r)
+	if err != nil {
+		return err
+	}
+	status := r.PostForm.Get("status")
+	if !slices.Contains([]string{"draft", "running", "paused", "finished"}, status) {
+		return survey.Errorf(survey.EInvalid, "status must be draft, running, paused or finished")
+	}
+	if err := s.console.Campaigns.SetCampaignStatus(r.Context(), c.ID, status, sess.Name); err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/admin/campaigns/%d?done=%s", c.ID, urlQuery("Campaign is "+status+".")), http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) campaignInterviewers(w http.ResponseWriter, r *http.Request, sess *session) error {
+	c, err := s.campaignID(r)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for _, v := range r.PostForm["interviewer"] {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return survey.Errorf(survey.EInvalid, "bad interviewer id %q", truncate(v, 20))
+		}
+		ids = append(ids, id)
+	}
+	if err := s.console.Campaigns.AssignInterviewers(r.Context(), c.ID, ids, sess.Name); err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/admin/campaigns/%d?done=%s", c.ID, urlQuery(fmt.Sprintf("%d interviewers assigned.", len(ids)))), http.StatusSeeOther)
+	return nil
+}
+
+// importJob is one sample upload being processed, for the progress poll.
+type importJob struct {
+	mu       sync.Mutex
+	State    string `json:"state"` // reading, storing, done, failed
+	Rows     int    `json:"rows"`
+	Bytes    int64  `json:"bytes"`
+	Total    int64  `json:"total"`
+	Imported int    `json:"imported"`
+	Message  string `json:"message,omitempty"`
+	started  time.Time
+}
+
+func (j *importJob) set(f func(j *importJob)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	f(j)
+}
+
+// imports are this node's recent sample uploads by token.
+type imports struct {
+	mu   sync.Mutex
+	jobs map[string]*importJob
+}
+
+func newImports() *imports { return &imports{jobs: map[string]*importJob{}} }
+
+var importToken = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
+
+func newImportToken() string { return fmt.Sprintf("%x", randomBytes(12)) }
+
+func (im *imports) start(token string, total int64, now time.Time) *importJob {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	for t, j := range im.jobs {
+		if now.Sub(j.started) > time.Hour {
+			delete(im.jobs, t)
+		}
+	}
+	j := &importJob{State: "reading", Total: total, started: now}
+	im.jobs[token] = j
+	return j
+}
+
+func (im *imports) get(token string) *importJob {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return im.jobs[token]
+}
+
+// importResult is the result page of a sample upload.
+type importResult struct {
+	Campaign   Campaign
+	Imported   int
+	Lines      int
+	Errors     []rowError
+	Duplicates []rowError
+	Truncated  bool
+}
+
+// uploadSample imports a sample CSV into the campaign. The page posts the
+// form with fetch() and polls importStatus meanwhile; without scripts the
+// browser simply waits for the result page.
+func (s *Server) uploadSample(w http.ResponseWriter, r *http.Request, sess *session) error {
+	c := s.console
+	camp, err := s.campaignID(r)
+	if err != nil {
+		return err
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, c.Options.MaxUploadBytes+64<<10)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return survey.Errorf(survey.EInvalid, "send the sample as a multipart form")
+	}
+	// Fields come first (the form puts the file last); the file is read as
+	// it streams in.
+	form := map[string]string{}
+	var rep sampleReport
+	var job *importJob
+	parsed := false
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				return survey.Errorf(survey.EInvalid, "the file is larger than %d bytes", c.Options.MaxUploadBytes)
+			}
+			return survey.Errorf(survey.EInvalid, "the upload could not be read: %v", err)
+		}
+		name := part.FormName()
+		if name != "file" {
+			b, err := io.ReadAll(io.LimitReader(part, 4<<10))
+			if err != nil {
+				return survey.Errorf(survey.EInvalid, "the upload could not be read: %v", err)
+			}
+			form[name] = string(b)
+			continue
+		}
+		// Everything before the file has arrived: check who sent it.
+		if err := checkOrigin(r); err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare([]byte(form[csrfField]), []byte(sess.rec.CSRF)) != 1 {
+			return survey.Errorf(survey.EForbidden, "the form has expired or did not come from this site; reload the page and try again")
+		}
+		m := Mapping{Phone: form["col_phone"], TZ: form["col_tz"], Language: form["col_language"], Priority: form["col_priority"], Fields: map[string]string{}}
+		for k, v := range form {
+			if f, ok := strings.CutPrefix(k, "field_"); ok {
+				m.Fields[f] = v
+			}
+		}
+		token := form["token"]
+		if !importToken.MatchString(token) {
+			token = newImportToken()
+		}
+		job = c.imports.start(token, r.ContentLength, s.now())
+		rep, err = parseSample(part, m, c.Options.DefaultRegion, func(rows int, n int64) {
+			job.set(func(j *importJob) { j.Rows, j.Bytes = rows, n })
+		})
+		if err != nil {
+			job.set(func(j *importJob) { j.State, j.Message = "failed", survey.ErrorMessage(err) })
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				return survey.Errorf(survey.EInvalid, "the file is larger than %d bytes; nothing was imported", c.Options.MaxUploadBytes)
+			}
+			return err
+		}
+		parsed = true
+		if _, err := io.Copy(io.Discard, part); err != nil {
+			return survey.Errorf(survey.EInvalid, "the upload could not be read: %v", err)
+		}
+	}
+	if !parsed {
+		return survey.Errorf(survey.EInvalid, "choose a CSV file to import")
+	}
+	res := importResult{Campaign: camp, Lines: rep.Lines, Errors: rep.Errors, Duplicates: rep.Duplicates, Truncated: rep.Truncated}
+	if len(rep.Rows) > 0 {
+		job.set(func(j *importJob) { j.State = "storing" })
+		n, dups, err := c.Campaigns.ImportSample(r.Context(), camp.ID, rep.Rows, sess.Name)
+		if err != nil {
+			job.set(func(j *importJob) { j.State, j.Message = "failed", survey.ErrorMessage(err) })
+			return err
+		}
+		res.Imported = n
+		for _, d := range dups {
+			res.Duplicates = append(res.Duplicates, rowError{Line: d.Line, Message: d.Phone + " is already in this campaign"})
+		}
+		sort.Slice(res.Duplicates, func(i, j int) bool { return res.Duplicates[i].Line < res.Duplicates[j].Line })
+	}
+	job.set(func(j *importJob) { j.State, j.Imported = "done", res.Imported })
+	s.consoleLog(sess.Account).Info("sample imported", "campaign", camp.Name, "rows", rep.Lines, "imported", res.Imported,
+		"errors", len(res.Errors), "duplicates", len(res.Duplicates))
+	if wantsJSON(r) {
+		s.writeJSON(w, r, http.StatusOK, map[string]any{"imported": res.Imported, "lines": res.Lines, "errors": res.Errors,
+			"duplicates": res.Duplicates, "truncated": res.Truncated})
+		return nil
+	}
+	s.render(w, r, http.StatusOK, "import", pageData{Title: "Sample import", Session: sess, Data: res})
+	return nil
+}
+
+// importStatus is the progress of an upload, polled by the page.
+func (s *Server) importStatus(w http.ResponseWriter, r *http.Request, sess *session) error {
+	j := s.console.imports.get(r.PathValue("id"))
+	if j == nil {
+		return survey.Errorf(survey.ENotFound, "no such import on this server")
+	}
+	j.mu.Lock()
+	v := map[string]any{"state": j.State, "rows": j.Rows, "bytes": j.Bytes, "total": j.Total, "imported": j.Imported, "message": j.Message}
+	j.mu.Unlock()
+	s.writeJSON(w, r, http.StatusOK, v)
+	return nil
+}

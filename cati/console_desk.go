@@ -1,0 +1,624 @@
+package cati
+
+// This file is the interviewer's console logic: what the screen shows for
+// the desk's state (built from the database every time, so that a reload or
+// a restart resumes exactly where the interviewer was), and each step they
+// take — next case, dial, record the dial's outcome, answer, skip, back up,
+// end the call, wrap up with a disposition or an appointment.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/canvass/canvass/survey"
+)
+
+// deskView is the interviewer's screen, sent as the "state" message.
+type deskView struct {
+	State        string            `json:"state"`
+	Since        time.Time         `json:"since"`
+	Case         *caseView         `json:"case,omitempty"`
+	Intro        string            `json:"intro,omitempty"`
+	Question     *questionView     `json:"question,omitempty"`
+	Answered     int               `json:"answered"`
+	Outcome      survey.Status     `json:"outcome,omitempty"` // how the interview would end now
+	Complete     bool              `json:"complete,omitempty"`
+	Thanks       string            `json:"thanks,omitempty"`
+	Suggested    string            `json:"suggested,omitempty"` // disposition to preselect in wrap-up
+	DialOutcomes []dialOutcome     `json:"dial_outcomes,omitempty"`
+	Dispositions []dispositionView `json:"dispositions,omitempty"`
+	Notice       string            `json:"notice,omitempty"`
+}
+
+type caseView struct {
+	ID           int64             `json:"id"`
+	Campaign     string            `json:"campaign"`
+	Phone        string            `json:"phone"`
+	TZ           string            `json:"tz"`
+	LocalTime    string            `json:"local_time"` // the respondent's clock now
+	Language     string            `json:"language,omitempty"`
+	Fields       map[string]string `json:"fields"`
+	Attempts     int               `json:"attempts"`
+	MaxAttempts  int               `json:"max_attempts"`
+	History      []historyView     `json:"history"`
+	Notes        []noteView        `json:"notes"`
+	Appointments []apptView        `json:"appointments"`
+	Windows      string            `json:"windows"`
+}
+
+type historyView struct {
+	At          time.Time `json:"at"`
+	Answered    bool      `json:"answered"`
+	Disposition string    `json:"disposition"`
+	Label       string    `json:"label"`
+	Interviewer string    `json:"interviewer"`
+	Note        string    `json:"note,omitempty"`
+}
+
+type noteView struct {
+	At     time.Time `json:"at"`
+	Author string    `json:"author"`
+	Body   string    `json:"body"`
+}
+
+type apptView struct {
+	Local  string `json:"local"` // in the respondent's time
+	Status string `json:"status"`
+	Note   string `json:"note,omitempty"`
+}
+
+type questionView struct {
+	ID       string           `json:"id"`
+	Type     string           `json:"type"`
+	Text     string           `json:"text"`
+	Required bool             `json:"required,omitempty"`
+	Options  []optionView     `json:"options,omitempty"`
+	Min      int64            `json:"min,omitempty"`
+	Max      int64            `json:"max,omitempty"`
+	Labels   map[int64]string `json:"labels,omitempty"`
+	Previous any              `json:"previous,omitempty"` // the answer given before a back-up
+	CanBack  bool             `json:"can_back"`
+	Number   int              `json:"number"` // 1-based position in the questionnaire
+	Of       int              `json:"of"`
+}
+
+type optionView struct {
+	Value string `json:"value"`
+	Key   string `json:"key"`
+	Text  string `json:"text"`
+}
+
+type dispositionView struct {
+	Code         survey.DispositionCode `json:"code"`
+	Label        string                 `json:"label"`
+	Group        survey.RateGroup       `json:"group"`
+	RequiresNote bool                   `json:"requires_note,omitempty"`
+	Final        bool                   `json:"final,omitempty"`
+}
+
+// dialOutcome is a button of the dialing screen: what happened on the line.
+type dialOutcome struct {
+	ID    string                 `json:"id"`
+	Label string                 `json:"label"`
+	Code  survey.DispositionCode `json:"code,omitempty"` // "" = contact: the interview starts
+	Key   string                 `json:"key"`
+}
+
+// dialOutcomes are the dialing screen's choices, keyed 1–8.
+var dialOutcomes = []dialOutcome{
+	{"contact", "Contact — respondent on the line", "", "1"},
+	{"no_answer", "No answer", survey.CodeNoAnswer, "2"},
+	{"busy", "Busy", survey.CodeBusy, "3"},
+	{"answering_machine", "Answering machine", survey.CodeAnsweringMachine, "4"},
+	{"machine_message", "Machine, household confirmed, message left", "2.221", "5"},
+	{"fax", "Fax or data line", survey.CodeFaxLine, "6"},
+	{"not_working", "Non-working number", survey.CodeNonWorking, "7"},
+	{"technical", "Technical phone problem", "3.16", "8"},
+}
+
+func dispositionViews() []dispositionView {
+	var out []dispositionView
+	for _, d := range survey.Dispositions() {
+		out = append(out, dispositionView{Code: d.Code, Label: d.Label, Group: d.Group, RequiresNote: d.RequiresNote, Final: d.Final})
+	}
+	return out
+}
+
+// engine rebuilds the desk's interview from the store: the questionnaire
+// version it is pinned to, its answers, and the question the interviewer
+// had backed up to.
+func (s *Server) engine(ctx context.Context, d Desk) (*survey.Interview, survey.InterviewRecord, error) {
+	rec, err := s.store.Interview(ctx, survey.InterviewID(d.InterviewID))
+	if err != nil {
+		return nil, rec, fmt.Errorf("load interview %d: %w", d.InterviewID, err)
+	}
+	q, err := s.questionnaire(ctx, rec.Questionnaire, rec.Version)
+	if err != nil {
+		return nil, rec, err
+	}
+	iv, err := q.Resume(rec.Language, rec.Contact, rec.Answers, s.now)
+	if err != nil {
+		return nil, rec, fmt.Errorf("resume interview %d: %w", d.InterviewID, err)
+	}
+	if d.Question != "" {
+		for range len(q.Questions) {
+			if cur := iv.Current(); cur == nil || cur.ID == d.Question {
+				break
+			}
+			if _, err := iv.Back(); err != nil {
+				break
+			}
+		}
+	}
+	return iv, rec, nil
+}
+
+// questionnaire loads and parses a stored version (0 = latest).
+func (s *Server) questionnaire(ctx context.Context, id string, version int) (*survey.Questionnaire, error) {
+	v, err := s.store.Questionnaire(ctx, id, version)
+	if err != nil {
+		return nil, fmt.Errorf("load questionnaire %s v%d: %w", id, version, err)
+	}
+	return s.parsed.get(v)
+}
+
+// deskView builds the interviewer's screen from the store.
+func (s *Server) deskView(ctx context.Context, u Account) (deskView, error) {
+	c := s.console
+	d, err := c.Desks.Desk(ctx, u.ID)
+	if err != nil {
+		return deskView{}, err
+	}
+	v := deskView{State: d.State, Since: d.Since}
+	if d.State == DeskIdle {
+		return v, nil
+	}
+	cd, err := c.Desks.Case(ctx, d.CaseID)
+	if err != nil {
+		return v, fmt.Errorf("load case %d: %w", d.CaseID, err)
+	}
+	camp, err := c.Campaigns.Campaign(ctx, cd.CampaignID)
+	if err != nil {
+		return v, fmt.Errorf("load campaign %d: %w", cd.CampaignID, err)
+	}
+	v.Case = s.caseView(cd, camp)
+	q, err := s.questionnaire(ctx, camp.Questionnaire, 0)
+	if err != nil {
+		return v, err
+	}
+	switch d.State {
+	case DeskOnCase:
+		iv, err := q.Start(contactLanguage(q, cd.Contact), contactFields(q, cd.Contact), s.now)
+		if err != nil {
+			return v, err
+		}
+		v.Intro = iv.Intro()
+		v.Dispositions = dispositionViews()
+	case DeskDialing:
+		iv, err := q.Start(contactLanguage(q, cd.Contact), contactFields(q, cd.Contact), s.now)
+		if err != nil {
+			return v, err
+		}
+		v.Intro = iv.Intro()
+		v.DialOutcomes = dialOutcomes
+	case DeskInterviewing, DeskWrapUp:
+		if d.InterviewID == 0 && cd.InterviewID != 0 {
+			d.InterviewID = cd.InterviewID
+		}
+		if d.InterviewID != 0 {
+			iv, rec, err := s.engine(ctx, d)
+			if err != nil {
+				return v, err
+			}
+			v.Answered = len(rec.Answers)
+			v.Intro = iv.Intro()
+			if d.State == DeskInterviewing {
+				v.Question = questionOf(iv)
+			}
+			v.Outcome = rec.Status
+			if rec.Status == survey.StatusInProgress {
+				v.Outcome = iv.Outcome()
+			}
+			v.Complete = rec.Status == survey.StatusComplete
+			if v.Complete {
+				v.Thanks = iv.Thanks()
+				v.Suggested = string(survey.CodeComplete)
+			}
+		}
+		if d.State == DeskWrapUp {
+			v.Dispositions = dispositionViews()
+		}
+	}
+	return v, nil
+}
+
+func (s *Server) caseView(cd CaseDetail, camp Campaign) *caseView {
+	cv := &caseView{ID: cd.ID, Campaign: cd.CampaignName, Phone: cd.Contact.Phone, TZ: cd.Contact.TZ, Language: cd.Contact.Language,
+		Fields: map[string]string{}, Attempts: cd.Attempts, MaxAttempts: cd.MaxAttempts, Windows: windowText(camp.Windows),
+		History: []historyView{}, Notes: []noteView{}, Appointments: []apptView{}}
+	maps.Copy(cv.Fields, cd.Contact.Attrs)
+	loc, err := location(cd.Contact.TZ)
+	if err != nil {
+		loc = time.UTC
+	}
+	cv.LocalTime = s.now().In(loc).Format("Mon 15:04 MST")
+	for _, a := range cd.History {
+		h := historyView{At: a.StartedAt.UTC(), Answered: a.AnsweredAt != nil, Disposition: a.Disposition, Interviewer: a.Interviewer, Note: a.Note}
+		if d, ok := survey.LookupDisposition(survey.DispositionCode(a.Disposition)); ok {
+			h.Label = d.Label
+		}
+		cv.History = append(cv.History, h)
+	}
+	for _, n := range cd.Notes {
+		cv.Notes = append(cv.Notes, noteView{At: n.At.UTC(), Author: n.Author, Body: n.Body})
+	}
+	for _, a := range cd.Appointments {
+		cv.Appointments = append(cv.Appointments, apptView{Local: a.At.In(loc).Format("Mon 2 Jan 15:04 MST"), Status: a.Status, Note: a.Note})
+	}
+	return cv
+}
+
+// contactFields are the questionnaire's contact fields from the contact's
+// attributes ("" when missing), for piping and expressions.
+func contactFields(q *survey.Questionnaire, c Contact) map[string]string {
+	m := map[string]string{}
+	for _, f := range q.Contact {
+		m[f] = c.Attrs[f]
+	}
+	return m
+}
+
+// contactLanguage is the contact's language when the questionnaire has it.
+func contactLanguage(q *survey.Questionnaire, c Contact) string {
+	if slices.Contains(q.Languages, c.Language) {
+		return c.Language
+	}
+	return q.DefaultLanguage()
+}
+
+func questionOf(iv *survey.Interview) *questionView {
+	qq := iv.Current()
+	if qq == nil {
+		return nil
+	}
+	q := iv.Questionnaire()
+	v := &questionView{ID: qq.ID, Type: string(qq.Type), Text: iv.Text(qq), Required: qq.Required, Of: len(q.Questions)}
+	for i, x := range q.Questions {
+		if x.ID == qq.ID {
+			v.Number = i + 1
+			v.CanBack = i > 0
+		}
+	}
+	switch qq.Type {
+	case survey.TypeNPS:
+		v.Min, v.Max = 0, 10
+	case survey.TypeScale, survey.TypeNumber:
+		v.Min, v.Max = qq.Min, qq.Max
+	}
+	for i, o := range qq.Options {
+		key := o.Key
+		if key == "" && i < 9 {
+			key = fmt.Sprint(i + 1)
+		}
+		v.Options = append(v.Options, optionView{Value: o.Value, Key: key, Text: iv.OptionText(qq, o)})
+	}
+	if len(qq.Labels) > 0 {
+		v.Labels = map[int64]string{}
+		for k, t := range qq.Labels {
+			v.Labels[k] = t.In(iv.Language(), q.DefaultLanguage())
+		}
+	}
+	if a, ok := iv.Previous(qq); ok && !a.Skipped {
+		v.Previous = a.Value
+	}
+	return v
+}
+
+// errNothingDue is what "next case" says when no case may be called now.
+var errNothingDue = survey.Errorf(survey.ENotFound, "no case is due for your campaigns right now (outside calling hours, or all called); try again in a few minutes")
+
+// checkCase refuses a step about another case than the desk's: a stale
+// screen, or a forged id.
+func checkCase(d Desk, caseID int64) error {
+	if caseID != d.CaseID || d.CaseID == 0 {
+		return survey.Errorf(survey.EConflict, "case %d is not the case on your desk; your screen has been refreshed", caseID)
+	}
+	return nil
+}
+
+// nextCase claims the best due case.
+func (s *Server) nextCase(ctx context.Context, u Account, log *slog.Logger) error {
+	d, err := s.console.Desks.ClaimNext(ctx, u.ID, u.Name, s.now())
+	if survey.ErrorCodeOf(err) == survey.ENotFound {
+		return errNothingDue
+	}
+	if err != nil {
+		return err
+	}
+	log.Info("case claimed", "case_id", d.CaseID)
+	return nil
+}
+
+// dial records that the interviewer is dialing the desk's case.
+func (s *Server) dial(ctx context.Context, u Account, caseID int64) error {
+	d, err := s.console.Desks.Desk(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if err := checkCase(d, caseID); err != nil {
+		return err
+	}
+	_, err = s.console.Desks.StartDial(ctx, u.ID, caseID, s.now())
+	return err
+}
+
+// dialResult records what happened on the line: a contact starts (or
+// resumes) the interview; anything else settles the attempt.
+func (s *Server) dialResult(ctx context.Context, u Account, caseID int64, outcome, note string, log *slog.Logger) error {
+	c := s.console
+	d, err := c.Desks.Desk(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if err := checkCase(d, caseID); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(dialOutcomes, func(o dialOutcome) bool { return o.ID == outcome })
+	if i < 0 {
+		return survey.Errorf(survey.EInvalid, "unknown dial outcome %q", truncate(outcome, 40))
+	}
+	if d.State != DeskDialing {
+		return survey.Errorf(survey.EConflict, "record the outcome of a call after dialing it")
+	}
+	if dialOutcomes[i].Code != "" {
+		return s.wrapUp(ctx, u, caseID, string(dialOutcomes[i].Code), "", note, log)
+	}
+	cd, err := c.Desks.Case(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	camp, err := c.Campaigns.Campaign(ctx, cd.CampaignID)
+	if err != nil {
+		return err
+	}
+	v, err := s.store.Questionnaire(ctx, camp.Questionnaire, 0)
+	if err != nil {
+		return fmt.Errorf("load questionnaire %s: %w", camp.Questionnaire, err)
+	}
+	q, err := s.parsed.get(v)
+	if err != nil {
+		return err
+	}
+	rec := survey.InterviewRecord{Questionnaire: v.ID, Version: v.Version, Mode: survey.ModeCATI,
+		Language: contactLanguage(q, cd.Contact), Contact: contactFields(q, cd.Contact),
+		Context: survey.Context{Agent: u.Name, CallerNumber: cd.Contact.Phone, Touchpoint: "cati:" + camp.Name}}
+	d, err = c.Desks.Connect(ctx, u.ID, caseID, rec, s.now())
+	if err != nil {
+		return err
+	}
+	log.Info("respondent reached", "case_id", caseID, "interview_id", d.InterviewID)
+	return nil
+}
+
+// step is one move in the interview: an answer, a skip or a back-up.
+type step struct {
+	kind     string // answer, skip, back
+	question string
+	value    any
+	millis   int64
+}
+
+// interviewStep applies a step with the engine and commits it: the answer
+// (and the answers it made irrelevant) before anything else, then where the
+// desk stands. A value that fails validation changes nothing.
+func (s *Server) interviewStep(ctx context.Context, u Account, caseID int64, st step, log *slog.Logger) error {
+	c := s.console
+	d, err := c.Desks.Desk(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if err := checkCase(d, caseID); err != nil {
+		return err
+	}
+	if d.State != DeskInterviewing {
+		return survey.Errorf(survey.EConflict, "there is no interview in progress on your desk")
+	}
+	iv, _, err := s.engine(ctx, d)
+	if err != nil {
+		return err
+	}
+	cur := iv.Current()
+	if st.kind != "back" && (cur == nil || cur.ID != st.question) {
+		return survey.Errorf(survey.EConflict, "question %q is not the current question; your screen has been refreshed", truncate(st.question, 64))
+	}
+	id := survey.InterviewID(d.InterviewID)
+	var (
+		a       *survey.Answer
+		cleared []string
+	)
+	switch st.kind {
+	case "back":
+		if _, err := iv.Back(); errors.Is(err, survey.ErrAtStart) {
+			return survey.Errorf(survey.EInvalid, "this is the first question")
+		}
+	case "skip":
+		a, cleared, err = iv.Skip(survey.Paradata{DurationMillis: st.millis})
+	default:
+		a, cleared, err = iv.Answer(st.value, survey.Paradata{DurationMillis: st.millis})
+	}
+	if err != nil {
+		return err // EInvalid: nothing was stored
+	}
+	if a != nil {
+		if err := c.Answers.SaveAnswer(ctx, id, *a); err != nil {
+			return fmt.Errorf("save answer %s: %w", a.Question, err)
+		}
+		log.Debug("answer saved", "interview_id", id, "question", a.Question)
+	}
+	if len(cleared) > 0 {
+		if err := c.Answers.ClearAnswers(ctx, id, cleared); err != nil {
+			return fmt.Errorf("clear answers %v: %w", cleared, err)
+		}
+	}
+	if iv.Done() {
+		last := ""
+		if a != nil {
+			last = a.Question
+		}
+		if _, err := c.Desks.CompleteInterview(ctx, u.ID, caseID, survey.StatusComplete, last, iv.QuotaCells(), s.now()); err != nil {
+			return err
+		}
+		log.Info("interview complete", "case_id", caseID, "interview_id", id)
+		return nil
+	}
+	return c.Desks.SetDeskQuestion(ctx, u.ID, d.InterviewID, iv.Current().ID)
+}
+
+// endCall moves to wrap-up: the respondent hung up or asked for a call back.
+func (s *Server) endCall(ctx context.Context, u Account, caseID int64) error {
+	d, err := s.console.Desks.Desk(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if err := checkCase(d, caseID); err != nil {
+		return err
+	}
+	_, err = s.console.Desks.EndCall(ctx, u.ID, caseID, s.now())
+	return err
+}
+
+// wrapUp settles the desk's case with a disposition code, or with an
+// appointment at appointment (the respondent's local time) when it is set.
+func (s *Server) wrapUp(ctx context.Context, u Account, caseID int64, code, appointment, note string, log *slog.Logger) error {
+	c := s.console
+	d, err := c.Desks.Desk(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if err := checkCase(d, caseID); err != nil {
+		return err
+	}
+	cd, err := c.Desks.Case(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	camp, err := c.Campaigns.Campaign(ctx, cd.CampaignID)
+	if err != nil {
+		return err
+	}
+	var iv *survey.Interview
+	status := survey.Status("")
+	if cd.InterviewID != 0 {
+		d.InterviewID = cd.InterviewID
+		var rec survey.InterviewRecord
+		if iv, rec, err = s.engine(ctx, d); err != nil {
+			return err
+		}
+		status = rec.Status
+	}
+	o, err := s.decide(cd, camp, iv, status, survey.DispositionCode(code), appointment, note)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Desks.WrapUp(ctx, u.ID, caseID, o, s.now()); err != nil {
+		return err
+	}
+	log.Info("case wrapped up", "case_id", caseID, "status", o.Status, "code", o.FinalCode+o.AttemptCode)
+	return nil
+}
+
+// decide turns the interviewer's choice into what happens to the case:
+//
+//   - an appointment keeps the case for a call back at that local time,
+//     which must fall in the campaign's calling window;
+//   - 1.1 needs a complete interview;
+//   - a final code, or any code once the attempts are used up, closes the
+//     case with survey.FinalDisposition over every attempt; an interview
+//     still in progress ends then as the engine says (partial or break-off),
+//     and a chosen 1.2 or 2.12 follows the engine's verdict;
+//   - any other code schedules the next attempt after the campaign's (or
+//     the catalog's) retry delay, keeping an interview in progress for the
+//     call back.
+func (s *Server) decide(cd CaseDetail, camp Campaign, iv *survey.Interview, status survey.Status, code survey.DispositionCode, appointment, note string) (Outcome, error) {
+	now := s.now()
+	if len(note) > 2000 {
+		return Outcome{}, survey.Errorf(survey.EInvalid, "the note is longer than 2000 characters")
+	}
+	if appointment != "" {
+		loc, err := location(cd.Contact.TZ)
+		if err != nil {
+			return Outcome{}, err
+		}
+		at, err := parseLocal(appointment, loc)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if !at.After(now) {
+			return Outcome{}, survey.Errorf(survey.EInvalid, "the appointment %s is in the past for the respondent", appointment)
+		}
+		if !inWindow(camp.Windows, at, loc) {
+			return Outcome{}, survey.Errorf(survey.EInvalid, "%s is outside the calling hours (%s, the respondent's time)", appointment, windowText(camp.Windows))
+		}
+		return Outcome{Status: "appointment", AppointmentAt: at, Note: note}, nil
+	}
+	d, ok := survey.LookupDisposition(code)
+	if !ok {
+		return Outcome{}, survey.Errorf(survey.EInvalid, "pick a disposition from the list (%q is not one)", truncate(string(code), 16))
+	}
+	if d.RequiresNote && note == "" {
+		return Outcome{}, survey.Errorf(survey.EInvalid, "%s %s needs a note saying what happened", d.Code, d.Label)
+	}
+	inProgress := status == survey.StatusInProgress
+	if d.Group == survey.GroupI && status != survey.StatusComplete {
+		return Outcome{}, survey.Errorf(survey.EInvalid, "1.1 Complete needs a complete interview; end it with another disposition")
+	}
+	var codes []survey.DispositionCode
+	for _, a := range cd.History {
+		if a.Disposition != "" {
+			codes = append(codes, survey.DispositionCode(a.Disposition))
+		}
+	}
+	if inProgress && (code == survey.CodePartial || code == survey.CodeBreakoff) {
+		code = survey.CodeBreakoff
+		if iv != nil && iv.Outcome() == survey.StatusPartial {
+			code = survey.CodePartial
+		}
+		d, _ = survey.LookupDisposition(code)
+	}
+	if status == survey.StatusComplete {
+		code = survey.CodeComplete
+		d, _ = survey.LookupDisposition(code)
+	}
+	codes = append(codes, code)
+	o := Outcome{AttemptCode: string(code), Note: note}
+	limit := cd.Attempts >= cd.MaxAttempts
+	if d.Final || limit {
+		o.Status = "closed"
+		o.FinalCode = string(survey.FinalDisposition(codes, true))
+		if inProgress && iv != nil {
+			o.FinishInterview = iv.Outcome()
+			if o.FinishInterview == survey.StatusComplete {
+				o.FinishInterview = survey.StatusPartial
+			}
+			if cur := iv.Current(); cur != nil {
+				o.LastQuestion = cur.ID
+			}
+		}
+		return o, nil
+	}
+	var st CampaignSettings
+	if err := decodeSettings(camp.Settings, &st); err != nil {
+		return Outcome{}, err
+	}
+	delay := d.RetryAfter
+	if sec, ok := st.RetrySeconds[d.Code]; ok {
+		delay = time.Duration(sec) * time.Second
+	}
+	o.Status, o.NextAttemptAt = "open", now.Add(delay)
+	return o, nil
+}

@@ -1,0 +1,299 @@
+package cati_test
+
+// End to end in a real browser: headless Chromium (Debian's, driven by
+// chromedp) against the console on a real server and database. An
+// interviewer completes the branched customer study from the keyboard,
+// backing up once; another takes an appointment; a supervisor's live page
+// sees the counts change. Screenshots of each page go to $CANVASS_ARTIFACTS
+// (default: the test's temporary directory).
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is Debian's Chromium; `make test` installs it.
+const chromiumPath = "/usr/bin/chromium"
+
+// newBrowser starts headless Chromium with a fresh profile, as TESTING.md
+// says; a missing Chromium fails the test.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("%s is missing: `make test` installs Debian's chromium (make deps), which the console's end-to-end tests drive: %v", chromiumPath, err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 768),
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil { // start the browser
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// tab is one signed-in user's page, in a browser context of its own (its
+// own cookies).
+type tab struct {
+	t    *testing.T
+	ctx  context.Context
+	cf   *consoleFixture
+	dir  string
+	shot int
+	name string
+}
+
+func (cf *consoleFixture) openTab(browser context.Context, name, artifacts string) *tab {
+	cf.t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	cf.t.Cleanup(cancel)
+	// The first run creates the tab: without a deadline, which would
+	// close the tab when it passes.
+	if err := chromedp.Do(ctx); err != nil {
+		cf.t.Fatalf("open a tab: %v", err)
+	}
+	tb := &tab{t: cf.t, ctx: ctx, cf: cf, dir: artifacts, name: name}
+	tb.do(
+		chromedp.Navigate(cf.url+"/login"),
+		chromedp.WaitVisible("#login"),
+		chromedp.SendKeys("input[name=name]", name),
+		chromedp.SendKeys("input[name=password]", testPassword),
+		chromedp.Submit("#login"),
+	)
+	tb.poll(`document.body && document.body.dataset.user === "` + name + `"`)
+	return tb
+}
+
+// do runs actions with a time limit.
+func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		tb.screenshot("failure")
+		tb.t.Fatalf("%s: %v", tb.name, err)
+	}
+}
+
+// text returns an element's text.
+func (tb *tab) text(sel string) string {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(sel))
+	if err != nil {
+		tb.t.Fatalf("%s: text of %s: %v", tb.name, sel, err)
+	}
+	return s
+}
+
+// poll waits until a JavaScript expression is true, across navigations.
+func (tb *tab) poll(expr string) {
+	tb.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(tb.ctx, time.Until(deadline))
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) || !strings.Contains(err.Error(), "-32000") {
+			tb.screenshot("failure")
+			tb.t.Fatalf("%s: waiting for %s: %v", tb.name, expr, err)
+		}
+		time.Sleep(50 * time.Millisecond) // the page is navigating
+	}
+}
+
+// key presses keys on the focused element.
+func (tb *tab) key(keys string) { tb.t.Helper(); tb.do(chromedp.KeyEvent(keys)) }
+
+// question waits for question id to be on screen.
+func (tb *tab) question(id string) {
+	tb.t.Helper()
+	tb.do(chromedp.WaitVisible(`#question[data-id="` + id + `"]`))
+}
+
+func (tb *tab) screenshot(what string) {
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tb.t.Logf("screenshot %s: %v", what, err)
+		return
+	}
+	tb.shot++
+	name := filepath.Join(tb.dir, strings.Join([]string{tb.name, string(rune('a' + tb.shot - 1)), what}, "-")+".png")
+	if err := os.WriteFile(name, b, 0o644); err != nil {
+		tb.t.Errorf("write screenshot: %v", err)
+	}
+}
+
+func artifactDir(t *testing.T) string {
+	dir := os.Getenv("CANVASS_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	dir = filepath.Join(dir, t.Name())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestConsoleInChromium(t *testing.T) {
+	cf := newConsole(t, contact("Alice", "north", "consumer", "fibre"), contact("Bob", "south", "consumer", "tv"))
+	browser := newBrowser(t)
+	dir := artifactDir(t)
+
+	sup := cf.openTab(browser, "sam", dir)
+	sup.do(chromedp.WaitVisible(`.campaign .completes b`))
+	if got := sup.text(`.campaign .completes b`); got != "0" {
+		t.Fatalf("completes before: %q", got)
+	}
+	sup.screenshot("floor-before")
+
+	// Ivy completes the study from the keyboard.
+	ivy := cf.openTab(browser, "ivy", dir)
+	ivy.do(chromedp.WaitVisible("#next-case"))
+	ivy.screenshot("idle")
+	ivy.key("n")
+	ivy.do(chromedp.WaitVisible("#dial"))
+	if intro := ivy.text("#intro"); !strings.Contains(intro, "speak with Alice") {
+		t.Fatalf("intro %q", intro)
+	}
+	ivy.screenshot("on-case")
+	ivy.key("d")
+	ivy.do(chromedp.WaitVisible("#outcomes"))
+	ivy.screenshot("dialing")
+	ivy.key("1") // contact
+	ivy.question("main_user")
+	if q := ivy.text("#q-text"); !strings.Contains(q, "fibre") {
+		t.Fatalf("piped question %q", q)
+	}
+	ivy.key("1")
+	ivy.do(chromedp.WaitVisible(`#options button.picked[data-value="true"]`))
+	ivy.key("\r")
+	ivy.question("tenure")
+	ivy.key("3\r")
+	ivy.question("sat_overall")
+	ivy.key("2")
+	ivy.key("\r")
+	ivy.question("sat_reason")
+	ivy.screenshot("question")
+	ivy.key("\b") // back up from the empty reason to the score
+	ivy.question("sat_overall")
+	ivy.do(chromedp.WaitVisible(`#options button.picked[data-value="2"]`)) // the earlier answer, shown
+	ivy.screenshot("backed-up")
+	ivy.key("5")
+	ivy.key("\r")
+	ivy.question("nps")
+	ivy.key("11\r") // out of range: refused in place
+	ivy.poll(`document.getElementById("problem").textContent.includes("out of range")`)
+	ivy.screenshot("refused")
+	ivy.do(chromedp.SetValue("#value", ""), chromedp.Focus("#value"))
+	ivy.key("9\r")
+	ivy.question("nps_reason")
+	ivy.key("Reliable service\r")
+	ivy.question("contacted_support")
+	ivy.key("2")
+	ivy.key("\r")
+	ivy.question("household")
+	ivy.key("3\r")
+	ivy.question("renew")
+	ivy.key("1")
+	ivy.key("\r")
+	ivy.question("recontact")
+	ivy.key("1")
+	ivy.key("\r")
+	ivy.do(chromedp.WaitVisible("#wrapup-form"), chromedp.WaitVisible("#thanks"))
+	if v, err := chromedp.Run(ivy.ctx, chromedp.Value("#code")); err != nil || v != "1.1" {
+		t.Fatalf("suggested disposition %q %v", v, err)
+	}
+	ivy.screenshot("wrap-up")
+	ivy.do(chromedp.Click("#submit-wrapup"), chromedp.WaitVisible("#next-case"))
+
+	// The supervisor's page changes by itself.
+	sup.poll(`document.querySelector(".campaign .completes b").textContent === "1"`)
+	sup.screenshot("floor-after")
+	if n := cf.count(`SELECT count(*) FROM survey_case WHERE final_disposition = '1.1'`); n != 1 {
+		t.Fatalf("%d complete cases", n)
+	}
+
+	// Ian takes an appointment with the mouse.
+	ian := cf.openTab(browser, "ian", dir)
+	ian.do(chromedp.Click("#next-case"), chromedp.WaitVisible("#dial"))
+	if phone := ian.text("#phone"); phone != "+12125550101" {
+		t.Fatalf("ian's case phone %q", phone)
+	}
+	ian.do(chromedp.Click("#dial"), chromedp.WaitVisible("#outcomes"),
+		chromedp.Click(`button[data-outcome="contact"]`))
+	ian.question("main_user")
+	ian.do(chromedp.Click(`#options button[data-value="true"]`), chromedp.Click("#next"))
+	ian.question("tenure")
+	ian.do(chromedp.Click("#end-call"), chromedp.WaitVisible("#appointment"),
+		chromedp.SetValue("#appointment", "2026-01-13T18:30"),
+		chromedp.SendKeys("#note", "call after dinner"))
+	ian.screenshot("appointment")
+	ian.do(chromedp.Click("#submit-wrapup"), chromedp.WaitVisible("#next-case"))
+	if n := cf.count(`SELECT count(*) FROM appointment WHERE at = '2026-01-13 23:30:00+00' AND note = 'call after dinner'`); n != 1 {
+		t.Fatal("appointment not stored at 18:30 New York time")
+	}
+	sup.poll(`document.querySelector("#interviewers tr[data-name=ian] td[data-state]").dataset.state === "idle"`)
+	sup.screenshot("floor-end")
+	t.Logf("screenshots in %s", dir)
+}
+
+func TestAdminPagesInChromium(t *testing.T) {
+	cf := newConsole(t)
+	browser := newBrowser(t)
+	dir := artifactDir(t)
+	ada := cf.openTab(browser, "ada", dir)
+	ada.do(chromedp.Navigate(cf.url+"/admin"), chromedp.WaitVisible("#upload"),
+		chromedp.SetValue(`#upload textarea[name=source]`, "id: broken\ntitle: B\nlanguages: [en]\nquestions:\n  - id: q1\n    type: nps\n    when: nope > 1\n    text: Score?\n"),
+		chromedp.Click(`#upload button[type=submit]`), chromedp.WaitVisible("#source"))
+	if bad := ada.text("#source .bad"); !strings.Contains(bad, "when: nope > 1") {
+		t.Fatalf("problem line %q", bad)
+	}
+	ada.screenshot("questionnaire-problems")
+	ada.do(chromedp.Navigate(cf.url+"/admin/campaigns/new"), chromedp.WaitVisible("#campaign"))
+	ada.screenshot("campaign-form")
+	ada.do(chromedp.Navigate(cf.url+"/admin/campaigns/"+itoa(cf.campaign)), chromedp.WaitVisible("#sample"))
+	csv := filepath.Join(t.TempDir(), "sample.csv")
+	var b strings.Builder
+	b.WriteString("phone,first_name,region,segment,product\n")
+	for i := range 3000 {
+		b.WriteString("+1212556" + strings.Repeat("0", 4-len(itoa(int64(i)))) + itoa(int64(i)) + ",N,north,consumer,tv\n")
+	}
+	b.WriteString("oops,Bad,north,consumer,tv\n")
+	if err := os.WriteFile(csv, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ada.do(chromedp.SetUploadFiles(`#sample input[type=file]`, []string{csv}),
+		chromedp.Click(`#sample button[type=submit]`), chromedp.WaitVisible("#import-result #result"))
+	if got := ada.text("#import-result #imported"); got != "3000" {
+		t.Fatalf("imported %q", got)
+	}
+	if got := ada.text("#import-result #result table"); !strings.Contains(got, "3002") {
+		t.Fatalf("the broken row's line is not shown: %q", got)
+	}
+	ada.screenshot("sample-imported")
+}

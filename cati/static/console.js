@@ -1,0 +1,293 @@
+// The interviewer console: renders the desk the server sends ("state") and
+// turns keys and clicks into requests. Keyboard first: number keys pick,
+// Enter advances, Backspace or ← backs up (outside text fields), N asks for
+// the next case, D dials. The server holds all state; a reload resumes.
+
+import { connect, showStatus, h } from "./ws.js";
+
+const root = document.getElementById("console");
+let desk = null;      // the last state
+let picked = null;    // the value picked on the current question
+let multi = new Set();
+let shownAt = Date.now();
+let message = "";     // the last error, shown until the next state
+let busy = false;
+
+const client = connect({
+  onStatus: showStatus,
+  onMessage: (env) => {
+    if (env.type === "state") { setDesk(env.data); }
+    if (env.type === "error" && !env.id) { showError(env.data.message); }
+  },
+});
+
+let lastJSON = "";
+
+function setDesk(d) {
+  // Events refresh the screen too: an identical state changes nothing, and
+  // must not wipe what the interviewer is typing.
+  const json = JSON.stringify(d);
+  if (json === lastJSON) { return; }
+  lastJSON = json;
+  const sameQuestion = desk && desk.question && d.question && desk.question.id === d.question.id && desk.state === d.state;
+  const sameScreen = desk && desk.state === d.state && (desk.case && desk.case.id) === (d.case && d.case.id) &&
+    (desk.question && desk.question.id) === (d.question && d.question.id);
+  const kept = sameScreen ? typed() : null;
+  desk = d;
+  if (!sameQuestion) {
+    shownAt = Date.now();
+    picked = d.question && d.question.previous !== undefined ? d.question.previous : null;
+    multi = new Set(d.question && Array.isArray(d.question.previous) ? d.question.previous : []);
+    message = d.notice || "";
+  }
+  render();
+  if (kept) { restore(kept); }
+}
+
+// typed returns what is in the screen's fields; restore puts it back.
+function typed() {
+  const out = {};
+  for (const el of root.querySelectorAll("input[id], textarea[id], select[id]")) { out[el.id] = el.value; }
+  return out;
+}
+
+function restore(values) {
+  for (const [id, v] of Object.entries(values)) {
+    const el = document.getElementById(id);
+    if (el && v !== "") { el.value = v; }
+  }
+}
+
+async function request(type, data) {
+  if (busy) { return; }
+  busy = true;
+  message = "";
+  try {
+    await client.send(type, data || {});
+  } catch (e) {
+    showError(e.message || String(e));
+  } finally {
+    busy = false;
+  }
+}
+
+function showError(msg) {
+  message = msg;
+  const el = document.getElementById("problem");
+  if (el) { el.textContent = msg; } else { render(); }
+}
+
+function caseId() { return desk && desk.case ? desk.case.id : 0; }
+
+// ---- rendering ----
+
+function render() {
+  if (!desk) { return; }
+  root.replaceChildren();
+  root.dataset.state = desk.state;
+  if (desk.state === "idle") {
+    root.append(h("section", { class: "card", id: "idle" },
+      h("h1", {}, "Ready for a case"),
+      h("p", { class: "muted" }, "Press N or the button to get the best case that is due now."),
+      h("p", { class: "problem-msg", id: "problem", role: "alert" }, message),
+      h("button", { id: "next-case", onclick: () => request("next_case") }, "Next case (N)")));
+    document.getElementById("next-case").focus();
+    return;
+  }
+  root.append(sidePanel(), mainPanel());
+  const f = root.querySelector("[autofocus]");
+  if (f) { f.focus(); }
+}
+
+function sidePanel() {
+  const c = desk.case;
+  const fields = Object.entries(c.fields || {}).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v || "—")]);
+  return h("aside", { class: "card side", id: "case" },
+    h("h2", {}, "Case ", h("span", { id: "case-id" }, String(c.id)), " · ", c.campaign),
+    h("dl", {},
+      h("dt", {}, "Phone"), h("dd", { id: "phone" }, c.phone),
+      h("dt", {}, "Their time"), h("dd", {}, c.local_time + " (" + (c.tz || "UTC") + ")"),
+      h("dt", {}, "Calling hours"), h("dd", {}, c.windows),
+      h("dt", {}, "Attempts"), h("dd", {}, c.attempts + " of " + c.max_attempts),
+      fields),
+    h("h3", {}, "Call history"),
+    c.history.length === 0 ? h("p", { class: "muted" }, "Never called.") :
+      h("table", { class: "grid history" }, h("tbody", {}, c.history.map((a) =>
+        h("tr", {}, h("td", {}, new Date(a.at).toLocaleString()), h("td", {}, a.disposition ? a.disposition + " " + a.label : (a.answered ? "answered" : "—")), h("td", {}, a.interviewer), h("td", {}, a.note || ""))))),
+    c.notes.length ? [h("h3", {}, "Notes"), h("ul", {}, c.notes.map((n) => h("li", {}, n.author + ": " + n.body)))] : null,
+    c.appointments.length ? [h("h3", {}, "Appointments"), h("ul", {}, c.appointments.map((a) => h("li", {}, a.local + " · " + a.status + (a.note ? " · " + a.note : ""))))] : null);
+}
+
+function mainPanel() {
+  const sec = h("section", { class: "card", id: "main" },
+    h("p", {}, h("span", { class: "state", id: "state" }, desk.state.replace("_", " ")), " since ", new Date(desk.since).toLocaleTimeString()),
+    h("p", { class: "problem-msg", id: "problem", role: "alert" }, message));
+  switch (desk.state) {
+    case "on_case":
+      sec.append(h("h2", {}, "Introduction"), h("div", { class: "script", id: "intro" }, desk.intro || "(no introduction)"),
+        h("div", { class: "actions" },
+          h("button", { id: "dial", autofocus: true, onclick: () => request("dial", { case_id: caseId() }) }, "Dial " + desk.case.phone + " (D)")));
+      break;
+    case "dialing":
+      sec.append(h("h2", {}, "Calling " + desk.case.phone + " — what happened?"),
+        h("div", { class: "script" }, desk.intro || ""),
+        h("div", { class: "options", id: "outcomes" }, desk.dial_outcomes.map((o) =>
+          h("button", { "data-outcome": o.id, onclick: () => request("dial_result", { case_id: caseId(), outcome: o.id }) }, h("kbd", {}, o.key), o.label))));
+      break;
+    case "interviewing":
+      sec.append(questionPanel());
+      break;
+    case "wrap_up":
+      sec.append(...wrapUpPanel());
+      break;
+  }
+  return sec;
+}
+
+function questionPanel() {
+  const q = desk.question;
+  if (!q) { return h("p", {}, "…"); }
+  const wrap = h("div", { id: "question", "data-id": q.id, "data-type": q.type },
+    h("p", { class: "progressline" }, "Question " + q.number + " of " + q.of + " · " + q.id + (q.required ? " · required" : "")),
+    h("p", { class: "question", id: "q-text" }, q.text));
+  const submit = () => answer();
+  switch (q.type) {
+    case "yes_no":
+      wrap.append(options([{ value: true, key: "1", text: "Yes" }, { value: false, key: "2", text: "No" }]));
+      break;
+    case "choice":
+      wrap.append(options(q.options));
+      break;
+    case "multi":
+      wrap.append(h("div", { class: "options", id: "options" }, q.options.map((o) =>
+        h("button", { class: multi.has(o.value) ? "picked" : "", "data-value": o.value, onclick: () => { toggle(o.value); } }, h("kbd", {}, o.key), o.text))));
+      break;
+    case "scale":
+    case "nps": {
+      const opts = [];
+      for (let v = q.min; v <= q.max; v++) {
+        const label = q.labels && q.labels[v] ? " " + q.labels[v] : "";
+        opts.push({ value: v, key: String(v), text: String(v) + label });
+      }
+      if (q.type === "scale" && q.max <= 9) {
+        wrap.append(options(opts));
+      } else {
+        wrap.append(h("div", { class: "options" }, opts.map((o) => h("button", { "data-value": o.value, class: picked === o.value ? "picked" : "", onclick: () => { picked = o.value; answer(); } }, o.text))),
+          h("label", {}, "Score ", h("input", { id: "value", type: "number", min: q.min, max: q.max, value: picked ?? "", autofocus: true })));
+      }
+      break;
+    }
+    case "number":
+      wrap.append(h("label", {}, "Number ", h("input", { id: "value", type: "number", min: q.min, max: q.max, value: picked ?? "", autofocus: true })));
+      break;
+    case "text":
+    case "recording":
+      wrap.append(h("label", {}, "Answer (Enter to continue, Shift+Enter for a new line)", h("textarea", { id: "value", rows: 3, cols: 70, autofocus: true }, picked ?? "")));
+      break;
+    case "statement":
+      break;
+  }
+  wrap.append(h("div", { class: "actions" },
+    h("button", { id: "next", onclick: submit, autofocus: !["number", "text", "recording", "nps"].includes(q.type) }, q.type === "statement" ? "Continue (Enter)" : "Next (Enter)"),
+    q.can_back ? h("button", { id: "back", class: "secondary", onclick: () => request("back", { case_id: caseId() }) }, "Back (←)") : null,
+    !q.required ? h("button", { id: "skip", class: "secondary", onclick: () => request("skip", { case_id: caseId(), question: q.id }) }, "Skip / refused") : null,
+    h("button", { id: "end-call", class: "danger", onclick: () => request("end_call", { case_id: caseId() }) }, "End call")));
+  return wrap;
+}
+
+function options(list) {
+  return h("div", { class: "options", id: "options" }, list.map((o) =>
+    h("button", { class: picked === o.value ? "picked" : "", "data-value": String(o.value), onclick: () => { picked = o.value; render(); } },
+      h("kbd", {}, o.key), o.text)));
+}
+
+function toggle(v) {
+  if (multi.has(v)) { multi.delete(v); } else { multi.add(v); }
+  render();
+}
+
+function answer() {
+  const q = desk.question;
+  let value = picked;
+  const input = document.getElementById("value");
+  if (q.type === "multi") {
+    value = q.options.map((o) => o.value).filter((v) => multi.has(v));
+  } else if (q.type === "number" || q.type === "nps" || (q.type === "scale" && input)) {
+    if (input && input.value !== "") { value = Number(input.value); }
+    if (value === null || value === "" || Number.isNaN(value)) { showError("Type a number first."); return; }
+  } else if (q.type === "text" || q.type === "recording") {
+    value = input ? input.value : "";
+  } else if (q.type === "statement") {
+    value = null;
+  } else if (value === null) {
+    showError("Pick an answer first (number keys).");
+    return;
+  }
+  request("answer", { case_id: caseId(), question: q.id, value, millis: Date.now() - shownAt });
+}
+
+function wrapUpPanel() {
+  const complete = desk.complete;
+  const select = h("select", { name: "code", id: "code" },
+    h("option", { value: "" }, "— pick a disposition —"),
+    desk.dispositions.map((d) => h("option", { value: d.code, selected: d.code === desk.suggested }, d.code + " " + d.label + (d.requires_note ? " (note required)" : ""))));
+  const form = h("form", { id: "wrapup-form", onsubmit: (ev) => {
+    ev.preventDefault();
+    const fd = new FormData(form);
+    const appt = fd.get("appointment") || "";
+    request("wrap_up", { case_id: caseId(), code: appt ? "" : fd.get("code"), appointment: appt, note: fd.get("note") || "" });
+  } },
+    complete ? h("p", { class: "script", id: "thanks" }, desk.thanks || "Interview complete.") :
+      h("p", {}, "The interview is ", h("strong", {}, desk.outcome || "not started"), " so far."),
+    h("label", {}, "Disposition ", select),
+    h("p", { class: "muted" }, "— or —"),
+    h("label", {}, "Call back at (respondent's time, " + (desk.case.tz || "UTC") + ") ", h("input", { type: "datetime-local", name: "appointment", id: "appointment" })),
+    h("label", {}, "Note ", h("textarea", { name: "note", id: "note", rows: 2, cols: 60 })),
+    h("div", { class: "actions" }, h("button", { type: "submit", id: "submit-wrapup", autofocus: true }, "Finish case (Enter)")));
+  return [h("h2", {}, "Wrap-up"), form];
+}
+
+// ---- keyboard ----
+
+document.addEventListener("keydown", (ev) => {
+  if (!desk || ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
+  const t = ev.target;
+  const typing = t && (t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && t.type !== "checkbox") || t.tagName === "SELECT");
+  if (desk.state === "idle" && (ev.key === "n" || ev.key === "N") && !typing) { ev.preventDefault(); request("next_case"); return; }
+  if (desk.state === "on_case" && (ev.key === "d" || ev.key === "D") && !typing) { ev.preventDefault(); request("dial", { case_id: caseId() }); return; }
+  if (desk.state === "dialing" && /^[1-9]$/.test(ev.key) && !typing) {
+    const o = desk.dial_outcomes.find((x) => x.key === ev.key);
+    if (o) { ev.preventDefault(); request("dial_result", { case_id: caseId(), outcome: o.id }); }
+    return;
+  }
+  if (desk.state !== "interviewing" || !desk.question) { return; }
+  const q = desk.question;
+  if (ev.key === "Enter" && !(t.tagName === "TEXTAREA" && ev.shiftKey)) {
+    if (t.tagName === "BUTTON" && t.id !== "next") { return; } // let the focused button act
+    ev.preventDefault();
+    answer();
+    return;
+  }
+  if ((ev.key === "Backspace" || ev.key === "ArrowLeft") && (!typing || t.value === "") && q.can_back) {
+    ev.preventDefault();
+    request("back", { case_id: caseId() });
+    return;
+  }
+  if (!typing && /^[0-9]$/.test(ev.key)) {
+    if (q.type === "yes_no") {
+      if (ev.key === "1") { picked = true; } else if (ev.key === "2") { picked = false; } else { return; }
+      ev.preventDefault(); render(); return;
+    }
+    if (q.type === "choice" || q.type === "multi") {
+      const o = q.options.find((x) => x.key === ev.key);
+      if (!o) { return; }
+      ev.preventDefault();
+      if (q.type === "multi") { toggle(o.value); } else { picked = o.value; render(); }
+      return;
+    }
+    if (q.type === "scale" && q.max <= 9) {
+      const v = Number(ev.key);
+      if (v >= q.min && v <= q.max) { ev.preventDefault(); picked = v; render(); }
+    }
+  }
+});

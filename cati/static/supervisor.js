@@ -1,0 +1,83 @@
+// The supervisors' live floor: the server pushes "floor" snapshots within a
+// moment of every change on any node, and "event" lines for the feed.
+// Times in state tick here, from each desk's "since".
+
+import { connect, showStatus, h } from "./ws.js";
+
+const root = document.getElementById("floor");
+const events = document.getElementById("events");
+let floor = null;
+let skew = 0; // server clock minus ours, so times in state follow the server
+
+const client = connect({
+  onStatus: showStatus,
+  onMessage: (env) => {
+    if (env.type === "floor") { floor = env.data; skew = new Date(floor.at).getTime() - Date.now(); render(); }
+    if (env.type === "event") { addEvent(env.data); }
+  },
+});
+
+function pct(r) { return r === null || r === undefined ? "n/a" : (r * 100).toFixed(1) + "%"; }
+function score(r) { return r === null || r === undefined ? "n/a" : r.toFixed(1); }
+
+function ago(since) {
+  const s = Math.max(0, Math.floor((Date.now() + skew - new Date(since).getTime()) / 1000));
+  const m = Math.floor(s / 60);
+  return m >= 60 ? Math.floor(m / 60) + "h" + String(m % 60).padStart(2, "0") : m + ":" + String(s % 60).padStart(2, "0");
+}
+
+function render() {
+  root.replaceChildren(
+    h("section", { class: "card" }, h("h2", {}, "Interviewers"),
+      h("table", { class: "grid", id: "interviewers" },
+        h("thead", {}, h("tr", {}, ["Interviewer", "State", "Time in state", "Case", "Campaign", "Completes last hour", "Completes today"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, floor.interviewers.map((d) => h("tr", { "data-name": d.name },
+          h("td", {}, d.name), h("td", { class: "st-" + d.state, "data-state": d.state }, d.state.replace("_", " ")),
+          h("td", { class: "ago", "data-since": d.since }, ago(d.since)), h("td", {}, d.case_id || "—"), h("td", {}, d.campaign || "—"),
+          h("td", {}, String(d.completes_last_hour)), h("td", {}, String(d.completes_today))))))),
+    ...floor.campaigns.map((c) => h("section", { class: "card campaign", "data-id": c.id },
+      h("h2", {}, c.name, " ", h("span", { class: "muted" }, "· " + c.status + " · " + c.questionnaire), " ", h("a", { href: "/supervisor/report/" + c.id }, "report")),
+      h("p", {},
+        kpi("Completes", c.completes, "completes"), kpi("Partials", c.partials, "partials"), kpi("Refusals", c.refusals, "refusals"),
+        kpi("Remaining sample", c.remaining, "remaining"), kpi("Appointments due", c.appointments_due, "appointments-due"),
+        kpi("In progress", c.claimed, "claimed")),
+      h("p", {},
+        kpi("RR1", pct(c.rr1), "rr1"), kpi("COOP1", pct(c.coop1), "coop1"), kpi("REF1", pct(c.ref1), "ref1"), kpi("CON1", pct(c.con1), "con1"),
+        c.nps ? kpi("NPS (n=" + c.nps.n + ")", score(c.nps.score) + (c.nps.margin_of_error !== null ? " ±" + score(c.nps.margin_of_error) : ""), "nps") : null,
+        c.csat ? kpi("CSAT (n=" + c.csat.n + ")", c.csat.score === null ? "n/a" : c.csat.score.toFixed(1) + "%", "csat") : null),
+      c.quotas.length ? h("p", {}, "Quotas: ", c.quotas.map((q) => h("span", { class: "quota", "data-quota": q.id },
+        q.id + " ", h("meter", { min: 0, max: Math.max(q.target, 1), value: q.filled }), " " + q.filled + "/" + q.target))) : null)));
+}
+
+function kpi(label, value, cls) {
+  return h("span", { class: "kpi " + cls }, label + ": ", h("b", {}, String(value)));
+}
+
+function addEvent(e) {
+  events.prepend(h("li", {}, new Date(e.at).toLocaleTimeString() + " " + e.kind + (e.case_id ? " · case " + e.case_id : "")));
+  while (events.children.length > 50) { events.lastChild.remove(); }
+}
+
+setInterval(() => {
+  for (const td of document.querySelectorAll("td.ago")) { td.textContent = ago(td.dataset.since); }
+}, 1000);
+
+document.getElementById("act").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const fd = new FormData(ev.target);
+  const caseId = Number(fd.get("case_id"));
+  const action = fd.get("action");
+  const arg = String(fd.get("arg") || "").trim();
+  const data = { case_id: caseId };
+  if (action === "reassign") { data.to = arg; }
+  if (action === "set_disposition") { data.code = arg; data.note = String(fd.get("note") || ""); }
+  const out = document.getElementById("act-result");
+  try {
+    await client.send(action, data);
+    out.textContent = "Done: " + action.replace("_", " ") + " case " + caseId + ".";
+    out.className = "flash";
+  } catch (e) {
+    out.textContent = e.message || String(e);
+    out.className = "error";
+  }
+});

@@ -1,0 +1,292 @@
+package cati
+
+// This file is the supervisors' side: the live floor (interviewer grid,
+// campaign progress, quota fill, live NPS and CSAT, the headline AAPOR
+// rates, completes per interviewer), the actions they take on cases —
+// reassign, release, set a disposition, each audit-logged by the store —
+// and the report page with every AAPOR rate and the e it used.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/canvass/canvass/survey"
+)
+
+// floorView is the "floor" message.
+type floorView struct {
+	At           time.Time      `json:"at"`
+	Interviewers []deskRowView  `json:"interviewers"`
+	Campaigns    []campaignView `json:"campaigns"`
+}
+
+type deskRowView struct {
+	ID             int64     `json:"id"`
+	Name           string    `json:"name"`
+	State          string    `json:"state"`
+	Since          time.Time `json:"since"`
+	CaseID         int64     `json:"case_id,omitempty"`
+	Campaign       string    `json:"campaign,omitempty"`
+	CompletesHour  int       `json:"completes_last_hour"`
+	CompletesToday int       `json:"completes_today"`
+}
+
+type campaignView struct {
+	ID              int64         `json:"id"`
+	Name            string        `json:"name"`
+	Status          string        `json:"status"`
+	Questionnaire   string        `json:"questionnaire"`
+	Cases           int           `json:"cases"`
+	Remaining       int           `json:"remaining"`
+	Open            int           `json:"open"`
+	Claimed         int           `json:"claimed"`
+	Appointments    int           `json:"appointments"`
+	AppointmentsDue int           `json:"appointments_due"`
+	Completes       int           `json:"completes"`
+	Partials        int           `json:"partials"`
+	Refusals        int           `json:"refusals"`
+	Counts          survey.Counts `json:"counts"`
+	Quotas          []quotaView   `json:"quotas"`
+	NPS             *survey.NPS   `json:"nps,omitempty"`
+	CSAT            *survey.CSAT  `json:"csat,omitempty"`
+	RR1             survey.Rate   `json:"rr1"`
+	COOP1           survey.Rate   `json:"coop1"`
+	REF1            survey.Rate   `json:"ref1"`
+	CON1            survey.Rate   `json:"con1"`
+}
+
+type quotaView struct {
+	ID     string `json:"id"`
+	Target int    `json:"target"`
+	Filled int    `json:"filled"`
+}
+
+// floorView reads the floor and computes what supervisors see.
+func (s *Server) floorView(ctx context.Context) (floorView, error) {
+	f, err := s.console.Floor.Floor(ctx, s.now())
+	if err != nil {
+		return floorView{}, err
+	}
+	v := floorView{At: f.At.UTC(), Interviewers: []deskRowView{}, Campaigns: []campaignView{}}
+	names := map[int64]string{}
+	for _, c := range f.Campaigns {
+		names[c.ID] = c.Name
+	}
+	for _, d := range f.Desks {
+		v.Interviewers = append(v.Interviewers, deskRowView{ID: d.UserID, Name: d.Name, State: d.State, Since: d.Since.UTC(),
+			CaseID: d.CaseID, Campaign: names[d.CampaignID], CompletesHour: d.CompletesHour, CompletesToday: d.CompletesToday})
+	}
+	for _, c := range f.Campaigns {
+		cv, err := s.campaignView(ctx, c)
+		if err != nil {
+			return floorView{}, err
+		}
+		v.Campaigns = append(v.Campaigns, cv)
+	}
+	return v, nil
+}
+
+func (s *Server) campaignView(ctx context.Context, c CampaignProgress) (campaignView, error) {
+	cv := campaignView{ID: c.ID, Name: c.Name, Status: c.Status, Questionnaire: c.Questionnaire, Cases: c.Cases,
+		Remaining: c.Cases - c.Closed, Open: c.Open, Claimed: c.Claimed, Appointments: c.Appointments,
+		AppointmentsDue: c.AppointmentsDue, Completes: c.Completes, Partials: c.Partials, Refusals: c.Refusals,
+		Counts: c.Groups, Quotas: []quotaView{}}
+	camp, err := s.console.Campaigns.Campaign(ctx, c.ID)
+	if err != nil {
+		return cv, err
+	}
+	var st CampaignSettings
+	if err := decodeSettings(camp.Settings, &st); err != nil {
+		return cv, err
+	}
+	q, err := s.questionnaire(ctx, c.Questionnaire, 0)
+	if err != nil {
+		return cv, err
+	}
+	for _, qt := range q.Quotas {
+		target := qt.Target
+		if t, ok := st.Quotas[qt.ID]; ok {
+			target = t
+		}
+		cv.Quotas = append(cv.Quotas, quotaView{ID: qt.ID, Target: target, Filled: c.QuotaFill[qt.ID]})
+	}
+	for _, qq := range q.Questions {
+		switch {
+		case cv.NPS == nil && qq.Type == survey.TypeNPS:
+			n := survey.NPSFrom(c.Values[qq.ID])
+			cv.NPS = &n
+		case cv.CSAT == nil && qq.Type == survey.TypeScale && qq.Metric == survey.MetricCSAT:
+			cs := survey.CSATFrom(c.Values[qq.ID], qq.Min, qq.Max)
+			cv.CSAT = &cs
+		}
+	}
+	rates, err := c.Groups.Rates(campaignE(st, c.Groups))
+	if err != nil {
+		return cv, err
+	}
+	cv.RR1, cv.COOP1, cv.REF1, cv.CON1 = rates.RR1, rates.COOP1, rates.REF1, rates.CON1
+	return cv, nil
+}
+
+// campaignE is the e a campaign's rates use: its own, or the proportional
+// default (1 while nothing is known, the conservative choice).
+func campaignE(st CampaignSettings, c survey.Counts) float64 {
+	if st.E != nil {
+		return *st.E
+	}
+	if e := c.ProportionalE(); e.Defined {
+		return e.Value
+	}
+	return 1
+}
+
+// supervise runs a supervisor's request on a case.
+func (s *Server) supervise(ctx context.Context, u Account, typ string, req request) error {
+	c := s.console
+	now := s.now()
+	log := s.consoleLog(u)
+	switch r := req.(type) {
+	case *reassignReq:
+		users, err := c.Campaigns.Users(ctx)
+		if err != nil {
+			return err
+		}
+		for _, to := range users {
+			if to.Name == r.To && to.Role == survey.RoleInterviewer && !to.Disabled {
+				if err := c.Floor.Reassign(ctx, u.Name, r.CaseID, to.ID, to.Name, now); err != nil {
+					return err
+				}
+				log.Info("case reassigned", "case_id", r.CaseID, "to", to.Name)
+				return nil
+			}
+		}
+		return survey.Errorf(survey.ENotFound, "no active interviewer is called %q", truncate(r.To, 64))
+	case *caseReq: // release
+		if err := c.Floor.Release(ctx, u.Name, r.CaseID, now); err != nil {
+			return err
+		}
+		log.Info("case released", "case_id", r.CaseID)
+		return nil
+	case *dispositionReq:
+		d, ok := survey.LookupDisposition(survey.DispositionCode(r.Code))
+		if !ok {
+			return survey.Errorf(survey.EInvalid, "%q is not a disposition code of the catalog", truncate(r.Code, 16))
+		}
+		if d.RequiresNote && r.Note == "" {
+			return survey.Errorf(survey.EInvalid, "%s %s needs a note saying what happened", d.Code, d.Label)
+		}
+		cd, err := c.Desks.Case(ctx, r.CaseID)
+		if err != nil {
+			return err
+		}
+		o := Outcome{FinalCode: string(d.Code), Note: r.Note}
+		if cd.InterviewID != 0 {
+			iv, rec, err := s.engine(ctx, Desk{InterviewID: cd.InterviewID})
+			if err != nil {
+				return err
+			}
+			if d.Group == survey.GroupI && rec.Status != survey.StatusComplete {
+				return survey.Errorf(survey.EInvalid, "1.1 Complete needs a complete interview")
+			}
+			if rec.Status == survey.StatusInProgress {
+				o.FinishInterview = iv.Outcome()
+				if o.FinishInterview == survey.StatusComplete {
+					o.FinishInterview = survey.StatusPartial
+				}
+				if cur := iv.Current(); cur != nil {
+					o.LastQuestion = cur.ID
+				}
+			}
+		} else if d.Group == survey.GroupI || d.Group == survey.GroupP {
+			return survey.Errorf(survey.EInvalid, "%s needs an interview; this case has none", d.Code)
+		}
+		if err := c.Floor.SetDisposition(ctx, u.Name, u.ID, r.CaseID, o, now); err != nil {
+			return err
+		}
+		log.Info("case disposition set", "case_id", r.CaseID, "code", d.Code)
+		return nil
+	}
+	return survey.Errorf(survey.EInvalid, "%s is not a supervisor request", typ)
+}
+
+// reportRow is one rate on the report page.
+type reportRow struct {
+	Name    string
+	Formula string
+	Value   survey.Rate
+	UsesE   bool
+}
+
+// reportPage shows every AAPOR rate of a campaign, with e stated.
+func (s *Server) reportPage(w http.ResponseWriter, r *http.Request, sess *session) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return survey.Errorf(survey.ENotFound, "no such campaign")
+	}
+	f, err := s.floorView(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, cv := range f.Campaigns {
+		if cv.ID != id {
+			continue
+		}
+		camp, err := s.console.Campaigns.Campaign(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		var st CampaignSettings
+		if err := decodeSettings(camp.Settings, &st); err != nil {
+			return err
+		}
+		e := campaignE(st, cv.Counts)
+		eSource := "proportional allocation (I+P+R+NC+O)/(I+P+R+NC+O+NE) over cases of known eligibility"
+		if st.E != nil {
+			eSource = "set for this campaign"
+		} else if !cv.Counts.ProportionalE().Defined {
+			eSource = "1 (no case of known eligibility yet)"
+		}
+		rt, err := cv.Counts.Rates(e)
+		if err != nil {
+			return err
+		}
+		rows := []reportRow{
+			{"RR1", "I / ((I+P) + (R+NC+O) + (UH+UO))", rt.RR1, false},
+			{"RR2", "(I+P) / ((I+P) + (R+NC+O) + (UH+UO))", rt.RR2, false},
+			{"RR3", "I / ((I+P) + (R+NC+O) + e(UH+UO))", rt.RR3, true},
+			{"RR4", "(I+P) / ((I+P) + (R+NC+O) + e(UH+UO))", rt.RR4, true},
+			{"RR5", "I / ((I+P) + (R+NC+O))", rt.RR5, false},
+			{"RR6", "(I+P) / ((I+P) + (R+NC+O))", rt.RR6, false},
+			{"COOP1", "I / ((I+P)+R+O)", rt.COOP1, false},
+			{"COOP2", "(I+P) / ((I+P)+R+O)", rt.COOP2, false},
+			{"COOP3", "I / ((I+P)+R)", rt.COOP3, false},
+			{"COOP4", "(I+P) / ((I+P)+R)", rt.COOP4, false},
+			{"REF1", "R / ((I+P)+(R+NC+O)+(UH+UO))", rt.REF1, false},
+			{"REF2", "R / ((I+P)+(R+NC+O)+e(UH+UO))", rt.REF2, true},
+			{"REF3", "R / ((I+P)+(R+NC+O))", rt.REF3, false},
+			{"CON1", "((I+P)+R+O) / ((I+P)+R+O+NC+(UH+UO))", rt.CON1, false},
+			{"CON2", "((I+P)+R+O) / ((I+P)+R+O+NC+e(UH+UO))", rt.CON2, true},
+			{"CON3", "((I+P)+R+O) / ((I+P)+R+O+NC)", rt.CON3, false},
+		}
+		s.render(w, r, http.StatusOK, "report", pageData{Title: "Report: " + cv.Name, Session: sess, Data: map[string]any{
+			"Campaign": cv, "Rates": rows, "E": fmt.Sprintf("%.4f", e), "ESource": eSource,
+		}})
+		return nil
+	}
+	return survey.Errorf(survey.ENotFound, "no such campaign")
+}
+
+// decodeSettings reads a campaign's settings JSON ("" or {} = defaults).
+func decodeSettings(b json.RawMessage, st *CampaignSettings) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, st); err != nil {
+		return fmt.Errorf("campaign settings: %w", err)
+	}
+	return nil
+}

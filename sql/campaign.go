@@ -1,0 +1,274 @@
+// Campaign store: CATI and IVR campaigns with their calling windows (in the
+// respondent's local time, per weekday), the interviewers assigned to them,
+// and their settings (retry delays, quota targets) as JSON the console owns.
+// Changes made from the admin pages are audit-logged in their transaction.
+
+package sql
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Window is a calling window: on weekday Dow (0 = Sunday), from Opens to
+// Closes, in minutes after local midnight.
+type Window struct {
+	Dow    int
+	Opens  int
+	Closes int
+}
+
+// Campaign is a stored campaign.
+type Campaign struct {
+	ID            int64
+	Name          string
+	Questionnaire string
+	Mode          string // ivr or cati
+	Status        string // draft, running, paused, finished
+	MaxAttempts   int
+	Settings      json.RawMessage // retry delays, quotas…: the console's JSON
+	Windows       []Window
+	Interviewers  []int64 // user ids, in id order
+	CreatedAt     time.Time
+}
+
+const (
+	sqlCreateCampaign = `
+INSERT INTO campaign (name, questionnaire_id, mode, status, max_attempts, settings)
+VALUES ($1, $2, $3, $4, $5, coalesce($6::jsonb, '{}'))
+RETURNING id`
+	sqlAddWindow = `INSERT INTO campaign_window (campaign_id, dow, opens, closes)
+VALUES ($1, $2, make_time($3 / 60, $3 % 60, 0), make_time($4 / 60, $4 % 60, 0))`
+)
+
+// CreateCampaign stores c (ID and CreatedAt are ignored) and returns its id;
+// ErrConflict if the name is taken, ErrNotFound if the questionnaire is not.
+func (db *DB) CreateCampaign(ctx context.Context, c Campaign, actor string) (int64, error) {
+	var id int64
+	err := db.retry(ctx, func() error {
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			var settings *string
+			if len(c.Settings) > 0 {
+				settings = new(string(c.Settings))
+			}
+			err := tx.QueryRow(ctx, sqlCreateCampaign, c.Name, c.Questionnaire, c.Mode, c.Status, c.MaxAttempts, settings).Scan(&id)
+			switch pgCode(err) {
+			case codeUniqueViolation:
+				return fmt.Errorf("campaign name %q taken: %w", c.Name, ErrConflict)
+			case codeForeignKeyViolation:
+				return fmt.Errorf("no questionnaire %q: %w", c.Questionnaire, ErrNotFound)
+			}
+			if err != nil {
+				return err
+			}
+			for _, w := range c.Windows {
+				if w.Closes == 24*60 {
+					w.Closes = 24*60 - 1 // make_time has no 24:00; the last minute is lost
+				}
+				if _, err := tx.Exec(ctx, sqlAddWindow, id, w.Dow, w.Opens, w.Closes); err != nil {
+					return fmt.Errorf("window %+v: %w", w, err)
+				}
+			}
+			if err := setInterviewers(ctx, tx, id, c.Interviewers); err != nil {
+				return err
+			}
+			return audit(ctx, tx, actor, "campaign.create", fmt.Sprintf("campaign:%d", id), map[string]any{"name": c.Name, "questionnaire": c.Questionnaire})
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("create campaign %q: %w", c.Name, err)
+	}
+	return id, nil
+}
+
+const sqlCampaigns = `
+SELECT c.id, c.name, c.questionnaire_id, c.mode, c.status, c.max_attempts, c.settings, c.created_at,
+       coalesce((SELECT array_agg(ARRAY[w.dow, extract(hour FROM w.opens)::int * 60 + extract(minute FROM w.opens)::int,
+                                  extract(hour FROM w.closes)::int * 60 + extract(minute FROM w.closes)::int] ORDER BY w.dow)
+                 FROM campaign_window w WHERE w.campaign_id = c.id), '{}'),
+       coalesce((SELECT array_agg(ci.user_id ORDER BY ci.user_id) FROM campaign_interviewer ci WHERE ci.campaign_id = c.id), '{}')
+FROM campaign c
+WHERE $1 = 0 OR c.id = $1
+ORDER BY c.id`
+
+// Campaigns lists every campaign, oldest first.
+func (db *DB) Campaigns(ctx context.Context) ([]Campaign, error) {
+	cs, err := db.campaigns(ctx, 0)
+	if err != nil {
+		return nil, fmt.Errorf("list campaigns: %w", err)
+	}
+	return cs, nil
+}
+
+// Campaign returns campaign id; ErrNotFound if there is none.
+func (db *DB) Campaign(ctx context.Context, id int64) (Campaign, error) {
+	cs, err := db.campaigns(ctx, id)
+	if err == nil && len(cs) == 0 {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Campaign{}, fmt.Errorf("load campaign %d: %w", id, err)
+	}
+	return cs[0], nil
+}
+
+func (db *DB) campaigns(ctx context.Context, id int64) ([]Campaign, error) {
+	var cs []Campaign
+	err := db.retry(ctx, func() error {
+		rows, err := db.pool.Query(ctx, sqlCampaigns, id)
+		if err != nil {
+			return err
+		}
+		cs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Campaign, error) {
+			var (
+				c       Campaign
+				windows [][]int32
+			)
+			err := row.Scan(&c.ID, &c.Name, &c.Questionnaire, &c.Mode, &c.Status, &c.MaxAttempts, &c.Settings, &c.CreatedAt, &windows, &c.Interviewers)
+			for _, w := range windows {
+				c.Windows = append(c.Windows, Window{Dow: int(w[0]), Opens: int(w[1]), Closes: int(w[2])})
+			}
+			c.CreatedAt = c.CreatedAt.UTC()
+			return c, err
+		})
+		return err
+	})
+	return cs, err
+}
+
+const sqlSetCampaignStatus = `UPDATE campaign SET status = $2 WHERE id = $1`
+
+// SetCampaignStatus starts, pauses or finishes a campaign; ErrNotFound if
+// there is no such campaign.
+func (db *DB) SetCampaignStatus(ctx context.Context, id int64, status, actor string) error {
+	err := db.retry(ctx, func() error {
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, sqlSetCampaignStatus, id, status)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return ErrNotFound
+			}
+			if _, err := addEvent(ctx, tx, Event{Kind: "campaign.status", CampaignID: id}); err != nil {
+				return err
+			}
+			return audit(ctx, tx, actor, "campaign.status", fmt.Sprintf("campaign:%d", id), map[string]any{"status": status})
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("set campaign %d %s: %w", id, status, err)
+	}
+	return nil
+}
+
+// AssignInterviewers makes users the campaign's interviewers (replacing the
+// previous set). ErrNotFound if the campaign or a user does not exist.
+func (db *DB) AssignInterviewers(ctx context.Context, id int64, users []int64, actor string) error {
+	err := db.retry(ctx, func() error {
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			if err := setInterviewers(ctx, tx, id, users); err != nil {
+				return err
+			}
+			if _, err := addEvent(ctx, tx, Event{Kind: "campaign.assign", CampaignID: id}); err != nil {
+				return err
+			}
+			return audit(ctx, tx, actor, "campaign.assign", fmt.Sprintf("campaign:%d", id), map[string]any{"users": users})
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("assign interviewers to campaign %d: %w", id, err)
+	}
+	return nil
+}
+
+const (
+	sqlClearInterviewers = `DELETE FROM campaign_interviewer WHERE campaign_id = $1`
+	sqlAddInterviewers   = `
+INSERT INTO campaign_interviewer (campaign_id, user_id)
+SELECT $1, u.id FROM app_user u WHERE u.id = ANY($2) AND u.role = 'interviewer'`
+)
+
+func setInterviewers(ctx context.Context, tx DBTX, id int64, users []int64) error {
+	if _, err := tx.Exec(ctx, sqlClearInterviewers, id); err != nil {
+		return err
+	}
+	if users == nil {
+		users = []int64{}
+	}
+	tag, err := tx.Exec(ctx, sqlAddInterviewers, id, users)
+	if pgCode(err) == codeForeignKeyViolation {
+		return fmt.Errorf("no campaign %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	if int(tag.RowsAffected()) != len(uniq(users)) {
+		return fmt.Errorf("some of users %v are not interviewers: %w", users, ErrNotFound)
+	}
+	return nil
+}
+
+func uniq(ids []int64) map[int64]bool {
+	m := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
+}
+
+const sqlAudit = `INSERT INTO audit_log (actor, action, target, detail) VALUES ($1, $2, $3, $4)`
+
+// audit records who did what to what, in the caller's transaction.
+func audit(ctx context.Context, q DBTX, actor, action, target string, detail map[string]any) error {
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	if _, err := q.Exec(ctx, sqlAudit, actor, action, target, b); err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// AuditEntry is one audit_log row.
+type AuditEntry struct {
+	ID     int64
+	At     time.Time
+	Actor  string
+	Action string
+	Target string
+	Detail json.RawMessage
+}
+
+const sqlAuditLog = `SELECT id, at, actor, action, target, detail FROM audit_log WHERE $1 = '' OR target = $1 ORDER BY id DESC LIMIT $2`
+
+// AuditLog returns the newest entries first, at most limit, only those about
+// target unless it is "".
+func (db *DB) AuditLog(ctx context.Context, target string, limit int) ([]AuditEntry, error) {
+	var es []AuditEntry
+	err := db.retry(ctx, func() error {
+		rows, err := db.pool.Query(ctx, sqlAuditLog, target, limit)
+		if err != nil {
+			return err
+		}
+		es, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (AuditEntry, error) {
+			var e AuditEntry
+			err := row.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Target, &e.Detail)
+			return e, err
+		})
+		return err
+	})
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	return es, nil
+}

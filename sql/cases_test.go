@@ -1,0 +1,335 @@
+// Tests of the CATI case store: claims under concurrency, calling windows
+// across time zones and DST, claim order, the desk's life, supervisors'
+// actions with their audit trail, the floor, and the live feed.
+
+package sql_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canvass/canvass/sql"
+	"github.com/canvass/canvass/sql/sqltest"
+	"github.com/canvass/canvass/survey"
+	"github.com/canvass/canvass/testdata"
+)
+
+// caseFixture is a running CATI campaign over the customer study, open
+// 09:00–21:00 local every day, with interviewers assigned.
+type caseFixture struct {
+	db       *sql.DB
+	campaign int64
+	users    []int64
+	names    []string
+	phones   int
+}
+
+func newCaseFixture(t *testing.T, interviewers int) *caseFixture {
+	t.Helper()
+	db := sqltest.New(t)
+	ctx := t.Context()
+	src, err := testdata.Questionnaires.ReadFile("questionnaires/customer-study.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	putQuestionnaire(t, db, "customer-study", string(src))
+	f := &caseFixture{db: db}
+	for i := range interviewers {
+		name := "iv" + string(rune('a'+i))
+		if err := db.AddUser(ctx, name, survey.RoleInterviewer, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		u, err := db.User(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.users = append(f.users, u.ID)
+		f.names = append(f.names, name)
+	}
+	var ws []sql.Window
+	for d := range 7 {
+		ws = append(ws, sql.Window{Dow: d, Opens: 9 * 60, Closes: 21 * 60})
+	}
+	f.campaign, err = db.CreateCampaign(ctx, sql.Campaign{Name: "study", Questionnaire: "customer-study", Mode: "cati",
+		Status: "running", MaxAttempts: 3, Windows: ws, Interviewers: f.users}, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// add imports one contact per zone; priorities optional.
+func (f *caseFixture) add(t *testing.T, zones ...string) {
+	t.Helper()
+	var rows []sql.SampleRow
+	for i, z := range zones {
+		f.phones++
+		rows = append(rows, sql.SampleRow{Line: i + 2, Phone: fmt.Sprintf("+1202555%04d", f.phones), TZ: z, Attrs: map[string]string{"first_name": "P" + z}})
+	}
+	if _, _, err := f.db.ImportSample(t.Context(), f.campaign, rows, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	// Due since long before the tests' clocks.
+	mustExec(t, f.db, `UPDATE survey_case SET next_attempt_at = '2000-01-01' WHERE status = 'open'`)
+}
+
+// monday is a Monday at 15:00 UTC: 10:00 in New York, 07:00 in Los Angeles.
+var monday = time.Date(2026, 1, 12, 15, 0, 0, 0, time.UTC)
+
+func TestClaimConcurrentNeverShares(t *testing.T) {
+	const n = 8
+	f := newCaseFixture(t, n)
+	zones := make([]string, n/2) // fewer cases than interviewers
+	for i := range zones {
+		zones[i] = "America/New_York"
+	}
+	f.add(t, zones...)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		got   = map[int64]int64{}
+		empty int
+	)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			d, err := f.db.ClaimNext(context.Background(), f.users[i], f.names[i], monday)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, sql.ErrNotFound):
+				empty++
+			case err != nil:
+				t.Errorf("claim: %v", err)
+			default:
+				if other, dup := got[d.CaseID]; dup {
+					t.Errorf("case %d claimed by users %d and %d", d.CaseID, other, f.users[i])
+				}
+				got[d.CaseID] = f.users[i]
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if len(got) != n/2 || empty != n/2 {
+		t.Fatalf("%d cases claimed, %d claims found nothing; want %d and %d", len(got), empty, n/2, n/2)
+	}
+}
+
+func TestClaimCallingWindowAcrossZonesAndDST(t *testing.T) {
+	tests := []struct {
+		name string
+		tz   string
+		now  time.Time
+		want bool
+	}{
+		{"new york 10:00", "America/New_York", monday, true},
+		{"los angeles 07:00", "America/Los_Angeles", monday, false},
+		{"london 15:00", "Europe/London", monday, true},
+		{"sydney 02:00", "Australia/Sydney", monday, false},
+		{"new york 20:59", "America/New_York", time.Date(2026, 1, 13, 1, 59, 0, 0, time.UTC), true},
+		{"new york 21:00 closes", "America/New_York", time.Date(2026, 1, 13, 2, 0, 0, 0, time.UTC), false},
+		// 13:30 UTC is 08:30 EST the Saturday before the spring change…
+		{"before DST 08:30 EST", "America/New_York", time.Date(2026, 3, 7, 13, 30, 0, 0, time.UTC), false},
+		// …and 09:30 EDT the Monday after.
+		{"after DST 09:30 EDT", "America/New_York", time.Date(2026, 3, 9, 13, 30, 0, 0, time.UTC), true},
+		// London changes later: 08:30 GMT on 2026-03-28, 09:30 BST on 03-30.
+		{"london before DST", "Europe/London", time.Date(2026, 3, 28, 8, 30, 0, 0, time.UTC), false},
+		{"london after DST", "Europe/London", time.Date(2026, 3, 30, 8, 30, 0, 0, time.UTC), true},
+		// Sydney ends DST on 2026-04-05: 22:30 UTC is 09:30 AEDT on 04-04, 08:30 AEST on 04-06.
+		{"sydney in DST", "Australia/Sydney", time.Date(2026, 4, 3, 22, 30, 0, 0, time.UTC), true},
+		{"sydney after DST", "Australia/Sydney", time.Date(2026, 4, 5, 22, 30, 0, 0, time.UTC), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newCaseFixture(t, 1)
+			f.add(t, tt.tz)
+			_, err := f.db.ClaimNext(t.Context(), f.users[0], f.names[0], tt.now)
+			if got := err == nil; got != tt.want {
+				t.Fatalf("claimable at %s in %s = %v (err %v), want %v", tt.now.In(mustZone(t, tt.tz)), tt.tz, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func mustZone(t *testing.T, tz string) *time.Location {
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func TestClaimOrder(t *testing.T) {
+	f := newCaseFixture(t, 1)
+	ctx := t.Context()
+	// 1: New York, 2: Los Angeles (window closes 3 h later), 3: LA with
+	// priority, 4: New York with a due appointment.
+	f.add(t, "America/New_York", "America/Los_Angeles", "America/Los_Angeles", "America/New_York")
+	var ids []int64
+	rows, err := f.db.Pool().Query(ctx, `SELECT id FROM survey_case ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	at := time.Date(2026, 1, 12, 18, 0, 0, 0, time.UTC) // 13:00 NY, 10:00 LA
+	mustExec(t, f.db, `UPDATE survey_case SET priority = 5 WHERE id = $1`, ids[2])
+	mustExec(t, f.db, `UPDATE survey_case SET status = 'appointment' WHERE id = $1`, ids[3])
+	mustExec(t, f.db, `INSERT INTO appointment (case_id, at) VALUES ($1, $2)`, ids[3], at.Add(-time.Minute))
+	want := []int64{ids[3], ids[2], ids[0], ids[1]}
+	for i, w := range want {
+		d, err := f.db.ClaimNext(ctx, f.users[0], f.names[0], at)
+		if err != nil {
+			t.Fatalf("claim %d: %v", i, err)
+		}
+		if d.CaseID != w {
+			t.Fatalf("claim %d got case %d, want %d (order %v)", i, d.CaseID, w, want)
+		}
+		if _, err := f.db.WrapUp(ctx, f.users[0], d.CaseID, sql.Outcome{Status: "closed", FinalCode: "4.10"}, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {
+	t.Helper()
+	if _, err := db.Pool().Exec(t.Context(), q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func TestDeskLifeAndSupervisorActions(t *testing.T) {
+	f := newCaseFixture(t, 2)
+	ctx := t.Context()
+	f.add(t, "America/New_York", "America/New_York")
+	a, b := f.users[0], f.users[1]
+	d, err := f.db.ClaimNext(ctx, a, f.names[0], monday)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caseID := d.CaseID
+	// Claiming again returns the same desk: nothing new is claimed.
+	if again, err := f.db.ClaimNext(ctx, a, f.names[0], monday); err != nil || again.CaseID != caseID {
+		t.Fatalf("second claim: %+v, %v", again, err)
+	}
+	// b cannot dial a's case (a forged case id).
+	if _, err := f.db.StartDial(ctx, b, caseID, monday); !errors.Is(err, sql.ErrConflict) {
+		t.Fatalf("dial someone else's case: %v, want ErrConflict", err)
+	}
+	if d, err = f.db.StartDial(ctx, a, caseID, monday); err != nil || d.State != sql.DeskDialing || d.AttemptID == 0 {
+		t.Fatalf("dial: %+v, %v", d, err)
+	}
+	v, err := f.db.Questionnaire(ctx, "customer-study", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err = f.db.Connect(ctx, a, caseID, survey.InterviewRecord{Questionnaire: v.ID, Version: v.Version, Language: "en"}, monday)
+	if err != nil || d.State != sql.DeskInterviewing || d.InterviewID == 0 {
+		t.Fatalf("connect: %+v, %v", d, err)
+	}
+	if err := f.db.SaveAnswer(ctx, survey.InterviewID(d.InterviewID), survey.Answer{Question: "main_user", Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The supervisor hands the case, mid-interview, to b.
+	if err := f.db.Reassign(ctx, "sup", caseID, b, f.names[1], monday); err != nil {
+		t.Fatal(err)
+	}
+	if da, _ := f.db.Desk(ctx, a); da.State != sql.DeskIdle {
+		t.Fatalf("a's desk after reassign: %+v", da)
+	}
+	db2, _ := f.db.Desk(ctx, b)
+	if db2.State != sql.DeskOnCase || db2.CaseID != caseID {
+		t.Fatalf("b's desk after reassign: %+v", db2)
+	}
+	// a's stale screen can no longer wrap it up.
+	if _, err := f.db.WrapUp(ctx, a, caseID, sql.Outcome{Status: "closed", FinalCode: "2.11"}, monday); !errors.Is(err, sql.ErrConflict) {
+		t.Fatalf("wrap up a case taken away: %v", err)
+	}
+	// b calls back and resumes the same interview.
+	if _, err := f.db.StartDial(ctx, b, caseID, monday); err != nil {
+		t.Fatal(err)
+	}
+	d, err = f.db.Connect(ctx, b, caseID, survey.InterviewRecord{Questionnaire: v.ID, Version: v.Version, Language: "en"}, monday)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := f.db.Interview(ctx, survey.InterviewID(d.InterviewID))
+	if err != nil || len(rec.Answers) != 1 {
+		t.Fatalf("resumed interview: %+v, %v", rec, err)
+	}
+	// Release puts it back in the queue; then the supervisor closes it.
+	if err := f.db.Release(ctx, "sup", caseID, monday); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.SetDisposition(ctx, "sup", 0, caseID, sql.Outcome{FinalCode: "2.12", FinishInterview: survey.StatusBreakoff, Note: "hung up"}, monday); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.SetDisposition(ctx, "sup", 0, caseID, sql.Outcome{FinalCode: "2.11"}, monday); !errors.Is(err, sql.ErrConflict) {
+		t.Fatalf("close a closed case: %v", err)
+	}
+	log, err := f.db.AuditLog(ctx, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range log {
+		if e.Actor == "sup" {
+			actions = append(actions, e.Action)
+		}
+	}
+	if len(actions) != 3 || actions[0] != "case.disposition" || actions[1] != "case.release" || actions[2] != "case.reassign" {
+		t.Fatalf("audit actions %v", actions)
+	}
+	fl, err := f.db.Floor(ctx, monday)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := fl.Campaigns[0]; c.Cases != 2 || c.Closed != 1 || c.Refusals != 1 || c.Groups.R != 1 || c.Open != 1 {
+		t.Fatalf("floor %+v", c)
+	}
+}
+
+func TestListenEventsSeesCommits(t *testing.T) {
+	db := sqltest.New(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ready := make(chan struct{}, 1)
+	got := make(chan int64, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- db.ListenEvents(ctx, func() { ready <- struct{}{} }, func(id int64) { got <- id })
+	}()
+	<-ready
+	id, err := db.AddEvent(ctx, sql.Event{Kind: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-got:
+		if n != id {
+			t.Fatalf("notified %d, want %d", n, id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notification within 5 s")
+	}
+	es, err := db.EventsAfter(ctx, id-1, 10)
+	if err != nil || len(es) != 1 || es[0].Kind != "test" {
+		t.Fatalf("events after: %+v, %v", es, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

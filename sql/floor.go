@@ -1,0 +1,194 @@
+// Floor store: what the supervisors' live view shows — every interviewer's
+// desk with their completes, and per campaign the sample's progress, final
+// dispositions by AAPOR rate group, quota fill and the answer distributions
+// behind live NPS and CSAT. Read in one repeatable-read snapshot.
+
+package sql
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/canvass/canvass/survey"
+)
+
+// DeskRow is one interviewer on the floor.
+type DeskRow struct {
+	UserID         int64
+	Name           string
+	State          string
+	Since          time.Time
+	CaseID         int64
+	CampaignID     int64
+	CompletesHour  int // completes ended in the last hour
+	CompletesToday int // since midnight UTC
+}
+
+// CampaignProgress is one campaign's fieldwork so far.
+type CampaignProgress struct {
+	ID              int64
+	Name            string
+	Questionnaire   string
+	Status          string
+	Cases           int
+	Open            int // waiting to be called (not closed, not claimed)
+	Claimed         int
+	Appointments    int // cases waiting for an appointment
+	AppointmentsDue int
+	Closed          int
+	Completes       int
+	Partials        int
+	Refusals        int
+	Groups          survey.Counts            // closed cases by rate group
+	QuotaFill       map[string]int           // quota cell -> completes
+	Values          map[string]map[int64]int // question -> value -> answers
+}
+
+// Floor is the whole floor at one instant.
+type Floor struct {
+	At        time.Time
+	Desks     []DeskRow
+	Campaigns []CampaignProgress
+}
+
+const sqlFloorDesks = `
+SELECT u.id, u.name, coalesce(d.state, 'idle'), coalesce(d.since, u.created_at), coalesce(d.case_id, 0),
+       coalesce(sc.campaign_id, 0),
+       (SELECT count(*) FROM interview i WHERE i.interviewer_id = u.id AND i.status = 'complete' AND i.ended_at > $1::timestamptz - interval '1 hour'),
+       (SELECT count(*) FROM interview i WHERE i.interviewer_id = u.id AND i.status = 'complete' AND i.ended_at >= date_trunc('day', $1::timestamptz))
+FROM app_user u
+LEFT JOIN interviewer_desk d ON d.user_id = u.id
+LEFT JOIN survey_case sc ON sc.id = d.case_id
+WHERE u.role = 'interviewer' AND NOT u.disabled
+ORDER BY u.name`
+
+const sqlFloorCampaigns = `
+SELECT c.id, c.name, c.questionnaire_id, c.status,
+       count(sc.id),
+       count(sc.id) FILTER (WHERE sc.status = 'open'),
+       count(sc.id) FILTER (WHERE sc.status = 'claimed'),
+       count(sc.id) FILTER (WHERE sc.status = 'appointment'),
+       count(sc.id) FILTER (WHERE sc.status = 'appointment' AND sc.next_attempt_at <= $1),
+       count(sc.id) FILTER (WHERE sc.status = 'closed')
+FROM campaign c LEFT JOIN survey_case sc ON sc.campaign_id = c.id
+GROUP BY c.id ORDER BY c.id`
+
+const sqlFloorGroups = `
+SELECT sc.campaign_id, d.rate_group, count(*) FILTER (WHERE d.code LIKE '1.1%'), count(*) FILTER (WHERE d.code LIKE '1.2%'), count(*)
+FROM survey_case sc JOIN disposition_code d ON d.code = sc.final_disposition
+WHERE sc.status = 'closed'
+GROUP BY sc.campaign_id, d.rate_group`
+
+const sqlFloorQuotas = `
+SELECT sc.campaign_id, cell, count(*)
+FROM survey_case sc CROSS JOIN LATERAL unnest(sc.quota_cells) cell
+WHERE sc.status = 'closed' AND sc.final_disposition = '1.1'
+GROUP BY sc.campaign_id, cell`
+
+const sqlFloorValues = `
+SELECT sc.campaign_id, a.question_id, (a.value::numeric)::bigint, count(*)
+FROM survey_case sc
+JOIN interview i ON i.case_id = sc.id
+JOIN answer a ON a.interview_id = i.id
+WHERE NOT a.skipped AND jsonb_typeof(a.value) = 'number'
+  AND (a.value::numeric) = trunc(a.value::numeric) AND abs(a.value::numeric) < 1e15
+GROUP BY 1, 2, 3`
+
+// Floor reads the floor as of now.
+func (db *DB) Floor(ctx context.Context, now time.Time) (Floor, error) {
+	var f Floor
+	err := db.retry(ctx, func() error {
+		f = Floor{At: now}
+		return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, sqlFloorDesks, now)
+			if err != nil {
+				return err
+			}
+			f.Desks, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (DeskRow, error) {
+				var d DeskRow
+				err := row.Scan(&d.UserID, &d.Name, &d.State, &d.Since, &d.CaseID, &d.CampaignID, &d.CompletesHour, &d.CompletesToday)
+				d.Since = d.Since.UTC()
+				return d, err
+			})
+			if err != nil {
+				return err
+			}
+			rows, err = tx.Query(ctx, sqlFloorCampaigns, now)
+			if err != nil {
+				return err
+			}
+			f.Campaigns, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (CampaignProgress, error) {
+				c := CampaignProgress{QuotaFill: map[string]int{}, Values: map[string]map[int64]int{}}
+				err := row.Scan(&c.ID, &c.Name, &c.Questionnaire, &c.Status, &c.Cases, &c.Open, &c.Claimed, &c.Appointments,
+					&c.AppointmentsDue, &c.Closed)
+				return c, err
+			})
+			if err != nil {
+				return err
+			}
+			byID := map[int64]*CampaignProgress{}
+			for i := range f.Campaigns {
+				byID[f.Campaigns[i].ID] = &f.Campaigns[i]
+			}
+			var (
+				id        int64
+				group     string
+				a, b, n   int
+				cell, qid string
+				v         int64
+			)
+			rows, err = tx.Query(ctx, sqlFloorGroups)
+			if err != nil {
+				return err
+			}
+			if _, err := pgx.ForEachRow(rows, []any{&id, &group, &a, &b, &n}, func() error {
+				if c := byID[id]; c != nil {
+					for range n {
+						c.Groups.Add(survey.RateGroup(group))
+					}
+					c.Completes += a
+					c.Partials += b
+					if group == string(survey.GroupR) {
+						c.Refusals += n
+					}
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			rows, err = tx.Query(ctx, sqlFloorQuotas)
+			if err != nil {
+				return err
+			}
+			if _, err := pgx.ForEachRow(rows, []any{&id, &cell, &n}, func() error {
+				if c := byID[id]; c != nil {
+					c.QuotaFill[cell] = n
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			rows, err = tx.Query(ctx, sqlFloorValues)
+			if err != nil {
+				return err
+			}
+			_, err = pgx.ForEachRow(rows, []any{&id, &qid, &v, &n}, func() error {
+				if c := byID[id]; c != nil {
+					if c.Values[qid] == nil {
+						c.Values[qid] = map[int64]int{}
+					}
+					c.Values[qid][v] = n
+				}
+				return nil
+			})
+			return err
+		})
+	})
+	if err != nil {
+		return Floor{}, fmt.Errorf("read the floor: %w", err)
+	}
+	return f, nil
+}

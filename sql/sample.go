@@ -1,0 +1,121 @@
+// Sample store: a campaign's sample imported in one transaction. Rows are
+// COPYed into a temporary table, numbers already in the campaign are
+// reported as duplicates and left out, and the rest become contacts and
+// open cases, so a failed import leaves nothing behind.
+
+package sql
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// SampleRow is one contact to import, from line Line of the file.
+type SampleRow struct {
+	Line     int
+	Phone    string // E.164
+	TZ       string
+	Language string
+	Priority int
+	Attrs    map[string]string
+}
+
+// Duplicate is a row left out because its number is already in the campaign.
+type Duplicate struct {
+	Line  int
+	Phone string
+}
+
+const (
+	sqlImportTemp = `
+CREATE TEMPORARY TABLE import_row (
+    line int NOT NULL, phone text NOT NULL, tz text NOT NULL, language text NOT NULL,
+    priority int NOT NULL, attrs jsonb NOT NULL, contact_id bigint
+) ON COMMIT DROP`
+	sqlImportDuplicates = `
+DELETE FROM import_row r
+USING survey_case sc JOIN contact c ON c.id = sc.contact_id
+WHERE sc.campaign_id = $1 AND c.phone_e164 = r.phone
+RETURNING r.line, r.phone`
+	sqlImportIDs      = `UPDATE import_row SET contact_id = nextval(pg_get_serial_sequence('contact', 'id'))`
+	sqlImportContacts = `
+INSERT INTO contact (id, phone_e164, tz, language, attrs)
+SELECT contact_id, phone, tz, language, attrs FROM import_row ORDER BY line`
+	sqlImportCases = `
+INSERT INTO survey_case (campaign_id, contact_id, priority, next_attempt_at)
+SELECT $1, contact_id, priority, now() FROM import_row ORDER BY line`
+	sqlCampaignExists = `SELECT id FROM campaign WHERE id = $1 FOR SHARE`
+)
+
+// ImportSample adds rows to campaign id as contacts with open cases, and
+// returns how many were imported and the rows left out because their number
+// is already in the campaign. ErrNotFound if there is no such campaign.
+func (db *DB) ImportSample(ctx context.Context, id int64, rows []SampleRow, actor string) (imported int, dups []Duplicate, err error) {
+	err = db.tx(ctx, func(tx pgx.Tx) error {
+		dups = nil
+		var cid int64
+		if err := tx.QueryRow(ctx, sqlCampaignExists, id).Scan(&cid); err != nil {
+			if err == pgx.ErrNoRows {
+				return fmt.Errorf("no campaign %d: %w", id, ErrNotFound)
+			}
+			return err
+		}
+		if _, err := tx.Exec(ctx, sqlImportTemp); err != nil {
+			return err
+		}
+		var encodeErr error
+		src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+			r := rows[i]
+			attrs := r.Attrs
+			if attrs == nil {
+				attrs = map[string]string{}
+			}
+			b, err := json.Marshal(attrs)
+			if err != nil {
+				encodeErr = err
+				return nil, err
+			}
+			return []any{int32(r.Line), r.Phone, r.TZ, r.Language, int32(r.Priority), string(b)}, nil
+		})
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_row"}, []string{"line", "phone", "tz", "language", "priority", "attrs"}, src); err != nil {
+			if encodeErr != nil {
+				return encodeErr
+			}
+			return fmt.Errorf("copy rows: %w", err)
+		}
+		res, err := tx.Query(ctx, sqlImportDuplicates, id)
+		if err != nil {
+			return err
+		}
+		if dups, err = pgx.CollectRows(res, func(row pgx.CollectableRow) (Duplicate, error) {
+			var d Duplicate
+			err := row.Scan(&d.Line, &d.Phone)
+			return d, err
+		}); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, sqlImportIDs); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, sqlImportContacts); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, sqlImportCases, id)
+		if err != nil {
+			return err
+		}
+		imported = int(tag.RowsAffected())
+		if _, err := addEvent(ctx, tx, Event{Kind: "sample.imported", CampaignID: id}); err != nil {
+			return err
+		}
+		return audit(ctx, tx, actor, "sample.import", fmt.Sprintf("campaign:%d", id),
+			map[string]any{"imported": imported, "duplicates": len(dups)})
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("import %d sample rows into campaign %d: %w", len(rows), id, err)
+	}
+	return imported, dups, nil
+}
