@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/canvass/canvass/testdata"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
@@ -176,4 +178,23 @@ func FuzzParseSample(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestExampleSample keeps testdata/samples/customer-study.csv (the README's
+// tour) importable for the customer study.
+func TestExampleSample(t *testing.T) {
+	f, err := testdata.Samples.Open("samples/customer-study.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m := Mapping{Phone: "phone", TZ: "time_zone", Fields: map[string]string{
+		"first_name": "first_name", "region": "region", "segment": "segment", "product": "product"}}
+	rep, err := parseSample(f, m, "US", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 20 || len(rep.Errors) != 0 || len(rep.Duplicates) != 0 {
+		t.Errorf("rows %d, errors %v, duplicates %v", len(rep.Rows), rep.Errors, rep.Duplicates)
+	}
 }

@@ -9,3 +9,9 @@ import "embed"
 //
 //go:embed questionnaires/*.yaml
 var Questionnaires embed.FS
+
+// Samples holds example sample files for the console's importer,
+// samples/*.csv.
+//
+//go:embed samples/*.csv
+var Samples embed.FS
