@@ -16,6 +16,9 @@ type call struct {
 	m     Media
 	now   func() time.Time
 	ahead []Key // type-ahead: keys pressed but not yet part of an entry
+	// full is set when the last entry ended at its maximum length: a "#"
+	// right after it ("10#", as prompts invite) still belongs to it.
+	full bool
 }
 
 // NewCall returns the Channel for an answered call.
@@ -95,6 +98,12 @@ func (c *call) Ask(ctx context.Context, spec GatherSpec, ps ...Prompt) (Input, e
 	}
 
 	handle := func(k Key) bool {
+		if c.full {
+			c.full = false
+			if k.Digit == '#' {
+				return false // the terminator of the previous, full entry
+			}
+		}
 		if len(g.in.Raw) == 0 {
 			at := k.At
 			if at.IsZero() || at.Before(g.in.PromptStart) {
@@ -110,6 +119,7 @@ func (c *call) Ask(ctx context.Context, spec GatherSpec, ps ...Prompt) (Input, e
 		if !done && pb == nil {
 			arm(spec.InterDigitTimeout)
 		}
+		c.full = done && k.Digit != '#' && k.Digit != '*'
 		return done
 	}
 
@@ -187,7 +197,7 @@ func (c *call) Record(ctx context.Context, p Prompt, spec RecordSpec) (Recording
 	if err := c.play(ctx, p); err != nil {
 		return Recording{}, err
 	}
-	c.ahead = nil // a key pressed during the prompt must not end the recording
+	c.ahead, c.full = nil, false // a key pressed during the prompt must not end the recording
 	rec, err := c.m.StartRecording(ctx, spec.Name)
 	if err != nil {
 		return Recording{}, err

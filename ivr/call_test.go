@@ -107,6 +107,26 @@ func TestTypeAhead(t *testing.T) {
 	})
 }
 
+// TestFullEntryThenPound: "10#" as the prompt invites — the entry ends at
+// two digits, and the "#" must not become a no-input on the next question.
+func TestFullEntryThenPound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ph := newPhone(4 * time.Second)
+		ch := ivr.NewCall(ph, nil)
+		pressAll(ph, press{4 * time.Second, '1'}, press{4200 * time.Millisecond, '0'}, press{4400 * time.Millisecond, '#'})
+		first, err := ch.Ask(t.Context(), nps, ivr.Prompt{ID: "nps"})
+		if err != nil || first.Digits != "10" {
+			t.Fatalf("first: %+v %v", first, err)
+		}
+		pressAll(ph, press{6 * time.Second, '4'})
+		csat := ivr.GatherSpec{MinDigits: 1, MaxDigits: 1, InitialTimeout: 5 * time.Second, InterDigitTimeout: 2 * time.Second, BargeIn: true}
+		second, err := ch.Ask(t.Context(), csat, ivr.Prompt{ID: "csat"})
+		if err != nil || second.Digits != "4" || second.Raw != "4" {
+			t.Fatalf("second: %+v %v; the # of 10# leaked into it", second, err)
+		}
+	})
+}
+
 func TestBargeInSkipsRemainingPrompts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ph := newPhone(2 * time.Second)

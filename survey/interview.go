@@ -374,14 +374,12 @@ func (qq *Question) ParseKeys(digits string) (any, error) {
 	return n, nil
 }
 
-// Outcome is how the interview ends now: complete once every relevant
-// question was asked; otherwise partial when the share of applicable
-// questions answered reaches the questionnaire's partial threshold, else a
-// break-off.
+// Outcome is how the interview ends now, by the share of applicable
+// (relevant, answerable) questions answered: complete when every relevant
+// question was asked and the share reaches the questionnaire's complete
+// threshold; otherwise partial when it reaches the partial threshold, else
+// a break-off (AAPOR 1.1, 1.2, 2.12).
 func (iv *Interview) Outcome() Status {
-	if iv.Done() {
-		return StatusComplete
-	}
 	applicable, answered := 0, 0
 	for _, qq := range iv.q.Questions {
 		if !qq.Answerable() || !iv.relevant(qq) {
@@ -392,7 +390,14 @@ func (iv *Interview) Outcome() Status {
 			answered++
 		}
 	}
-	if applicable > 0 && float64(answered)/float64(applicable) >= iv.q.PartialThreshold {
+	share := 1.0 // nothing applicable: a screen-out that was fully asked
+	if applicable > 0 {
+		share = float64(answered) / float64(applicable)
+	}
+	switch {
+	case iv.Done() && share >= iv.q.CompleteThreshold:
+		return StatusComplete
+	case answered > 0 && share >= iv.q.PartialThreshold:
 		return StatusPartial
 	}
 	return StatusBreakoff

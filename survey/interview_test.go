@@ -228,7 +228,7 @@ func TestOutcome(t *testing.T) {
 	}{
 		{"nothing answered", nil, survey.StatusBreakoff},
 		{"one of five", []any{int64(9)}, survey.StatusBreakoff},
-		{"three of five", []any{int64(9), int64(4), int64(5)}, survey.StatusPartial},
+		{"three of four", []any{int64(9), int64(4), int64(5)}, survey.StatusPartial},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -238,6 +238,28 @@ func TestOutcome(t *testing.T) {
 				t.Errorf("got %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestOutcomeAtTheEnd(t *testing.T) {
+	q := load(t, "post-call") // complete needs 0.8 of the applicable questions
+	skip := func(iv *survey.Interview) {
+		if _, _, err := iv.Skip(survey.Paradata{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iv, _ := q.Start("en", nil, clock)
+	for !iv.Done() {
+		skip(iv)
+	}
+	if got := iv.Outcome(); got != survey.StatusBreakoff {
+		t.Errorf("every question timed out: got %s, want breakoff", got)
+	}
+	iv, _ = q.Start("en", nil, clock)
+	walk(t, iv, int64(9), int64(4), int64(6)) // nps, csat, ces; resolved skipped
+	skip(iv)
+	if got := iv.Outcome(); !iv.Done() || got != survey.StatusPartial {
+		t.Errorf("3 of 4 answered at the end: got %s, want partial", got)
 	}
 }
 

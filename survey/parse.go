@@ -22,16 +22,17 @@ import (
 const MaxSourceBytes = 1 << 20
 
 type rawQuestionnaire struct {
-	ID               string      `yaml:"id"`
-	Title            string      `yaml:"title"`
-	Languages        []string    `yaml:"languages"`
-	Modes            []string    `yaml:"modes"`
-	Contact          []string    `yaml:"contact"`
-	Intro            yaml.Node   `yaml:"intro"`
-	Thanks           yaml.Node   `yaml:"thanks"`
-	PartialThreshold *float64    `yaml:"partial_threshold"`
-	Questions        []yaml.Node `yaml:"questions"`
-	Quotas           []yaml.Node `yaml:"quotas"`
+	ID                string      `yaml:"id"`
+	Title             string      `yaml:"title"`
+	Languages         []string    `yaml:"languages"`
+	Modes             []string    `yaml:"modes"`
+	Contact           []string    `yaml:"contact"`
+	Intro             yaml.Node   `yaml:"intro"`
+	Thanks            yaml.Node   `yaml:"thanks"`
+	PartialThreshold  *float64    `yaml:"partial_threshold"`
+	CompleteThreshold *float64    `yaml:"complete_threshold"`
+	Questions         []yaml.Node `yaml:"questions"`
+	Quotas            []yaml.Node `yaml:"quotas"`
 }
 
 type rawQuestion struct {
@@ -212,6 +213,17 @@ func (p *parser) questionnaire(n *yaml.Node) {
 		} else {
 			q.PartialThreshold = t
 		}
+	}
+	q.CompleteThreshold = 0.8
+	if r.CompleteThreshold != nil {
+		if t := *r.CompleteThreshold; !(t > 0 && t <= 1) {
+			p.addf(fieldLine(n, "complete_threshold"), "complete_threshold %v must be above 0 and at most 1 (share of applicable questions answered)", t)
+		} else {
+			q.CompleteThreshold = t
+		}
+	}
+	if q.PartialThreshold > q.CompleteThreshold {
+		p.addf(fieldLine(n, "partial_threshold"), "partial_threshold %v must not exceed complete_threshold %v", q.PartialThreshold, q.CompleteThreshold)
 	}
 	if len(r.Questions) == 0 {
 		p.addf(fieldLine(n, "questions"), "questions are missing: a questionnaire needs at least one")

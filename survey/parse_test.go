@@ -108,6 +108,7 @@ func TestLintProblems(t *testing.T) {
 		{"quota without target", base + "quotas:\n  - id: q1\n    when: nps > 8\n", 11, "target 0 must be at least 1"},
 		{"validate type", base + "    validate: value == \"yes\"\n", 10, "mismatched types"},
 		{"partial threshold", base + "partial_threshold: 2\n", 10, "partial_threshold"},
+		{"thresholds out of order", base + "partial_threshold: 0.9\ncomplete_threshold: 0.7\n", 10, "must not exceed complete_threshold"},
 		{"duplicate key", "id: t\nid: u\n", 2, "already defined"},
 	}
 	for _, tc := range tests {
@@ -138,7 +139,7 @@ func TestLintListsEveryProblem(t *testing.T) {
 		t.Fatalf("want 2 problems, got %v", err)
 	}
 	got := ps.Format("f.yaml")
-	want := "f.yaml:8: question resolved: type \"stars\" is not one of [nps scale yes_no choice multi number text recording statement]\nf.yaml:10: unknown field \"colour\" in the questionnaire (known fields: id, title, languages, modes, contact, intro, thanks, partial_threshold, questions, quotas)\n"
+	want := "f.yaml:8: question resolved: type \"stars\" is not one of [nps scale yes_no choice multi number text recording statement]\nf.yaml:10: unknown field \"colour\" in the questionnaire (known fields: id, title, languages, modes, contact, intro, thanks, partial_threshold, complete_threshold, questions, quotas)\n"
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}

@@ -49,8 +49,13 @@ type Questionnaire struct {
 	// answer for an interview that ends early to count as partial (AAPOR 1.2)
 	// rather than a break-off (2.12).
 	PartialThreshold float64
-	Questions        []*Question
-	Quotas           []*Quota
+	// CompleteThreshold is the share of applicable questions a respondent
+	// who reached the end must have answered for a complete (AAPOR 1.1);
+	// below it the interview is partial or a break-off, so a silent line
+	// that timed out on every question is not counted as a complete.
+	CompleteThreshold float64
+	Questions         []*Question
+	Quotas            []*Quota
 
 	index map[string]int
 	pipes pipes // of Intro and Thanks

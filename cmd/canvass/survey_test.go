@@ -54,10 +54,13 @@ func TestTryJSON(t *testing.T) {
 		// Two of four applicable questions reach the 0.5 partial threshold.
 		{"hangup after half", "en", "8\n3\nhangup\n",
 			`{"status":"partial","language":"en","answers":{"callback":null,"ces":null,"csat":3,"nps":8,"resolved":null,"why":null}}`},
+		{"a silent line is no complete", "en", strings.Repeat("\n", 12),
+			`{"status":"breakoff","language":"en","answers":{"callback":null,"ces":null,"csat":null,"nps":null,"resolved":null,"why":null}}`},
 		{"end of input early", "en", "8\n",
 			`{"status":"breakoff","language":"en","answers":{"callback":null,"ces":null,"csat":null,"nps":8,"resolved":null,"why":null}}`},
+		// The end was reached, but with 3 of 4 questions answered: partial.
 		{"three no-inputs skip the question", "en", "\n\n\n5\n5\n1\n",
-			`{"status":"complete","language":"en","answers":{"callback":null,"ces":5,"csat":5,"nps":null,"resolved":true,"why":null}}`},
+			`{"status":"partial","language":"en","answers":{"callback":null,"ces":5,"csat":5,"nps":null,"resolved":true,"why":null}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
