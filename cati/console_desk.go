@@ -528,7 +528,7 @@ func (s *Server) wrapUp(ctx context.Context, u Account, caseID int64, code, appo
 	if _, err := c.Desks.WrapUp(ctx, u.ID, caseID, o, s.now()); err != nil {
 		return err
 	}
-	log.Info("case wrapped up", "case_id", caseID, "status", o.Status, "code", o.FinalCode+o.AttemptCode)
+	log.Info("case wrapped up", "case_id", caseID, "status", o.Status, "final_code", o.FinalCode, "attempt_code", o.AttemptCode)
 	return nil
 }
 
@@ -550,6 +550,9 @@ func (s *Server) decide(cd CaseDetail, camp Campaign, iv *survey.Interview, stat
 		return Outcome{}, survey.Errorf(survey.EInvalid, "the note is longer than 2000 characters")
 	}
 	if appointment != "" {
+		if status == survey.StatusComplete {
+			return Outcome{}, survey.Errorf(survey.EInvalid, "the interview is complete: close the case as 1.1 Complete instead of booking a call back")
+		}
 		loc, err := location(cd.Contact.TZ)
 		if err != nil {
 			return Outcome{}, err
@@ -595,6 +598,12 @@ func (s *Server) decide(cd CaseDetail, camp Campaign, iv *survey.Interview, stat
 		d, _ = survey.LookupDisposition(code)
 	}
 	codes = append(codes, code)
+	// An interview with enough answers is a partial whatever the
+	// interviewer picked to end the call (a refusal to go on, say): the
+	// final-disposition rule then ranks it above the refusal.
+	if status == survey.StatusPartial || inProgress && iv != nil && iv.Outcome() == survey.StatusPartial {
+		codes = append(codes, survey.CodePartial)
+	}
 	o := Outcome{AttemptCode: string(code), Note: note}
 	limit := cd.Attempts >= cd.MaxAttempts
 	if d.Final || limit {

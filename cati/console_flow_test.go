@@ -232,3 +232,54 @@ func TestForgedAndClaimedCases(t *testing.T) {
 		t.Fatal("note not stored")
 	}
 }
+
+// TestRefusalAfterEnoughAnswersIsPartial: a respondent who stops after
+// most questions is a partial (1.2), whatever the interviewer picked to end
+// the call — the final-disposition rule ranks P above R.
+func TestRefusalAfterEnoughAnswersIsPartial(t *testing.T) {
+	cf := newConsole(t, contact("Fe", "east", "consumer", "tv"))
+	ws := cf.login("ivy").dial()
+	ws.next("state")
+	var d desk
+	ws.must("next_case", nil, &d)
+	caseID := d.Case.ID
+	ws.must("dial", map[string]any{"case_id": caseID}, &d)
+	ws.must("dial_result", map[string]any{"case_id": caseID, "outcome": "contact"}, &d)
+	for _, a := range []struct {
+		q string
+		v any
+	}{{"main_user", true}, {"tenure", 4}, {"sat_overall", 4}, {"nps", 9}, {"nps_reason", "fast"}, {"contacted_support", false}, {"household", 2}} {
+		ws.must("answer", map[string]any{"case_id": caseID, "question": a.q, "value": a.v}, &d)
+	}
+	ws.must("end_call", map[string]any{"case_id": caseID}, &d)
+	ws.must("wrap_up", map[string]any{"case_id": caseID, "code": "2.11"}, &d)
+	var final string
+	var status survey.Status
+	if err := cf.db.Pool().QueryRow(t.Context(), `SELECT c.final_disposition, i.status FROM survey_case c JOIN interview i ON i.case_id = c.id WHERE c.id = $1`, caseID).Scan(&final, &status); err != nil {
+		t.Fatal(err)
+	}
+	if final != "1.2" || status != survey.StatusPartial {
+		t.Errorf("7 of 9 answered, then a refusal: case %s, interview %s; want 1.2 and partial", final, status)
+	}
+}
+
+// TestCompleteCaseIsNotCalledAgain: no call back is booked for a respondent
+// who completed.
+func TestCompleteCaseIsNotCalledAgain(t *testing.T) {
+	cf := newConsole(t, contact("Gi", "east", "consumer", "tv"))
+	ws := cf.login("ivy").dial()
+	ws.next("state")
+	var d desk
+	ws.must("next_case", nil, &d)
+	caseID := d.Case.ID
+	ws.must("dial", map[string]any{"case_id": caseID}, &d)
+	ws.must("dial_result", map[string]any{"case_id": caseID, "outcome": "contact"}, &d)
+	ws.must("answer", map[string]any{"case_id": caseID, "question": "main_user", "value": false}, &d) // screened out: complete
+	if !d.Complete {
+		t.Fatalf("want a complete interview: %+v", d)
+	}
+	msg := ws.refuse("wrap_up", map[string]any{"case_id": caseID, "appointment": "2026-01-13T18:30"}, survey.EInvalid)
+	if !strings.Contains(msg, "complete") {
+		t.Errorf("message %q", msg)
+	}
+}

@@ -560,7 +560,7 @@ func (db *DB) WrapUp(ctx context.Context, userID, caseID int64, o Outcome, now t
 			return err
 		}
 		return deskEvent(ctx, tx, "case.wrapped", Desk{UserID: userID, State: DeskIdle, CaseID: caseID, InterviewID: c.interviewID},
-			c.campaignID, now, map[string]any{"case_status": o.Status, "code": o.FinalCode + o.AttemptCode})
+			c.campaignID, now, map[string]any{"case_status": o.Status, "final_code": o.FinalCode, "attempt_code": o.AttemptCode})
 	})
 	if err != nil {
 		return Desk{}, fmt.Errorf("wrap up case %d for user %d: %w", caseID, userID, err)
@@ -670,13 +670,24 @@ func (db *DB) Reassign(ctx context.Context, actor string, caseID, to int64, toNa
 
 const sqlPendingAppointment = `SELECT EXISTS (SELECT 1 FROM appointment WHERE case_id = $1 AND status = 'pending')`
 
+const sqlCaseHasComplete = `SELECT EXISTS (SELECT 1 FROM interview WHERE case_id = $1 AND status = 'complete')`
+
 // Release takes case caseID from its interviewer and puts it back in the
 // queue, due now (or at its pending appointment). ErrConflict if it is
-// closed.
+// closed or its interview is complete.
 func (db *DB) Release(ctx context.Context, actor string, caseID int64, now time.Time) error {
 	err := db.supervise(ctx, caseID, nil, now, func(tx pgx.Tx, c lockedCase, desks map[int64]Desk) error {
 		if c.status == "closed" {
 			return fmt.Errorf("case %d is closed: %w", caseID, ErrConflict)
+		}
+		// A released case is called again: never one whose respondent
+		// already completed the interview.
+		var complete bool
+		if err := tx.QueryRow(ctx, sqlCaseHasComplete, caseID).Scan(&complete); err != nil {
+			return err
+		}
+		if complete {
+			return fmt.Errorf("case %d has a complete interview; set disposition 1.1 instead of releasing it: %w", caseID, ErrConflict)
 		}
 		if err := freeOwner(ctx, tx, c, caseID, desks, now); err != nil {
 			return err
