@@ -1,0 +1,624 @@
+package sipua
+
+// This file is one call's media, the ivr.Media the engine drives: a UDP
+// socket, a sender that emits one RTP packet every 20 ms for the whole call
+// (the playing prompt, or comfort silence), a receiver that turns the
+// caller's packets into keys (RFC 4733 events, or Goertzel detection on the
+// audio when no events were negotiated) and recorded audio, and the RTP
+// timeout watch. Work per received packet is bounded and allocation-free.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/pion/rtp"
+
+	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/sipua/internal/media"
+)
+
+const (
+	packetInterval = 20 * time.Millisecond
+	// maxBurst: a sender this many packets late (the machine stalled) jumps
+	// ahead instead of bursting the backlog at the peer.
+	maxBurst = 5
+	// keyQueue bounds unread keys; only a flood of events can fill it.
+	keyQueue = 256
+	// maxPacket is the largest datagram read; larger ones are cut and
+	// rejected as not RTP.
+	maxPacket = 1500
+)
+
+// sendState is what the sender needs to address a packet; replaced as a
+// whole when a re-INVITE or symmetric-RTP latching changes it.
+type sendState struct {
+	dst    netip.AddrPort
+	codec  media.Codec
+	pt     uint8
+	active bool // false while on hold: packets are built but not sent
+}
+
+// recvState is what the receiver accepts.
+type recvState struct {
+	peer    netip.AddrPort // the address the peer's SDP gave
+	codec   media.Codec
+	codecPT uint8
+	eventPT int // -1: in-band detection
+}
+
+// probation is how many consecutive, in-sequence packets a source other
+// than the SDP address must send before it is taken as the caller (a NAT
+// rewrote the address): a stray or hostile sender that gets in first does
+// not capture the call.
+const probation = 4
+
+// call is the media of one answered call.
+type call struct {
+	log          *slog.Logger // carries call_id
+	conn         *net.UDPConn
+	prompts      Prompts
+	recordings   Recordings
+	maxRecording time.Duration
+	rtpTimeout   time.Duration
+	bye          func(ctx context.Context) error // hangs up from our side
+	dialog       *sipgo.Dialog                   // for in-dialog requests
+
+	// mu guards local, our SDP, which re-offers change.
+	mu    sync.Mutex
+	local media.Description
+
+	send      atomic.Pointer[sendState]
+	recv      atomic.Pointer[recvState]
+	relatch   atomic.Bool  // a re-INVITE moved the peer: learn its source again
+	expectRTP atomic.Bool  // the peer is supposed to send (not on hold)
+	lastRTP   atomic.Int64 // unix nanoseconds of the last valid packet
+	started   time.Time
+
+	keys    chan ivr.Key
+	done    chan struct{}
+	endOnce sync.Once
+	workers sync.WaitGroup
+
+	pending atomic.Pointer[playback] // next prompt for the sender
+
+	recMu sync.Mutex
+	rec   *recorder
+
+	stats callStats
+}
+
+// callStats count what the receiver saw, for logs and tests.
+type callStats struct {
+	received, foreign, junk, keys, droppedKeys atomic.Int64
+}
+
+// newCall wraps an RTP socket; start begins the media once answered.
+func newCall(conn *net.UDPConn, st media.Stream, s *Server, log *slog.Logger) *call {
+	c := &call{
+		log: log, conn: conn,
+		prompts: s.prompts, recordings: s.recordings,
+		maxRecording: s.opts.MaxRecording, rtpTimeout: s.opts.RTPTimeout,
+		keys: make(chan ivr.Key, keyQueue), done: make(chan struct{}),
+	}
+	c.update(st)
+	return c
+}
+
+// update applies the peer's (re-)negotiated stream.
+func (c *call) update(st media.Stream) {
+	ss := &sendState{dst: st.Addr, codec: st.Codec, pt: st.CodecPT,
+		active: st.Direction.Receives() && !st.Addr.Addr().IsUnspecified()}
+	if prev := c.recv.Load(); prev != nil && prev.peer == st.Addr {
+		ss.dst = c.send.Load().dst // same SDP address: keep the latched source
+	} else if prev != nil {
+		c.relatch.Store(true) // moved: learn the new source
+	}
+	c.send.Store(ss)
+	c.recv.Store(&recvState{peer: st.Addr, codec: st.Codec, codecPT: st.CodecPT, eventPT: st.EventPT})
+	c.expectRTP.Store(st.Direction.Sends() && !st.Addr.Addr().IsUnspecified())
+}
+
+// renegotiate applies a re-offer and returns our answer; no offer gets
+// our current description (as our offer).
+func (c *call) renegotiate(offer []byte, events bool) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(offer) == 0 {
+		return c.local.Marshal(), nil
+	}
+	st, err := media.Negotiate(offer, events, c.local.Codecs[0])
+	if err != nil {
+		return nil, err
+	}
+	next := c.local
+	next.Codecs, next.CodecPTs, next.EventPT, next.Direction = []media.Codec{st.Codec}, []uint8{st.CodecPT}, st.EventPT, st.Direction.Reverse()
+	if next.Codecs[0] != c.local.Codecs[0] || next.CodecPTs[0] != c.local.CodecPTs[0] || next.EventPT != c.local.EventPT || next.Direction != c.local.Direction {
+		next.Version++
+	}
+	c.local = next
+	c.update(st)
+	c.log.Info("media renegotiated", "rtp_peer", st.Addr, "direction", st.Direction, "codec", st.Codec.Name())
+	return next.Marshal(), nil
+}
+
+// start runs the sender and the receiver until the call ends.
+func (c *call) start() {
+	c.started = time.Now()
+	c.lastRTP.Store(c.started.UnixNano())
+	c.workers.Add(2)
+	go c.sendLoop()
+	go c.recvLoop()
+}
+
+// end stops the media; it is safe to call more than once.
+func (c *call) end(why string) {
+	c.endOnce.Do(func() {
+		close(c.done)
+		if err := c.conn.Close(); err != nil {
+			c.log.Debug("close RTP socket", "err", err)
+		}
+		c.recMu.Lock()
+		if c.rec != nil {
+			c.rec.finish() // a hangup keeps the partial recording
+		}
+		c.recMu.Unlock()
+		c.log.Info("call ended", "by", why, "rtp_received", c.stats.received.Load(),
+			"rtp_foreign", c.stats.foreign.Load(), "rtp_junk", c.stats.junk.Load(), "keys", c.stats.keys.Load())
+	})
+}
+
+// wait returns once the media goroutines have exited (after end).
+func (c *call) wait() { c.workers.Wait() }
+
+func (c *call) ended() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// sender builds and sends the call's packets; only sendLoop uses it.
+type sender struct {
+	c         *call
+	pkt       rtp.Packet
+	buf       []byte
+	payload   []byte
+	cur       *playback
+	talkspurt bool
+	errs      int
+}
+
+func newSender(c *call) *sender {
+	return &sender{c: c, talkspurt: true, buf: make([]byte, 12+media.SamplesPerPacket), payload: make([]byte, media.SamplesPerPacket),
+		pkt: rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32(), SSRC: rand.Uint32()}}}
+}
+
+// packet sends the next 20 ms: the playing prompt, or silence.
+func (s *sender) packet() {
+	c := s.c
+	if p := c.pending.Swap(nil); p != nil {
+		s.cur.finish(nil) // replaced by a newer prompt
+		s.cur, s.talkspurt = p, true
+	}
+	ss := c.send.Load()
+	if s.cur != nil && s.cur.stopped.Load() {
+		s.cur.finish(nil)
+		s.cur = nil
+	}
+	last := false
+	if s.cur != nil {
+		last = s.cur.fill(s.payload, ss.codec)
+	} else {
+		for i := range s.payload {
+			s.payload[i] = ss.codec.Silence()
+		}
+	}
+	s.pkt.PayloadType, s.pkt.Marker, s.pkt.Payload = ss.pt, s.talkspurt, s.payload
+	if ss.active {
+		n, err := s.pkt.MarshalTo(s.buf)
+		if err == nil {
+			_, err = c.conn.WriteToUDPAddrPort(s.buf[:n], ss.dst)
+		}
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			if s.errs++; s.errs == 1 || s.errs%500 == 0 {
+				c.log.Warn("send RTP", "to", ss.dst, "errors", s.errs, "err", err)
+			}
+		}
+	}
+	s.pkt.SequenceNumber++
+	s.pkt.Timestamp += media.SamplesPerPacket
+	s.talkspurt = false
+	if last {
+		s.cur.finish(nil) // Done once its last packet is out
+		s.cur = nil
+	}
+}
+
+// skip jumps n packets ahead without sending them.
+func (s *sender) skip(n int64) {
+	s.pkt.Timestamp += uint32(n * media.SamplesPerPacket)
+	s.pkt.SequenceNumber += uint16(n) // a gap the peer reads as loss
+	s.talkspurt = true
+}
+
+// sendLoop emits one packet per 20 ms, paced against the wall clock so
+// that ticker drift and scheduling delays do not accumulate.
+func (c *call) sendLoop() {
+	defer c.workers.Done()
+	s := newSender(c)
+	defer func() {
+		s.cur.finish(ivr.ErrHangup)
+		c.pending.Swap(nil).finish(ivr.ErrHangup)
+	}()
+	ticker := time.NewTicker(packetInterval)
+	defer ticker.Stop()
+	start := time.Now()
+	var sent int64
+	nextCheck := start.Add(time.Second)
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-ticker.C:
+		}
+		now := time.Now()
+		due := int64(now.Sub(start)/packetInterval) + 1
+		if late := due - sent; late > maxBurst {
+			s.skip(late - 1)
+			sent += late - 1
+		}
+		for ; sent < due; sent++ {
+			s.packet()
+		}
+		if now.After(nextCheck) {
+			nextCheck = now.Add(time.Second)
+			c.checkTimeout(now)
+		}
+	}
+}
+
+// checkTimeout hangs up a call whose peer stopped sending RTP.
+func (c *call) checkTimeout(now time.Time) {
+	if !c.expectRTP.Load() {
+		c.lastRTP.Store(now.UnixNano()) // on hold: the clock restarts when the peer resumes
+		return
+	}
+	idle := now.Sub(time.Unix(0, c.lastRTP.Load()))
+	if idle < c.rtpTimeout {
+		return
+	}
+	c.expectRTP.Store(false) // once
+	c.log.Warn("no RTP from the caller; hanging up", "idle", idle.Round(time.Millisecond))
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := c.Hangup(ctx); err != nil {
+			c.log.Warn("hang up after RTP timeout", "err", err)
+		}
+	}()
+}
+
+// recvLoop reads the caller's packets until the socket closes.
+func (c *call) recvLoop() {
+	defer c.workers.Done()
+	buf := make([]byte, maxPacket+1)
+	pcm := make([]int16, maxPacket)
+	r := receiver{c: c, emit: c.pushKey}
+	for {
+		n, from, err := c.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || c.ended() {
+				return
+			}
+			continue // e.g. an ICMP error surfaced on the socket
+		}
+		r.packet(buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), pcm)
+	}
+}
+
+// receiver is the receive goroutine's state.
+type receiver struct {
+	c        *call
+	emit     func(rune)
+	pkt      rtp.Packet
+	latched  netip.AddrPort
+	haveSrc  bool
+	lastSeq  uint16
+	haveSeq  bool
+	events   media.EventReceiver
+	detector *media.Detector
+	// A source on probation (see probation).
+	cand    netip.AddrPort
+	candSeq uint16
+	candN   int
+}
+
+// packet handles one datagram: bounded work, no allocation once warm.
+func (r *receiver) packet(b []byte, from netip.AddrPort, pcm []int16) {
+	c := r.c
+	if len(b) < 12 || b[0]>>6 != 2 || len(b) > maxPacket {
+		c.stats.junk.Add(1)
+		return
+	}
+	if c.relatch.Swap(false) {
+		r.haveSrc, r.haveSeq = false, false
+	}
+	if r.haveSrc && from != r.latched {
+		c.stats.foreign.Add(1)
+		return
+	}
+	if err := r.pkt.Unmarshal(b); err != nil {
+		c.stats.junk.Add(1)
+		return
+	}
+	rs := c.recv.Load()
+	pt := r.pkt.PayloadType
+	isEvent := rs.eventPT >= 0 && int(pt) == rs.eventPT
+	if !isEvent && pt != rs.codecPT {
+		c.stats.junk.Add(1)
+		return
+	}
+	if !r.haveSrc {
+		// Symmetric RTP: the first valid packet from the SDP address, or a
+		// source that passed probation, fixes the caller's source, and our
+		// packets go back there (through any NAT).
+		if from != rs.peer {
+			seq := r.pkt.SequenceNumber
+			if from == r.cand && seq == r.candSeq+1 {
+				r.candN++
+			} else {
+				r.cand, r.candN = from, 1
+			}
+			r.candSeq = seq
+			if r.candN < probation {
+				c.stats.foreign.Add(1)
+				return
+			}
+		}
+		r.latched, r.haveSrc = from, true
+		if ss := c.send.Load(); ss.dst != from {
+			next := *ss
+			next.dst = from
+			c.send.Store(&next)
+			c.log.Debug("RTP source latched", "from", from, "sdp", ss.dst)
+		}
+	}
+	c.stats.received.Add(1)
+	c.lastRTP.Store(time.Now().UnixNano())
+	if isEvent {
+		r.events.Packet(r.pkt.Timestamp, r.pkt.Payload, r.emit)
+		return
+	}
+	seq := r.pkt.SequenceNumber
+	if r.haveSeq && int16(seq-r.lastSeq) <= 0 {
+		return // duplicate or late: already played past it
+	}
+	r.lastSeq, r.haveSeq = seq, true
+	r.events.Audio(r.pkt.Timestamp, r.emit)
+	n := len(r.pkt.Payload)
+	rs.codec.Decode(pcm[:n], r.pkt.Payload)
+	if rs.eventPT < 0 {
+		if r.detector == nil {
+			r.detector = media.NewDetector()
+		}
+		r.detector.Write(pcm[:n], r.emit)
+	}
+	c.recMu.Lock()
+	if c.rec != nil {
+		c.rec.write(pcm[:n])
+	}
+	c.recMu.Unlock()
+}
+
+// pushKey queues a key for the engine; it never blocks the receiver.
+func (c *call) pushKey(d rune) {
+	c.stats.keys.Add(1)
+	select {
+	case c.keys <- ivr.Key{Digit: d, At: time.Now()}:
+		c.log.Debug("key", "digit", string(d))
+	default:
+		// Only a flood of events fills the queue: say so once in a while.
+		if n := c.stats.droppedKeys.Add(1); n == 1 || n%1000 == 0 {
+			c.log.Warn("keys dropped: the queue of unread keys is full", "dropped", n, "queue", keyQueue)
+		}
+	}
+}
+
+// Play starts playing p.
+func (c *call) Play(ctx context.Context, p ivr.Prompt) (ivr.Playback, error) {
+	if c.ended() {
+		return nil, ivr.ErrHangup
+	}
+	pcm, err := c.prompts.PCM(ctx, p.Questionnaire, p.ID, p.Language, p.Text)
+	if err != nil {
+		return nil, fmt.Errorf("play: %w", err)
+	}
+	return c.play(pcm), nil
+}
+
+// play hands samples to the sender.
+func (c *call) play(pcm []int16) *playback {
+	pb := &playback{pcm: pcm, done: make(chan error, 1)}
+	c.pending.Swap(pb).finish(nil)
+	if c.ended() {
+		pb.finish(ivr.ErrHangup) // the sender may already be gone
+	}
+	return pb
+}
+
+// Keys delivers the caller's keys.
+func (c *call) Keys() <-chan ivr.Key { return c.keys }
+
+// Done is closed when the call has ended.
+func (c *call) Done() <-chan struct{} { return c.done }
+
+// Hangup sends BYE and ends the media.
+func (c *call) Hangup(ctx context.Context) error {
+	if c.ended() {
+		return nil
+	}
+	err := c.bye(ctx)
+	c.end("us")
+	if err != nil {
+		return fmt.Errorf("send BYE: %w", err)
+	}
+	return nil
+}
+
+// StartRecording writes what the caller says to a WAV file, after a beep.
+func (c *call) StartRecording(ctx context.Context, name string) (ivr.Recorder, error) {
+	if c.recordings == nil {
+		return nil, ivr.ErrCannotRecord
+	}
+	if c.ended() {
+		return nil, ivr.ErrHangup
+	}
+	path, err := c.recordings.RecordingPath(name)
+	if err != nil {
+		return nil, fmt.Errorf("recording %s: %w", name, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("recording %s: %w", name, err)
+	}
+	w, err := createWAV(path)
+	if err != nil {
+		return nil, fmt.Errorf("recording %s: %w", name, err)
+	}
+	r := &recorder{c: c, name: name, w: w, max: int64(c.maxRecording / time.Second * media.SampleRate)}
+	c.recMu.Lock()
+	if c.rec != nil {
+		c.rec.finish()
+	}
+	c.rec = r
+	c.recMu.Unlock()
+	if c.ended() {
+		r.stop()
+	}
+	c.play(beep())
+	c.log.Debug("recording", "name", name, "path", path)
+	return r, nil
+}
+
+// beep is the tone the questionnaires announce before a voice answer:
+// 250 ms of 1 kHz at -12 dBFS, with 5 ms ramps.
+func beep() []int16 {
+	const n, ramp = 2000, 40
+	out := make([]int16, n)
+	for i := range out {
+		g := min(1, float64(min(i, n-1-i))/ramp)
+		out[i] = int16(8200 * g * math.Sin(2*math.Pi*1000*float64(i)/media.SampleRate))
+	}
+	return out
+}
+
+// playback is a prompt being played; the sender owns its position.
+type playback struct {
+	pcm     []int16 // shared with the prompt catalog: read only
+	pos     int
+	stopped atomic.Bool
+	once    sync.Once
+	done    chan error
+}
+
+// fill encodes the next packet into dst; it reports whether that was the
+// last one. A short last packet is padded with silence.
+func (p *playback) fill(dst []byte, codec media.Codec) bool {
+	n := min(len(dst), len(p.pcm)-p.pos)
+	codec.Encode(dst[:n], p.pcm[p.pos:p.pos+n])
+	for i := n; i < len(dst); i++ {
+		dst[i] = codec.Silence()
+	}
+	p.pos += n
+	return p.pos >= len(p.pcm)
+}
+
+// finish reports the playback's end once; nil-safe.
+func (p *playback) finish(err error) {
+	if p == nil {
+		return
+	}
+	p.once.Do(func() {
+		p.done <- err
+		close(p.done)
+	})
+}
+
+// Done receives the playback's end.
+func (p *playback) Done() <-chan error { return p.done }
+
+// Stop ends the playback within one packet.
+func (p *playback) Stop() { p.stopped.Store(true) }
+
+// recorder is a voice answer being written.
+type recorder struct {
+	c    *call
+	name string
+	max  int64 // samples
+
+	// Guarded by c.recMu.
+	w        *wavWriter
+	closed   bool
+	err      error
+	duration time.Duration
+}
+
+// write appends caller audio; c.recMu is held.
+func (r *recorder) write(pcm []int16) {
+	if r.closed || r.err != nil {
+		return
+	}
+	if room := r.max - r.w.samples; int64(len(pcm)) > room {
+		pcm = pcm[:max(room, 0)]
+	}
+	if len(pcm) == 0 {
+		return
+	}
+	if err := r.w.write(pcm); err != nil {
+		r.err = err
+		r.c.log.Error("write recording", "name", r.name, "err", err)
+	}
+}
+
+// finish closes the file; c.recMu is held.
+func (r *recorder) finish() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.duration = time.Duration(r.w.samples) * time.Second / media.SampleRate
+	if err := r.w.close(); err != nil && r.err == nil {
+		r.err = err
+	}
+}
+
+func (r *recorder) stop() {
+	r.c.recMu.Lock()
+	defer r.c.recMu.Unlock()
+	if r.c.rec == r {
+		r.c.rec = nil
+	}
+	r.finish()
+}
+
+// Stop ends the recording; the file keeps what was said.
+func (r *recorder) Stop(ctx context.Context) (ivr.Recording, error) {
+	r.stop()
+	if r.err != nil {
+		return ivr.Recording{}, fmt.Errorf("recording %s: %w", r.name, r.err)
+	}
+	return ivr.Recording{Name: r.name, Duration: r.duration}, nil
+}

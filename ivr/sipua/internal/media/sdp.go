@@ -1,0 +1,235 @@
+package media
+
+// This file is SDP offer/answer (RFC 3264) for one audio stream of G.711
+// with optional RFC 4733 telephone-events, on pion/sdp. Negotiate reads an
+// offer (or an answer to our own offer) and picks the first G.711 codec in
+// the peer's order; Description renders our side.
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// Errors of Negotiate, checked with errors.Is.
+var (
+	// ErrMalformed: the body is not a usable SDP (answer 400).
+	ErrMalformed = errors.New("malformed SDP")
+	// ErrNoCommonCodec: no audio stream we can take (answer 488).
+	ErrNoCommonCodec = errors.New("no common codec: Canvass speaks PCMU or PCMA over RTP/AVP")
+)
+
+// Direction is an SDP stream direction.
+type Direction string
+
+// Directions (RFC 3264 §5.1).
+const (
+	SendRecv Direction = "sendrecv"
+	SendOnly Direction = "sendonly"
+	RecvOnly Direction = "recvonly"
+	Inactive Direction = "inactive"
+)
+
+// Reverse is the direction an answer gives to an offer's direction.
+func (d Direction) Reverse() Direction {
+	switch d {
+	case SendOnly:
+		return RecvOnly
+	case RecvOnly:
+		return SendOnly
+	}
+	return d
+}
+
+// Sends reports whether the side with this direction sends media.
+func (d Direction) Sends() bool { return d == SendRecv || d == SendOnly }
+
+// Receives reports whether the side with this direction receives media.
+func (d Direction) Receives() bool { return d == SendRecv || d == RecvOnly }
+
+// Stream is the negotiated audio stream, as the peer described it.
+type Stream struct {
+	Addr      netip.AddrPort // where the peer receives RTP; an unspecified address means on hold
+	Codec     Codec
+	CodecPT   uint8 // the payload type the peer uses for Codec
+	EventPT   int   // the telephone-event payload type, -1 when none
+	Direction Direction
+}
+
+// Limits that keep the work per SDP bounded.
+const (
+	maxSDPSize = 16 << 10
+	maxMedia   = 16
+	maxFormats = 64
+)
+
+// Negotiate reads the peer's SDP and picks the first PCMU or PCMA format
+// in its order; telephone-event/8000 is taken when events is true. prefer,
+// when it is still offered, wins over the order (a re-INVITE keeps the
+// codec in use).
+func Negotiate(body []byte, events bool, prefer ...Codec) (Stream, error) {
+	if len(body) == 0 {
+		return Stream{}, fmt.Errorf("%w: empty body", ErrMalformed)
+	}
+	if len(body) > maxSDPSize {
+		return Stream{}, fmt.Errorf("%w: %d bytes", ErrMalformed, len(body))
+	}
+	var sd sdp.SessionDescription
+	if err := sd.Unmarshal(body); err != nil {
+		return Stream{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	var audio *sdp.MediaDescription
+	for i, m := range sd.MediaDescriptions {
+		if i == maxMedia {
+			break
+		}
+		if m == nil || !strings.EqualFold(m.MediaName.Media, "audio") || m.MediaName.Port.Value == 0 {
+			continue
+		}
+		proto := strings.ToUpper(strings.Join(m.MediaName.Protos, "/"))
+		if proto != "RTP/AVP" && proto != "RTP/AVPF" {
+			continue
+		}
+		audio = m
+		break
+	}
+	if audio == nil {
+		return Stream{}, fmt.Errorf("%w: no RTP/AVP audio stream", ErrNoCommonCodec)
+	}
+	if p := audio.MediaName.Port.Value; p < 1 || p > 65535 {
+		return Stream{}, fmt.Errorf("%w: port %d", ErrMalformed, p)
+	}
+	ci := audio.ConnectionInformation
+	if ci == nil {
+		ci = sd.ConnectionInformation
+	}
+	if ci == nil || ci.Address == nil {
+		return Stream{}, fmt.Errorf("%w: no connection address", ErrMalformed)
+	}
+	ip, err := netip.ParseAddr(ci.Address.Address)
+	if err != nil {
+		return Stream{}, fmt.Errorf("%w: connection address %q is not an IP address", ErrMalformed, ci.Address.Address)
+	}
+	st := Stream{Addr: netip.AddrPortFrom(ip.Unmap(), uint16(audio.MediaName.Port.Value)), EventPT: -1, Direction: SendRecv}
+
+	rtpmap := map[uint8]string{}
+	for _, a := range audio.Attributes {
+		if a.Key != "rtpmap" {
+			continue
+		}
+		ptText, enc, ok := strings.Cut(a.Value, " ")
+		pt, err := strconv.ParseUint(ptText, 10, 7)
+		if !ok || err != nil {
+			return Stream{}, fmt.Errorf("%w: rtpmap %q", ErrMalformed, a.Value)
+		}
+		rtpmap[uint8(pt)] = strings.ToLower(strings.TrimSpace(enc))
+	}
+	found := false
+	for i, f := range audio.MediaName.Formats {
+		if i == maxFormats {
+			break
+		}
+		n, err := strconv.ParseUint(f, 10, 7)
+		if err != nil {
+			return Stream{}, fmt.Errorf("%w: payload type %q", ErrMalformed, f)
+		}
+		pt := uint8(n)
+		enc, mapped := rtpmap[pt]
+		var c Codec
+		switch {
+		case mapped && (enc == "pcmu/8000" || enc == "pcmu/8000/1"), !mapped && pt == 0:
+			c = PCMU
+		case mapped && (enc == "pcma/8000" || enc == "pcma/8000/1"), !mapped && pt == 8:
+			c = PCMA
+		case mapped && enc == "telephone-event/8000":
+			if events && st.EventPT < 0 {
+				st.EventPT = int(pt)
+			}
+			continue
+		default:
+			continue
+		}
+		if !found || len(prefer) > 0 && c == prefer[0] && st.Codec != prefer[0] {
+			st.Codec, st.CodecPT, found = c, pt, true
+		}
+	}
+	if !found {
+		return Stream{}, ErrNoCommonCodec
+	}
+	st.Direction = direction(audio.Attributes, sd.Attributes)
+	return st, nil
+}
+
+func direction(media, session []sdp.Attribute) Direction {
+	for _, attrs := range [][]sdp.Attribute{media, session} {
+		for _, a := range attrs {
+			switch d := Direction(a.Key); d {
+			case SendRecv, SendOnly, RecvOnly, Inactive:
+				return d
+			}
+		}
+	}
+	return SendRecv
+}
+
+// Description is our side of the stream.
+type Description struct {
+	Addr      netip.AddrPort // our RTP address
+	SessionID uint64         // fixed for the call
+	Version   uint64         // bumped whenever the description changes
+	Codecs    []Codec        // in our order of preference; an answer has one
+	CodecPTs  []uint8        // payload type per codec (the offer's, in an answer)
+	EventPT   int            // -1: no telephone-event
+	Direction Direction
+}
+
+// Marshal renders the description as SDP.
+func (d Description) Marshal() []byte {
+	ipType := "IP4"
+	if d.Addr.Addr().Is6() {
+		ipType = "IP6"
+	}
+	host := d.Addr.Addr().String()
+	formats := make([]string, 0, len(d.Codecs)+1)
+	var attrs []sdp.Attribute
+	for i, c := range d.Codecs {
+		pt := c.PayloadType()
+		if i < len(d.CodecPTs) {
+			pt = d.CodecPTs[i]
+		}
+		formats = append(formats, strconv.Itoa(int(pt)))
+		attrs = append(attrs, sdp.NewAttribute("rtpmap", fmt.Sprintf("%d %s/%d", pt, c.Name(), SampleRate)))
+	}
+	if d.EventPT >= 0 {
+		formats = append(formats, strconv.Itoa(d.EventPT))
+		attrs = append(attrs,
+			sdp.NewAttribute("rtpmap", fmt.Sprintf("%d telephone-event/%d", d.EventPT, SampleRate)),
+			sdp.NewAttribute("fmtp", fmt.Sprintf("%d 0-16", d.EventPT)))
+	}
+	dir := d.Direction
+	if dir == "" {
+		dir = SendRecv
+	}
+	attrs = append(attrs, sdp.NewAttribute("ptime", "20"), sdp.NewPropertyAttribute(string(dir)))
+	s := sdp.SessionDescription{
+		Origin: sdp.Origin{Username: "canvass", SessionID: d.SessionID, SessionVersion: d.Version,
+			NetworkType: "IN", AddressType: ipType, UnicastAddress: host},
+		SessionName:           "canvass",
+		ConnectionInformation: &sdp.ConnectionInformation{NetworkType: "IN", AddressType: ipType, Address: &sdp.Address{Address: host}},
+		TimeDescriptions:      []sdp.TimeDescription{{}},
+		MediaDescriptions: []*sdp.MediaDescription{{
+			MediaName:  sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: int(d.Addr.Port())}, Protos: []string{"RTP", "AVP"}, Formats: formats},
+			Attributes: attrs,
+		}},
+	}
+	b, err := s.Marshal()
+	if err != nil {
+		// Marshal fails only on values this function never builds.
+		panic(fmt.Sprintf("media: marshal SDP: %v", err))
+	}
+	return b
+}

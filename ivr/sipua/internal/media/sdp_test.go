@@ -1,0 +1,108 @@
+// SDP negotiation: what is accepted, what is 488, what is 400.
+
+package media
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+// offer is an SDP as baresip 1.0 sends it, with its m= and attribute lines
+// replaced.
+func offer(m string, attrs ...string) []byte {
+	s := "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" + m + "\r\n"
+	for _, a := range attrs {
+		s += a + "\r\n"
+	}
+	return []byte(s)
+}
+
+func TestNegotiate(t *testing.T) {
+	addr := netip.MustParseAddrPort("127.0.0.1:20000")
+	tests := []struct {
+		name    string
+		body    []byte
+		events  bool
+		prefer  []Codec
+		want    Stream
+		wantErr error
+	}{
+		{"PCMU only with events (baresip)", offer("m=audio 20000 RTP/AVP 0 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-15", "a=sendrecv"), true, nil,
+			Stream{Addr: addr, Codec: PCMU, CodecPT: 0, EventPT: 101, Direction: SendRecv}, nil},
+		{"PCMA only", offer("m=audio 20000 RTP/AVP 8"), true, nil,
+			Stream{Addr: addr, Codec: PCMA, CodecPT: 8, EventPT: -1, Direction: SendRecv}, nil},
+		{"both: the offer's order wins", offer("m=audio 20000 RTP/AVP 8 0 101", "a=rtpmap:101 telephone-event/8000"), true, nil,
+			Stream{Addr: addr, Codec: PCMA, CodecPT: 8, EventPT: 101, Direction: SendRecv}, nil},
+		{"both: the codec in use wins on a re-INVITE", offer("m=audio 20000 RTP/AVP 8 0"), true, []Codec{PCMU},
+			Stream{Addr: addr, Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
+		{"telephone-event not accepted", offer("m=audio 20000 RTP/AVP 0 101", "a=rtpmap:101 telephone-event/8000"), false, nil,
+			Stream{Addr: addr, Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
+		{"telephone-event at another rate is not ours", offer("m=audio 20000 RTP/AVP 0 100", "a=rtpmap:100 telephone-event/16000"), true, nil,
+			Stream{Addr: addr, Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
+		{"dynamic payload type for PCMU", offer("m=audio 20000 RTP/AVP 96", "a=rtpmap:96 PCMU/8000"), true, nil,
+			Stream{Addr: addr, Codec: PCMU, CodecPT: 96, EventPT: -1, Direction: SendRecv}, nil},
+		{"opus and G.722 first", offer("m=audio 20000 RTP/AVP 111 9 0", "a=rtpmap:111 opus/48000/2", "a=rtpmap:9 G722/8000"), true, nil,
+			Stream{Addr: addr, Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
+		{"hold with sendonly", offer("m=audio 20000 RTP/AVP 0", "a=sendonly"), true, nil,
+			Stream{Addr: addr, Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendOnly}, nil},
+		{"session-level inactive", []byte("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\na=inactive\r\nm=audio 20000 RTP/AVP 0\r\n"), true, nil,
+			Stream{Addr: addr, Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: Inactive}, nil},
+		{"old-style hold 0.0.0.0", []byte(strings.Replace(string(offer("m=audio 20000 RTP/AVP 0")), "c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0", 1)), true, nil,
+			Stream{Addr: netip.MustParseAddrPort("0.0.0.0:20000"), Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
+		{"IPv6", []byte("v=0\r\no=- 1 2 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0\r\n"), true, nil,
+			Stream{Addr: netip.MustParseAddrPort("[::1]:20000"), Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
+		{"media-level connection wins", offer("m=audio 20000 RTP/AVP 0", "c=IN IP4 10.1.2.3"), true, nil,
+			Stream{Addr: netip.MustParseAddrPort("10.1.2.3:20000"), Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
+		{"rejected first stream, usable second", offer("m=audio 0 RTP/AVP 0\r\nm=audio 20000 RTP/AVP 8"), true, nil,
+			Stream{Addr: addr, Codec: PCMA, CodecPT: 8, EventPT: -1, Direction: SendRecv}, nil},
+
+		{"no common codec", offer("m=audio 20000 RTP/AVP 9 18", "a=rtpmap:9 G722/8000", "a=rtpmap:18 G729/8000"), true, nil, Stream{}, ErrNoCommonCodec},
+		{"only telephone-event", offer("m=audio 20000 RTP/AVP 101", "a=rtpmap:101 telephone-event/8000"), true, nil, Stream{}, ErrNoCommonCodec},
+		{"SRTP", offer("m=audio 20000 RTP/SAVP 0"), true, nil, Stream{}, ErrNoCommonCodec},
+		{"video only", offer("m=video 20000 RTP/AVP 96"), true, nil, Stream{}, ErrNoCommonCodec},
+		{"PCMU at 16 kHz is not G.711", offer("m=audio 20000 RTP/AVP 96", "a=rtpmap:96 PCMU/16000"), true, nil, Stream{}, ErrNoCommonCodec},
+		{"garbage", []byte("hello, I am not SDP"), true, nil, Stream{}, ErrMalformed},
+		{"empty", nil, true, nil, Stream{}, ErrMalformed},
+		{"no connection line", []byte("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0\r\n"), true, nil, Stream{}, ErrMalformed},
+		{"host name in connection line", []byte(strings.Replace(string(offer("m=audio 20000 RTP/AVP 0")), "c=IN IP4 127.0.0.1", "c=IN IP4 pbx.example.com", 1)), true, nil, Stream{}, ErrMalformed},
+		{"payload type out of range", offer("m=audio 20000 RTP/AVP 0 300"), true, nil, Stream{}, ErrMalformed},
+		{"port out of range", offer("m=audio 70000 RTP/AVP 0"), true, nil, Stream{}, ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Negotiate(tt.body, tt.events, tt.prefer...)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("stream\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// Our answer is an SDP our own Negotiate (and so the phone in sipuatest)
+// reads back to the same stream.
+func TestDescriptionRoundTrip(t *testing.T) {
+	for _, d := range []Description{
+		{Addr: netip.MustParseAddrPort("127.0.0.1:20002"), SessionID: 1<<63 - 1, Version: 2, Codecs: []Codec{PCMU}, CodecPTs: []uint8{0}, EventPT: 101, Direction: SendRecv},
+		{Addr: netip.MustParseAddrPort("[::1]:30000"), SessionID: 7, Version: 1, Codecs: []Codec{PCMA, PCMU}, EventPT: -1, Direction: RecvOnly},
+	} {
+		got, err := Negotiate(d.Marshal(), true)
+		if err != nil {
+			t.Fatalf("%s\n%v", d.Marshal(), err)
+		}
+		want := Stream{Addr: d.Addr, Codec: d.Codecs[0], CodecPT: d.Codecs[0].PayloadType(), EventPT: d.EventPT, Direction: d.Direction}
+		if got != want {
+			t.Errorf("%s\n got %+v\nwant %+v", d.Marshal(), got, want)
+		}
+	}
+}

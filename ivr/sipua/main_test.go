@@ -1,0 +1,335 @@
+// Fixtures shared by the endpoint's tests: a real ivr.Engine over an
+// in-memory store, prompts synthesized as tones, a running Server, and the
+// sipuatest phone that calls it. The baresip tests use PostgreSQL instead
+// (sqltest, started once for this test binary).
+
+package sipua_test
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/sipua"
+	"github.com/canvass/canvass/ivr/sipua/sipuatest"
+	"github.com/canvass/canvass/sql/sqltest"
+	"github.com/canvass/canvass/survey"
+	"github.com/canvass/canvass/testdata"
+)
+
+func TestMain(m *testing.M) { sqltest.Main(m) }
+
+// memStore keeps interviews in memory; it is both the engine's Store and
+// its Questionnaires.
+type memStore struct {
+	mu         sync.Mutex
+	qs         map[string]survey.QuestionnaireVersion
+	interviews map[survey.InterviewID]*survey.InterviewRecord
+	finished   chan survey.InterviewID
+	prepare    func(ctx context.Context) error // run at each questionnaire lookup, when set
+}
+
+func newMemStore(t testing.TB, files ...string) *memStore {
+	t.Helper()
+	m := &memStore{qs: map[string]survey.QuestionnaireVersion{}, interviews: map[survey.InterviewID]*survey.InterviewRecord{},
+		finished: make(chan survey.InterviewID, 1024)}
+	for _, f := range files {
+		src, err := fs.ReadFile(testdata.Questionnaires, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := survey.Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.qs[q.ID] = survey.QuestionnaireVersion{ID: q.ID, Version: 1, Source: src, Languages: q.Languages}
+	}
+	return m
+}
+
+// onLookup runs f at each questionnaire lookup (a slow or failing
+// database).
+func (m *memStore) onLookup(f func(ctx context.Context) error) {
+	m.mu.Lock()
+	m.prepare = f
+	m.mu.Unlock()
+}
+
+func (m *memStore) Questionnaire(ctx context.Context, id string, version int) (survey.QuestionnaireVersion, error) {
+	m.mu.Lock()
+	hook := m.prepare
+	m.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx); err != nil {
+			return survey.QuestionnaireVersion{}, err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.qs[id]
+	if !ok {
+		return v, survey.Errorf(survey.ENotFound, "no questionnaire %q", id)
+	}
+	return v, nil
+}
+
+func (m *memStore) StartInterview(ctx context.Context, r survey.InterviewRecord) (survey.InterviewID, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r.ID = survey.InterviewID(len(m.interviews) + 1)
+	r.Status = survey.StatusInProgress
+	m.interviews[r.ID] = &r
+	return r.ID, nil
+}
+
+func (m *memStore) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	iv := m.interviews[id]
+	iv.Answers = slices.DeleteFunc(iv.Answers, func(x survey.Answer) bool { return x.Question == a.Question })
+	iv.Answers = append(iv.Answers, a)
+	return nil
+}
+
+func (m *memStore) ClearAnswers(ctx context.Context, id survey.InterviewID, qs []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	iv := m.interviews[id]
+	iv.Answers = slices.DeleteFunc(iv.Answers, func(x survey.Answer) bool { return slices.Contains(qs, x.Question) })
+	return nil
+}
+
+func (m *memStore) FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, last string) error {
+	m.mu.Lock()
+	iv := m.interviews[id]
+	iv.Status, iv.EndCause, iv.LastQuestion = to, cause, last
+	m.mu.Unlock()
+	select {
+	case m.finished <- id:
+	default: // nobody is waiting (load measurements)
+	}
+	return nil
+}
+
+// waitFinished returns the next interview to end.
+func (m *memStore) waitFinished(t *testing.T, timeout time.Duration) survey.InterviewRecord {
+	t.Helper()
+	select {
+	case id := <-m.finished:
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return *m.interviews[id]
+	case <-time.After(timeout):
+		t.Fatalf("no interview ended within %s", timeout)
+	}
+	return survey.InterviewRecord{}
+}
+
+// count is the number of interviews started.
+func (m *memStore) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.interviews)
+}
+
+func values(r survey.InterviewRecord) map[string]any {
+	v := map[string]any{}
+	for _, a := range r.Answers {
+		v[a.Question] = a.Value
+	}
+	return v
+}
+
+// tonePrompts synthesizes every prompt as a 440 Hz tone whose length
+// grows with the text (200 ms + 2 ms per character, at most 700 ms), so
+// the phone can tell prompts apart from silence.
+type tonePrompts struct {
+	mu     sync.Mutex
+	played []string // prompt ids, in order
+}
+
+func (p *tonePrompts) PCM(ctx context.Context, questionnaire, id, lang, text string) ([]int16, error) {
+	p.mu.Lock()
+	p.played = append(p.played, id)
+	p.mu.Unlock()
+	n := min(200+2*len(text), 700) * 8
+	pcm := make([]int16, n)
+	for i := range pcm {
+		pcm[i] = int16(4000 * math.Sin(2*math.Pi*440*float64(i)/8000))
+	}
+	return pcm, nil
+}
+
+func (p *tonePrompts) Played() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.played)
+}
+
+// dirRecordings writes recordings under a directory.
+type dirRecordings string
+
+func (d dirRecordings) RecordingPath(name string) (string, error) {
+	return filepath.Join(string(d), "recordings", name+".wav"), nil
+}
+
+// fastIVR are keypad timeouts short enough for tests.
+func fastIVR() ivr.Options {
+	o := ivr.DefaultOptions()
+	o.InitialTimeout, o.InterDigitTimeout, o.ScaleInterDigitTimeout = 1500*time.Millisecond, 700*time.Millisecond, 700*time.Millisecond
+	return o
+}
+
+// env is a running endpoint and a phone to call it.
+type env struct {
+	t       *testing.T
+	srv     *sipua.Server
+	store   *memStore
+	prompts *tonePrompts
+	dir     string
+	phone   *sipuatest.Phone
+	cancel  context.CancelFunc
+	stopped chan error
+	once    sync.Once
+}
+
+// testOptions are endpoint options for a test: loopback, a free port.
+func testOptions() sipua.Options {
+	o := sipua.DefaultOptions()
+	o.Addr = "127.0.0.1:0"
+	o.RTPPorts = "30000-39999"
+	o.RTPTimeout = 5 * time.Second
+	o.ShutdownGrace = 3 * time.Second
+	return o
+}
+
+func testLog(t *testing.T) *slog.Logger {
+	level := slog.LevelInfo
+	if os.Getenv("SIPUA_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level}))
+}
+
+func start(t *testing.T, opts sipua.Options, sessions func(*ivr.Engine) sipua.Sessions) *env {
+	t.Helper()
+	e := &env{t: t, store: newMemStore(t, "questionnaires/post-call.yaml", "questionnaires/customer-study.yaml"), prompts: &tonePrompts{}, dir: t.TempDir(), stopped: make(chan error, 1)}
+	log := testLog(t)
+	engine := ivr.New(fastIVR(), e.store, e.store, log, nil)
+	var sess sipua.Sessions = engine
+	if sessions != nil {
+		sess = sessions(engine)
+	}
+	srv, err := sipua.New(opts, sess, e.prompts, dirRecordings(e.dir), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = srv
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	go func() { e.stopped <- srv.Run(ctx) }()
+	if e.phone, err = sipuatest.NewPhone(sipuatest.PhoneOptions{Log: log.With("side", "phone")}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.stop()
+		e.phone.Close()
+	})
+	return e
+}
+
+// stop shuts the endpoint down and waits for Run to return.
+func (e *env) stop() {
+	e.once.Do(func() {
+		e.cancel()
+		select {
+		case err := <-e.stopped:
+			if err != nil {
+				e.t.Errorf("Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			e.t.Errorf("Run did not return after its context ended")
+		}
+	})
+}
+
+// uri is the endpoint's address for a request-URI user.
+func (e *env) uri(user string, params ...string) string {
+	u := fmt.Sprintf("sip:%s@%s", user, e.srv.Addr())
+	for _, p := range params {
+		u += ";" + p
+	}
+	return u
+}
+
+// dial calls the post-call survey in English.
+func (e *env) dial(ctx context.Context, o sipuatest.DialOptions) *sipuatest.Call {
+	e.t.Helper()
+	if o.Headers == nil {
+		o.Headers = map[string]string{"X-Canvass-Language": "en"}
+	}
+	c, err := e.phone.Dial(ctx, e.uri("post-call"), o)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(c.Close)
+	return c
+}
+
+// respondent walks a call prompt by prompt.
+type respondent struct {
+	t    *testing.T
+	ctx  context.Context
+	call *sipuatest.Call
+	last time.Time
+}
+
+func newRespondent(t *testing.T, ctx context.Context, c *sipuatest.Call) *respondent {
+	return &respondent{t: t, ctx: ctx, call: c}
+}
+
+// prompt waits for the next prompt to start.
+func (r *respondent) prompt() {
+	r.t.Helper()
+	o, err := r.call.WaitPrompt(r.ctx, r.last)
+	if err != nil {
+		r.t.Fatalf("waiting for a prompt: %v", err)
+	}
+	r.last = o
+}
+
+// answer waits for the next prompt and keys an answer during it.
+func (r *respondent) answer(keys string) {
+	r.t.Helper()
+	r.prompt()
+	if len(keys) > 1 {
+		if err := r.call.SendKeys(r.ctx, keys[:len(keys)-1], 150*time.Millisecond); err != nil {
+			r.t.Fatalf("keys %s: %v", keys, err)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	// The next prompt may start as soon as the last key begins: an
+	// in-band key is detected within 30 ms of its start.
+	r.last = time.Now()
+	if _, err := r.call.SendKey(r.ctx, rune(keys[len(keys)-1])); err != nil {
+		r.t.Fatalf("keys %s: %v", keys, err)
+	}
+}
+
+func waitDone(t *testing.T, c *sipuatest.Call, within time.Duration) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-time.After(within):
+		t.Fatalf("the call did not end within %s", within)
+	}
+}

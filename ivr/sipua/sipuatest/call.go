@@ -1,0 +1,469 @@
+package sipuatest
+
+// This file is the media side of a test call: RTP out every 20 ms (silence,
+// spoken audio, in-band tones, or RFC 4733 events for keys), RTP in (what
+// the phone heard), and prompt onsets: the first non-silent packet after
+// silence, or a packet marked as a talkspurt start, which is how the
+// endpoint starts every prompt.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/pion/rtp"
+
+	"github.com/canvass/canvass/ivr/sipua/internal/media"
+)
+
+// KeyDuration is how long each key is held, and KeyPause the least
+// silence between two keys (a DTMF receiver needs one to tell "2", "2"
+// from a held "2").
+const (
+	KeyDuration = 100 * time.Millisecond
+	KeyPause    = 80 * time.Millisecond
+)
+
+// silenceLevel: decoded packets whose samples all stay below this are
+// silence.
+const silenceLevel = 200
+
+// Call is one call of a Phone.
+type Call struct {
+	p      *Phone
+	keep   bool
+	client *sipgo.DialogClientSession // when we dialled
+	server *sipgo.DialogServerSession // when we answered
+	dialog context.Context
+
+	invited, answered time.Time
+
+	mu      sync.Mutex
+	conn    *net.UDPConn
+	local   media.Description
+	remote  netip.AddrPort
+	codec   media.Codec
+	pt      uint8
+	eventPT int
+	heard   []int16
+	onsets  []time.Time
+	onsetCh chan struct{} // closed and replaced at each onset
+
+	jobs     chan *job
+	halt     chan struct{}
+	haltOnce sync.Once
+	mute     atomic.Bool
+	workers  sync.WaitGroup
+
+	in, out         atomic.Int64
+	jitterNS, maxNS atomic.Int64
+	lastKey         atomic.Int64 // unix ns when the last key ended
+}
+
+// job is something to send: a key or audio.
+type job struct {
+	digit rune    // > 0: an RFC 4733 key; -1: pcm is an in-band key
+	pcm   []int16 // audio (in-band keys, speech)
+	mark  time.Time
+	done  chan time.Time // receives mark once the job is sent
+}
+
+func (p *Phone) newCall(keep bool) (*Call, error) {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, fmt.Errorf("phone: RTP socket: %w", err)
+	}
+	return &Call{p: p, keep: keep, conn: conn, onsetCh: make(chan struct{}), jobs: make(chan *job, 64), halt: make(chan struct{})}, nil
+}
+
+func (c *Call) localAddr() netip.AddrPort {
+	return c.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+func (c *Call) start(st media.Stream) {
+	c.mu.Lock()
+	c.remote, c.codec, c.pt, c.eventPT = st.Addr, st.Codec, st.CodecPT, st.EventPT
+	conn := c.conn
+	c.mu.Unlock()
+	c.workers.Add(2)
+	go c.sendLoop()
+	go c.recvLoop(conn)
+	go func() {
+		select {
+		case <-c.dialog.Done():
+			c.stop()
+		case <-c.halt:
+		}
+	}()
+}
+
+func (c *Call) stop() {
+	c.haltOnce.Do(func() {
+		close(c.halt)
+		c.mu.Lock()
+		c.conn.Close()
+		c.mu.Unlock()
+	})
+}
+
+// Done is closed when the call has ended (BYE either way).
+func (c *Call) Done() <-chan struct{} { return c.dialog.Done() }
+
+// Close stops the call's media without signalling (after Done, or to
+// abandon the call).
+func (c *Call) Close() {
+	c.stop()
+	c.workers.Wait()
+}
+
+// SetupTime is the time from INVITE to answer.
+func (c *Call) SetupTime() time.Duration { return c.answered.Sub(c.invited) }
+
+// CallID is the SIP Call-ID.
+func (c *Call) CallID() string {
+	if c.client != nil {
+		return c.client.InviteRequest.CallID().Value()
+	}
+	return c.server.InviteRequest.CallID().Value()
+}
+
+// LocalRTP is the phone's RTP address for this call; RemoteRTP the far
+// end's.
+func (c *Call) LocalRTP() netip.AddrPort {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.localAddr()
+}
+
+// RemoteRTP is where the call sends RTP.
+func (c *Call) RemoteRTP() netip.AddrPort {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remote
+}
+
+func (c *Call) setRemote(a netip.AddrPort) {
+	c.mu.Lock()
+	c.remote = a
+	c.mu.Unlock()
+}
+
+// moveRTP switches to a new RTP socket (the old one is closed).
+func (c *Call) moveRTP() error {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	old := c.conn
+	c.conn = conn
+	c.mu.Unlock()
+	old.Close()
+	c.workers.Add(1)
+	go c.recvLoop(conn)
+	return nil
+}
+
+// MuteRTP stops (or resumes) sending RTP, as a dead or held peer would.
+func (c *Call) MuteRTP(mute bool) { c.mute.Store(mute) }
+
+// WriteRaw sends b from the call's RTP socket to the far end's RTP
+// address (junk, floods).
+func (c *Call) WriteRaw(b []byte) error {
+	c.mu.Lock()
+	conn, to := c.conn, c.remote
+	c.mu.Unlock()
+	_, err := conn.WriteToUDPAddrPort(b, to)
+	return err
+}
+
+// send queues j and waits until its last packet is out.
+func (c *Call) send(ctx context.Context, j *job) (time.Time, error) {
+	j.done = make(chan time.Time, 1)
+	select {
+	case c.jobs <- j:
+	case <-c.halt:
+		return time.Time{}, errors.New("call ended")
+	case <-ctx.Done():
+		return time.Time{}, ctx.Err()
+	}
+	select {
+	case t := <-j.done:
+		return t, nil
+	case <-c.halt:
+		return time.Time{}, errors.New("call ended")
+	case <-ctx.Done():
+		return time.Time{}, ctx.Err()
+	}
+}
+
+// SendKey presses d for KeyDuration: RFC 4733 events when negotiated,
+// otherwise the DTMF tone in the audio. It returns once the key is over,
+// with the time the far end could first tell it: when the first end event
+// was sent (RFC 4733 receivers report a key on it), or when the tone
+// started (in-band).
+func (c *Call) SendKey(ctx context.Context, d rune) (sent time.Time, err error) {
+	if wait := time.Until(time.Unix(0, c.lastKey.Load()).Add(KeyPause)); wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		}
+	}
+	c.mu.Lock()
+	events := c.eventPT >= 0
+	c.mu.Unlock()
+	if events {
+		if _, ok := media.DigitEvent(d); !ok {
+			return time.Time{}, fmt.Errorf("%q is not a key", d)
+		}
+		return c.send(ctx, &job{digit: d})
+	}
+	pcm := make([]int16, int(KeyDuration/time.Millisecond)*8)
+	if !media.Tone(pcm, d, 6000, 0) {
+		return time.Time{}, fmt.Errorf("%q is not a key", d)
+	}
+	return c.send(ctx, &job{pcm: pcm, digit: -1})
+}
+
+// SendKeys presses each key in turn with gap between them.
+func (c *Call) SendKeys(ctx context.Context, keys string, gap time.Duration) error {
+	for i, d := range keys {
+		if i > 0 {
+			select {
+			case <-time.After(gap):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if _, err := c.SendKey(ctx, d); err != nil {
+			return fmt.Errorf("key %c: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// Say sends audio (8 kHz samples) and returns when it has been sent.
+func (c *Call) Say(ctx context.Context, pcm []int16) error {
+	_, err := c.send(ctx, &job{pcm: pcm})
+	return err
+}
+
+// WaitPrompt returns the first prompt onset after t.
+func (c *Call) WaitPrompt(ctx context.Context, after time.Time) (time.Time, error) {
+	for {
+		c.mu.Lock()
+		for _, o := range c.onsets {
+			if o.After(after) {
+				c.mu.Unlock()
+				return o, nil
+			}
+		}
+		ch := c.onsetCh
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-c.halt:
+			return time.Time{}, errors.New("call ended before the next prompt")
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		}
+	}
+}
+
+// KeyToPrompt presses d and measures the time from when the far end could
+// tell the key (see SendKey) to the start of the next prompt: the latency
+// a respondent hears, plus up to one packet time.
+func (c *Call) KeyToPrompt(ctx context.Context, d rune) (time.Duration, error) {
+	sent, err := c.SendKey(ctx, d)
+	if err != nil {
+		return 0, err
+	}
+	onset, err := c.WaitPrompt(ctx, sent)
+	if err != nil {
+		return 0, err
+	}
+	return onset.Sub(sent), nil
+}
+
+// Heard is the audio received so far (with DialOptions.KeepAudio).
+func (c *Call) Heard() []int16 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int16(nil), c.heard...)
+}
+
+// Onsets are the times prompts started.
+func (c *Call) Onsets() []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Time(nil), c.onsets...)
+}
+
+// Stats are what the phone measured of the far end's RTP.
+type Stats struct {
+	PacketsIn, PacketsOut int64
+	Jitter                time.Duration // RFC 3550 interarrival jitter
+	MaxGap                time.Duration // longest silence of the wire between two packets
+}
+
+// Stats returns the RTP statistics so far.
+func (c *Call) Stats() Stats {
+	return Stats{PacketsIn: c.in.Load(), PacketsOut: c.out.Load(),
+		Jitter: time.Duration(c.jitterNS.Load()), MaxGap: time.Duration(c.maxNS.Load())}
+}
+
+func (c *Call) sendLoop() {
+	defer c.workers.Done()
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32(), SSRC: rand.Uint32()}}
+	buf := make([]byte, 12+media.SamplesPerPacket)
+	payload := make([]byte, media.SamplesPerPacket)
+	var cur *job
+	var step int
+	var keyTS uint32
+	ticker := time.NewTicker(20 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-c.halt:
+			return
+		case <-ticker.C:
+		}
+		if cur == nil {
+			select {
+			case cur = <-c.jobs:
+				step, keyTS = 0, pkt.Timestamp
+			default:
+			}
+		}
+		c.mu.Lock()
+		conn, to, codec, pt, evPT := c.conn, c.remote, c.codec, c.pt, c.eventPT
+		c.mu.Unlock()
+		pkt.Marker = false
+		finished := false
+		switch {
+		case cur != nil && cur.digit > 0:
+			// Five updates, then three end packets, all stamped with the
+			// key's start, as baresip does.
+			code, _ := media.DigitEvent(cur.digit)
+			ev := media.Event{Code: code, Volume: 10, Duration: uint16(min(step+1, 5) * media.SamplesPerPacket), End: step >= 5}
+			pkt.PayloadType, pkt.Timestamp, pkt.Marker = uint8(evPT), keyTS, step == 0
+			pkt.Payload = media.AppendEvent(payload[:0], ev)
+			if step == 5 {
+				cur.mark = time.Now()
+			}
+			step++
+			finished = step == 8
+		case cur != nil:
+			if step == 0 {
+				cur.mark = time.Now()
+			}
+			n := copy16(payload, cur.pcm[step*media.SamplesPerPacket:], codec)
+			pkt.PayloadType, pkt.Payload = pt, payload
+			step++
+			finished = step*media.SamplesPerPacket >= len(cur.pcm) || n == 0
+		default:
+			for i := range payload {
+				payload[i] = codec.Silence()
+			}
+			pkt.PayloadType, pkt.Payload = pt, payload
+		}
+		if !c.mute.Load() {
+			if n, err := pkt.MarshalTo(buf); err == nil {
+				if _, err := conn.WriteToUDPAddrPort(buf[:n], to); err == nil {
+					c.out.Add(1)
+				}
+			}
+		}
+		pkt.SequenceNumber++
+		if cur != nil && cur.digit > 0 {
+			pkt.Timestamp = keyTS + uint32(step)*media.SamplesPerPacket
+		} else {
+			pkt.Timestamp += media.SamplesPerPacket
+		}
+		if finished {
+			if cur.digit != 0 {
+				c.lastKey.Store(time.Now().UnixNano())
+			}
+			cur.done <- cur.mark
+			cur = nil
+		}
+	}
+}
+
+// copy16 encodes up to one packet of src into dst, padding with silence.
+func copy16(dst []byte, src []int16, codec media.Codec) int {
+	n := min(len(dst), len(src))
+	codec.Encode(dst[:n], src[:n])
+	for i := n; i < len(dst); i++ {
+		dst[i] = codec.Silence()
+	}
+	return n
+}
+
+func (c *Call) recvLoop(conn *net.UDPConn) {
+	defer c.workers.Done()
+	buf := make([]byte, 2048)
+	pcm := make([]int16, 2048)
+	var pkt rtp.Packet
+	silent := true
+	var last time.Time
+	var lastTS uint32
+	var jitter float64
+	for {
+		n, _, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		if pkt.Unmarshal(buf[:n]) != nil {
+			continue
+		}
+		c.mu.Lock()
+		pt, codec := c.pt, c.codec
+		c.mu.Unlock()
+		if pkt.PayloadType != pt {
+			continue
+		}
+		c.in.Add(1)
+		if !last.IsZero() {
+			gap := now.Sub(last)
+			if gap > time.Duration(c.maxNS.Load()) {
+				c.maxNS.Store(int64(gap))
+			}
+			// RFC 3550 §6.4.1: J += (|D| - J) / 16.
+			d := gap.Seconds() - float64(pkt.Timestamp-lastTS)/media.SampleRate
+			jitter += (math.Abs(d) - jitter) / 16
+			c.jitterNS.Store(int64(jitter * 1e9))
+		}
+		last, lastTS = now, pkt.Timestamp
+		samples := pcm[:len(pkt.Payload)]
+		codec.Decode(samples, pkt.Payload)
+		quiet := true
+		for _, s := range samples {
+			if s > silenceLevel || s < -silenceLevel {
+				quiet = false
+				break
+			}
+		}
+		c.mu.Lock()
+		if !quiet && (silent || pkt.Marker) {
+			c.onsets = append(c.onsets, now)
+			close(c.onsetCh)
+			c.onsetCh = make(chan struct{})
+		}
+		if c.keep {
+			c.heard = append(c.heard, samples...)
+		}
+		c.mu.Unlock()
+		silent = quiet
+	}
+}
