@@ -20,6 +20,7 @@ import (
 	"github.com/canvass/canvass/cati"
 	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/ivr/asterisk"
+	"github.com/canvass/canvass/ivr/sipua"
 	"github.com/canvass/canvass/prompts"
 	"github.com/canvass/canvass/sql"
 )
@@ -31,6 +32,7 @@ type Config struct {
 	Database sql.Options         `yaml:"database"`
 	IVR      ivr.Options         `yaml:"ivr"`
 	Prompts  prompts.Options     `yaml:"prompts"`
+	SIP      sipua.Options       `yaml:"sip"`
 	ARI      asterisk.Options    `yaml:"ari"`
 	Log      LogOptions          `yaml:"log"`
 }
@@ -63,6 +65,7 @@ func Default() Config {
 		Database: sql.DefaultOptions(),
 		IVR:      ivr.DefaultOptions(),
 		Prompts:  prompts.DefaultOptions(),
+		SIP:      sipua.DefaultOptions(),
 		ARI:      asterisk.DefaultOptions(),
 		Log:      LogOptions{Level: "info", Format: "text"},
 	}
@@ -100,6 +103,21 @@ func env(c *Config) []struct {
 		{"CANVASS_IVR_MAX_CALL_DURATION", dur(&c.IVR.MaxCallDuration)},
 		{"CANVASS_PROMPTS_DIR", str(&c.Prompts.Dir)},
 		{"CANVASS_RECORDINGS_DIR", str(&c.Prompts.RecordingsDir)},
+		{"CANVASS_SIP_ADDR", str(&c.SIP.Addr)},
+		{"CANVASS_SIP_ADVERTISE_ADDR", str(&c.SIP.AdvertiseAddr)},
+		{"CANVASS_SIP_RTP_PORTS", str(&c.SIP.RTPPorts)},
+		{"CANVASS_SIP_DEFAULT_QUESTIONNAIRE", str(&c.SIP.DefaultQuestionnaire)},
+		{"CANVASS_SIP_MAX_CALLS", func(v string) (err error) { c.SIP.MaxCalls, err = strconv.Atoi(v); return err }},
+		{"CANVASS_SIP_RTP_TIMEOUT", dur(&c.SIP.RTPTimeout)},
+		{"CANVASS_SIP_ACCEPT_TELEPHONE_EVENT", func(v string) (err error) {
+			c.SIP.AcceptTelephoneEvent, err = strconv.ParseBool(v)
+			return err
+		}},
+		{"CANVASS_SIP_USERNAME", str(&c.SIP.Username)},
+		{"CANVASS_SIP_PASSWORD", str(&c.SIP.Password)},
+		{"CANVASS_SIP_TRUNK_URI", str(&c.SIP.Trunk.URI)},
+		{"CANVASS_SIP_TRUNK_USERNAME", str(&c.SIP.Trunk.Username)},
+		{"CANVASS_SIP_TRUNK_PASSWORD", str(&c.SIP.Trunk.Password)},
 		{asterisk.EnvURL, str(&c.ARI.URL)},
 		{asterisk.EnvUser, str(&c.ARI.Username)},
 		{asterisk.EnvPassword, str(&c.ARI.Password)},
@@ -168,5 +186,5 @@ func Load(file string, getenv func(string) string) (Config, error) {
 
 // Validate returns every problem of every section.
 func (c Config) Validate() error {
-	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.ARI.Validate(), c.Log.Validate())
+	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.SIP.Validate(), c.ARI.Validate(), c.Log.Validate())
 }

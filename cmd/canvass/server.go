@@ -27,6 +27,7 @@ import (
 	"github.com/canvass/canvass/config"
 	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/ivr/asterisk"
+	"github.com/canvass/canvass/ivr/sipua"
 	"github.com/canvass/canvass/prompts"
 	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/pglocal"
@@ -213,6 +214,14 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		}
 		runners = append(runners, ari.Run)
 	}
+	if cfg.SIP.Addr != "" {
+		sip, err := sipua.New(cfg.SIP, engine, catalog, catalog, log.With("component", "sip"))
+		if err != nil {
+			return err
+		}
+		log.Info("sip listening", "addr", sip.Addr().String())
+		runners = append(runners, sip.Run)
+	}
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -285,14 +294,24 @@ func (e env) dev(ctx context.Context, args []string) error {
 	return e.serveDB(ctx, cfg, db, log, func(addr string) {
 		fmt.Fprintf(e.stdout, `
 Canvass is running at http://%s
+  keypad survey:   call sip:post-call@%s (any SIP phone; the user part names the questionnaire)
   questionnaires:  %s
   admin login:     admin / %s
   API token:       %s   (role admin; kept in %s)
-  try it:          curl -H "Authorization: Bearer $(cat %[5]s)" http://%[1]s/api/v1/questionnaires
-Stop with Ctrl-C; the database stays in %[6]s.
+  try it:          curl -H "Authorization: Bearer $(cat %[6]s)" http://%[1]s/api/v1/questionnaires
+  console:         http://%[1]s/login
+Stop with Ctrl-C; the database stays in %[7]s.
 
-`, addr, strings.Join(loaded, ", "), password, token, filepath.Join(dataDir, "api-token"), dataDir)
+`, addr, sipAddr(cfg), strings.Join(loaded, ", "), password, token, filepath.Join(dataDir, "api-token"), dataDir)
 	})
+}
+
+// sipAddr is where the dev banner tells a phone to call.
+func sipAddr(cfg config.Config) string {
+	if cfg.SIP.Addr == "" {
+		return "(SIP disabled)"
+	}
+	return cfg.SIP.Addr
 }
 
 // loadExamples stores every example questionnaire (a new version only when

@@ -29,7 +29,7 @@ func testEnv(vars map[string]string, stdin string) (env, *bytes.Buffer, *bytes.B
 // the API with the created token.
 func TestAccountsAndServe(t *testing.T) {
 	ctx := t.Context()
-	vars := map[string]string{"CANVASS_DATABASE_URL": sqltest.EmptyURL(t), "CANVASS_HTTP_ADDR": "127.0.0.1:0"}
+	vars := map[string]string{"CANVASS_DATABASE_URL": sqltest.EmptyURL(t), "CANVASS_HTTP_ADDR": "127.0.0.1:0", "CANVASS_SIP_ADDR": "127.0.0.1:0"}
 
 	e, out, _ := testEnv(vars, "")
 	if err := e.migrate(ctx, nil); err != nil || !strings.Contains(out.String(), "migrated") {
@@ -121,7 +121,9 @@ func TestDev(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		pr, pw := io.Pipe()
 		e := env{stdin: strings.NewReader(""), stdout: pw, stderr: io.Discard,
-			getenv: func(k string) string { return map[string]string{"CANVASS_HTTP_ADDR": "127.0.0.1:0"}[k] }}
+			getenv: func(k string) string {
+				return map[string]string{"CANVASS_HTTP_ADDR": "127.0.0.1:0", "CANVASS_SIP_ADDR": "127.0.0.1:0"}[k]
+			}}
 		done := make(chan error, 1)
 		go func() { done <- e.dev(ctx, []string{"-data", data}); pw.Close() }()
 		var banner []string
