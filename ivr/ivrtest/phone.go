@@ -20,9 +20,10 @@ type Phone struct {
 	hangOnce sync.Once
 
 	mu      sync.Mutex
-	played  []ivr.Prompt
-	stopped []string
-	hungUp  bool
+	played     []ivr.Prompt
+	stopped    []string
+	hungUp     bool
+	recordings int
 }
 
 // NewPhone returns a Phone whose prompts each last promptLen.
@@ -122,7 +123,17 @@ func (ph *Phone) HungUp() bool {
 
 // StartRecording records for as long as the recording runs.
 func (ph *Phone) StartRecording(ctx context.Context, name string) (ivr.Recorder, error) {
+	ph.mu.Lock()
+	ph.recordings++
+	ph.mu.Unlock()
 	return &tape{name: name, started: time.Now()}, nil
+}
+
+// Recordings counts the recordings started so far.
+func (ph *Phone) Recordings() int {
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	return ph.recordings
 }
 
 type tape struct {
