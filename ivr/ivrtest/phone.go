@@ -19,7 +19,7 @@ type Phone struct {
 	done     chan struct{}
 	hangOnce sync.Once
 
-	mu      sync.Mutex
+	mu         sync.Mutex
 	played     []ivr.Prompt
 	stopped    []string
 	hungUp     bool
