@@ -11,7 +11,11 @@ let picked = null;    // the value picked on the current question
 let multi = new Set();
 let shownAt = Date.now();
 let message = "";     // the last error, shown until the next state
-let busy = false;
+// Requests go out one after another, in the order the interviewer acted: a
+// key pressed while the previous request is in flight is queued, not lost;
+// the same request twice in a row (a double Enter) is sent once.
+let pending = Promise.resolve();
+let last = "";
 
 const client = connect({
   onStatus: showStatus,
@@ -58,17 +62,22 @@ function restore(values) {
   }
 }
 
-async function request(type, data) {
-  if (busy) { return; }
-  busy = true;
-  message = "";
-  try {
-    await client.send(type, data || {});
-  } catch (e) {
-    showError(e.message || String(e));
-  } finally {
-    busy = false;
-  }
+function request(type, data) {
+  const { millis, ...same } = data || {}; // the time on screen differs between two presses
+  const key = type + JSON.stringify(same);
+  if (key === last) { return pending; }
+  last = key;
+  pending = pending.then(async () => {
+    message = "";
+    try {
+      await client.send(type, data || {});
+    } catch (e) {
+      showError(e.message || String(e));
+    } finally {
+      if (last === key) { last = ""; }
+    }
+  });
+  return pending;
 }
 
 function showError(msg) {
