@@ -78,3 +78,26 @@ func TestBadConfiguration(t *testing.T) {
 		})
 	}
 }
+
+// FuzzLoad: no configuration file makes Load panic, and a file Load
+// accepts always validates.
+func FuzzLoad(f *testing.F) {
+	example, err := os.ReadFile("example.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(example)
+	f.Add([]byte("http:\n  addr: \":0\"\nivr:\n  attempts: 2\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		file := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(file, src, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := config.Load(file, noEnv)
+		if err == nil {
+			if verr := c.Validate(); verr != nil {
+				t.Fatalf("Load accepted a configuration that does not validate: %v", verr)
+			}
+		}
+	})
+}
