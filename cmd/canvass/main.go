@@ -24,6 +24,7 @@ Usage:
   canvass survey lint FILE...                   check questionnaires; FILE:LINE: message per problem
   canvass survey try FILE [--lang xx] [--json]  answer a questionnaire by keypad lines on stdin
   canvass prompts check FILE                    which prompts are recorded, synthesized or missing
+  canvass loadtest [-calls N,...] [-spawn DIR]  concurrent keypad calls: latency, jitter, CPU and memory per call (make bench)
 
 Configuration: -config FILE (YAML, see config/example.yaml), then CANVASS_* environment variables.
 `
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return try(ctx, rest[1:], stdin, stdout, stderr)
 		}
 		return fmt.Errorf("%w: unknown survey command %q", errUsage, rest[0])
+	case "loadtest":
+		return loadtest(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
