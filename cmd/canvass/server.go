@@ -180,8 +180,9 @@ func (e env) serve(ctx context.Context, args []string, dataDir string) error {
 }
 
 // serveDB runs every long-running component under one errgroup; the first
-// to fail stops the others. ready, if set, runs once the server listens.
-func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *slog.Logger, ready func(addr string)) error {
+// to fail stops the others. ready, if set, runs once the servers listen,
+// with the HTTP address and the SIP one ("" when SIP is off).
+func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *slog.Logger, ready func(httpAddr, sipAddr string)) error {
 	store := storeAdapter{db}
 	catalog, err := prompts.New(cfg.Prompts, log.With("component", "prompts"))
 	if err != nil {
@@ -198,6 +199,7 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 	}
 	srv.SetAudio(promptsAudio{catalog})
 	var runners []func(context.Context) error
+	sipBound := ""
 	if cfg.ARI.Enabled() {
 		var ps *asterisk.PromptServer
 		if cfg.ARI.PromptMode == asterisk.PromptHTTP {
@@ -219,14 +221,15 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		if err != nil {
 			return err
 		}
-		log.Info("sip listening", "addr", sip.Addr().String())
+		sipBound = sip.Addr().String()
+		log.Info("sip listening", "addr", sipBound)
 		runners = append(runners, sip.Run)
 	}
 	if err := srv.Listen(); err != nil {
 		return err
 	}
 	if ready != nil {
-		ready(srv.Addr())
+		ready(srv.Addr(), sipBound)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
@@ -291,7 +294,10 @@ func (e env) dev(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("dev API token: %w", err)
 	}
-	return e.serveDB(ctx, cfg, db, log, func(addr string) {
+	return e.serveDB(ctx, cfg, db, log, func(addr, sipAddr string) {
+		if sipAddr == "" {
+			sipAddr = "(SIP is off: set sip.addr)"
+		}
 		fmt.Fprintf(e.stdout, `
 Canvass is running at http://%s
   keypad survey:   call sip:post-call@%s (any SIP phone; the user part names the questionnaire)
@@ -302,16 +308,8 @@ Canvass is running at http://%s
   console:         http://%[1]s/login
 Stop with Ctrl-C; the database stays in %[7]s.
 
-`, addr, sipAddr(cfg), strings.Join(loaded, ", "), password, token, filepath.Join(dataDir, "api-token"), dataDir)
+`, addr, sipAddr, strings.Join(loaded, ", "), password, token, filepath.Join(dataDir, "api-token"), dataDir)
 	})
-}
-
-// sipAddr is where the dev banner tells a phone to call.
-func sipAddr(cfg config.Config) string {
-	if cfg.SIP.Addr == "" {
-		return "(SIP disabled)"
-	}
-	return cfg.SIP.Addr
 }
 
 // loadExamples stores every example questionnaire (a new version only when

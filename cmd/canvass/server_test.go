@@ -78,7 +78,7 @@ func TestAccountsAndServe(t *testing.T) {
 	defer closeDB()
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- e.serveDB(ctx, cfg, db, log, func(a string) { addr <- a }) }()
+	go func() { done <- e.serveDB(ctx, cfg, db, log, func(a, _ string) { addr <- a }) }()
 	base := "http://" + <-addr
 	body, _ := os.ReadFile("../../testdata/questionnaires/post-call.yaml")
 	req, _ := http.NewRequest("POST", base+"/api/v1/questionnaires", bytes.NewReader(body))

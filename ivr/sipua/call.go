@@ -264,9 +264,13 @@ func (c *call) sendLoop() {
 		s.cur.finish(ivr.ErrHangup)
 		c.pending.Swap(nil).finish(ivr.ErrHangup)
 	}()
+	// The clock starts before the ticker, and packets due are rounded to the
+	// nearest tick: with a start taken after the ticker and a floor, a
+	// scheduling delay near that small offset alternated two packets and
+	// none (40 ms gaps on the wire).
+	start := time.Now()
 	ticker := time.NewTicker(packetInterval)
 	defer ticker.Stop()
-	start := time.Now()
 	var sent int64
 	nextCheck := start.Add(time.Second)
 	for {
@@ -276,7 +280,7 @@ func (c *call) sendLoop() {
 		case <-ticker.C:
 		}
 		now := time.Now()
-		due := int64(now.Sub(start)/packetInterval) + 1
+		due := int64((now.Sub(start) + packetInterval/2) / packetInterval)
 		if late := due - sent; late > maxBurst {
 			s.skip(late - 1)
 			sent += late - 1
