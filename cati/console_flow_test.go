@@ -8,6 +8,7 @@ package cati_test
 
 import (
 	"encoding/json"
+	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"strings"
 	"testing"
 	"time"
@@ -135,9 +136,9 @@ func TestResumeAfterServerRestart(t *testing.T) {
 // database.
 func restart(t *testing.T, cf *consoleFixture) *consoleFixture {
 	t.Helper()
-	srv := cati.New(cati.DefaultOptions(), dbStore{cf.db}, dbStore{cf.db}, discardLog())
+	srv := cati.New(cati.DefaultOptions(), wiring.NewStore(cf.db), wiring.NewStore(cf.db), discardLog())
 	cati.SetNow(srv, cf.clock.Now)
-	if err := enableConsole(srv, cf.db, cati.DefaultConsoleOptions()); err != nil {
+	if err := wiring.EnableConsole(srv, cf.db, cati.DefaultConsoleOptions()); err != nil {
 		t.Fatal(err)
 	}
 	hs := newHTTPTest(t, srv)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"io"
 	"log/slog"
 	"net/http"
@@ -69,7 +70,7 @@ func newConsole(t *testing.T, contacts ...map[string]string) *consoleFixture {
 	f := setup(t, cati.DefaultOptions(), nil)
 	clock := &testClock{t: monday}
 	cati.SetNow(f.server, clock.Now)
-	if err := enableConsole(f.server, f.db, cati.DefaultConsoleOptions()); err != nil {
+	if err := wiring.EnableConsole(f.server, f.db, cati.DefaultConsoleOptions()); err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(f.server.Handler())

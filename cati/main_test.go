@@ -6,10 +6,8 @@ package cati_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
+	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,73 +23,6 @@ import (
 )
 
 func TestMain(m *testing.M) { sqltest.Main(m) }
-
-// dbStore is cmd/canvass's adapter (cmd/canvass/store.go) restated, since a
-// test cannot import package main: sql's sentinels become survey codes.
-type dbStore struct{ db *store.DB }
-
-func coded(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%w: %w", survey.Errorf(survey.ENotFound, "not found"), err)
-	case errors.Is(err, store.ErrConflict):
-		return fmt.Errorf("%w: %w", survey.Errorf(survey.EConflict, "conflict"), err)
-	}
-	return err
-}
-
-func (a dbStore) Ping(ctx context.Context) error { return a.db.Pool().Ping(ctx) }
-
-func (a dbStore) PutQuestionnaire(ctx context.Context, v survey.QuestionnaireVersion) (survey.QuestionnaireVersion, bool, error) {
-	v, created, err := a.db.PutQuestionnaire(ctx, v)
-	return v, created, coded(err)
-}
-
-func (a dbStore) Questionnaires(ctx context.Context) ([]survey.QuestionnaireVersion, error) {
-	vs, err := a.db.Questionnaires(ctx)
-	return vs, coded(err)
-}
-
-func (a dbStore) QuestionnaireVersions(ctx context.Context, id string) ([]survey.QuestionnaireVersion, error) {
-	vs, err := a.db.QuestionnaireVersions(ctx, id)
-	return vs, coded(err)
-}
-
-func (a dbStore) Questionnaire(ctx context.Context, id string, version int) (survey.QuestionnaireVersion, error) {
-	v, err := a.db.Questionnaire(ctx, id, version)
-	return v, coded(err)
-}
-
-func (a dbStore) Interview(ctx context.Context, id survey.InterviewID) (survey.InterviewRecord, error) {
-	r, err := a.db.Interview(ctx, id)
-	return r, coded(err)
-}
-
-func (a dbStore) Interviews(ctx context.Context, f survey.InterviewFilter) ([]survey.InterviewRecord, error) {
-	rs, err := a.db.Interviews(ctx, f)
-	return rs, coded(err)
-}
-
-func (a dbStore) EachInterview(ctx context.Context, f survey.InterviewFilter, fn func(survey.InterviewRecord) error) error {
-	return coded(a.db.EachInterview(ctx, f, fn))
-}
-
-func (a dbStore) Tally(ctx context.Context, q survey.ReportQuery) ([]survey.Tally, error) {
-	ts, err := a.db.Tally(ctx, q)
-	return ts, coded(err)
-}
-
-func (a dbStore) TokenRole(ctx context.Context, hash []byte) (string, survey.Role, error) {
-	t, err := a.db.TokenByHash(ctx, hash)
-	return t.Name, t.Role, coded(err)
-}
-
-var (
-	_ cati.Store      = dbStore{}
-	_ cati.TokenStore = dbStore{}
-)
 
 // fixture is one test's server and database.
 type fixture struct {
@@ -129,13 +60,13 @@ var roles = []survey.Role{survey.RoleAdmin, survey.RoleSupervisor, survey.RoleIn
 func setup(t *testing.T, opts cati.Options, wrap func(cati.Store) cati.Store) *fixture {
 	t.Helper()
 	db := sqltest.New(t)
-	var st cati.Store = dbStore{db}
+	var st cati.Store = wiring.NewStore(db)
 	if wrap != nil {
 		st = wrap(st)
 	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := cati.New(opts, st, dbStore{db}, log)
+	srv := cati.New(opts, st, wiring.NewStore(db), log)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	f := &fixture{t: t, db: db, server: srv, http: hs, tokens: map[survey.Role]string{}, logs: logs}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -34,8 +35,8 @@ func BenchmarkEventFanout(b *testing.B) {
 	const interviewers, supervisors = 500, 20
 	db := sqltest.New(b)
 	ctx := b.Context()
-	srv := cati.New(cati.DefaultOptions(), dbStore{db}, dbStore{db}, discardLog())
-	if err := enableConsole(srv, db, cati.DefaultConsoleOptions()); err != nil {
+	srv := cati.New(cati.DefaultOptions(), wiring.NewStore(db), wiring.NewStore(db), discardLog())
+	if err := wiring.EnableConsole(srv, db, cati.DefaultConsoleOptions()); err != nil {
 		b.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -183,7 +184,7 @@ func (e env) serve(ctx context.Context, args []string, dataDir string) error {
 // to fail stops the others. ready, if set, runs once the servers listen,
 // with the HTTP address and the SIP one ("" when SIP is off).
 func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *slog.Logger, ready func(httpAddr, sipAddr string)) error {
-	store := storeAdapter{db}
+	store := wiring.NewStore(db)
 	catalog, err := prompts.New(cfg.Prompts, log.With("component", "prompts"))
 	if err != nil {
 		return err
@@ -194,7 +195,7 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 	engine := ivr.New(cfg.IVR, store, store, log.With("component", "ivr"), nil)
 	srv := cati.New(cfg.HTTP, store, store, log.With("component", "http"))
 	// The console rebuilds the routes: enable it before SetAudio and Mount.
-	if err := enableConsole(srv, db, cfg.Console); err != nil {
+	if err := wiring.EnableConsole(srv, db, cfg.Console); err != nil {
 		return err
 	}
 	srv.SetAudio(promptsAudio{catalog})
