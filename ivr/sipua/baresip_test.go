@@ -10,8 +10,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
+	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"io"
 	"io/fs"
 	"math"
@@ -33,18 +33,6 @@ import (
 	"github.com/canvass/canvass/testdata"
 )
 
-// pgQuestionnaires turns the store's not-found into the engine's
-// survey.ENotFound (cmd/canvass does the same wiring).
-type pgQuestionnaires struct{ db *sql.DB }
-
-func (p pgQuestionnaires) Questionnaire(ctx context.Context, id string, version int) (survey.QuestionnaireVersion, error) {
-	v, err := p.db.Questionnaire(ctx, id, version)
-	if errors.Is(err, sql.ErrNotFound) {
-		return v, survey.Errorf(survey.ENotFound, "no questionnaire %q", id)
-	}
-	return v, err
-}
-
 // pgEndpoint is an endpoint whose engine stores in PostgreSQL.
 type pgEndpoint struct {
 	srv *sipua.Server
@@ -55,7 +43,8 @@ type pgEndpoint struct {
 func startPG(t *testing.T, db *sql.DB, opts sipua.Options) *pgEndpoint {
 	t.Helper()
 	log := testLog(t)
-	engine := ivr.New(ivr.DefaultOptions(), db, pgQuestionnaires{db}, log, nil)
+	store := wiring.NewStore(db) // as cmd/canvass wires it
+	engine := ivr.New(ivr.DefaultOptions(), store, store, log, nil)
 	dir := t.TempDir()
 	srv, err := sipua.New(opts, engine, &tonePrompts{}, dirRecordings(dir), log)
 	if err != nil {
