@@ -331,6 +331,15 @@ func checkCase(d Desk, caseID int64) error {
 	return nil
 }
 
+// ownDesk loads u's desk and checks that caseID is the case on it.
+func (s *Server) ownDesk(ctx context.Context, u Account, caseID int64) (Desk, error) {
+	d, err := s.console.Desks.Desk(ctx, u.ID)
+	if err != nil {
+		return Desk{}, err
+	}
+	return d, checkCase(d, caseID)
+}
+
 // nextCase claims the best due case.
 func (s *Server) nextCase(ctx context.Context, u Account, log *slog.Logger) error {
 	d, err := s.console.Desks.ClaimNext(ctx, u.ID, u.Name, s.now())
@@ -346,14 +355,10 @@ func (s *Server) nextCase(ctx context.Context, u Account, log *slog.Logger) erro
 
 // dial records that the interviewer is dialing the desk's case.
 func (s *Server) dial(ctx context.Context, u Account, caseID int64) error {
-	d, err := s.console.Desks.Desk(ctx, u.ID)
-	if err != nil {
+	if _, err := s.ownDesk(ctx, u, caseID); err != nil {
 		return err
 	}
-	if err := checkCase(d, caseID); err != nil {
-		return err
-	}
-	_, err = s.console.Desks.StartDial(ctx, u.ID, caseID, s.now())
+	_, err := s.console.Desks.StartDial(ctx, u.ID, caseID, s.now())
 	return err
 }
 
@@ -361,11 +366,8 @@ func (s *Server) dial(ctx context.Context, u Account, caseID int64) error {
 // resumes) the interview; anything else settles the attempt.
 func (s *Server) dialResult(ctx context.Context, u Account, caseID int64, outcome, note string, log *slog.Logger) error {
 	c := s.console
-	d, err := c.Desks.Desk(ctx, u.ID)
+	d, err := s.ownDesk(ctx, u, caseID)
 	if err != nil {
-		return err
-	}
-	if err := checkCase(d, caseID); err != nil {
 		return err
 	}
 	i := slices.IndexFunc(dialOutcomes, func(o dialOutcome) bool { return o.ID == outcome })
@@ -418,11 +420,8 @@ type step struct {
 // desk stands. A value that fails validation changes nothing.
 func (s *Server) interviewStep(ctx context.Context, u Account, caseID int64, st step, log *slog.Logger) error {
 	c := s.console
-	d, err := c.Desks.Desk(ctx, u.ID)
+	d, err := s.ownDesk(ctx, u, caseID)
 	if err != nil {
-		return err
-	}
-	if err := checkCase(d, caseID); err != nil {
 		return err
 	}
 	if d.State != DeskInterviewing {
@@ -481,14 +480,10 @@ func (s *Server) interviewStep(ctx context.Context, u Account, caseID int64, st 
 
 // endCall moves to wrap-up: the respondent hung up or asked for a call back.
 func (s *Server) endCall(ctx context.Context, u Account, caseID int64) error {
-	d, err := s.console.Desks.Desk(ctx, u.ID)
-	if err != nil {
+	if _, err := s.ownDesk(ctx, u, caseID); err != nil {
 		return err
 	}
-	if err := checkCase(d, caseID); err != nil {
-		return err
-	}
-	_, err = s.console.Desks.EndCall(ctx, u.ID, caseID, s.now())
+	_, err := s.console.Desks.EndCall(ctx, u.ID, caseID, s.now())
 	return err
 }
 
@@ -496,11 +491,8 @@ func (s *Server) endCall(ctx context.Context, u Account, caseID int64) error {
 // appointment at appointment (the respondent's local time) when it is set.
 func (s *Server) wrapUp(ctx context.Context, u Account, caseID int64, code, appointment, note string, log *slog.Logger) error {
 	c := s.console
-	d, err := c.Desks.Desk(ctx, u.ID)
+	d, err := s.ownDesk(ctx, u, caseID)
 	if err != nil {
-		return err
-	}
-	if err := checkCase(d, caseID); err != nil {
 		return err
 	}
 	cd, err := c.Desks.Case(ctx, caseID)
