@@ -85,6 +85,11 @@ type call struct {
 	expectRTP atomic.Bool  // the peer is supposed to send (not on hold)
 	lastRTP   atomic.Int64 // unix nanoseconds of the last valid packet
 	started   time.Time
+	// byeFirst: a BYE came for this dialog while we still waited for the
+	// ACK of our 200. Each SIP request is handled on its own goroutine, so
+	// an ACK followed at once by a BYE can be seen in either order; only a
+	// caller that had our 200 can send that BYE, so the call was answered.
+	byeFirst atomic.Bool
 
 	keys    chan ivr.Key
 	done    chan struct{}

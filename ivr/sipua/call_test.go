@@ -192,6 +192,25 @@ func TestHangupMidSurvey(t *testing.T) {
 	}
 }
 
+// A phone's ACK and an immediate BYE can be handled in either order (each
+// SIP request gets its own goroutine). A BYE that overtakes the ACK still
+// proves the caller had our 200: the call counts as answered and hung up,
+// so the interview is stored as a break-off, not dropped as never set up.
+func TestByeOvertakesAck(t *testing.T) {
+	t.Parallel()
+	e := start(t, testOptions(), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := e.dial(ctx, sipuatest.DialOptions{ByeBeforeAck: true})
+	if err := c.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	iv := e.store.waitFinished(t, 5*time.Second)
+	if iv.EndCause != "hangup" || iv.Status != survey.StatusBreakoff {
+		t.Errorf("interview %s with cause %q, want breakoff by hangup", iv.Status, iv.EndCause)
+	}
+}
+
 // Invalid keys get the no-match reprompt, "*" repeats the question without
 // using an attempt, and the paradata records all of it.
 func TestInvalidKeysThenStar(t *testing.T) {

@@ -178,7 +178,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, c.local.Marshal())
 	contact := s.contact(req.Transport())
 	res.AppendHeader(&contact)
-	if err := dlg.WriteResponse(res); err != nil {
+	if err := dlg.WriteResponse(res); err != nil && !c.byeFirst.Load() {
 		// CANCEL arrived (sipgo answered it 200 and the INVITE 487), or no ACK.
 		log.Info("call not established", "err", err)
 		c.end("cancel")
@@ -376,6 +376,11 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if dt, err := s.inbound.MatchDialogRequest(req); err == nil && dt.LoadState() == sip.DialogStateEstablished {
+		if c := s.callFor(req); c != nil {
+			c.byeFirst.Store(true) // before ReadBye ends the wait for the ACK
+		}
+	}
 	if err := s.inbound.ReadBye(req, tx); err == nil {
 		return
 	}

@@ -38,11 +38,12 @@ const silenceLevel = 200
 
 // Call is one call of a Phone.
 type Call struct {
-	p      *Phone
-	keep   bool
-	client *sipgo.DialogClientSession // when we dialled
-	server *sipgo.DialogServerSession // when we answered
-	dialog context.Context
+	p       *Phone
+	keep    bool
+	client  *sipgo.DialogClientSession // when we dialled
+	server  *sipgo.DialogServerSession // when we answered
+	dialog  context.Context
+	ackLate bool // ByeBeforeAck: Hangup sends the ACK after the BYE
 
 	invited, answered time.Time
 

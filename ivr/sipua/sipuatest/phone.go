@@ -212,6 +212,10 @@ type DialOptions struct {
 	// KeepAudio keeps everything heard (Heard); otherwise only prompt
 	// onsets and statistics are kept.
 	KeepAudio bool
+	// ByeBeforeAck holds the ACK of the 200 back until Hangup, which sends
+	// the BYE first: what the endpoint sees when it handles a phone's ACK
+	// and immediate BYE out of order.
+	ByeBeforeAck bool
 }
 
 // StatusError is a final failure response to an INVITE.
@@ -290,7 +294,9 @@ func (p *Phone) Dial(ctx context.Context, uri string, o DialOptions) (*Call, err
 	}
 	c.answered = time.Now()
 	st, err := media.Negotiate(sess.InviteResponse.Body(), !o.InBand)
-	if ackErr := sess.Ack(ctx); ackErr != nil {
+	if o.ByeBeforeAck && err == nil {
+		c.ackLate = true
+	} else if ackErr := sess.Ack(ctx); ackErr != nil {
 		return nil, fmt.Errorf("dial %s: ACK: %w", uri, ackErr)
 	}
 	if err != nil {
@@ -402,6 +408,9 @@ func (in *Incoming) Answer(keepAudio bool) (*Call, error) {
 // Hangup sends BYE.
 func (c *Call) Hangup(ctx context.Context) error {
 	defer c.stop()
+	if c.ackLate {
+		return c.byeThenAck(ctx)
+	}
 	if c.client != nil {
 		return c.client.Bye(ctx)
 	}
@@ -464,4 +473,22 @@ func (c *Call) Info(ctx context.Context, d rune) (int, error) {
 		return 0, err
 	}
 	return res.StatusCode, nil
+}
+
+// byeThenAck hangs up a call whose ACK was held back (ByeBeforeAck): the
+// BYE goes out first, then the ACK, too late to matter.
+func (c *Call) byeThenAck(ctx context.Context) error {
+	defer c.client.Close()
+	target := c.client.InviteRequest.Recipient
+	if ct := c.client.InviteResponse.Contact(); ct != nil {
+		target = ct.Address
+	}
+	bye := sip.NewRequest(sip.BYE, *target.Clone())
+	bye.SetTransport(c.client.InviteRequest.Transport())
+	bye.AppendHeader(&sip.CSeqHeader{SeqNo: c.client.InviteRequest.CSeq().SeqNo + 1, MethodName: sip.BYE})
+	res, err := c.client.Do(ctx, bye)
+	if err == nil && res.StatusCode != sip.StatusOK {
+		err = &StatusError{Code: res.StatusCode, Reason: res.Reason, Res: res}
+	}
+	return errors.Join(err, c.client.Ack(ctx))
 }
