@@ -189,6 +189,8 @@ func TestRoundTrip(t *testing.T) {
 			{fmt.Sprintf("?limit=2&after=%d", ids[3]), nil, ""},
 			{"?status=complete", ids[:2], ""},
 			{"?status=in_progress", ids[3:], ""},
+			{"?mode=cati", ids[2:3], ""},
+			{"?mode=ivr&status=complete", ids[:2], ""},
 			{"?from=2025-03-02", ids[2:], ""},
 			{"?to=2025-03-01", ids[:2], ""}, // a date as the end: the whole day
 			{"?from=2025-03-01T10:30:00Z&to=2025-03-02T09:00:00Z", ids[1:2], ""},

@@ -30,12 +30,15 @@ type interviewPage struct {
 
 func (s *Server) listInterviews(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	if err := checkParams(q, "questionnaire", "status", "from", "to", "after", "limit"); err != nil {
+	if err := checkParams(q, "questionnaire", "status", "mode", "from", "to", "after", "limit"); err != nil {
 		return err
 	}
 	f := survey.InterviewFilter{Questionnaire: q.Get("questionnaire")}
 	var err error
 	if f.Status, err = oneOf(q, "status", "", statuses...); err != nil {
+		return err
+	}
+	if f.Mode, err = oneOf(q, "mode", "", survey.ModeIVR, survey.ModeCATI); err != nil {
 		return err
 	}
 	if f.From, f.To, err = parseRange(q); err != nil {

@@ -228,8 +228,8 @@ func (db *DB) Interview(ctx context.Context, id survey.InterviewID) (survey.Inte
 type InterviewFilter = survey.InterviewFilter
 
 func filterString(f InterviewFilter) string {
-	return fmt.Sprintf("questionnaire %q status %q from %s to %s after %d", f.Questionnaire, f.Status,
-		f.From.Format(time.RFC3339), f.To.Format(time.RFC3339), f.AfterID)
+	return fmt.Sprintf("questionnaire %q status %q mode %q from %s to %s after %d", f.Questionnaire, f.Status,
+		f.Mode, f.From.Format(time.RFC3339), f.To.Format(time.RFC3339), f.AfterID)
 }
 
 const sqlInterviews = sqlSelectInterviews + `
@@ -238,6 +238,7 @@ WHERE ($2 = '' OR i.questionnaire_id = $2)
   AND ($4::timestamptz IS NULL OR i.started_at >= $4)
   AND ($5::timestamptz IS NULL OR i.started_at < $5)
   AND i.id > $6
+  AND ($8 = '' OR i.mode = $8)
 ORDER BY i.id
 LIMIT $7`
 
@@ -286,7 +287,7 @@ func eachInterview(ctx context.Context, q DBTX, f InterviewFilter, fn func(surve
 		limit = &f.Limit
 	}
 	rows, err := q.Query(ctx, sqlInterviews, f.WithAnswers, f.Questionnaire, string(f.Status),
-		nullTime(f.From), nullTime(f.To), f.AfterID, limit)
+		nullTime(f.From), nullTime(f.To), f.AfterID, limit, string(f.Mode))
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,7 @@ type Tally struct {
 type InterviewFilter struct {
 	Questionnaire string
 	Status        Status      // "" = any
+	Mode          Mode        // "" = any
 	From, To      time.Time   // started in [From, To)
 	AfterID       InterviewID // keyset pagination: ids above this one
 	Limit         int         // at most this many; 0: no limit

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
@@ -226,6 +227,8 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		log.Info("sip listening", "addr", sipBound)
 		runners = append(runners, sip.Run)
 	}
+	// Interviews a crashed node left open get their end (ivr/lost.go).
+	runners = append(runners, func(ctx context.Context) error { return engine.CloseLostEvery(ctx, store, time.Minute) })
 	if err := srv.Listen(); err != nil {
 		return err
 	}

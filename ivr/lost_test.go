@@ -1,0 +1,120 @@
+package ivr_test
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canvass/canvass/cmd/canvass/wiring"
+	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/sql/sqltest"
+	"github.com/canvass/canvass/survey"
+	"github.com/canvass/canvass/testdata"
+)
+
+// TestMain starts the PostgreSQL of the lost-interview tests once.
+func TestMain(m *testing.M) { sqltest.Main(m) }
+
+// Interviews left in progress by a process that died mid-call are closed by
+// the next CloseLost, on any node, with the status their stored answers
+// earn and cause "lost"; live, closed and CATI interviews are left alone,
+// and two nodes closing at once close each interview once.
+func TestCloseLost(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := sqltest.New(t)
+	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := db.PutQuestionnaire(ctx, survey.QuestionnaireVersion{ID: "post-call", Title: "Post-call", Languages: []string{"en", "fr"}, Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := wiring.NewStore(db)
+	now := time.Now()
+	old := now.Add(-ivr.DefaultOptions().LostAfter() - time.Minute)
+	start := func(mode survey.Mode, started time.Time, answers map[string]any) survey.InterviewID {
+		t.Helper()
+		id, err := store.StartInterview(ctx, survey.InterviewRecord{Questionnaire: "post-call", Version: v.Version,
+			Mode: mode, Language: "en", StartedAt: started})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{"nps", "csat", "ces", "resolved"} { // in the order asked
+			if val, ok := answers[q]; ok {
+				if err := store.SaveAnswer(ctx, id, survey.Answer{Question: q, Value: val}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return id
+	}
+	atEnd := start(survey.ModeIVR, old, map[string]any{"nps": 9, "csat": 5, "ces": 7, "resolved": true})
+	halfway := start(survey.ModeIVR, old, map[string]any{"nps": 9, "csat": 4})
+	silent := start(survey.ModeIVR, old, nil)
+	live := start(survey.ModeIVR, now.Add(-time.Minute), map[string]any{"nps": 3})
+	cati := start(survey.ModeCATI, old, map[string]any{"nps": 8})
+	closed := start(survey.ModeIVR, old, map[string]any{"nps": 10})
+	if err := store.FinishInterview(ctx, closed, survey.StatusBreakoff, "hangup", "csat"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Two nodes at once.
+	var wg sync.WaitGroup
+	counts := make([]int, 2)
+	for i := range counts {
+		e := ivr.New(ivr.DefaultOptions(), store, store, slog.New(slog.DiscardHandler), nil)
+		wg.Go(func() {
+			n, err := e.CloseLost(ctx, store)
+			if err != nil {
+				t.Errorf("CloseLost: %v", err)
+			}
+			counts[i] = n
+		})
+	}
+	wg.Wait()
+	if got := counts[0] + counts[1]; got != 3 {
+		t.Errorf("closed %d interviews between two nodes (%v), want 3", got, counts)
+	}
+
+	for _, tt := range []struct {
+		name   string
+		id     survey.InterviewID
+		status survey.Status
+		cause  string
+		last   string
+		n      int
+	}{
+		{"lost after the last answer", atEnd, survey.StatusComplete, ivr.CauseLost, "", 4},
+		{"lost halfway", halfway, survey.StatusPartial, ivr.CauseLost, "ces", 2},
+		{"lost before any answer", silent, survey.StatusBreakoff, ivr.CauseLost, "nps", 0},
+		{"call still possibly up", live, survey.StatusInProgress, "", "", 1},
+		{"CATI: the interviewer resumes it", cati, survey.StatusInProgress, "", "", 1},
+		{"closed before", closed, survey.StatusBreakoff, "hangup", "csat", 1},
+	} {
+		r, err := db.Interview(ctx, tt.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != tt.status || r.EndCause != tt.cause || r.LastQuestion != tt.last || len(r.Answers) != tt.n {
+			t.Errorf("%s: %s cause %q last %q with %d answers; want %s cause %q last %q with %d",
+				tt.name, r.Status, r.EndCause, r.LastQuestion, len(r.Answers), tt.status, tt.cause, tt.last, tt.n)
+		}
+	}
+
+	// A later round finds nothing; a failing database is an error, not a
+	// silent zero.
+	e := ivr.New(ivr.DefaultOptions(), store, store, slog.New(slog.DiscardHandler), nil)
+	if n, err := e.CloseLost(ctx, store); n != 0 || err != nil {
+		t.Errorf("second round closed %d (%v), want 0", n, err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := e.CloseLost(cancelled, store); err == nil {
+		t.Error("CloseLost with a cancelled context reported no error")
+	}
+}
