@@ -222,6 +222,14 @@ wait:
 	return rec.Stop(context.WithoutCancel(ctx))
 }
 
+// EndCause is the Media's reason the call ended, if it gives one.
+func (c *call) EndCause() string {
+	if ec, ok := c.m.(EndCauser); ok {
+		return ec.EndCause()
+	}
+	return ""
+}
+
 // Hangup ends the call.
 func (c *call) Hangup(ctx context.Context) error {
 	select {

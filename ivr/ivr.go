@@ -164,6 +164,9 @@ func (e *Engine) Run(ctx context.Context, ch Channel, iv *survey.Interview, id s
 	switch {
 	case errors.Is(err, ErrHangup):
 		cause, err = "hangup", nil
+		if ec, ok := ch.(EndCauser); ok && ec.EndCause() != "" {
+			cause = ec.EndCause() // the line died rather than the caller hanging up
+		}
 	case err == nil:
 	case callCtx.Err() != nil && ctx.Err() == nil:
 		cause, err = "max_call_duration", nil

@@ -50,3 +50,10 @@ type Media interface {
 	// Done is closed when the call has ended, whoever hung up.
 	Done() <-chan struct{}
 }
+
+// EndCauser is a Media that can tell why a call ended when the caller did
+// not simply hang up: "rtp_timeout" when the audio stopped and the adapter
+// hung up. "" means a plain hangup.
+type EndCauser interface {
+	EndCause() string
+}

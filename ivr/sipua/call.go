@@ -90,6 +90,9 @@ type call struct {
 	// an ACK followed at once by a BYE can be seen in either order; only a
 	// caller that had our 200 can send that BYE, so the call was answered.
 	byeFirst atomic.Bool
+	// cause is why we hung up when the caller did not ("rtp_timeout"); the
+	// engine stores it as the interview's end cause (ivr.EndCauser).
+	cause atomic.Pointer[string]
 
 	keys    chan ivr.Key
 	done    chan struct{}
@@ -312,6 +315,8 @@ func (c *call) checkTimeout(now time.Time) {
 	}
 	c.expectRTP.Store(false) // once
 	c.log.Warn("no RTP from the caller; hanging up", "idle", idle.Round(time.Millisecond))
+	cause := "rtp_timeout"
+	c.cause.Store(&cause)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -486,6 +491,14 @@ func (c *call) Hangup(ctx context.Context) error {
 		return fmt.Errorf("send BYE: %w", err)
 	}
 	return nil
+}
+
+// EndCause says why we ended the call when the caller did not hang up.
+func (c *call) EndCause() string {
+	if p := c.cause.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // StartRecording writes what the caller says to a WAV file, after a beep.

@@ -324,8 +324,8 @@ func TestRTPTimeout(t *testing.T) {
 	if d := time.Since(muted); d < 900*time.Millisecond {
 		t.Errorf("hung up %s after the RTP stopped, before the 1s timeout", d)
 	}
-	if iv := e.store.waitFinished(t, 5*time.Second); iv.Status == survey.StatusComplete {
-		t.Errorf("interview %s", iv.Status)
+	if iv := e.store.waitFinished(t, 5*time.Second); iv.Status == survey.StatusComplete || iv.EndCause != "rtp_timeout" {
+		t.Errorf("interview %s with cause %q, want not complete, cause rtp_timeout", iv.Status, iv.EndCause)
 	}
 }
 

@@ -44,8 +44,9 @@ type Recordings interface {
 }
 
 var (
-	_ Sessions  = (*ivr.Engine)(nil)
-	_ ivr.Media = (*call)(nil)
+	_ Sessions      = (*ivr.Engine)(nil)
+	_ ivr.Media     = (*call)(nil)
+	_ ivr.EndCauser = (*call)(nil)
 )
 
 // Errors of admission, checked with errors.Is.
