@@ -47,6 +47,11 @@ import (
 // reaches the client as it goes.
 const exportFlushRows = 200
 
+// exportStall is how long a client may take to read each batch of rows; a
+// client that stops reading loses the connection rather than keep the
+// export's goroutine and buffers forever.
+const exportStall = time.Minute
+
 var exportColumns = []string{"interview_id", "questionnaire_version", "mode", "language", "status",
 	"started_at", "ended_at", "end_cause", "agent", "queue", "call_id", "touchpoint", "caller_number"}
 
@@ -98,6 +103,15 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("export %s: %w", id, err)
 	}
 	rc := http.NewResponseController(w)
+	stall := func() error {
+		if err := rc.SetWriteDeadline(time.Now().Add(exportStall)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		return nil
+	}
+	if err := stall(); err != nil {
+		return fmt.Errorf("export %s: %w", id, err)
+	}
 	rows := 0
 	f := survey.InterviewFilter{Questionnaire: id, From: from, To: to, WithAnswers: true}
 	row := make([]string, 0, len(header))
@@ -112,6 +126,9 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 			if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				return err
+			}
+			if err := stall(); err != nil {
 				return err
 			}
 		}

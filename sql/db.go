@@ -140,17 +140,8 @@ func (db *DB) retry(ctx context.Context, fn func() error) error {
 		db.pool.Reset()
 		err = fn()
 	}
-	if nr, ok := err.(noRetry); ok {
-		return nr.err
-	}
 	return err
 }
-
-// noRetry is an error fn returns to retry when running it again would be
-// wrong whatever the cause (it has had effects outside the database).
-type noRetry struct{ err error }
-
-func (e noRetry) Error() string { return e.err.Error() }
 
 // PostgreSQL error codes of a server ending sessions.
 const (

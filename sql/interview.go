@@ -256,26 +256,52 @@ func (db *DB) Interviews(ctx context.Context, f InterviewFilter) ([]survey.Inter
 	return rs, nil
 }
 
-// EachInterview calls fn with each interview f selects, as the rows arrive,
-// so that an export of many interviews does not hold them all in memory. It
-// holds a connection until fn has seen the last one; an error from fn stops
-// it and is returned.
+// eachPage is how many interviews EachInterview reads per query.
+const eachPage = 500
+
+// EachInterview calls fn with each interview f selects, oldest first, so
+// that an export of many interviews does not hold them all in memory. It
+// reads them a page at a time and holds no connection while fn runs: a
+// client that reads an export slowly, or stops reading, cannot starve the
+// pool that answers are saved through. An error from fn stops it and is
+// returned.
 func (db *DB) EachInterview(ctx context.Context, f InterviewFilter, fn func(survey.InterviewRecord) error) error {
-	err := db.retry(ctx, func() error {
-		seen := false
-		err := eachInterview(ctx, db.pool, f, func(r survey.InterviewRecord) error {
-			seen = true
-			return fn(r)
-		})
-		if seen && err != nil {
-			return noRetry{err} // fn must not see an interview twice
-		}
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("list interviews (%s): %w", filterString(f), err)
+	if f.Limit < 0 {
+		return fmt.Errorf("list interviews (%s): negative limit %d", filterString(f), f.Limit)
 	}
-	return nil
+	left := f.Limit // 0: no limit
+	for {
+		page := f
+		page.Limit = eachPage
+		if left > 0 && left < eachPage {
+			page.Limit = left
+		}
+		var rs []survey.InterviewRecord
+		err := db.retry(ctx, func() error {
+			rs = rs[:0]
+			return eachInterview(ctx, db.pool, page, func(r survey.InterviewRecord) error {
+				rs = append(rs, r)
+				return nil
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("list interviews (%s): %w", filterString(page), err)
+		}
+		for _, r := range rs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(rs) < page.Limit {
+			return nil
+		}
+		if left > 0 {
+			if left -= len(rs); left == 0 {
+				return nil
+			}
+		}
+		f.AfterID = rs[len(rs)-1].ID
+	}
 }
 
 func eachInterview(ctx context.Context, q DBTX, f InterviewFilter, fn func(survey.InterviewRecord) error) error {

@@ -4,6 +4,7 @@
 package sql_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -400,6 +401,50 @@ func TestEachInterview(t *testing.T) {
 	})
 	if !errors.Is(err, stop) || n != 1 {
 		t.Errorf("EachInterview after fn failed: %v after %d calls, want %v after 1", err, n, stop)
+	}
+}
+
+// Past one page, EachInterview goes on from the last id it saw, gives each
+// interview once in id order, stops at the limit, and holds no connection
+// while fn runs: fn itself can take the whole pool.
+func TestEachInterviewPages(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := sqltest.New(t)
+	interviewSet(t, db) // loads questionnaire "a" version 1
+	if _, err := db.Pool().Exec(ctx, `INSERT INTO interview (questionnaire_id, version, mode)
+		SELECT 'a', 1, 'ivr' FROM generate_series(1, 1234)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, limit := range []int{0, 1, 500, 501, 1100} {
+		var ids []survey.InterviewID
+		err := db.EachInterview(ctx, sql.InterviewFilter{Questionnaire: "a", Limit: limit}, func(r survey.InterviewRecord) error {
+			ids = append(ids, r.ID)
+			if len(ids)%400 != 1 {
+				return nil
+			}
+			// Every connection of the pool at once, mid-way through.
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			for range db.Pool().Config().MaxConns {
+				c, err := db.Pool().Acquire(actx)
+				if err != nil {
+					return fmt.Errorf("take the whole pool after %d interviews: %w", len(ids), err)
+				}
+				defer c.Release()
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("limit %d: %v", limit, err)
+		}
+		want := 1234 + 5 // and interviewSet's five of "a"
+		if limit > 0 {
+			want = limit
+		}
+		if len(ids) != want || !slices.IsSorted(ids) || len(slices.Compact(slices.Clone(ids))) != len(ids) {
+			t.Errorf("limit %d: %d interviews (sorted %v), want %d distinct in id order", limit, len(ids), slices.IsSorted(ids), want)
+		}
 	}
 }
 
