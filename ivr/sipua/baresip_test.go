@@ -392,8 +392,8 @@ func TestBaresip(t *testing.T) {
 			t.Errorf("context %+v", iv.Context)
 		}
 		heard := b.heard()
-		if secs := float64(len(heard)) / 8000; secs < 4 || rms(heard) < 300 {
-			t.Errorf("the phone heard %.1fs at RMS %.0f; want several seconds of prompts", secs, rms(heard))
+		if secs := float64(len(heard)) / 8000; secs < 2 || rms(heard) < 300 {
+			t.Errorf("the phone heard %.1fs at RMS %.0f; want seconds of prompts (keys barge in, so not all of them)", secs, rms(heard))
 		}
 	})
 
