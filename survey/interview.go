@@ -374,6 +374,20 @@ func (qq *Question) ParseKeys(digits string) (any, error) {
 	return n, nil
 }
 
+// allAsked reports whether no relevant question is left to ask that needs
+// an answer: the cursor is past the end, or only statements (a closing
+// "thank you"), irrelevant questions and questions already answered or
+// skipped remain. A respondent who hangs up during the closing statement,
+// or an interview resumed there, has been asked everything.
+func (iv *Interview) allAsked() bool {
+	for _, qq := range iv.q.Questions[min(iv.cursor, len(iv.q.Questions)):] {
+		if _, asked := iv.answers[qq.ID]; !asked && qq.Answerable() && iv.relevant(qq) {
+			return false
+		}
+	}
+	return true
+}
+
 // Outcome is how the interview ends now, by the share of applicable
 // (relevant, answerable) questions answered: complete when every relevant
 // question was asked and the share reaches the questionnaire's complete
@@ -395,7 +409,7 @@ func (iv *Interview) Outcome() Status {
 		share = float64(answered) / float64(applicable)
 	}
 	switch {
-	case iv.Done() && share >= iv.q.CompleteThreshold:
+	case iv.allAsked() && share >= iv.q.CompleteThreshold:
 		return StatusComplete
 	case answered > 0 && share >= iv.q.PartialThreshold:
 		return StatusPartial

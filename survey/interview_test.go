@@ -263,6 +263,47 @@ func TestOutcomeAtTheEnd(t *testing.T) {
 	}
 }
 
+// Every question answered, then the call ends during the closing statement
+// (or the node dies there and the interview is resumed to be closed): the
+// respondent was asked everything, so it is a complete, live or resumed.
+func TestOutcomeDuringClosingStatement(t *testing.T) {
+	q, err := survey.Parse([]byte(`id: t
+questions:
+  - id: resolved
+    type: yes_no
+    text: Resolved?
+  - id: bye
+    type: statement
+    text: Thank you, goodbye.
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv, _ := q.Start("", nil, clock)
+	a, _, err := iv.Answer(true, survey.Paradata{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := iv.Outcome(); iv.Current().ID != "bye" || got != survey.StatusComplete {
+		t.Errorf("hung up during the closing statement: %s, want complete", got)
+	}
+	re, err := q.Resume("", nil, []survey.Answer{*a}, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := re.Outcome(); got != survey.StatusComplete {
+		t.Errorf("resumed at %s: %s, want complete", re.Current().ID, got)
+	}
+	// Before the last answer, the statement still to come does not count.
+	re, err = q.Resume("", nil, nil, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := re.Outcome(); got != survey.StatusBreakoff {
+		t.Errorf("nothing answered: %s, want breakoff", got)
+	}
+}
+
 func TestParseKeys(t *testing.T) {
 	q := load(t, "post-call")
 	tests := []struct {
