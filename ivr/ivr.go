@@ -147,6 +147,10 @@ func New(opts Options, store Store, questionnaires Questionnaires, log *slog.Log
 	return &Engine{opts: opts, store: store, questionnaires: questionnaires, log: log, now: now}
 }
 
+// saveTimeout bounds storing one answer once it is given, whatever happens
+// to the call meanwhile.
+const saveTimeout = 10 * time.Second
+
 // Run conducts iv over ch until it is complete, the caller hangs up, or the
 // call lasts too long, and returns how the interview ended. Answers already
 // stored stay stored whatever happens; the interview is closed as complete,
@@ -213,15 +217,24 @@ func (e *Engine) walk(ctx context.Context, ch Channel, iv *survey.Interview, id 
 		if e.store == nil || answer == nil && len(cleared) == 0 {
 			continue
 		}
+		// An answer given is stored even if the call ends (shutdown, the
+		// longest call) at this very moment: Run then counts it.
+		sctx, done := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 		if answer != nil {
-			if err := e.store.SaveAnswer(ctx, id, *answer); err != nil {
+			if err := e.store.SaveAnswer(sctx, id, *answer); err != nil {
+				done()
 				return "", fmt.Errorf("save answer %s: %w", qq.ID, err)
 			}
 		}
 		if len(cleared) > 0 {
-			if err := e.store.ClearAnswers(ctx, id, cleared); err != nil {
+			if err := e.store.ClearAnswers(sctx, id, cleared); err != nil {
+				done()
 				return "", fmt.Errorf("clear answers %v: %w", cleared, err)
 			}
+		}
+		done()
+		if err := ctx.Err(); err != nil {
+			return "", err
 		}
 	}
 	if text := iv.Thanks(); text != "" {

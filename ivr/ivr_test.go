@@ -61,6 +61,9 @@ func (m *memory) StartInterview(ctx context.Context, r survey.InterviewRecord) (
 }
 
 func (m *memory) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer) error {
+	if err := ctx.Err(); err != nil {
+		return err // as the database would
+	}
 	m.saved = append(m.saved, a)
 	return nil
 }
@@ -198,5 +201,37 @@ func TestTerminalTypeAhead(t *testing.T) {
 	}
 	if status != survey.StatusComplete {
 		t.Errorf("status %s", status)
+	}
+}
+
+// cancelAfterAsk is a script that cancels the call's context as soon as the
+// caller has answered: a shutdown at the moment of an answer.
+type cancelAfterAsk struct {
+	*script
+	cancel context.CancelFunc
+}
+
+func (c cancelAfterAsk) Ask(ctx context.Context, spec ivr.GatherSpec, ps ...ivr.Prompt) (ivr.Input, error) {
+	in, err := c.script.Ask(ctx, spec, ps...)
+	c.cancel()
+	return in, err
+}
+
+// An answer given as the node shuts down is stored, and the interview is
+// closed with it.
+func TestAnswerAtShutdownIsStored(t *testing.T) {
+	iv, err := postCall(t).Start("en", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, store := cancelAfterAsk{&script{inputs: []ivr.Input{keys("9")}}, cancel}, &memory{}
+	e := ivr.New(ivr.DefaultOptions(), store, nil, slog.New(slog.DiscardHandler), nil)
+	e.Run(ctx, ch, iv, 7)
+	if len(store.saved) != 1 || store.saved[0].Question != "nps" || store.saved[0].Value != int64(9) {
+		t.Errorf("saved %+v, want the nps answer 9", store.saved)
+	}
+	if store.cause != "shutdown" {
+		t.Errorf("closed with cause %q, want shutdown", store.cause)
 	}
 }

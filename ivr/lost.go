@@ -13,6 +13,7 @@ package ivr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,27 +37,34 @@ func (o Options) LostAfter() time.Duration { return o.MaxCallDuration + 5*time.M
 const lostPage = 100
 
 // CloseLost closes every keypad interview still in progress that started
-// more than Options.LostAfter ago, and returns how many it closed.
+// more than Options.LostAfter ago, and returns how many it closed. One
+// interview that cannot be closed does not hold up the others: it is
+// logged, skipped, and its error returned at the end (it will be tried
+// again next round).
 func (e *Engine) CloseLost(ctx context.Context, list Interviews) (int, error) {
 	f := survey.InterviewFilter{Status: survey.StatusInProgress, Mode: survey.ModeIVR,
 		To: e.now().Add(-e.opts.LostAfter()), Limit: lostPage, WithAnswers: true}
 	closed := 0
+	var errs []error
 	for {
 		page, err := list.Interviews(ctx, f)
 		if err != nil {
-			return closed, fmt.Errorf("list lost interviews: %w", err)
+			return closed, errors.Join(append(errs, fmt.Errorf("list lost interviews: %w", err))...)
 		}
 		for _, r := range page {
 			ok, err := e.closeLost(ctx, r)
-			if err != nil {
-				return closed, err
-			}
-			if ok {
+			switch {
+			case ctx.Err() != nil:
+				return closed, errors.Join(append(errs, ctx.Err())...)
+			case err != nil:
+				e.log.Error("cannot close a lost interview; trying the others", "interview_id", r.ID, "err", err)
+				errs = append(errs, err)
+			case ok:
 				closed++
 			}
 		}
 		if len(page) < f.Limit {
-			return closed, nil
+			return closed, errors.Join(errs...)
 		}
 		f.AfterID = page[len(page)-1].ID
 	}

@@ -2,8 +2,10 @@ package ivr_test
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,5 +118,58 @@ func TestCloseLost(t *testing.T) {
 	cancel()
 	if _, err := e.CloseLost(cancelled, store); err == nil {
 		t.Error("CloseLost with a cancelled context reported no error")
+	}
+}
+
+// failFinish is the database, except that closing one interview fails.
+type failFinish struct {
+	wiring.Store
+	id survey.InterviewID
+}
+
+func (f failFinish) FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, last string) error {
+	if id == f.id {
+		return errors.New("disk full")
+	}
+	return f.Store.FinishInterview(ctx, id, to, cause, last)
+}
+
+// One lost interview that cannot be closed does not keep the others open:
+// they are closed, and the failure is reported for the next round.
+func TestCloseLostSkipsAFailure(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := sqltest.New(t)
+	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := db.PutQuestionnaire(ctx, survey.QuestionnaireVersion{ID: "post-call", Title: "Post-call", Languages: []string{"en", "fr"}, Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := wiring.NewStore(db)
+	old := time.Now().Add(-ivr.DefaultOptions().LostAfter() - time.Minute)
+	var ids []survey.InterviewID
+	for range 3 {
+		id, err := store.StartInterview(ctx, survey.InterviewRecord{Questionnaire: "post-call", Version: v.Version, Mode: survey.ModeIVR, Language: "en", StartedAt: old})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	e := ivr.New(ivr.DefaultOptions(), failFinish{store, ids[0]}, store, slog.New(slog.DiscardHandler), nil)
+	n, err := e.CloseLost(ctx, store)
+	if n != 2 || err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("closed %d (%v), want 2 and the failure reported", n, err)
+	}
+	for i, id := range ids {
+		r, err := db.Interview(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i > 0; (r.Status != survey.StatusInProgress) != want {
+			t.Errorf("interview %d: %s, want closed %v", i, r.Status, want)
+		}
 	}
 }
