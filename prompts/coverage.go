@@ -51,23 +51,45 @@ const (
 	PhraseApology      = "apology"
 )
 
-// Phrase returns a stock phrase in lang, in English when lang has none.
-func Phrase(lang, id string) string {
-	phrases := map[string]map[string]string{
+// phrases are the stock phrases by language and id.
+func phrases() map[string]map[string]string {
+	return map[string]map[string]string{
 		"en": {PhraseNoInput: "Sorry, I did not hear your answer.", PhraseNoMatch: "Sorry, that is not a valid answer.",
 			PhraseLanguageMenu: "For English, press %d.", PhraseApology: "Sorry, this survey is not available. Goodbye."},
 		"fr": {PhraseNoInput: "Désolé, je n'ai pas entendu votre réponse.", PhraseNoMatch: "Désolé, cette réponse n'est pas valable.",
 			PhraseLanguageMenu: "Pour le français, appuyez sur le %d.", PhraseApology: "Désolé, ce questionnaire n'est pas disponible. Au revoir."},
-		"es": {PhraseLanguageMenu: "Para español, oprima el %d."},
-		"de": {PhraseLanguageMenu: "Für Deutsch drücken Sie die %d."},
-		"nl": {PhraseLanguageMenu: "Voor Nederlands, druk op %d."},
-		"it": {PhraseLanguageMenu: "Per l'italiano, premere il %d."},
-		"pt": {PhraseLanguageMenu: "Para português, pressione %d."},
+		"es": {PhraseNoInput: "Lo siento, no escuché su respuesta.", PhraseNoMatch: "Lo siento, esa respuesta no es válida.",
+			PhraseLanguageMenu: "Para español, oprima el %d.", PhraseApology: "Lo siento, esta encuesta no está disponible. Adiós."},
+		"de": {PhraseNoInput: "Entschuldigung, ich habe Ihre Antwort nicht gehört.", PhraseNoMatch: "Entschuldigung, diese Antwort ist nicht gültig.",
+			PhraseLanguageMenu: "Für Deutsch drücken Sie die %d.", PhraseApology: "Entschuldigung, diese Umfrage ist nicht verfügbar. Auf Wiederhören."},
+		"nl": {PhraseNoInput: "Sorry, ik heb uw antwoord niet gehoord.", PhraseNoMatch: "Sorry, dat is geen geldig antwoord.",
+			PhraseLanguageMenu: "Voor Nederlands, druk op %d.", PhraseApology: "Sorry, deze enquête is niet beschikbaar. Tot ziens."},
+		"it": {PhraseNoInput: "Mi scusi, non ho sentito la sua risposta.", PhraseNoMatch: "Mi scusi, questa risposta non è valida.",
+			PhraseLanguageMenu: "Per l'italiano, premere il %d.", PhraseApology: "Mi scusi, questo sondaggio non è disponibile. Arrivederci."},
+		"pt": {PhraseNoInput: "Desculpe, não ouvi a sua resposta.", PhraseNoMatch: "Desculpe, essa resposta não é válida.",
+			PhraseLanguageMenu: "Para português, pressione %d.", PhraseApology: "Desculpe, esta pesquisa não está disponível. Adeus."},
 	}
-	if p, ok := phrases[lang][id]; ok {
+}
+
+// phrase finds a stock phrase in lang, then in its base language ("pt" for
+// "pt-BR"); ok is false when neither has one.
+func phrase(lang, id string) (text string, ok bool) {
+	all := phrases()
+	if p, ok := all[lang][id]; ok {
+		return p, true
+	}
+	base, _, _ := strings.Cut(strings.ReplaceAll(lang, "_", "-"), "-")
+	p, ok := all[strings.ToLower(base)][id]
+	return p, ok
+}
+
+// Phrase returns a stock phrase in lang or its base language, in English
+// when neither has it (Check reports that as missing: record it).
+func Phrase(lang, id string) string {
+	if p, ok := phrase(lang, id); ok {
 		return p
 	}
-	return phrases["en"][id]
+	return phrases()["en"][id]
 }
 
 // Prompts lists every prompt a keypad call of q may play, in the order a
@@ -143,6 +165,12 @@ func (c *Catalog) cover(r Ref, speechErr error) Coverage {
 			return cv
 		}
 		cv.Detail = fmt.Sprintf("the recording %s cannot be read (%v)", path, broken)
+	}
+	stock, _, _ := strings.Cut(r.ID, ".") // language_menu.2 → language_menu
+	if _, ok := phrase(r.Language, stock); r.Questionnaire == "" && !ok {
+		cv.Status = StatusMissing
+		cv.Detail = fmt.Sprintf("Canvass has no stock phrase %q in %s and would say it in English: record it", stock, r.Language)
+		return cv
 	}
 	switch {
 	case speechErr != nil:

@@ -139,3 +139,54 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// Stock phrases come in the caller's language, or its base language
+// ("pt" for "pt-BR"); a language Canvass has no phrase for is reported
+// missing by the check (say it in English to a Japanese caller? record it)
+// until a recording is put.
+func TestStockPhraseLanguages(t *testing.T) {
+	for _, tc := range []struct{ lang, want string }{
+		{"pt-BR", "Para português, pressione 2."},
+		{"pt_br", "Para português, pressione 2."},
+		{"de", "Für Deutsch drücken Sie die 2."},
+		{"ja", "For English, press 2."},
+	} {
+		if got := fmt.Sprintf(prompts.Phrase(tc.lang, prompts.PhraseLanguageMenu), 2); got != tc.want {
+			t.Errorf("%s language menu: %q, want %q", tc.lang, got, tc.want)
+		}
+	}
+	if got := prompts.Phrase("es-MX", prompts.PhraseNoInput); got == prompts.Phrase("en", prompts.PhraseNoInput) {
+		t.Errorf("es-MX no-input reprompt is the English one: %q", got)
+	}
+
+	needESpeak(t)
+	c, _ := newCatalog(t, nil)
+	q := parse(t, `id: j
+languages: [pt-BR, ja]
+questions:
+  - {id: ok, type: yes_no, text: {pt-BR: "Tudo bem?", ja: "大丈夫ですか？"}, no_input: {pt-BR: "?", ja: "?"}, no_match: {pt-BR: "?", ja: "?"}}
+`)
+	status := func(c *prompts.Catalog) map[string]prompts.Status {
+		m := map[string]prompts.Status{}
+		for _, cv := range c.Check(q) {
+			if cv.Questionnaire == "" {
+				m[cv.Language+"/"+cv.ID] = cv.Status
+			}
+		}
+		return m
+	}
+	want := map[string]prompts.Status{
+		"pt-BR/language_menu.1": prompts.StatusSynthesized, "ja/language_menu.2": prompts.StatusMissing,
+		"pt-BR/apology": prompts.StatusSynthesized, "ja/apology": prompts.StatusMissing,
+	}
+	if diff := cmp.Diff(want, status(c)); diff != "" {
+		t.Errorf("coverage of stock phrases (-want +got):\n%s", diff)
+	}
+	src := pcm16(1, 8000).build(t, sine(400, 8000, 1, 0.5, 0.5, false))
+	if _, err := c.Put(t.Context(), "", "apology", "ja", bytes.NewReader(src)); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(c)["ja/apology"]; got != prompts.StatusRecorded {
+		t.Errorf("ja apology once recorded: %s, want recorded", got)
+	}
+}
