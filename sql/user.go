@@ -46,6 +46,32 @@ func (db *DB) AddUser(ctx context.Context, name string, role survey.Role, passwo
 	return nil
 }
 
+const (
+	sqlSetPassword = `UPDATE app_user SET password_hash = $2 WHERE name = $1 RETURNING id`
+	sqlEndSessions = `DELETE FROM console_session WHERE user_id = $1`
+)
+
+// SetPassword replaces the password of account name and ends its console
+// sessions, so that whoever knew the old password is signed out;
+// ErrNotFound if there is no such account.
+func (db *DB) SetPassword(ctx context.Context, name string, passwordHash []byte) error {
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		var id int64
+		if err := tx.QueryRow(ctx, sqlSetPassword, name, passwordHash).Scan(&id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, sqlEndSessions, id)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = fmt.Errorf("no account %q: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("set password of %q: %w", name, err)
+	}
+	return nil
+}
+
 const sqlUser = `SELECT id, name, role, password_hash, disabled FROM app_user WHERE name = $1`
 
 // User returns the account called name, disabled or not; ErrNotFound if none.

@@ -20,6 +20,7 @@ Usage:
   canvass dev [-config FILE] [-data DIR]        like serve, with a local PostgreSQL and the examples (make run)
   canvass migrate [-config FILE]                apply database migrations
   canvass user add --role ROLE NAME             add a console account; password read from stdin
+  canvass user password NAME                    set a new password (stdin) and end the account's sessions
   canvass token create --role ROLE NAME         create an API token, printed once
   canvass survey lint FILE...                   check questionnaires; FILE:LINE: message per problem
   canvass survey try FILE [--lang xx] [--json]  answer a questionnaire by keypad lines on stdin

@@ -54,10 +54,13 @@ func runServer(ctx context.Context, cmd string, args []string, stdin io.Reader, 
 	case "migrate":
 		return e.migrate(ctx, args)
 	case "user":
-		if len(args) == 0 || args[0] != "add" {
-			return fmt.Errorf("%w: user needs add", errUsage)
+		switch {
+		case len(args) > 0 && args[0] == "add":
+			return e.userAdd(ctx, args[1:])
+		case len(args) > 0 && args[0] == "password":
+			return e.userPassword(ctx, args[1:])
 		}
-		return e.userAdd(ctx, args[1:])
+		return fmt.Errorf("%w: user needs add or password", errUsage)
 	case "prompts":
 		if len(args) == 0 || args[0] != "check" {
 			return fmt.Errorf("%w: prompts needs check", errUsage)
@@ -279,10 +282,13 @@ func (e env) dev(ctx context.Context, args []string) error {
 		if err != nil {
 			return "", err
 		}
-		if err := db.AddUser(ctx, "admin", survey.RoleAdmin, hash); err != nil && !errors.Is(err, sql.ErrConflict) {
-			return "", err
+		err = db.AddUser(ctx, "admin", survey.RoleAdmin, hash)
+		if errors.Is(err, sql.ErrConflict) {
+			// The account outlived its password file (another -data
+			// directory on the same database): the new password must work.
+			err = db.SetPassword(ctx, "admin", hash)
 		}
-		return pw, nil
+		return pw, err
 	})
 	if err != nil {
 		return fmt.Errorf("admin account: %w", err)
@@ -389,17 +395,9 @@ func (e env) userAdd(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: user add needs exactly one NAME", errUsage)
 	}
 	name := fs.Arg(0)
-	line, err := bufio.NewReader(e.stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read password from stdin: %w", err)
-	}
-	password := strings.TrimRight(line, "\r\n")
-	if len(password) < minPassword {
-		return fmt.Errorf("password: give at least %d characters on stdin, e.g. `printf '%%s\\n' \"$PASSWORD\" | canvass user add --role %s %s`", minPassword, r, name)
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := e.readPassword("user add --role " + string(r) + " " + name)
 	if err != nil {
-		return fmt.Errorf("password: %w", err) // longer than bcrypt's 72 bytes
+		return err
 	}
 	db, closeDB, err := open(ctx, cfg, "", log)
 	if err != nil {
@@ -413,6 +411,54 @@ func (e env) userAdd(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "user %s added with role %s\n", name, r)
+	return nil
+}
+
+// readPassword reads a password line from stdin and hashes it; command is
+// how to run the command again, for the error message.
+func (e env) readPassword(command string) ([]byte, error) {
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read password from stdin: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if len(password) < minPassword {
+		return nil, fmt.Errorf("password: give at least %d characters on stdin, e.g. `printf '%%s\\n' \"$PASSWORD\" | canvass %s`", minPassword, command)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return nil, fmt.Errorf("password: %w", err) // longer than bcrypt's 72 bytes
+	}
+	return hash, nil
+}
+
+// userPassword sets a new password for an account and signs it out of the
+// console everywhere.
+func (e env) userPassword(ctx context.Context, args []string) error {
+	fs, cfg, log, err := e.setup("user password", args, nil)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: user password needs exactly one NAME", errUsage)
+	}
+	name := fs.Arg(0)
+	hash, err := e.readPassword("user password " + name)
+	if err != nil {
+		return err
+	}
+	db, closeDB, err := open(ctx, cfg, "", log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	if err := db.SetPassword(ctx, name, hash); err != nil {
+		if errors.Is(err, sql.ErrNotFound) {
+			return fmt.Errorf("no user %q: add it with `canvass user add --role ROLE %s`", name, name)
+		}
+		return err
+	}
+	fmt.Fprintf(e.stdout, "password of %s changed; its console sessions are ended\n", name)
 	return nil
 }
 

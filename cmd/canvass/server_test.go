@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/sqltest"
 )
 
@@ -53,6 +56,26 @@ func TestAccountsAndServe(t *testing.T) {
 		e, _, _ := testEnv(vars, tc.stdin)
 		if err := e.userAdd(ctx, tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("user add %v: want …%s…, got %v", tc.args, tc.want, err)
+		}
+	}
+
+	// A new password replaces the old one; the commands say what is wrong.
+	e, _, _ = testEnv(vars, "a brand new password\n")
+	if err := e.userPassword(ctx, []string{"sam"}); err != nil {
+		t.Fatalf("user password: %v", err)
+	}
+	checkPassword(t, vars["CANVASS_DATABASE_URL"], "sam", "a brand new password")
+	for _, tc := range []struct {
+		args        []string
+		stdin, want string
+	}{
+		{[]string{"nobody"}, "long enough pw\n", `no user "nobody": add it with`},
+		{[]string{"sam"}, "short\n", "at least 10 characters"},
+		{nil, "long enough pw\n", "exactly one NAME"},
+	} {
+		e, _, _ := testEnv(vars, tc.stdin)
+		if err := e.userPassword(ctx, tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("user password %v: want …%s…, got %v", tc.args, tc.want, err)
 		}
 	}
 
@@ -161,5 +184,52 @@ func TestDev(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatalf("run %d: %v", run, err)
 		}
+	}
+}
+
+// checkPassword fails t unless account name's password is password.
+func checkPassword(t *testing.T, url, name, password string) {
+	t.Helper()
+	db, err := sql.Open(t.Context(), url, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	u, err := db.User(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
+		t.Errorf("%s's password is not %q", name, password)
+	}
+}
+
+// `make run` against a database whose admin account outlived the data
+// directory (CANVASS_DATABASE_URL set, a new -data): the admin password it
+// prints is the one that works.
+func TestDevAdminPasswordWorks(t *testing.T) {
+	url := sqltest.EmptyURL(t)
+	for _, dir := range []string{t.TempDir(), t.TempDir()} {
+		ctx, cancel := context.WithCancel(t.Context())
+		pr, pw := io.Pipe()
+		e := env{stdin: strings.NewReader(""), stdout: pw, stderr: io.Discard,
+			getenv: func(k string) string {
+				return map[string]string{"CANVASS_DATABASE_URL": url, "CANVASS_HTTP_ADDR": "127.0.0.1:0"}[k]
+			}}
+		done := make(chan error, 1)
+		go func() { done <- e.dev(ctx, []string{"-data", dir}); pw.Close() }()
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() && !strings.HasPrefix(sc.Text(), "Stop with") {
+		}
+		go io.Copy(io.Discard, pr)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		printed, err := os.ReadFile(filepath.Join(dir, "admin-password"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPassword(t, url, "admin", strings.TrimSpace(string(printed)))
 	}
 }
