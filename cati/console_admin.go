@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -544,6 +545,12 @@ func (s *Server) uploadSample(w http.ResponseWriter, r *http.Request, sess *sess
 			if err != nil {
 				return survey.Errorf(survey.EInvalid, "the upload could not be read: %v", err)
 			}
+			if err := checkText("form field name", name); err != nil {
+				return err
+			}
+			if err := checkText(name, string(b)); err != nil {
+				return err
+			}
 			form[name] = string(b)
 			continue
 		}
@@ -575,6 +582,7 @@ func (s *Server) uploadSample(w http.ResponseWriter, r *http.Request, sess *sess
 			}
 			return err
 		}
+		refuseNUL(&rep, m)
 		parsed = true
 		if _, err := io.Copy(io.Discard, part); err != nil {
 			return survey.Errorf(survey.EInvalid, "the upload could not be read: %v", err)
@@ -607,6 +615,44 @@ func (s *Server) uploadSample(w http.ResponseWriter, r *http.Request, sess *sess
 	}
 	s.render(w, r, http.StatusOK, "import", pageData{Title: "Sample import", Session: sess, Data: res})
 	return nil
+}
+
+// refuseNUL moves the rows with a NUL character in a value to be stored to
+// the report's errors, naming the line and column: PostgreSQL text cannot
+// hold one, and one such value would fail the whole import. (The parser has
+// already refused text that is not UTF-8.)
+func refuseNUL(rep *sampleReport, m Mapping) {
+	fields := slices.Sorted(maps.Keys(m.Fields))
+	nulColumn := func(row SampleRow) string {
+		switch {
+		case strings.IndexByte(row.TZ, 0) >= 0:
+			return m.TZ
+		case strings.IndexByte(row.Language, 0) >= 0:
+			return m.Language
+		}
+		for _, f := range fields {
+			if strings.IndexByte(row.Attrs[f], 0) >= 0 {
+				return m.Fields[f]
+			}
+		}
+		return ""
+	}
+	kept := rep.Rows[:0]
+	for _, row := range rep.Rows {
+		col := nulColumn(row)
+		if col == "" {
+			kept = append(kept, row)
+			continue
+		}
+		if len(rep.Errors) >= maxRowErrors {
+			rep.Truncated = true
+			continue
+		}
+		rep.Errors = append(rep.Errors, rowError{Line: row.Line,
+			Message: fmt.Sprintf("column %q holds a NUL character (byte 0), which cannot be stored; remove it from the file", col)})
+	}
+	rep.Rows = kept
+	sort.SliceStable(rep.Errors, func(i, j int) bool { return rep.Errors[i].Line < rep.Errors[j].Line })
 }
 
 // importStatus is the progress of an upload, polled by the page.

@@ -2,7 +2,8 @@ package cati
 
 // This file reads query parameters. Each bad parameter is a 400 that names
 // it and the form it takes, and unknown parameters are refused so that a
-// typo (?form=) does not silently return everything.
+// typo (?form=) does not silently return everything. Values that are not
+// UTF-8 or hold NUL are refused here too, before they reach the database.
 
 import (
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/canvass/canvass/survey"
 )
@@ -32,6 +34,35 @@ func checkParams(q url.Values, allowed ...string) error {
 		if len(q[name]) > 1 {
 			return survey.Errorf(survey.EInvalid, "%s: given %d times; give it once", name, len(q[name]))
 		}
+	}
+	return checkValues(q)
+}
+
+// checkValues refuses a query or form with a name or value that is not text
+// PostgreSQL can store (see checkText).
+func checkValues(vs url.Values) error {
+	for _, name := range slices.Sorted(maps.Keys(vs)) {
+		if err := checkText("parameter name", name); err != nil {
+			return err
+		}
+		for _, v := range vs[name] {
+			if err := checkText(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkText refuses a value that is not UTF-8 or holds a NUL character:
+// PostgreSQL text cannot hold either, and the database's error would be a
+// 500 that names neither the field nor the fix. what names the value.
+func checkText(what, v string) error {
+	if !utf8.ValidString(v) {
+		return survey.Errorf(survey.EInvalid, "%s: %q is not UTF-8 text; send UTF-8, percent-encoded in a URL", what, truncate(v, 64))
+	}
+	if strings.IndexByte(v, 0) >= 0 {
+		return survey.Errorf(survey.EInvalid, "%s: %q contains a NUL character (%%00), which cannot be stored; remove it", what, truncate(v, 64))
 	}
 	return nil
 }

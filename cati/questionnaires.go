@@ -174,6 +174,9 @@ func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
+	if err := checkText("questionnaire id", id); err != nil {
+		return err
+	}
 	n, err := parseID("version", r.PathValue("version"))
 	if err != nil {
 		return err
@@ -192,8 +195,12 @@ func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// latest loads the latest version of questionnaire id, parsed.
+// latest loads the latest version of questionnaire id, parsed. id is a path
+// value: one the database cannot hold is refused here.
 func (s *Server) latest(ctx context.Context, id string) (survey.QuestionnaireVersion, *survey.Questionnaire, error) {
+	if err := checkText("questionnaire id", id); err != nil {
+		return survey.QuestionnaireVersion{}, nil, err
+	}
 	v, err := s.store.Questionnaire(ctx, id, 0)
 	if err != nil {
 		if survey.ErrorCodeOf(err) == survey.ENotFound {

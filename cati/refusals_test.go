@@ -280,6 +280,17 @@ func TestBadParameters(t *testing.T) {
 		{"/api/v1/questionnaires/post-call/export.csv?paradata=yes", "paradata: want one of 0, 1"},
 		{"/api/v1/questionnaires/post-call/export.csv?to=soon", "to: want RFC 3339 or YYYY-MM-DD"},
 		{"/api/v1/questionnaires/post-call?verbose=1", `unknown parameter "verbose": this endpoint takes none`},
+		// Text PostgreSQL cannot hold is refused naming where it was, not
+		// passed on to fail in the database as a 500.
+		{"/api/v1/interviews?questionnaire=%00", `questionnaire: "\x00" contains a NUL character (%00), which cannot be stored; remove it`},
+		{"/api/v1/interviews?questionnaire=post%00call", `questionnaire: "post\x00call" contains a NUL character`},
+		{"/api/v1/interviews?questionnaire=%ff", `questionnaire: "\xff" is not UTF-8 text; send UTF-8, percent-encoded in a URL`},
+		{"/api/v1/questionnaires/post-call/report?from=%00", `from: "\x00" contains a NUL character`},
+		{"/api/v1/questionnaires/%00", `questionnaire id: "\x00" contains a NUL character`},
+		{"/api/v1/questionnaires/%ff", `questionnaire id: "\xff" is not UTF-8 text`},
+		{"/api/v1/questionnaires/%00/versions/1", `questionnaire id: "\x00" contains a NUL character`},
+		{"/api/v1/questionnaires/%00/report", `questionnaire id: "\x00" contains a NUL character`},
+		{"/api/v1/questionnaires/%ff/export.csv", `questionnaire id: "\xff" is not UTF-8 text`},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			refused(t, f.request(http.MethodGet, tc.path, survey.RoleSupervisor, nil), http.StatusBadRequest, survey.EInvalid, tc.msg)

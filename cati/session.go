@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -77,13 +79,29 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// safeNext keeps a post-login redirect on this site.
+// safeNext keeps a post-login redirect on this site: a path on this host,
+// or "". Browsers drop tabs and newlines from a Location and read a
+// backslash as a slash, so "/\t/evil.example" and "/\\evil.example" are
+// "//evil.example" to them, another site; such characters are refused
+// anywhere, in the raw value and in its decoded path.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if next == "" || !utf8.ValidString(next) || strings.ContainsFunc(next, unsafeInURL) {
 		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return ""
+	}
+	for _, p := range []string{next, u.Path} {
+		if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsFunc(p, unsafeInURL) {
+			return ""
+		}
 	}
 	return next
 }
+
+// unsafeInURL is a character a browser may drop or reinterpret in a URL.
+func unsafeInURL(r rune) bool { return r == '\\' || unicode.IsControl(r) }
 
 // login checks the form's name and password and starts a session.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
@@ -96,6 +114,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	name, password := strings.TrimSpace(r.PostForm.Get("name")), r.PostForm.Get("password")
 	next := safeNext(r.PostForm.Get("next"))
+	if err := checkText("name", name); err != nil {
+		s.render(w, r, http.StatusBadRequest, "login", pageData{Title: "Sign in", Error: survey.ErrorMessage(err),
+			Data: map[string]string{"Next": next}})
+		return nil
+	}
 	fail := func() error {
 		s.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", Error: "Wrong name or password.",
 			Data: map[string]string{"Next": next, "Name": name}})
@@ -232,6 +255,14 @@ func (s *Server) page(roles []survey.Role, h consoleHandler, csrfLater ...bool) 
 			if err := checkCSRF(r, sess); err != nil {
 				return s.consoleFail(w, r, err)
 			}
+		}
+		// The query, and the form when checkCSRF has read it (multipart
+		// uploads check their own fields).
+		if err := checkValues(r.URL.Query()); err != nil {
+			return s.consoleFail(w, r, err)
+		}
+		if err := checkValues(r.PostForm); err != nil {
+			return s.consoleFail(w, r, err)
 		}
 		r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess))
 		if err := h(w, r, sess); err != nil {

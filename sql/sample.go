@@ -1,7 +1,8 @@
 // Sample store: a campaign's sample imported in one transaction. Rows are
 // COPYed into a temporary table, numbers already in the campaign are
 // reported as duplicates and left out, and the rest become contacts and
-// open cases, so a failed import leaves nothing behind.
+// open cases, so a failed import leaves nothing behind. Imports into one
+// campaign take turns on a lock of its row.
 
 package sql
 
@@ -9,6 +10,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -47,17 +51,27 @@ SELECT contact_id, phone, tz, language, attrs FROM import_row ORDER BY line`
 	sqlImportCases = `
 INSERT INTO survey_case (campaign_id, contact_id, priority, next_attempt_at)
 SELECT $1, contact_id, priority, now() FROM import_row ORDER BY line`
-	sqlCampaignExists = `SELECT id FROM campaign WHERE id = $1 FOR SHARE`
+	// sqlImportLock serializes the imports into one campaign: two at once
+	// would each miss the other's uncommitted numbers in the duplicate
+	// check and give every number two cases. NO KEY UPDATE conflicts with
+	// itself but not with the KEY SHARE locks that inserting cases and
+	// events take on the row, so the floor keeps working during an import.
+	sqlImportLock = `SELECT id FROM campaign WHERE id = $1 FOR NO KEY UPDATE`
 )
 
 // ImportSample adds rows to campaign id as contacts with open cases, and
 // returns how many were imported and the rows left out because their number
 // is already in the campaign. ErrNotFound if there is no such campaign.
 func (db *DB) ImportSample(ctx context.Context, id int64, rows []SampleRow, actor string) (imported int, dups []Duplicate, err error) {
+	for _, r := range rows {
+		if err := r.check(); err != nil {
+			return 0, nil, fmt.Errorf("import %d sample rows into campaign %d: %w", len(rows), id, err)
+		}
+	}
 	err = db.tx(ctx, func(tx pgx.Tx) error {
 		dups = nil
 		var cid int64
-		if err := tx.QueryRow(ctx, sqlCampaignExists, id).Scan(&cid); err != nil {
+		if err := tx.QueryRow(ctx, sqlImportLock, id).Scan(&cid); err != nil {
 			if err == pgx.ErrNoRows {
 				return fmt.Errorf("no campaign %d: %w", id, ErrNotFound)
 			}
@@ -119,3 +133,29 @@ func (db *DB) ImportSample(ctx context.Context, id int64, rows []SampleRow, acto
 	}
 	return imported, dups, nil
 }
+
+// check refuses a row PostgreSQL cannot store, naming its line and field,
+// rather than let the COPY fail the import with an error that names neither.
+// Callers are expected to have left such rows out (the console reports them
+// as bad rows).
+func (r SampleRow) check() error {
+	for _, f := range [...]struct{ name, v string }{{"phone", r.Phone}, {"tz", r.TZ}, {"language", r.Language}} {
+		if !storable(f.v) {
+			return fmt.Errorf("line %d: %s %q is not UTF-8 or holds a NUL character, which PostgreSQL text cannot store", r.Line, f.name, f.v)
+		}
+	}
+	var bad []string
+	for k, v := range r.Attrs {
+		if !storable(k) || !storable(v) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) > 0 {
+		k := slices.Min(bad) // the same field whatever the map's order
+		return fmt.Errorf("line %d: contact field %q = %q is not UTF-8 or holds a NUL character, which PostgreSQL text cannot store", r.Line, k, r.Attrs[k])
+	}
+	return nil
+}
+
+// storable says whether PostgreSQL text can hold s.
+func storable(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
