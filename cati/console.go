@@ -356,6 +356,8 @@ type console struct {
 	locks   userLocks
 	// dummyHash is compared against when a login names no account.
 	dummyHash []byte
+	// logins slows down password guessing (throttle.go).
+	logins *throttle
 }
 
 // EnableConsole adds the browser console (login, interviewer console,
@@ -377,7 +379,7 @@ func (s *Server) EnableConsole(c Console) error {
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
-	s.console = &console{Console: c, hub: newHub(s.log.With("component", "hub")), imports: newImports(), assets: a, dummyHash: dummy}
+	s.console = &console{Console: c, hub: newHub(s.log.With("component", "hub")), imports: newImports(), assets: a, dummyHash: dummy, logins: newThrottle()}
 	s.handler = s.routes()
 	return nil
 }

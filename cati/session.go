@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -119,12 +120,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 			Data: map[string]string{"Next": next}})
 		return nil
 	}
+	c := s.console
+	if wait := c.logins.wait(name, r, s.now()); wait > 0 {
+		minutes := int((wait + time.Minute - 1) / time.Minute)
+		s.log.Warn("login refused: too many failed sign-ins", "user", name, "remote", r.RemoteAddr, "wait", wait.Round(time.Second))
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
+		s.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in",
+			Error: fmt.Sprintf("Too many failed sign-ins. Try again in %d minute(s), or ask an administrator to reset the password.", minutes),
+			Data:  map[string]string{"Next": next, "Name": name}})
+		return nil
+	}
 	fail := func() error {
+		c.logins.failed(name, r, s.now())
 		s.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", Error: "Wrong name or password.",
 			Data: map[string]string{"Next": next, "Name": name}})
 		return nil
 	}
-	c := s.console
 	u, err := c.Sessions.User(r.Context(), name)
 	switch {
 	case survey.ErrorCodeOf(err) == survey.ENotFound:
@@ -140,6 +151,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		s.log.Info("login refused", "user", name, "disabled", u.Disabled)
 		return fail()
 	}
+	c.logins.succeeded(name, r)
 	id := base64.RawURLEncoding.EncodeToString(randomBytes(32))
 	now := s.now()
 	rec := SessionRecord{Hash: hashID(id), UserID: u.ID, CSRF: base64.RawURLEncoding.EncodeToString(randomBytes(32)),

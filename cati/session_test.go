@@ -213,3 +213,23 @@ func TestEnvelopeErrorsKeepTheConnection(t *testing.T) {
 		t.Fatalf("after bad messages: %s", e.Type)
 	}
 }
+
+// Password guessing: after five wrong passwords, the account is locked for
+// a minute, even to its right password, while other accounts sign in.
+func TestLoginLockout(t *testing.T) {
+	cf := newConsole(t)
+	anon := cf.browser()
+	for i := range 5 {
+		r := anon.post("/login", url.Values{"name": {"ivy"}, "password": {"guess " + string(rune('a'+i))}})
+		if r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i+1, r.StatusCode)
+		}
+	}
+	r := anon.post("/login", url.Values{"name": {"IVY"}, "password": {testPassword}})
+	if b := body(t, r); r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") != "60" || !strings.Contains(b, "Try again in 1 minute") {
+		t.Errorf("right password after five guesses: %d Retry-After %q", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+	if r := cf.browser().post("/login", url.Values{"name": {"sam"}, "password": {testPassword}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("another account meanwhile: %d, want signed in", r.StatusCode)
+	}
+}
