@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Interview is one respondent's pass through a questionnaire. It is not safe
@@ -267,8 +268,12 @@ func (iv *Interview) check(qq *Question, v any) error {
 			return Errorf(EInvalid, "%s: pick at least one option", qq.ID)
 		}
 	case TypeText:
-		if strings.TrimSpace(v.(string)) == "" {
+		text := v.(string)
+		if strings.TrimSpace(text) == "" {
 			return Errorf(EInvalid, "%s: the answer is empty", qq.ID)
+		}
+		if !utf8.ValidString(text) || strings.ContainsRune(text, 0) {
+			return Errorf(EInvalid, "%s: the answer holds a NUL character or is not UTF-8 text; remove what was pasted with it", qq.ID)
 		}
 	}
 	if qq.validate != nil {

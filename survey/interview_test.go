@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,6 +185,21 @@ func TestValidation(t *testing.T) {
 	}
 	if !iv.Done() {
 		t.Errorf("not done")
+	}
+}
+
+// A text answer PostgreSQL could not store is refused, naming the question.
+func TestTextAnswerMustBeStorable(t *testing.T) {
+	q := load(t, "customer-study")
+	iv, _ := q.Start("en", map[string]string{"segment": "home", "region": "south"}, clock)
+	walk(t, iv, true, int64(3), int64(4), int64(8))
+	if id := iv.Current().ID; id != "nps_reason" {
+		t.Fatalf("at %s", id)
+	}
+	for _, bad := range []string{"fine\x00", "\xff\xfe"} {
+		if _, _, err := iv.Answer(bad, survey.Paradata{}); survey.ErrorCodeOf(err) != survey.EInvalid || !strings.Contains(survey.ErrorMessage(err), "nps_reason") {
+			t.Errorf("%q: want EInvalid naming nps_reason, got %v", bad, err)
+		}
 	}
 }
 

@@ -92,12 +92,24 @@ func Parse(src []byte) (*Questionnaire, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, Problems{{Line: 1, Message: "file is empty; a questionnaire needs id, languages and questions"}}
 	}
+	p.storable(&doc)
 	p.questionnaire(doc.Content[0])
 	if len(p.problems) > 0 {
 		slices.SortStableFunc(p.problems, func(a, b Problem) int { return a.Line - b.Line })
 		return nil, p.problems
 	}
 	return p.q, nil
+}
+
+// storable reports each value PostgreSQL text could not store: one with a
+// NUL character ("\0" in a double-quoted YAML string).
+func (p *parser) storable(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && strings.ContainsRune(n.Value, 0) {
+		p.addf(n.Line, "this value holds a NUL character (\\0), which cannot be stored; remove it")
+	}
+	for _, c := range n.Content {
+		p.storable(c)
+	}
 }
 
 var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)

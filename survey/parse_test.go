@@ -110,6 +110,7 @@ func TestLintProblems(t *testing.T) {
 		{"partial threshold", base + "partial_threshold: 2\n", 10, "partial_threshold"},
 		{"thresholds out of order", base + "partial_threshold: 0.9\ncomplete_threshold: 0.7\n", 10, "must not exceed complete_threshold"},
 		{"duplicate key", "id: t\nid: u\n", 2, "already defined"},
+		{"NUL in a text", strings.Replace(base, `"Resolved?"`, `"Resolved\0?"`, 1), 9, "NUL character"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
