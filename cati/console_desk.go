@@ -121,9 +121,14 @@ var dialOutcomes = []dialOutcome{
 	{"technical", "Technical phone problem", "3.16", "8"},
 }
 
-func dispositionViews() []dispositionView {
+// dispositionViews are the codes the wrap-up offers: without a call, only
+// those the case's record can show.
+func dispositionViews(dialed bool) []dispositionView {
 	var out []dispositionView
 	for _, d := range survey.Dispositions() {
+		if !dialed && !slices.Contains(recordCodes, d.Code) {
+			continue
+		}
 		out = append(out, dispositionView{Code: d.Code, Label: d.Label, Group: d.Group, RequiresNote: d.RequiresNote, Final: d.Final})
 	}
 	return out
@@ -198,7 +203,7 @@ func (s *Server) deskView(ctx context.Context, u Account) (deskView, error) {
 			return v, err
 		}
 		v.Intro = iv.Intro()
-		v.Dispositions = dispositionViews()
+		v.Dispositions = dispositionViews(false)
 	case DeskDialing:
 		iv, err := q.Start(contactLanguage(q, cd.Contact), contactFields(q, cd.Contact), s.now)
 		if err != nil {
@@ -231,7 +236,7 @@ func (s *Server) deskView(ctx context.Context, u Account) (deskView, error) {
 			}
 		}
 		if d.State == DeskWrapUp {
-			v.Dispositions = dispositionViews()
+			v.Dispositions = dispositionViews(d.AttemptID != 0)
 		}
 	}
 	return v, nil
@@ -489,6 +494,8 @@ func (s *Server) endCall(ctx context.Context, u Account, caseID int64) error {
 
 // wrapUp settles the desk's case with a disposition code, or with an
 // appointment at appointment (the respondent's local time) when it is set.
+// A case that was not dialed takes only what its record can show
+// (recordCodes) or an appointment.
 func (s *Server) wrapUp(ctx context.Context, u Account, caseID int64, code, appointment, note string, log *slog.Logger) error {
 	c := s.console
 	d, err := s.ownDesk(ctx, u, caseID)
@@ -513,6 +520,9 @@ func (s *Server) wrapUp(ctx context.Context, u Account, caseID int64, code, appo
 		}
 		status = rec.Status
 	}
+	if d.AttemptID == 0 && appointment == "" && !slices.Contains(recordCodes, survey.DispositionCode(code)) {
+		return errNotDialed(code)
+	}
 	o, err := s.decide(cd, camp, iv, status, survey.DispositionCode(code), appointment, note)
 	if err != nil {
 		return err
@@ -522,6 +532,73 @@ func (s *Server) wrapUp(ctx context.Context, u Account, caseID int64, code, appo
 	}
 	log.Info("case wrapped up", "case_id", caseID, "status", o.Status, "final_code", o.FinalCode, "attempt_code", o.AttemptCode)
 	return nil
+}
+
+// recordCodes are the dispositions an interviewer may record without
+// dialing, because the case's record can show them: the contact is out of
+// the sample, its quota cell is full, or another reason, given in the note,
+// makes it not eligible. Every other code is what a call found; recorded
+// without one it would count no attempt, and a case put back in the queue
+// would return forever, never reaching the campaign's maximum.
+var recordCodes = []survey.DispositionCode{"4.10", "4.80", "4.90"}
+
+// errNotDialed refuses a call outcome on a case that was not dialed.
+func errNotDialed(code string) error {
+	what := "that outcome"
+	if d, ok := survey.LookupDisposition(survey.DispositionCode(code)); ok {
+		what = string(d.Code) + " " + d.Label
+	}
+	return survey.Errorf(survey.EInvalid, "dial the number first: %s is what a call finds, and this case was not dialed "+
+		"(without a call only 4.10 Out of sample, 4.80 Quota filled or 4.90 Other not eligible can be recorded, or a call back booked)",
+		truncate(what, 80))
+}
+
+// verdict is how the case's interview ends, or ended: complete, partial or
+// break-off ("" without an interview). One still in progress ends as the
+// engine says, and never as complete (its last question is unanswered).
+func verdict(iv *survey.Interview, status survey.Status) survey.Status {
+	if status != survey.StatusInProgress {
+		return status
+	}
+	if iv == nil {
+		return survey.StatusBreakoff
+	}
+	if v := iv.Outcome(); v != survey.StatusComplete {
+		return v
+	}
+	return survey.StatusPartial
+}
+
+// closingCodes is the wrap-up's rule for the codes a case's final
+// disposition is settled from, when an attempt (or a supervisor) ends it
+// with code: a complete interview makes it 1.1 whatever was picked; a picked
+// 1.2 or 2.12 follows the interview's verdict; and an interview with enough
+// answers adds a 1.2, which survey.FinalDisposition then ranks above a
+// refusal picked to end the call. It returns the attempt's code and the
+// codes to rank: every earlier attempt's, then these.
+func closingCodes(history []AttemptRow, v survey.Status, code survey.DispositionCode) (survey.DispositionCode, []survey.DispositionCode) {
+	switch {
+	case v == survey.StatusComplete:
+		code = survey.CodeComplete
+	case code == survey.CodePartial || code == survey.CodeBreakoff:
+		switch v {
+		case survey.StatusPartial:
+			code = survey.CodePartial
+		case survey.StatusBreakoff:
+			code = survey.CodeBreakoff
+		}
+	}
+	var codes []survey.DispositionCode
+	for _, a := range history {
+		if a.Disposition != "" {
+			codes = append(codes, survey.DispositionCode(a.Disposition))
+		}
+	}
+	codes = append(codes, code)
+	if v == survey.StatusPartial {
+		codes = append(codes, survey.CodePartial)
+	}
+	return code, codes
 }
 
 // decide turns the interviewer's choice into what happens to the case:
@@ -572,30 +649,15 @@ func (s *Server) decide(cd CaseDetail, camp Campaign, iv *survey.Interview, stat
 	if d.Group == survey.GroupI && status != survey.StatusComplete {
 		return Outcome{}, survey.Errorf(survey.EInvalid, "1.1 Complete needs a complete interview; end it with another disposition")
 	}
-	var codes []survey.DispositionCode
-	for _, a := range cd.History {
-		if a.Disposition != "" {
-			codes = append(codes, survey.DispositionCode(a.Disposition))
-		}
+	if d.Group == survey.GroupP && status == "" {
+		return Outcome{}, survey.Errorf(survey.EInvalid, "1.2 Partial needs an interview; this case has none")
 	}
-	if inProgress && (code == survey.CodePartial || code == survey.CodeBreakoff) {
-		code = survey.CodeBreakoff
-		if iv != nil && iv.Outcome() == survey.StatusPartial {
-			code = survey.CodePartial
-		}
-		d, _ = survey.LookupDisposition(code)
+	var v survey.Status
+	if status != "" {
+		v = verdict(iv, status)
 	}
-	if status == survey.StatusComplete {
-		code = survey.CodeComplete
-		d, _ = survey.LookupDisposition(code)
-	}
-	codes = append(codes, code)
-	// An interview with enough answers is a partial whatever the
-	// interviewer picked to end the call (a refusal to go on, say): the
-	// final-disposition rule then ranks it above the refusal.
-	if status == survey.StatusPartial || inProgress && iv != nil && iv.Outcome() == survey.StatusPartial {
-		codes = append(codes, survey.CodePartial)
-	}
+	code, codes := closingCodes(cd.History, v, code)
+	d, _ = survey.LookupDisposition(code)
 	o := Outcome{AttemptCode: string(code), Note: note}
 	limit := cd.Attempts >= cd.MaxAttempts
 	if d.Final || limit {

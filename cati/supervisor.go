@@ -180,10 +180,14 @@ func (s *Server) supervise(ctx context.Context, u Account, typ string, req reque
 			return survey.Errorf(survey.EInvalid, "%s %s needs a note saying what happened", d.Code, d.Label)
 		}
 		cd, err := c.Desks.Case(ctx, r.CaseID)
+		if survey.ErrorCodeOf(err) == survey.ENotFound {
+			return fmt.Errorf("%w: %w", survey.Errorf(survey.ENotFound, "no case %d", r.CaseID), err)
+		}
 		if err != nil {
 			return err
 		}
 		o := Outcome{FinalCode: string(d.Code), Note: r.Note}
+		var v survey.Status // the interview's verdict; "" without one
 		if cd.InterviewID != 0 {
 			iv, rec, err := s.engine(ctx, Desk{InterviewID: cd.InterviewID})
 			if err != nil {
@@ -192,17 +196,18 @@ func (s *Server) supervise(ctx context.Context, u Account, typ string, req reque
 			if d.Group == survey.GroupI && rec.Status != survey.StatusComplete {
 				return survey.Errorf(survey.EInvalid, "1.1 Complete needs a complete interview")
 			}
+			v = verdict(iv, rec.Status)
 			if rec.Status == survey.StatusInProgress {
-				o.FinishInterview = iv.Outcome()
-				if o.FinishInterview == survey.StatusComplete {
-					o.FinishInterview = survey.StatusPartial
-				}
+				o.FinishInterview = v
 				if cur := iv.Current(); cur != nil {
 					o.LastQuestion = cur.ID
 				}
 			}
 		} else if d.Group == survey.GroupI || d.Group == survey.GroupP {
 			return survey.Errorf(survey.EInvalid, "%s needs an interview; this case has none", d.Code)
+		}
+		if err := checkFinal(cd, v, d); err != nil {
+			return err
 		}
 		if err := c.Floor.SetDisposition(ctx, u.Name, u.ID, r.CaseID, o, now); err != nil {
 			return err
@@ -211,6 +216,37 @@ func (s *Server) supervise(ctx context.Context, u Account, typ string, req reque
 		return nil
 	}
 	return survey.Errorf(survey.EInvalid, "%s is not a supervisor request", typ)
+}
+
+// checkFinal refuses a supervisor's final disposition d that the rule the
+// interviewers' wrap-up applies (closingCodes, survey.FinalDisposition)
+// would not give the case: a complete wins, then a partial, then a refusal
+// or break-off, then other eligible outcomes over earlier calls. The
+// supervisor's code stands as chosen when the rule agrees, or is refused
+// with the code the rule gives and why; it is never silently replaced.
+func checkFinal(cd CaseDetail, v survey.Status, d survey.Disposition) error {
+	attempt, codes := closingCodes(cd.History, v, d.Code)
+	final := survey.FinalDisposition(codes, false)
+	if final == d.Code {
+		return nil
+	}
+	var why string
+	switch {
+	case v == survey.StatusComplete:
+		why = "its interview is complete"
+	case final == survey.CodePartial && v == survey.StatusPartial:
+		why = "its interview has enough answers to count as a partial"
+	case final == survey.CodeBreakoff && attempt == survey.CodeBreakoff && d.Code == survey.CodePartial:
+		why = "its interview has too few answers for a partial and ends as a break-off"
+	default:
+		why = "an earlier call on it recorded " + string(final) + ", which ranks higher in the final-disposition rule"
+	}
+	label := string(final)
+	if f, ok := survey.LookupDisposition(final); ok {
+		label += " " + f.Label
+	}
+	return survey.Errorf(survey.EInvalid, "case %d cannot close as %s %s: %s, so its final disposition is %s; set that instead",
+		cd.ID, d.Code, d.Label, why, label)
 }
 
 // reportRow is one rate on the report page.

@@ -13,12 +13,33 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/canvass/canvass/survey"
 )
+
+// Refusal is an ErrNotFound or ErrConflict the store can explain to the
+// person who asked: Reason names the case, the interviewer and what stands in
+// the way, and the console shows it as is (wiring turns it into a coded
+// error), while the wrapping error keeps the details for the log.
+type Refusal struct {
+	Reason string
+	Err    error // ErrNotFound or ErrConflict, for errors.Is
+}
+
+func (r *Refusal) Error() string { return r.Reason + ": " + r.Err.Error() }
+func (r *Refusal) Unwrap() error { return r.Err }
+
+// refuse returns a *Refusal of kind sentinel.
+func refuse(sentinel error, format string, args ...any) error {
+	return &Refusal{Reason: fmt.Sprintf(format, args...), Err: sentinel}
+}
+
+// stateText is a desk state as the floor shows it ("on case").
+func stateText(state string) string { return strings.ReplaceAll(state, "_", " ") }
 
 // Desk states (CHECK constraint in 0002_cati.sql).
 const (
@@ -204,7 +225,7 @@ func lockCase(ctx context.Context, tx DBTX, caseID int64) (lockedCase, error) {
 	var c lockedCase
 	err := tx.QueryRow(ctx, sqlLockCase, caseID).Scan(&c.status, &c.owner, &c.campaignID, &c.phone, &c.interviewID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return c, fmt.Errorf("no case %d: %w", caseID, ErrNotFound)
+		return c, refuse(ErrNotFound, "no case %d", caseID)
 	}
 	return c, err
 }
@@ -217,17 +238,20 @@ func ownDesk(ctx context.Context, tx DBTX, userID, caseID int64, now time.Time, 
 		return d, lockedCase{}, err
 	}
 	if d.CaseID != caseID || caseID == 0 {
-		return d, lockedCase{}, fmt.Errorf("case %d is not the one on the desk (%d): %w", caseID, d.CaseID, ErrConflict)
+		return d, lockedCase{}, fmt.Errorf("desk is on case %d: %w", d.CaseID,
+			refuse(ErrConflict, "case %d is not on your desk any more; your screen has been refreshed", caseID))
 	}
 	if !slices.Contains(states, d.State) {
-		return d, lockedCase{}, fmt.Errorf("desk is %s, not %v: %w", d.State, states, ErrConflict)
+		return d, lockedCase{}, fmt.Errorf("desk is %s, not %v: %w", d.State, states,
+			refuse(ErrConflict, "that step does not apply while your desk is %s; your screen has been refreshed", stateText(d.State)))
 	}
 	c, err := lockCase(ctx, tx, caseID)
 	if err != nil {
 		return d, c, err
 	}
 	if c.status != "claimed" || c.owner != userID {
-		return d, c, fmt.Errorf("case %d is %s by user %d: %w", caseID, c.status, c.owner, ErrConflict)
+		return d, c, fmt.Errorf("case %d is %s by user %d: %w", caseID, c.status, c.owner,
+			refuse(ErrConflict, "case %d is no longer yours (a supervisor reassigned, released or closed it)", caseID))
 	}
 	return d, c, nil
 }
@@ -544,13 +568,19 @@ func nullID(id int64) *int64 {
 
 // WrapUp settles the interviewer's case as o says and frees their desk.
 // ErrConflict when the case is no longer theirs (a supervisor took it) or
-// the desk has moved on.
+// the desk has moved on, and when the desk has no call attempt (the case
+// was never dialed) but o puts the case back in the queue: with no attempt
+// counted it would come back forever, never reaching the campaign's
+// maximum. Closing it, or booking a call back, needs no call.
 func (db *DB) WrapUp(ctx context.Context, userID, caseID int64, o Outcome, now time.Time) (Desk, error) {
 	var d Desk
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		d0, c, err := ownDesk(ctx, tx, userID, caseID, now, DeskOnCase, DeskDialing, DeskInterviewing, DeskWrapUp)
 		if err != nil {
 			return err
+		}
+		if d0.AttemptID == 0 && o.Status == "open" {
+			return refuse(ErrConflict, "case %d was not dialed: dial it before recording what the call found", caseID)
 		}
 		if err := applyOutcome(ctx, tx, caseID, d0.AttemptID, c.interviewID, userID, 0, o, now); err != nil {
 			return err
@@ -576,7 +606,7 @@ func (db *DB) supervise(ctx context.Context, caseID int64, others []int64, now t
 		var owner int64
 		err := tx.QueryRow(ctx, `SELECT coalesce(owner_user_id, 0) FROM survey_case WHERE id = $1`, caseID).Scan(&owner)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("no case %d: %w", caseID, ErrNotFound)
+			return refuse(ErrNotFound, "no case %d", caseID)
 		}
 		if err != nil {
 			return err
@@ -600,7 +630,7 @@ func (db *DB) supervise(ctx context.Context, caseID int64, others []int64, now t
 			return err
 		}
 		if c.owner != owner {
-			return fmt.Errorf("case %d changed hands meanwhile: %w", caseID, ErrConflict)
+			return refuse(ErrConflict, "case %d changed hands meanwhile; reload and try again", caseID)
 		}
 		return fn(tx, c, desks)
 	})
@@ -627,22 +657,24 @@ const sqlReassign = `UPDATE survey_case SET status = 'claimed', owner = 'intervi
 // previous owner's desk, if any, is freed and an open call attempt ended.
 // An interview in progress stays in progress for the new interviewer to
 // resume. ErrConflict: the case is closed or the new interviewer is busy.
+// ErrNotFound: no such case, or to is not an active interviewer.
 func (db *DB) Reassign(ctx context.Context, actor string, caseID, to int64, toName string, now time.Time) error {
 	err := db.supervise(ctx, caseID, []int64{to}, now, func(tx pgx.Tx, c lockedCase, desks map[int64]Desk) error {
 		var ok bool
 		if err := tx.QueryRow(ctx, sqlIsInterviewer, to).Scan(&ok); errors.Is(err, pgx.ErrNoRows) || !ok {
-			return fmt.Errorf("user %d is not an active interviewer: %w", to, ErrNotFound)
+			return fmt.Errorf("user %d: %w", to, refuse(ErrNotFound, "%s is not an active interviewer", toName))
 		} else if err != nil {
 			return err
 		}
 		if c.status == "closed" {
-			return fmt.Errorf("case %d is closed: %w", caseID, ErrConflict)
+			return refuse(ErrConflict, "case %d is closed", caseID)
 		}
 		if c.owner == to {
 			return nil
 		}
 		if d := desks[to]; d.State != DeskIdle {
-			return fmt.Errorf("interviewer %d is busy (%s): %w", to, d.State, ErrConflict)
+			return fmt.Errorf("user %d: %w", to, refuse(ErrConflict,
+				"interviewer %s is busy (%s): a case goes only to an idle interviewer", toName, stateText(d.State)))
 		}
 		if err := freeOwner(ctx, tx, c, caseID, desks, now); err != nil {
 			return err
@@ -678,7 +710,7 @@ const sqlCaseHasComplete = `SELECT EXISTS (SELECT 1 FROM interview WHERE case_id
 func (db *DB) Release(ctx context.Context, actor string, caseID int64, now time.Time) error {
 	err := db.supervise(ctx, caseID, nil, now, func(tx pgx.Tx, c lockedCase, desks map[int64]Desk) error {
 		if c.status == "closed" {
-			return fmt.Errorf("case %d is closed: %w", caseID, ErrConflict)
+			return refuse(ErrConflict, "case %d is closed", caseID)
 		}
 		// A released case is called again: never one whose respondent
 		// already completed the interview.
@@ -687,7 +719,7 @@ func (db *DB) Release(ctx context.Context, actor string, caseID int64, now time.
 			return err
 		}
 		if complete {
-			return fmt.Errorf("case %d has a complete interview; set disposition 1.1 instead of releasing it: %w", caseID, ErrConflict)
+			return refuse(ErrConflict, "case %d has a complete interview; set disposition 1.1 instead of releasing it", caseID)
 		}
 		if err := freeOwner(ctx, tx, c, caseID, desks, now); err != nil {
 			return err
@@ -728,7 +760,7 @@ func (db *DB) Release(ctx context.Context, actor string, caseID int64, now time.
 func (db *DB) SetDisposition(ctx context.Context, actor string, actorID, caseID int64, o Outcome, now time.Time) error {
 	err := db.supervise(ctx, caseID, nil, now, func(tx pgx.Tx, c lockedCase, desks map[int64]Desk) error {
 		if c.status == "closed" {
-			return fmt.Errorf("case %d is already closed: %w", caseID, ErrConflict)
+			return refuse(ErrConflict, "case %d is already closed", caseID)
 		}
 		if err := freeOwner(ctx, tx, c, caseID, desks, now); err != nil {
 			return err

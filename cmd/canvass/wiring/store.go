@@ -4,7 +4,8 @@
 // consumers' own tests, which cannot import package main. cati and ivr may
 // not import sql, and they read errors only by survey's codes: here sql's
 // sentinels become coded errors (ErrNotFound → ENotFound, ErrConflict →
-// EConflict), the sql error still wrapped for the log.
+// EConflict) that keep the store's explanation, the sql error still wrapped
+// for the log.
 package wiring
 
 import (
@@ -29,17 +30,27 @@ var (
 	_ cati.TokenStore = Store{}
 )
 
-// coded gives sql's sentinel errors the survey code cati maps to a status.
+// coded gives sql's sentinel errors the survey code cati maps to a status,
+// with the store's own explanation (a *sql.Refusal: "no case 7",
+// "interviewer ian is busy (on case)") as the message when it gave one.
 func coded(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, sql.ErrNotFound):
-		return fmt.Errorf("%w: %w", survey.Errorf(survey.ENotFound, "not found"), err)
+		return fmt.Errorf("%w: %w", survey.Errorf(survey.ENotFound, "%s", reason(err, "not found")), err)
 	case errors.Is(err, sql.ErrConflict):
-		return fmt.Errorf("%w: %w", survey.Errorf(survey.EConflict, "it changed meanwhile; reload and try again"), err)
+		return fmt.Errorf("%w: %w", survey.Errorf(survey.EConflict, "%s", reason(err, "it changed meanwhile; reload and try again")), err)
 	}
 	return err
+}
+
+// reason is the message of the store's refusal in err, or otherwise.
+func reason(err error, otherwise string) string {
+	if r, ok := errors.AsType[*sql.Refusal](err); ok {
+		return r.Reason
+	}
+	return otherwise
 }
 
 func (a Store) Ping(ctx context.Context) error { return a.db.Pool().Ping(ctx) }
