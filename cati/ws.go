@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -192,6 +193,12 @@ func decodeEnvelope(b []byte) (envelope, request, error) {
 	if len(bytes.TrimSpace(data)) == 0 || bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
 		data = []byte("{}")
 	}
+	if bytes.Contains(data, []byte(`\u0000`)) {
+		var v any
+		if json.Unmarshal(data, &v) == nil && holdsNUL(v) {
+			return env, nil, survey.Errorf(survey.EInvalid, "%s: the data holds a NUL character (\\u0000), which cannot be stored; remove it", env.Type)
+		}
+	}
 	dd := json.NewDecoder(bytes.NewReader(data))
 	dd.DisallowUnknownFields()
 	if err := dd.Decode(req); err != nil {
@@ -204,6 +211,24 @@ func decodeEnvelope(b []byte) (envelope, request, error) {
 		return env, nil, fmt.Errorf("%s: %w", env.Type, err)
 	}
 	return env, req, nil
+}
+
+// holdsNUL reports whether a decoded JSON value has a string with a NUL
+// character, which PostgreSQL text cannot store.
+func holdsNUL(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.IndexByte(x, 0) >= 0
+	case []any:
+		return slices.ContainsFunc(x, holdsNUL)
+	case map[string]any:
+		for k, e := range x {
+			if holdsNUL(k) || holdsNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // encode builds a server message.

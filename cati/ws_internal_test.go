@@ -43,6 +43,8 @@ func TestDecodeEnvelope(t *testing.T) {
 		{`{"v":1,"type":"ping","id":"` + strings.Repeat("x", 65) + `"}`, "", "id is longer"},
 		{`[]`, "", "not a JSON envelope"},
 		{"\xff", "", "not UTF-8"},
+		{`{"v":1,"type":"wrap_up","data":{"case_id":3,"code":"2.11","note":"rude\u0000"}}`, "", "NUL character"},
+		{`{"v":1,"type":"wrap_up","data":{"case_id":3,"code":"2.11","note":"a backslash: \\u0000"}}`, "wrap_up", ""},
 	}
 	for _, tt := range tests {
 		env, req, err := decodeEnvelope([]byte(tt.in))
