@@ -11,8 +11,10 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -262,6 +264,16 @@ func (h *harness) await(n int, method, pathSuffix, media string) aritest.Request
 		h.t.Fatalf("%s %s %s: %v", method, pathSuffix, media, err)
 	}
 	return r
+}
+
+// awaitLog waits for the adapter to log a line containing s.
+func (h *harness) awaitLog(s string) {
+	h.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(h.logs.String(), s); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("the adapter never logged %q", s)
+		}
+	}
 }
 
 // prompt waits for the n-th play of a prompt on channel id.
@@ -526,6 +538,65 @@ func TestOriginate(t *testing.T) {
 		}
 		if h.saw("POST", "/channels/"+id+"/answer", 0) {
 			t.Errorf("an originated channel is already answered")
+		}
+	})
+	// The dialer gives up just as the callee answers: the StasisStart
+	// comes while the hangup is on its way. The call is hung up, nobody
+	// is surveyed, and shutdown does not wait for a call nobody runs.
+	t.Run("cancelled as the callee answers", func(t *testing.T) {
+		h := start(t, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() {
+			_, err := h.client.Originate(ctx, "PJSIP/+33612345678@trunk", info, opts)
+			done <- err
+		}()
+		id := h.await(1, "POST", "/channels", "").Query.Get("channelId")
+		h.awaitLog("msg=originated ") // Originate follows the ringing channel
+		h.srv.Delay("DELETE", "/channels/"+id, 500*time.Millisecond, 1)
+		cancel()
+		h.await(1, "DELETE", "/channels/"+id, "")
+		h.srv.Answer(id)
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("originate: %v, want context.Canceled", err)
+		}
+		h.stop() // Run waits for every call it took
+		if h.store.count() != 0 {
+			t.Errorf("a cancelled originate must start no interview")
+		}
+	})
+	// The dialer gives up while POST /channels is in flight: Asterisk
+	// created the channel all the same. It is hung up before the callee
+	// can answer into a survey nobody asked for any more.
+	t.Run("cancelled while Asterisk creates the channel", func(t *testing.T) {
+		answered := make(chan struct{})
+		h := start(t, func(o *asterisk.Options, s *aritest.Server) {
+			s.Delay("POST", "/channels", 500*time.Millisecond, 1)
+			s.OnOriginate = func(id string) {
+				s.Answer(id) // nothing, once the channel is gone
+				close(answered)
+			}
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() {
+			_, err := h.client.Originate(ctx, "PJSIP/+33612345678@trunk", info, opts)
+			done <- err
+		}()
+		id := h.await(1, "POST", "/channels", "").Query.Get("channelId")
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("originate: %v, want context.Canceled", err)
+		}
+		if del := h.await(1, "DELETE", "/channels/"+id, ""); del.Status != http.StatusNoContent {
+			t.Errorf("hang up of the channel Asterisk made: %s", del)
+		}
+		<-answered
+		h.stop()
+		if h.store.count() != 0 {
+			t.Errorf("a cancelled originate must start no interview")
 		}
 	})
 }

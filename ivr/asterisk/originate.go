@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -191,19 +192,22 @@ func (c *Client) Originate(ctx context.Context, endpoint string, info ivr.CallIn
 	res := Result{ChannelID: d.id}
 	if err := c.rest.do(ctx, http.MethodPost, "/channels", q, body, nil); err != nil {
 		res.Outcome = Failed
-		log.Error("originate refused by Asterisk", "err", err)
+		var refused *Error
+		if errors.As(err, &refused) {
+			log.Error("originate refused by Asterisk", "err", err)
+		} else {
+			// No answer (ctx ended, a timeout): Asterisk may have created
+			// the channel all the same, and would ring the callee.
+			log.Error("originate got no answer from Asterisk; hanging up any channel it made", "err", err)
+			c.abandon(ctx, d, log)
+		}
 		return res, fmt.Errorf("originate to %s: %w", endpoint, err)
 	}
 	log.Info("originated")
 	for {
 		select {
 		case <-ctx.Done():
-			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RequestTimeout)
-			err := c.rest.do(hctx, http.MethodDelete, "/channels/"+esc(d.id), nil, nil, nil)
-			cancel()
-			if err != nil && !isNotFound(err) {
-				log.Warn("hang up a cancelled originate", "err", err)
-			}
+			c.abandon(ctx, d, log)
 			res.Outcome, res.RingTime = Failed, time.Since(start)
 			return res, ctx.Err()
 		case <-d.notify:
@@ -222,6 +226,26 @@ func (c *Client) Originate(ctx context.Context, endpoint string, info ivr.CallIn
 			log.Info("originate not answered", "outcome", res.Outcome, "q850_cause", res.Cause, "cause_text", res.CauseText, "rang", res.Rang)
 			return res, nil
 		}
+	}
+}
+
+// abandon hangs up an originated channel Originate gives up on. The
+// callee may answer meanwhile, and the dial takes its StasisStart until
+// it is closed: it is closed only once the hangup is done, and a call it
+// took is ended here (nobody else would end it, and Run would wait for it
+// forever). A StasisStart after that goes to inbound, as any late answer.
+func (c *Client) abandon(ctx context.Context, d *dial, log *slog.Logger) {
+	err := c.rest.do(context.WithoutCancel(ctx), http.MethodDelete, "/channels/"+esc(d.id), nil, nil, nil)
+	if err != nil && !isNotFound(err) {
+		log.Warn("hang up an abandoned originate", "err", err)
+	}
+	d.mu.Lock()
+	d.closed = true
+	cl := d.answer
+	d.mu.Unlock()
+	if cl != nil {
+		cl.hungUp(16, "hung up by canvass")
+		c.end(cl)
 	}
 }
 

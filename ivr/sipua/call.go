@@ -351,6 +351,9 @@ type receiver struct {
 	pkt      rtp.Packet
 	latched  netip.AddrPort
 	haveSrc  bool
+	ssrc     uint32 // of the stream being received
+	haveSSRC bool
+	lastTS   uint32 // the stream's newest timestamp
 	lastSeq  uint16
 	haveSeq  bool
 	events   media.EventReceiver
@@ -369,7 +372,8 @@ func (r *receiver) packet(b []byte, from netip.AddrPort, pcm []int16) {
 		return
 	}
 	if c.relatch.Swap(false) {
-		r.haveSrc, r.haveSeq = false, false
+		r.haveSrc = false
+		r.restart()
 	}
 	if r.haveSrc && from != r.latched {
 		c.stats.foreign.Add(1)
@@ -413,12 +417,20 @@ func (r *receiver) packet(b []byte, from netip.AddrPort, pcm []int16) {
 	}
 	c.stats.received.Add(1)
 	c.lastRTP.Store(time.Now().UnixNano())
+	ts := r.pkt.Timestamp
+	if r.haveSSRC && (r.pkt.SSRC != r.ssrc || int32(ts-r.lastTS) < -maxLate) {
+		r.restart() // the PBX switched media source
+	}
+	if !r.haveSSRC || int32(ts-r.lastTS) > 0 {
+		r.lastTS = ts
+	}
+	r.ssrc, r.haveSSRC = r.pkt.SSRC, true
 	if isEvent {
 		r.events.Packet(r.pkt.Timestamp, r.pkt.Payload, r.emit)
 		return
 	}
 	seq := r.pkt.SequenceNumber
-	if r.haveSeq && int16(seq-r.lastSeq) <= 0 {
+	if d := int16(seq - r.lastSeq); r.haveSeq && d <= 0 && d >= -maxMisorder {
 		return // duplicate or late: already played past it
 	}
 	r.lastSeq, r.haveSeq = seq, true
@@ -436,6 +448,27 @@ func (r *receiver) packet(b []byte, from netip.AddrPort, pcm []int16) {
 		c.rec.write(pcm[:n])
 	}
 	c.recMu.Unlock()
+}
+
+// maxLate is how far behind the stream's newest timestamp a packet may
+// fall and still be a late packet of it (an event packet carries its
+// key's start, seconds behind the audio). Further back, it is a new stream
+// that kept the SSRC: its timestamps start anywhere, as likely behind as
+// ahead.
+const maxLate = 30 * media.SampleRate
+
+// maxMisorder is how many packets behind the newest one a packet may come
+// and still be a late one (RFC 3550 A.1); further back, the sequence was
+// restarted and the packet is played.
+const maxMisorder = 100
+
+// restart forgets the stream being received: a new one (a new SSRC, moved
+// by a re-INVITE, or timestamps far back) starts at random sequence
+// numbers and timestamps, which compared with the old ones would drop its
+// audio as late and its keys as already over.
+func (r *receiver) restart() {
+	r.haveSSRC, r.haveSeq = false, false
+	r.events.Restart(r.emit)
 }
 
 // pushKey queues a key for the engine; it never blocks the receiver.

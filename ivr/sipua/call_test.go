@@ -1,6 +1,7 @@
 // Calls from the sipuatest phone into a running endpoint with a real
 // ivr.Engine: whole surveys by RFC 4733 keys, in-band tones and SIP INFO,
-// voice comments, hangups, re-INVITEs, RTP timeout, TCP, shutdown.
+// voice comments, hangups, re-INVITEs, media-source switches, RTP timeout,
+// TCP, shutdown.
 
 package sipua_test
 
@@ -304,6 +305,42 @@ func TestReinvite(t *testing.T) {
 	iv := e.store.waitFinished(t, 5*time.Second)
 	if got := values(iv); got["nps"] != int64(8) || got["csat"] != int64(3) {
 		t.Errorf("answers %v", got)
+	}
+}
+
+// A PBX that switches the caller's media source mid-call (a transfer, a
+// media server taking over) starts a new RTP stream: a new SSRC, with
+// sequence numbers and timestamps behind the old ones. The keys pressed
+// after the switch still count, as RFC 4733 events or as tones.
+func TestMediaSourceSwitch(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		events bool
+	}{{"RFC 4733", true}, {"in-band", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			opts := testOptions()
+			opts.AcceptTelephoneEvent = tt.events
+			e := start(t, opts, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c := e.dial(ctx, sipuatest.DialOptions{})
+			r := newRespondent(t, ctx, c)
+			r.prompt()
+			r.answer("9#")
+			c.RestartRTP()
+			r.answer("5")
+			r.answer("7")
+			r.prompt()
+			if err := c.Hangup(ctx); err != nil {
+				t.Fatal(err)
+			}
+			iv := e.store.waitFinished(t, 5*time.Second)
+			if got := values(iv); got["nps"] != int64(9) || got["csat"] != int64(5) || got["ces"] != int64(7) {
+				t.Errorf("answers %v, want nps 9, csat 5 and ces 7 (keys after the switch lost?)", got)
+			}
+		})
 	}
 }
 

@@ -6,8 +6,8 @@
 // RecordingFinished → StasisEnd → ChannelDestroyed on a hangup) and sends
 // events cloned from captured ones (Templates) with ids and timestamps
 // filled in. It logs every REST request it received, can be told to fail
-// requests (Fail), to drop its WebSockets (Drop) or to send any frame
-// (SendRaw).
+// requests (Fail) or answer them late (Delay), to drop its WebSockets
+// (Drop) or to send any frame (SendRaw).
 package aritest
 
 import (
@@ -138,6 +138,7 @@ type recording struct {
 type fault struct {
 	method, prefix string
 	status, n      int
+	delay          time.Duration // with status 0: answer this late
 }
 
 type wsConn struct {
@@ -235,6 +236,17 @@ func (s *Server) Fail(method, prefix string, status, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &fault{method: method, prefix: prefix, status: status, n: n})
+}
+
+// Delay makes the next n requests whose method is method and whose path
+// starts with prefix take effect and be logged at once, but be answered d
+// later: an Asterisk under load, whose answer may come after the client
+// gave up. (What a request does after its answer, such as the hangup
+// events of a DELETE /channels, waits too.)
+func (s *Server) Delay(method, prefix string, d time.Duration, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{method: method, prefix: prefix, delay: d, n: n})
 }
 
 // Stored returns the audio of a stored recording Asterisk still holds.
@@ -676,9 +688,22 @@ func (s *Server) fault(method, p string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range s.faults {
-		if f.n > 0 && f.method == method && strings.HasPrefix(p, f.prefix) {
+		if f.n > 0 && f.status != 0 && f.method == method && strings.HasPrefix(p, f.prefix) {
 			f.n--
 			return f.status
+		}
+	}
+	return 0
+}
+
+// lateness is how long to hold the answer to a request (Delay).
+func (s *Server) lateness(method, p string) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.faults {
+		if f.n > 0 && f.delay > 0 && f.method == method && strings.HasPrefix(p, f.prefix) {
+			f.n--
+			return f.delay
 		}
 	}
 	return 0
@@ -699,6 +724,9 @@ func (s *Server) log(r *http.Request, p string, status int) {
 
 func (s *Server) reply(w http.ResponseWriter, r *http.Request, p string, status int, body any) {
 	s.log(r, p, status)
+	if d := s.lateness(r.Method, p); d > 0 {
+		time.Sleep(d)
+	}
 	if body == nil {
 		w.WriteHeader(status)
 		return

@@ -62,6 +62,7 @@ type Call struct {
 	halt     chan struct{}
 	haltOnce sync.Once
 	mute     atomic.Bool
+	restart  atomic.Bool // RestartRTP: a new stream before the next job
 	workers  sync.WaitGroup
 
 	in, out         atomic.Int64
@@ -175,6 +176,13 @@ func (c *Call) moveRTP() error {
 
 // MuteRTP stops (or resumes) sending RTP, as a dead or held peer would.
 func (c *Call) MuteRTP(mute bool) { c.mute.Store(mute) }
+
+// RestartRTP starts a new RTP stream before the next key or audio, as a
+// PBX does when it switches media source (a transfer, a media server
+// taking over): a new SSRC, and sequence numbers and timestamps that jump
+// backwards, which a receiver ignoring the SSRC would take for late
+// packets.
+func (c *Call) RestartRTP() { c.restart.Store(true) }
 
 // WriteRaw sends b from the call's RTP socket to the far end's RTP
 // address (junk, floods).
@@ -339,6 +347,11 @@ func (c *Call) sendLoop() {
 		case <-ticker.C:
 		}
 		if cur == nil {
+			if c.restart.Swap(false) {
+				pkt.SSRC ^= 1 + rand.Uint32N(1<<31)
+				pkt.SequenceNumber -= 1 << 14
+				pkt.Timestamp -= 1 << 30
+			}
 			select {
 			case cur = <-c.jobs:
 				step, keyTS = 0, pkt.Timestamp

@@ -76,10 +76,11 @@ type EventReceiver struct {
 	reported bool
 	recent   [4]uint32 // timestamps of recently reported events, against late duplicates
 	next     int
+	filled   int // how many of recent are set
 }
 
 func (r *EventReceiver) seen(ts uint32) bool {
-	for _, t := range r.recent {
+	for _, t := range r.recent[:r.filled] {
 		if t == ts {
 			return true
 		}
@@ -91,6 +92,7 @@ func (r *EventReceiver) report(emit func(rune)) {
 	r.reported = true
 	r.recent[r.next] = r.ts
 	r.next = (r.next + 1) % len(r.recent)
+	r.filled = min(r.filled+1, len(r.recent))
 	if d, ok := EventDigit(r.code); ok {
 		emit(d)
 	}
@@ -110,7 +112,7 @@ func (r *EventReceiver) Packet(ts uint32, payload []byte, emit func(rune)) {
 		}
 		return
 	}
-	if r.have && int32(ts-r.ts) < 0 || r.have && r.seen(ts) {
+	if r.seen(ts) || r.have && int32(ts-r.ts) < 0 {
 		return // a late packet of an event already over
 	}
 	if r.have && !r.reported {
@@ -120,6 +122,17 @@ func (r *EventReceiver) Packet(ts uint32, payload []byte, emit func(rune)) {
 	if e.End {
 		r.report(emit)
 	}
+}
+
+// Restart tells the receiver that the peer's stream restarted (a new SSRC,
+// a re-INVITE moved it, its timestamps jumped far back): the next event
+// starts afresh whatever its timestamp. A pending key is reported, since its end packets went with
+// the old stream; late packets of reported keys are still recognized.
+func (r *EventReceiver) Restart(emit func(rune)) {
+	if r.have && !r.reported {
+		r.report(emit)
+	}
+	r.have = false
 }
 
 // Audio tells the receiver that an audio packet with timestamp ts arrived:

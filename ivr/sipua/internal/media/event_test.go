@@ -89,6 +89,31 @@ func TestEventReceiverAudioFlush(t *testing.T) {
 	}
 }
 
+// When the peer's stream restarts (new SSRC, or moved by a re-INVITE), a
+// key whose end packets were lost with the old stream is reported, the new
+// stream's keys count even just behind the old timestamps, and a late end
+// packet of the old key does not repeat it.
+func TestEventReceiverRestart(t *testing.T) {
+	var r EventReceiver
+	got := ""
+	emit := func(d rune) { got += string(d) }
+	old := keyPackets(4, 50000)
+	for _, p := range old[:5] { // no end packets yet
+		r.Packet(p.ts, p.p, emit)
+	}
+	r.Restart(emit)
+	if got != "4" {
+		t.Fatalf("keys %q after the restart, want the pending 4", got)
+	}
+	for _, p := range keyPackets(6, 50000-8000) { // one second behind
+		r.Packet(p.ts, p.p, emit)
+	}
+	r.Packet(old[5].ts, old[5].p, emit) // the old key's end, late
+	if got != "46" {
+		t.Errorf("keys %q, want \"46\"", got)
+	}
+}
+
 func TestDigitEvents(t *testing.T) {
 	for _, d := range "0123456789*#ABCD" {
 		code, ok := DigitEvent(d)
