@@ -8,6 +8,7 @@ package sipua
 // timeout watch. Work per received packet is bounded and allocation-free.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -152,7 +153,8 @@ func (c *call) renegotiate(offer []byte, events bool) ([]byte, error) {
 	}
 	next := c.local
 	next.Codecs, next.CodecPTs, next.EventPT, next.Direction = []media.Codec{st.Codec}, []uint8{st.CodecPT}, st.EventPT, st.Direction.Reverse()
-	if next.Codecs[0] != c.local.Codecs[0] || next.CodecPTs[0] != c.local.CodecPTs[0] || next.EventPT != c.local.EventPT || next.Direction != c.local.Direction {
+	next.Lines, next.Index = st.Lines, st.Index
+	if !bytes.Equal(next.Marshal(), c.local.Marshal()) {
 		next.Version++
 	}
 	c.local = next

@@ -413,6 +413,26 @@ func TestSurveyOverTCP(t *testing.T) {
 	}
 }
 
+// A softphone that offers video before audio gets an answer with the video
+// refused in place (the phone checks the m= lines) and takes the survey.
+func TestOfferWithVideo(t *testing.T) {
+	t.Parallel()
+	e := start(t, testOptions(), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := e.dial(ctx, sipuatest.DialOptions{Video: true})
+	r := newRespondent(t, ctx, c)
+	r.prompt()
+	r.answer("8")
+	r.prompt() // csat: nps is stored
+	if err := c.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if iv := e.store.waitFinished(t, 5*time.Second); values(iv)["nps"] != int64(8) {
+		t.Errorf("answers %v, want nps 8", values(iv))
+	}
+}
+
 // A call that names no language hears the language menu of a bilingual
 // questionnaire; "2" picks French for the interview.
 func TestLanguageMenu(t *testing.T) {

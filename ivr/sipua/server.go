@@ -406,5 +406,5 @@ func retryAfter(d time.Duration) sip.Header {
 func (s *Server) ourDescription(conn *net.UDPConn, st media.Stream) media.Description {
 	return media.Description{Addr: s.localRTP(conn), SessionID: newSessionID(), Version: 1,
 		Codecs: []media.Codec{st.Codec}, CodecPTs: []uint8{st.CodecPT}, EventPT: st.EventPT,
-		Direction: st.Direction.Reverse()}
+		Direction: st.Direction.Reverse(), Lines: st.Lines, Index: st.Index}
 }

@@ -10,6 +10,7 @@ package sipuatest
 // requests.
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -212,6 +214,9 @@ type DialOptions struct {
 	// KeepAudio keeps everything heard (Heard); otherwise only prompt
 	// onsets and statistics are kept.
 	KeepAudio bool
+	// Video offers a video stream before the audio one, as a softphone
+	// with a camera does; the endpoint must refuse it in place.
+	Video bool
 	// ByeBeforeAck holds the ACK of the 200 back until Hangup, which sends
 	// the BYE first: what the endpoint sees when it handles a phone's ACK
 	// and immediate BYE out of order.
@@ -253,6 +258,10 @@ func (p *Phone) Dial(ctx context.Context, uri string, o DialOptions) (*Call, err
 	}
 	c.local = media.Description{Addr: c.localAddr(), SessionID: rand.Uint64() >> 1, Version: 1, Codecs: o.Codecs, EventPT: events, Direction: media.SendRecv}
 	body, ct := c.local.Marshal(), "application/sdp"
+	if o.Video {
+		i := bytes.Index(body, []byte("m=audio"))
+		body = slices.Concat(body[:i], []byte("m=video 9 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"), body[i:])
+	}
 	if o.SDP != nil {
 		body = o.SDP
 	}
@@ -294,6 +303,9 @@ func (p *Phone) Dial(ctx context.Context, uri string, o DialOptions) (*Call, err
 	}
 	c.answered = time.Now()
 	st, err := media.Negotiate(sess.InviteResponse.Body(), !o.InBand)
+	if err == nil && len(st.Lines) != strings.Count(string(body), "\nm=") {
+		err = fmt.Errorf("the answer has %d m= lines for the offer's %d (RFC 3264 §6)", len(st.Lines), strings.Count(string(body), "\nm="))
+	}
 	if o.ByeBeforeAck && err == nil {
 		c.ackLate = true
 	} else if ackErr := sess.Ack(ctx); ackErr != nil {

@@ -33,9 +33,11 @@ func FuzzSDP(f *testing.F) {
 			t.Fatalf("telephone-event %d (accepted: %v) with codec %d", st.EventPT, events, st.CodecPT)
 		}
 		d := Description{Addr: netip.MustParseAddrPort("127.0.0.1:4000"), SessionID: 1, Version: 1,
-			Codecs: []Codec{st.Codec}, CodecPTs: []uint8{st.CodecPT}, EventPT: st.EventPT, Direction: st.Direction.Reverse()}
+			Codecs: []Codec{st.Codec}, CodecPTs: []uint8{st.CodecPT}, EventPT: st.EventPT, Direction: st.Direction.Reverse(),
+			Lines: st.Lines, Index: st.Index}
 		back, err := Negotiate(d.Marshal(), events)
-		if err != nil || back.Codec != st.Codec || back.CodecPT != st.CodecPT || back.EventPT != st.EventPT || back.Direction != d.Direction {
+		if err != nil || back.Codec != st.Codec || back.CodecPT != st.CodecPT || back.EventPT != st.EventPT || back.Direction != d.Direction ||
+			back.Index != st.Index || len(back.Lines) != len(st.Lines) {
 			t.Fatalf("our answer to %+v reads back as %+v, %v:\n%s", st, back, err, d.Marshal())
 		}
 	})

@@ -58,6 +58,19 @@ type Stream struct {
 	CodecPT   uint8 // the payload type the peer uses for Codec
 	EventPT   int   // the telephone-event payload type, -1 when none
 	Direction Direction
+	// Lines are the offer's m= lines, and Index the audio one taken: an
+	// answer has one m= line per offered line, in the same order, the
+	// others refused (RFC 3264 §6).
+	Lines []MediaLine
+	Index int
+}
+
+// MediaLine is an m= line of an offer, as a refusal in the answer repeats
+// it: its media, protocol and first format, with port 0.
+type MediaLine struct {
+	Media  string
+	Protos []string
+	Format string
 }
 
 // Limits that keep the work per SDP bounded.
@@ -82,20 +95,27 @@ func Negotiate(body []byte, events bool, prefer ...Codec) (Stream, error) {
 	if err := sd.Unmarshal(body); err != nil {
 		return Stream{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	var audio *sdp.MediaDescription
+	if len(sd.MediaDescriptions) > maxMedia {
+		return Stream{}, fmt.Errorf("%w: %d m= lines (at most %d)", ErrMalformed, len(sd.MediaDescriptions), maxMedia)
+	}
+	var (
+		audio *sdp.MediaDescription
+		lines = make([]MediaLine, 0, len(sd.MediaDescriptions))
+		index = -1
+	)
 	for i, m := range sd.MediaDescriptions {
-		if i == maxMedia {
-			break
+		if m == nil || len(m.MediaName.Formats) == 0 {
+			return Stream{}, fmt.Errorf("%w: m= line %d has no format", ErrMalformed, i+1)
 		}
-		if m == nil || !strings.EqualFold(m.MediaName.Media, "audio") || m.MediaName.Port.Value == 0 {
+		lines = append(lines, MediaLine{Media: m.MediaName.Media, Protos: m.MediaName.Protos, Format: m.MediaName.Formats[0]})
+		if audio != nil || !strings.EqualFold(m.MediaName.Media, "audio") || m.MediaName.Port.Value == 0 {
 			continue
 		}
 		proto := strings.ToUpper(strings.Join(m.MediaName.Protos, "/"))
 		if proto != "RTP/AVP" && proto != "RTP/AVPF" {
 			continue
 		}
-		audio = m
-		break
+		audio, index = m, i
 	}
 	if audio == nil {
 		return Stream{}, fmt.Errorf("%w: no RTP/AVP audio stream", ErrNoCommonCodec)
@@ -114,7 +134,8 @@ func Negotiate(body []byte, events bool, prefer ...Codec) (Stream, error) {
 	if err != nil {
 		return Stream{}, fmt.Errorf("%w: connection address %q is not an IP address", ErrMalformed, ci.Address.Address)
 	}
-	st := Stream{Addr: netip.AddrPortFrom(ip.Unmap(), uint16(audio.MediaName.Port.Value)), EventPT: -1, Direction: SendRecv}
+	st := Stream{Addr: netip.AddrPortFrom(ip.Unmap(), uint16(audio.MediaName.Port.Value)), EventPT: -1, Direction: SendRecv,
+		Lines: lines, Index: index}
 
 	rtpmap := map[uint8]string{}
 	for _, a := range audio.Attributes {
@@ -185,6 +206,11 @@ type Description struct {
 	CodecPTs  []uint8        // payload type per codec (the offer's, in an answer)
 	EventPT   int            // -1: no telephone-event
 	Direction Direction
+	// Lines and Index, in an answer, are the offer's m= lines and the one
+	// our audio answers (Stream.Lines): the others are refused in place.
+	// An offer has none.
+	Lines []MediaLine
+	Index int
 }
 
 // Marshal renders the description as SDP.
@@ -221,10 +247,22 @@ func (d Description) Marshal() []byte {
 		SessionName:           "canvass",
 		ConnectionInformation: &sdp.ConnectionInformation{NetworkType: "IN", AddressType: ipType, Address: &sdp.Address{Address: host}},
 		TimeDescriptions:      []sdp.TimeDescription{{}},
-		MediaDescriptions: []*sdp.MediaDescription{{
-			MediaName:  sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: int(d.Addr.Port())}, Protos: []string{"RTP", "AVP"}, Formats: formats},
-			Attributes: attrs,
-		}},
+	}
+	ours := &sdp.MediaDescription{
+		MediaName:  sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: int(d.Addr.Port())}, Protos: []string{"RTP", "AVP"}, Formats: formats},
+		Attributes: attrs,
+	}
+	if len(d.Lines) == 0 {
+		s.MediaDescriptions = []*sdp.MediaDescription{ours}
+	}
+	for i, l := range d.Lines {
+		if i == d.Index {
+			ours.MediaName.Protos = l.Protos // RTP/AVPF is answered as offered
+			s.MediaDescriptions = append(s.MediaDescriptions, ours)
+			continue
+		}
+		s.MediaDescriptions = append(s.MediaDescriptions, &sdp.MediaDescription{
+			MediaName: sdp.MediaName{Media: l.Media, Port: sdp.RangedPort{Value: 0}, Protos: l.Protos, Formats: []string{l.Format}}})
 	}
 	b, err := s.Marshal()
 	if err != nil {

@@ -4,9 +4,14 @@ package media
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pion/sdp/v3"
 )
 
 // offer is an SDP as baresip 1.0 sends it, with its m= and attribute lines
@@ -82,10 +87,50 @@ func TestNegotiate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
+			got.Lines, got.Index = nil, 0 // TestAnswerMirrorsOffer
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("stream\n got %+v\nwant %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// An offer of video and audio (a softphone with a camera) gets an answer
+// with the same m= lines in the same order: the video refused with port 0,
+// the audio answered (RFC 3264 §6). A later offer keeps them.
+func TestAnswerMirrorsOffer(t *testing.T) {
+	body := offer("m=video 30000 RTP/AVP 96", "a=rtpmap:96 H264/90000",
+		"m=audio 20000 RTP/SAVP 0",
+		"m=audio 20002 RTP/AVPF 8 101", "a=rtpmap:101 telephone-event/8000")
+	st, err := Negotiate(body, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Index != 2 || st.Codec != PCMA || st.Addr.Port() != 20002 {
+		t.Fatalf("took m= line %d (%s, port %d), want the third (PCMA, 20002)", st.Index+1, st.Codec.Name(), st.Addr.Port())
+	}
+	d := Description{Addr: netip.MustParseAddrPort("127.0.0.1:40000"), SessionID: 1, Version: 1, Codecs: []Codec{st.Codec},
+		CodecPTs: []uint8{st.CodecPT}, EventPT: st.EventPT, Direction: SendRecv, Lines: st.Lines, Index: st.Index}
+	var answer sdp.SessionDescription
+	if err := answer.Unmarshal(d.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range answer.MediaDescriptions {
+		got = append(got, fmt.Sprintf("%s %d %s %v", m.MediaName.Media, m.MediaName.Port.Value, strings.Join(m.MediaName.Protos, "/"), m.MediaName.Formats))
+	}
+	want := []string{"video 0 RTP/AVP [96]", "audio 0 RTP/SAVP [0]", "audio 40000 RTP/AVPF [8 101]"}
+	if !slices.Equal(got, want) {
+		t.Errorf("answer m= lines %q, want %q", got, want)
+	}
+	// Our answer read back (as the peer, or we ourselves in a re-offer) is
+	// the same stream.
+	back, err := Negotiate(d.Marshal(), true)
+	if err != nil || back.Index != 2 || back.Addr != d.Addr {
+		t.Errorf("answer read back: %+v %v", back, err)
+	}
+	if _, err := Negotiate(offer(strings.Repeat("m=video 0 RTP/AVP 96\r\n", maxMedia)+"m=audio 2000 RTP/AVP 0"), true); !errors.Is(err, ErrMalformed) {
+		t.Errorf("%d m= lines: %v, want ErrMalformed", maxMedia+1, err)
 	}
 }
 
@@ -101,7 +146,8 @@ func TestDescriptionRoundTrip(t *testing.T) {
 			t.Fatalf("%s\n%v", d.Marshal(), err)
 		}
 		want := Stream{Addr: d.Addr, Codec: d.Codecs[0], CodecPT: d.Codecs[0].PayloadType(), EventPT: d.EventPT, Direction: d.Direction}
-		if got != want {
+		got.Lines, got.Index = nil, 0
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s\n got %+v\nwant %+v", d.Marshal(), got, want)
 		}
 	}
