@@ -42,7 +42,6 @@ func TestRefusals(t *testing.T) {
 		{name: "no common codec", user: "post-call", dial: sipuatest.DialOptions{SDP: sdpWith("m=audio 4000 RTP/AVP 9 18\r\na=rtpmap:9 G722/8000")}, code: 488, warning: "PCMU or PCMA"},
 		{name: "SRTP only", user: "post-call", dial: sipuatest.DialOptions{SDP: sdpWith("m=audio 4000 RTP/SAVP 0")}, code: 488},
 		{name: "garbage SDP", user: "post-call", dial: sipuatest.DialOptions{SDP: []byte("this is not SDP\r\n\x00\xff")}, code: 400, warning: "malformed SDP"},
-		{name: "no offer", user: "post-call", dial: sipuatest.DialOptions{SDP: []byte{}}, code: 400},
 		{name: "not SDP at all", user: "post-call", dial: sipuatest.DialOptions{ContentType: "text/plain"}, code: 415},
 		{name: "source not allowed", user: "post-call", opts: func(o *sipua.Options) { o.AllowFrom = []string{"10.0.0.0/8"} }, code: 403},
 		{name: "database down", user: "post-call", store: func(m *memStore) {

@@ -91,6 +91,10 @@ type call struct {
 	// an ACK followed at once by a BYE can be seen in either order; only a
 	// caller that had our 200 can send that BYE, so the call was answered.
 	byeFirst atomic.Bool
+	// lateOffer: the INVITE had no SDP, we offered in the 200, and the
+	// caller's answer comes in its ACK (ackBody).
+	lateOffer bool
+	ackBody   atomic.Pointer[[]byte]
 	// cause is why we hung up when the caller did not ("rtp_timeout"); the
 	// engine stores it as the interview's end cause (ivr.EndCauser).
 	cause atomic.Pointer[string]

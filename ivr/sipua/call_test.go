@@ -433,6 +433,34 @@ func TestOfferWithVideo(t *testing.T) {
 	}
 }
 
+// A delayed-offer trunk sends its INVITE without SDP: the endpoint offers
+// in the 200, the phone answers in its ACK, and the survey runs. An ACK
+// with no answer leaves no media to run on: the endpoint hangs up at once
+// and stores nothing.
+func TestLateOffer(t *testing.T) {
+	t.Parallel()
+	e := start(t, testOptions(), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := e.dial(ctx, sipuatest.DialOptions{LateOffer: true})
+	r := newRespondent(t, ctx, c)
+	r.prompt()
+	r.answer("6")
+	r.prompt() // why: a voice comment
+	if err := c.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if iv := e.store.waitFinished(t, 5*time.Second); values(iv)["nps"] != int64(6) {
+		t.Errorf("answers %v, want nps 6", values(iv))
+	}
+
+	bare := e.dial(ctx, sipuatest.DialOptions{LateOffer: true, AckWithoutAnswer: true})
+	waitDone(t, bare, 5*time.Second)
+	if n := e.store.count(); n != 1 {
+		t.Errorf("%d interviews stored, want only the first call's", n)
+	}
+}
+
 // A call that names no language hears the language menu of a bilingual
 // questionnaire; "2" picks French for the interview.
 func TestLanguageMenu(t *testing.T) {

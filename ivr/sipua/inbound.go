@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -105,14 +107,19 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(log, tx, req, sip.StatusUnsupportedMediaType, "Unsupported Media Type", sip.NewHeader("Accept", "application/sdp"))
 		return
 	}
-	st, err := media.Negotiate(req.Body(), s.opts.AcceptTelephoneEvent)
+	// An INVITE without a body is a late offer (a delayed-offer trunk):
+	// we offer in the 200 and the caller answers in its ACK.
+	lateOffer := len(req.Body()) == 0
+	var st media.Stream
+	if !lateOffer {
+		st, err = media.Negotiate(req.Body(), s.opts.AcceptTelephoneEvent)
+	}
 	switch {
 	case errors.Is(err, media.ErrNoCommonCodec):
 		log.Info("INVITE refused: no common codec", "err", err)
 		respond(log, tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warning(305, "Incompatible media format: PCMU or PCMA over RTP/AVP"))
 		return
 	case err != nil:
-		// Also an INVITE without an offer: Canvass does not offer in 200.
 		log.Info("INVITE refused: bad SDP", "err", err)
 		respond(log, tx, req, sip.StatusBadRequest, "Bad Request", warning(399, err.Error()))
 		return
@@ -167,6 +174,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := newCall(conn, st, s, log)
 	c.dialog, c.bye = &dlg.Dialog, dlg.Bye
 	c.local = s.ourDescription(conn, st)
+	if lateOffer {
+		c.local = s.offer(conn)
+		c.lateOffer = true
+	}
 	s.register(dlg.ID, c)
 	defer s.unregister(dlg.ID)
 
@@ -184,8 +195,53 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.end("cancel")
 		return
 	}
-	log.Info("call answered", "codec", st.Codec.Name(), "telephone_event", st.EventPT >= 0, "rtp_peer", st.Addr, "rtp_local", c.local.Addr)
+	if lateOffer {
+		if st, err = c.lateAnswer(s.opts.AcceptTelephoneEvent); err != nil && !c.byeFirst.Load() {
+			// RFC 3261 §13.3.1.4: a session that cannot be set up is ended with BYE.
+			log.Warn("the ACK carries no usable answer to our offer; hanging up", "err", err)
+			if err := c.Hangup(context.WithoutCancel(s.callCtx())); err != nil {
+				log.Debug("BYE", "err", err)
+			}
+			return
+		}
+	}
+	log.Info("call answered", "codec", st.Codec.Name(), "telephone_event", st.EventPT >= 0, "rtp_peer", st.Addr, "rtp_local", c.local.Addr,
+		"late_offer", lateOffer)
 	s.converse(s.callCtx(), c, sess, dlg.Context()) // logs how the survey ended
+}
+
+// offer is our SDP offer for a new RTP socket: PCMU and PCMA, and
+// telephone-event unless it is turned off.
+func (s *Server) offer(conn *net.UDPConn) media.Description {
+	events := -1
+	if s.opts.AcceptTelephoneEvent {
+		events = eventPT
+	}
+	return media.Description{Addr: s.localRTP(conn), SessionID: newSessionID(), Version: 1,
+		Codecs: []media.Codec{media.PCMU, media.PCMA}, EventPT: events, Direction: media.SendRecv}
+}
+
+// lateAnswer applies the answer the caller put in its ACK to our offer in
+// the 200 (late offer).
+func (c *call) lateAnswer(events bool) (media.Stream, error) {
+	body := c.ackBody.Load()
+	if body == nil || len(*body) == 0 {
+		return media.Stream{}, errors.New("the ACK has no SDP")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, err := media.Negotiate(*body, events)
+	if err != nil {
+		return media.Stream{}, err
+	}
+	if !slices.Contains(c.local.Codecs, st.Codec) || st.EventPT >= 0 && st.EventPT != c.local.EventPT {
+		return media.Stream{}, fmt.Errorf("the answer picks %s/%d, which we did not offer", st.Codec.Name(), st.EventPT)
+	}
+	c.local.Codecs, c.local.CodecPTs, c.local.EventPT = []media.Codec{st.Codec}, []uint8{st.CodecPT}, st.EventPT
+	c.local.Direction = st.Direction.Reverse()
+	c.local.Version++
+	c.update(st)
+	return st, nil
 }
 
 // converse runs the survey over an established call and ends it.
@@ -370,6 +426,10 @@ func (s *Server) onReoffer(req *sip.Request, tx sip.ServerTransaction) {
 func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) { s.onReoffer(req, tx) }
 
 func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if c := s.callFor(req); c != nil && c.lateOffer && len(req.Body()) > 0 {
+		body := slices.Clone(req.Body())
+		c.ackBody.CompareAndSwap(nil, &body) // before ReadAck lets the INVITE go on
+	}
 	if err := s.inbound.ReadAck(req, tx); err != nil && !errors.Is(err, sipgo.ErrDialogDoesNotExists) {
 		s.log.Debug("ACK", "err", err)
 	}

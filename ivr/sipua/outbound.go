@@ -87,12 +87,7 @@ func (s *Server) Originate(ctx context.Context, number string, info ivr.CallInfo
 		}
 	}()
 
-	events := -1
-	if s.opts.AcceptTelephoneEvent {
-		events = eventPT
-	}
-	offer := media.Description{Addr: s.localRTP(conn), SessionID: newSessionID(), Version: 1,
-		Codecs: []media.Codec{media.PCMU, media.PCMA}, EventPT: events, Direction: media.SendRecv}
+	offer := s.offer(conn)
 	req := sip.NewRequest(sip.INVITE, target)
 	cache := s.outboundUDP
 	if tr, _ := target.UriParams.Get("transport"); strings.EqualFold(tr, "tcp") {

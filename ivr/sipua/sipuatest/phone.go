@@ -217,6 +217,10 @@ type DialOptions struct {
 	// Video offers a video stream before the audio one, as a softphone
 	// with a camera does; the endpoint must refuse it in place.
 	Video bool
+	// LateOffer sends the INVITE without SDP (a delayed-offer trunk): the
+	// endpoint offers in its 200 and the phone answers in the ACK, unless
+	// AckWithoutAnswer, which sends a bare ACK.
+	LateOffer, AckWithoutAnswer bool
 	// ByeBeforeAck holds the ACK of the 200 back until Hangup, which sends
 	// the BYE first: what the endpoint sees when it handles a phone's ACK
 	// and immediate BYE out of order.
@@ -285,7 +289,11 @@ func (p *Phone) Dial(ctx context.Context, uri string, o DialOptions) (*Call, err
 	for k, v := range o.Headers {
 		req.AppendHeader(sip.NewHeader(k, v))
 	}
-	req.AppendHeader(sip.NewHeader("Content-Type", ct))
+	if o.LateOffer {
+		body = nil
+	} else {
+		req.AppendHeader(sip.NewHeader("Content-Type", ct))
+	}
 	req.SetBody(body)
 
 	c.invited = time.Now()
@@ -303,10 +311,25 @@ func (p *Phone) Dial(ctx context.Context, uri string, o DialOptions) (*Call, err
 	}
 	c.answered = time.Now()
 	st, err := media.Negotiate(sess.InviteResponse.Body(), !o.InBand)
-	if err == nil && len(st.Lines) != strings.Count(string(body), "\nm=") {
+	if err == nil && !o.LateOffer && len(st.Lines) != strings.Count(string(body), "\nm=") {
 		err = fmt.Errorf("the answer has %d m= lines for the offer's %d (RFC 3264 §6)", len(st.Lines), strings.Count(string(body), "\nm="))
 	}
-	if o.ByeBeforeAck && err == nil {
+	if o.LateOffer && err == nil {
+		// The 200 was the offer: answer it in the ACK.
+		c.local.Codecs, c.local.CodecPTs, c.local.EventPT = []media.Codec{st.Codec}, []uint8{st.CodecPT}, st.EventPT
+		ack := sip.NewRequest(sip.ACK, sess.InviteRequest.Recipient)
+		if ct := sess.InviteResponse.Contact(); ct != nil {
+			ack.Recipient = *ct.Address.Clone()
+		}
+		ack.SetTransport(sess.InviteRequest.Transport())
+		if !o.AckWithoutAnswer {
+			ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+			ack.SetBody(c.local.Marshal())
+		}
+		if ackErr := sess.WriteAck(ctx, ack); ackErr != nil {
+			return nil, fmt.Errorf("dial %s: ACK: %w", uri, ackErr)
+		}
+	} else if o.ByeBeforeAck && err == nil {
 		c.ackLate = true
 	} else if ackErr := sess.Ack(ctx); ackErr != nil {
 		return nil, fmt.Errorf("dial %s: ACK: %w", uri, ackErr)
