@@ -767,3 +767,28 @@ func TestShutdownClosesInterviews(t *testing.T) {
 	}
 	h.await(1, "DELETE", "/channels/"+id, "")
 }
+
+// After a crash, the callers the dead process was serving sit in the
+// application in silence. On its first connection the new process hangs up
+// those of its application, and leaves other applications' channels and
+// the calls that are its own.
+func TestOrphansAreHungUp(t *testing.T) {
+	t.Parallel()
+	var left, theirs string
+	h := start(t, func(_ *asterisk.Options, srv *aritest.Server) {
+		left = srv.Orphan(srv.App, "200", "questionnaire=post-call")
+		theirs = srv.Orphan("other-app", "201", "questionnaire=post-call")
+	})
+	live := h.srv.Call("202", "questionnaire=post-call", "lang=en")
+	h.prompt(live, 1, "nps")
+	h.await(1, "DELETE", "/channels/"+left, "")
+	time.Sleep(200 * time.Millisecond) // any other DELETE would follow at once
+	for _, id := range []string{theirs, live} {
+		if h.saw("DELETE", "/channels/"+id, 0) {
+			t.Errorf("channel %s was hung up", id)
+		}
+	}
+	if !strings.Contains(h.logs.String(), "previous Canvass process left") {
+		t.Error("no log line says why the caller was hung up")
+	}
+}

@@ -127,6 +127,8 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		if first {
 			c.log.Info("connected to Asterisk ARI", "url", c.opts.URL)
+			c.calls.Add(1)
+			go func() { defer c.calls.Done(); c.hangUpOrphans(ctx) }()
 		} else {
 			// Reconcile before reading again, so no call starts while the
 			// list of channels is being compared with ours.
@@ -413,4 +415,58 @@ func (c *Client) reconcile(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// orphanGrace is how long a channel in our application must stay unknown
+// before hangUpOrphans takes it for a previous process's: a StasisStart on
+// its way when the channels were listed is seen well within it.
+const orphanGrace = 2 * time.Second
+
+// hangUpOrphans hangs up the callers a previous Canvass process left in the
+// application (it crashed or was killed mid-survey): Asterisk keeps them
+// there, in silence, until they hang up themselves. Their interviews keep
+// every stored answer and are closed as lost (ivr.Engine.CloseLost). Only
+// inbound channels can be told apart (Stasis(app,…) in their dialplan
+// location); an orphaned originate stays until the callee hangs up.
+func (c *Client) hangUpOrphans(ctx context.Context) {
+	var chans []struct {
+		ID       string `json:"id"`
+		Dialplan struct {
+			AppName string `json:"app_name"`
+			AppData string `json:"app_data"`
+		} `json:"dialplan"`
+	}
+	if err := c.rest.do(ctx, http.MethodGet, "/channels", nil, nil, &chans); err != nil {
+		c.log.Warn("cannot list channels to find callers a previous process left in the application", "err", err)
+		return
+	}
+	var suspects []string
+	for _, ch := range chans {
+		app, _, _ := strings.Cut(ch.Dialplan.AppData, ",")
+		if strings.EqualFold(ch.Dialplan.AppName, "Stasis") && strings.TrimSpace(app) == c.opts.App && !c.known(ch.ID) {
+			suspects = append(suspects, ch.ID)
+		}
+	}
+	if len(suspects) == 0 || !sleep(ctx, orphanGrace) {
+		return
+	}
+	for _, id := range suspects {
+		if c.known(id) {
+			continue // its StasisStart was on its way
+		}
+		c.log.Warn("hanging up a caller a previous Canvass process left in the application", "channel", id)
+		err := c.rest.do(ctx, http.MethodDelete, "/channels/"+url.PathEscape(id), url.Values{"reason_code": {"16"}}, nil, nil)
+		if err != nil && !isNotFound(err) {
+			c.log.Warn("hang up a left-over channel", "channel", id, "err", err)
+		}
+	}
+}
+
+// known reports whether a channel is one of this process's calls or dials.
+func (c *Client) known(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, live := c.live[id]
+	_, dialing := c.dials[id]
+	return live || dialing
 }

@@ -123,6 +123,7 @@ type Server struct {
 type channel struct {
 	id, name, caller, state string
 	args                    []string
+	app                     string // the Stasis application it is in; "" = the server's
 }
 
 type playback struct {
@@ -340,7 +341,11 @@ func (s *Server) channelJSON(ch *channel) map[string]any {
 	}
 	m["id"], m["name"], m["state"] = ch.id, ch.name, ch.state
 	m["caller"] = map[string]any{"name": "", "number": ch.caller}
-	m["dialplan"] = map[string]any{"app_name": "Stasis", "app_data": strings.Join(append([]string{s.App}, ch.args...), ","),
+	app := ch.app
+	if app == "" {
+		app = s.App
+	}
+	m["dialplan"] = map[string]any{"app_name": "Stasis", "app_data": strings.Join(append([]string{app}, ch.args...), ","),
 		"context": "incoming", "exten": "survey", "priority": 1}
 	return m
 }
@@ -370,6 +375,19 @@ func (s *Server) Call(caller string, args ...string) string {
 	s.channels[ch.id] = ch
 	s.mu.Unlock()
 	s.channelEvent("StasisStart", ch, func(m map[string]any) { m["args"] = args })
+	return ch.id
+}
+
+// Orphan puts a caller in Stasis application app with args, without a
+// StasisStart: a channel a previous client was serving when it died. It
+// returns its id.
+func (s *Server) Orphan(app, caller string, args ...string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	ch := &channel{id: fmt.Sprintf("1795375000.%d", s.seq), name: fmt.Sprintf("SIP/%s-%08x", caller, s.seq),
+		caller: caller, state: "Up", args: args, app: app}
+	s.channels[ch.id] = ch
 	return ch.id
 }
 
