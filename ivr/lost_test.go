@@ -12,6 +12,7 @@ import (
 
 	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/sqltest"
 	"github.com/canvass/canvass/survey"
 	"github.com/canvass/canvass/testdata"
@@ -20,6 +21,22 @@ import (
 // TestMain starts the PostgreSQL of the lost-interview tests once.
 func TestMain(m *testing.M) { sqltest.Main(m) }
 
+// postCallDB is a fresh database with the post-call questionnaire, and the
+// store over it as cmd/canvass wires it.
+func postCallDB(t *testing.T) (*sql.DB, wiring.Store, survey.QuestionnaireVersion) {
+	t.Helper()
+	db := sqltest.New(t)
+	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := db.PutQuestionnaire(t.Context(), survey.QuestionnaireVersion{ID: "post-call", Title: "Post-call", Languages: []string{"en", "fr"}, Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, wiring.NewStore(db), v
+}
+
 // Interviews left in progress by a process that died mid-call are closed by
 // the next CloseLost, on any node, with the status their stored answers
 // earn and cause "lost"; live, closed and CATI interviews are left alone,
@@ -27,16 +44,7 @@ func TestMain(m *testing.M) { sqltest.Main(m) }
 func TestCloseLost(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db := sqltest.New(t)
-	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, _, err := db.PutQuestionnaire(ctx, survey.QuestionnaireVersion{ID: "post-call", Title: "Post-call", Languages: []string{"en", "fr"}, Source: src})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := wiring.NewStore(db)
+	db, store, v := postCallDB(t)
 	now := time.Now()
 	old := now.Add(-ivr.DefaultOptions().LostAfter() - time.Minute)
 	start := func(mode survey.Mode, started time.Time, answers map[string]any) survey.InterviewID {
@@ -139,16 +147,7 @@ func (f failFinish) FinishInterview(ctx context.Context, id survey.InterviewID, 
 func TestCloseLostSkipsAFailure(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db := sqltest.New(t)
-	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, _, err := db.PutQuestionnaire(ctx, survey.QuestionnaireVersion{ID: "post-call", Title: "Post-call", Languages: []string{"en", "fr"}, Source: src})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := wiring.NewStore(db)
+	db, store, v := postCallDB(t)
 	old := time.Now().Add(-ivr.DefaultOptions().LostAfter() - time.Minute)
 	var ids []survey.InterviewID
 	for range 3 {

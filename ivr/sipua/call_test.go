@@ -8,6 +8,7 @@ package sipua_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -420,16 +421,23 @@ func TestOfferWithVideo(t *testing.T) {
 	e := start(t, testOptions(), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := e.dial(ctx, sipuatest.DialOptions{Video: true})
-	r := newRespondent(t, ctx, c)
+	e.answerNPS(ctx, sipuatest.DialOptions{Video: true}, 8)
+}
+
+// answerNPS calls with o, gives the NPS question score, hangs up at the
+// next question and checks the score was stored.
+func (e *env) answerNPS(ctx context.Context, o sipuatest.DialOptions, score int) {
+	e.t.Helper()
+	c := e.dial(ctx, o)
+	r := newRespondent(e.t, ctx, c)
 	r.prompt()
-	r.answer("8")
-	r.prompt() // csat: nps is stored
+	r.answer(fmt.Sprint(score))
+	r.prompt() // the next question: the score is stored
 	if err := c.Hangup(ctx); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	if iv := e.store.waitFinished(t, 5*time.Second); values(iv)["nps"] != int64(8) {
-		t.Errorf("answers %v, want nps 8", values(iv))
+	if iv := e.store.waitFinished(e.t, 5*time.Second); values(iv)["nps"] != int64(score) {
+		e.t.Errorf("answers %v, want nps %d", values(iv), score)
 	}
 }
 
@@ -442,17 +450,7 @@ func TestLateOffer(t *testing.T) {
 	e := start(t, testOptions(), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c := e.dial(ctx, sipuatest.DialOptions{LateOffer: true})
-	r := newRespondent(t, ctx, c)
-	r.prompt()
-	r.answer("6")
-	r.prompt() // why: a voice comment
-	if err := c.Hangup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if iv := e.store.waitFinished(t, 5*time.Second); values(iv)["nps"] != int64(6) {
-		t.Errorf("answers %v, want nps 6", values(iv))
-	}
+	e.answerNPS(ctx, sipuatest.DialOptions{LateOffer: true}, 6)
 
 	bare := e.dial(ctx, sipuatest.DialOptions{LateOffer: true, AckWithoutAnswer: true})
 	waitDone(t, bare, 5*time.Second)
