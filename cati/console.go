@@ -294,6 +294,8 @@ type EventFeed interface {
 	ListenEvents(ctx context.Context, connected func(), notify func(id int64)) error
 	EventsAfter(ctx context.Context, after int64, limit int) ([]Event, error)
 	LastEventID(ctx context.Context) (int64, error)
+	// PruneEvents deletes events older than before, but the newest.
+	PruneEvents(ctx context.Context, before time.Time) (int64, error)
 }
 
 // ConsoleOptions configure the console's sessions.

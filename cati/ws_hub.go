@@ -300,11 +300,15 @@ func (s *Server) refreshFloor(ctx context.Context) {
 	}
 }
 
-// sweepEvery is how often dead sessions are deleted.
+// sweepEvery is how often dead sessions and old events are deleted.
 const sweepEvery = time.Hour
 
-// sweepSessions deletes expired sessions now and then; they are refused
-// anyway, this only keeps the table small.
+// eventRetention is how long the live feed's events are kept: far longer
+// than any node is behind on them.
+const eventRetention = 7 * 24 * time.Hour
+
+// sweepSessions deletes expired sessions now and then (they are refused
+// anyway, this only keeps the table small), and events past retention.
 func (s *Server) sweepSessions(ctx context.Context) {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
@@ -318,6 +322,12 @@ func (s *Server) sweepSessions(ctx context.Context) {
 				s.log.Warn("delete dead sessions", "err", err)
 			} else if n > 0 {
 				s.log.Debug("dead sessions deleted", "n", n)
+			}
+			n, err = s.console.Events.PruneEvents(ctx, s.now().Add(-eventRetention))
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("prune events", "err", err)
+			} else if n > 0 {
+				s.log.Debug("old events deleted", "n", n)
 			}
 		}
 	}

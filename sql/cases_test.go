@@ -333,3 +333,37 @@ func TestListenEventsSeesCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Events past retention go, but the newest stays, so that LastEventID does
+// not fall back and a listener does not re-read ids it has seen.
+func TestPruneEvents(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := sqltest.New(t)
+	var ids []int64
+	for range 4 {
+		id, err := db.AddEvent(ctx, sql.Event{Kind: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	// The first two are old.
+	if _, err := db.Pool().Exec(ctx, `UPDATE event SET at = now() - interval '30 days' WHERE id <= $1`, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.PruneEvents(ctx, time.Now().Add(-7*24*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d (%v), want 2", n, err)
+	}
+	// Everything old, the newest included: the newest stays.
+	if _, err := db.Pool().Exec(ctx, `UPDATE event SET at = now() - interval '30 days'`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.PruneEvents(ctx, time.Now()); err != nil || n != 1 {
+		t.Fatalf("pruned %d (%v), want 1", n, err)
+	}
+	if last, err := db.LastEventID(ctx); err != nil || last != ids[3] {
+		t.Errorf("last event id %d (%v), want %d", last, err, ids[3])
+	}
+}

@@ -94,6 +94,25 @@ func (db *DB) EventsAfter(ctx context.Context, after int64, limit int) ([]Event,
 	return es, nil
 }
 
+const sqlPruneEvents = `DELETE FROM event WHERE at < $1 AND id < (SELECT max(id) FROM event)`
+
+// PruneEvents deletes the events committed before before, except the
+// newest (LastEventID stays where it is), and returns how many went. The
+// events only carry the live feed from node to node; a node that comes back
+// after longer than that resyncs from the screens, not from the feed.
+func (db *DB) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := db.retry(ctx, func() error {
+		tag, err := db.pool.Exec(ctx, sqlPruneEvents, before)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune events before %s: %w", before.Format(time.RFC3339), err)
+	}
+	return n, nil
+}
+
 const sqlLastEvent = `SELECT coalesce(max(id), 0) FROM event`
 
 // LastEventID is the id of the newest event, 0 when there is none.

@@ -189,6 +189,11 @@ func (a consoleStore) EventsAfter(ctx context.Context, after int64, limit int) (
 	return convert(es, func(e sql.Event) cati.Event { return cati.Event(e) }), coded(err)
 }
 
+func (a consoleStore) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
+	n, err := a.db.PruneEvents(ctx, before)
+	return n, coded(err)
+}
+
 func (a consoleStore) LastEventID(ctx context.Context) (int64, error) {
 	id, err := a.db.LastEventID(ctx)
 	return id, coded(err)
