@@ -554,8 +554,8 @@ func errNotDialed(code string) error {
 }
 
 // verdict is how the case's interview ends, or ended: complete, partial or
-// break-off ("" without an interview). One still in progress ends as the
-// engine says, and never as complete (its last question is unanswered).
+// break-off. One still in progress ends as the engine says: complete only
+// when every question was asked (it stopped at a closing statement).
 func verdict(iv *survey.Interview, status survey.Status) survey.Status {
 	if status != survey.StatusInProgress {
 		return status
@@ -563,10 +563,7 @@ func verdict(iv *survey.Interview, status survey.Status) survey.Status {
 	if iv == nil {
 		return survey.StatusBreakoff
 	}
-	if v := iv.Outcome(); v != survey.StatusComplete {
-		return v
-	}
-	return survey.StatusPartial
+	return iv.Outcome()
 }
 
 // closingCodes is the wrap-up's rule for the codes a case's final
@@ -665,9 +662,6 @@ func (s *Server) decide(cd CaseDetail, camp Campaign, iv *survey.Interview, stat
 		o.FinalCode = string(survey.FinalDisposition(codes, true))
 		if inProgress && iv != nil {
 			o.FinishInterview = iv.Outcome()
-			if o.FinishInterview == survey.StatusComplete {
-				o.FinishInterview = survey.StatusPartial
-			}
 			if cur := iv.Current(); cur != nil {
 				o.LastQuestion = cur.ID
 			}

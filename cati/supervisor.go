@@ -193,10 +193,10 @@ func (s *Server) supervise(ctx context.Context, u Account, typ string, req reque
 			if err != nil {
 				return err
 			}
-			if d.Group == survey.GroupI && rec.Status != survey.StatusComplete {
+			v = verdict(iv, rec.Status)
+			if d.Group == survey.GroupI && v != survey.StatusComplete {
 				return survey.Errorf(survey.EInvalid, "1.1 Complete needs a complete interview")
 			}
-			v = verdict(iv, rec.Status)
 			if rec.Status == survey.StatusInProgress {
 				o.FinishInterview = v
 				if cur := iv.Current(); cur != nil {
