@@ -104,6 +104,10 @@ func safeNext(next string) string {
 // unsafeInURL is a character a browser may drop or reinterpret in a URL.
 func unsafeInURL(r rune) bool { return r == '\\' || unicode.IsControl(r) }
 
+// maxNameBytes bounds an account name at sign-in (the throttle keeps the
+// names that failed).
+const maxNameBytes = 128
+
 // login checks the form's name and password and starts a session.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := checkOrigin(r); err != nil {
@@ -115,18 +119,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	name, password := strings.TrimSpace(r.PostForm.Get("name")), r.PostForm.Get("password")
 	next := safeNext(r.PostForm.Get("next"))
-	if err := checkText("name", name); err != nil {
+	err := checkText("name", name)
+	if err == nil && len(name) > maxNameBytes {
+		err = survey.Errorf(survey.EInvalid, "name: at most %d characters", maxNameBytes)
+	}
+	if err != nil {
 		s.render(w, r, http.StatusBadRequest, "login", pageData{Title: "Sign in", Error: survey.ErrorMessage(err),
 			Data: map[string]string{"Next": next}})
 		return nil
 	}
 	c := s.console
-	if wait := c.logins.wait(name, r, s.now()); wait > 0 {
+	if wait := c.logins.attempt(name, r, s.now()); wait > 0 {
 		minutes := int((wait + time.Minute - 1) / time.Minute)
 		s.log.Warn("login refused: too many failed sign-ins", "user", name, "remote", r.RemoteAddr, "wait", wait.Round(time.Second))
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
 		s.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in",
-			Error: fmt.Sprintf("Too many failed sign-ins. Try again in %d minute(s), or ask an administrator to reset the password.", minutes),
+			Error: fmt.Sprintf("Too many failed sign-ins. Try again in %d minute(s).", minutes),
 			Data:  map[string]string{"Next": next, "Name": name}})
 		return nil
 	}
@@ -145,6 +153,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		s.log.Info("login refused: unknown user", "user", name)
 		return fail()
 	case err != nil:
+		c.logins.release(name, r)
 		return fmt.Errorf("login %q: %w", name, err)
 	}
 	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil || u.Disabled {

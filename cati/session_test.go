@@ -7,10 +7,12 @@ package cati_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,5 +233,37 @@ func TestLoginLockout(t *testing.T) {
 	}
 	if r := cf.browser().post("/login", url.Values{"name": {"sam"}, "password": {testPassword}}); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("another account meanwhile: %d, want signed in", r.StatusCode)
+	}
+}
+
+// Forty guesses sent at once, the last one right: no more than five have
+// their password checked, so the right one does not slip in.
+func TestLoginBurst(t *testing.T) {
+	cf := newConsole(t)
+	const n = 40
+	codes := make([]int, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		pw := fmt.Sprintf("wrong guess %d", i)
+		if i == n-1 {
+			pw = testPassword
+		}
+		b := cf.browser()
+		wg.Go(func() {
+			<-start
+			codes[i] = b.post("/login", url.Values{"name": {"ivy"}, "password": {pw}}).StatusCode
+		})
+	}
+	close(start)
+	wg.Wait()
+	checked := 0
+	for _, c := range codes {
+		if c != http.StatusTooManyRequests {
+			checked++
+		}
+	}
+	if checked > 5 {
+		t.Errorf("%d of %d simultaneous guesses had their password checked, want at most 5", checked, n)
 	}
 }

@@ -12,6 +12,7 @@ package cati
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -43,90 +44,136 @@ type strikes struct {
 
 func newThrottle() *throttle { return &throttle{entries: map[string]*strikes{}} }
 
-// keys are the throttle's entries for a sign-in of name from r.
+// throttleKeys are the throttle's entries for a sign-in of name from r:
+// the name as typed, case folded, and the client address (an IPv6 client
+// by its /64, which one host can roam).
 func throttleKeys(name string, r *http.Request) (nameKey, addrKey string) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().Is6() {
+		host = netip.PrefixFrom(ip, 64).Masked().String()
+	}
 	return "name:" + strings.ToLower(name), "addr:" + host
 }
 
-// wait is how long a sign-in of name from r must wait before it is even
-// checked; zero when it may go ahead.
-func (t *throttle) wait(name string, r *http.Request, now time.Time) time.Duration {
-	nk, ak := throttleKeys(name, r)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var d time.Duration
-	for _, k := range []string{nk, ak} {
-		if s := t.entries[k]; s != nil && now.Before(s.until) {
-			d = max(d, s.until.Sub(now))
-		}
+// limitOf is the failures a key may have before it is locked.
+func limitOf(key string) int {
+	if strings.HasPrefix(key, "addr:") {
+		return addrFailures
 	}
-	return d
+	return nameFailures
 }
 
-// failed counts a failed sign-in of name from r.
-func (t *throttle) failed(name string, r *http.Request, now time.Time) {
+// entry returns key's strikes, starting a new window when the last one is
+// over and no lockout holds.
+func (t *throttle) entry(key string, now time.Time) *strikes {
+	s := t.entries[key]
+	if s == nil || now.Sub(s.first) > throttleWindow && !now.Before(s.until) {
+		s = &strikes{first: now}
+		t.entries[key] = s
+	}
+	return s
+}
+
+// attempt reserves a password check for name from r, counting it as a
+// failure until succeeded says otherwise: requests sent at once cannot all
+// slip in before the first of them fails. It returns how long to wait
+// instead when the name or the address is locked, or already has as many
+// attempts failed or under way as its limit.
+func (t *throttle) attempt(name string, r *http.Request, now time.Time) time.Duration {
 	nk, ak := throttleKeys(name, r)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.entries) >= maxThrottleMemory {
 		t.prune(now)
 	}
-	for k, limit := range map[string]int{nk: nameFailures, ak: addrFailures} {
+	var wait time.Duration
+	keys := [2]string{nk, ak}
+	for _, k := range keys {
+		s := t.entry(k, now)
+		switch {
+		case now.Before(s.until):
+			wait = max(wait, s.until.Sub(now))
+		case s.count >= limitOf(k):
+			wait = max(wait, firstLockout) // attempts under way fill the limit
+		}
+	}
+	if wait > 0 {
+		return wait
+	}
+	for _, k := range keys {
+		t.entries[k].count++
+	}
+	return 0
+}
+
+// failed settles a reserved attempt as a failure: a name or address that
+// has reached its limit is locked, each lockout twice as long as the last.
+func (t *throttle) failed(name string, r *http.Request, now time.Time) {
+	nk, ak := throttleKeys(name, r)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range []string{nk, ak} {
 		s := t.entries[k]
-		if s == nil || now.Sub(s.first) > throttleWindow && !now.Before(s.until) {
-			s = &strikes{first: now}
-			t.entries[k] = s
+		if s == nil || s.count < limitOf(k) {
+			continue
 		}
-		s.count++
-		if s.count >= limit {
-			s.until = now.Add(min(firstLockout<<s.lockouts, throttleWindow))
-			s.lockouts++
-			s.count = 0
-			s.first = now
-		}
+		s.until = now.Add(min(firstLockout<<min(s.lockouts, 10), throttleWindow))
+		s.lockouts++
+		s.count = 0
+		s.first = now
 	}
 }
 
-// succeeded clears name's failures (not the address's: one good password
-// does not license guessing others).
+// succeeded settles a reserved attempt as a success: the name's count is
+// cleared, and the attempt no longer counts against the address (one good
+// password does not forgive the address's other failures).
 func (t *throttle) succeeded(name string, r *http.Request) {
-	nk, _ := throttleKeys(name, r)
+	nk, ak := throttleKeys(name, r)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.entries, nk)
+	if s := t.entries[ak]; s != nil && s.count > 0 {
+		s.count--
+	}
+}
+
+// release settles a reserved attempt that checked nothing (the database
+// failed): it counts neither way.
+func (t *throttle) release(name string, r *http.Request) {
+	nk, ak := throttleKeys(name, r)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range []string{nk, ak} {
+		if s := t.entries[k]; s != nil && s.count > 0 {
+			s.count--
+		}
+	}
 }
 
 // prune forgets entries past their window and lockout, then, if that was
-// not enough, the oldest half.
+// not enough, the older half of those not locked now: a flood of new names
+// cannot lift a lockout.
 func (t *throttle) prune(now time.Time) {
-	var oldest []time.Time
+	var firsts []time.Time
 	for k, s := range t.entries {
-		if now.Sub(s.first) > throttleWindow && !now.Before(s.until) {
+		switch {
+		case now.Sub(s.first) > throttleWindow && !now.Before(s.until):
 			delete(t.entries, k)
-			continue
+		case !now.Before(s.until):
+			firsts = append(firsts, s.first)
 		}
-		oldest = append(oldest, s.first)
 	}
-	if len(t.entries) < maxThrottleMemory/2 {
+	if len(t.entries) < maxThrottleMemory/2 || len(firsts) == 0 {
 		return
 	}
-	// Keep the newer half.
-	cut := median(oldest)
+	slices.SortFunc(firsts, time.Time.Compare)
+	cut := firsts[len(firsts)/2]
 	for k, s := range t.entries {
-		if s.first.Before(cut) {
+		if !now.Before(s.until) && s.first.Before(cut) {
 			delete(t.entries, k)
 		}
 	}
-}
-
-func median(ts []time.Time) time.Time {
-	if len(ts) == 0 {
-		return time.Time{}
-	}
-	slices.SortFunc(ts, time.Time.Compare)
-	return ts[len(ts)/2]
 }

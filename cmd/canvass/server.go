@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
@@ -395,6 +396,9 @@ func (e env) userAdd(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: user add needs exactly one NAME", errUsage)
 	}
 	name := fs.Arg(0)
+	if len(name) > 128 || strings.TrimSpace(name) != name || strings.ContainsFunc(name, unicode.IsControl) {
+		return fmt.Errorf("NAME %q: at most 128 characters, without control characters or surrounding spaces (it is typed at sign-in)", name)
+	}
 	hash, err := e.readPassword("user add --role " + string(r) + " " + name)
 	if err != nil {
 		return err

@@ -52,6 +52,8 @@ func TestAccountsAndServe(t *testing.T) {
 		{[]string{"--role", "boss", "bob"}, "long enough pw\n", `--role "boss" must be one of`},
 		{[]string{"--role", "admin", "bob"}, "short\n", "at least 10 characters"},
 		{[]string{"--role", "admin"}, "long enough pw\n", "exactly one NAME"},
+		{[]string{"--role", "admin", strings.Repeat("x", 129)}, "long enough pw\n", "at most 128 characters"},
+		{[]string{"--role", "admin", " bob"}, "long enough pw\n", "surrounding spaces"},
 	} {
 		e, _, _ := testEnv(vars, tc.stdin)
 		if err := e.userAdd(ctx, tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {
