@@ -61,6 +61,12 @@ func DefaultOptions() Options {
 	}
 }
 
+// within reports whether path is dir or lies below it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
 // Validate returns every problem of o at once, each naming its field.
 func (o Options) Validate() error {
 	var errs []error
@@ -69,8 +75,10 @@ func (o Options) Validate() error {
 			errs = append(errs, fmt.Errorf("prompts.%s: must not be empty", d.name))
 		}
 	}
-	if o.Dir != "" && filepath.Clean(o.Dir) == filepath.Clean(o.CacheDir) {
-		errs = append(errs, fmt.Errorf("prompts.cache_dir: must differ from prompts.dir (%s): the cache may be emptied, recordings may not", o.Dir))
+	for _, d := range []struct{ name, v string }{{"dir", o.Dir}, {"recordings_dir", o.RecordingsDir}} {
+		if o.CacheDir != "" && d.v != "" && within(d.v, o.CacheDir) {
+			errs = append(errs, fmt.Errorf("prompts.cache_dir: must not hold prompts.%s (%s): the cache may be emptied, recordings may not", d.name, d.v))
+		}
 	}
 	if o.ESpeak == "" {
 		errs = append(errs, errors.New("prompts.espeak: must not be empty (the espeak-ng binary, by default espeak-ng)"))

@@ -89,7 +89,7 @@ func TestOptionsValidate(t *testing.T) {
 	bad := prompts.Options{Dir: "p", CacheDir: "p/", RecordingsDir: " ", Voices: map[string]string{"english": "en", "fr": "-x"}}
 	err := bad.Validate()
 	for _, want := range []string{
-		"prompts.cache_dir: must differ from prompts.dir",
+		"prompts.cache_dir: must not hold prompts.dir (p)",
 		"prompts.recordings_dir: must not be empty",
 		"prompts.espeak: must not be empty",
 		`prompts.voices: "english" is not a language code`,
@@ -98,6 +98,16 @@ func TestOptionsValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v; want it to say %q", err, want)
 		}
+	}
+	// Emptying the cache must not take voice answers or recordings with it.
+	nested := prompts.DefaultOptions()
+	nested.CacheDir, nested.Dir, nested.RecordingsDir = "data", "data/prompts", "data/../data/rec"
+	if err := nested.Validate(); err == nil || !strings.Contains(err.Error(), "must not hold prompts.dir") || !strings.Contains(err.Error(), "must not hold prompts.recordings_dir") {
+		t.Errorf("prompts and recordings inside the cache: %v", err)
+	}
+	nested.Dir, nested.RecordingsDir = "data-prompts", "../data/rec"
+	if err := nested.Validate(); err != nil {
+		t.Errorf("siblings of the cache: %v", err)
 	}
 	if _, err := prompts.New(bad, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("New accepted invalid options")
@@ -307,6 +317,28 @@ func TestSpeech(t *testing.T) {
 	fr, err := c.PCM(t.Context(), "post-call", "nps", "fr", text)
 	if err != nil || slicesEqual(fr, pcm) {
 		t.Errorf("French voice: %v, or the same samples as English", err)
+	}
+}
+
+// The cache may be emptied at any time (README, config): speech is made
+// again, into folders made again.
+func TestSpeechAfterCacheEmptied(t *testing.T) {
+	needESpeak(t)
+	c, opts := newCatalog(t, nil)
+	if _, err := c.PCM(t.Context(), "post-call", "intro", "en", "Hello there."); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(opts.CacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(opts.CacheDir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pcm, err := c.PCM(t.Context(), "post-call", "thanks", "en", "Goodbye now."); err != nil || len(pcm) == 0 {
+		t.Errorf("speech after the cache was emptied: %d samples, %v", len(pcm), err)
 	}
 }
 

@@ -102,7 +102,12 @@ func (c *Catalog) synthesize(ctx context.Context, voice, text string) ([]int16, 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	out, err := os.CreateTemp(filepath.Join(c.opts.CacheDir, "speech"), ".espeak-*.wav")
+	// The cache may have been emptied since New made the folder.
+	dir := filepath.Join(c.opts.CacheDir, "speech")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("synthesize: %w", err)
+	}
+	out, err := os.CreateTemp(dir, ".espeak-*.wav")
 	if err != nil {
 		return nil, fmt.Errorf("synthesize: %w", err)
 	}

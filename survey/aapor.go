@@ -94,8 +94,9 @@ const (
 )
 
 // Disposition is one catalog entry: an AAPOR code with the call-center policy
-// attached to it. The catalog is the default content of the disposition_code
-// table; a deployment may relabel codes or change the policies there.
+// attached to it. The catalog is authoritative: every start writes it to the
+// disposition_code table (for SQL reports), so a label or policy is changed
+// here, not in the table.
 type Disposition struct {
 	Code  DispositionCode
 	Label string

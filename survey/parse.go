@@ -321,6 +321,9 @@ func (p *parser) question(n *yaml.Node) {
 			p.addf(fieldLine(n, "metric"), "%s: metric %q must be csat or ces (nps questions have type nps)", what, r.Metric)
 		}
 		qq.Min, qq.Max = 1, 5
+		if qq.Metric == MetricCES {
+			qq.Max = 7 // the usual CES scale (SURVEY-SCIENCE.md)
+		}
 		if r.Min != nil {
 			qq.Min = *r.Min
 		}

@@ -56,6 +56,7 @@ func TestLintProblems(t *testing.T) {
 		{"duplicate question id", strings.Replace(base, "id: resolved", "id: nps", 1), 7, `"nps" is used twice (first at line 4)`},
 		{"bad question id", strings.Replace(base, "id: resolved", "id: Resolved-1", 1), 7, "lower-case"},
 		{"reserved id", strings.Replace(base, "id: resolved", "id: contact", 1), 7, "reserved"},
+		{"a prompt's id", strings.Replace(base, "id: resolved", "id: thanks", 1), 7, "reserved"},
 		{"unknown type", strings.Replace(base, "type: yes_no", "type: stars", 1), 8, `type "stars" is not one of`},
 		{"missing translation", strings.Replace(base, `{en: "Resolved?", fr: "Résolu ?"}`, `{en: "Resolved?"}`, 1), 9, "missing translation for fr"},
 		{"unknown language", strings.Replace(base, `fr: "Résolu ?"`, `fr: "Résolu ?", de: "Gelöst?"`, 1), 9, `language "de" is not in`},
@@ -246,4 +247,23 @@ questions:
 
 func quote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// A scale question's range defaults to 1..5, and to the usual 1..7 when it
+// measures customer effort.
+func TestScaleDefaults(t *testing.T) {
+	q, err := survey.Parse([]byte(`id: t
+questions:
+  - {id: sat, type: scale, metric: csat, text: "Satisfied?"}
+  - {id: effort, type: scale, metric: ces, text: "Easy?"}
+  - {id: narrow, type: scale, metric: ces, min: 1, max: 5, text: "Easy?"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string][2]int64{"sat": {1, 5}, "effort": {1, 7}, "narrow": {1, 5}} {
+		if qq := q.Question(id); qq.Min != want[0] || qq.Max != want[1] {
+			t.Errorf("%s: %d..%d, want %d..%d", id, qq.Min, qq.Max, want[0], want[1])
+		}
+	}
 }

@@ -189,15 +189,16 @@ func (qq *Question) Option(value string) (Option, bool) {
 
 var idPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
-// reserved names cannot be question ids: expressions use them.
-var reserved = []string{"contact", "value", "true", "false", "nil", "not", "and", "or", "in", "matches", "contains"}
+// reserved names cannot be question ids: expressions use them, and the
+// intro and thanks are prompts of their own.
+var reserved = []string{"contact", "value", "true", "false", "nil", "not", "and", "or", "in", "matches", "contains", "intro", "thanks"}
 
 func validID(id string) error {
 	if !idPattern.MatchString(id) {
 		return fmt.Errorf("id %q must be lower-case letters, digits and _, starting with a letter (at most 63)", id)
 	}
 	if slices.Contains(reserved, id) {
-		return fmt.Errorf("id %q is reserved for expressions; choose another", id)
+		return fmt.Errorf("id %q is reserved (expressions or the intro and thanks prompts use it); choose another", id)
 	}
 	return nil
 }
