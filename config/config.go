@@ -178,10 +178,14 @@ func Load(file string, getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("%s: %q: %v", e.name, v, err))
 		}
 	}
-	if len(errs) > 0 {
-		return c, errors.Join(errs...)
+	// "off" turns the SIP endpoint off from the environment, where an
+	// empty variable means "not set".
+	if strings.EqualFold(strings.TrimSpace(c.SIP.Addr), "off") {
+		c.SIP.Addr = ""
 	}
-	return c, c.Validate()
+	// Every problem at once: the values that did not parse, and whatever
+	// else is wrong with the rest.
+	return c, errors.Join(append(errs, c.Validate())...)
 }
 
 // Validate returns every problem of every section.

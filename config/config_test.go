@@ -43,6 +43,24 @@ func TestEnvironmentOverrides(t *testing.T) {
 	}
 }
 
+// The SIP endpoint is turned off by an empty sip.addr in YAML, or by
+// CANVASS_SIP_ADDR=off (an empty variable means "not set").
+func TestSIPOff(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("sip:\n  addr: \"\"\n"), 0o600)
+	for name, load := range map[string]func() (config.Config, error){
+		"yaml": func() (config.Config, error) { return config.Load(file, noEnv) },
+		"env": func() (config.Config, error) {
+			return config.Load("", func(k string) string { return map[string]string{"CANVASS_SIP_ADDR": "off"}[k] })
+		},
+	} {
+		c, err := load()
+		if err != nil || c.SIP.Addr != "" {
+			t.Errorf("%s: sip.addr %q, %v; want off", name, c.SIP.Addr, err)
+		}
+	}
+}
+
 func TestBadConfiguration(t *testing.T) {
 	dir := t.TempDir()
 	n := 0
@@ -61,6 +79,8 @@ func TestBadConfiguration(t *testing.T) {
 		{"every problem at once", write("http:\n  addr: nowhere\nlog:\n  level: loud\nivr:\n  attempts: 0\n"), nil,
 			[]string{"http.addr", "log.level", "ivr.attempts"}},
 		{"bad variable", "", map[string]string{"CANVASS_DATABASE_MAX_CONNS": "many"}, []string{"CANVASS_DATABASE_MAX_CONNS"}},
+		{"bad variables and bad values together", "", map[string]string{"CANVASS_SIP_MAX_CALLS": "abc", "CANVASS_LOG_FORMAT": "xml"},
+			[]string{"CANVASS_SIP_MAX_CALLS", "log.format"}},
 		{"missing secret file", "", map[string]string{"CANVASS_DATABASE_URL_FILE": "/nonexistent"}, []string{"CANVASS_DATABASE_URL_FILE"}},
 		{"missing file", filepath.Join(dir, "none.yaml"), nil, []string{"no such file"}},
 	}
