@@ -21,7 +21,7 @@ import (
 // deskView is the interviewer's screen, sent as the "state" message.
 type deskView struct {
 	State        string            `json:"state"`
-	Since        time.Time         `json:"since"`
+	Since        time.Time         `json:"since,omitzero"` // absent before the interviewer's first case
 	Case         *caseView         `json:"case,omitempty"`
 	Intro        string            `json:"intro,omitempty"`
 	Question     *questionView     `json:"question,omitempty"`
@@ -32,7 +32,6 @@ type deskView struct {
 	Suggested    string            `json:"suggested,omitempty"` // disposition to preselect in wrap-up
 	DialOutcomes []dialOutcome     `json:"dial_outcomes,omitempty"`
 	Dispositions []dispositionView `json:"dispositions,omitempty"`
-	Notice       string            `json:"notice,omitempty"`
 }
 
 type caseView struct {
@@ -78,8 +77,8 @@ type questionView struct {
 	Text     string           `json:"text"`
 	Required bool             `json:"required,omitempty"`
 	Options  []optionView     `json:"options,omitempty"`
-	Min      int64            `json:"min,omitempty"`
-	Max      int64            `json:"max,omitempty"`
+	Min      int64            `json:"min"` // sent even when 0: the NPS scale starts there
+	Max      int64            `json:"max"`
 	Labels   map[int64]string `json:"labels,omitempty"`
 	Previous any              `json:"previous,omitempty"` // the answer given before a back-up
 	CanBack  bool             `json:"can_back"`

@@ -42,7 +42,7 @@ function setDesk(d) {
     shownAt = Date.now();
     picked = d.question && d.question.previous !== undefined ? d.question.previous : null;
     multi = new Set(d.question && Array.isArray(d.question.previous) ? d.question.previous : []);
-    message = d.notice || "";
+    message = "";
   }
   render();
   if (kept) { restore(kept); }
@@ -129,7 +129,7 @@ function sidePanel() {
 
 function mainPanel() {
   const sec = h("section", { class: "card", id: "main" },
-    h("p", {}, h("span", { class: "state", id: "state" }, desk.state.replace("_", " ")), " since ", new Date(desk.since).toLocaleTimeString()),
+    h("p", {}, h("span", { class: "state", id: "state" }, desk.state.replace("_", " ")), desk.since ? " since " + new Date(desk.since).toLocaleTimeString() : ""),
     h("p", { class: "problem-msg", id: "problem", role: "alert" }, message));
   switch (desk.state) {
     case "on_case":

@@ -6,11 +6,14 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/canvass/canvass/config"
 )
 
 const usage = `canvass — telephone survey server
@@ -39,7 +42,7 @@ func main() {
 	stop()
 	var exit exitError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, flag.ErrHelp):
 	case errors.As(err, &exit):
 		os.Exit(int(exit))
 	case errors.Is(err, errUsage):
@@ -77,6 +80,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return loadtest(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
+		fmt.Fprintf(stdout, "\nEnvironment (each also as NAME_FILE, read from a file, for secrets):\n")
+		for _, v := range config.Variables() {
+			fmt.Fprintf(stdout, "  %s\n", v)
+		}
 		return nil
 	default:
 		return runServer(ctx, cmd, rest, stdin, stdout, stderr)

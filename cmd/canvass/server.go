@@ -90,6 +90,9 @@ func (e env) setup(name string, args []string, extra func(*flag.FlagSet)) (*flag
 		extra(fs)
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, config.Config{}, nil, err // the flags are printed: done
+		}
 		return nil, config.Config{}, nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	cfg, err := config.Load(*file, e.getenv)
@@ -103,6 +106,10 @@ func (e env) setup(name string, args []string, extra func(*flag.FlagSet)) (*flag
 	}
 	return fs, cfg, slog.New(h), nil
 }
+
+// devURLFile, in the data directory of `canvass dev`, holds the URL of its
+// local PostgreSQL while it runs.
+const devURLFile = "database-url"
 
 // open connects to the configured database and migrates it. With no URL
 // and a data directory (canvass dev), it starts the local cluster there, and
@@ -143,6 +150,17 @@ func open(ctx context.Context, cfg config.Config, dataDir string, log *slog.Logg
 		}
 		url = cluster.URL("canvass")
 		log.Info("local PostgreSQL running", "dir", dir, "url", url)
+		// The other commands (user add, token create…) reach this database
+		// through the URL in the data directory while it runs.
+		urlFile := filepath.Join(dataDir, devURLFile)
+		if err := os.WriteFile(urlFile, []byte(url+"\n"), 0o600); err != nil {
+			log.Warn("cannot write the database URL for the other commands", "err", err)
+		}
+		stopCluster := stop
+		stop = func() {
+			os.Remove(urlFile)
+			stopCluster()
+		}
 	}
 	db, err = sql.Open(ctx, url, cfg.Database.MaxConns)
 	if err != nil {
@@ -317,10 +335,20 @@ Canvass is running at http://%s
   API token:       %s   (role admin; kept in %s)
   try it:          curl -H "Authorization: Bearer $(cat %[6]s)" http://%[1]s/api/v1/questionnaires
   console:         http://%[1]s/login
-Stop with Ctrl-C; the database stays in %[7]s.
+%[8]sStop with Ctrl-C; the database stays in %[7]s.
 
-`, addr, sipAddr, strings.Join(loaded, ", "), password, token, filepath.Join(dataDir, "api-token"), dataDir)
+`, addr, sipAddr, strings.Join(loaded, ", "), password, token, filepath.Join(dataDir, "api-token"), dataDir, cliHint(dataDir, cfg))
 	})
+}
+
+// cliHint tells how the other commands (user add, prompts check…) reach
+// what `canvass dev` runs on, when it is its own local database.
+func cliHint(dataDir string, cfg config.Config) string {
+	urlFile := filepath.Join(dataDir, devURLFile)
+	if _, err := os.Stat(urlFile); err != nil {
+		return ""
+	}
+	return fmt.Sprintf("  other commands:  export CANVASS_DATABASE_URL=$(cat %s) CANVASS_PROMPTS_DIR=%s\n", urlFile, cfg.Prompts.Dir)
 }
 
 // loadExamples stores every example questionnaire (a new version only when

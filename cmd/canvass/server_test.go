@@ -165,6 +165,19 @@ func TestDev(t *testing.T) {
 			cancel()
 			t.Fatalf("run %d banner:\n%s\nerr: %v", run, text, <-done)
 		}
+		// The other commands reach the same database while it runs.
+		if !strings.Contains(text, "other commands:  export CANVASS_DATABASE_URL=$(cat "+filepath.Join(data, "database-url")+")") {
+			t.Errorf("run %d banner has no line for the other commands:\n%s", run, text)
+		}
+		url, err := os.ReadFile(filepath.Join(data, "database-url"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		printed, err := os.ReadFile(filepath.Join(data, "admin-password"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPassword(t, strings.TrimSpace(string(url)), "admin", strings.TrimSpace(string(printed)))
 		addr := strings.TrimPrefix(strings.Fields(banner[1])[4], "http://")
 		token, err := os.ReadFile(filepath.Join(data, "api-token"))
 		if err != nil {
@@ -185,6 +198,9 @@ func TestDev(t *testing.T) {
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatalf("run %d: %v", run, err)
+		}
+		if _, err := os.Stat(filepath.Join(data, "database-url")); !os.IsNotExist(err) {
+			t.Errorf("run %d: database-url left behind after the stop (%v)", run, err)
 		}
 	}
 }
