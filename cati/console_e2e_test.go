@@ -207,7 +207,7 @@ func TestConsoleInChromium(t *testing.T) {
 	ivy.key("\r")
 	ivy.question("nps")
 	ivy.poll(`document.querySelectorAll('.options button[data-value]').length === 11`) // 0 to 10
-	ivy.key("11\r") // out of range: refused in place
+	ivy.key("11\r")                                                                    // out of range: refused in place
 	ivy.poll(`document.getElementById("problem").textContent.includes("out of range")`)
 	ivy.screenshot("refused")
 	ivy.do(chromedp.SetValue("#value", ""), chromedp.Focus("#value"))
