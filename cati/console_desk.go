@@ -150,16 +150,31 @@ func (s *Server) engine(ctx context.Context, d Desk) (*survey.Interview, survey.
 		return nil, rec, fmt.Errorf("resume interview %d: %w", d.InterviewID, err)
 	}
 	if d.Question != "" {
-		for range len(q.Questions) {
-			if cur := iv.Current(); cur == nil || cur.ID == d.Question {
-				break
-			}
-			if _, err := iv.Back(); err != nil {
-				break
-			}
-		}
+		seek(q, iv, d.Question)
 	}
 	return iv, rec, nil
+}
+
+// seek moves a resumed interview to the question on the desk: forward over
+// the statements Resume stops on before the first unanswered question (the
+// interviewer may have read them already), or back to an earlier question
+// the interviewer backed up to.
+func seek(q *survey.Questionnaire, iv *survey.Interview, id string) {
+	at := slices.IndexFunc(q.Questions, func(x *survey.Question) bool { return x.ID == id })
+	for cur := iv.Current(); cur != nil && cur.ID != id && !cur.Answerable() &&
+		slices.Index(q.Questions, cur) < at; cur = iv.Current() {
+		if _, _, err := iv.Answer(nil, survey.Paradata{}); err != nil {
+			break
+		}
+	}
+	for range len(q.Questions) {
+		if cur := iv.Current(); cur == nil || cur.ID == id {
+			break
+		}
+		if _, err := iv.Back(); err != nil {
+			break
+		}
+	}
 }
 
 // questionnaire loads and parses a stored version (0 = latest).
