@@ -284,3 +284,29 @@ func TestCompleteCaseIsNotCalledAgain(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 }
+
+// Two tabs of one interviewer: a step taken in one shows in the other at
+// once, so the other does not answer a question already behind.
+func TestSecondTabFollows(t *testing.T) {
+	cf := newConsole(t, contact("Cy", "east", "consumer", "fibre"))
+	ian := cf.login("ian")
+	a, b := ian.dial(), ian.dial()
+	a.next("state")
+	b.next("state")
+	var d desk
+	a.must("next_case", nil, &d)
+	id := d.Case.ID
+	a.must("dial", map[string]any{"case_id": id}, &d)
+	a.must("dial_result", map[string]any{"case_id": id, "outcome": "contact"}, &d)
+	a.must("answer", map[string]any{"case_id": id, "question": "main_user", "value": true}, &d)
+	for {
+		var seen desk
+		env := b.next("state")
+		if err := json.Unmarshal(env.Data, &seen); err != nil {
+			t.Fatal(err)
+		}
+		if seen.question() == d.question() {
+			return // caught up with tab a
+		}
+	}
+}

@@ -336,6 +336,11 @@ func (c *wsConn) handle(b []byte) {
 		}
 	}
 	c.sendState(ctx, env.ID)
+	if err == nil {
+		// The interviewer's other tabs on this node follow at once (on
+		// other nodes they catch up at their next step, refused as stale).
+		c.s.console.hub.refreshUserBut(c.user.ID, c)
+	}
 }
 
 // interviewerAction runs one interviewer request.

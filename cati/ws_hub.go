@@ -71,10 +71,17 @@ func (h *hub) toSupervisors(b []byte) {
 }
 
 // refreshUser asks every socket of the interviewer for a fresh state.
-func (h *hub) refreshUser(id int64) {
+func (h *hub) refreshUser(id int64) { h.refreshUserBut(id, nil) }
+
+// refreshUserBut asks the interviewer's sockets but one for a fresh state:
+// the one that moved the desk on has its answer already.
+func (h *hub) refreshUserBut(id int64, but *wsConn) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for c := range h.users[id] {
+		if c == but {
+			continue
+		}
 		select {
 		case c.refresh <- struct{}{}:
 		default: // a refresh is already pending
