@@ -295,7 +295,12 @@ func (iv *Interview) check(qq *Question, v any) error {
 // type (see Answer). It does not check ranges or options.
 func (qq *Question) Normalize(v any) (any, error) {
 	bad := func() error {
-		return Errorf(EInvalid, "%s: %v (%T) is not a valid %s answer", qq.ID, v, v, qq.Type)
+		want := map[QuestionType]string{TypeNPS: "a whole number", TypeScale: "a whole number", TypeNumber: "a whole number",
+			TypeYesNo: "yes or no", TypeChoice: "one option", TypeText: "text", TypeRecording: "a recording", TypeMulti: "a list of options"}[qq.Type]
+		if want == "" {
+			want = "a " + string(qq.Type) + " answer"
+		}
+		return Errorf(EInvalid, "%s: %v is not %s", qq.ID, v, want)
 	}
 	switch qq.Type {
 	case TypeNPS, TypeScale, TypeNumber:

@@ -173,6 +173,9 @@ func TestValidation(t *testing.T) {
 	if id := iv.Current().ID; id != "household" {
 		t.Errorf("a refused answer must not move on: at %s", id)
 	}
+	if _, _, err := iv.Answer(2.5, survey.Paradata{}); survey.ErrorMessage(err) != "household: 2.5 is not a whole number" {
+		t.Errorf("2.5: %q, want it to say a whole number is needed", survey.ErrorMessage(err))
+	}
 	a, _, err := iv.Answer(float64(3), survey.Paradata{}) // as JSON decodes it
 	if err != nil || a.Value != int64(3) {
 		t.Errorf("json number: %v %v", a, err)
