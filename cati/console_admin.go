@@ -7,13 +7,17 @@ package cati
 // progress the page polls while the upload is processed.
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/subtle"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -33,6 +37,7 @@ type adminData struct {
 	Problems       survey.Problems
 	Source         []sourceLine
 	Uploaded       string
+	Pasted         string // the upload's text, back in its textarea after problems
 }
 
 // sourceLine is a line of an uploaded questionnaire with its problems.
@@ -91,7 +96,16 @@ func (s *Server) adminUpload(w http.ResponseWriter, r *http.Request, sess *sessi
 		}
 	}
 	if len(strings.TrimSpace(string(src))) == 0 {
-		return survey.Errorf(survey.EInvalid, "choose a questionnaire file (YAML) or paste one")
+		err := survey.Errorf(survey.EInvalid, `nothing to upload: choose a file under "YAML file" or paste the questionnaire under "or paste it"`)
+		if wantsJSON(r) {
+			return err
+		}
+		d, derr := s.adminData(r)
+		if derr != nil {
+			return derr
+		}
+		s.render(w, r, http.StatusBadRequest, "admin", pageData{Title: "Administration", Session: sess, Data: d, Error: survey.ErrorMessage(err)})
+		return nil
 	}
 	q, err := survey.Parse(src)
 	if err != nil {
@@ -105,6 +119,7 @@ func (s *Server) adminUpload(w http.ResponseWriter, r *http.Request, sess *sessi
 		}
 		d.Problems = problems
 		d.Source = annotate(src, problems)
+		d.Pasted = string(src)
 		s.render(w, r, http.StatusUnprocessableEntity, "admin", pageData{Title: "Administration", Session: sess, Data: d,
 			Error: fmt.Sprintf("The questionnaire has %d problem%s; nothing was stored.", len(problems), plural(len(problems)))})
 		return nil
@@ -145,15 +160,22 @@ func annotate(src []byte, ps survey.Problems) []sourceLine {
 	return out
 }
 
-// campaignFormData is the new-campaign form.
+// campaignFormData is the new-campaign form: the defaults, or a refused
+// form's values as they were submitted.
 type campaignFormData struct {
 	Questionnaires []survey.QuestionnaireVersion
 	Questionnaire  string
-	Quotas         []quotaView
+	Quotas         []quotaForm
 	Days           []dayForm
 	Retries        []retryForm
 	Interviewers   []Account
-	Values         map[string]string
+	Chosen         []int64           // the interviewers ticked
+	Values         map[string]string // name, max_attempts, status, e
+}
+
+type quotaForm struct {
+	ID     string
+	Target string
 }
 
 type dayForm struct {
@@ -166,7 +188,7 @@ type dayForm struct {
 type retryForm struct {
 	Code    survey.DispositionCode
 	Label   string
-	Minutes int64
+	Minutes string
 }
 
 func (s *Server) campaignForm(w http.ResponseWriter, r *http.Request, sess *session) error {
@@ -195,7 +217,7 @@ func (s *Server) campaignFormData(r *http.Request, qid string) (campaignFormData
 			return d, err
 		}
 		for _, qt := range q.Quotas {
-			d.Quotas = append(d.Quotas, quotaView{ID: qt.ID, Target: qt.Target})
+			d.Quotas = append(d.Quotas, quotaForm{ID: qt.ID, Target: strconv.Itoa(qt.Target)})
 		}
 	}
 	for dow := range 7 {
@@ -208,7 +230,7 @@ func (s *Server) campaignFormData(r *http.Request, qid string) (campaignFormData
 	}
 	for _, disp := range survey.Dispositions() {
 		if disp.Retry == survey.RetrySameNumber && !disp.Final {
-			d.Retries = append(d.Retries, retryForm{Code: disp.Code, Label: disp.Label, Minutes: int64(disp.RetryAfter / time.Minute)})
+			d.Retries = append(d.Retries, retryForm{Code: disp.Code, Label: disp.Label, Minutes: strconv.FormatInt(int64(disp.RetryAfter/time.Minute), 10)})
 		}
 	}
 	users, err := s.console.Campaigns.Users(ctx)
@@ -221,6 +243,42 @@ func (s *Server) campaignFormData(r *http.Request, qid string) (campaignFormData
 		}
 	}
 	return d, nil
+}
+
+// keep puts a refused form's values in place of the defaults, as they were
+// submitted (bad ones too, to be mended), so that nothing has to be entered
+// twice. A field missing from the form keeps its default, except the
+// checkboxes: a browser leaves unticked ones out.
+func (d *campaignFormData) keep(f url.Values) {
+	set := func(dst *string, key string) {
+		if v, ok := f[key]; ok && len(v) > 0 {
+			*dst = v[0]
+		}
+	}
+	for _, k := range []string{"name", "max_attempts", "status", "e"} {
+		v := d.Values[k]
+		set(&v, k)
+		d.Values[k] = v
+	}
+	for i := range d.Days {
+		day := &d.Days[i]
+		key := strconv.Itoa(day.Dow)
+		day.On = f.Get("day_"+key) != ""
+		set(&day.Opens, "opens_"+key)
+		set(&day.Closes, "closes_"+key)
+	}
+	for i := range d.Retries {
+		set(&d.Retries[i].Minutes, "retry_"+string(d.Retries[i].Code))
+	}
+	for i := range d.Quotas {
+		set(&d.Quotas[i].Target, "quota_"+d.Quotas[i].ID)
+	}
+	d.Chosen = nil
+	for _, v := range f["interviewer"] {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil {
+			d.Chosen = append(d.Chosen, id)
+		}
+	}
 }
 
 var clock = regexp.MustCompile(`^([01][0-9]|2[0-4]):([0-5][0-9])$`)
@@ -353,11 +411,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request, sess *se
 	if derr != nil {
 		return derr
 	}
-	for k, v := range r.PostForm {
-		if k != csrfField && len(v) > 0 {
-			d.Values[k] = v[0]
-		}
-	}
+	d.keep(r.PostForm)
 	msg := survey.ErrorMessage(err)
 	if survey.ErrorCodeOf(err) == survey.EConflict {
 		msg = fmt.Sprintf("a campaign called %q already exists", c.Name)
@@ -572,9 +626,16 @@ func (s *Server) uploadSample(w http.ResponseWriter, r *http.Request, sess *sess
 			token = newImportToken()
 		}
 		job = c.imports.start(token, r.ContentLength, s.now())
-		rep, err = parseSample(part, m, c.Options.DefaultRegion, func(rows int, n int64) {
-			job.set(func(j *importJob) { j.Rows, j.Bytes = rows, n })
-		})
+		file := bufio.NewReaderSize(part, sampleHeadBytes)
+		head, err := file.Peek(sampleHeadBytes)
+		if err == nil || errors.Is(err, io.EOF) {
+			sameNamed(m, head, err != nil)
+			rep, err = parseSample(file, m, c.Options.DefaultRegion, func(rows int, n int64) {
+				job.set(func(j *importJob) { j.Rows, j.Bytes = rows, n })
+			})
+		} else {
+			err = fmt.Errorf("read sample: %w", err)
+		}
 		if err != nil {
 			job.set(func(j *importJob) { j.State, j.Message = "failed", survey.ErrorMessage(err) })
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -615,6 +676,39 @@ func (s *Server) uploadSample(w http.ResponseWriter, r *http.Request, sess *sess
 	}
 	s.render(w, r, http.StatusOK, "import", pageData{Title: "Sample import", Session: sess, Data: res})
 	return nil
+}
+
+// sampleHeadBytes is how much of a sample file is looked at for its header
+// before it is parsed.
+const sampleHeadBytes = 64 << 10
+
+// sameNamed maps each contact field left empty to the file's column of the
+// same name (case and spaces aside), when the header in head has one; the
+// others stay out, as optional. The page cannot know the file's columns
+// when it is drawn, so it leaves the fields empty rather than name columns
+// the file may lack. whole says head is the whole file; otherwise a header
+// that fills head may be cut short and is not used.
+func sameNamed(m Mapping, head []byte, whole bool) {
+	head = bytes.TrimPrefix(head, []byte(utf8BOM))
+	rd := csv.NewReader(bytes.NewReader(head))
+	rd.FieldsPerRecord = -1
+	header, err := rd.Read()
+	if err != nil {
+		return // parseSample reports what is wrong with the header
+	}
+	if end := rd.InputOffset(); !whole && end == int64(len(head)) && head[end-1] != '\n' {
+		return
+	}
+	cols := map[string]string{}
+	for _, h := range header {
+		h = strings.TrimSpace(h)
+		cols[strings.ToLower(h)] = h
+	}
+	for f, c := range m.Fields {
+		if h, ok := cols[strings.ToLower(strings.TrimSpace(f))]; ok && c == "" && h != "" {
+			m.Fields[f] = h
+		}
+	}
 }
 
 // refuseNUL moves the rows with a NUL character in a value to be stored to

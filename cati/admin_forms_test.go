@@ -1,0 +1,190 @@
+package cati_test
+
+// The admin forms give back what the admin entered: a campaign form refused
+// for one bad value comes back with every field as submitted (a draft stays
+// a draft), a questionnaire with problems comes back in its textarea, an
+// empty upload is explained on the admin page, and a sample file is mapped
+// only to the contact fields it has columns for.
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
+)
+
+// eval returns a JavaScript expression's value as a string.
+func (tb *tab) eval(expr string) string {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`String(`+expr+`)`))
+	if err != nil {
+		tb.t.Fatalf("%s: %s: %v", tb.name, expr, err)
+	}
+	return s
+}
+
+// formFields is what a form would submit, one "name=value" a field, in
+// order (the CSRF token left out).
+func (tb *tab) formFields(id string) []string {
+	tb.t.Helper()
+	js := `JSON.stringify([...new FormData(document.getElementById("` + id + `"))].filter(([k]) => k !== "csrf").map(([k, v]) => k + "=" + v))`
+	var fields []string
+	if err := json.Unmarshal([]byte(tb.eval(js)), &fields); err != nil {
+		tb.t.Fatal(err)
+	}
+	return fields
+}
+
+func TestRefusedCampaignFormKeepsEveryField(t *testing.T) {
+	cf := newConsole(t)
+	ada := cf.openTab(newBrowser(t), "ada", artifactDir(t))
+	ivy := itoa(cf.users["ivy"])
+	ada.do(chromedp.Navigate(cf.url+"/admin/campaigns/new?questionnaire=customer-study"), chromedp.WaitVisible("#campaign"),
+		chromedp.SetValue(`#campaign input[name=name]`, `Autumn <wave> & "co"`),
+		chromedp.SetValue(`#campaign input[name=max_attempts]`, "3"),
+		chromedp.SetValue(`#campaign select[name=status]`, "draft"),
+		chromedp.Click(`#campaign input[name=day_0]`), // Sunday on
+		chromedp.Click(`#campaign input[name=day_5]`), // Friday off
+		chromedp.SetValue(`#campaign input[name=opens_1]`, "08:00"),
+		chromedp.SetValue(`#campaign input[name='retry_3.13']`, "15"),
+		chromedp.SetValue(`#campaign input[name=quota_north]`, "7"),
+		chromedp.SetValue(`#campaign input[name=e]`, "2"),
+		chromedp.Click(`#campaign input[name=interviewer][value="`+ivy+`"]`),
+	)
+	entered := ada.formFields("campaign")
+	ada.do(chromedp.Click(`#campaign button[type=submit]`))
+	ada.poll(`!!document.getElementById("page-error")`)
+	if msg := ada.text("#page-error"); !strings.Contains(msg, "e must be a number from 0 to 1") {
+		t.Fatalf("refusal %q", msg)
+	}
+	if diff := cmp.Diff(entered, ada.formFields("campaign")); diff != "" {
+		t.Fatalf("the refused form did not come back as entered (-entered +shown):\n%s", diff)
+	}
+
+	// Mending the one bad value is enough: the campaign is what was entered.
+	ada.eval(`document.querySelector("#campaign input[name=e]").value = ""`)
+	ada.do(chromedp.Click(`#campaign button[type=submit]`))
+	ada.poll(`/^\/admin\/campaigns\/[0-9]+$/.test(location.pathname)`)
+	var status, settings string
+	var attempts int
+	if err := cf.db.Pool().QueryRow(t.Context(), `SELECT status, max_attempts, settings::text FROM campaign WHERE name = $1`,
+		`Autumn <wave> & "co"`).Scan(&status, &attempts, &settings); err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Retry  map[string]int64 `json:"retry_seconds"`
+		Quotas map[string]int   `json:"quotas"`
+	}
+	if err := json.Unmarshal([]byte(settings), &st); err != nil {
+		t.Fatal(err)
+	}
+	if status != "draft" || attempts != 3 || st.Retry["3.13"] != 900 || st.Quotas["north"] != 7 {
+		t.Fatalf("created %s with %d attempts and settings %s", status, attempts, settings)
+	}
+	var windows string
+	var assigned []int64
+	if err := cf.db.Pool().QueryRow(t.Context(), `SELECT
+		(SELECT string_agg(w.dow || ' ' || to_char(w.opens, 'HH24:MI') || '-' || to_char(w.closes, 'HH24:MI'), ', ' ORDER BY w.dow)
+			FROM campaign_window w WHERE w.campaign_id = c.id),
+		(SELECT array_agg(i.user_id) FROM campaign_interviewer i WHERE i.campaign_id = c.id)
+		FROM campaign c WHERE c.name = $1`, `Autumn <wave> & "co"`).Scan(&windows, &assigned); err != nil {
+		t.Fatal(err)
+	}
+	want := "0 09:00-21:00, 1 08:00-21:00, 2 09:00-21:00, 3 09:00-21:00, 4 09:00-21:00, 6 10:00-18:00"
+	if windows != want || !slices.Equal(assigned, []int64{cf.users["ivy"]}) {
+		t.Fatalf("calling windows %q, interviewers %v; want %q, ivy (%d)", windows, assigned, want, cf.users["ivy"])
+	}
+}
+
+func TestQuestionnaireWithProblemsComesBackInItsTextarea(t *testing.T) {
+	cf := newConsole(t)
+	ada := cf.openTab(newBrowser(t), "ada", artifactDir(t))
+	// A leading blank line and markup survive the round trip.
+	src := "\nid: broken\ntitle: \"<b>Broken</b> & co\"\nlanguages: [en]\nquestions:\n  - id: q1\n    type: nps\n    when: nope > 1\n    text: Score?\n"
+	ada.do(chromedp.Navigate(cf.url+"/admin"), chromedp.WaitVisible("#upload"),
+		chromedp.SetValue(`#upload textarea[name=source]`, src), chromedp.Click(`#upload button[type=submit]`))
+	ada.poll(`!!document.getElementById("source")`)
+	if bad := ada.text("#source .bad"); !strings.Contains(bad, "when: nope > 1") {
+		t.Fatalf("problem line %q", bad)
+	}
+	if got := ada.eval(`document.querySelector("#upload textarea[name=source]").value`); got != src {
+		t.Fatalf("the textarea holds %q after the problems, want what was pasted: %q", got, src)
+	}
+}
+
+func TestEmptyQuestionnaireUploadIsExplainedOnTheAdminPage(t *testing.T) {
+	cf := newConsole(t)
+	ada := cf.login("ada")
+	for name, fields := range map[string][][2]string{
+		"nothing":     {{"csrf", ada.csrf}, {"source", ""}},
+		"blank paste": {{"csrf", ada.csrf}, {"source", " \n\t\n"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := ada.multipartPost("/admin/questionnaires", fields, "file", "", nil)
+			b := body(t, r)
+			if r.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400", r.StatusCode)
+			}
+			if !strings.Contains(b, `id="upload"`) || !strings.Contains(b, "customer-study") {
+				t.Fatalf("not the admin page with its upload form and questionnaires:\n%s", b)
+			}
+			if !strings.Contains(b, `id="page-error"`) || !strings.Contains(b, "YAML file") || !strings.Contains(b, "or paste it") {
+				t.Fatalf("no message naming the form's fields:\n%s", b)
+			}
+		})
+	}
+}
+
+func TestSampleMappingNamesOnlyTheFileColumns(t *testing.T) {
+	cf := newConsole(t)
+	ada := cf.openTab(newBrowser(t), "ada", artifactDir(t))
+	dir := t.TempDir()
+	for _, c := range []struct {
+		file, csv string
+		phone     string
+		want      map[string]string
+	}{
+		// The questionnaire's region, segment and product are not in the
+		// file: they are optional, and left out.
+		{"names.csv", "phone,first_name\n+12125550700,Una\n", "+12125550700", map[string]string{"first_name": "Una"}},
+		// Columns named as the fields, whatever their case, are used.
+		{"regions.csv", "Phone,First_Name, REGION \n+12125550701,Vic,south\n", "+12125550701", map[string]string{"first_name": "Vic", "region": "south"}},
+	} {
+		p := filepath.Join(dir, c.file)
+		if err := os.WriteFile(p, []byte(c.csv), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ada.do(chromedp.Navigate(cf.url+"/admin/campaigns/"+itoa(cf.campaign)), chromedp.WaitVisible("#sample"))
+		ada.do(chromedp.SetUploadFiles(`#sample input[type=file]`, []string{p}),
+			chromedp.Click(`#sample button[type=submit]`), chromedp.WaitVisible("#import-result #result, #import-result #page-error"))
+		if got := ada.text("#import-result"); !strings.Contains(got, "1 of 1 rows imported") {
+			t.Fatalf("%s: %q", c.file, got)
+		}
+		var attrs string
+		if err := cf.db.Pool().QueryRow(t.Context(), `SELECT attrs::text FROM contact WHERE phone_e164 = $1`, c.phone).Scan(&attrs); err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]string
+		if err := json.Unmarshal([]byte(attrs), &got); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range got { // an empty value and a missing one read alike
+			if v == "" {
+				delete(got, k)
+			}
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("%s: stored contact fields (-want +got):\n%s", c.file, diff)
+		}
+	}
+}
