@@ -7,7 +7,6 @@ package cati_test
 // only to the contact fields it has columns for.
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -15,23 +14,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 )
-
-// eval returns a JavaScript expression's value as a string.
-func (tb *tab) eval(expr string) string {
-	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`String(`+expr+`)`))
-	if err != nil {
-		tb.t.Fatalf("%s: %s: %v", tb.name, expr, err)
-	}
-	return s
-}
 
 // formFields is what a form would submit, one "name=value" a field, in
 // order (the CSRF token left out).

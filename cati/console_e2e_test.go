@@ -127,6 +127,18 @@ func (tb *tab) poll(expr string) {
 func (tb *tab) key(keys string) { tb.t.Helper(); tb.do(chromedp.KeyEvent(keys)) }
 
 // question waits for question id to be on screen.
+// eval returns a JavaScript expression's value as a string.
+func (tb *tab) eval(expr string) string {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`String(`+expr+`)`))
+	if err != nil {
+		tb.t.Fatalf("%s: %s: %v", tb.name, expr, err)
+	}
+	return s
+}
+
 func (tb *tab) question(id string) {
 	tb.t.Helper()
 	tb.do(chromedp.WaitVisible(`#question[data-id="` + id + `"]`))
