@@ -109,10 +109,8 @@ func TestResumeAfterServerRestart(t *testing.T) {
 	ws := cf.login("ian").dial()
 	ws.next("state")
 	var d desk
-	ws.must("next_case", nil, &d)
+	d = ws.reach()
 	caseID := d.Case.ID
-	ws.must("dial", map[string]any{"case_id": caseID}, &d)
-	ws.must("dial_result", map[string]any{"case_id": caseID, "outcome": "contact"}, &d)
 	ws.must("answer", map[string]any{"case_id": caseID, "question": "main_user", "value": true}, &d)
 	ws.must("answer", map[string]any{"case_id": caseID, "question": "tenure", "value": 1}, &d)
 	if d.question() != "region" { // region unknown: asked
@@ -152,10 +150,8 @@ func TestAppointmentInRespondentsTime(t *testing.T) {
 	ws := cf.login("ivy").dial()
 	ws.next("state")
 	var d desk
-	ws.must("next_case", nil, &d)
+	d = ws.reach()
 	caseID := d.Case.ID
-	ws.must("dial", map[string]any{"case_id": caseID}, &d)
-	ws.must("dial_result", map[string]any{"case_id": caseID, "outcome": "contact"}, &d)
 	ws.must("answer", map[string]any{"case_id": caseID, "question": "main_user", "value": true}, &d)
 	ws.must("end_call", map[string]any{"case_id": caseID}, &d)
 	if d.State != cati.DeskWrapUp || d.Complete {
@@ -242,10 +238,8 @@ func TestRefusalAfterEnoughAnswersIsPartial(t *testing.T) {
 	ws := cf.login("ivy").dial()
 	ws.next("state")
 	var d desk
-	ws.must("next_case", nil, &d)
+	d = ws.reach()
 	caseID := d.Case.ID
-	ws.must("dial", map[string]any{"case_id": caseID}, &d)
-	ws.must("dial_result", map[string]any{"case_id": caseID, "outcome": "contact"}, &d)
 	for _, a := range []struct {
 		q string
 		v any
@@ -271,10 +265,8 @@ func TestCompleteCaseIsNotCalledAgain(t *testing.T) {
 	ws := cf.login("ivy").dial()
 	ws.next("state")
 	var d desk
-	ws.must("next_case", nil, &d)
+	d = ws.reach()
 	caseID := d.Case.ID
-	ws.must("dial", map[string]any{"case_id": caseID}, &d)
-	ws.must("dial_result", map[string]any{"case_id": caseID, "outcome": "contact"}, &d)
 	ws.must("answer", map[string]any{"case_id": caseID, "question": "main_user", "value": false}, &d) // screened out: complete
 	if !d.Complete {
 		t.Fatalf("want a complete interview: %+v", d)
@@ -294,10 +286,8 @@ func TestSecondTabFollows(t *testing.T) {
 	a.next("state")
 	b.next("state")
 	var d desk
-	a.must("next_case", nil, &d)
+	d = a.reach()
 	id := d.Case.ID
-	a.must("dial", map[string]any{"case_id": id}, &d)
-	a.must("dial_result", map[string]any{"case_id": id, "outcome": "contact"}, &d)
 	a.must("answer", map[string]any{"case_id": id, "question": "main_user", "value": true}, &d)
 	for {
 		var seen desk

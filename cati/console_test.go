@@ -287,6 +287,17 @@ func (b *browser) dialRaw(origin string) (*wsClient, *http.Response, error) {
 	return c, resp, nil
 }
 
+// reach claims the next case, dials it and reaches the respondent: the
+// desk at the case's first question.
+func (c *wsClient) reach() desk {
+	c.t.Helper()
+	var d desk
+	c.must("next_case", nil, &d)
+	c.must("dial", map[string]any{"case_id": d.Case.ID}, &d)
+	c.must("dial_result", map[string]any{"case_id": d.Case.ID, "outcome": "contact"}, &d)
+	return d
+}
+
 // next returns the next message of type typ, skipping others.
 func (c *wsClient) next(typ string) envelope {
 	c.t.Helper()
