@@ -126,7 +126,6 @@ func (tb *tab) poll(expr string) {
 // key presses keys on the focused element.
 func (tb *tab) key(keys string) { tb.t.Helper(); tb.do(chromedp.KeyEvent(keys)) }
 
-// question waits for question id to be on screen.
 // eval returns a JavaScript expression's value as a string.
 func (tb *tab) eval(expr string) string {
 	tb.t.Helper()
@@ -139,6 +138,7 @@ func (tb *tab) eval(expr string) string {
 	return s
 }
 
+// question waits for question id to be on screen.
 func (tb *tab) question(id string) {
 	tb.t.Helper()
 	tb.do(chromedp.WaitVisible(`#question[data-id="` + id + `"]`))
