@@ -238,6 +238,11 @@ func start(t *testing.T, change func(*asterisk.Options, *aritest.Server)) *harne
 			t.Fatal("the adapter did not connect")
 		}
 	}
+	// The server side too: an event sent before it has the socket is lost
+	// (the channel would sit unannounced, and be hung up as an orphan).
+	if err := srv.AwaitConnections(h.ctx(), 1); err != nil {
+		t.Fatal(err)
+	}
 	return h
 }
 
