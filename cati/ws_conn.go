@@ -50,6 +50,10 @@ type wsConn struct {
 	log     *slog.Logger
 	send    chan []byte
 	refresh chan struct{} // an event concerns this interviewer: send a fresh state
+	// stateMu orders the states sent: each is read and queued under it, so
+	// a refresh read before a step cannot arrive after the step's reply
+	// and put the screen back.
+	stateMu sync.Mutex
 	done    chan struct{}
 	once    sync.Once
 	reason  string
@@ -274,6 +278,8 @@ func (c *wsConn) sync(id string) {
 }
 
 func (c *wsConn) sendState(ctx context.Context, id string) {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
 	v, err := c.s.deskView(ctx, c.user)
 	if err != nil {
 		c.replyError(id, "state", err)

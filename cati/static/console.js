@@ -1,7 +1,7 @@
 // The interviewer console: renders the desk the server sends ("state") and
 // turns keys and clicks into requests. Keyboard first: number keys pick,
-// Enter advances, Backspace or ← backs up (outside text fields, or in an
-// empty one; held down, once), N asks for the next case, D dials. The server holds all state; a reload resumes.
+// Enter advances, Backspace or ← backs up (outside text fields), N asks for
+// the next case, D dials. The server holds all state; a reload resumes.
 
 import { connect, showStatus, h } from "./ws.js";
 
@@ -10,17 +10,10 @@ let desk = null;      // the last state
 let picked = null;    // the value picked on the current question
 let multi = new Set();
 let shownAt = Date.now();
-let message = "";     // the last problem, shown until the next request or question
-// The server refused a request (the screen was stale) and sends the fresh
-// state next: that state changes the question but must not wipe out why.
-let refused = false;
+let message = "";     // the last error, shown until the next state
 // Requests go out one after another, in the order the interviewer acted: a
 // key pressed while the previous request is in flight is queued, not lost;
-// the same request twice while the first is in flight (a double Enter) is
-// sent once. Answers and skips name their question, so the same press on
-// the next question is new. Back is never merged: each fresh press backs
-// up one question (a held key's repeats and a double click's second click
-// are ignored where they arrive).
+// the same request twice in a row (a double Enter) is sent once.
 let pending = Promise.resolve();
 let last = "";
 
@@ -35,8 +28,6 @@ const client = connect({
 let lastJSON = "";
 
 function setDesk(d) {
-  const keep = refused;
-  refused = false;
   // Events refresh the screen too: an identical state changes nothing, and
   // must not wipe what the interviewer is typing.
   const json = JSON.stringify(d);
@@ -51,7 +42,7 @@ function setDesk(d) {
     shownAt = Date.now();
     picked = d.question && d.question.previous !== undefined ? d.question.previous : null;
     multi = new Set(d.question && Array.isArray(d.question.previous) ? d.question.previous : []);
-    if (!keep) { message = ""; }
+    message = "";
   }
   render();
   if (kept) { restore(kept); }
@@ -73,20 +64,15 @@ function restore(values) {
 
 function request(type, data) {
   const { millis, ...same } = data || {}; // the time on screen differs between two presses
-  const key = type === "back" ? "" : type + JSON.stringify(same);
-  if (key !== "" && key === last) { return pending; }
+  const key = type + JSON.stringify(same);
+  if (key === last) { return pending; }
   last = key;
   pending = pending.then(async () => {
     message = "";
-    refused = false;
     try {
       await client.send(type, data || {});
     } catch (e) {
-      // A conflict's own message names ids; the interviewer needs to know
-      // their click was not taken and the screen is now right.
-      const conflict = e && e.code === "conflict";
-      refused = conflict || (e && e.code === "internal");
-      showError(conflict ? "Your screen was out of date and has been refreshed." : (e && e.message) || String(e));
+      showError(e.message || String(e));
     } finally {
       if (last === key) { last = ""; }
     }
@@ -101,8 +87,6 @@ function showError(msg) {
 }
 
 function caseId() { return desk && desk.case ? desk.case.id : 0; }
-
-function back() { request("back", { case_id: caseId() }); }
 
 // ---- rendering ----
 
@@ -197,7 +181,7 @@ function questionPanel() {
       if (q.type === "scale" && q.max <= 9) {
         wrap.append(options(opts));
       } else {
-        wrap.append(h("div", { class: "options" }, opts.map((o) => h("button", { "data-value": o.value, class: picked === o.value ? "picked" : "", onclick: () => answer(o.value) }, o.text))),
+        wrap.append(h("div", { class: "options" }, opts.map((o) => h("button", { "data-value": o.value, class: picked === o.value ? "picked" : "", onclick: () => { picked = o.value; answer(); } }, o.text))),
           h("label", {}, "Score ", h("input", { id: "value", type: "number", min: q.min, max: q.max, value: picked ?? "", autofocus: true })));
       }
       break;
@@ -214,7 +198,7 @@ function questionPanel() {
   }
   wrap.append(h("div", { class: "actions" },
     h("button", { id: "next", onclick: submit, autofocus: !["number", "text", "recording", "nps"].includes(q.type) }, q.type === "statement" ? "Continue (Enter)" : "Next (Enter)"),
-    q.can_back ? h("button", { id: "back", class: "secondary", onclick: (ev) => { if (ev.detail <= 1) { back(); } } }, "Back (←)") : null,
+    q.can_back ? h("button", { id: "back", class: "secondary", onclick: () => request("back", { case_id: caseId() }) }, "Back (←)") : null,
     !q.required ? h("button", { id: "skip", class: "secondary", onclick: () => request("skip", { case_id: caseId(), question: q.id }) }, "Skip / refused") : null,
     h("button", { id: "end-call", class: "danger", onclick: () => request("end_call", { case_id: caseId() }) }, "End call")));
   return wrap;
@@ -231,22 +215,15 @@ function toggle(v) {
   render();
 }
 
-// answer sends the answer on screen, or the score clicked: a click on a
-// score button is that score, whatever the box holds.
-function answer(clicked) {
+function answer() {
   const q = desk.question;
   let value = picked;
   const input = document.getElementById("value");
-  if (clicked !== undefined) {
-    value = picked = clicked;
-    if (input) { input.value = String(clicked); }
-  } else if (q.type === "multi") {
+  if (q.type === "multi") {
     value = q.options.map((o) => o.value).filter((v) => multi.has(v));
   } else if (q.type === "number" || q.type === "nps" || (q.type === "scale" && input)) {
-    // The box is the answer: shown filled with the earlier answer, and
-    // empty once cleared.
-    value = input && input.value !== "" ? Number(input.value) : null;
-    if (value === null || Number.isNaN(value)) { showError("Type a number first."); return; }
+    if (input && input.value !== "") { value = Number(input.value); }
+    if (value === null || value === "" || Number.isNaN(value)) { showError("Type a number first."); return; }
   } else if (q.type === "text" || q.type === "recording") {
     value = input ? input.value : "";
   } else if (q.type === "statement") {
@@ -270,7 +247,7 @@ function wrapUpPanel() {
     request("wrap_up", { case_id: caseId(), code: appt ? "" : fd.get("code"), appointment: appt, note: fd.get("note") || "" });
   } },
     complete ? h("p", { class: "script", id: "thanks" }, desk.thanks || "Interview complete.") :
-      h("p", {}, "The interview is ", h("strong", {}, desk.outcome || "not started"), " so far."),
+      h("p", {}, "So far the interview counts as ", h("strong", {}, ({ complete: "complete", partial: "a partial", breakoff: "a break-off" })[desk.outcome] || "not started"), "."),
     h("label", {}, "Disposition ", select),
     h("p", { class: "muted" }, "— or —"),
     h("label", {}, "Call back at (respondent's time, " + (desk.case.tz || "UTC") + ") ", h("input", { type: "datetime-local", name: "appointment", id: "appointment" })),
@@ -302,10 +279,7 @@ document.addEventListener("keydown", (ev) => {
   }
   if ((ev.key === "Backspace" || ev.key === "ArrowLeft") && (!typing || t.value === "") && q.can_back) {
     ev.preventDefault();
-    // Only a fresh press backs up: a key held down to empty a field, or
-    // held a moment too long, repeats, and must not run back through the
-    // questions.
-    if (!ev.repeat) { back(); }
+    request("back", { case_id: caseId() });
     return;
   }
   if (!typing && /^[0-9]$/.test(ev.key)) {
