@@ -241,10 +241,7 @@ func TestMalformedSIP(t *testing.T) {
 	rsp.prompt()
 	rsp.answer("9#")
 	rsp.prompt()
-	if err := c.Hangup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if iv := e.store.waitFinished(t, 5*time.Second); values(iv)["nps"] != int64(9) {
+	if iv := e.hangUp(ctx, c); values(iv)["nps"] != int64(9) {
 		t.Errorf("answers %v", values(iv))
 	}
 }
@@ -302,10 +299,7 @@ func TestRTPFlood(t *testing.T) {
 	r.answer("9#")
 	r.answer("4")
 	r.prompt()
-	if err := c.Hangup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	iv := e.store.waitFinished(t, 5*time.Second)
+	iv := e.hangUp(ctx, c)
 	if got := values(iv); got["nps"] != int64(9) || got["csat"] != int64(4) || len(got) != 2 {
 		t.Errorf("answers %v; want nps 9, csat 4 and nothing forged", got)
 	}

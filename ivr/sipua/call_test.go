@@ -172,10 +172,7 @@ func TestHangupMidSurvey(t *testing.T) {
 	r.answer("10")
 	r.answer("5")
 	r.prompt() // ces: hang up while it plays
-	if err := c.Hangup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	iv := e.store.waitFinished(t, 5*time.Second)
+	iv := e.hangUp(ctx, c)
 	if iv.EndCause != "hangup" || iv.Status != survey.StatusPartial && iv.Status != survey.StatusBreakoff {
 		t.Errorf("interview %s with cause %q, want partial or breakoff by hangup", iv.Status, iv.EndCause)
 	}
@@ -204,10 +201,7 @@ func TestByeOvertakesAck(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c := e.dial(ctx, sipuatest.DialOptions{ByeBeforeAck: true})
-	if err := c.Hangup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	iv := e.store.waitFinished(t, 5*time.Second)
+	iv := e.hangUp(ctx, c)
 	if iv.EndCause != "hangup" || iv.Status != survey.StatusBreakoff {
 		t.Errorf("interview %s with cause %q, want breakoff by hangup", iv.Status, iv.EndCause)
 	}
@@ -229,10 +223,7 @@ func TestInvalidKeysThenStar(t *testing.T) {
 	r.answer("8#")
 	r.answer("5")
 	r.prompt() // ces: csat was taken
-	if err := c.Hangup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	iv := e.store.waitFinished(t, 5*time.Second)
+	iv := e.hangUp(ctx, c)
 	var nps survey.Answer
 	for _, a := range iv.Answers {
 		if a.Question == "nps" {
@@ -269,10 +260,7 @@ func TestKeysBySIPInfo(t *testing.T) {
 	}
 	r.answer("2")
 	r.prompt()
-	if err := c.Hangup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	iv := e.store.waitFinished(t, 5*time.Second)
+	iv := e.hangUp(ctx, c)
 	if got := values(iv); got["nps"] != int64(7) || got["csat"] != int64(2) {
 		t.Errorf("answers %v", got)
 	}
@@ -300,10 +288,7 @@ func TestReinvite(t *testing.T) {
 	r.answer("8#") // heard on the new socket
 	r.answer("3")
 	r.prompt()
-	if err := c.Hangup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	iv := e.store.waitFinished(t, 5*time.Second)
+	iv := e.hangUp(ctx, c)
 	if got := values(iv); got["nps"] != int64(8) || got["csat"] != int64(3) {
 		t.Errorf("answers %v", got)
 	}
@@ -334,10 +319,7 @@ func TestMediaSourceSwitch(t *testing.T) {
 			r.answer("5")
 			r.answer("7")
 			r.prompt()
-			if err := c.Hangup(ctx); err != nil {
-				t.Fatal(err)
-			}
-			iv := e.store.waitFinished(t, 5*time.Second)
+			iv := e.hangUp(ctx, c)
 			if got := values(iv); got["nps"] != int64(9) || got["csat"] != int64(5) || got["ces"] != int64(7) {
 				t.Errorf("answers %v, want nps 9, csat 5 and ces 7 (keys after the switch lost?)", got)
 			}
@@ -433,10 +415,7 @@ func (e *env) answerNPS(ctx context.Context, o sipuatest.DialOptions, score int)
 	r.prompt()
 	r.answer(fmt.Sprint(score))
 	r.prompt() // the next question: the score is stored
-	if err := c.Hangup(ctx); err != nil {
-		e.t.Fatal(err)
-	}
-	if iv := e.store.waitFinished(e.t, 5*time.Second); values(iv)["nps"] != int64(score) {
+	if iv := e.hangUp(ctx, c); values(iv)["nps"] != int64(score) {
 		e.t.Errorf("answers %v, want nps %d", values(iv), score)
 	}
 }
@@ -473,10 +452,7 @@ func TestLanguageMenu(t *testing.T) {
 	r.prompt() // intro, in French
 	r.answer("9#")
 	r.prompt()
-	if err := c.Hangup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	iv := e.store.waitFinished(t, 5*time.Second)
+	iv := e.hangUp(ctx, c)
 	if iv.Language != "fr" || values(iv)["nps"] != int64(9) {
 		t.Errorf("interview in %q with %v; want French with nps 9", iv.Language, values(iv))
 	}

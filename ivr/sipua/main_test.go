@@ -285,6 +285,16 @@ func (e *env) dial(ctx context.Context, o sipuatest.DialOptions) *sipuatest.Call
 	return c
 }
 
+// hangUp hangs c up from the phone and returns its interview, once the
+// endpoint has closed it.
+func (e *env) hangUp(ctx context.Context, c *sipuatest.Call) survey.InterviewRecord {
+	e.t.Helper()
+	if err := c.Hangup(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	return e.store.waitFinished(e.t, 5*time.Second)
+}
+
 // respondent walks a call prompt by prompt.
 type respondent struct {
 	t    *testing.T
