@@ -26,9 +26,26 @@ const (
 type Error struct {
 	Code    ErrorCode
 	Message string
+	// sentinel marks NotFound and Conflict, which errors.Is matches by code.
+	sentinel bool
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// Is makes errors.Is(err, NotFound) hold for every *Error coded ENotFound
+// (and likewise Conflict), so a store can explain a refusal in its own words
+// and callers still test its kind.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.sentinel && t.Code == e.Code
+}
+
+// Sentinels for errors.Is, and the plain refusals when there is nothing more
+// to say.
+var (
+	NotFound = &Error{Code: ENotFound, Message: "not found", sentinel: true}
+	Conflict = &Error{Code: EConflict, Message: "it changed meanwhile; reload and try again", sentinel: true}
+)
 
 // Errorf returns an *Error with a formatted message.
 func Errorf(code ErrorCode, format string, args ...any) *Error {

@@ -1,0 +1,262 @@
+package survey
+
+// This file is the fieldwork half of the domain: campaigns, their cases and
+// contacts, call attempts, appointments, the interviewers' desks and the
+// live floor. The store (package sql) scans into these types, the console
+// (package cati) shows them and the dialer moves them; each is defined here
+// once. The rules over them are in casework.go and window.go.
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Typed ids. Zero means none.
+type (
+	CaseID     int64
+	CampaignID int64
+	ContactID  int64
+	AttemptID  int64
+	UserID     int64
+)
+
+// CaseStatus is where a case stands in its campaign (CHECK constraint in sql).
+type CaseStatus string
+
+// Case statuses.
+const (
+	CaseOpen        CaseStatus = "open"        // waiting to be called
+	CaseClaimed     CaseStatus = "claimed"     // on an interviewer's desk
+	CaseAppointment CaseStatus = "appointment" // waiting for a call back agreed with the respondent
+	CaseClosed      CaseStatus = "closed"      // final disposition set
+)
+
+// CampaignMode is who asks the questions.
+type CampaignMode string
+
+// Campaign modes.
+const (
+	CampaignIVR  CampaignMode = "ivr"
+	CampaignCATI CampaignMode = "cati"
+)
+
+// CampaignStatus is a campaign's life cycle.
+type CampaignStatus string
+
+// Campaign statuses.
+const (
+	CampaignDraft    CampaignStatus = "draft"
+	CampaignRunning  CampaignStatus = "running"
+	CampaignPaused   CampaignStatus = "paused"
+	CampaignFinished CampaignStatus = "finished"
+)
+
+// User is a console account.
+type User struct {
+	ID           UserID
+	Name         string
+	Role         Role
+	PasswordHash []byte
+	Disabled     bool
+}
+
+// Session is a stored console session: the SHA-256 of the cookie's id, never
+// the id itself.
+type Session struct {
+	Hash      []byte
+	UserID    UserID
+	CSRF      string // the session's anti-forgery token
+	CreatedAt time.Time
+	LastSeen  time.Time
+	ExpiresAt time.Time // absolute limit
+}
+
+// Campaign is a survey's fieldwork: who is called, when, by whom.
+type Campaign struct {
+	ID            CampaignID
+	Name          string
+	Questionnaire string
+	Mode          CampaignMode
+	Status        CampaignStatus
+	MaxAttempts   int
+	Settings      json.RawMessage // CampaignSettings as JSON
+	Windows       Windows
+	Interviewers  []UserID // in id order
+	CreatedAt     time.Time
+}
+
+// CampaignSettings are the parts of a campaign's settings the rules read.
+type CampaignSettings struct {
+	// RetrySeconds overrides the catalog's retry delay per disposition code.
+	RetrySeconds map[DispositionCode]int64 `json:"retry_seconds,omitempty"`
+	// Quotas are the target completes per quota cell of the questionnaire.
+	Quotas map[string]int `json:"quotas,omitempty"`
+	// E is the eligible share of unknown-eligibility cases used for RR3,
+	// RR4, REF2 and CON2; nil = the proportional default.
+	E *float64 `json:"e,omitempty"`
+}
+
+// DecodeSettings reads a campaign's settings JSON ("" or {} = defaults).
+func (c Campaign) DecodeSettings() (CampaignSettings, error) {
+	var st CampaignSettings
+	if len(c.Settings) == 0 {
+		return st, nil
+	}
+	if err := json.Unmarshal(c.Settings, &st); err != nil {
+		return st, fmt.Errorf("campaign settings: %w", err)
+	}
+	return st, nil
+}
+
+// SampleRow is one contact of a sample file, from line Line, ready to store.
+type SampleRow struct {
+	Line     int
+	Phone    string // E.164
+	TZ       string
+	Language string
+	Priority int
+	Attrs    map[string]string
+}
+
+// Duplicate is a sample row left out because its number is already in the
+// campaign.
+type Duplicate struct {
+	Line  int
+	Phone string
+}
+
+// Contact is a respondent.
+type Contact struct {
+	ID       ContactID
+	Phone    string // E.164
+	TZ       string // IANA zone; "" = UTC
+	Language string
+	Attrs    map[string]string
+}
+
+// Attempt is one call attempt of a case.
+type Attempt struct {
+	ID          AttemptID
+	StartedAt   time.Time
+	AnsweredAt  *time.Time
+	EndedAt     *time.Time
+	Disposition DispositionCode // "" until the attempt is settled
+	Interviewer string
+	Note        string
+}
+
+// Note is a note on a case.
+type Note struct {
+	At     time.Time
+	Author string
+	Body   string
+}
+
+// Appointment is a call back agreed with the respondent.
+type Appointment struct {
+	ID          int64
+	At          time.Time
+	Status      string // pending, kept, missed, cancelled
+	Interviewer string // "" = anyone
+	Note        string
+}
+
+// Case is a case with its contact and history.
+type Case struct {
+	ID               CaseID
+	CampaignID       CampaignID
+	CampaignName     string
+	Questionnaire    string
+	Status           CaseStatus
+	Priority         int
+	Attempts         int
+	MaxAttempts      int
+	OwnerUserID      UserID
+	InterviewID      InterviewID
+	NextAttemptAt    time.Time
+	LastDisposition  DispositionCode
+	FinalDisposition DispositionCode
+	Contact          Contact
+	History          []Attempt
+	Notes            []Note
+	Appointments     []Appointment
+}
+
+// Outcome is how a case leaves an interviewer's, a supervisor's or the
+// dialer's hands: Decide and CloseAs make it, the store applies it.
+type Outcome struct {
+	AttemptCode   DispositionCode // disposition of the attempt; "" = none
+	Note          string          // kept on the attempt and as a case note
+	Status        CaseStatus      // the case's next status: open, appointment or closed
+	FinalCode     DispositionCode // with closed: the case's final disposition
+	NextAttemptAt time.Time
+	AppointmentAt time.Time // with appointment
+	// FinishInterview, when set, ends the case's interview in progress.
+	FinishInterview Status
+	LastQuestion    string
+}
+
+// Desk is where an interviewer stands: what they are doing, on which case,
+// call attempt and interview, and since when. Zero ids mean none.
+type Desk struct {
+	UserID      UserID
+	State       DeskState
+	CaseID      CaseID
+	CampaignID  CampaignID
+	AttemptID   AttemptID
+	InterviewID InterviewID
+	Question    string // the question backed up to; "" = the engine's next
+	Since       time.Time
+}
+
+// DeskRow is one interviewer on the floor.
+type DeskRow struct {
+	UserID         UserID
+	Name           string
+	State          DeskState
+	Since          time.Time
+	CaseID         CaseID
+	CampaignID     CampaignID
+	CompletesHour  int // completes ended in the last hour
+	CompletesToday int // since midnight UTC
+}
+
+// CampaignProgress is one campaign's fieldwork so far.
+type CampaignProgress struct {
+	ID              CampaignID
+	Name            string
+	Questionnaire   string
+	Status          CampaignStatus
+	Cases           int
+	Open            int // waiting to be called (not closed, not claimed)
+	Claimed         int
+	Appointments    int // cases waiting for an appointment
+	AppointmentsDue int
+	Closed          int
+	Completes       int
+	Partials        int
+	Refusals        int
+	Groups          Counts                   // closed cases by rate group
+	QuotaFill       map[string]int           // quota cell -> completes
+	Values          map[string]map[int64]int // question -> value -> answers
+}
+
+// Floor is the whole floor at one instant.
+type Floor struct {
+	At        time.Time
+	Desks     []DeskRow
+	Campaigns []CampaignProgress
+}
+
+// Event is one entry of the live feed.
+type Event struct {
+	ID          int64
+	At          time.Time
+	Kind        string
+	CampaignID  CampaignID
+	InterviewID InterviewID
+	UserID      UserID
+	CaseID      CaseID
+	Payload     json.RawMessage
+}
