@@ -87,7 +87,7 @@ func TestRefusedCampaignFormKeepsEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "0 09:00-21:00, 1 08:00-21:00, 2 09:00-21:00, 3 09:00-21:00, 4 09:00-21:00, 6 10:00-18:00"
-	if windows != want || !slices.Equal(assigned, []int64{cf.users["ivy"]}) {
+	if windows != want || !slices.Equal(assigned, []int64{int64(cf.users["ivy"])}) {
 		t.Fatalf("calling windows %q, interviewers %v; want %q, ivy (%d)", windows, assigned, want, cf.users["ivy"])
 	}
 }

@@ -32,8 +32,8 @@ import (
 // adminData is the admin index page.
 type adminData struct {
 	Questionnaires []survey.QuestionnaireVersion
-	Campaigns      []Campaign
-	Users          []Account
+	Campaigns      []survey.Campaign
+	Users          []survey.User
 	Problems       survey.Problems
 	Source         []sourceLine
 	Uploaded       string
@@ -128,7 +128,7 @@ func (s *Server) adminUpload(w http.ResponseWriter, r *http.Request, sess *sessi
 	if err != nil {
 		return err
 	}
-	s.consoleLog(sess.Account).Info("questionnaire uploaded", "questionnaire", v.ID, "version", v.Version, "new", created)
+	s.consoleLog(sess.User).Info("questionnaire uploaded", "questionnaire", v.ID, "version", v.Version, "new", created)
 	msg := fmt.Sprintf("Stored %s version %d.", v.ID, v.Version)
 	if !created {
 		msg = fmt.Sprintf("%s version %d is identical; nothing changed.", v.ID, v.Version)
@@ -168,8 +168,8 @@ type campaignFormData struct {
 	Quotas         []quotaForm
 	Days           []dayForm
 	Retries        []retryForm
-	Interviewers   []Account
-	Chosen         []int64           // the interviewers ticked
+	Interviewers   []survey.User
+	Chosen         []survey.UserID   // the interviewers ticked
 	Values         map[string]string // name, max_attempts, status, e
 }
 
@@ -276,7 +276,7 @@ func (d *campaignFormData) keep(f url.Values) {
 	d.Chosen = nil
 	for _, v := range f["interviewer"] {
 		if id, err := strconv.ParseInt(v, 10, 64); err == nil {
-			d.Chosen = append(d.Chosen, id)
+			d.Chosen = append(d.Chosen, survey.UserID(id))
 		}
 	}
 }
@@ -299,10 +299,10 @@ func parseClock(s string) (int, bool) {
 
 // parseCampaignForm reads and checks the new-campaign form; problems are
 // listed together.
-func (s *Server) parseCampaignForm(r *http.Request) (Campaign, error) {
+func (s *Server) parseCampaignForm(r *http.Request) (survey.Campaign, error) {
 	f := r.PostForm
 	var problems []string
-	c := Campaign{Name: strings.TrimSpace(f.Get("name")), Questionnaire: f.Get("questionnaire"), Mode: string(survey.ModeCATI), Status: f.Get("status")}
+	c := survey.Campaign{Name: strings.TrimSpace(f.Get("name")), Questionnaire: f.Get("questionnaire"), Mode: survey.CampaignCATI, Status: survey.CampaignStatus(f.Get("status"))}
 	if c.Name == "" || len(c.Name) > 100 {
 		problems = append(problems, "give the campaign a name of at most 100 characters")
 	}
@@ -333,12 +333,12 @@ func (s *Server) parseCampaignForm(r *http.Request) (Campaign, error) {
 			problems = append(problems, fmt.Sprintf("%s: the calling window must be HH:MM to a later HH:MM", time.Weekday(dow)))
 			continue
 		}
-		c.Windows = append(c.Windows, Window{Dow: dow, Opens: opens, Closes: closes})
+		c.Windows = append(c.Windows, survey.Window{Dow: dow, Opens: opens, Closes: closes})
 	}
 	if len(c.Windows) == 0 {
 		problems = append(problems, "open at least one calling window")
 	}
-	st := CampaignSettings{RetrySeconds: map[survey.DispositionCode]int64{}, Quotas: map[string]int{}}
+	st := survey.CampaignSettings{RetrySeconds: map[survey.DispositionCode]int64{}, Quotas: map[string]int{}}
 	for _, d := range survey.Dispositions() {
 		v := strings.TrimSpace(f.Get("retry_" + string(d.Code)))
 		if v == "" {
@@ -381,7 +381,7 @@ func (s *Server) parseCampaignForm(r *http.Request) (Campaign, error) {
 			problems = append(problems, "bad interviewer id")
 			continue
 		}
-		c.Interviewers = append(c.Interviewers, id)
+		c.Interviewers = append(c.Interviewers, survey.UserID(id))
 	}
 	if len(problems) > 0 {
 		return c, survey.Errorf(survey.EInvalid, "%s", strings.Join(problems, "; "))
@@ -397,9 +397,9 @@ func (s *Server) parseCampaignForm(r *http.Request) (Campaign, error) {
 func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request, sess *session) error {
 	c, err := s.parseCampaignForm(r)
 	if err == nil {
-		var id int64
+		var id survey.CampaignID
 		if id, err = s.console.Campaigns.CreateCampaign(r.Context(), c, sess.Name); err == nil {
-			s.consoleLog(sess.Account).Info("campaign created", "campaign", c.Name, "id", id)
+			s.consoleLog(sess.User).Info("campaign created", "campaign", c.Name, "id", id)
 			http.Redirect(w, r, fmt.Sprintf("/admin/campaigns/%d", id), http.StatusSeeOther)
 			return nil
 		}
@@ -422,21 +422,21 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request, sess *se
 
 // campaignPageData is a campaign's admin page.
 type campaignPageData struct {
-	Campaign     Campaign
-	Settings     CampaignSettings
+	Campaign     survey.Campaign
+	Settings     survey.CampaignSettings
 	Windows      string
-	Interviewers []Account
+	Interviewers []survey.User
 	Fields       []string // the questionnaire's contact fields
 	ImportToken  string
 	Progress     *campaignView
 }
 
-func (s *Server) campaignID(r *http.Request) (Campaign, error) {
+func (s *Server) campaignID(r *http.Request) (survey.Campaign, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return Campaign{}, survey.Errorf(survey.ENotFound, "no such campaign")
+		return survey.Campaign{}, survey.Errorf(survey.ENotFound, "no such campaign")
 	}
-	return s.console.Campaigns.Campaign(r.Context(), id)
+	return s.console.Campaigns.Campaign(r.Context(), survey.CampaignID(id))
 }
 
 func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request, sess *session) error {
@@ -444,8 +444,8 @@ func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request, sess *sess
 	if err != nil {
 		return err
 	}
-	d := campaignPageData{Campaign: c, Windows: windowText(c.Windows), ImportToken: newImportToken()}
-	if err := decodeSettings(c.Settings, &d.Settings); err != nil {
+	d := campaignPageData{Campaign: c, Windows: c.Windows.String(), ImportToken: newImportToken()}
+	if d.Settings, err = c.DecodeSettings(); err != nil {
 		return err
 	}
 	users, err := s.console.Campaigns.Users(r.Context())
@@ -472,14 +472,14 @@ func (s *Server) campaignStatus(w http.ResponseWriter, r *http.Request, sess *se
 	if err != nil {
 		return err
 	}
-	status := r.PostForm.Get("status")
-	if !slices.Contains([]string{"draft", "running", "paused", "finished"}, status) {
+	status := survey.CampaignStatus(r.PostForm.Get("status"))
+	if !slices.Contains([]survey.CampaignStatus{survey.CampaignDraft, survey.CampaignRunning, survey.CampaignPaused, survey.CampaignFinished}, status) {
 		return survey.Errorf(survey.EInvalid, "status must be draft, running, paused or finished")
 	}
 	if err := s.console.Campaigns.SetCampaignStatus(r.Context(), c.ID, status, sess.Name); err != nil {
 		return err
 	}
-	http.Redirect(w, r, fmt.Sprintf("/admin/campaigns/%d?done=%s", c.ID, urlQuery("Campaign is "+status+".")), http.StatusSeeOther)
+	http.Redirect(w, r, fmt.Sprintf("/admin/campaigns/%d?done=%s", c.ID, urlQuery("Campaign is "+string(status)+".")), http.StatusSeeOther)
 	return nil
 }
 
@@ -488,13 +488,13 @@ func (s *Server) campaignInterviewers(w http.ResponseWriter, r *http.Request, se
 	if err != nil {
 		return err
 	}
-	var ids []int64
+	var ids []survey.UserID
 	for _, v := range r.PostForm["interviewer"] {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return survey.Errorf(survey.EInvalid, "bad interviewer id %q", truncate(v, 20))
 		}
-		ids = append(ids, id)
+		ids = append(ids, survey.UserID(id))
 	}
 	if err := s.console.Campaigns.AssignInterviewers(r.Context(), c.ID, ids, sess.Name); err != nil {
 		return err
@@ -554,7 +554,7 @@ func (im *imports) get(token string) *importJob {
 
 // importResult is the result page of a sample upload.
 type importResult struct {
-	Campaign   Campaign
+	Campaign   survey.Campaign
 	Imported   int
 	Lines      int
 	Errors     []rowError
@@ -667,7 +667,7 @@ func (s *Server) uploadSample(w http.ResponseWriter, r *http.Request, sess *sess
 		sort.Slice(res.Duplicates, func(i, j int) bool { return res.Duplicates[i].Line < res.Duplicates[j].Line })
 	}
 	job.set(func(j *importJob) { j.State, j.Imported = "done", res.Imported })
-	s.consoleLog(sess.Account).Info("sample imported", "campaign", camp.Name, "rows", rep.Lines, "imported", res.Imported,
+	s.consoleLog(sess.User).Info("sample imported", "campaign", camp.Name, "rows", rep.Lines, "imported", res.Imported,
 		"errors", len(res.Errors), "duplicates", len(res.Duplicates))
 	if wantsJSON(r) {
 		s.writeJSON(w, r, http.StatusOK, map[string]any{"imported": res.Imported, "lines": res.Lines, "errors": res.Errors,
@@ -717,7 +717,7 @@ func sameNamed(m Mapping, head []byte, whole bool) {
 // already refused text that is not UTF-8.)
 func refuseNUL(rep *sampleReport, m Mapping) {
 	fields := slices.Sorted(maps.Keys(m.Fields))
-	nulColumn := func(row SampleRow) string {
+	nulColumn := func(row survey.SampleRow) string {
 		switch {
 		case strings.IndexByte(row.TZ, 0) >= 0:
 			return m.TZ

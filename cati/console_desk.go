@@ -20,7 +20,7 @@ import (
 
 // deskView is the interviewer's screen, sent as the "state" message.
 type deskView struct {
-	State        string            `json:"state"`
+	State        survey.DeskState  `json:"state"`
 	Since        time.Time         `json:"since,omitzero"` // absent before the interviewer's first case
 	Case         *caseView         `json:"case,omitempty"`
 	Intro        string            `json:"intro,omitempty"`
@@ -35,7 +35,7 @@ type deskView struct {
 }
 
 type caseView struct {
-	ID           int64             `json:"id"`
+	ID           survey.CaseID     `json:"id"`
 	Campaign     string            `json:"campaign"`
 	Phone        string            `json:"phone"`
 	TZ           string            `json:"tz"`
@@ -51,12 +51,12 @@ type caseView struct {
 }
 
 type historyView struct {
-	At          time.Time `json:"at"`
-	Answered    bool      `json:"answered"`
-	Disposition string    `json:"disposition"`
-	Label       string    `json:"label"`
-	Interviewer string    `json:"interviewer"`
-	Note        string    `json:"note,omitempty"`
+	At          time.Time              `json:"at"`
+	Answered    bool                   `json:"answered"`
+	Disposition survey.DispositionCode `json:"disposition"`
+	Label       string                 `json:"label"`
+	Interviewer string                 `json:"interviewer"`
+	Note        string                 `json:"note,omitempty"`
 }
 
 type noteView struct {
@@ -102,22 +102,21 @@ type dispositionView struct {
 
 // dialOutcome is a button of the dialing screen: what happened on the line.
 type dialOutcome struct {
-	ID    string                 `json:"id"`
+	ID    survey.DialOutcome     `json:"id"`
 	Label string                 `json:"label"`
 	Code  survey.DispositionCode `json:"code,omitempty"` // "" = contact: the interview starts
 	Key   string                 `json:"key"`
 }
 
-// dialOutcomes are the dialing screen's choices, keyed 1–8.
-var dialOutcomes = []dialOutcome{
-	{"contact", "Contact — respondent on the line", "", "1"},
-	{"no_answer", "No answer", survey.CodeNoAnswer, "2"},
-	{"busy", "Busy", survey.CodeBusy, "3"},
-	{"answering_machine", "Answering machine", survey.CodeAnsweringMachine, "4"},
-	{"machine_message", "Machine, household confirmed, message left", "2.221", "5"},
-	{"fax", "Fax or data line", survey.CodeFaxLine, "6"},
-	{"not_working", "Non-working number", survey.CodeNonWorking, "7"},
-	{"technical", "Technical phone problem", "3.16", "8"},
+// dialOutcomeViews are the dialing screen's choices, keyed 1, 2, … in the
+// domain's order.
+func dialOutcomeViews() []dialOutcome {
+	var out []dialOutcome
+	for i, o := range survey.DialOutcomes() {
+		code, _ := o.Code()
+		out = append(out, dialOutcome{ID: o, Label: o.Label(), Code: code, Key: fmt.Sprint(i + 1)})
+	}
+	return out
 }
 
 // dispositionViews are the codes the wrap-up offers: without a call, only
@@ -125,7 +124,7 @@ var dialOutcomes = []dialOutcome{
 func dispositionViews(dialed bool) []dispositionView {
 	var out []dispositionView
 	for _, d := range survey.Dispositions() {
-		if !dialed && !slices.Contains(recordCodes, d.Code) {
+		if !dialed && !survey.IsRecordCode(d.Code) {
 			continue
 		}
 		out = append(out, dispositionView{Code: d.Code, Label: d.Label, Group: d.Group, RequiresNote: d.RequiresNote, Final: d.Final})
@@ -136,7 +135,7 @@ func dispositionViews(dialed bool) []dispositionView {
 // engine rebuilds the desk's interview from the store: the questionnaire
 // version it is pinned to, its answers, and the question the interviewer
 // had backed up to.
-func (s *Server) engine(ctx context.Context, d Desk) (*survey.Interview, survey.InterviewRecord, error) {
+func (s *Server) engine(ctx context.Context, d survey.Desk) (*survey.Interview, survey.InterviewRecord, error) {
 	rec, err := s.store.Interview(ctx, survey.InterviewID(d.InterviewID))
 	if err != nil {
 		return nil, rec, fmt.Errorf("load interview %d: %w", d.InterviewID, err)
@@ -187,14 +186,14 @@ func (s *Server) questionnaire(ctx context.Context, id string, version int) (*su
 }
 
 // deskView builds the interviewer's screen from the store.
-func (s *Server) deskView(ctx context.Context, u Account) (deskView, error) {
+func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) {
 	c := s.console
 	d, err := c.Desks.Desk(ctx, u.ID)
 	if err != nil {
 		return deskView{}, err
 	}
 	v := deskView{State: d.State, Since: d.Since}
-	if d.State == DeskIdle {
+	if d.State == survey.DeskIdle {
 		return v, nil
 	}
 	cd, err := c.Desks.Case(ctx, d.CaseID)
@@ -211,21 +210,21 @@ func (s *Server) deskView(ctx context.Context, u Account) (deskView, error) {
 		return v, err
 	}
 	switch d.State {
-	case DeskOnCase:
+	case survey.DeskOnCase:
 		iv, err := q.Start(contactLanguage(q, cd.Contact), contactFields(q, cd.Contact), s.now)
 		if err != nil {
 			return v, err
 		}
 		v.Intro = iv.Intro()
 		v.Dispositions = dispositionViews(false)
-	case DeskDialing:
+	case survey.DeskDialing:
 		iv, err := q.Start(contactLanguage(q, cd.Contact), contactFields(q, cd.Contact), s.now)
 		if err != nil {
 			return v, err
 		}
 		v.Intro = iv.Intro()
-		v.DialOutcomes = dialOutcomes
-	case DeskInterviewing, DeskWrapUp:
+		v.DialOutcomes = dialOutcomeViews()
+	case survey.DeskInterviewing, survey.DeskWrapUp:
 		if d.InterviewID == 0 && cd.InterviewID != 0 {
 			d.InterviewID = cd.InterviewID
 		}
@@ -236,7 +235,7 @@ func (s *Server) deskView(ctx context.Context, u Account) (deskView, error) {
 			}
 			v.Answered = len(rec.Answers)
 			v.Intro = iv.Intro()
-			if d.State == DeskInterviewing {
+			if d.State == survey.DeskInterviewing {
 				v.Question = questionOf(iv)
 			}
 			v.Outcome = rec.Status
@@ -249,26 +248,26 @@ func (s *Server) deskView(ctx context.Context, u Account) (deskView, error) {
 				v.Suggested = string(survey.CodeComplete)
 			}
 		}
-		if d.State == DeskWrapUp {
+		if d.State == survey.DeskWrapUp {
 			v.Dispositions = dispositionViews(d.AttemptID != 0)
 		}
 	}
 	return v, nil
 }
 
-func (s *Server) caseView(cd CaseDetail, camp Campaign) *caseView {
+func (s *Server) caseView(cd survey.Case, camp survey.Campaign) *caseView {
 	cv := &caseView{ID: cd.ID, Campaign: cd.CampaignName, Phone: cd.Contact.Phone, TZ: cd.Contact.TZ, Language: cd.Contact.Language,
-		Fields: map[string]string{}, Attempts: cd.Attempts, MaxAttempts: cd.MaxAttempts, Windows: windowText(camp.Windows),
+		Fields: map[string]string{}, Attempts: cd.Attempts, MaxAttempts: cd.MaxAttempts, Windows: camp.Windows.String(),
 		History: []historyView{}, Notes: []noteView{}, Appointments: []apptView{}}
 	maps.Copy(cv.Fields, cd.Contact.Attrs)
-	loc, err := location(cd.Contact.TZ)
+	loc, err := survey.Location(cd.Contact.TZ)
 	if err != nil {
 		loc = time.UTC
 	}
 	cv.LocalTime = s.now().In(loc).Format("Mon 15:04 MST")
 	for _, a := range cd.History {
 		h := historyView{At: a.StartedAt.UTC(), Answered: a.AnsweredAt != nil, Disposition: a.Disposition, Interviewer: a.Interviewer, Note: a.Note}
-		if d, ok := survey.LookupDisposition(survey.DispositionCode(a.Disposition)); ok {
+		if d, ok := survey.LookupDisposition(a.Disposition); ok {
 			h.Label = d.Label
 		}
 		cv.History = append(cv.History, h)
@@ -284,7 +283,7 @@ func (s *Server) caseView(cd CaseDetail, camp Campaign) *caseView {
 
 // contactFields are the questionnaire's contact fields from the contact's
 // attributes ("" when missing), for piping and expressions.
-func contactFields(q *survey.Questionnaire, c Contact) map[string]string {
+func contactFields(q *survey.Questionnaire, c survey.Contact) map[string]string {
 	m := map[string]string{}
 	for _, f := range q.Contact {
 		m[f] = c.Attrs[f]
@@ -293,7 +292,7 @@ func contactFields(q *survey.Questionnaire, c Contact) map[string]string {
 }
 
 // contactLanguage is the contact's language when the questionnaire has it.
-func contactLanguage(q *survey.Questionnaire, c Contact) string {
+func contactLanguage(q *survey.Questionnaire, c survey.Contact) string {
 	if slices.Contains(q.Languages, c.Language) {
 		return c.Language
 	}
@@ -343,7 +342,7 @@ var errNothingDue = survey.Errorf(survey.ENotFound, "no case is due for your cam
 
 // checkCase refuses a step about another case than the desk's: a stale
 // screen, or a forged id.
-func checkCase(d Desk, caseID int64) error {
+func checkCase(d survey.Desk, caseID survey.CaseID) error {
 	if caseID != d.CaseID || d.CaseID == 0 {
 		return survey.Errorf(survey.EConflict, "case %d is not the case on your desk; your screen has been refreshed", caseID)
 	}
@@ -351,16 +350,16 @@ func checkCase(d Desk, caseID int64) error {
 }
 
 // ownDesk loads u's desk and checks that caseID is the case on it.
-func (s *Server) ownDesk(ctx context.Context, u Account, caseID int64) (Desk, error) {
+func (s *Server) ownDesk(ctx context.Context, u survey.User, caseID survey.CaseID) (survey.Desk, error) {
 	d, err := s.console.Desks.Desk(ctx, u.ID)
 	if err != nil {
-		return Desk{}, err
+		return survey.Desk{}, err
 	}
 	return d, checkCase(d, caseID)
 }
 
 // nextCase claims the best due case.
-func (s *Server) nextCase(ctx context.Context, u Account, log *slog.Logger) error {
+func (s *Server) nextCase(ctx context.Context, u survey.User, log *slog.Logger) error {
 	d, err := s.console.Desks.ClaimNext(ctx, u.ID, u.Name, s.now())
 	if survey.ErrorCodeOf(err) == survey.ENotFound {
 		return errNothingDue
@@ -373,7 +372,7 @@ func (s *Server) nextCase(ctx context.Context, u Account, log *slog.Logger) erro
 }
 
 // dial records that the interviewer is dialing the desk's case.
-func (s *Server) dial(ctx context.Context, u Account, caseID int64) error {
+func (s *Server) dial(ctx context.Context, u survey.User, caseID survey.CaseID) error {
 	if _, err := s.ownDesk(ctx, u, caseID); err != nil {
 		return err
 	}
@@ -383,21 +382,21 @@ func (s *Server) dial(ctx context.Context, u Account, caseID int64) error {
 
 // dialResult records what happened on the line: a contact starts (or
 // resumes) the interview; anything else settles the attempt.
-func (s *Server) dialResult(ctx context.Context, u Account, caseID int64, outcome, note string, log *slog.Logger) error {
+func (s *Server) dialResult(ctx context.Context, u survey.User, caseID survey.CaseID, outcome survey.DialOutcome, note string, log *slog.Logger) error {
 	c := s.console
 	d, err := s.ownDesk(ctx, u, caseID)
 	if err != nil {
 		return err
 	}
-	i := slices.IndexFunc(dialOutcomes, func(o dialOutcome) bool { return o.ID == outcome })
-	if i < 0 {
-		return survey.Errorf(survey.EInvalid, "unknown dial outcome %q", truncate(outcome, 40))
+	code, ok := outcome.Code()
+	if !ok {
+		return survey.Errorf(survey.EInvalid, "unknown dial outcome %q", truncate(string(outcome), 40))
 	}
-	if d.State != DeskDialing {
+	if !d.State.Can(survey.MoveConnect) {
 		return survey.Errorf(survey.EConflict, "record the outcome of a call after dialing it")
 	}
-	if dialOutcomes[i].Code != "" {
-		return s.wrapUp(ctx, u, caseID, string(dialOutcomes[i].Code), "", note, log)
+	if code != "" {
+		return s.wrapUp(ctx, u, caseID, code, "", note, log)
 	}
 	cd, err := c.Desks.Case(ctx, caseID)
 	if err != nil {
@@ -437,13 +436,13 @@ type step struct {
 // interviewStep applies a step with the engine and commits it: the answer
 // (and the answers it made irrelevant) before anything else, then where the
 // desk stands. A value that fails validation changes nothing.
-func (s *Server) interviewStep(ctx context.Context, u Account, caseID int64, st step, log *slog.Logger) error {
+func (s *Server) interviewStep(ctx context.Context, u survey.User, caseID survey.CaseID, st step, log *slog.Logger) error {
 	c := s.console
 	d, err := s.ownDesk(ctx, u, caseID)
 	if err != nil {
 		return err
 	}
-	if d.State != DeskInterviewing {
+	if !d.State.Can(survey.MoveStep) {
 		return survey.Errorf(survey.EConflict, "there is no interview in progress on your desk")
 	}
 	iv, _, err := s.engine(ctx, d)
@@ -454,7 +453,7 @@ func (s *Server) interviewStep(ctx context.Context, u Account, caseID int64, st 
 	if st.kind != "back" && (cur == nil || cur.ID != st.question) {
 		return survey.Errorf(survey.EConflict, "question %q is not the current question; your screen has been refreshed", truncate(st.question, 64))
 	}
-	id := survey.InterviewID(d.InterviewID)
+	id := d.InterviewID
 	var (
 		a       *survey.Answer
 		cleared []string
@@ -473,15 +472,10 @@ func (s *Server) interviewStep(ctx context.Context, u Account, caseID int64, st 
 		return err // EInvalid: nothing was stored
 	}
 	if a != nil {
-		if err := c.Answers.SaveAnswer(ctx, id, *a); err != nil {
+		if err := c.Answers.SaveAnswer(ctx, id, *a, cleared...); err != nil {
 			return fmt.Errorf("save answer %s: %w", a.Question, err)
 		}
 		log.Debug("answer saved", "interview_id", id, "question", a.Question)
-	}
-	if len(cleared) > 0 {
-		if err := c.Answers.ClearAnswers(ctx, id, cleared); err != nil {
-			return fmt.Errorf("clear answers %v: %w", cleared, err)
-		}
 	}
 	if iv.Done() {
 		last := ""
@@ -498,7 +492,7 @@ func (s *Server) interviewStep(ctx context.Context, u Account, caseID int64, st 
 }
 
 // endCall moves to wrap-up: the respondent hung up or asked for a call back.
-func (s *Server) endCall(ctx context.Context, u Account, caseID int64) error {
+func (s *Server) endCall(ctx context.Context, u survey.User, caseID survey.CaseID) error {
 	if _, err := s.ownDesk(ctx, u, caseID); err != nil {
 		return err
 	}
@@ -507,10 +501,9 @@ func (s *Server) endCall(ctx context.Context, u Account, caseID int64) error {
 }
 
 // wrapUp settles the desk's case with a disposition code, or with an
-// appointment at appointment (the respondent's local time) when it is set.
-// A case that was not dialed takes only what its record can show
-// (recordCodes) or an appointment.
-func (s *Server) wrapUp(ctx context.Context, u Account, caseID int64, code, appointment, note string, log *slog.Logger) error {
+// appointment at appointment (the respondent's local time) when it is set,
+// as survey.Decide rules.
+func (s *Server) wrapUp(ctx context.Context, u survey.User, caseID survey.CaseID, code survey.DispositionCode, appointment, note string, log *slog.Logger) error {
 	c := s.console
 	d, err := s.ownDesk(ctx, u, caseID)
 	if err != nil {
@@ -524,20 +517,16 @@ func (s *Server) wrapUp(ctx context.Context, u Account, caseID int64, code, appo
 	if err != nil {
 		return err
 	}
-	var iv *survey.Interview
-	status := survey.Status("")
+	w := survey.WrapUp{Case: cd, Campaign: camp, Dialed: d.AttemptID != 0, Code: code, Appointment: appointment, Note: note, Now: s.now()}
 	if cd.InterviewID != 0 {
 		d.InterviewID = cd.InterviewID
 		var rec survey.InterviewRecord
-		if iv, rec, err = s.engine(ctx, d); err != nil {
+		if w.Interview, rec, err = s.engine(ctx, d); err != nil {
 			return err
 		}
-		status = rec.Status
+		w.Status = rec.Status
 	}
-	if d.AttemptID == 0 && appointment == "" && !slices.Contains(recordCodes, survey.DispositionCode(code)) {
-		return errNotDialed(code)
-	}
-	o, err := s.decide(cd, camp, iv, status, survey.DispositionCode(code), appointment, note)
+	o, err := survey.Decide(w)
 	if err != nil {
 		return err
 	}
@@ -546,150 +535,4 @@ func (s *Server) wrapUp(ctx context.Context, u Account, caseID int64, code, appo
 	}
 	log.Info("case wrapped up", "case_id", caseID, "status", o.Status, "final_code", o.FinalCode, "attempt_code", o.AttemptCode)
 	return nil
-}
-
-// recordCodes are the dispositions an interviewer may record without
-// dialing, because the case's record can show them: the contact is out of
-// the sample, its quota cell is full, or another reason, given in the note,
-// makes it not eligible. Every other code is what a call found; recorded
-// without one it would count no attempt, and a case put back in the queue
-// would return forever, never reaching the campaign's maximum.
-var recordCodes = []survey.DispositionCode{"4.10", "4.80", "4.90"}
-
-// errNotDialed refuses a call outcome on a case that was not dialed.
-func errNotDialed(code string) error {
-	what := "that outcome"
-	if d, ok := survey.LookupDisposition(survey.DispositionCode(code)); ok {
-		what = string(d.Code) + " " + d.Label
-	}
-	return survey.Errorf(survey.EInvalid, "dial the number first: %s is what a call finds, and this case was not dialed "+
-		"(without a call only 4.10 Out of sample, 4.80 Quota filled or 4.90 Other not eligible can be recorded, or a call back booked)",
-		truncate(what, 80))
-}
-
-// verdict is how the case's interview ends, or ended: complete, partial or
-// break-off. One still in progress ends as the engine says: complete only
-// when every question was asked (it stopped at a closing statement).
-func verdict(iv *survey.Interview, status survey.Status) survey.Status {
-	if status != survey.StatusInProgress {
-		return status
-	}
-	if iv == nil {
-		return survey.StatusBreakoff
-	}
-	return iv.Outcome()
-}
-
-// closingCodes is the wrap-up's rule for the codes a case's final
-// disposition is settled from, when an attempt (or a supervisor) ends it
-// with code: a complete interview makes it 1.1 whatever was picked; a picked
-// 1.2 or 2.12 follows the interview's verdict; and an interview with enough
-// answers adds a 1.2, which survey.FinalDisposition then ranks above a
-// refusal picked to end the call. It returns the attempt's code and the
-// codes to rank: every earlier attempt's, then these.
-func closingCodes(history []AttemptRow, v survey.Status, code survey.DispositionCode) (survey.DispositionCode, []survey.DispositionCode) {
-	switch {
-	case v == survey.StatusComplete:
-		code = survey.CodeComplete
-	case code == survey.CodePartial || code == survey.CodeBreakoff:
-		switch v {
-		case survey.StatusPartial:
-			code = survey.CodePartial
-		case survey.StatusBreakoff:
-			code = survey.CodeBreakoff
-		}
-	}
-	var codes []survey.DispositionCode
-	for _, a := range history {
-		if a.Disposition != "" {
-			codes = append(codes, survey.DispositionCode(a.Disposition))
-		}
-	}
-	codes = append(codes, code)
-	if v == survey.StatusPartial {
-		codes = append(codes, survey.CodePartial)
-	}
-	return code, codes
-}
-
-// decide turns the interviewer's choice into what happens to the case:
-//
-//   - an appointment keeps the case for a call back at that local time,
-//     which must fall in the campaign's calling window;
-//   - 1.1 needs a complete interview;
-//   - a final code, or any code once the attempts are used up, closes the
-//     case with survey.FinalDisposition over every attempt; an interview
-//     still in progress ends then as the engine says (partial or break-off),
-//     and a chosen 1.2 or 2.12 follows the engine's verdict;
-//   - any other code schedules the next attempt after the campaign's (or
-//     the catalog's) retry delay, keeping an interview in progress for the
-//     call back.
-func (s *Server) decide(cd CaseDetail, camp Campaign, iv *survey.Interview, status survey.Status, code survey.DispositionCode, appointment, note string) (Outcome, error) {
-	now := s.now()
-	if len(note) > 2000 {
-		return Outcome{}, survey.Errorf(survey.EInvalid, "the note is longer than 2000 characters")
-	}
-	if appointment != "" {
-		if status == survey.StatusComplete {
-			return Outcome{}, survey.Errorf(survey.EInvalid, "the interview is complete: close the case as 1.1 Complete instead of booking a call back")
-		}
-		loc, err := location(cd.Contact.TZ)
-		if err != nil {
-			return Outcome{}, err
-		}
-		at, err := parseLocal(appointment, loc)
-		if err != nil {
-			return Outcome{}, err
-		}
-		if !at.After(now) {
-			return Outcome{}, survey.Errorf(survey.EInvalid, "the appointment %s is in the past for the respondent", appointment)
-		}
-		if !inWindow(camp.Windows, at, loc) {
-			return Outcome{}, survey.Errorf(survey.EInvalid, "%s is outside the calling hours (%s, the respondent's time)", appointment, windowText(camp.Windows))
-		}
-		return Outcome{Status: "appointment", AppointmentAt: at, Note: note}, nil
-	}
-	d, ok := survey.LookupDisposition(code)
-	if !ok {
-		return Outcome{}, survey.Errorf(survey.EInvalid, "pick a disposition from the list (%q is not one)", truncate(string(code), 16))
-	}
-	if d.RequiresNote && note == "" {
-		return Outcome{}, survey.Errorf(survey.EInvalid, "%s %s needs a note saying what happened", d.Code, d.Label)
-	}
-	inProgress := status == survey.StatusInProgress
-	if d.Group == survey.GroupI && status != survey.StatusComplete {
-		return Outcome{}, survey.Errorf(survey.EInvalid, "1.1 Complete needs a complete interview; end it with another disposition")
-	}
-	if d.Group == survey.GroupP && status == "" {
-		return Outcome{}, survey.Errorf(survey.EInvalid, "1.2 Partial needs an interview; this case has none")
-	}
-	var v survey.Status
-	if status != "" {
-		v = verdict(iv, status)
-	}
-	code, codes := closingCodes(cd.History, v, code)
-	d, _ = survey.LookupDisposition(code)
-	o := Outcome{AttemptCode: string(code), Note: note}
-	limit := cd.Attempts >= cd.MaxAttempts
-	if d.Final || limit {
-		o.Status = "closed"
-		o.FinalCode = string(survey.FinalDisposition(codes, true))
-		if inProgress && iv != nil {
-			o.FinishInterview = iv.Outcome()
-			if cur := iv.Current(); cur != nil {
-				o.LastQuestion = cur.ID
-			}
-		}
-		return o, nil
-	}
-	var st CampaignSettings
-	if err := decodeSettings(camp.Settings, &st); err != nil {
-		return Outcome{}, err
-	}
-	delay := d.RetryAfter
-	if sec, ok := st.RetrySeconds[d.Code]; ok {
-		delay = time.Duration(sec) * time.Second
-	}
-	o.Status, o.NextAttemptAt = "open", now.Add(delay)
-	return o, nil
 }

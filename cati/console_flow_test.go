@@ -8,7 +8,6 @@ package cati_test
 
 import (
 	"encoding/json"
-	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"strings"
 	"testing"
 	"time"
@@ -22,17 +21,17 @@ func TestInterviewerCompletesStudyWithBackUp(t *testing.T) {
 	ws := cf.login("ivy").dial()
 	var d desk
 	json.Unmarshal(ws.next("state").Data, &d)
-	if d.State != cati.DeskIdle {
+	if d.State != survey.DeskIdle {
 		t.Fatalf("first state %+v", d)
 	}
 	ws.must("next_case", nil, &d)
-	if d.State != cati.DeskOnCase || d.Case == nil || d.Case.Fields["first_name"] != "Alice" || !strings.Contains(d.Intro, "speak with Alice") {
+	if d.State != survey.DeskOnCase || d.Case == nil || d.Case.Fields["first_name"] != "Alice" || !strings.Contains(d.Intro, "speak with Alice") {
 		t.Fatalf("on case: %+v", d)
 	}
 	caseID := d.Case.ID
 	ws.must("dial", map[string]any{"case_id": caseID}, &d)
 	ws.must("dial_result", map[string]any{"case_id": caseID, "outcome": "contact"}, &d)
-	if d.State != cati.DeskInterviewing || d.question() != "main_user" || !strings.Contains(d.Question.Text, "fibre") {
+	if d.State != survey.DeskInterviewing || d.question() != "main_user" || !strings.Contains(d.Question.Text, "fibre") {
 		t.Fatalf("interviewing: %+v", d)
 	}
 	// A value that fails validation changes nothing.
@@ -81,11 +80,11 @@ func TestInterviewerCompletesStudyWithBackUp(t *testing.T) {
 	answer("household", 3)
 	answer("renew", "yes")
 	answer("recontact", true)
-	if d.State != cati.DeskWrapUp || !d.Complete || d.Suggested != "1.1" {
+	if d.State != survey.DeskWrapUp || !d.Complete || d.Suggested != "1.1" {
 		t.Fatalf("after the last answer: %+v", d)
 	}
 	ws.must("wrap_up", map[string]any{"case_id": caseID, "code": "1.1"}, &d)
-	if d.State != cati.DeskIdle {
+	if d.State != survey.DeskIdle {
 		t.Fatalf("after wrap-up: %+v", d)
 	}
 	var status, final string
@@ -121,7 +120,7 @@ func TestResumeAfterServerRestart(t *testing.T) {
 	ws2 := cf2.login("ian").dial()
 	var d2 desk
 	json.Unmarshal(ws2.next("state").Data, &d2)
-	if d2.State != cati.DeskInterviewing || d2.question() != "region" || d2.Case.ID != caseID {
+	if d2.State != survey.DeskInterviewing || d2.question() != "region" || d2.Case.ID != caseID {
 		t.Fatalf("after restart: %+v", d2)
 	}
 	ws2.must("answer", map[string]any{"case_id": caseID, "question": "region", "value": "south"}, &d2)
@@ -134,9 +133,9 @@ func TestResumeAfterServerRestart(t *testing.T) {
 // database.
 func restart(t *testing.T, cf *consoleFixture) *consoleFixture {
 	t.Helper()
-	srv := cati.New(cati.DefaultOptions(), wiring.NewStore(cf.db), wiring.NewStore(cf.db), discardLog())
+	srv := cati.New(cati.DefaultOptions(), cf.db, cf.db, discardLog())
 	cati.SetNow(srv, cf.clock.Now)
-	if err := wiring.EnableConsole(srv, cf.db, cati.DefaultConsoleOptions()); err != nil {
+	if err := srv.EnableConsole(cati.Console{Options: cati.DefaultConsoleOptions(), Sessions: cf.db, Campaigns: cf.db, Desks: cf.db, Answers: cf.db, Floor: cf.db, Events: cf.db}); err != nil {
 		t.Fatal(err)
 	}
 	hs := newHTTPTest(t, srv)
@@ -154,7 +153,7 @@ func TestAppointmentInRespondentsTime(t *testing.T) {
 	caseID := d.Case.ID
 	ws.must("answer", map[string]any{"case_id": caseID, "question": "main_user", "value": true}, &d)
 	ws.must("end_call", map[string]any{"case_id": caseID}, &d)
-	if d.State != cati.DeskWrapUp || d.Complete {
+	if d.State != survey.DeskWrapUp || d.Complete {
 		t.Fatalf("after end call: %+v", d)
 	}
 	// 22:30 in New York is outside the 09:00–21:00 window.

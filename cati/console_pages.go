@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,14 +34,7 @@ func loadAssets() (*assets, error) {
 		"when":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"add":   func(a, b int) int { return a + b },
 		"hhmm":  func(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) },
-		"has": func(list []int64, id int64) bool {
-			for _, v := range list {
-				if v == id {
-					return true
-				}
-			}
-			return false
-		},
+		"has":   slices.Contains[[]survey.UserID],
 	}
 	layout, err := fs.ReadFile(staticFiles, "static/pages/layout.html")
 	if err != nil {

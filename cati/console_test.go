@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"io"
 	"log/slog"
 	"net/http"
@@ -59,8 +58,8 @@ type consoleFixture struct {
 	server   *cati.Server
 	url      string
 	clock    *testClock
-	campaign int64
-	users    map[string]int64
+	campaign survey.CampaignID
+	users    map[string]survey.UserID
 }
 
 // newConsole starts a console over a fresh database with contacts samples
@@ -70,7 +69,7 @@ func newConsole(t *testing.T, contacts ...map[string]string) *consoleFixture {
 	f := setup(t, cati.DefaultOptions(), nil)
 	clock := &testClock{t: monday}
 	cati.SetNow(f.server, clock.Now)
-	if err := wiring.EnableConsole(f.server, f.db, cati.DefaultConsoleOptions()); err != nil {
+	if err := f.server.EnableConsole(cati.Console{Options: cati.DefaultConsoleOptions(), Sessions: f.db, Campaigns: f.db, Desks: f.db, Answers: f.db, Floor: f.db, Events: f.db}); err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(f.server.Handler())
@@ -84,7 +83,7 @@ func newConsole(t *testing.T, contacts ...map[string]string) *consoleFixture {
 			t.Errorf("RunConsole: %v", err)
 		}
 	})
-	cf := &consoleFixture{t: t, db: f.db, server: f.server, url: hs.URL, clock: clock, users: map[string]int64{}}
+	cf := &consoleFixture{t: t, db: f.db, server: f.server, url: hs.URL, clock: clock, users: map[string]survey.UserID{}}
 	hash, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -107,13 +106,13 @@ func newConsole(t *testing.T, contacts ...map[string]string) *consoleFixture {
 	if _, _, err := f.db.PutQuestionnaire(t.Context(), q.Version(src)); err != nil {
 		t.Fatal(err)
 	}
-	var ws []store.Window
+	var ws []survey.Window
 	for d := range 7 {
-		ws = append(ws, store.Window{Dow: d, Opens: 9 * 60, Closes: 21 * 60})
+		ws = append(ws, survey.Window{Dow: d, Opens: 9 * 60, Closes: 21 * 60})
 	}
-	cf.campaign, err = f.db.CreateCampaign(t.Context(), store.Campaign{Name: "Northwind study", Questionnaire: "customer-study",
+	cf.campaign, err = f.db.CreateCampaign(t.Context(), survey.Campaign{Name: "Northwind study", Questionnaire: "customer-study",
 		Mode: "cati", Status: "running", MaxAttempts: 4, Windows: ws, Settings: json.RawMessage(`{}`),
-		Interviewers: []int64{cf.users["ivy"], cf.users["ian"]}}, "ada")
+		Interviewers: []survey.UserID{cf.users["ivy"], cf.users["ian"]}}, "ada")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +125,9 @@ func (cf *consoleFixture) addContacts(contacts ...map[string]string) {
 	if len(contacts) == 0 {
 		return
 	}
-	var rows []store.SampleRow
+	var rows []survey.SampleRow
 	for i, c := range contacts {
-		rows = append(rows, store.SampleRow{Line: i + 2, Phone: fmt.Sprintf("+1212555%04d", 100+i), TZ: "America/New_York", Attrs: c})
+		rows = append(rows, survey.SampleRow{Line: i + 2, Phone: fmt.Sprintf("+1212555%04d", 100+i), TZ: "America/New_York", Attrs: c})
 	}
 	if _, _, err := cf.db.ImportSample(cf.t.Context(), cf.campaign, rows, "ada"); err != nil {
 		cf.t.Fatal(err)
@@ -382,7 +381,7 @@ func (c *wsClient) refuse(typ string, data any, code survey.ErrorCode) string {
 
 // desk is the interviewer's screen as the tests read it.
 type desk struct {
-	State string `json:"state"`
+	State survey.DeskState `json:"state"`
 	Case  *struct {
 		ID     int64             `json:"id"`
 		Phone  string            `json:"phone"`

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/canvass/canvass/cati"
 	"github.com/canvass/canvass/survey"
 )
 
@@ -104,7 +103,7 @@ func TestWrapUpNeedsACall(t *testing.T) {
 	}
 	// Ending a call that never started leads to the same wrap-up.
 	e := ws.must("end_call", map[string]any{"case_id": id}, &d)
-	if d.State != cati.DeskWrapUp {
+	if d.State != survey.DeskWrapUp {
 		t.Fatalf("after end call: %s", d.State)
 	}
 	var offered struct {

@@ -7,7 +7,6 @@ package cati_test
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"io"
 	"log/slog"
 	"net/http"
@@ -60,13 +59,13 @@ var roles = []survey.Role{survey.RoleAdmin, survey.RoleSupervisor, survey.RoleIn
 func setup(t *testing.T, opts cati.Options, wrap func(cati.Store) cati.Store) *fixture {
 	t.Helper()
 	db := sqltest.New(t)
-	var st cati.Store = wiring.NewStore(db)
+	var st cati.Store = db
 	if wrap != nil {
 		st = wrap(st)
 	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := cati.New(opts, st, wiring.NewStore(db), log)
+	srv := cati.New(opts, st, db, log)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	f := &fixture{t: t, db: db, server: srv, http: hs, tokens: map[survey.Role]string{}, logs: logs}

@@ -43,11 +43,11 @@ type rowError struct {
 
 // sampleReport is what the importer made of a file.
 type sampleReport struct {
-	Rows       []SampleRow `json:"-"`
-	Lines      int         `json:"lines"` // data rows read
-	Errors     []rowError  `json:"errors"`
-	Duplicates []rowError  `json:"duplicates"`
-	Truncated  bool        `json:"truncated,omitempty"` // too many errors to list
+	Rows       []survey.SampleRow `json:"-"`
+	Lines      int                `json:"lines"` // data rows read
+	Errors     []rowError         `json:"errors"`
+	Duplicates []rowError         `json:"duplicates"`
+	Truncated  bool               `json:"truncated,omitempty"` // too many errors to list
 }
 
 // Limits of one import.
@@ -192,7 +192,7 @@ func parseSample(r io.Reader, m Mapping, region string, progress func(rows int, 
 			continue
 		}
 		e164 := phonenumbers.Format(num, phonenumbers.E164)
-		row := SampleRow{Line: line, Phone: e164, Attrs: map[string]string{}}
+		row := survey.SampleRow{Line: line, Phone: e164, Attrs: map[string]string{}}
 		if tzCol >= 0 && strings.TrimSpace(rec[tzCol]) != "" {
 			row.TZ = strings.TrimSpace(rec[tzCol])
 			ok, known := tzCache[row.TZ]

@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canvass/canvass/testdata"
 	"unicode/utf8"
+
+	"github.com/canvass/canvass/testdata"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nyaruka/phonenumbers"

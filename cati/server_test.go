@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"io"
 	"log/slog"
 	"net/http"
@@ -215,10 +214,10 @@ func (b blockingPing) Ping(ctx context.Context) error {
 
 func TestRun(t *testing.T) {
 	db := sqltest.New(t)
-	st := blockingPing{Store: wiring.NewStore(db), entered: make(chan struct{}), release: make(chan struct{})}
+	st := blockingPing{Store: db, entered: make(chan struct{}), release: make(chan struct{})}
 	opts := cati.DefaultOptions()
 	opts.Addr = "127.0.0.1:0"
-	srv := cati.New(opts, st, wiring.NewStore(db), slog.New(slog.NewTextHandler(t.Output(), nil)))
+	srv := cati.New(opts, st, db, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if srv.Addr() != "" {
 		t.Errorf("Addr before Listen: %q", srv.Addr())
 	}

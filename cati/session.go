@@ -40,8 +40,8 @@ const (
 
 // session is an authenticated console request's user and session.
 type session struct {
-	Account
-	rec SessionRecord
+	survey.User
+	rec survey.Session
 }
 
 type sessionKey struct{}
@@ -163,7 +163,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	c.logins.succeeded(name, r)
 	id := base64.RawURLEncoding.EncodeToString(randomBytes(32))
 	now := s.now()
-	rec := SessionRecord{Hash: hashID(id), UserID: u.ID, CSRF: base64.RawURLEncoding.EncodeToString(randomBytes(32)),
+	rec := survey.Session{Hash: hashID(id), UserID: u.ID, CSRF: base64.RawURLEncoding.EncodeToString(randomBytes(32)),
 		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(c.Options.SessionLifetime)}
 	if err := c.Sessions.CreateSession(r.Context(), rec); err != nil {
 		return fmt.Errorf("login %q: %w", name, err)
@@ -187,7 +187,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, sess *session) e
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: r.TLS != nil || s.console.Options.SecureCookies, MaxAge: -1})
-	s.consoleLog(sess.Account).Info("logout")
+	s.consoleLog(sess.User).Info("logout")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }
@@ -214,7 +214,7 @@ func (s *Server) currentSession(r *http.Request) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("look up session: %w", err)
 	}
-	return &session{Account: u, rec: rec}, nil
+	return &session{User: u, rec: rec}, nil
 }
 
 // checkOrigin refuses a cross-site state-changing request: when the browser

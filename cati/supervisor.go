@@ -8,7 +8,6 @@ package cati
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -25,38 +24,38 @@ type floorView struct {
 }
 
 type deskRowView struct {
-	ID             int64     `json:"id"`
-	Name           string    `json:"name"`
-	State          string    `json:"state"`
-	Since          time.Time `json:"since"`
-	CaseID         int64     `json:"case_id,omitempty"`
-	Campaign       string    `json:"campaign,omitempty"`
-	CompletesHour  int       `json:"completes_last_hour"`
-	CompletesToday int       `json:"completes_today"`
+	ID             survey.UserID    `json:"id"`
+	Name           string           `json:"name"`
+	State          survey.DeskState `json:"state"`
+	Since          time.Time        `json:"since"`
+	CaseID         survey.CaseID    `json:"case_id,omitempty"`
+	Campaign       string           `json:"campaign,omitempty"`
+	CompletesHour  int              `json:"completes_last_hour"`
+	CompletesToday int              `json:"completes_today"`
 }
 
 type campaignView struct {
-	ID              int64         `json:"id"`
-	Name            string        `json:"name"`
-	Status          string        `json:"status"`
-	Questionnaire   string        `json:"questionnaire"`
-	Cases           int           `json:"cases"`
-	Remaining       int           `json:"remaining"`
-	Open            int           `json:"open"`
-	Claimed         int           `json:"claimed"`
-	Appointments    int           `json:"appointments"`
-	AppointmentsDue int           `json:"appointments_due"`
-	Completes       int           `json:"completes"`
-	Partials        int           `json:"partials"`
-	Refusals        int           `json:"refusals"`
-	Counts          survey.Counts `json:"counts"`
-	Quotas          []quotaView   `json:"quotas"`
-	NPS             *survey.NPS   `json:"nps,omitempty"`
-	CSAT            *survey.CSAT  `json:"csat,omitempty"`
-	RR1             survey.Rate   `json:"rr1"`
-	COOP1           survey.Rate   `json:"coop1"`
-	REF1            survey.Rate   `json:"ref1"`
-	CON1            survey.Rate   `json:"con1"`
+	ID              survey.CampaignID     `json:"id"`
+	Name            string                `json:"name"`
+	Status          survey.CampaignStatus `json:"status"`
+	Questionnaire   string                `json:"questionnaire"`
+	Cases           int                   `json:"cases"`
+	Remaining       int                   `json:"remaining"`
+	Open            int                   `json:"open"`
+	Claimed         int                   `json:"claimed"`
+	Appointments    int                   `json:"appointments"`
+	AppointmentsDue int                   `json:"appointments_due"`
+	Completes       int                   `json:"completes"`
+	Partials        int                   `json:"partials"`
+	Refusals        int                   `json:"refusals"`
+	Counts          survey.Counts         `json:"counts"`
+	Quotas          []quotaView           `json:"quotas"`
+	NPS             *survey.NPS           `json:"nps,omitempty"`
+	CSAT            *survey.CSAT          `json:"csat,omitempty"`
+	RR1             survey.Rate           `json:"rr1"`
+	COOP1           survey.Rate           `json:"coop1"`
+	REF1            survey.Rate           `json:"ref1"`
+	CON1            survey.Rate           `json:"con1"`
 }
 
 type quotaView struct {
@@ -72,7 +71,7 @@ func (s *Server) floorView(ctx context.Context) (floorView, error) {
 		return floorView{}, err
 	}
 	v := floorView{At: f.At.UTC(), Interviewers: []deskRowView{}, Campaigns: []campaignView{}}
-	names := map[int64]string{}
+	names := map[survey.CampaignID]string{}
 	for _, c := range f.Campaigns {
 		names[c.ID] = c.Name
 	}
@@ -90,7 +89,7 @@ func (s *Server) floorView(ctx context.Context) (floorView, error) {
 	return v, nil
 }
 
-func (s *Server) campaignView(ctx context.Context, c CampaignProgress) (campaignView, error) {
+func (s *Server) campaignView(ctx context.Context, c survey.CampaignProgress) (campaignView, error) {
 	cv := campaignView{ID: c.ID, Name: c.Name, Status: c.Status, Questionnaire: c.Questionnaire, Cases: c.Cases,
 		Remaining: c.Cases - c.Closed, Open: c.Open, Claimed: c.Claimed, Appointments: c.Appointments,
 		AppointmentsDue: c.AppointmentsDue, Completes: c.Completes, Partials: c.Partials, Refusals: c.Refusals,
@@ -99,8 +98,8 @@ func (s *Server) campaignView(ctx context.Context, c CampaignProgress) (campaign
 	if err != nil {
 		return cv, err
 	}
-	var st CampaignSettings
-	if err := decodeSettings(camp.Settings, &st); err != nil {
+	st, err := camp.DecodeSettings()
+	if err != nil {
 		return cv, err
 	}
 	q, err := s.questionnaire(ctx, c.Questionnaire, 0)
@@ -134,7 +133,7 @@ func (s *Server) campaignView(ctx context.Context, c CampaignProgress) (campaign
 
 // campaignE is the e a campaign's rates use: its own, or the proportional
 // default (1 while nothing is known, the conservative choice).
-func campaignE(st CampaignSettings, c survey.Counts) float64 {
+func campaignE(st survey.CampaignSettings, c survey.Counts) float64 {
 	if st.E != nil {
 		return *st.E
 	}
@@ -145,7 +144,7 @@ func campaignE(st CampaignSettings, c survey.Counts) float64 {
 }
 
 // supervise runs a supervisor's request on a case.
-func (s *Server) supervise(ctx context.Context, u Account, typ string, req request) error {
+func (s *Server) supervise(ctx context.Context, u survey.User, typ string, req request) error {
 	c := s.console
 	now := s.now()
 	log := s.consoleLog(u)
@@ -176,9 +175,6 @@ func (s *Server) supervise(ctx context.Context, u Account, typ string, req reque
 		if !ok {
 			return survey.Errorf(survey.EInvalid, "%q is not a disposition code of the catalog", truncate(r.Code, 16))
 		}
-		if d.RequiresNote && r.Note == "" {
-			return survey.Errorf(survey.EInvalid, "%s %s needs a note saying what happened", d.Code, d.Label)
-		}
 		cd, err := c.Desks.Case(ctx, r.CaseID)
 		if survey.ErrorCodeOf(err) == survey.ENotFound {
 			return fmt.Errorf("%w: %w", survey.Errorf(survey.ENotFound, "no case %d", r.CaseID), err)
@@ -186,27 +182,17 @@ func (s *Server) supervise(ctx context.Context, u Account, typ string, req reque
 		if err != nil {
 			return err
 		}
-		o := Outcome{FinalCode: string(d.Code), Note: r.Note}
-		var v survey.Status // the interview's verdict; "" without one
+		var (
+			iv  *survey.Interview
+			rec survey.InterviewRecord
+		)
 		if cd.InterviewID != 0 {
-			iv, rec, err := s.engine(ctx, Desk{InterviewID: cd.InterviewID})
-			if err != nil {
+			if iv, rec, err = s.engine(ctx, survey.Desk{InterviewID: cd.InterviewID}); err != nil {
 				return err
 			}
-			v = verdict(iv, rec.Status)
-			if d.Group == survey.GroupI && v != survey.StatusComplete {
-				return survey.Errorf(survey.EInvalid, "1.1 Complete needs a complete interview")
-			}
-			if rec.Status == survey.StatusInProgress {
-				o.FinishInterview = v
-				if cur := iv.Current(); cur != nil {
-					o.LastQuestion = cur.ID
-				}
-			}
-		} else if d.Group == survey.GroupI || d.Group == survey.GroupP {
-			return survey.Errorf(survey.EInvalid, "%s needs an interview; this case has none", d.Code)
 		}
-		if err := checkFinal(cd, v, d); err != nil {
+		o, err := survey.CloseAs(cd, iv, rec.Status, d, r.Note)
+		if err != nil {
 			return err
 		}
 		if err := c.Floor.SetDisposition(ctx, u.Name, u.ID, r.CaseID, o, now); err != nil {
@@ -216,37 +202,6 @@ func (s *Server) supervise(ctx context.Context, u Account, typ string, req reque
 		return nil
 	}
 	return survey.Errorf(survey.EInvalid, "%s is not a supervisor request", typ)
-}
-
-// checkFinal refuses a supervisor's final disposition d that the rule the
-// interviewers' wrap-up applies (closingCodes, survey.FinalDisposition)
-// would not give the case: a complete wins, then a partial, then a refusal
-// or break-off, then other eligible outcomes over earlier calls. The
-// supervisor's code stands as chosen when the rule agrees, or is refused
-// with the code the rule gives and why; it is never silently replaced.
-func checkFinal(cd CaseDetail, v survey.Status, d survey.Disposition) error {
-	attempt, codes := closingCodes(cd.History, v, d.Code)
-	final := survey.FinalDisposition(codes, false)
-	if final == d.Code {
-		return nil
-	}
-	var why string
-	switch {
-	case v == survey.StatusComplete:
-		why = "its interview is complete"
-	case final == survey.CodePartial && v == survey.StatusPartial:
-		why = "its interview has enough answers to count as a partial"
-	case final == survey.CodeBreakoff && attempt == survey.CodeBreakoff && d.Code == survey.CodePartial:
-		why = "its interview has too few answers for a partial and ends as a break-off"
-	default:
-		why = "an earlier call on it recorded " + string(final) + ", which ranks higher in the final-disposition rule"
-	}
-	label := string(final)
-	if f, ok := survey.LookupDisposition(final); ok {
-		label += " " + f.Label
-	}
-	return survey.Errorf(survey.EInvalid, "case %d cannot close as %s %s: %s, so its final disposition is %s; set that instead",
-		cd.ID, d.Code, d.Label, why, label)
 }
 
 // reportRow is one rate on the report page.
@@ -268,15 +223,15 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request, sess *sessio
 		return err
 	}
 	for _, cv := range f.Campaigns {
-		if cv.ID != id {
+		if cv.ID != survey.CampaignID(id) {
 			continue
 		}
-		camp, err := s.console.Campaigns.Campaign(r.Context(), id)
+		camp, err := s.console.Campaigns.Campaign(r.Context(), survey.CampaignID(id))
 		if err != nil {
 			return err
 		}
-		var st CampaignSettings
-		if err := decodeSettings(camp.Settings, &st); err != nil {
+		st, err := camp.DecodeSettings()
+		if err != nil {
 			return err
 		}
 		e := campaignE(st, cv.Counts)
@@ -314,15 +269,4 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request, sess *sessio
 		return nil
 	}
 	return survey.Errorf(survey.ENotFound, "no such campaign")
-}
-
-// decodeSettings reads a campaign's settings JSON ("" or {} = defaults).
-func decodeSettings(b json.RawMessage, st *CampaignSettings) error {
-	if len(b) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(b, st); err != nil {
-		return fmt.Errorf("campaign settings: %w", err)
-	}
-	return nil
 }

@@ -12,15 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canvass/canvass/cati"
 	"github.com/canvass/canvass/survey"
 )
 
 type floorMsg struct {
 	Interviewers []struct {
-		Name   string `json:"name"`
-		State  string `json:"state"`
-		CaseID int64  `json:"case_id"`
+		Name   string           `json:"name"`
+		State  survey.DeskState `json:"state"`
+		CaseID int64            `json:"case_id"`
 	} `json:"interviewers"`
 	Campaigns []struct {
 		ID        int64 `json:"id"`
@@ -83,7 +82,7 @@ func TestSupervisorSeesChangesFromAnotherNode(t *testing.T) {
 	id := d.Case.ID
 	waitFloor(t, sup, time.Second, func(f floorMsg) bool {
 		for _, i := range f.Interviewers {
-			if i.Name == "ivy" && i.State == cati.DeskOnCase && i.CaseID == id {
+			if i.Name == "ivy" && i.State == survey.DeskOnCase && i.CaseID == id {
 				return true
 			}
 		}
@@ -130,7 +129,7 @@ func TestSupervisorActsOnCases(t *testing.T) {
 	ian.must("dial", map[string]any{"case_id": id}, &d)
 	// Reassign to Ivy: Ian's screen goes idle, Ivy's shows the case.
 	sup.must("reassign", map[string]any{"case_id": id, "to": "ivy"}, nil)
-	waitState := func(ws *wsClient, state string) desk {
+	waitState := func(ws *wsClient, state survey.DeskState) desk {
 		t.Helper()
 		for {
 			var x desk
@@ -140,15 +139,15 @@ func TestSupervisorActsOnCases(t *testing.T) {
 			}
 		}
 	}
-	if x := waitState(ivy, cati.DeskOnCase); x.Case.ID != id {
+	if x := waitState(ivy, survey.DeskOnCase); x.Case.ID != id {
 		t.Fatalf("ivy got case %d", x.Case.ID)
 	}
-	waitState(ian, cati.DeskIdle)
+	waitState(ian, survey.DeskIdle)
 	sup.refuse("reassign", map[string]any{"case_id": id, "to": "nobody"}, survey.ENotFound)
 	sup.refuse("reassign", map[string]any{"case_id": id, "to": "sam"}, survey.ENotFound) // not an interviewer
 	// Release: back in the queue, Ivy idle.
 	sup.must("release", map[string]any{"case_id": id}, nil)
-	waitState(ivy, cati.DeskIdle)
+	waitState(ivy, survey.DeskIdle)
 	// Set a disposition: refused without the note 2.36 requires, then closed.
 	sup.refuse("set_disposition", map[string]any{"case_id": id, "code": "2.36"}, survey.EInvalid)
 	sup.refuse("set_disposition", map[string]any{"case_id": id, "code": "9.99"}, survey.EInvalid)
@@ -171,4 +170,4 @@ func TestSupervisorActsOnCases(t *testing.T) {
 	}
 }
 
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+func itoa[ID ~int64](n ID) string { return strconv.FormatInt(int64(n), 10) }

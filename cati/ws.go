@@ -37,37 +37,37 @@ type envelope struct {
 type (
 	emptyReq struct{}
 	caseReq  struct {
-		CaseID int64 `json:"case_id"`
+		CaseID survey.CaseID `json:"case_id"`
 	}
 	dialResReq struct {
-		CaseID  int64  `json:"case_id"`
-		Outcome string `json:"outcome"`
-		Note    string `json:"note"`
+		CaseID  survey.CaseID `json:"case_id"`
+		Outcome string        `json:"outcome"`
+		Note    string        `json:"note"`
 	}
 	answerReq struct {
-		CaseID   int64           `json:"case_id"`
+		CaseID   survey.CaseID   `json:"case_id"`
 		Question string          `json:"question"`
 		Value    json.RawMessage `json:"value"`
 		Millis   int64           `json:"millis"`
 	}
 	skipReq struct {
-		CaseID   int64  `json:"case_id"`
-		Question string `json:"question"`
+		CaseID   survey.CaseID `json:"case_id"`
+		Question string        `json:"question"`
 	}
 	wrapUpReq struct {
-		CaseID      int64  `json:"case_id"`
-		Code        string `json:"code"`
-		Appointment string `json:"appointment"` // YYYY-MM-DDTHH:MM, respondent's time
-		Note        string `json:"note"`
+		CaseID      survey.CaseID `json:"case_id"`
+		Code        string        `json:"code"`
+		Appointment string        `json:"appointment"` // YYYY-MM-DDTHH:MM, respondent's time
+		Note        string        `json:"note"`
 	}
 	reassignReq struct {
-		CaseID int64  `json:"case_id"`
-		To     string `json:"to"` // interviewer's name
+		CaseID survey.CaseID `json:"case_id"`
+		To     string        `json:"to"` // interviewer's name
 	}
 	dispositionReq struct {
-		CaseID int64  `json:"case_id"`
-		Code   string `json:"code"`
-		Note   string `json:"note"`
+		CaseID survey.CaseID `json:"case_id"`
+		Code   string        `json:"code"`
+		Note   string        `json:"note"`
 	}
 )
 
@@ -108,7 +108,7 @@ func (r dispositionReq) validate() error {
 	return firstErr(positive("case_id", r.CaseID), nonEmpty("code", r.Code, 16), maxLen("note", r.Note, 2000))
 }
 
-func positive(name string, v int64) error {
+func positive(name string, v survey.CaseID) error {
 	if v <= 0 {
 		return survey.Errorf(survey.EInvalid, "%s must be a positive id", name)
 	}

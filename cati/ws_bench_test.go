@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -27,16 +26,16 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/canvass/canvass/cati"
-	store "github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/sqltest"
+	"github.com/canvass/canvass/survey"
 )
 
 func BenchmarkEventFanout(b *testing.B) {
 	const interviewers, supervisors = 500, 20
 	db := sqltest.New(b)
 	ctx := b.Context()
-	srv := cati.New(cati.DefaultOptions(), wiring.NewStore(db), wiring.NewStore(db), discardLog())
-	if err := wiring.EnableConsole(srv, db, cati.DefaultConsoleOptions()); err != nil {
+	srv := cati.New(cati.DefaultOptions(), db, db, discardLog())
+	if err := srv.EnableConsole(cati.Console{Options: cati.DefaultConsoleOptions(), Sessions: db, Campaigns: db, Desks: db, Answers: db, Floor: db, Events: db}); err != nil {
 		b.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())
@@ -165,7 +164,7 @@ func BenchmarkEventFanout(b *testing.B) {
 		user := ids[fmt.Sprintf("iv%d", i%interviewers+1)]
 		sent := time.Now()
 		payload := fmt.Sprintf(`{"t":%d}`, sent.UnixNano())
-		if _, err := db.AddEvent(ctx, store.Event{Kind: "bench", UserID: user, Payload: json.RawMessage(payload)}); err != nil {
+		if _, err := db.AddEvent(ctx, survey.Event{Kind: "bench", UserID: survey.UserID(user), Payload: json.RawMessage(payload)}); err != nil {
 			b.Fatal(err)
 		}
 		want := supervisors + 1

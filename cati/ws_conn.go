@@ -45,7 +45,7 @@ const (
 type wsConn struct {
 	s       *Server
 	ws      *websocket.Conn
-	user    Account
+	user    survey.User
 	hash    []byte // the session's
 	log     *slog.Logger
 	send    chan []byte
@@ -104,10 +104,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) error {
 	}
 	ws, err := s.upgrader().Upgrade(w, r, nil)
 	if err != nil {
-		s.consoleLog(sess.Account).Info("websocket upgrade failed", "err", err)
+		s.consoleLog(sess.User).Info("websocket upgrade failed", "err", err)
 		return nil // Upgrade has answered the client
 	}
-	c := &wsConn{s: s, ws: ws, user: sess.Account, hash: sess.rec.Hash, log: s.consoleLog(sess.Account).With("conn", r.RemoteAddr),
+	c := &wsConn{s: s, ws: ws, user: sess.User, hash: sess.rec.Hash, log: s.consoleLog(sess.User).With("conn", r.RemoteAddr),
 		send: make(chan []byte, sendBuffer), refresh: make(chan struct{}, 1), done: make(chan struct{})}
 	s.console.hub.add(c)
 	c.log.Info("console connected", "role", c.user.Role)
@@ -350,7 +350,7 @@ func (c *wsConn) handle(b []byte) {
 }
 
 // interviewerAction runs one interviewer request.
-func (s *Server) interviewerAction(ctx context.Context, u Account, typ string, req request, log *slog.Logger) error {
+func (s *Server) interviewerAction(ctx context.Context, u survey.User, typ string, req request, log *slog.Logger) error {
 	switch r := req.(type) {
 	case *emptyReq: // next_case
 		return s.nextCase(ctx, u, log)
@@ -364,7 +364,7 @@ func (s *Server) interviewerAction(ctx context.Context, u Account, typ string, r
 			return s.endCall(ctx, u, r.CaseID)
 		}
 	case *dialResReq:
-		return s.dialResult(ctx, u, r.CaseID, r.Outcome, r.Note, log)
+		return s.dialResult(ctx, u, r.CaseID, survey.DialOutcome(r.Outcome), r.Note, log)
 	case *answerReq:
 		var v any
 		if len(r.Value) > 0 {
@@ -376,7 +376,7 @@ func (s *Server) interviewerAction(ctx context.Context, u Account, typ string, r
 	case *skipReq:
 		return s.interviewStep(ctx, u, r.CaseID, step{kind: "skip", question: r.Question}, log)
 	case *wrapUpReq:
-		return s.wrapUp(ctx, u, r.CaseID, r.Code, r.Appointment, r.Note, log)
+		return s.wrapUp(ctx, u, r.CaseID, survey.DispositionCode(r.Code), r.Appointment, r.Note, log)
 	}
 	return survey.Errorf(survey.EInvalid, "%s is not an interviewer request", typ)
 }

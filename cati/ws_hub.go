@@ -28,12 +28,12 @@ type hub struct {
 	log    *slog.Logger
 	mu     sync.RWMutex
 	supers map[*wsConn]struct{}
-	users  map[int64]map[*wsConn]struct{} // interviewers by user id
-	dirty  chan struct{}                  // the floor changed
+	users  map[survey.UserID]map[*wsConn]struct{} // interviewers by user id
+	dirty  chan struct{}                          // the floor changed
 }
 
 func newHub(log *slog.Logger) *hub {
-	return &hub{log: log, supers: map[*wsConn]struct{}{}, users: map[int64]map[*wsConn]struct{}{}, dirty: make(chan struct{}, 1)}
+	return &hub{log: log, supers: map[*wsConn]struct{}{}, users: map[survey.UserID]map[*wsConn]struct{}{}, dirty: make(chan struct{}, 1)}
 }
 
 func (h *hub) add(c *wsConn) {
@@ -71,11 +71,11 @@ func (h *hub) toSupervisors(b []byte) {
 }
 
 // refreshUser asks every socket of the interviewer for a fresh state.
-func (h *hub) refreshUser(id int64) { h.refreshUserBut(id, nil) }
+func (h *hub) refreshUser(id survey.UserID) { h.refreshUserBut(id, nil) }
 
 // refreshUserBut asks the interviewer's sockets but one for a fresh state:
 // the one that moved the desk on has its answer already.
-func (h *hub) refreshUserBut(id int64, but *wsConn) {
+func (h *hub) refreshUserBut(id survey.UserID, but *wsConn) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for c := range h.users[id] {
@@ -92,7 +92,7 @@ func (h *hub) refreshUserBut(id int64, but *wsConn) {
 // refreshAll refreshes every page on this node.
 func (h *hub) refreshAll() {
 	h.mu.RLock()
-	ids := make([]int64, 0, len(h.users))
+	ids := make([]survey.UserID, 0, len(h.users))
 	for id := range h.users {
 		ids = append(ids, id)
 	}
@@ -118,13 +118,13 @@ func (h *hub) hasSupervisors() bool {
 
 // eventView is an event as the "event" message carries it.
 type eventView struct {
-	ID         int64           `json:"id"`
-	At         time.Time       `json:"at"`
-	Kind       string          `json:"kind"`
-	CampaignID int64           `json:"campaign_id,omitempty"`
-	CaseID     int64           `json:"case_id,omitempty"`
-	UserID     int64           `json:"user_id,omitempty"`
-	Data       json.RawMessage `json:"data,omitempty"`
+	ID         int64             `json:"id"`
+	At         time.Time         `json:"at"`
+	Kind       string            `json:"kind"`
+	CampaignID survey.CampaignID `json:"campaign_id,omitempty"`
+	CaseID     survey.CaseID     `json:"case_id,omitempty"`
+	UserID     survey.UserID     `json:"user_id,omitempty"`
+	Data       json.RawMessage   `json:"data,omitempty"`
 }
 
 // runFeed runs the LISTEN loop, the event reader and the floor refresher.
@@ -247,7 +247,7 @@ func minNonZero(a, b int64) int64 {
 }
 
 // dispatch sends one event where it belongs.
-func (s *Server) dispatch(e Event) {
+func (s *Server) dispatch(e survey.Event) {
 	h := s.console.hub
 	b, err := encode("event", "", eventView{ID: e.ID, At: e.At, Kind: e.Kind, CampaignID: e.CampaignID, CaseID: e.CaseID, UserID: e.UserID, Data: e.Payload})
 	if err != nil {
@@ -255,12 +255,12 @@ func (s *Server) dispatch(e Event) {
 		return
 	}
 	h.toSupervisors(b)
-	users := map[int64]bool{}
+	users := map[survey.UserID]bool{}
 	if e.UserID != 0 {
 		users[e.UserID] = true
 	}
 	var p struct {
-		Users []int64 `json:"users"`
+		Users []survey.UserID `json:"users"`
 	}
 	if len(e.Payload) > 0 && json.Unmarshal(e.Payload, &p) == nil {
 		for _, u := range p.Users {

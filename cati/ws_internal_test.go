@@ -86,65 +86,15 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	})
 }
 
-func TestWindowsAcrossDST(t *testing.T) {
-	ny, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		t.Fatal(err)
-	}
-	weekdays := []Window{}
-	for d := 1; d <= 5; d++ {
-		weekdays = append(weekdays, Window{Dow: d, Opens: 9 * 60, Closes: 21 * 60})
-	}
-	tests := []struct {
-		at   time.Time
-		want bool
-	}{
-		{time.Date(2026, 3, 6, 13, 30, 0, 0, time.UTC), false}, // Fri 08:30 EST
-		{time.Date(2026, 3, 6, 14, 0, 0, 0, time.UTC), true},   // Fri 09:00 EST
-		{time.Date(2026, 3, 9, 13, 0, 0, 0, time.UTC), true},   // Mon 09:00 EDT
-		{time.Date(2026, 3, 9, 12, 59, 0, 0, time.UTC), false}, // Mon 08:59 EDT
-		{time.Date(2026, 3, 10, 0, 59, 0, 0, time.UTC), true},  // Mon 20:59 EDT
-		{time.Date(2026, 3, 10, 1, 0, 0, 0, time.UTC), false},  // Mon 21:00 EDT
-		{time.Date(2026, 3, 7, 15, 0, 0, 0, time.UTC), false},  // Saturday
-	}
-	for _, tt := range tests {
-		if got := inWindow(weekdays, tt.at, ny); got != tt.want {
-			t.Errorf("%s (%s): %v, want %v", tt.at, tt.at.In(ny), got, tt.want)
-		}
-	}
-}
-
-func TestParseLocal(t *testing.T) {
-	ny, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := parseLocal("2026-03-09T18:30", ny)
-	if err != nil || !got.Equal(time.Date(2026, 3, 9, 22, 30, 0, 0, time.UTC)) {
-		t.Fatalf("EDT: %s, %v", got, err)
-	}
-	got, err = parseLocal("2026-03-06T18:30", ny)
-	if err != nil || !got.Equal(time.Date(2026, 3, 6, 23, 30, 0, 0, time.UTC)) {
-		t.Fatalf("EST: %s, %v", got, err)
-	}
-	// 02:30 does not exist on the day the clocks go forward.
-	if _, err := parseLocal("2026-03-08T02:30", ny); err == nil || !strings.Contains(err.Error(), "does not exist") {
-		t.Fatalf("DST gap: %v", err)
-	}
-	if _, err := parseLocal("tomorrow", ny); survey.ErrorCodeOf(err) != survey.EInvalid {
-		t.Fatalf("garbage: %v", err)
-	}
-}
-
 // countingFloor is a FloorStore counting reads.
 type countingFloor struct {
 	FloorStore
 	reads atomic.Int32
 }
 
-func (c *countingFloor) Floor(ctx context.Context, now time.Time) (Floor, error) {
+func (c *countingFloor) Floor(ctx context.Context, now time.Time) (survey.Floor, error) {
 	c.reads.Add(1)
-	return Floor{At: now}, nil
+	return survey.Floor{At: now}, nil
 }
 
 func TestFloorRefreshIsPaced(t *testing.T) {
@@ -153,7 +103,7 @@ func TestFloorRefreshIsPaced(t *testing.T) {
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
 		s := New(DefaultOptions(), nil, nil, log)
 		s.console = &console{Console: Console{Floor: fl}, hub: newHub(log)}
-		sup := &wsConn{user: Account{Role: survey.RoleSupervisor}, send: make(chan []byte, 64), done: make(chan struct{}), log: log}
+		sup := &wsConn{user: survey.User{Role: survey.RoleSupervisor}, send: make(chan []byte, 64), done: make(chan struct{}), log: log}
 		s.console.hub.add(sup)
 		ctx, cancel := context.WithCancel(t.Context())
 		go s.refreshFloor(ctx)
@@ -185,30 +135,6 @@ func TestFloorRefreshIsPaced(t *testing.T) {
 		cancel()
 		synctest.Wait()
 	})
-}
-
-func TestWindowText(t *testing.T) {
-	var daily, week []Window
-	for d := range 7 {
-		daily = append(daily, Window{Dow: d, Opens: 540, Closes: 1260})
-		if d >= 1 && d <= 5 {
-			week = append(week, Window{Dow: d, Opens: 540, Closes: 1260})
-		}
-	}
-	week = append(week, Window{Dow: 6, Opens: 600, Closes: 1080})
-	for _, tt := range []struct {
-		ws   []Window
-		want string
-	}{
-		{daily, "daily 09:00–21:00"},
-		{week, "Mon–Fri 09:00–21:00, Sat 10:00–18:00"},
-		{[]Window{{Dow: 0, Opens: 600, Closes: 720}, {Dow: 3, Opens: 600, Closes: 720}}, "Wed 10:00–12:00, Sun 10:00–12:00"},
-		{nil, "no calling hours are set"},
-	} {
-		if got := windowText(tt.ws); got != tt.want {
-			t.Errorf("windowText = %q, want %q", got, tt.want)
-		}
-	}
 }
 
 // TestSlowClientIsDropped: a client that stops reading fills its send

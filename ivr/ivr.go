@@ -83,8 +83,9 @@ type Channel interface {
 // it (wired in cmd/canvass). Each call must be durable before it returns.
 type Store interface {
 	StartInterview(ctx context.Context, r survey.InterviewRecord) (survey.InterviewID, error)
-	SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer) error
-	ClearAnswers(ctx context.Context, id survey.InterviewID, questions []string) error
+	// SaveAnswer commits a together with clearing the answers to cleared,
+	// which a changed answer made irrelevant, in one transaction.
+	SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer, cleared ...string) error
 	FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, lastQuestion string) error
 }
 
@@ -214,22 +215,16 @@ func (e *Engine) walk(ctx context.Context, ch Channel, iv *survey.Interview, id 
 		if answer == nil && qq.Answerable() {
 			return "no_valid_answer", nil // a required question was not answered
 		}
-		if e.store == nil || answer == nil && len(cleared) == 0 {
+		if e.store == nil || answer == nil { // a statement: nothing to store
 			continue
 		}
 		// An answer given is stored even if the call ends (shutdown, the
 		// longest call) at this very moment: Run then counts it.
 		sctx, done := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 		if answer != nil {
-			if err := e.store.SaveAnswer(sctx, id, *answer); err != nil {
+			if err := e.store.SaveAnswer(sctx, id, *answer, cleared...); err != nil {
 				done()
 				return "", fmt.Errorf("save answer %s: %w", qq.ID, err)
-			}
-		}
-		if len(cleared) > 0 {
-			if err := e.store.ClearAnswers(sctx, id, cleared); err != nil {
-				done()
-				return "", fmt.Errorf("clear answers %v: %w", cleared, err)
 			}
 		}
 		done()

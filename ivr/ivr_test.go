@@ -60,16 +60,12 @@ func (m *memory) StartInterview(ctx context.Context, r survey.InterviewRecord) (
 	return 7, nil
 }
 
-func (m *memory) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer) error {
+func (m *memory) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer, cleared ...string) error {
 	if err := ctx.Err(); err != nil {
 		return err // as the database would
 	}
 	m.saved = append(m.saved, a)
-	return nil
-}
-
-func (m *memory) ClearAnswers(ctx context.Context, id survey.InterviewID, qs []string) error {
-	m.cleared = append(m.cleared, qs...)
+	m.cleared = append(m.cleared, cleared...)
 	return nil
 }
 

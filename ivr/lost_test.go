@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/sqltest"
@@ -23,7 +22,7 @@ func TestMain(m *testing.M) { sqltest.Main(m) }
 
 // postCallDB is a fresh database with the post-call questionnaire, and the
 // store over it as cmd/canvass wires it.
-func postCallDB(t *testing.T) (*sql.DB, wiring.Store, survey.QuestionnaireVersion) {
+func postCallDB(t *testing.T) (*sql.DB, *sql.DB, survey.QuestionnaireVersion) {
 	t.Helper()
 	db := sqltest.New(t)
 	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
@@ -34,7 +33,7 @@ func postCallDB(t *testing.T) (*sql.DB, wiring.Store, survey.QuestionnaireVersio
 	if err != nil {
 		t.Fatal(err)
 	}
-	return db, wiring.NewStore(db), v
+	return db, db, v
 }
 
 // Interviews left in progress by a process that died mid-call are closed by
@@ -131,7 +130,7 @@ func TestCloseLost(t *testing.T) {
 
 // failFinish is the database, except that closing one interview fails.
 type failFinish struct {
-	wiring.Store
+	*sql.DB
 	id survey.InterviewID
 }
 
@@ -139,7 +138,7 @@ func (f failFinish) FinishInterview(ctx context.Context, id survey.InterviewID, 
 	if id == f.id {
 		return errors.New("disk full")
 	}
-	return f.Store.FinishInterview(ctx, id, to, cause, last)
+	return f.DB.FinishInterview(ctx, id, to, cause, last)
 }
 
 // One lost interview that cannot be closed does not keep the others open:

@@ -12,64 +12,44 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/canvass/canvass/survey"
+
 	"github.com/jackc/pgx/v5"
 )
-
-// Window is a calling window: on weekday Dow (0 = Sunday), from Opens to
-// Closes, in minutes after local midnight.
-type Window struct {
-	Dow    int
-	Opens  int
-	Closes int
-}
-
-// Campaign is a stored campaign.
-type Campaign struct {
-	ID            int64
-	Name          string
-	Questionnaire string
-	Mode          string // ivr or cati
-	Status        string // draft, running, paused, finished
-	MaxAttempts   int
-	Settings      json.RawMessage // retry delays, quotas…: the console's JSON
-	Windows       []Window
-	Interviewers  []int64 // user ids, in id order
-	CreatedAt     time.Time
-}
 
 const (
 	sqlCreateCampaign = `
 INSERT INTO campaign (name, questionnaire_id, mode, status, max_attempts, settings)
 VALUES ($1, $2, $3, $4, $5, coalesce($6::jsonb, '{}'))
 RETURNING id`
+	// A window may close at 24:00, which PostgreSQL's time holds but
+	// make_time does not make.
 	sqlAddWindow = `INSERT INTO campaign_window (campaign_id, dow, opens, closes)
-VALUES ($1, $2, make_time($3 / 60, $3 % 60, 0), make_time($4 / 60, $4 % 60, 0))`
+VALUES ($1, $2, make_time($3 / 60, $3 % 60, 0),
+        CASE WHEN $4 = 1440 THEN time '24:00' ELSE make_time($4 / 60, $4 % 60, 0) END)`
 )
 
 // CreateCampaign stores c (ID and CreatedAt are ignored) and returns its id;
-// ErrConflict if the name is taken, ErrNotFound if the questionnaire is not.
-func (db *DB) CreateCampaign(ctx context.Context, c Campaign, actor string) (int64, error) {
-	var id int64
+// survey.Conflict if the name is taken, survey.NotFound if the questionnaire is not.
+func (db *DB) CreateCampaign(ctx context.Context, c survey.Campaign, actor string) (survey.CampaignID, error) {
+	var id survey.CampaignID
 	err := db.retry(ctx, func() error {
 		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 			var settings *string
 			if len(c.Settings) > 0 {
 				settings = new(string(c.Settings))
 			}
-			err := tx.QueryRow(ctx, sqlCreateCampaign, c.Name, c.Questionnaire, c.Mode, c.Status, c.MaxAttempts, settings).Scan(&id)
+			err := tx.QueryRow(ctx, sqlCreateCampaign, c.Name, c.Questionnaire, string(c.Mode), string(c.Status), c.MaxAttempts, settings).Scan(&id)
 			switch pgCode(err) {
 			case codeUniqueViolation:
-				return fmt.Errorf("campaign name %q taken: %w", c.Name, ErrConflict)
+				return fmt.Errorf("campaign name %q taken: %w", c.Name, survey.Conflict)
 			case codeForeignKeyViolation:
-				return fmt.Errorf("no questionnaire %q: %w", c.Questionnaire, ErrNotFound)
+				return fmt.Errorf("no questionnaire %q: %w", c.Questionnaire, survey.NotFound)
 			}
 			if err != nil {
 				return err
 			}
 			for _, w := range c.Windows {
-				if w.Closes == 24*60 {
-					w.Closes = 24*60 - 1 // make_time has no 24:00; the last minute is lost
-				}
 				if _, err := tx.Exec(ctx, sqlAddWindow, id, w.Dow, w.Opens, w.Closes); err != nil {
 					return fmt.Errorf("window %+v: %w", w, err)
 				}
@@ -97,7 +77,7 @@ WHERE $1 = 0 OR c.id = $1
 ORDER BY c.id`
 
 // Campaigns lists every campaign, oldest first.
-func (db *DB) Campaigns(ctx context.Context) ([]Campaign, error) {
+func (db *DB) Campaigns(ctx context.Context) ([]survey.Campaign, error) {
 	cs, err := db.campaigns(ctx, 0)
 	if err != nil {
 		return nil, fmt.Errorf("list campaigns: %w", err)
@@ -105,33 +85,33 @@ func (db *DB) Campaigns(ctx context.Context) ([]Campaign, error) {
 	return cs, nil
 }
 
-// Campaign returns campaign id; ErrNotFound if there is none.
-func (db *DB) Campaign(ctx context.Context, id int64) (Campaign, error) {
+// Campaign returns campaign id; survey.NotFound if there is none.
+func (db *DB) Campaign(ctx context.Context, id survey.CampaignID) (survey.Campaign, error) {
 	cs, err := db.campaigns(ctx, id)
 	if err == nil && len(cs) == 0 {
-		err = ErrNotFound
+		err = survey.NotFound
 	}
 	if err != nil {
-		return Campaign{}, fmt.Errorf("load campaign %d: %w", id, err)
+		return survey.Campaign{}, fmt.Errorf("load campaign %d: %w", id, err)
 	}
 	return cs[0], nil
 }
 
-func (db *DB) campaigns(ctx context.Context, id int64) ([]Campaign, error) {
-	var cs []Campaign
+func (db *DB) campaigns(ctx context.Context, id survey.CampaignID) ([]survey.Campaign, error) {
+	var cs []survey.Campaign
 	err := db.retry(ctx, func() error {
 		rows, err := db.pool.Query(ctx, sqlCampaigns, id)
 		if err != nil {
 			return err
 		}
-		cs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Campaign, error) {
+		cs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.Campaign, error) {
 			var (
-				c       Campaign
+				c       survey.Campaign
 				windows [][]int32
 			)
 			err := row.Scan(&c.ID, &c.Name, &c.Questionnaire, &c.Mode, &c.Status, &c.MaxAttempts, &c.Settings, &c.CreatedAt, &windows, &c.Interviewers)
 			for _, w := range windows {
-				c.Windows = append(c.Windows, Window{Dow: int(w[0]), Opens: int(w[1]), Closes: int(w[2])})
+				c.Windows = append(c.Windows, survey.Window{Dow: int(w[0]), Opens: int(w[1]), Closes: int(w[2])})
 			}
 			c.CreatedAt = c.CreatedAt.UTC()
 			return c, err
@@ -143,19 +123,19 @@ func (db *DB) campaigns(ctx context.Context, id int64) ([]Campaign, error) {
 
 const sqlSetCampaignStatus = `UPDATE campaign SET status = $2 WHERE id = $1`
 
-// SetCampaignStatus starts, pauses or finishes a campaign; ErrNotFound if
+// SetCampaignStatus starts, pauses or finishes a campaign; survey.NotFound if
 // there is no such campaign.
-func (db *DB) SetCampaignStatus(ctx context.Context, id int64, status, actor string) error {
+func (db *DB) SetCampaignStatus(ctx context.Context, id survey.CampaignID, status survey.CampaignStatus, actor string) error {
 	err := db.retry(ctx, func() error {
 		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-			tag, err := tx.Exec(ctx, sqlSetCampaignStatus, id, status)
+			tag, err := tx.Exec(ctx, sqlSetCampaignStatus, id, string(status))
 			if err != nil {
 				return err
 			}
 			if tag.RowsAffected() == 0 {
-				return ErrNotFound
+				return survey.NotFound
 			}
-			if _, err := addEvent(ctx, tx, Event{Kind: "campaign.status", CampaignID: id}); err != nil {
+			if _, err := WriteEvent(ctx, tx, survey.Event{Kind: "campaign.status", CampaignID: id}); err != nil {
 				return err
 			}
 			return audit(ctx, tx, actor, "campaign.status", fmt.Sprintf("campaign:%d", id), map[string]any{"status": status})
@@ -168,14 +148,14 @@ func (db *DB) SetCampaignStatus(ctx context.Context, id int64, status, actor str
 }
 
 // AssignInterviewers makes users the campaign's interviewers (replacing the
-// previous set). ErrNotFound if the campaign or a user does not exist.
-func (db *DB) AssignInterviewers(ctx context.Context, id int64, users []int64, actor string) error {
+// previous set). survey.NotFound if the campaign or a user does not exist.
+func (db *DB) AssignInterviewers(ctx context.Context, id survey.CampaignID, users []survey.UserID, actor string) error {
 	err := db.retry(ctx, func() error {
 		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 			if err := setInterviewers(ctx, tx, id, users); err != nil {
 				return err
 			}
-			if _, err := addEvent(ctx, tx, Event{Kind: "campaign.assign", CampaignID: id}); err != nil {
+			if _, err := WriteEvent(ctx, tx, survey.Event{Kind: "campaign.assign", CampaignID: id}); err != nil {
 				return err
 			}
 			return audit(ctx, tx, actor, "campaign.assign", fmt.Sprintf("campaign:%d", id), map[string]any{"users": users})
@@ -194,28 +174,28 @@ INSERT INTO campaign_interviewer (campaign_id, user_id)
 SELECT $1, u.id FROM app_user u WHERE u.id = ANY($2) AND u.role = 'interviewer'`
 )
 
-func setInterviewers(ctx context.Context, tx DBTX, id int64, users []int64) error {
+func setInterviewers(ctx context.Context, tx DBTX, id survey.CampaignID, users []survey.UserID) error {
 	if _, err := tx.Exec(ctx, sqlClearInterviewers, id); err != nil {
 		return err
 	}
 	if users == nil {
-		users = []int64{}
+		users = []survey.UserID{}
 	}
 	tag, err := tx.Exec(ctx, sqlAddInterviewers, id, users)
 	if pgCode(err) == codeForeignKeyViolation {
-		return fmt.Errorf("no campaign %d: %w", id, ErrNotFound)
+		return fmt.Errorf("no campaign %d: %w", id, survey.NotFound)
 	}
 	if err != nil {
 		return err
 	}
 	if int(tag.RowsAffected()) != len(uniq(users)) {
-		return fmt.Errorf("some of users %v are not interviewers: %w", users, ErrNotFound)
+		return fmt.Errorf("some of users %v are not interviewers: %w", users, survey.NotFound)
 	}
 	return nil
 }
 
-func uniq(ids []int64) map[int64]bool {
-	m := make(map[int64]bool, len(ids))
+func uniq(ids []survey.UserID) map[survey.UserID]bool {
+	m := make(map[survey.UserID]bool, len(ids))
 	for _, id := range ids {
 		m[id] = true
 	}

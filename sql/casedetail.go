@@ -8,67 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
+
+	"github.com/canvass/canvass/survey"
 
 	"github.com/jackc/pgx/v5"
 )
-
-// Contact is a person in the sample.
-type Contact struct {
-	ID       int64
-	Phone    string // E.164
-	TZ       string // IANA zone
-	Language string
-	Attrs    map[string]string
-}
-
-// AttemptRow is one call attempt of a case.
-type AttemptRow struct {
-	ID          int64
-	StartedAt   time.Time
-	AnsweredAt  *time.Time
-	EndedAt     *time.Time
-	Disposition string
-	Interviewer string
-	Note        string
-}
-
-// Note is a note on a case.
-type Note struct {
-	At     time.Time
-	Author string
-	Body   string
-}
-
-// Appointment is a call back agreed with the respondent.
-type Appointment struct {
-	ID          int64
-	At          time.Time
-	Status      string // pending, kept, missed, cancelled
-	Interviewer string // "" = anyone
-	Note        string
-}
-
-// CaseDetail is a case with everything around it.
-type CaseDetail struct {
-	ID               int64
-	CampaignID       int64
-	CampaignName     string
-	Questionnaire    string
-	Status           string
-	Priority         int
-	Attempts         int
-	MaxAttempts      int
-	OwnerUserID      int64
-	InterviewID      int64
-	NextAttemptAt    time.Time
-	LastDisposition  string
-	FinalDisposition string
-	Contact          Contact
-	History          []AttemptRow
-	Notes            []Note
-	Appointments     []Appointment
-}
 
 const sqlCaseDetail = `
 SELECT sc.id, sc.campaign_id, cp.name, cp.questionnaire_id, sc.status, sc.priority, sc.attempts, cp.max_attempts,
@@ -96,11 +40,11 @@ FROM appointment a LEFT JOIN app_user u ON u.id = a.interviewer_id
 WHERE a.case_id = $1 ORDER BY a.at, a.id`
 
 // Case returns case id with its contact, history, notes and appointments;
-// ErrNotFound if there is none.
-func (db *DB) Case(ctx context.Context, id int64) (CaseDetail, error) {
-	var c CaseDetail
+// survey.NotFound if there is none.
+func (db *DB) Case(ctx context.Context, id survey.CaseID) (survey.Case, error) {
+	var c survey.Case
 	err := db.retry(ctx, func() error {
-		c = CaseDetail{}
+		c = survey.Case{}
 		err := db.pool.QueryRow(ctx, sqlCaseDetail, id).Scan(&c.ID, &c.CampaignID, &c.CampaignName, &c.Questionnaire,
 			&c.Status, &c.Priority, &c.Attempts, &c.MaxAttempts, &c.OwnerUserID, &c.InterviewID, &c.NextAttemptAt,
 			&c.LastDisposition, &c.FinalDisposition,
@@ -113,8 +57,8 @@ func (db *DB) Case(ctx context.Context, id int64) (CaseDetail, error) {
 		if err != nil {
 			return err
 		}
-		if c.History, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (AttemptRow, error) {
-			var a AttemptRow
+		if c.History, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.Attempt, error) {
+			var a survey.Attempt
 			err := row.Scan(&a.ID, &a.StartedAt, &a.AnsweredAt, &a.EndedAt, &a.Disposition, &a.Interviewer, &a.Note)
 			return a, err
 		}); err != nil {
@@ -124,8 +68,8 @@ func (db *DB) Case(ctx context.Context, id int64) (CaseDetail, error) {
 		if err != nil {
 			return err
 		}
-		if c.Notes, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Note, error) {
-			var n Note
+		if c.Notes, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.Note, error) {
+			var n survey.Note
 			err := row.Scan(&n.At, &n.Author, &n.Body)
 			return n, err
 		}); err != nil {
@@ -135,18 +79,18 @@ func (db *DB) Case(ctx context.Context, id int64) (CaseDetail, error) {
 		if err != nil {
 			return err
 		}
-		c.Appointments, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Appointment, error) {
-			var a Appointment
+		c.Appointments, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.Appointment, error) {
+			var a survey.Appointment
 			err := row.Scan(&a.ID, &a.At, &a.Status, &a.Interviewer, &a.Note)
 			return a, err
 		})
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = ErrNotFound
+		err = survey.NotFound
 	}
 	if err != nil {
-		return CaseDetail{}, fmt.Errorf("load case %d: %w", id, err)
+		return survey.Case{}, fmt.Errorf("load case %d: %w", id, err)
 	}
 	return c, nil
 }

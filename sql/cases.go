@@ -13,55 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/canvass/canvass/survey"
 )
-
-// Refusal is an ErrNotFound or ErrConflict the store can explain to the
-// person who asked: Reason names the case, the interviewer and what stands in
-// the way, and the console shows it as is (wiring turns it into a coded
-// error), while the wrapping error keeps the details for the log.
-type Refusal struct {
-	Reason string
-	Err    error // ErrNotFound or ErrConflict, for errors.Is
-}
-
-func (r *Refusal) Error() string { return r.Reason + ": " + r.Err.Error() }
-func (r *Refusal) Unwrap() error { return r.Err }
-
-// refuse returns a *Refusal of kind sentinel.
-func refuse(sentinel error, format string, args ...any) error {
-	return &Refusal{Reason: fmt.Sprintf(format, args...), Err: sentinel}
-}
-
-// stateText is a desk state as the floor shows it ("on case").
-func stateText(state string) string { return strings.ReplaceAll(state, "_", " ") }
-
-// Desk states (CHECK constraint in 0002_cati.sql).
-const (
-	DeskIdle         = "idle"
-	DeskOnCase       = "on_case"
-	DeskDialing      = "dialing"
-	DeskInterviewing = "interviewing"
-	DeskWrapUp       = "wrap_up"
-)
-
-// Desk is where an interviewer stands: what they are doing, on which case,
-// call attempt and interview, and since when. Zero ids mean none.
-type Desk struct {
-	UserID      int64
-	State       string
-	CaseID      int64
-	CampaignID  int64
-	AttemptID   int64
-	InterviewID int64
-	Question    string // the question backed up to; "" = the engine's next
-	Since       time.Time
-}
 
 const sqlEnsureDesk = `INSERT INTO interviewer_desk (user_id, since) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING`
 
@@ -73,18 +30,18 @@ WHERE d.user_id = $1`
 
 // lockDesk returns the user's desk, locked until the transaction ends
 // (created idle on first use).
-func lockDesk(ctx context.Context, tx DBTX, userID int64, now time.Time) (Desk, error) {
+func lockDesk(ctx context.Context, tx DBTX, userID survey.UserID, now time.Time) (survey.Desk, error) {
 	if _, err := tx.Exec(ctx, sqlEnsureDesk, userID, now); err != nil {
 		if pgCode(err) == codeForeignKeyViolation {
-			return Desk{}, fmt.Errorf("no user %d: %w", userID, ErrNotFound)
+			return survey.Desk{}, fmt.Errorf("no user %d: %w", userID, survey.NotFound)
 		}
-		return Desk{}, err
+		return survey.Desk{}, err
 	}
 	return scanDesk(tx.QueryRow(ctx, sqlDesk+` FOR UPDATE OF d`, userID))
 }
 
-func scanDesk(row pgx.Row) (Desk, error) {
-	var d Desk
+func scanDesk(row pgx.Row) (survey.Desk, error) {
+	var d survey.Desk
 	err := row.Scan(&d.UserID, &d.State, &d.CaseID, &d.CampaignID, &d.AttemptID, &d.InterviewID, &d.Question, &d.Since)
 	d.Since = d.Since.UTC()
 	return d, err
@@ -92,17 +49,17 @@ func scanDesk(row pgx.Row) (Desk, error) {
 
 // Desk returns the interviewer's desk; an interviewer who never used the
 // console is idle.
-func (db *DB) Desk(ctx context.Context, userID int64) (Desk, error) {
-	var d Desk
+func (db *DB) Desk(ctx context.Context, userID survey.UserID) (survey.Desk, error) {
+	var d survey.Desk
 	err := db.retry(ctx, func() (err error) {
 		d, err = scanDesk(db.pool.QueryRow(ctx, sqlDesk, userID))
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Desk{UserID: userID, State: DeskIdle}, nil
+		return survey.Desk{UserID: userID, State: survey.DeskIdle}, nil
 	}
 	if err != nil {
-		return Desk{}, fmt.Errorf("load desk of user %d: %w", userID, err)
+		return survey.Desk{}, fmt.Errorf("load desk of user %d: %w", userID, err)
 	}
 	return d, nil
 }
@@ -113,8 +70,8 @@ UPDATE interviewer_desk SET state = $2, case_id = nullif($3, 0), attempt_id = nu
     since = CASE WHEN state = $2 AND case_id IS NOT DISTINCT FROM nullif($3, 0) THEN since ELSE $7 END
 WHERE user_id = $1`
 
-func setDesk(ctx context.Context, tx DBTX, d Desk, now time.Time) error {
-	if d.State == DeskIdle {
+func setDesk(ctx context.Context, tx DBTX, d survey.Desk, now time.Time) error {
+	if d.State == survey.DeskIdle {
 		d.CaseID, d.AttemptID, d.InterviewID, d.Question = 0, 0, 0, ""
 	}
 	_, err := tx.Exec(ctx, sqlSetDesk, d.UserID, d.State, d.CaseID, d.AttemptID, d.InterviewID, d.Question, now)
@@ -125,7 +82,7 @@ func setDesk(ctx context.Context, tx DBTX, d Desk, now time.Time) error {
 }
 
 // deskEvent reports a desk change on the live feed.
-func deskEvent(ctx context.Context, tx DBTX, kind string, d Desk, campaignID int64, now time.Time, extra map[string]any) error {
+func deskEvent(ctx context.Context, tx DBTX, kind string, d survey.Desk, campaignID survey.CampaignID, now time.Time, extra map[string]any) error {
 	payload := map[string]any{"state": d.State}
 	for k, v := range extra {
 		payload[k] = v
@@ -134,7 +91,7 @@ func deskEvent(ctx context.Context, tx DBTX, kind string, d Desk, campaignID int
 	if err != nil {
 		return err
 	}
-	_, err = addEvent(ctx, tx, Event{At: now, Kind: kind, CampaignID: campaignID, InterviewID: d.InterviewID,
+	_, err = WriteEvent(ctx, tx, survey.Event{At: now, Kind: kind, CampaignID: campaignID, InterviewID: d.InterviewID,
 		UserID: d.UserID, CaseID: d.CaseID, Payload: b})
 	return err
 }
@@ -143,6 +100,21 @@ func deskEvent(ctx context.Context, tx DBTX, kind string, d Desk, campaignID int
 func (db *DB) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return db.retry(ctx, func() error { return pgx.BeginFunc(ctx, db.pool, fn) })
 }
+
+// Tx runs fn in one transaction, retried as a whole after a server restart,
+// so a caller can compose the store's DBTX functions (ClaimCase,
+// StartAttempt, ApplyOutcome, WriteEvent) into one step.
+func (db *DB) Tx(ctx context.Context, fn func(tx DBTX) error) error {
+	return db.tx(ctx, func(tx pgx.Tx) error { return fn(tx) })
+}
+
+// sqlInWindow is survey.Window.Contains for the claim: it joins case sc of
+// contact ct to the campaign windows w that hold the instant $2 in the
+// contact's zone, with l.local the contact's clock. A test checks that it
+// agrees with Window.Contains over generated windows, zones and instants.
+const sqlInWindow = `CROSS JOIN LATERAL (SELECT ($2::timestamptz AT TIME ZONE coalesce(nullif(ct.tz, ''), 'UTC')) AS local) l
+    JOIN campaign_window w ON w.campaign_id = sc.campaign_id AND w.dow = extract(dow FROM l.local)::int
+         AND l.local::time >= w.opens AND l.local::time < w.closes`
 
 // sqlClaim picks the best due case for interviewer $1 at $2 among the
 // running CATI campaigns they are assigned to, inside the respondent's local
@@ -156,9 +128,7 @@ WITH cand AS (
     JOIN campaign cp ON cp.id = sc.campaign_id AND cp.status = 'running' AND cp.mode = 'cati'
     JOIN campaign_interviewer ci ON ci.campaign_id = sc.campaign_id AND ci.user_id = $1
     JOIN contact ct ON ct.id = sc.contact_id
-    CROSS JOIN LATERAL (SELECT ($2::timestamptz AT TIME ZONE coalesce(nullif(ct.tz, ''), 'UTC')) AS local) l
-    JOIN campaign_window w ON w.campaign_id = sc.campaign_id AND w.dow = extract(dow FROM l.local)::int
-         AND l.local::time >= w.opens AND l.local::time < w.closes
+    ` + sqlInWindow + `
     LEFT JOIN LATERAL (
         SELECT a.at, a.interviewer_id FROM appointment a
         WHERE a.case_id = sc.id AND a.status = 'pending' ORDER BY a.at LIMIT 1) ap ON true
@@ -176,35 +146,47 @@ RETURNING s.id, s.campaign_id, coalesce(s.interview_id, 0)`
 
 // ClaimNext gives the interviewer the best due case and puts their desk on
 // it. An interviewer already on a case gets their desk back unchanged
-// (nothing is claimed). ErrNotFound: no case is due for them now.
-func (db *DB) ClaimNext(ctx context.Context, userID int64, userName string, now time.Time) (Desk, error) {
-	var d Desk
+// (nothing is claimed). survey.NotFound: no case is due for them now.
+func (db *DB) ClaimNext(ctx context.Context, userID survey.UserID, userName string, now time.Time) (survey.Desk, error) {
+	var d survey.Desk
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if d, err = lockDesk(ctx, tx, userID, now); err != nil {
 			return err
 		}
-		if d.State != DeskIdle {
+		if d.State != survey.DeskIdle {
 			return nil
 		}
-		var interviewID int64
-		err = tx.QueryRow(ctx, sqlClaim, userID, now, userName).Scan(&d.CaseID, &d.CampaignID, &interviewID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
+		if d.CaseID, d.CampaignID, err = ClaimCase(ctx, tx, userID, userName, now); err != nil {
 			return err
 		}
-		d.State, d.Since = DeskOnCase, now
+		d.State, d.Since = survey.DeskOnCase, now
 		if err := setDesk(ctx, tx, d, now); err != nil {
 			return err
 		}
 		return deskEvent(ctx, tx, "case.claimed", d, d.CampaignID, now, nil)
 	})
 	if err != nil {
-		return Desk{}, fmt.Errorf("claim a case for user %d: %w", userID, err)
+		return survey.Desk{}, fmt.Errorf("claim a case for user %d: %w", userID, err)
 	}
 	return d, nil
+}
+
+// ClaimCase claims the best due case for interviewer userID at now (SKIP
+// LOCKED: concurrent claims pass each other) and returns it with its
+// campaign; survey.NotFound when none is due. It runs in the caller's
+// transaction.
+func ClaimCase(ctx context.Context, tx DBTX, userID survey.UserID, userName string, now time.Time) (survey.CaseID, survey.CampaignID, error) {
+	var (
+		caseID      survey.CaseID
+		campaignID  survey.CampaignID
+		interviewID survey.InterviewID
+	)
+	err := tx.QueryRow(ctx, sqlClaim, userID, now, userName).Scan(&caseID, &campaignID, &interviewID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, survey.NotFound
+	}
+	return caseID, campaignID, err
 }
 
 const sqlLockCase = `
@@ -214,44 +196,45 @@ WHERE sc.id = $1
 FOR UPDATE OF sc`
 
 type lockedCase struct {
-	status      string
-	owner       int64
-	campaignID  int64
+	status      survey.CaseStatus
+	owner       survey.UserID
+	campaignID  survey.CampaignID
 	phone       string
-	interviewID int64
+	interviewID survey.InterviewID
 }
 
-func lockCase(ctx context.Context, tx DBTX, caseID int64) (lockedCase, error) {
+func lockCase(ctx context.Context, tx DBTX, caseID survey.CaseID) (lockedCase, error) {
 	var c lockedCase
 	err := tx.QueryRow(ctx, sqlLockCase, caseID).Scan(&c.status, &c.owner, &c.campaignID, &c.phone, &c.interviewID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return c, refuse(ErrNotFound, "no case %d", caseID)
+		return c, survey.Errorf(survey.ENotFound, "no case %d", caseID)
 	}
 	return c, err
 }
 
 // ownDesk locks the user's desk and their case, and checks that the desk is
-// on caseID in one of states and that the case is still claimed by them.
-func ownDesk(ctx context.Context, tx DBTX, userID, caseID int64, now time.Time, states ...string) (Desk, lockedCase, error) {
+// on caseID in a state move may start from and that the case is still
+// claimed by them.
+func ownDesk(ctx context.Context, tx DBTX, userID survey.UserID, caseID survey.CaseID, now time.Time, move survey.DeskMove) (survey.Desk, lockedCase, error) {
 	d, err := lockDesk(ctx, tx, userID, now)
 	if err != nil {
 		return d, lockedCase{}, err
 	}
 	if d.CaseID != caseID || caseID == 0 {
 		return d, lockedCase{}, fmt.Errorf("desk is on case %d: %w", d.CaseID,
-			refuse(ErrConflict, "case %d is not on your desk any more; your screen has been refreshed", caseID))
+			survey.Errorf(survey.EConflict, "case %d is not on your desk any more; your screen has been refreshed", caseID))
 	}
-	if !slices.Contains(states, d.State) {
-		return d, lockedCase{}, fmt.Errorf("desk is %s, not %v: %w", d.State, states,
-			refuse(ErrConflict, "that step does not apply while your desk is %s; your screen has been refreshed", stateText(d.State)))
+	if !d.State.Can(move) {
+		return d, lockedCase{}, fmt.Errorf("desk is %s, not %v: %w", d.State, move.From(),
+			survey.Errorf(survey.EConflict, "that step does not apply while your desk is %s; your screen has been refreshed", d.State.Text()))
 	}
 	c, err := lockCase(ctx, tx, caseID)
 	if err != nil {
 		return d, c, err
 	}
-	if c.status != "claimed" || c.owner != userID {
+	if c.status != survey.CaseClaimed || c.owner != userID {
 		return d, c, fmt.Errorf("case %d is %s by user %d: %w", caseID, c.status, c.owner,
-			refuse(ErrConflict, "case %d is no longer yours (a supervisor reassigned, released or closed it)", caseID))
+			survey.Errorf(survey.EConflict, "case %d is no longer yours (a supervisor reassigned, released or closed it)", caseID))
 	}
 	return d, c, nil
 }
@@ -263,32 +246,43 @@ VALUES ($1, 'outbound', $2, $3, $4) RETURNING id`
 	sqlCountAttempt = `UPDATE survey_case SET attempts = attempts + 1 WHERE id = $1`
 )
 
+// StartAttempt records a new outbound call attempt of case caseID to phone
+// (placed by interviewer userID; zero: the dialer), counted against the
+// campaign's maximum. It runs in the caller's transaction.
+func StartAttempt(ctx context.Context, tx DBTX, caseID survey.CaseID, phone string, userID survey.UserID, now time.Time) (survey.AttemptID, error) {
+	var id survey.AttemptID
+	if err := tx.QueryRow(ctx, sqlStartAttempt, caseID, phone, now, nullID(userID)).Scan(&id); err != nil {
+		return 0, fmt.Errorf("start attempt of case %d: %w", caseID, err)
+	}
+	if _, err := tx.Exec(ctx, sqlCountAttempt, caseID); err != nil {
+		return 0, fmt.Errorf("count attempt of case %d: %w", caseID, err)
+	}
+	return id, nil
+}
+
 // StartDial records that the interviewer is dialing their case: a new
 // attempt, counted against the campaign's maximum.
-func (db *DB) StartDial(ctx context.Context, userID, caseID int64, now time.Time) (Desk, error) {
-	var d Desk
+func (db *DB) StartDial(ctx context.Context, userID survey.UserID, caseID survey.CaseID, now time.Time) (survey.Desk, error) {
+	var d survey.Desk
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		var (
 			c   lockedCase
 			err error
 		)
-		if d, c, err = ownDesk(ctx, tx, userID, caseID, now, DeskOnCase); err != nil {
+		if d, c, err = ownDesk(ctx, tx, userID, caseID, now, survey.MoveDial); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, sqlStartAttempt, caseID, c.phone, now, userID).Scan(&d.AttemptID); err != nil {
+		if d.AttemptID, err = StartAttempt(ctx, tx, caseID, c.phone, userID, now); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, sqlCountAttempt, caseID); err != nil {
-			return err
-		}
-		d.State = DeskDialing
+		d.State = survey.DeskDialing
 		if err := setDesk(ctx, tx, d, now); err != nil {
 			return err
 		}
 		return deskEvent(ctx, tx, "desk.dialing", d, c.campaignID, now, nil)
 	})
 	if err != nil {
-		return Desk{}, fmt.Errorf("dial case %d for user %d: %w", caseID, userID, err)
+		return survey.Desk{}, fmt.Errorf("dial case %d for user %d: %w", caseID, userID, err)
 	}
 	return d, nil
 }
@@ -308,14 +302,14 @@ RETURNING id`
 // Connect records that the respondent answered the interviewer's call and
 // puts the desk on the case's interview: the one in progress, if the case
 // has one (a callback resumes it), else a new one built from r.
-func (db *DB) Connect(ctx context.Context, userID, caseID int64, r survey.InterviewRecord, now time.Time) (Desk, error) {
-	var d Desk
+func (db *DB) Connect(ctx context.Context, userID survey.UserID, caseID survey.CaseID, r survey.InterviewRecord, now time.Time) (survey.Desk, error) {
+	var d survey.Desk
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		var (
 			c   lockedCase
 			err error
 		)
-		if d, c, err = ownDesk(ctx, tx, userID, caseID, now, DeskDialing); err != nil {
+		if d, c, err = ownDesk(ctx, tx, userID, caseID, now, survey.MoveConnect); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, sqlAnswered, d.AttemptID, now); err != nil {
@@ -347,7 +341,7 @@ func (db *DB) Connect(ctx context.Context, userID, caseID int64, r survey.Interv
 			err = tx.QueryRow(ctx, sqlStartCATIInterview, r.Questionnaire, r.Version, r.Language, ictx, cc, now,
 				caseID, d.AttemptID, userID).Scan(&d.InterviewID)
 			if pgCode(err) == codeForeignKeyViolation {
-				return fmt.Errorf("no questionnaire %s version %d: %w", r.Questionnaire, r.Version, ErrNotFound)
+				return fmt.Errorf("no questionnaire %s version %d: %w", r.Questionnaire, r.Version, survey.NotFound)
 			}
 			if err != nil {
 				return err
@@ -356,14 +350,14 @@ func (db *DB) Connect(ctx context.Context, userID, caseID int64, r survey.Interv
 				return err
 			}
 		}
-		d.State, d.Question = DeskInterviewing, ""
+		d.State, d.Question = survey.DeskInterviewing, ""
 		if err := setDesk(ctx, tx, d, now); err != nil {
 			return err
 		}
 		return deskEvent(ctx, tx, "interview.started", d, c.campaignID, now, nil)
 	})
 	if err != nil {
-		return Desk{}, fmt.Errorf("connect case %d for user %d: %w", caseID, userID, err)
+		return survey.Desk{}, fmt.Errorf("connect case %d for user %d: %w", caseID, userID, err)
 	}
 	return d, nil
 }
@@ -374,11 +368,11 @@ WHERE user_id = $1 AND interview_id = $2 AND state = 'interviewing'`
 
 // SetDeskQuestion remembers the question the interviewer backed up to (""
 // once they move on), so that a reload shows the same question.
-func (db *DB) SetDeskQuestion(ctx context.Context, userID, interviewID int64, question string) error {
+func (db *DB) SetDeskQuestion(ctx context.Context, userID survey.UserID, interviewID survey.InterviewID, question string) error {
 	err := db.retry(ctx, func() error {
 		tag, err := db.pool.Exec(ctx, sqlSetQuestion, userID, interviewID, question)
 		if err == nil && tag.RowsAffected() == 0 {
-			err = fmt.Errorf("desk is not on interview %d: %w", interviewID, ErrConflict)
+			err = fmt.Errorf("desk is not on interview %d: %w", interviewID, survey.Conflict)
 		}
 		return err
 	})
@@ -391,19 +385,19 @@ func (db *DB) SetDeskQuestion(ctx context.Context, userID, interviewID int64, qu
 const sqlQuotaCells = `UPDATE survey_case SET quota_cells = $2 WHERE id = $1`
 
 // CompleteInterview ends the desk's interview as status (compare-and-set:
-// ErrConflict if it had already ended) and moves the desk to wrap-up.
+// survey.Conflict if it had already ended) and moves the desk to wrap-up.
 // quotaCells are the quota cells a complete counts in.
-func (db *DB) CompleteInterview(ctx context.Context, userID, caseID int64, status survey.Status, lastQuestion string, quotaCells []string, now time.Time) (Desk, error) {
-	var d Desk
+func (db *DB) CompleteInterview(ctx context.Context, userID survey.UserID, caseID survey.CaseID, status survey.Status, lastQuestion string, quotaCells []string, now time.Time) (survey.Desk, error) {
+	var d survey.Desk
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		var (
 			c   lockedCase
 			err error
 		)
-		if d, c, err = ownDesk(ctx, tx, userID, caseID, now, DeskInterviewing); err != nil {
+		if d, c, err = ownDesk(ctx, tx, userID, caseID, now, survey.MoveComplete); err != nil {
 			return err
 		}
-		if err := finishInterviewAt(ctx, tx, survey.InterviewID(d.InterviewID), status, "interviewer", lastQuestion, now); err != nil {
+		if err := finishInterviewAt(ctx, tx, d.InterviewID, status, "interviewer", lastQuestion, now); err != nil {
 			return err
 		}
 		if quotaCells == nil {
@@ -414,14 +408,14 @@ func (db *DB) CompleteInterview(ctx context.Context, userID, caseID int64, statu
 				return err
 			}
 		}
-		d.State, d.Question = DeskWrapUp, ""
+		d.State, d.Question = survey.DeskWrapUp, ""
 		if err := setDesk(ctx, tx, d, now); err != nil {
 			return err
 		}
 		return deskEvent(ctx, tx, "interview.ended", d, c.campaignID, now, map[string]any{"status": status})
 	})
 	if err != nil {
-		return Desk{}, fmt.Errorf("end interview of case %d for user %d: %w", caseID, userID, err)
+		return survey.Desk{}, fmt.Errorf("end interview of case %d for user %d: %w", caseID, userID, err)
 	}
 	return d, nil
 }
@@ -451,39 +445,26 @@ func finishInterviewAt(ctx context.Context, q DBTX, id survey.InterviewID, to su
 // EndCall moves the desk from the interview (or the dialing) to wrap-up
 // without ending the interview: the respondent hung up or asked to be
 // called back, and the wrap-up decides.
-func (db *DB) EndCall(ctx context.Context, userID, caseID int64, now time.Time) (Desk, error) {
-	var d Desk
+func (db *DB) EndCall(ctx context.Context, userID survey.UserID, caseID survey.CaseID, now time.Time) (survey.Desk, error) {
+	var d survey.Desk
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		var (
 			c   lockedCase
 			err error
 		)
-		if d, c, err = ownDesk(ctx, tx, userID, caseID, now, DeskInterviewing, DeskDialing, DeskOnCase); err != nil {
+		if d, c, err = ownDesk(ctx, tx, userID, caseID, now, survey.MoveEndCall); err != nil {
 			return err
 		}
-		d.State, d.Question = DeskWrapUp, ""
+		d.State, d.Question = survey.DeskWrapUp, ""
 		if err := setDesk(ctx, tx, d, now); err != nil {
 			return err
 		}
 		return deskEvent(ctx, tx, "desk.wrap_up", d, c.campaignID, now, nil)
 	})
 	if err != nil {
-		return Desk{}, fmt.Errorf("end call on case %d for user %d: %w", caseID, userID, err)
+		return survey.Desk{}, fmt.Errorf("end call on case %d for user %d: %w", caseID, userID, err)
 	}
 	return d, nil
-}
-
-// Outcome is how a case leaves an interviewer's (or a supervisor's) hands.
-type Outcome struct {
-	AttemptCode   string // disposition of the desk's attempt; "" = none
-	Note          string // kept on the attempt and as a case note
-	Status        string // the case's next status: open, appointment or closed
-	FinalCode     string // with closed: the case's final disposition
-	NextAttemptAt time.Time
-	AppointmentAt time.Time // with appointment
-	// FinishInterview, when set, ends the case's interview in progress.
-	FinishInterview survey.Status
-	LastQuestion    string
 }
 
 const (
@@ -508,58 +489,70 @@ INSERT INTO appointment (case_id, at, interviewer_id, note, created_by) VALUES (
 	sqlAddNote = `INSERT INTO case_note (case_id, user_id, at, body) VALUES ($1, nullif($2, 0), $3, $4)`
 )
 
-// applyOutcome moves a locked case on as o says; byUser is who decided
-// (0 = system), appointmentFor the interviewer an appointment is with.
-func applyOutcome(ctx context.Context, tx DBTX, caseID, attemptID, interviewID, byUser, appointmentFor int64, o Outcome, now time.Time) error {
-	if attemptID != 0 {
-		if _, err := tx.Exec(ctx, sqlEndAttempt, attemptID, now, o.AttemptCode, o.Note); err != nil {
+// Settle names what ApplyOutcome moves on: the case (locked by the caller),
+// the attempt being settled and the case's interview (zero: none), who
+// decided (zero: the system) and the interviewer an appointment is with
+// (zero: anyone).
+type Settle struct {
+	Case           survey.CaseID
+	Attempt        survey.AttemptID
+	Interview      survey.InterviewID
+	By             survey.UserID
+	AppointmentFor survey.UserID
+}
+
+// ApplyOutcome moves a case on as o says (survey.Decide or survey.CloseAs
+// made it): it ends the attempt with its code and the case's other open
+// attempts, ends an interview in progress when o says so, settles pending
+// appointments, and reopens, books or closes the case. It runs in the
+// caller's transaction, which must hold the case's row.
+func ApplyOutcome(ctx context.Context, tx DBTX, t Settle, o survey.Outcome, now time.Time) error {
+	if t.Attempt != 0 {
+		if _, err := tx.Exec(ctx, sqlEndAttempt, t.Attempt, now, string(o.AttemptCode), o.Note); err != nil {
 			return err
 		}
 	}
-	if _, err := tx.Exec(ctx, sqlEndOpenAttempts, caseID, now); err != nil {
+	if _, err := tx.Exec(ctx, sqlEndOpenAttempts, t.Case, now); err != nil {
 		return err
 	}
-	if o.FinishInterview != "" && interviewID != 0 {
-		err := finishInterviewAt(ctx, tx, survey.InterviewID(interviewID), o.FinishInterview, "disposition", o.LastQuestion, now)
-		if err != nil && !errors.Is(err, ErrConflict) { // already ended: fine
+	if o.FinishInterview != "" && t.Interview != 0 {
+		err := finishInterviewAt(ctx, tx, t.Interview, o.FinishInterview, "disposition", o.LastQuestion, now)
+		if err != nil && !errors.Is(err, survey.Conflict) { // already ended: fine
 			return err
 		}
 	}
-	if _, err := tx.Exec(ctx, sqlKeepAppointments, caseID, now); err != nil {
+	if _, err := tx.Exec(ctx, sqlKeepAppointments, t.Case, now); err != nil {
 		return err
 	}
 	switch o.Status {
-	case "closed":
-		if _, err := tx.Exec(ctx, sqlCloseCase, caseID, o.FinalCode, o.AttemptCode, now); err != nil {
+	case survey.CaseClosed:
+		if _, err := tx.Exec(ctx, sqlCloseCase, t.Case, string(o.FinalCode), string(o.AttemptCode), now); err != nil {
 			return err
 		}
-	case "open":
-		if _, err := tx.Exec(ctx, sqlReopenCase, caseID, "open", o.NextAttemptAt, o.AttemptCode); err != nil {
+	case survey.CaseOpen:
+		if _, err := tx.Exec(ctx, sqlReopenCase, t.Case, string(survey.CaseOpen), o.NextAttemptAt, string(o.AttemptCode)); err != nil {
 			return err
 		}
-	case "appointment":
-		if _, err := tx.Exec(ctx, sqlReopenCase, caseID, "appointment", o.AppointmentAt, o.AttemptCode); err != nil {
+	case survey.CaseAppointment:
+		if _, err := tx.Exec(ctx, sqlReopenCase, t.Case, string(survey.CaseAppointment), o.AppointmentAt, string(o.AttemptCode)); err != nil {
 			return err
 		}
-		var with *int64
-		if appointmentFor != 0 {
-			with = &appointmentFor
-		}
-		if _, err := tx.Exec(ctx, sqlAddAppointment, caseID, o.AppointmentAt, with, o.Note, nullID(byUser)); err != nil {
+		if _, err := tx.Exec(ctx, sqlAddAppointment, t.Case, o.AppointmentAt, nullID(t.AppointmentFor), o.Note, nullID(t.By)); err != nil {
 			return err
 		}
 	default:
 		return fmt.Errorf("case status %q: want open, appointment or closed", o.Status)
 	}
 	if o.Note != "" {
-		if _, err := tx.Exec(ctx, sqlAddNote, caseID, byUser, now, o.Note); err != nil {
+		if _, err := tx.Exec(ctx, sqlAddNote, t.Case, t.By, now, o.Note); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func nullID(id int64) *int64 {
+// nullID is a zero id as NULL.
+func nullID[ID ~int64](id ID) *ID {
 	if id == 0 {
 		return nil
 	}
@@ -567,33 +560,33 @@ func nullID(id int64) *int64 {
 }
 
 // WrapUp settles the interviewer's case as o says and frees their desk.
-// ErrConflict when the case is no longer theirs (a supervisor took it) or
+// survey.Conflict when the case is no longer theirs (a supervisor took it) or
 // the desk has moved on, and when the desk has no call attempt (the case
 // was never dialed) but o puts the case back in the queue: with no attempt
 // counted it would come back forever, never reaching the campaign's
 // maximum. Closing it, or booking a call back, needs no call.
-func (db *DB) WrapUp(ctx context.Context, userID, caseID int64, o Outcome, now time.Time) (Desk, error) {
-	var d Desk
+func (db *DB) WrapUp(ctx context.Context, userID survey.UserID, caseID survey.CaseID, o survey.Outcome, now time.Time) (survey.Desk, error) {
+	var d survey.Desk
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		d0, c, err := ownDesk(ctx, tx, userID, caseID, now, DeskOnCase, DeskDialing, DeskInterviewing, DeskWrapUp)
+		d0, c, err := ownDesk(ctx, tx, userID, caseID, now, survey.MoveWrapUp)
 		if err != nil {
 			return err
 		}
-		if d0.AttemptID == 0 && o.Status == "open" {
-			return refuse(ErrConflict, "case %d was not dialed: dial it before recording what the call found", caseID)
+		if d0.AttemptID == 0 && o.Status == survey.CaseOpen {
+			return survey.Errorf(survey.EConflict, "case %d was not dialed: dial it before recording what the call found", caseID)
 		}
-		if err := applyOutcome(ctx, tx, caseID, d0.AttemptID, c.interviewID, userID, 0, o, now); err != nil {
+		if err := ApplyOutcome(ctx, tx, Settle{Case: caseID, Attempt: d0.AttemptID, Interview: c.interviewID, By: userID}, o, now); err != nil {
 			return err
 		}
-		d = Desk{UserID: userID, State: DeskIdle, Since: now}
+		d = survey.Desk{UserID: userID, State: survey.DeskIdle, Since: now}
 		if err := setDesk(ctx, tx, d, now); err != nil {
 			return err
 		}
-		return deskEvent(ctx, tx, "case.wrapped", Desk{UserID: userID, State: DeskIdle, CaseID: caseID, InterviewID: c.interviewID},
+		return deskEvent(ctx, tx, "case.wrapped", survey.Desk{UserID: userID, State: survey.DeskIdle, CaseID: caseID, InterviewID: c.interviewID},
 			c.campaignID, now, map[string]any{"case_status": o.Status, "final_code": o.FinalCode, "attempt_code": o.AttemptCode})
 	})
 	if err != nil {
-		return Desk{}, fmt.Errorf("wrap up case %d for user %d: %w", caseID, userID, err)
+		return survey.Desk{}, fmt.Errorf("wrap up case %d for user %d: %w", caseID, userID, err)
 	}
 	return d, nil
 }
@@ -601,12 +594,12 @@ func (db *DB) WrapUp(ctx context.Context, userID, caseID int64, o Outcome, now t
 // supervise runs fn on case caseID with the desks of its owner and of the
 // other users locked (in user-id order, before the case, as interviewers
 // lock them), and checks that the owner did not change meanwhile.
-func (db *DB) supervise(ctx context.Context, caseID int64, others []int64, now time.Time, fn func(tx pgx.Tx, c lockedCase, desks map[int64]Desk) error) error {
+func (db *DB) supervise(ctx context.Context, caseID survey.CaseID, others []survey.UserID, now time.Time, fn func(tx pgx.Tx, c lockedCase, desks map[survey.UserID]survey.Desk) error) error {
 	return db.tx(ctx, func(tx pgx.Tx) error {
-		var owner int64
+		var owner survey.UserID
 		err := tx.QueryRow(ctx, `SELECT coalesce(owner_user_id, 0) FROM survey_case WHERE id = $1`, caseID).Scan(&owner)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return refuse(ErrNotFound, "no case %d", caseID)
+			return survey.Errorf(survey.ENotFound, "no case %d", caseID)
 		}
 		if err != nil {
 			return err
@@ -617,7 +610,7 @@ func (db *DB) supervise(ctx context.Context, caseID int64, others []int64, now t
 		}
 		slices.Sort(users)
 		users = slices.Compact(users)
-		desks := map[int64]Desk{}
+		desks := map[survey.UserID]survey.Desk{}
 		for _, u := range users {
 			d, err := lockDesk(ctx, tx, u, now)
 			if err != nil {
@@ -630,19 +623,19 @@ func (db *DB) supervise(ctx context.Context, caseID int64, others []int64, now t
 			return err
 		}
 		if c.owner != owner {
-			return refuse(ErrConflict, "case %d changed hands meanwhile; reload and try again", caseID)
+			return survey.Errorf(survey.EConflict, "case %d changed hands meanwhile; reload and try again", caseID)
 		}
 		return fn(tx, c, desks)
 	})
 }
 
 // freeOwner moves the owner's desk off the case, if it is on it.
-func freeOwner(ctx context.Context, tx DBTX, c lockedCase, caseID int64, desks map[int64]Desk, now time.Time) error {
+func freeOwner(ctx context.Context, tx DBTX, c lockedCase, caseID survey.CaseID, desks map[survey.UserID]survey.Desk, now time.Time) error {
 	if c.owner == 0 {
 		return nil
 	}
 	if d := desks[c.owner]; d.CaseID == caseID {
-		if err := setDesk(ctx, tx, Desk{UserID: c.owner, State: DeskIdle}, now); err != nil {
+		if err := setDesk(ctx, tx, survey.Desk{UserID: c.owner, State: survey.DeskIdle}, now); err != nil {
 			return err
 		}
 	}
@@ -656,25 +649,25 @@ const sqlReassign = `UPDATE survey_case SET status = 'claimed', owner = 'intervi
 // Reassign gives case caseID to interviewer to, whose desk must be idle; the
 // previous owner's desk, if any, is freed and an open call attempt ended.
 // An interview in progress stays in progress for the new interviewer to
-// resume. ErrConflict: the case is closed or the new interviewer is busy.
-// ErrNotFound: no such case, or to is not an active interviewer.
-func (db *DB) Reassign(ctx context.Context, actor string, caseID, to int64, toName string, now time.Time) error {
-	err := db.supervise(ctx, caseID, []int64{to}, now, func(tx pgx.Tx, c lockedCase, desks map[int64]Desk) error {
+// resume. survey.Conflict: the case is closed or the new interviewer is busy.
+// survey.NotFound: no such case, or to is not an active interviewer.
+func (db *DB) Reassign(ctx context.Context, actor string, caseID survey.CaseID, to survey.UserID, toName string, now time.Time) error {
+	err := db.supervise(ctx, caseID, []survey.UserID{to}, now, func(tx pgx.Tx, c lockedCase, desks map[survey.UserID]survey.Desk) error {
 		var ok bool
 		if err := tx.QueryRow(ctx, sqlIsInterviewer, to).Scan(&ok); errors.Is(err, pgx.ErrNoRows) || !ok {
-			return fmt.Errorf("user %d: %w", to, refuse(ErrNotFound, "%s is not an active interviewer", toName))
+			return fmt.Errorf("user %d: %w", to, survey.Errorf(survey.ENotFound, "%s is not an active interviewer", toName))
 		} else if err != nil {
 			return err
 		}
-		if c.status == "closed" {
-			return refuse(ErrConflict, "case %d is closed", caseID)
+		if c.status == survey.CaseClosed {
+			return survey.Errorf(survey.EConflict, "case %d is closed", caseID)
 		}
 		if c.owner == to {
 			return nil
 		}
-		if d := desks[to]; d.State != DeskIdle {
-			return fmt.Errorf("user %d: %w", to, refuse(ErrConflict,
-				"interviewer %s is busy (%s): a case goes only to an idle interviewer", toName, stateText(d.State)))
+		if d := desks[to]; d.State != survey.DeskIdle {
+			return fmt.Errorf("user %d: %w", to, survey.Errorf(survey.EConflict,
+				"interviewer %s is busy (%s): a case goes only to an idle interviewer", toName, d.State.Text()))
 		}
 		if err := freeOwner(ctx, tx, c, caseID, desks, now); err != nil {
 			return err
@@ -685,14 +678,14 @@ func (db *DB) Reassign(ctx context.Context, actor string, caseID, to int64, toNa
 		if _, err := tx.Exec(ctx, sqlReassign, caseID, to, toName); err != nil {
 			return err
 		}
-		nd := Desk{UserID: to, State: DeskOnCase, CaseID: caseID}
+		nd := survey.Desk{UserID: to, State: survey.DeskOnCase, CaseID: caseID}
 		if err := setDesk(ctx, tx, nd, now); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, actor, "case.reassign", fmt.Sprintf("case:%d", caseID), map[string]any{"from": c.owner, "to": to}); err != nil {
 			return err
 		}
-		return deskEvent(ctx, tx, "case.reassigned", nd, c.campaignID, now, map[string]any{"users": []int64{c.owner, to}, "by": actor})
+		return deskEvent(ctx, tx, "case.reassigned", nd, c.campaignID, now, map[string]any{"users": []survey.UserID{c.owner, to}, "by": actor})
 	})
 	if err != nil {
 		return fmt.Errorf("reassign case %d to user %d: %w", caseID, to, err)
@@ -705,12 +698,12 @@ const sqlPendingAppointment = `SELECT EXISTS (SELECT 1 FROM appointment WHERE ca
 const sqlCaseHasComplete = `SELECT EXISTS (SELECT 1 FROM interview WHERE case_id = $1 AND status = 'complete')`
 
 // Release takes case caseID from its interviewer and puts it back in the
-// queue, due now (or at its pending appointment). ErrConflict if it is
+// queue, due now (or at its pending appointment). survey.Conflict if it is
 // closed or its interview is complete.
-func (db *DB) Release(ctx context.Context, actor string, caseID int64, now time.Time) error {
-	err := db.supervise(ctx, caseID, nil, now, func(tx pgx.Tx, c lockedCase, desks map[int64]Desk) error {
-		if c.status == "closed" {
-			return refuse(ErrConflict, "case %d is closed", caseID)
+func (db *DB) Release(ctx context.Context, actor string, caseID survey.CaseID, now time.Time) error {
+	err := db.supervise(ctx, caseID, nil, now, func(tx pgx.Tx, c lockedCase, desks map[survey.UserID]survey.Desk) error {
+		if c.status == survey.CaseClosed {
+			return survey.Errorf(survey.EConflict, "case %d is closed", caseID)
 		}
 		// A released case is called again: never one whose respondent
 		// already completed the interview.
@@ -719,7 +712,7 @@ func (db *DB) Release(ctx context.Context, actor string, caseID int64, now time.
 			return err
 		}
 		if complete {
-			return refuse(ErrConflict, "case %d has a complete interview; set disposition 1.1 instead of releasing it", caseID)
+			return survey.Errorf(survey.EConflict, "case %d has a complete interview; set disposition 1.1 instead of releasing it", caseID)
 		}
 		if err := freeOwner(ctx, tx, c, caseID, desks, now); err != nil {
 			return err
@@ -744,8 +737,8 @@ func (db *DB) Release(ctx context.Context, actor string, caseID int64, now time.
 		if err := audit(ctx, tx, actor, "case.release", fmt.Sprintf("case:%d", caseID), map[string]any{"from": c.owner}); err != nil {
 			return err
 		}
-		return deskEvent(ctx, tx, "case.released", Desk{UserID: c.owner, State: DeskIdle, CaseID: caseID}, c.campaignID, now,
-			map[string]any{"users": []int64{c.owner}, "by": actor})
+		return deskEvent(ctx, tx, "case.released", survey.Desk{UserID: c.owner, State: survey.DeskIdle, CaseID: caseID}, c.campaignID, now,
+			map[string]any{"users": []survey.UserID{c.owner}, "by": actor})
 	})
 	if err != nil {
 		return fmt.Errorf("release case %d: %w", caseID, err)
@@ -755,26 +748,26 @@ func (db *DB) Release(ctx context.Context, actor string, caseID int64, now time.
 
 // SetDisposition closes case caseID with a final disposition chosen by a
 // supervisor: the owner's desk is freed, an open attempt ended, and an
-// interview in progress ended as o.FinishInterview. ErrConflict if the case
+// interview in progress ended as o.FinishInterview. survey.Conflict if the case
 // is already closed.
-func (db *DB) SetDisposition(ctx context.Context, actor string, actorID, caseID int64, o Outcome, now time.Time) error {
-	err := db.supervise(ctx, caseID, nil, now, func(tx pgx.Tx, c lockedCase, desks map[int64]Desk) error {
-		if c.status == "closed" {
-			return refuse(ErrConflict, "case %d is already closed", caseID)
+func (db *DB) SetDisposition(ctx context.Context, actor string, actorID survey.UserID, caseID survey.CaseID, o survey.Outcome, now time.Time) error {
+	err := db.supervise(ctx, caseID, nil, now, func(tx pgx.Tx, c lockedCase, desks map[survey.UserID]survey.Desk) error {
+		if c.status == survey.CaseClosed {
+			return survey.Errorf(survey.EConflict, "case %d is already closed", caseID)
 		}
 		if err := freeOwner(ctx, tx, c, caseID, desks, now); err != nil {
 			return err
 		}
-		o.Status = "closed"
-		if err := applyOutcome(ctx, tx, caseID, 0, c.interviewID, actorID, 0, o, now); err != nil {
+		o.Status = survey.CaseClosed
+		if err := ApplyOutcome(ctx, tx, Settle{Case: caseID, Interview: c.interviewID, By: actorID}, o, now); err != nil {
 			return err
 		}
 		if err := audit(ctx, tx, actor, "case.disposition", fmt.Sprintf("case:%d", caseID),
 			map[string]any{"from": c.owner, "code": o.FinalCode, "note": o.Note}); err != nil {
 			return err
 		}
-		return deskEvent(ctx, tx, "case.disposition", Desk{UserID: c.owner, State: DeskIdle, CaseID: caseID}, c.campaignID, now,
-			map[string]any{"users": []int64{c.owner}, "by": actor, "code": o.FinalCode})
+		return deskEvent(ctx, tx, "case.disposition", survey.Desk{UserID: c.owner, State: survey.DeskIdle, CaseID: caseID}, c.campaignID, now,
+			map[string]any{"users": []survey.UserID{c.owner}, "by": actor, "code": o.FinalCode})
 	})
 	if err != nil {
 		return fmt.Errorf("set disposition of case %d: %w", caseID, err)

@@ -22,8 +22,8 @@ import (
 // 09:00–21:00 local every day, with interviewers assigned.
 type caseFixture struct {
 	db       *sql.DB
-	campaign int64
-	users    []int64
+	campaign survey.CampaignID
+	users    []survey.UserID
 	names    []string
 	phones   int
 }
@@ -50,11 +50,11 @@ func newCaseFixture(t *testing.T, interviewers int) *caseFixture {
 		f.users = append(f.users, u.ID)
 		f.names = append(f.names, name)
 	}
-	var ws []sql.Window
+	var ws []survey.Window
 	for d := range 7 {
-		ws = append(ws, sql.Window{Dow: d, Opens: 9 * 60, Closes: 21 * 60})
+		ws = append(ws, survey.Window{Dow: d, Opens: 9 * 60, Closes: 21 * 60})
 	}
-	f.campaign, err = db.CreateCampaign(ctx, sql.Campaign{Name: "study", Questionnaire: "customer-study", Mode: "cati",
+	f.campaign, err = db.CreateCampaign(ctx, survey.Campaign{Name: "study", Questionnaire: "customer-study", Mode: "cati",
 		Status: "running", MaxAttempts: 3, Windows: ws, Interviewers: f.users}, "admin")
 	if err != nil {
 		t.Fatal(err)
@@ -65,10 +65,10 @@ func newCaseFixture(t *testing.T, interviewers int) *caseFixture {
 // add imports one contact per zone; priorities optional.
 func (f *caseFixture) add(t *testing.T, zones ...string) {
 	t.Helper()
-	var rows []sql.SampleRow
+	var rows []survey.SampleRow
 	for i, z := range zones {
 		f.phones++
-		rows = append(rows, sql.SampleRow{Line: i + 2, Phone: fmt.Sprintf("+1202555%04d", f.phones), TZ: z, Attrs: map[string]string{"first_name": "P" + z}})
+		rows = append(rows, survey.SampleRow{Line: i + 2, Phone: fmt.Sprintf("+1202555%04d", f.phones), TZ: z, Attrs: map[string]string{"first_name": "P" + z}})
 	}
 	if _, _, err := f.db.ImportSample(t.Context(), f.campaign, rows, "admin"); err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestClaimConcurrentNeverShares(t *testing.T) {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
-		got   = map[int64]int64{}
+		got   = map[survey.CaseID]survey.UserID{}
 		empty int
 	)
 	start := make(chan struct{})
@@ -102,7 +102,7 @@ func TestClaimConcurrentNeverShares(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case errors.Is(err, sql.ErrNotFound):
+			case errors.Is(err, survey.NotFound):
 				empty++
 			case err != nil:
 				t.Errorf("claim: %v", err)
@@ -171,13 +171,13 @@ func TestClaimOrder(t *testing.T) {
 	// 1: New York, 2: Los Angeles (window closes 3 h later), 3: LA with
 	// priority, 4: New York with a due appointment.
 	f.add(t, "America/New_York", "America/Los_Angeles", "America/Los_Angeles", "America/New_York")
-	var ids []int64
+	var ids []survey.CaseID
 	rows, err := f.db.Pool().Query(ctx, `SELECT id FROM survey_case ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
-		var id int64
+		var id survey.CaseID
 		if err := rows.Scan(&id); err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +188,7 @@ func TestClaimOrder(t *testing.T) {
 	mustExec(t, f.db, `UPDATE survey_case SET priority = 5 WHERE id = $1`, ids[2])
 	mustExec(t, f.db, `UPDATE survey_case SET status = 'appointment' WHERE id = $1`, ids[3])
 	mustExec(t, f.db, `INSERT INTO appointment (case_id, at) VALUES ($1, $2)`, ids[3], at.Add(-time.Minute))
-	want := []int64{ids[3], ids[2], ids[0], ids[1]}
+	want := []survey.CaseID{ids[3], ids[2], ids[0], ids[1]}
 	for i, w := range want {
 		d, err := f.db.ClaimNext(ctx, f.users[0], f.names[0], at)
 		if err != nil {
@@ -197,7 +197,7 @@ func TestClaimOrder(t *testing.T) {
 		if d.CaseID != w {
 			t.Fatalf("claim %d got case %d, want %d (order %v)", i, d.CaseID, w, want)
 		}
-		if _, err := f.db.WrapUp(ctx, f.users[0], d.CaseID, sql.Outcome{Status: "closed", FinalCode: "4.10"}, at); err != nil {
+		if _, err := f.db.WrapUp(ctx, f.users[0], d.CaseID, survey.Outcome{Status: "closed", FinalCode: "4.10"}, at); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -225,10 +225,10 @@ func TestDeskLifeAndSupervisorActions(t *testing.T) {
 		t.Fatalf("second claim: %+v, %v", again, err)
 	}
 	// b cannot dial a's case (a forged case id).
-	if _, err := f.db.StartDial(ctx, b, caseID, monday); !errors.Is(err, sql.ErrConflict) {
+	if _, err := f.db.StartDial(ctx, b, caseID, monday); !errors.Is(err, survey.Conflict) {
 		t.Fatalf("dial someone else's case: %v, want ErrConflict", err)
 	}
-	if d, err = f.db.StartDial(ctx, a, caseID, monday); err != nil || d.State != sql.DeskDialing || d.AttemptID == 0 {
+	if d, err = f.db.StartDial(ctx, a, caseID, monday); err != nil || d.State != survey.DeskDialing || d.AttemptID == 0 {
 		t.Fatalf("dial: %+v, %v", d, err)
 	}
 	v, err := f.db.Questionnaire(ctx, "customer-study", 0)
@@ -236,7 +236,7 @@ func TestDeskLifeAndSupervisorActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, err = f.db.Connect(ctx, a, caseID, survey.InterviewRecord{Questionnaire: v.ID, Version: v.Version, Language: "en"}, monday)
-	if err != nil || d.State != sql.DeskInterviewing || d.InterviewID == 0 {
+	if err != nil || d.State != survey.DeskInterviewing || d.InterviewID == 0 {
 		t.Fatalf("connect: %+v, %v", d, err)
 	}
 	if err := f.db.SaveAnswer(ctx, survey.InterviewID(d.InterviewID), survey.Answer{Question: "main_user", Value: true}); err != nil {
@@ -246,15 +246,15 @@ func TestDeskLifeAndSupervisorActions(t *testing.T) {
 	if err := f.db.Reassign(ctx, "sup", caseID, b, f.names[1], monday); err != nil {
 		t.Fatal(err)
 	}
-	if da, _ := f.db.Desk(ctx, a); da.State != sql.DeskIdle {
+	if da, _ := f.db.Desk(ctx, a); da.State != survey.DeskIdle {
 		t.Fatalf("a's desk after reassign: %+v", da)
 	}
 	db2, _ := f.db.Desk(ctx, b)
-	if db2.State != sql.DeskOnCase || db2.CaseID != caseID {
+	if db2.State != survey.DeskOnCase || db2.CaseID != caseID {
 		t.Fatalf("b's desk after reassign: %+v", db2)
 	}
 	// a's stale screen can no longer wrap it up.
-	if _, err := f.db.WrapUp(ctx, a, caseID, sql.Outcome{Status: "closed", FinalCode: "2.11"}, monday); !errors.Is(err, sql.ErrConflict) {
+	if _, err := f.db.WrapUp(ctx, a, caseID, survey.Outcome{Status: "closed", FinalCode: "2.11"}, monday); !errors.Is(err, survey.Conflict) {
 		t.Fatalf("wrap up a case taken away: %v", err)
 	}
 	// b calls back and resumes the same interview.
@@ -273,10 +273,10 @@ func TestDeskLifeAndSupervisorActions(t *testing.T) {
 	if err := f.db.Release(ctx, "sup", caseID, monday); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.SetDisposition(ctx, "sup", 0, caseID, sql.Outcome{FinalCode: "2.12", FinishInterview: survey.StatusBreakoff, Note: "hung up"}, monday); err != nil {
+	if err := f.db.SetDisposition(ctx, "sup", 0, caseID, survey.Outcome{FinalCode: "2.12", FinishInterview: survey.StatusBreakoff, Note: "hung up"}, monday); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.SetDisposition(ctx, "sup", 0, caseID, sql.Outcome{FinalCode: "2.11"}, monday); !errors.Is(err, sql.ErrConflict) {
+	if err := f.db.SetDisposition(ctx, "sup", 0, caseID, survey.Outcome{FinalCode: "2.11"}, monday); !errors.Is(err, survey.Conflict) {
 		t.Fatalf("close a closed case: %v", err)
 	}
 	log, err := f.db.AuditLog(ctx, "", 10)
@@ -312,7 +312,7 @@ func TestListenEventsSeesCommits(t *testing.T) {
 		done <- db.ListenEvents(ctx, func() { ready <- struct{}{} }, func(id int64) { got <- id })
 	}()
 	<-ready
-	id, err := db.AddEvent(ctx, sql.Event{Kind: "test"})
+	id, err := db.AddEvent(ctx, survey.Event{Kind: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestPruneEvents(t *testing.T) {
 	db := sqltest.New(t)
 	var ids []int64
 	for range 4 {
-		id, err := db.AddEvent(ctx, sql.Event{Kind: "test"})
+		id, err := db.AddEvent(ctx, survey.Event{Kind: "test"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,15 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Errors a caller may act on, checked with errors.Is.
-var (
-	// ErrNotFound: no such row.
-	ErrNotFound = errors.New("not found")
-	// ErrConflict: a compare-and-set was lost (the interview is no longer in
-	// progress) or a unique name is taken.
-	ErrConflict = errors.New("conflict")
-)
-
 // Options is the database section of the configuration.
 type Options struct {
 	// DatabaseURL is a PostgreSQL URL or DSN. Empty: canvass starts a local
@@ -104,6 +95,9 @@ func (db *DB) Close() { db.pool.Close() }
 
 // Pool is the underlying pool, for LISTEN/NOTIFY and CopyFrom.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Ping checks that the database answers, for /healthz.
+func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
 
 // PostgreSQL error codes the stores translate.
 const (

@@ -8,28 +8,17 @@ package sql
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/canvass/canvass/survey"
 
 	"github.com/jackc/pgx/v5"
 )
 
 // EventChannel is the NOTIFY channel of the live feed.
 const EventChannel = "canvass_events"
-
-// Event is one row of the live feed. Zero ids mean "not about one".
-type Event struct {
-	ID          int64
-	At          time.Time
-	Kind        string
-	CampaignID  int64
-	InterviewID int64
-	UserID      int64
-	CaseID      int64
-	Payload     json.RawMessage
-}
 
 const sqlAddEvent = `
 INSERT INTO event (at, kind, campaign_id, interview_id, user_id, case_id, payload)
@@ -40,7 +29,7 @@ const sqlNotifyEvent = `SELECT pg_notify('` + EventChannel + `', $1::text)`
 
 // addEvent stores e and notifies listeners at commit; run it in the
 // transaction of the change it reports.
-func addEvent(ctx context.Context, q DBTX, e Event) (int64, error) {
+func WriteEvent(ctx context.Context, q DBTX, e survey.Event) (int64, error) {
 	var payload *string
 	if len(e.Payload) > 0 {
 		payload = new(string(e.Payload))
@@ -56,11 +45,11 @@ func addEvent(ctx context.Context, q DBTX, e Event) (int64, error) {
 }
 
 // AddEvent stores one event on its own and notifies the listeners.
-func (db *DB) AddEvent(ctx context.Context, e Event) (int64, error) {
+func (db *DB) AddEvent(ctx context.Context, e survey.Event) (int64, error) {
 	var id int64
 	err := db.retry(ctx, func() error {
 		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) (err error) {
-			id, err = addEvent(ctx, tx, e)
+			id, err = WriteEvent(ctx, tx, e)
 			return err
 		})
 	})
@@ -73,15 +62,15 @@ FROM event WHERE id > $1 ORDER BY id LIMIT $2`
 
 // EventsAfter returns at most limit events with ids above after, oldest
 // first.
-func (db *DB) EventsAfter(ctx context.Context, after int64, limit int) ([]Event, error) {
-	var es []Event
+func (db *DB) EventsAfter(ctx context.Context, after int64, limit int) ([]survey.Event, error) {
+	var es []survey.Event
 	err := db.retry(ctx, func() error {
 		rows, err := db.pool.Query(ctx, sqlEventsAfter, after, limit)
 		if err != nil {
 			return err
 		}
-		es, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Event, error) {
-			var e Event
+		es, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.Event, error) {
+			var e survey.Event
 			err := row.Scan(&e.ID, &e.At, &e.Kind, &e.CampaignID, &e.InterviewID, &e.UserID, &e.CaseID, &e.Payload)
 			e.At = e.At.UTC()
 			return e, err

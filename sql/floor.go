@@ -15,45 +15,6 @@ import (
 	"github.com/canvass/canvass/survey"
 )
 
-// DeskRow is one interviewer on the floor.
-type DeskRow struct {
-	UserID         int64
-	Name           string
-	State          string
-	Since          time.Time
-	CaseID         int64
-	CampaignID     int64
-	CompletesHour  int // completes ended in the last hour
-	CompletesToday int // since midnight UTC
-}
-
-// CampaignProgress is one campaign's fieldwork so far.
-type CampaignProgress struct {
-	ID              int64
-	Name            string
-	Questionnaire   string
-	Status          string
-	Cases           int
-	Open            int // waiting to be called (not closed, not claimed)
-	Claimed         int
-	Appointments    int // cases waiting for an appointment
-	AppointmentsDue int
-	Closed          int
-	Completes       int
-	Partials        int
-	Refusals        int
-	Groups          survey.Counts            // closed cases by rate group
-	QuotaFill       map[string]int           // quota cell -> completes
-	Values          map[string]map[int64]int // question -> value -> answers
-}
-
-// Floor is the whole floor at one instant.
-type Floor struct {
-	At        time.Time
-	Desks     []DeskRow
-	Campaigns []CampaignProgress
-}
-
 const sqlFloorDesks = `
 SELECT u.id, u.name, coalesce(d.state, 'idle'), coalesce(d.since, u.created_at), coalesce(d.case_id, 0),
        coalesce(sc.campaign_id, 0),
@@ -98,17 +59,17 @@ WHERE NOT a.skipped AND jsonb_typeof(a.value) = 'number'
 GROUP BY 1, 2, 3`
 
 // Floor reads the floor as of now.
-func (db *DB) Floor(ctx context.Context, now time.Time) (Floor, error) {
-	var f Floor
+func (db *DB) Floor(ctx context.Context, now time.Time) (survey.Floor, error) {
+	var f survey.Floor
 	err := db.retry(ctx, func() error {
-		f = Floor{At: now}
+		f = survey.Floor{At: now}
 		return pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, sqlFloorDesks, now)
 			if err != nil {
 				return err
 			}
-			f.Desks, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (DeskRow, error) {
-				var d DeskRow
+			f.Desks, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.DeskRow, error) {
+				var d survey.DeskRow
 				err := row.Scan(&d.UserID, &d.Name, &d.State, &d.Since, &d.CaseID, &d.CampaignID, &d.CompletesHour, &d.CompletesToday)
 				d.Since = d.Since.UTC()
 				return d, err
@@ -120,8 +81,8 @@ func (db *DB) Floor(ctx context.Context, now time.Time) (Floor, error) {
 			if err != nil {
 				return err
 			}
-			f.Campaigns, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (CampaignProgress, error) {
-				c := CampaignProgress{QuotaFill: map[string]int{}, Values: map[string]map[int64]int{}}
+			f.Campaigns, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.CampaignProgress, error) {
+				c := survey.CampaignProgress{QuotaFill: map[string]int{}, Values: map[string]map[int64]int{}}
 				err := row.Scan(&c.ID, &c.Name, &c.Questionnaire, &c.Status, &c.Cases, &c.Open, &c.Claimed, &c.Appointments,
 					&c.AppointmentsDue, &c.Closed)
 				return c, err
@@ -129,12 +90,12 @@ func (db *DB) Floor(ctx context.Context, now time.Time) (Floor, error) {
 			if err != nil {
 				return err
 			}
-			byID := map[int64]*CampaignProgress{}
+			byID := map[survey.CampaignID]*survey.CampaignProgress{}
 			for i := range f.Campaigns {
 				byID[f.Campaigns[i].ID] = &f.Campaigns[i]
 			}
 			var (
-				id        int64
+				id        survey.CampaignID
 				group     string
 				a, b, n   int
 				cell, qid string
@@ -188,7 +149,7 @@ func (db *DB) Floor(ctx context.Context, now time.Time) (Floor, error) {
 		})
 	})
 	if err != nil {
-		return Floor{}, fmt.Errorf("read the floor: %w", err)
+		return survey.Floor{}, fmt.Errorf("read the floor: %w", err)
 	}
 	return f, nil
 }

@@ -25,7 +25,7 @@ RETURNING id`
 
 // StartInterview stores r as a new interview in progress, started now unless
 // r.StartedAt is set; r's status, end and answers are ignored. The
-// questionnaire version must exist (ErrNotFound).
+// questionnaire version must exist (survey.NotFound).
 func (db *DB) StartInterview(ctx context.Context, r survey.InterviewRecord) (survey.InterviewID, error) {
 	var id survey.InterviewID
 	err := db.retry(ctx, func() (err error) {
@@ -55,7 +55,7 @@ func startInterview(ctx context.Context, q DBTX, r survey.InterviewRecord) (surv
 	err = q.QueryRow(ctx, sqlStartInterview, r.Questionnaire, r.Version, string(r.Mode), r.Language,
 		ictx, ccontact, nullTime(r.StartedAt)).Scan(&id)
 	if pgCode(err) == codeForeignKeyViolation {
-		return 0, fmt.Errorf("no such questionnaire version: %w", ErrNotFound)
+		return 0, fmt.Errorf("no such questionnaire version: %w", survey.NotFound)
 	}
 	return id, err
 }
@@ -71,13 +71,26 @@ FOR SHARE
 ON CONFLICT (interview_id, question_id) DO UPDATE
 SET value = excluded.value, skipped = excluded.skipped, paradata = excluded.paradata, answered_at = excluded.answered_at`
 
-// SaveAnswer stores a, replacing an earlier answer to the same question, in
-// one statement committed before it returns. A skipped answer is stored with
-// a null value. ErrConflict if the interview is no longer in progress,
-// ErrNotFound if there is no such interview.
-func (db *DB) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer) error {
-	if err := db.retry(ctx, func() error { return saveAnswer(ctx, db.pool, id, a) }); err != nil {
-		return fmt.Errorf("save answer %s of interview %d: %w", a.Question, id, err)
+// SaveAnswer stores a, replacing an earlier answer to the same question,
+// committed before it returns, and deletes the answers to cleared, which a
+// changed answer made irrelevant (an irrelevant question's answer is NULL),
+// in the same transaction: no crash leaves one without the other. A skipped
+// answer is stored with a null value. survey.Conflict if the interview is no
+// longer in progress, survey.NotFound if there is no such interview.
+func (db *DB) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer, cleared ...string) error {
+	err := db.retry(ctx, func() error {
+		if len(cleared) == 0 {
+			return saveAnswer(ctx, db.pool, id, a) // one statement: no transaction to pay for
+		}
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			if err := saveAnswer(ctx, tx, id, a); err != nil {
+				return err
+			}
+			return clearAnswers(ctx, tx, id, cleared)
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("save answer %s of interview %d (clearing %v): %w", a.Question, id, cleared, err)
 	}
 	return nil
 }
@@ -111,7 +124,7 @@ const (
 
 // ClearAnswers deletes the answers to questions, which a back-up made
 // irrelevant (an irrelevant question's answer is NULL). Same rule as
-// SaveAnswer: ErrConflict once the interview is no longer in progress.
+// SaveAnswer: survey.Conflict once the interview is no longer in progress.
 func (db *DB) ClearAnswers(ctx context.Context, id survey.InterviewID, questions []string) error {
 	err := db.retry(ctx, func() error {
 		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return clearAnswers(ctx, tx, id, questions) })
@@ -127,12 +140,12 @@ func clearAnswers(ctx context.Context, tx DBTX, id survey.InterviewID, questions
 	var status survey.Status
 	if err := tx.QueryRow(ctx, sqlClearAnswersLock, id).Scan(&status); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
+			return survey.NotFound
 		}
 		return err
 	}
 	if status != survey.StatusInProgress {
-		return fmt.Errorf("interview is %s: %w", status, ErrConflict)
+		return fmt.Errorf("interview is %s: %w", status, survey.Conflict)
 	}
 	_, err := tx.Exec(ctx, sqlClearAnswers, id, questions)
 	return err
@@ -144,8 +157,8 @@ SET status = $2, ended_at = now(), end_cause = $3, last_question = $4
 WHERE id = $1 AND status = 'in_progress'`
 
 // FinishInterview moves the interview from in_progress to status to, once:
-// ErrConflict if it had already ended (the other side of a hangup/timeout race
-// won), ErrNotFound if there is no such interview.
+// survey.Conflict if it had already ended (the other side of a hangup/timeout race
+// won), survey.NotFound if there is no such interview.
 func (db *DB) FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, lastQuestion string) error {
 	err := db.retry(ctx, func() error { return finishInterview(ctx, db.pool, id, to, cause, lastQuestion) })
 	if err != nil {
@@ -173,17 +186,17 @@ func finishInterview(ctx context.Context, q DBTX, id survey.InterviewID, to surv
 const sqlInterviewStatus = `SELECT status FROM interview WHERE id = $1`
 
 // notInProgress explains why a compare-and-set on interview id changed
-// nothing: ErrNotFound or ErrConflict.
+// nothing: survey.NotFound or survey.Conflict.
 func notInProgress(ctx context.Context, q DBTX, id survey.InterviewID) error {
 	var status survey.Status
 	err := q.QueryRow(ctx, sqlInterviewStatus, id).Scan(&status)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return ErrNotFound
+		return survey.NotFound
 	case err != nil:
 		return err
 	}
-	return fmt.Errorf("interview is %s: %w", status, ErrConflict)
+	return fmt.Errorf("interview is %s: %w", status, survey.Conflict)
 }
 
 // sqlSelectInterviews selects the columns scanInterview reads; answers (as
@@ -203,7 +216,7 @@ const sqlInterview = sqlSelectInterviews + `
 WHERE i.id = $2`
 
 // Interview returns interview id with its answers in the order they were
-// given; ErrNotFound if there is none.
+// given; survey.NotFound if there is none.
 func (db *DB) Interview(ctx context.Context, id survey.InterviewID) (survey.InterviewRecord, error) {
 	var r survey.InterviewRecord
 	err := db.retry(ctx, func() error {
@@ -215,7 +228,7 @@ func (db *DB) Interview(ctx context.Context, id survey.InterviewID) (survey.Inte
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = ErrNotFound
+		err = survey.NotFound
 	}
 	if err != nil {
 		return survey.InterviewRecord{}, fmt.Errorf("load interview %d: %w", id, err)

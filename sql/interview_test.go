@@ -88,10 +88,10 @@ func TestInterviewRoundTrip(t *testing.T) {
 		t.Errorf("finished interview (-want +got):\n%s", diff)
 	}
 
-	if _, err := db.Interview(ctx, id+1000); !errors.Is(err, sql.ErrNotFound) {
+	if _, err := db.Interview(ctx, id+1000); !errors.Is(err, survey.NotFound) {
 		t.Errorf("Interview of an unknown id: %v, want ErrNotFound", err)
 	}
-	if _, err := db.StartInterview(ctx, survey.InterviewRecord{Questionnaire: "post-call", Version: 7, Mode: survey.ModeIVR}); !errors.Is(err, sql.ErrNotFound) {
+	if _, err := db.StartInterview(ctx, survey.InterviewRecord{Questionnaire: "post-call", Version: 7, Mode: survey.ModeIVR}); !errors.Is(err, survey.NotFound) {
 		t.Errorf("StartInterview of an unknown version: %v, want ErrNotFound", err)
 	}
 	if _, err := db.StartInterview(ctx, survey.InterviewRecord{Questionnaire: "post-call", Version: 1, Mode: "fax"}); err == nil {
@@ -135,16 +135,16 @@ func TestEndedInterviewIsFrozen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := db.SaveAnswer(ctx, id, survey.Answer{Question: "nps", Value: int64(10)}); !errors.Is(err, sql.ErrConflict) {
+	if err := db.SaveAnswer(ctx, id, survey.Answer{Question: "nps", Value: int64(10)}); !errors.Is(err, survey.Conflict) {
 		t.Errorf("SaveAnswer after the end: %v, want ErrConflict", err)
 	}
-	if err := db.SaveAnswer(ctx, id, survey.Answer{Question: "why", Value: "late"}); !errors.Is(err, sql.ErrConflict) {
+	if err := db.SaveAnswer(ctx, id, survey.Answer{Question: "why", Value: "late"}); !errors.Is(err, survey.Conflict) {
 		t.Errorf("SaveAnswer of a new question after the end: %v, want ErrConflict", err)
 	}
-	if err := db.ClearAnswers(ctx, id, []string{"nps"}); !errors.Is(err, sql.ErrConflict) {
+	if err := db.ClearAnswers(ctx, id, []string{"nps"}); !errors.Is(err, survey.Conflict) {
 		t.Errorf("ClearAnswers after the end: %v, want ErrConflict", err)
 	}
-	if err := db.FinishInterview(ctx, id, survey.StatusComplete, "again", "x"); !errors.Is(err, sql.ErrConflict) {
+	if err := db.FinishInterview(ctx, id, survey.StatusComplete, "again", "x"); !errors.Is(err, survey.Conflict) {
 		t.Errorf("second FinishInterview: %v, want ErrConflict", err)
 	}
 	after, err := db.Interview(ctx, id)
@@ -160,11 +160,11 @@ func TestEndedInterviewIsFrozen(t *testing.T) {
 		"ClearAnswers":    db.ClearAnswers(ctx, id+1000, []string{"nps"}),
 		"FinishInterview": db.FinishInterview(ctx, id+1000, survey.StatusComplete, "", ""),
 	} {
-		if !errors.Is(err, sql.ErrNotFound) {
+		if !errors.Is(err, survey.NotFound) {
 			t.Errorf("%s of an unknown interview: %v, want ErrNotFound", name, err)
 		}
 	}
-	if err := db.FinishInterview(ctx, id, survey.StatusInProgress, "", ""); err == nil || errors.Is(err, sql.ErrConflict) {
+	if err := db.FinishInterview(ctx, id, survey.StatusInProgress, "", ""); err == nil || errors.Is(err, survey.Conflict) {
 		t.Errorf("FinishInterview to in_progress: %v, want a plain error", err)
 	}
 }
@@ -190,7 +190,7 @@ func TestFinishInterviewRace(t *testing.T) {
 			switch {
 			case err == nil:
 				winners = append(winners, ends[i])
-			case !errors.Is(err, sql.ErrConflict):
+			case !errors.Is(err, survey.Conflict):
 				t.Fatalf("round %d: %v", round, err)
 			}
 		}
@@ -221,7 +221,7 @@ func TestSaveAnswerRacesFinish(t *testing.T) {
 		wg.Go(func() { saveErr = db.SaveAnswer(ctx, id, survey.Answer{Question: "nps", Value: int64(round)}) })
 		wg.Go(func() { finishErr = db.FinishInterview(ctx, id, survey.StatusBreakoff, "hangup", "nps") })
 		wg.Wait()
-		if finishErr != nil || (saveErr != nil && !errors.Is(saveErr, sql.ErrConflict)) {
+		if finishErr != nil || (saveErr != nil && !errors.Is(saveErr, survey.Conflict)) {
 			t.Fatalf("round %d: save %v, finish %v", round, saveErr, finishErr)
 		}
 		r, err := db.Interview(ctx, id)

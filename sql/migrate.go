@@ -8,11 +8,12 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"github.com/canvass/canvass/survey"
 	"io/fs"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/canvass/canvass/survey"
 )
 
 //go:embed migrations/*.sql

@@ -56,7 +56,7 @@ func putQuestionnaire(ctx context.Context, tx DBTX, v survey.QuestionnaireVersio
 	}
 	latest, err := questionnaire(ctx, tx, v.ID, 0)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, survey.NotFound):
 		v.Version = 1
 	case err != nil:
 		return v, false, err
@@ -99,7 +99,7 @@ WHERE questionnaire_id = $1
 ORDER BY version`
 
 // QuestionnaireVersions lists every version of questionnaire id, oldest first,
-// without their sources; ErrNotFound if there is none.
+// without their sources; survey.NotFound if there is none.
 func (db *DB) QuestionnaireVersions(ctx context.Context, id string) ([]survey.QuestionnaireVersion, error) {
 	var vs []survey.QuestionnaireVersion
 	err := db.retry(ctx, func() (err error) {
@@ -107,7 +107,7 @@ func (db *DB) QuestionnaireVersions(ctx context.Context, id string) ([]survey.Qu
 		return err
 	})
 	if err == nil && len(vs) == 0 {
-		err = ErrNotFound
+		err = survey.NotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list versions of questionnaire %s: %w", id, err)
@@ -123,7 +123,7 @@ ORDER BY version DESC
 LIMIT 1`
 
 // Questionnaire returns version of questionnaire id with its source; version
-// 0 is the latest. ErrNotFound if there is no such version.
+// 0 is the latest. survey.NotFound if there is no such version.
 func (db *DB) Questionnaire(ctx context.Context, id string, version int) (survey.QuestionnaireVersion, error) {
 	var v survey.QuestionnaireVersion
 	err := db.retry(ctx, func() (err error) {
@@ -142,7 +142,7 @@ func questionnaire(ctx context.Context, q DBTX, id string, version int) (survey.
 		return survey.QuestionnaireVersion{}, err
 	}
 	if len(vs) == 0 {
-		return survey.QuestionnaireVersion{}, ErrNotFound
+		return survey.QuestionnaireVersion{}, survey.NotFound
 	}
 	return vs[0], nil
 }

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/sqltest"
 	"github.com/canvass/canvass/survey"
 )
@@ -66,7 +65,7 @@ func TestPutQuestionnaireVersions(t *testing.T) {
 		id      string
 		version int
 	}{{"post-call", 4}, {"nope", 0}, {"nope", 1}} {
-		if _, err := db.Questionnaire(ctx, c.id, c.version); !errors.Is(err, sql.ErrNotFound) {
+		if _, err := db.Questionnaire(ctx, c.id, c.version); !errors.Is(err, survey.NotFound) {
 			t.Errorf("Questionnaire(%s, %d) = %v, want ErrNotFound", c.id, c.version, err)
 		}
 	}
@@ -94,7 +93,7 @@ func TestPutQuestionnaireVersions(t *testing.T) {
 	if want := []string{"v1", "v2", "v3"}; !slices.Equal(got, want) {
 		t.Errorf("QuestionnaireVersions = %q, want %q", got, want)
 	}
-	if _, err := db.QuestionnaireVersions(ctx, "nope"); !errors.Is(err, sql.ErrNotFound) {
+	if _, err := db.QuestionnaireVersions(ctx, "nope"); !errors.Is(err, survey.NotFound) {
 		t.Errorf("QuestionnaireVersions of an unknown id: %v, want ErrNotFound", err)
 	}
 }

@@ -12,20 +12,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canvass/canvass/sql"
+	"github.com/canvass/canvass/survey"
 )
 
-// refusal checks that err is a *sql.Refusal of kind sentinel whose reason
-// says want.
+// refusal checks that err is a coded survey error of kind sentinel whose
+// message, shown to the person who asked, says want.
 func refusal(t *testing.T, what string, err, sentinel error, want string) {
 	t.Helper()
-	r, ok := errors.AsType[*sql.Refusal](err)
-	if !ok || !errors.Is(err, sentinel) {
+	if !errors.Is(err, sentinel) {
 		t.Errorf("%s: %v; want a refusal (%v)", what, err, sentinel)
 		return
 	}
-	if !strings.Contains(r.Reason, want) {
-		t.Errorf("%s: reason %q, want %q", what, r.Reason, want)
+	if r := survey.ErrorMessage(err); !strings.Contains(r, want) {
+		t.Errorf("%s: reason %q, want %q", what, r, want)
 	}
 }
 
@@ -38,9 +37,9 @@ func TestWrapUpWithoutDialCountsNoAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	retry := sql.Outcome{AttemptCode: "3.13", Status: "open", NextAttemptAt: monday.Add(2 * time.Hour)}
+	retry := survey.Outcome{AttemptCode: "3.13", Status: "open", NextAttemptAt: monday.Add(2 * time.Hour)}
 	_, err = f.db.WrapUp(ctx, a, d.CaseID, retry, monday)
-	refusal(t, "no answer, never dialed", err, sql.ErrConflict, "not dialed")
+	refusal(t, "no answer, never dialed", err, survey.Conflict, "not dialed")
 	var status string
 	var attempts int
 	if err := f.db.Pool().QueryRow(ctx, `SELECT status, attempts FROM survey_case WHERE id = $1`, d.CaseID).Scan(&status, &attempts); err != nil {
@@ -78,15 +77,15 @@ func TestSupervisorRefusalsSayWhy(t *testing.T) {
 	}
 	const unknown = 99999
 	refusal(t, "reassign to a busy interviewer", f.db.Reassign(ctx, "sup", da.CaseID, b, f.names[1], monday),
-		sql.ErrConflict, "interviewer "+f.names[1]+" is busy (on case)")
-	refusal(t, "reassign an unknown case", f.db.Reassign(ctx, "sup", unknown, b, f.names[1], monday), sql.ErrNotFound, "no case 99999")
-	refusal(t, "release an unknown case", f.db.Release(ctx, "sup", unknown, monday), sql.ErrNotFound, "no case 99999")
-	refusal(t, "close an unknown case", f.db.SetDisposition(ctx, "sup", 0, unknown, sql.Outcome{FinalCode: "2.11"}, monday),
-		sql.ErrNotFound, "no case 99999")
-	if err := f.db.SetDisposition(ctx, "sup", 0, da.CaseID, sql.Outcome{FinalCode: "4.10"}, monday); err != nil {
+		survey.Conflict, "interviewer "+f.names[1]+" is busy (on case)")
+	refusal(t, "reassign an unknown case", f.db.Reassign(ctx, "sup", unknown, b, f.names[1], monday), survey.NotFound, "no case 99999")
+	refusal(t, "release an unknown case", f.db.Release(ctx, "sup", unknown, monday), survey.NotFound, "no case 99999")
+	refusal(t, "close an unknown case", f.db.SetDisposition(ctx, "sup", 0, unknown, survey.Outcome{FinalCode: "2.11"}, monday),
+		survey.NotFound, "no case 99999")
+	if err := f.db.SetDisposition(ctx, "sup", 0, da.CaseID, survey.Outcome{FinalCode: "4.10"}, monday); err != nil {
 		t.Fatal(err)
 	}
-	refusal(t, "release a closed case", f.db.Release(ctx, "sup", da.CaseID, monday), sql.ErrConflict, "is closed")
-	refusal(t, "close a closed case", f.db.SetDisposition(ctx, "sup", 0, da.CaseID, sql.Outcome{FinalCode: "2.11"}, monday),
-		sql.ErrConflict, "already closed")
+	refusal(t, "release a closed case", f.db.Release(ctx, "sup", da.CaseID, monday), survey.Conflict, "is closed")
+	refusal(t, "close a closed case", f.db.SetDisposition(ctx, "sup", 0, da.CaseID, survey.Outcome{FinalCode: "2.11"}, monday),
+		survey.Conflict, "already closed")
 }

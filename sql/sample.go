@@ -14,24 +14,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/canvass/canvass/survey"
+
 	"github.com/jackc/pgx/v5"
 )
-
-// SampleRow is one contact to import, from line Line of the file.
-type SampleRow struct {
-	Line     int
-	Phone    string // E.164
-	TZ       string
-	Language string
-	Priority int
-	Attrs    map[string]string
-}
-
-// Duplicate is a row left out because its number is already in the campaign.
-type Duplicate struct {
-	Line  int
-	Phone string
-}
 
 const (
 	sqlImportTemp = `
@@ -61,10 +47,10 @@ SELECT $1, contact_id, priority, now() FROM import_row ORDER BY line`
 
 // ImportSample adds rows to campaign id as contacts with open cases, and
 // returns how many were imported and the rows left out because their number
-// is already in the campaign. ErrNotFound if there is no such campaign.
-func (db *DB) ImportSample(ctx context.Context, id int64, rows []SampleRow, actor string) (imported int, dups []Duplicate, err error) {
+// is already in the campaign. survey.NotFound if there is no such campaign.
+func (db *DB) ImportSample(ctx context.Context, id survey.CampaignID, rows []survey.SampleRow, actor string) (imported int, dups []survey.Duplicate, err error) {
 	for _, r := range rows {
-		if err := r.check(); err != nil {
+		if err := checkRow(r); err != nil {
 			return 0, nil, fmt.Errorf("import %d sample rows into campaign %d: %w", len(rows), id, err)
 		}
 	}
@@ -73,7 +59,7 @@ func (db *DB) ImportSample(ctx context.Context, id int64, rows []SampleRow, acto
 		var cid int64
 		if err := tx.QueryRow(ctx, sqlImportLock, id).Scan(&cid); err != nil {
 			if err == pgx.ErrNoRows {
-				return fmt.Errorf("no campaign %d: %w", id, ErrNotFound)
+				return fmt.Errorf("no campaign %d: %w", id, survey.NotFound)
 			}
 			return err
 		}
@@ -104,8 +90,8 @@ func (db *DB) ImportSample(ctx context.Context, id int64, rows []SampleRow, acto
 		if err != nil {
 			return err
 		}
-		if dups, err = pgx.CollectRows(res, func(row pgx.CollectableRow) (Duplicate, error) {
-			var d Duplicate
+		if dups, err = pgx.CollectRows(res, func(row pgx.CollectableRow) (survey.Duplicate, error) {
+			var d survey.Duplicate
 			err := row.Scan(&d.Line, &d.Phone)
 			return d, err
 		}); err != nil {
@@ -122,7 +108,7 @@ func (db *DB) ImportSample(ctx context.Context, id int64, rows []SampleRow, acto
 			return err
 		}
 		imported = int(tag.RowsAffected())
-		if _, err := addEvent(ctx, tx, Event{Kind: "sample.imported", CampaignID: id}); err != nil {
+		if _, err := WriteEvent(ctx, tx, survey.Event{Kind: "sample.imported", CampaignID: id}); err != nil {
 			return err
 		}
 		return audit(ctx, tx, actor, "sample.import", fmt.Sprintf("campaign:%d", id),
@@ -134,11 +120,11 @@ func (db *DB) ImportSample(ctx context.Context, id int64, rows []SampleRow, acto
 	return imported, dups, nil
 }
 
-// check refuses a row PostgreSQL cannot store, naming its line and field,
+// checkRow refuses a row PostgreSQL cannot store, naming its line and field,
 // rather than let the COPY fail the import with an error that names neither.
 // Callers are expected to have left such rows out (the console reports them
 // as bad rows).
-func (r SampleRow) check() error {
+func checkRow(r survey.SampleRow) error {
 	for _, f := range [...]struct{ name, v string }{{"phone", r.Phone}, {"tz", r.TZ}, {"language", r.Language}} {
 		if !storable(f.v) {
 			return fmt.Errorf("line %d: %s %q is not UTF-8 or holds a NUL character, which PostgreSQL text cannot store", r.Line, f.name, f.v)

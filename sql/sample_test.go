@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/canvass/canvass/sql"
+	"github.com/canvass/canvass/survey"
 )
 
 // A double-clicked upload, or two admins importing the same file: both
@@ -23,9 +24,9 @@ import (
 func TestImportSampleConcurrent(t *testing.T) {
 	f := newCaseFixture(t, 1)
 	ctx := t.Context()
-	var rows []sql.SampleRow
+	var rows []survey.SampleRow
 	for i := range 200 {
-		rows = append(rows, sql.SampleRow{Line: i + 2, Phone: fmt.Sprintf("+1212%07d", i), TZ: "America/New_York"})
+		rows = append(rows, survey.SampleRow{Line: i + 2, Phone: fmt.Sprintf("+1212%07d", i), TZ: "America/New_York"})
 	}
 	// Hold back inserts into contact, which both imports reach after their
 	// duplicate check, until both are waiting: without a per-campaign lock
@@ -45,7 +46,7 @@ func TestImportSampleConcurrent(t *testing.T) {
 	var (
 		wg       sync.WaitGroup
 		imported [2]int
-		dups     [2][]sql.Duplicate
+		dups     [2][]survey.Duplicate
 	)
 	for k := range 2 {
 		wg.Go(func() {
@@ -98,20 +99,20 @@ SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wai
 
 func TestImportSampleUnstorable(t *testing.T) {
 	f := newCaseFixture(t, 1)
-	ok := sql.SampleRow{Line: 2, Phone: "+12125550100", TZ: "America/New_York", Attrs: map[string]string{"first_name": "Ann"}}
+	ok := survey.SampleRow{Line: 2, Phone: "+12125550100", TZ: "America/New_York", Attrs: map[string]string{"first_name": "Ann"}}
 	for _, tc := range []struct {
 		name string
-		row  sql.SampleRow
+		row  survey.SampleRow
 		want string
 	}{
-		{"NUL in a field", sql.SampleRow{Line: 3, Phone: "+12125550101", TZ: "America/New_York",
+		{"NUL in a field", survey.SampleRow{Line: 3, Phone: "+12125550101", TZ: "America/New_York",
 			Attrs: map[string]string{"first_name": "A\x00B", "region": "north"}}, `line 3: contact field "first_name"`},
-		{"not UTF-8", sql.SampleRow{Line: 4, Phone: "+12125550102", TZ: "America/New_York",
+		{"not UTF-8", survey.SampleRow{Line: 4, Phone: "+12125550102", TZ: "America/New_York",
 			Attrs: map[string]string{"region": "s\xfcd"}}, `line 4: contact field "region"`},
-		{"NUL in the language", sql.SampleRow{Line: 5, Phone: "+12125550103", TZ: "America/New_York", Language: "e\x00n"}, "line 5: language"},
+		{"NUL in the language", survey.SampleRow{Line: 5, Phone: "+12125550103", TZ: "America/New_York", Language: "e\x00n"}, "line 5: language"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := f.db.ImportSample(t.Context(), f.campaign, []sql.SampleRow{ok, tc.row}, "admin")
+			_, _, err := f.db.ImportSample(t.Context(), f.campaign, []survey.SampleRow{ok, tc.row}, "admin")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v; want one naming %s", err, tc.want)
 			}

@@ -16,22 +16,12 @@ import (
 	"github.com/canvass/canvass/survey"
 )
 
-// Session is a stored console session.
-type Session struct {
-	Hash      []byte // SHA-256 of the cookie's id
-	UserID    int64
-	CSRF      string // the session's anti-forgery token
-	CreatedAt time.Time
-	LastSeen  time.Time
-	ExpiresAt time.Time // absolute limit
-}
-
 const sqlCreateSession = `
 INSERT INTO console_session (id_hash, user_id, csrf_token, created_at, last_seen_at, expires_at)
 VALUES ($1, $2, $3, $4, $4, $5)`
 
 // CreateSession stores a new session.
-func (db *DB) CreateSession(ctx context.Context, s Session) error {
+func (db *DB) CreateSession(ctx context.Context, s survey.Session) error {
 	err := db.retry(ctx, func() error {
 		_, err := db.pool.Exec(ctx, sqlCreateSession, s.Hash, s.UserID, s.CSRF, s.CreatedAt, s.ExpiresAt)
 		return err
@@ -54,12 +44,12 @@ RETURNING s.user_id, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
           u.id, u.name, u.role, u.password_hash, u.disabled`
 
 // TouchSession returns the live session whose id hashes to hash and its
-// user, and marks it used at now; ErrNotFound when there is no such session
+// user, and marks it used at now; survey.NotFound when there is no such session
 // or it has expired (absolute or idle).
-func (db *DB) TouchSession(ctx context.Context, hash []byte, now time.Time, idle time.Duration) (Session, User, error) {
+func (db *DB) TouchSession(ctx context.Context, hash []byte, now time.Time, idle time.Duration) (survey.Session, survey.User, error) {
 	var (
-		s    = Session{Hash: hash}
-		u    User
+		s    = survey.Session{Hash: hash}
+		u    survey.User
 		role string
 	)
 	err := db.retry(ctx, func() error {
@@ -67,10 +57,10 @@ func (db *DB) TouchSession(ctx context.Context, hash []byte, now time.Time, idle
 			&s.ExpiresAt, &u.ID, &u.Name, &role, &u.PasswordHash, &u.Disabled)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = ErrNotFound
+		err = survey.NotFound
 	}
 	if err != nil {
-		return Session{}, User{}, fmt.Errorf("find session: %w", err)
+		return survey.Session{}, survey.User{}, fmt.Errorf("find session: %w", err)
 	}
 	u.Role = survey.Role(role)
 	return s, u, nil
@@ -110,16 +100,16 @@ func (db *DB) DeleteDeadSessions(ctx context.Context, now time.Time, idle time.D
 const sqlUsers = `SELECT id, name, role, ''::bytea, disabled FROM app_user ORDER BY name`
 
 // Users lists every account, without password hashes.
-func (db *DB) Users(ctx context.Context) ([]User, error) {
-	var us []User
+func (db *DB) Users(ctx context.Context) ([]survey.User, error) {
+	var us []survey.User
 	err := db.retry(ctx, func() error {
 		rows, err := db.pool.Query(ctx, sqlUsers)
 		if err != nil {
 			return err
 		}
-		us, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (User, error) {
+		us, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.User, error) {
 			var (
-				u    User
+				u    survey.User
 				role string
 			)
 			err := row.Scan(&u.ID, &u.Name, &role, &u.PasswordHash, &u.Disabled)

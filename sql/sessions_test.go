@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/sqltest"
 	"github.com/canvass/canvass/survey"
 )
@@ -30,7 +29,7 @@ func TestSessions(t *testing.T) {
 	hash := func(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
 	csrf := "0123456789abcdef0123456789abcdef"
 	for _, id := range []string{"a", "b"} {
-		if err := db.CreateSession(ctx, sql.Session{Hash: hash(id), UserID: u.ID, CSRF: csrf, CreatedAt: t0, ExpiresAt: t0.Add(2 * time.Hour)}); err != nil {
+		if err := db.CreateSession(ctx, survey.Session{Hash: hash(id), UserID: u.ID, CSRF: csrf, CreatedAt: t0, ExpiresAt: t0.Add(2 * time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -42,7 +41,7 @@ func TestSessions(t *testing.T) {
 	if _, _, err := db.TouchSession(ctx, hash("a"), t0.Add(45*time.Minute), idle); err != nil {
 		t.Fatalf("within idle: %v", err)
 	}
-	if _, _, err := db.TouchSession(ctx, hash("b"), t0.Add(45*time.Minute), idle); !errors.Is(err, sql.ErrNotFound) {
+	if _, _, err := db.TouchSession(ctx, hash("b"), t0.Add(45*time.Minute), idle); !errors.Is(err, survey.NotFound) {
 		t.Fatalf("idle session: %v", err)
 	}
 	// However busy, a session ends at its absolute expiry.
@@ -51,7 +50,7 @@ func TestSessions(t *testing.T) {
 			t.Fatalf("at +%dm: %v", m, err)
 		}
 	}
-	if _, _, err := db.TouchSession(ctx, hash("a"), t0.Add(2*time.Hour), idle); !errors.Is(err, sql.ErrNotFound) {
+	if _, _, err := db.TouchSession(ctx, hash("a"), t0.Add(2*time.Hour), idle); !errors.Is(err, survey.NotFound) {
 		t.Fatalf("past expiry: %v", err)
 	}
 	n, err := db.DeleteDeadSessions(ctx, t0.Add(2*time.Hour), idle)
@@ -59,18 +58,18 @@ func TestSessions(t *testing.T) {
 		t.Fatalf("swept %d, %v", n, err)
 	}
 	// A disabled account's sessions die with it; logout ends one.
-	if err := db.CreateSession(ctx, sql.Session{Hash: hash("c"), UserID: u.ID, CSRF: csrf, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+	if err := db.CreateSession(ctx, survey.Session{Hash: hash("c"), UserID: u.ID, CSRF: csrf, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	mustExec(t, db, `UPDATE app_user SET disabled = true WHERE id = $1`, u.ID)
-	if _, _, err := db.TouchSession(ctx, hash("c"), t0, idle); !errors.Is(err, sql.ErrNotFound) {
+	if _, _, err := db.TouchSession(ctx, hash("c"), t0, idle); !errors.Is(err, survey.NotFound) {
 		t.Fatalf("disabled account: %v", err)
 	}
 	mustExec(t, db, `UPDATE app_user SET disabled = false WHERE id = $1`, u.ID)
 	if err := db.DeleteSession(ctx, hash("c")); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := db.TouchSession(ctx, hash("c"), t0, idle); !errors.Is(err, sql.ErrNotFound) {
+	if _, _, err := db.TouchSession(ctx, hash("c"), t0, idle); !errors.Is(err, survey.NotFound) {
 		t.Fatalf("after logout: %v", err)
 	}
 }

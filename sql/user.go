@@ -13,15 +13,6 @@ import (
 	"github.com/canvass/canvass/survey"
 )
 
-// User is a console account.
-type User struct {
-	ID           int64
-	Name         string
-	Role         survey.Role
-	PasswordHash []byte
-	Disabled     bool
-}
-
 // Token is a live API token: what its holder may do, and its name for logs.
 type Token struct {
 	ID   int64
@@ -31,14 +22,14 @@ type Token struct {
 
 const sqlAddUser = `INSERT INTO app_user (name, role, password_hash) VALUES ($1, $2, $3)`
 
-// AddUser creates a console account; ErrConflict if the name is taken.
+// AddUser creates a console account; survey.Conflict if the name is taken.
 func (db *DB) AddUser(ctx context.Context, name string, role survey.Role, passwordHash []byte) error {
 	err := db.retry(ctx, func() error {
 		_, err := db.pool.Exec(ctx, sqlAddUser, name, string(role), passwordHash)
 		return err
 	})
 	if pgCode(err) == codeUniqueViolation {
-		err = fmt.Errorf("name taken: %w", ErrConflict)
+		err = fmt.Errorf("name taken: %w", survey.Conflict)
 	}
 	if err != nil {
 		return fmt.Errorf("add user %q as %s: %w", name, role, err)
@@ -53,7 +44,7 @@ const (
 
 // SetPassword replaces the password of account name and ends its console
 // sessions, so that whoever knew the old password is signed out;
-// ErrNotFound if there is no such account.
+// survey.NotFound if there is no such account.
 func (db *DB) SetPassword(ctx context.Context, name string, passwordHash []byte) error {
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		var id int64
@@ -64,7 +55,7 @@ func (db *DB) SetPassword(ctx context.Context, name string, passwordHash []byte)
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = fmt.Errorf("no account %q: %w", name, ErrNotFound)
+		err = fmt.Errorf("no account %q: %w", name, survey.NotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("set password of %q: %w", name, err)
@@ -74,20 +65,20 @@ func (db *DB) SetPassword(ctx context.Context, name string, passwordHash []byte)
 
 const sqlUser = `SELECT id, name, role, password_hash, disabled FROM app_user WHERE name = $1`
 
-// User returns the account called name, disabled or not; ErrNotFound if none.
-func (db *DB) User(ctx context.Context, name string) (User, error) {
+// User returns the account called name, disabled or not; survey.NotFound if none.
+func (db *DB) User(ctx context.Context, name string) (survey.User, error) {
 	var (
-		u    User
+		u    survey.User
 		role string
 	)
 	err := db.retry(ctx, func() error {
 		return db.pool.QueryRow(ctx, sqlUser, name).Scan(&u.ID, &u.Name, &role, &u.PasswordHash, &u.Disabled)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = ErrNotFound
+		err = survey.NotFound
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("load user %q: %w", name, err)
+		return survey.User{}, fmt.Errorf("load user %q: %w", name, err)
 	}
 	u.Role = survey.Role(role)
 	return u, nil
@@ -96,14 +87,14 @@ func (db *DB) User(ctx context.Context, name string) (User, error) {
 const sqlCreateToken = `INSERT INTO api_token (name, role, token_hash) VALUES ($1, $2, $3) RETURNING id`
 
 // CreateToken stores a new API token by the hash of its secret and returns
-// its id; ErrConflict if the hash is already stored.
+// its id; survey.Conflict if the hash is already stored.
 func (db *DB) CreateToken(ctx context.Context, name string, role survey.Role, tokenHash []byte) (int64, error) {
 	var id int64
 	err := db.retry(ctx, func() error {
 		return db.pool.QueryRow(ctx, sqlCreateToken, name, string(role), tokenHash).Scan(&id)
 	})
 	if pgCode(err) == codeUniqueViolation {
-		err = fmt.Errorf("token hash already stored: %w", ErrConflict)
+		err = fmt.Errorf("token hash already stored: %w", survey.Conflict)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("create token %q as %s: %w", name, role, err)
@@ -117,7 +108,7 @@ WHERE token_hash = $1 AND revoked_at IS NULL
 RETURNING id, name, role`
 
 // TokenByHash returns the unrevoked token whose secret hashes to hash, and
-// records its use; ErrNotFound if there is none.
+// records its use; survey.NotFound if there is none.
 func (db *DB) TokenByHash(ctx context.Context, hash []byte) (Token, error) {
 	var (
 		t    Token
@@ -127,7 +118,7 @@ func (db *DB) TokenByHash(ctx context.Context, hash []byte) (Token, error) {
 		return db.pool.QueryRow(ctx, sqlTokenByHash, hash).Scan(&t.ID, &t.Name, &role)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = ErrNotFound
+		err = survey.NotFound
 	}
 	if err != nil {
 		return Token{}, fmt.Errorf("find token by hash: %w", err)
@@ -136,15 +127,22 @@ func (db *DB) TokenByHash(ctx context.Context, hash []byte) (Token, error) {
 	return t, nil
 }
 
+// TokenRole is TokenByHash as the HTTP server asks it: the token's name for
+// the logs and what its holder may do.
+func (db *DB) TokenRole(ctx context.Context, hash []byte) (string, survey.Role, error) {
+	t, err := db.TokenByHash(ctx, hash)
+	return t.Name, t.Role, err
+}
+
 const sqlRevokeToken = `UPDATE api_token SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`
 
-// RevokeToken revokes token id for good; ErrNotFound if there is no such
+// RevokeToken revokes token id for good; survey.NotFound if there is no such
 // unrevoked token.
 func (db *DB) RevokeToken(ctx context.Context, id int64) error {
 	err := db.retry(ctx, func() error {
 		tag, err := db.pool.Exec(ctx, sqlRevokeToken, id)
 		if err == nil && tag.RowsAffected() == 0 {
-			err = ErrNotFound
+			err = survey.NotFound
 		}
 		return err
 	})

@@ -20,7 +20,7 @@ func TestUsers(t *testing.T) {
 	if err := db.AddUser(ctx, "alice", survey.RoleSupervisor, []byte("hash-a")); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.AddUser(ctx, "alice", survey.RoleInterviewer, []byte("hash-b")); !errors.Is(err, sql.ErrConflict) {
+	if err := db.AddUser(ctx, "alice", survey.RoleInterviewer, []byte("hash-b")); !errors.Is(err, survey.Conflict) {
 		t.Errorf("second alice: %v, want ErrConflict", err)
 	}
 	if err := db.AddUser(ctx, "bob", survey.RoleIntegrator, []byte("hash-b")); err == nil {
@@ -30,11 +30,11 @@ func TestUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := sql.User{ID: u.ID, Name: "alice", Role: survey.RoleSupervisor, PasswordHash: []byte("hash-a")}
+	want := survey.User{ID: u.ID, Name: "alice", Role: survey.RoleSupervisor, PasswordHash: []byte("hash-a")}
 	if diff := cmp.Diff(want, u); diff != "" {
 		t.Errorf("User (-want +got):\n%s", diff)
 	}
-	if _, err := db.User(ctx, "bob"); !errors.Is(err, sql.ErrNotFound) {
+	if _, err := db.User(ctx, "bob"); !errors.Is(err, survey.NotFound) {
 		t.Errorf("unknown user: %v, want ErrNotFound", err)
 	}
 }
@@ -50,7 +50,7 @@ func TestTokens(t *testing.T) {
 	if _, err := db.CreateToken(ctx, "ops", survey.RoleAdmin, []byte("h2")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CreateToken(ctx, "copy", survey.RoleAdmin, []byte("h1")); !errors.Is(err, sql.ErrConflict) {
+	if _, err := db.CreateToken(ctx, "copy", survey.RoleAdmin, []byte("h1")); !errors.Is(err, survey.Conflict) {
 		t.Errorf("token with a stored hash: %v, want ErrConflict", err)
 	}
 
@@ -69,16 +69,16 @@ func TestTokens(t *testing.T) {
 	if err := db.RevokeToken(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.TokenByHash(ctx, []byte("h1")); !errors.Is(err, sql.ErrNotFound) {
+	if _, err := db.TokenByHash(ctx, []byte("h1")); !errors.Is(err, survey.NotFound) {
 		t.Errorf("revoked token: %v, want ErrNotFound", err)
 	}
-	if err := db.RevokeToken(ctx, id); !errors.Is(err, sql.ErrNotFound) {
+	if err := db.RevokeToken(ctx, id); !errors.Is(err, survey.NotFound) {
 		t.Errorf("revoking twice: %v, want ErrNotFound", err)
 	}
 	if _, err := db.TokenByHash(ctx, []byte("h2")); err != nil {
 		t.Errorf("the other token: %v", err)
 	}
-	if _, err := db.TokenByHash(ctx, []byte("nope")); !errors.Is(err, sql.ErrNotFound) {
+	if _, err := db.TokenByHash(ctx, []byte("nope")); !errors.Is(err, survey.NotFound) {
 		t.Errorf("unknown hash: %v, want ErrNotFound", err)
 	}
 }

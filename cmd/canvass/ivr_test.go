@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"io"
 	"log/slog"
 	"testing"
@@ -23,7 +22,7 @@ func engine(t *testing.T) (*ivr.Engine, *sql.DB) {
 		t.Fatal(err)
 	}
 	opts := ivr.DefaultOptions()
-	return ivr.New(opts, wiring.NewStore(db), wiring.NewStore(db), slog.New(slog.NewTextHandler(io.Discard, nil)), nil), db
+	return ivr.New(opts, db, db, slog.New(slog.NewTextHandler(io.Discard, nil)), nil), db
 }
 
 // only returns the interview the test made.

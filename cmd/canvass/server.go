@@ -11,7 +11,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -207,7 +206,6 @@ func (e env) serve(ctx context.Context, args []string, dataDir string) error {
 // to fail stops the others. ready, if set, runs once the servers listen,
 // with the HTTP address and the SIP one ("" when SIP is off).
 func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *slog.Logger, ready func(httpAddr, sipAddr string)) error {
-	store := wiring.NewStore(db)
 	catalog, err := prompts.New(cfg.Prompts, log.With("component", "prompts"))
 	if err != nil {
 		return err
@@ -215,10 +213,10 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 	if err := catalog.SpeechAvailable(); err != nil {
 		log.Warn("prompts without a recording cannot be synthesized", "err", err)
 	}
-	engine := ivr.New(cfg.IVR, store, store, log.With("component", "ivr"), nil)
-	srv := cati.New(cfg.HTTP, store, store, log.With("component", "http"))
+	engine := ivr.New(cfg.IVR, db, db, log.With("component", "ivr"), nil)
+	srv := cati.New(cfg.HTTP, db, db, log.With("component", "http"))
 	// The console rebuilds the routes: enable it before SetAudio and Mount.
-	if err := wiring.EnableConsole(srv, db, cfg.Console); err != nil {
+	if err := srv.EnableConsole(cati.Console{Options: cfg.Console, Sessions: db, Campaigns: db, Desks: db, Answers: db, Floor: db, Events: db}); err != nil {
 		return err
 	}
 	srv.SetAudio(promptsAudio{catalog})
@@ -250,7 +248,7 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		runners = append(runners, sip.Run)
 	}
 	// Interviews a crashed node left open get their end (ivr/lost.go).
-	runners = append(runners, func(ctx context.Context) error { return engine.CloseLostEvery(ctx, store, time.Minute) })
+	runners = append(runners, func(ctx context.Context) error { return engine.CloseLostEvery(ctx, db, time.Minute) })
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -302,7 +300,7 @@ func (e env) dev(ctx context.Context, args []string) error {
 			return "", err
 		}
 		err = db.AddUser(ctx, "admin", survey.RoleAdmin, hash)
-		if errors.Is(err, sql.ErrConflict) {
+		if errors.Is(err, survey.Conflict) {
 			// The account outlived its password file (another -data
 			// directory on the same database): the new password must work.
 			err = db.SetPassword(ctx, "admin", hash)
@@ -437,7 +435,7 @@ func (e env) userAdd(ctx context.Context, args []string) error {
 	}
 	defer closeDB()
 	if err := db.AddUser(ctx, name, r, hash); err != nil {
-		if errors.Is(err, sql.ErrConflict) {
+		if errors.Is(err, survey.Conflict) {
 			return fmt.Errorf("user %q already exists", name)
 		}
 		return err
@@ -485,7 +483,7 @@ func (e env) userPassword(ctx context.Context, args []string) error {
 	}
 	defer closeDB()
 	if err := db.SetPassword(ctx, name, hash); err != nil {
-		if errors.Is(err, sql.ErrNotFound) {
+		if errors.Is(err, survey.NotFound) {
 			return fmt.Errorf("no user %q: add it with `canvass user add --role ROLE %s`", name, name)
 		}
 		return err

@@ -96,17 +96,11 @@ func (s *store) StartInterview(ctx context.Context, r survey.InterviewRecord) (s
 	return id, nil
 }
 
-func (s *store) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer) error {
+func (s *store) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer, cleared ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ivs[id].answers[a.Question] = a
-	return nil
-}
-
-func (s *store) ClearAnswers(ctx context.Context, id survey.InterviewID, qs []string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, q := range qs {
+	for _, q := range cleared {
 		delete(s.ivs[id].answers, q)
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/canvass/canvass/cmd/canvass/wiring"
 	"io"
 	"io/fs"
 	"math"
@@ -43,7 +42,7 @@ type pgEndpoint struct {
 func startPG(t *testing.T, db *sql.DB, opts sipua.Options) *pgEndpoint {
 	t.Helper()
 	log := testLog(t)
-	store := wiring.NewStore(db) // as cmd/canvass wires it
+	store := db // as cmd/canvass wires it
 	engine := ivr.New(ivr.DefaultOptions(), store, store, log, nil)
 	dir := t.TempDir()
 	srv, err := sipua.New(opts, engine, &tonePrompts{}, dirRecordings(dir), log)

@@ -91,20 +91,13 @@ func (m *memStore) StartInterview(ctx context.Context, r survey.InterviewRecord)
 	return r.ID, nil
 }
 
-func (m *memStore) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer) error {
+func (m *memStore) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer, cleared ...string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	iv := m.interviews[id]
 	iv.Answers = slices.DeleteFunc(iv.Answers, func(x survey.Answer) bool { return x.Question == a.Question })
 	iv.Answers = append(iv.Answers, a)
-	return nil
-}
-
-func (m *memStore) ClearAnswers(ctx context.Context, id survey.InterviewID, qs []string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	iv := m.interviews[id]
-	iv.Answers = slices.DeleteFunc(iv.Answers, func(x survey.Answer) bool { return slices.Contains(qs, x.Question) })
+	iv.Answers = slices.DeleteFunc(iv.Answers, func(x survey.Answer) bool { return slices.Contains(cleared, x.Question) })
 	return nil
 }
 

@@ -1,0 +1,5 @@
+package sql
+
+// SQLInWindow is the claim's calling-window filter, for the test that holds
+// it against survey.Window.Contains.
+const SQLInWindow = sqlInWindow
