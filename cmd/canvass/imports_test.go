@@ -9,7 +9,10 @@ import (
 
 // TestImportRules enforces the import table of DESIGN.md §1: ivr, dialer,
 // cati and sql never import each other; they meet through survey types and
-// interfaces their consumers declare, wired here in cmd/canvass.
+// interfaces their consumers declare, wired here in cmd/canvass. Tests are
+// held to the same table, plus what a test may reach besides: the real store
+// (sql, sql/sqltest), the shared fixtures (testdata), and the test kits of
+// the packages it drives.
 func TestImportRules(t *testing.T) {
 	const mod = "github.com/canvass/canvass/"
 	allowed := map[string][]string{
@@ -21,7 +24,7 @@ func TestImportRules(t *testing.T) {
 		"sql/sqltest":  {"survey", "sql", "sql/pglocal"},
 		"ivr":          {"survey", "prompts"},
 		"ivr/asterisk": {"ivr", "survey"},
-		"ivr/ivrtest":  {"ivr"},
+		"ivr/ivrtest":  {"ivr", "survey"},
 		"ivr/sipua":    {"ivr", "survey", "ivr/sipua/internal/media"},
 		// Test helpers and adapter internals: leaves, or tied to their parent.
 		"ivr/sipua/internal/media": {},
@@ -30,16 +33,37 @@ func TestImportRules(t *testing.T) {
 		"dialer":                   {"survey"},
 		"cati":                     {"survey"},
 		"config":                   {"survey", "prompts", "sql", "ivr", "ivr/asterisk", "ivr/sipua", "dialer", "cati"},
+		// The one wiring point may import everything.
+		"cmd/canvass": nil,
 	}
-	out, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "../../...").Output()
+	// What tests may import besides their package's table and the package
+	// itself (external _test packages).
+	store := []string{"sql", "sql/sqltest", "testdata"}
+	tests := map[string][]string{
+		"survey":       {"testdata"},
+		"prompts":      {"testdata"},
+		"sql":          store,
+		"ivr":          append([]string{"ivr/ivrtest"}, store...),
+		"ivr/asterisk": {"ivr/ivrtest", "ivr/asterisk/aritest", "testdata"},
+		"ivr/sipua":    append([]string{"ivr/ivrtest", "ivr/sipua/sipuatest"}, store...),
+		"cati":         append([]string{"prompts"}, store...),
+	}
+	out, err := exec.Command("go", "list", "-deps", "-test", "-f",
+		`{{.ImportPath}}{{range .Imports}} {{.}}{{end}}{{range .TestImports}} test:{{.}}{{end}}{{range .XTestImports}} test:{{.}}{{end}}`,
+		"../../...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	seen := 0
+	seen := map[string]bool{}
 	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
 		fields := strings.Fields(line)
 		pkg, ok := strings.CutPrefix(fields[0], mod)
-		if !ok || strings.HasPrefix(pkg, "cmd/") {
+		// go list -test adds "pkg [pkg.test]" variants and the test mains.
+		if !ok || strings.Contains(line, ".test") || strings.HasSuffix(pkg, "_test") || strings.Contains(pkg, " ") {
+			continue
+		}
+		pkg = strings.Fields(pkg)[0]
+		if seen[pkg] {
 			continue
 		}
 		rules, known := allowed[pkg]
@@ -47,15 +71,24 @@ func TestImportRules(t *testing.T) {
 			t.Errorf("package %s is not in the import table of DESIGN.md §1; add it here", pkg)
 			continue
 		}
-		seen++
+		seen[pkg] = true
+		if pkg == "cmd/canvass" {
+			continue
+		}
 		for _, imp := range fields[1:] {
+			imp, inTest := strings.CutPrefix(imp, "test:")
 			dep, ours := strings.CutPrefix(imp, mod)
-			if ours && !slices.Contains(rules, dep) {
+			if !ours || slices.Contains(rules, dep) || inTest && (dep == pkg || slices.Contains(tests[pkg], dep)) {
+				continue
+			}
+			if inTest {
+				t.Errorf("a test of %s imports %s; tests of %s may import only %v and %v", pkg, dep, pkg, rules, tests[pkg])
+			} else {
 				t.Errorf("%s imports %s; DESIGN.md §1 allows %s to import only %v", pkg, dep, pkg, rules)
 			}
 		}
 	}
-	if seen < 6 {
-		t.Fatalf("checked only %d packages; is go list seeing the module?", seen)
+	if len(seen) < 10 || !seen["cmd/canvass"] {
+		t.Fatalf("checked only %d packages (%v); is go list seeing the module?", len(seen), seen)
 	}
 }
