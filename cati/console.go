@@ -127,7 +127,7 @@ func (o ConsoleOptions) Validate() error {
 }
 
 // Console is what the console needs; cmd/canvass fills it in and hands it to
-// Server.EnableConsole.
+// New.
 type Console struct {
 	Options   ConsoleOptions
 	Sessions  SessionStore
@@ -151,11 +151,8 @@ type console struct {
 	logins *throttle
 }
 
-// EnableConsole adds the browser console (login, interviewer console,
-// supervisor live view, admin pages, WebSocket) to the server's routes. It
-// rebuilds the route table, so call it right after New, before Mount and
-// before serving; RunConsole runs its live feed.
-func (s *Server) EnableConsole(c Console) error {
+// enableConsole sets up the console over c's stores.
+func (s *Server) enableConsole(c Console) error {
 	if err := c.Options.Validate(); err != nil {
 		return err
 	}
@@ -171,7 +168,7 @@ func (s *Server) EnableConsole(c Console) error {
 		return fmt.Errorf("console: %w", err)
 	}
 	s.console = &console{Console: c, hub: newHub(s.log.With("component", "hub")), imports: newImports(), assets: a, dummyHash: dummy, logins: newThrottle()}
-	s.handler = s.routes()
+	s.desks = NewDesks(c, s.store, s.parsed, func() time.Time { return s.now() }, s.log.With("component", "desks"))
 	return nil
 }
 
@@ -208,10 +205,13 @@ func (l *userLocks) lock(user survey.UserID) func() {
 }
 
 // consoleLog is the logger of one user's request or connection.
-func (s *Server) consoleLog(u survey.User) *slog.Logger {
+func (s *Server) consoleLog(u survey.User) *slog.Logger { return userLogger(s.log, u) }
+
+// userLogger is log for one user's steps, keyed interviewer or user.
+func userLogger(log *slog.Logger, u survey.User) *slog.Logger {
 	key := "user"
 	if u.Role == survey.RoleInterviewer {
 		key = "interviewer"
 	}
-	return s.log.With(key, u.Name)
+	return log.With(key, u.Name)
 }

@@ -212,7 +212,7 @@ func (s *Server) campaignFormData(r *http.Request, qid string) (campaignFormData
 	}
 	d.Questionnaire = qid
 	if qid != "" {
-		q, err := s.questionnaire(ctx, qid, 0)
+		q, err := s.desks.questionnaire(ctx, qid, 0)
 		if err != nil {
 			return d, err
 		}
@@ -317,7 +317,7 @@ func (s *Server) parseCampaignForm(r *http.Request) (survey.Campaign, error) {
 	var q *survey.Questionnaire
 	if c.Questionnaire == "" {
 		problems = append(problems, "pick a questionnaire")
-	} else if q, err = s.questionnaire(r.Context(), c.Questionnaire, 0); err != nil {
+	} else if q, err = s.desks.questionnaire(r.Context(), c.Questionnaire, 0); err != nil {
 		problems = append(problems, fmt.Sprintf("questionnaire %q: %s", c.Questionnaire, survey.ErrorMessage(err)))
 	} else if !q.HasMode(survey.ModeCATI) {
 		problems = append(problems, fmt.Sprintf("questionnaire %q is not for CATI (its modes: %v)", c.Questionnaire, q.Modes))
@@ -457,7 +457,7 @@ func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request, sess *sess
 			d.Interviewers = append(d.Interviewers, u)
 		}
 	}
-	q, err := s.questionnaire(r.Context(), c.Questionnaire, 0)
+	q, err := s.desks.questionnaire(r.Context(), c.Questionnaire, 0)
 	if err != nil {
 		return err
 	}

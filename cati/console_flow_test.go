@@ -133,11 +133,13 @@ func TestResumeAfterServerRestart(t *testing.T) {
 // database.
 func restart(t *testing.T, cf *consoleFixture) *consoleFixture {
 	t.Helper()
-	srv := cati.New(cati.DefaultOptions(), cf.db, cf.db, discardLog())
-	cati.SetNow(srv, cf.clock.Now)
-	if err := srv.EnableConsole(cati.Console{Options: cati.DefaultConsoleOptions(), Sessions: cf.db, Campaigns: cf.db, Desks: cf.db, Answers: cf.db, Floor: cf.db, Events: cf.db}); err != nil {
+	d := cati.Deps{Options: cati.DefaultOptions(), Store: cf.db, Tokens: cf.db, Log: discardLog()}
+	withConsole(cf.db, &d)
+	srv, err := cati.New(d)
+	if err != nil {
 		t.Fatal(err)
 	}
+	cati.SetNow(srv, cf.clock.Now)
 	hs := newHTTPTest(t, srv)
 	c := *cf
 	c.server, c.url = srv, hs

@@ -62,16 +62,18 @@ type consoleFixture struct {
 	users    map[string]survey.UserID
 }
 
+// withConsole builds the server with the console over db.
+func withConsole(db *store.DB, d *cati.Deps) {
+	d.Console = &cati.Console{Options: cati.DefaultConsoleOptions(), Sessions: db, Campaigns: db, Desks: db, Answers: db, Floor: db, Events: db}
+}
+
 // newConsole starts a console over a fresh database with contacts samples
 // (first_name, region, segment, product each) in New York.
 func newConsole(t *testing.T, contacts ...map[string]string) *consoleFixture {
 	t.Helper()
-	f := setup(t, cati.DefaultOptions(), nil)
+	f := setup(t, cati.DefaultOptions(), nil, withConsole)
 	clock := &testClock{t: monday}
 	cati.SetNow(f.server, clock.Now)
-	if err := f.server.EnableConsole(cati.Console{Options: cati.DefaultConsoleOptions(), Sessions: f.db, Campaigns: f.db, Desks: f.db, Answers: f.db, Floor: f.db, Events: f.db}); err != nil {
-		t.Fatal(err)
-	}
 	hs := httptest.NewServer(f.server.Handler())
 	t.Cleanup(hs.Close)
 	ctx, cancel := context.WithCancel(context.Background())

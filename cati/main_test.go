@@ -55,8 +55,9 @@ func (b *lockedBuffer) String() string {
 var roles = []survey.Role{survey.RoleAdmin, survey.RoleSupervisor, survey.RoleIntegrator}
 
 // setup starts a server over a fresh database; wrap, when given, stands
-// between the server and the database (to make it fail).
-func setup(t *testing.T, opts cati.Options, wrap func(cati.Store) cati.Store) *fixture {
+// between the server and the database (to make it fail); with, when given,
+// adds to what the server is built with.
+func setup(t *testing.T, opts cati.Options, wrap func(cati.Store) cati.Store, with ...func(db *store.DB, d *cati.Deps)) *fixture {
 	t.Helper()
 	db := sqltest.New(t)
 	var st cati.Store = db
@@ -65,7 +66,14 @@ func setup(t *testing.T, opts cati.Options, wrap func(cati.Store) cati.Store) *f
 	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := cati.New(opts, st, db, log)
+	deps := cati.Deps{Options: opts, Store: st, Tokens: db, Log: log}
+	for _, w := range with {
+		w(db, &deps)
+	}
+	srv, err := cati.New(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	f := &fixture{t: t, db: db, server: srv, http: hs, tokens: map[survey.Role]string{}, logs: logs}

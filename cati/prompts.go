@@ -65,10 +65,6 @@ const maxPromptBytes = 50 << 20
 // wavTypes are the media types a raw WAV upload may have.
 var wavTypes = []string{"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"}
 
-// SetAudio gives the server the prompt catalog, enabling the prompt and
-// recording endpoints. Call it before the server handles requests.
-func (s *Server) SetAudio(a Audio) { s.audio = a }
-
 func (s *Server) requireAudio() error {
 	if s.audio == nil {
 		return httpError(http.StatusServiceUnavailable, survey.EInternal, "prompts are not configured on this server")

@@ -22,6 +22,7 @@ import (
 
 	"github.com/canvass/canvass/cati"
 	"github.com/canvass/canvass/prompts"
+	store "github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/survey"
 )
 
@@ -48,9 +49,9 @@ func (a catalogAudio) OpenRecording(name string) (*os.File, error) { return a.c.
 
 var _ cati.Audio = catalogAudio{}
 
-// withCatalog gives the fixture's server a catalog over fresh directories,
-// with the post-call questionnaire uploaded.
-func withCatalog(t *testing.T, f *fixture) (*prompts.Catalog, prompts.Options) {
+// withCatalog starts a server with a catalog over fresh directories, with
+// the post-call questionnaire uploaded.
+func withCatalog(t *testing.T) (*fixture, *prompts.Catalog, prompts.Options) {
 	t.Helper()
 	dir := t.TempDir()
 	opts := prompts.DefaultOptions()
@@ -59,9 +60,9 @@ func withCatalog(t *testing.T, f *fixture) (*prompts.Catalog, prompts.Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.server.SetAudio(catalogAudio{c})
+	f := setup(t, cati.DefaultOptions(), nil, func(_ *store.DB, d *cati.Deps) { d.Audio = catalogAudio{c} })
 	decode(t, f.upload(survey.RoleAdmin, questionnaireFile(t, "post-call.yaml")), http.StatusCreated, nil)
-	return c, opts
+	return f, c, opts
 }
 
 // wav is seconds of a 440 Hz tone as 16-bit PCM at rate with channels.
@@ -133,8 +134,7 @@ func TestPromptUpload(t *testing.T) {
 	if _, err := exec.LookPath("espeak-ng"); err != nil {
 		t.Fatal("espeak-ng is not installed, and the coverage list reports prompts it synthesizes; `make test` installs it (Debian package espeak-ng)")
 	}
-	f := setup(t, cati.DefaultOptions(), nil)
-	_, opts := withCatalog(t, f)
+	f, _, opts := withCatalog(t)
 
 	// A raw body, as curl --data-binary sends it: 44.1 kHz stereo, 2 s.
 	var got uploadedJSON
@@ -182,8 +182,7 @@ func TestPromptUpload(t *testing.T) {
 }
 
 func TestPromptUploadRefusals(t *testing.T) {
-	f := setup(t, cati.DefaultOptions(), nil)
-	_, opts := withCatalog(t, f)
+	f, _, opts := withCatalog(t)
 	const path = "/api/v1/questionnaires/post-call/prompts/en/nps"
 	good := wav(0.2, 8000, 1)
 	fiveMinutes := wav(301, 8000, 1) // 4.8 MB: over http.max_body_bytes, under the prompt limit
@@ -238,8 +237,7 @@ func TestPromptUploadRefusals(t *testing.T) {
 // TestPromptUploadTooLarge: a body over 50 MiB is refused with 413, whether
 // it says its length or streams it.
 func TestPromptUploadTooLarge(t *testing.T) {
-	f := setup(t, cati.DefaultOptions(), nil)
-	withCatalog(t, f)
+	f, _, _ := withCatalog(t)
 	const path = "/api/v1/questionnaires/post-call/prompts/en/nps"
 	// 64 channels of 32-bit float at 192 kHz, open-ended: 50 MiB is about a second.
 	h := make([]byte, 44)
@@ -279,8 +277,7 @@ func (zeroReader) Read(p []byte) (int, error) {
 }
 
 func TestRecordingDownload(t *testing.T) {
-	f := setup(t, cati.DefaultOptions(), nil)
-	c, _ := withCatalog(t, f)
+	f, c, _ := withCatalog(t)
 	path, err := c.RecordingPath("why-1712345678")
 	if err != nil {
 		t.Fatal(err)

@@ -12,8 +12,6 @@ import (
 	"math"
 	"mime"
 	"net/http"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/canvass/canvass/survey"
@@ -208,7 +206,7 @@ func (s *Server) latest(ctx context.Context, id string) (survey.QuestionnaireVer
 		}
 		return v, nil, fmt.Errorf("load questionnaire %s: %w", id, err)
 	}
-	q, err := s.parsed.get(v)
+	q, err := s.parsed.Get(v)
 	return v, q, err
 }
 
@@ -219,37 +217,4 @@ func notFound(id string, version int64) error {
 		return survey.Errorf(survey.ENotFound, "questionnaire %q has no version %d", truncate(id, 64), version)
 	}
 	return survey.Errorf(survey.ENotFound, "no questionnaire %q", truncate(id, 64))
-}
-
-// parseCache keeps parsed questionnaire versions: a stored version never
-// changes, and reports and exports would otherwise parse and compile its
-// expressions on every request.
-type parseCache struct {
-	mu sync.Mutex
-	m  map[string]*survey.Questionnaire
-}
-
-// parseCacheSize bounds the cache; past it, the cache starts over.
-const parseCacheSize = 256
-
-func (c *parseCache) get(v survey.QuestionnaireVersion) (*survey.Questionnaire, error) {
-	key := v.ID + "\x00" + strconv.Itoa(v.Version)
-	c.mu.Lock()
-	q, ok := c.m[key]
-	c.mu.Unlock()
-	if ok {
-		return q, nil
-	}
-	q, err := survey.Parse(v.Source)
-	if err != nil {
-		// It parsed when it was stored: the parser has since become stricter.
-		return nil, fmt.Errorf("stored questionnaire %s version %d no longer parses: %v", v.ID, v.Version, err)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= parseCacheSize {
-		c.m = map[string]*survey.Questionnaire{}
-	}
-	c.m[key] = q
-	return q, nil
 }

@@ -1,10 +1,14 @@
 // Package cati is Canvass's HTTP server: the REST API integrators and
 // supervisors use (questionnaires, interviews, reports, CSV export), health
-// and Prometheus metrics, and — later — the interviewers' console.
+// and Prometheus metrics, and the browser console where interviewers work
+// their cases and supervisors watch the floor (console*.go, ws*.go,
+// static/). The desk workflow both drive is plain code in desk.go (Desks),
+// which the dialer can drive too.
 //
 // It meets storage only through the small interfaces declared here, in
-// survey types; cmd/canvass wires them to package sql. Errors reach users as
-// JSON built from survey's coded errors, while causes stay in the log.
+// survey types, which *sql.DB satisfies (cmd/canvass wires them). Errors
+// reach users as JSON built from survey's coded errors, while causes stay
+// in the log.
 package cati
 
 // This file is the server itself: what it needs, its routes with the roles
@@ -62,8 +66,8 @@ type TokenStore interface {
 	TokenRole(ctx context.Context, hash []byte) (name string, role survey.Role, err error)
 }
 
-// Server serves the HTTP API. Build it with New; run it with Run, or mount
-// Handler in a server of your own.
+// Server serves the HTTP API and, when it has one, the console. Build it
+// with New; run it with Run, or mount Handler in a server of your own.
 type Server struct {
 	opts    Options
 	store   Store
@@ -71,29 +75,79 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	metrics *metrics
+	parsed  *survey.Parsed
+	audio   Audio    // nil: the prompt endpoints answer 503
+	console *console // nil: no console
+	desks   *Desks   // with the console
+	api     http.Handler
+	pages   http.Handler // the console's routes; nil without it
 	handler http.Handler
-	mux     *http.ServeMux
-	parsed  parseCache
-	audio   Audio    // nil until SetAudio: the prompt endpoints answer 503
-	console *console // nil until EnableConsole
 
 	mu sync.Mutex
 	ln net.Listener
 }
 
-// New returns a server over store, authenticating API calls with tokens.
-// opts should have passed Validate.
-func New(opts Options, store Store, tokens TokenStore, log *slog.Logger) *Server {
+// Deps is everything the server uses, given once to New.
+type Deps struct {
+	Options Options // should have passed Validate
+	Store   Store
+	Tokens  TokenStore // authenticates API calls
+	// Audio is the prompt catalog; nil leaves the prompt and recording
+	// endpoints answering 503.
+	Audio Audio
+	// Console adds the browser console (login, interviewer console,
+	// supervisor live view, admin pages, WebSocket); nil leaves it out. Run
+	// its live feed with RunConsole.
+	Console *Console
+	// Parsed is the questionnaire parse cache to share with the IVR
+	// engine; nil: the server keeps its own.
+	Parsed *survey.Parsed
+	// Mounts are served without authentication, for peers that cannot send
+	// a token: Asterisk fetching prompt files it was given long, unguessable
+	// URLs for. Pattern → handler.
+	Mounts map[string]http.Handler
+	Log    *slog.Logger
+}
+
+// New returns a server with every dependency it will use.
+func New(d Deps) (*Server, error) {
+	if d.Store == nil || d.Tokens == nil || d.Log == nil {
+		return nil, errors.New("http server: Store, Tokens and Log must be set")
+	}
 	s := &Server{
-		opts:    opts,
-		store:   store,
-		tokens:  tokens,
-		log:     log,
+		opts:    d.Options,
+		store:   d.Store,
+		tokens:  d.Tokens,
+		log:     d.Log,
 		now:     time.Now,
 		metrics: newMetrics(),
+		parsed:  d.Parsed,
+		audio:   d.Audio,
 	}
-	s.handler = s.routes()
-	return s
+	if s.parsed == nil {
+		s.parsed = new(survey.Parsed)
+	}
+	if d.Console != nil {
+		if err := s.enableConsole(*d.Console); err != nil {
+			return nil, err
+		}
+	}
+	s.api = s.mux(s.table())
+	top := http.NewServeMux()
+	for _, rt := range s.table() {
+		top.Handle(rt.pattern, s.api)
+	}
+	if s.console != nil {
+		s.pages = s.mux(s.consoleRoutes())
+		for _, rt := range s.consoleRoutes() {
+			top.Handle(rt.pattern, s.pages)
+		}
+	}
+	for pattern, h := range d.Mounts {
+		top.Handle(pattern, h)
+	}
+	s.handler = s.instrument(top)
+	return s, nil
 }
 
 // Who may call what. A route with no roles is public.
@@ -137,18 +191,14 @@ func (s *Server) table() []route {
 	}
 }
 
-func (s *Server) routes() http.Handler {
-	s.mux = http.NewServeMux()
-	for _, rt := range append(s.table(), s.consoleRoutes()...) {
-		s.mux.Handle(rt.pattern, s.endpoint(rt))
+// mux serves routes, each authenticated and authorized as it says.
+func (s *Server) mux(routes []route) *http.ServeMux {
+	m := http.NewServeMux()
+	for _, rt := range routes {
+		m.Handle(rt.pattern, s.endpoint(rt))
 	}
-	return s.instrument(s.mux)
+	return m
 }
-
-// Mount serves h under pattern without authentication, for peers that
-// cannot send a token: Asterisk fetching prompt files it was given long,
-// unguessable URLs for. Call it before the server handles requests.
-func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // endpoint authenticates and authorizes a request for rt, then runs it.
 func (s *Server) endpoint(rt route) http.Handler {
@@ -173,8 +223,19 @@ func (s *Server) endpoint(rt route) http.Handler {
 }
 
 // Handler is the server's routes, instrumented, for mounting elsewhere or
-// for httptest.
+// for httptest: the API's, the console's and the mounts.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// API is the REST API alone (/api/v1, /healthz, /metrics), uninstrumented.
+func (s *Server) API() http.Handler { return s.api }
+
+// Pages is the console alone (pages, admin, WebSocket), uninstrumented; nil
+// without a console.
+func (s *Server) Pages() http.Handler { return s.pages }
+
+// Desks is the desk workflow the console drives, for the dialer to drive
+// too; nil without a console.
+func (s *Server) Desks() *Desks { return s.desks }
 
 // Listen binds opts.Addr. Run calls it when it has not been called; call it
 // first to learn the address (Addr) before serving, as tests binding

@@ -217,7 +217,10 @@ func TestRun(t *testing.T) {
 	st := blockingPing{Store: db, entered: make(chan struct{}), release: make(chan struct{})}
 	opts := cati.DefaultOptions()
 	opts.Addr = "127.0.0.1:0"
-	srv := cati.New(opts, st, db, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	srv, err := cati.New(cati.Deps{Options: opts, Store: st, Tokens: db, Log: slog.New(slog.NewTextHandler(t.Output(), nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if srv.Addr() != "" {
 		t.Errorf("Addr before Listen: %q", srv.Addr())
 	}

@@ -102,7 +102,7 @@ func (s *Server) campaignView(ctx context.Context, c survey.CampaignProgress) (c
 	if err != nil {
 		return cv, err
 	}
-	q, err := s.questionnaire(ctx, c.Questionnaire, 0)
+	q, err := s.desks.questionnaire(ctx, c.Questionnaire, 0)
 	if err != nil {
 		return cv, err
 	}
@@ -145,61 +145,13 @@ func campaignE(st survey.CampaignSettings, c survey.Counts) float64 {
 
 // supervise runs a supervisor's request on a case.
 func (s *Server) supervise(ctx context.Context, u survey.User, typ string, req request) error {
-	c := s.console
-	now := s.now()
-	log := s.consoleLog(u)
 	switch r := req.(type) {
 	case *reassignReq:
-		users, err := c.Campaigns.Users(ctx)
-		if err != nil {
-			return err
-		}
-		for _, to := range users {
-			if to.Name == r.To && to.Role == survey.RoleInterviewer && !to.Disabled {
-				if err := c.Floor.Reassign(ctx, u.Name, r.CaseID, to.ID, to.Name, now); err != nil {
-					return err
-				}
-				log.Info("case reassigned", "case_id", r.CaseID, "to", to.Name)
-				return nil
-			}
-		}
-		return survey.Errorf(survey.ENotFound, "no active interviewer is called %q", truncate(r.To, 64))
+		return s.desks.Reassign(ctx, u, r.CaseID, r.To)
 	case *caseReq: // release
-		if err := c.Floor.Release(ctx, u.Name, r.CaseID, now); err != nil {
-			return err
-		}
-		log.Info("case released", "case_id", r.CaseID)
-		return nil
+		return s.desks.Release(ctx, u, r.CaseID)
 	case *dispositionReq:
-		d, ok := survey.LookupDisposition(survey.DispositionCode(r.Code))
-		if !ok {
-			return survey.Errorf(survey.EInvalid, "%q is not a disposition code of the catalog", truncate(r.Code, 16))
-		}
-		cd, err := c.Desks.Case(ctx, r.CaseID)
-		if survey.ErrorCodeOf(err) == survey.ENotFound {
-			return fmt.Errorf("%w: %w", survey.Errorf(survey.ENotFound, "no case %d", r.CaseID), err)
-		}
-		if err != nil {
-			return err
-		}
-		var (
-			iv  *survey.Interview
-			rec survey.InterviewRecord
-		)
-		if cd.InterviewID != 0 {
-			if iv, rec, err = s.engine(ctx, survey.Desk{InterviewID: cd.InterviewID}); err != nil {
-				return err
-			}
-		}
-		o, err := survey.CloseAs(cd, iv, rec.Status, d, r.Note)
-		if err != nil {
-			return err
-		}
-		if err := c.Floor.SetDisposition(ctx, u.Name, u.ID, r.CaseID, o, now); err != nil {
-			return err
-		}
-		log.Info("case disposition set", "case_id", r.CaseID, "code", d.Code)
-		return nil
+		return s.desks.SetDisposition(ctx, u, r.CaseID, survey.DispositionCode(r.Code), r.Note)
 	}
 	return survey.Errorf(survey.EInvalid, "%s is not a supervisor request", typ)
 }

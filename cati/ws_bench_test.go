@@ -34,8 +34,10 @@ func BenchmarkEventFanout(b *testing.B) {
 	const interviewers, supervisors = 500, 20
 	db := sqltest.New(b)
 	ctx := b.Context()
-	srv := cati.New(cati.DefaultOptions(), db, db, discardLog())
-	if err := srv.EnableConsole(cati.Console{Options: cati.DefaultConsoleOptions(), Sessions: db, Campaigns: db, Desks: db, Answers: db, Floor: db, Events: db}); err != nil {
+	d := cati.Deps{Options: cati.DefaultOptions(), Store: db, Tokens: db, Log: discardLog()}
+	withConsole(db, &d)
+	srv, err := cati.New(d)
+	if err != nil {
 		b.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())

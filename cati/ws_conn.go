@@ -333,7 +333,7 @@ func (c *wsConn) handle(b []byte) {
 		return
 	}
 	unlock := c.s.console.locks.lock(c.user.ID)
-	err = c.s.interviewerAction(ctx, c.user, env.Type, req, c.log)
+	err = c.s.interviewerAction(ctx, c.user, env.Type, req)
 	unlock()
 	if err != nil {
 		c.replyError(env.ID, env.Type, err)
@@ -350,21 +350,22 @@ func (c *wsConn) handle(b []byte) {
 }
 
 // interviewerAction runs one interviewer request.
-func (s *Server) interviewerAction(ctx context.Context, u survey.User, typ string, req request, log *slog.Logger) error {
+func (s *Server) interviewerAction(ctx context.Context, u survey.User, typ string, req request) error {
+	ds := s.desks
 	switch r := req.(type) {
 	case *emptyReq: // next_case
-		return s.nextCase(ctx, u, log)
+		return ds.Claim(ctx, u)
 	case *caseReq:
 		switch typ {
 		case "dial":
-			return s.dial(ctx, u, r.CaseID)
+			return ds.Dial(ctx, u, r.CaseID)
 		case "back":
-			return s.interviewStep(ctx, u, r.CaseID, step{kind: "back"}, log)
+			return ds.Step(ctx, u, r.CaseID, InterviewStep{Kind: "back"})
 		case "end_call":
-			return s.endCall(ctx, u, r.CaseID)
+			return ds.EndCall(ctx, u, r.CaseID)
 		}
 	case *dialResReq:
-		return s.dialResult(ctx, u, r.CaseID, survey.DialOutcome(r.Outcome), r.Note, log)
+		return ds.DialResult(ctx, u, r.CaseID, survey.DialOutcome(r.Outcome), r.Note)
 	case *answerReq:
 		var v any
 		if len(r.Value) > 0 {
@@ -372,11 +373,11 @@ func (s *Server) interviewerAction(ctx context.Context, u survey.User, typ strin
 				return survey.Errorf(survey.EInvalid, "answer: the value is not JSON")
 			}
 		}
-		return s.interviewStep(ctx, u, r.CaseID, step{kind: "answer", question: r.Question, value: v, millis: r.Millis}, log)
+		return ds.Step(ctx, u, r.CaseID, InterviewStep{Kind: "answer", Question: r.Question, Value: v, Millis: r.Millis})
 	case *skipReq:
-		return s.interviewStep(ctx, u, r.CaseID, step{kind: "skip", question: r.Question}, log)
+		return ds.Step(ctx, u, r.CaseID, InterviewStep{Kind: "skip", Question: r.Question})
 	case *wrapUpReq:
-		return s.wrapUp(ctx, u, r.CaseID, survey.DispositionCode(r.Code), r.Appointment, r.Note, log)
+		return ds.WrapUp(ctx, u, r.CaseID, survey.DispositionCode(r.Code), r.Appointment, r.Note)
 	}
 	return survey.Errorf(survey.EInvalid, "%s is not an interviewer request", typ)
 }

@@ -101,7 +101,7 @@ func TestFloorRefreshIsPaced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fl := &countingFloor{}
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		s := New(DefaultOptions(), nil, nil, log)
+		s := &Server{log: log, now: time.Now}
 		s.console = &console{Console: Console{Floor: fl}, hub: newHub(log)}
 		sup := &wsConn{user: survey.User{Role: survey.RoleSupervisor}, send: make(chan []byte, 64), done: make(chan struct{}), log: log}
 		s.console.hub.add(sup)

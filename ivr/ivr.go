@@ -135,7 +135,7 @@ type Engine struct {
 	questionnaires Questionnaires
 	log            *slog.Logger
 	now            func() time.Time
-	parsed         parseCache
+	parsed         *survey.Parsed
 }
 
 // New returns an Engine. A nil store keeps answers only in the Interview
@@ -145,8 +145,12 @@ func New(opts Options, store Store, questionnaires Questionnaires, log *slog.Log
 	if now == nil {
 		now = time.Now
 	}
-	return &Engine{opts: opts, store: store, questionnaires: questionnaires, log: log, now: now}
+	return &Engine{opts: opts, store: store, questionnaires: questionnaires, log: log, now: now, parsed: new(survey.Parsed)}
 }
+
+// Parsed is the engine's questionnaire parse cache, for the HTTP server to
+// share.
+func (e *Engine) Parsed() *survey.Parsed { return e.parsed }
 
 // saveTimeout bounds storing one answer once it is given, whatever happens
 // to the call meanwhile.

@@ -78,7 +78,7 @@ func (e *Engine) closeLost(ctx context.Context, r survey.InterviewRecord) (bool,
 	if err != nil {
 		return false, fmt.Errorf("lost interview %d: questionnaire %s version %d: %w", r.ID, r.Questionnaire, r.Version, err)
 	}
-	q, err := e.parsed.get(v)
+	q, err := e.parsed.Get(v)
 	if err == nil {
 		var iv *survey.Interview
 		if iv, err = q.Resume(r.Language, r.Contact, r.Answers, e.now); err == nil {

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/canvass/canvass/prompts"
 	"github.com/canvass/canvass/survey"
@@ -36,31 +35,6 @@ type Session struct {
 	info    CallInfo
 }
 
-// parseCache keeps parsed questionnaires by id and version: a version never
-// changes, so entries never go stale.
-type parseCache struct {
-	mu sync.Mutex
-	m  map[string]*survey.Questionnaire
-}
-
-func (c *parseCache) get(v survey.QuestionnaireVersion) (*survey.Questionnaire, error) {
-	key := fmt.Sprintf("%s@%d", v.ID, v.Version)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if q, ok := c.m[key]; ok {
-		return q, nil
-	}
-	q, err := survey.Parse(v.Source)
-	if err != nil {
-		return nil, fmt.Errorf("questionnaire %s version %d no longer parses: %w", v.ID, v.Version, err)
-	}
-	if c.m == nil {
-		c.m = map[string]*survey.Questionnaire{}
-	}
-	c.m[key] = q
-	return q, nil
-}
-
 // Prepare finds the latest version of the call's questionnaire. It fails
 // with survey.ENotFound for an unknown questionnaire and survey.EInvalid for
 // one that cannot run on a keypad.
@@ -72,7 +46,7 @@ func (e *Engine) Prepare(ctx context.Context, info CallInfo) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("questionnaire %q: %w", info.Questionnaire, err)
 	}
-	q, err := e.parsed.get(v)
+	q, err := e.parsed.Get(v)
 	if err != nil {
 		return nil, err
 	}

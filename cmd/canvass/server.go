@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -214,14 +215,8 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		log.Warn("prompts without a recording cannot be synthesized", "err", err)
 	}
 	engine := ivr.New(cfg.IVR, db, db, log.With("component", "ivr"), nil)
-	srv := cati.New(cfg.HTTP, db, db, log.With("component", "http"))
-	// The console rebuilds the routes: enable it before SetAudio and Mount.
-	if err := srv.EnableConsole(cati.Console{Options: cfg.Console, Sessions: db, Campaigns: db, Desks: db, Answers: db, Floor: db, Events: db}); err != nil {
-		return err
-	}
-	srv.SetAudio(promptsAudio{catalog})
 	var runners []func(context.Context) error
-	sipBound := ""
+	mounts := map[string]http.Handler{}
 	if cfg.ARI.Enabled() {
 		var ps *asterisk.PromptServer
 		if cfg.ARI.PromptMode == asterisk.PromptHTTP {
@@ -230,7 +225,7 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 			if err != nil {
 				return fmt.Errorf("ari.prompt_base_url: %w", err)
 			}
-			srv.Mount(strings.TrimSuffix(path.Path, "/")+"/", ps)
+			mounts[strings.TrimSuffix(path.Path, "/")+"/"] = ps
 		}
 		ari, err := asterisk.New(cfg.ARI, engine, catalog, catalog, ps, log.With("component", "ari"))
 		if err != nil {
@@ -238,6 +233,20 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		}
 		runners = append(runners, ari.Run)
 	}
+	srv, err := cati.New(cati.Deps{
+		Options: cfg.HTTP,
+		Store:   db,
+		Tokens:  db,
+		Audio:   promptsAudio{catalog},
+		Console: &cati.Console{Options: cfg.Console, Sessions: db, Campaigns: db, Desks: db, Answers: db, Floor: db, Events: db},
+		Parsed:  engine.Parsed(),
+		Mounts:  mounts,
+		Log:     log.With("component", "http"),
+	})
+	if err != nil {
+		return err
+	}
+	sipBound := ""
 	if cfg.SIP.Addr != "" {
 		sip, err := sipua.New(cfg.SIP, engine, catalog, catalog, log.With("component", "sip"))
 		if err != nil {
