@@ -172,6 +172,13 @@ func TestSupervisorRefusalsNameTheProblem(t *testing.T) {
 			t.Errorf("%s %v: message %q, want %q", tt.typ, tt.data, msg, tt.want)
 		}
 	}
+	// Neither case was dialed: a call outcome is refused, as in a wrap-up.
+	never := "case " + itoa(a.Case.ID) + " was never dialed"
+	for _, code := range []string{"3.13", "2.11", "2.36"} {
+		if msg := sup.refuse("set_disposition", map[string]any{"case_id": a.Case.ID, "code": code, "note": "n"}, survey.EInvalid); !strings.Contains(msg, never) {
+			t.Errorf("set_disposition %s on an undialed case: message %q, want %q", code, msg, never)
+		}
+	}
 	sup.must("set_disposition", map[string]any{"case_id": a.Case.ID, "code": "4.10"}, nil)
 	closed := "case " + itoa(a.Case.ID) + " is"
 	for typ, data := range map[string]map[string]any{

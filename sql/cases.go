@@ -698,7 +698,8 @@ const sqlPendingAppointment = `SELECT EXISTS (SELECT 1 FROM appointment WHERE ca
 const sqlCaseHasComplete = `SELECT EXISTS (SELECT 1 FROM interview WHERE case_id = $1 AND status = 'complete')`
 
 // Release takes case caseID from its interviewer and puts it back in the
-// queue, due now (or at its pending appointment). survey.Conflict if it is
+// queue, due now or at the retry time it already had (or at its pending
+// appointment). survey.Conflict if it is
 // closed or its interview is complete.
 func (db *DB) Release(ctx context.Context, actor string, caseID survey.CaseID, now time.Time) error {
 	err := db.supervise(ctx, caseID, nil, now, func(tx pgx.Tx, c lockedCase, desks map[survey.UserID]survey.Desk) error {
@@ -724,7 +725,12 @@ func (db *DB) Release(ctx context.Context, actor string, caseID survey.CaseID, n
 		if err := tx.QueryRow(ctx, sqlPendingAppointment, caseID).Scan(&pending); err != nil {
 			return err
 		}
+		// Due now, or when a retry delay already set says: a release takes
+		// the case from a desk, it does not hurry the next call.
 		status, at := "open", now
+		if err := tx.QueryRow(ctx, `SELECT greatest(next_attempt_at, $2) FROM survey_case WHERE id = $1`, caseID, now).Scan(&at); err != nil {
+			return err
+		}
 		if pending {
 			status = "appointment"
 			if err := tx.QueryRow(ctx, `SELECT min(at) FROM appointment WHERE case_id = $1 AND status = 'pending'`, caseID).Scan(&at); err != nil {

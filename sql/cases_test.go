@@ -367,3 +367,39 @@ func TestPruneEvents(t *testing.T) {
 		t.Errorf("last event id %d (%v), want %d", last, err, ids[3])
 	}
 }
+
+// A release takes a case from a desk; it does not erase the retry delay of
+// the last call: a case just marked no answer, retry in 2 h, stays not due.
+func TestReleaseKeepsTheRetryDelay(t *testing.T) {
+	f := newCaseFixture(t, 1)
+	ctx := t.Context()
+	f.add(t, "America/New_York")
+	a := f.users[0]
+	d, err := f.db.ClaimNext(ctx, a, f.names[0], monday)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.StartDial(ctx, a, d.CaseID, monday); err != nil {
+		t.Fatal(err)
+	}
+	retry := monday.Add(2 * time.Hour)
+	if _, err := f.db.WrapUp(ctx, a, d.CaseID, survey.Outcome{AttemptCode: "3.13", Status: survey.CaseOpen, NextAttemptAt: retry}, monday); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Release(ctx, "sup", d.CaseID, monday.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	var next time.Time
+	if err := f.db.Pool().QueryRow(ctx, `SELECT next_attempt_at FROM survey_case WHERE id = $1`, d.CaseID).Scan(&next); err != nil {
+		t.Fatal(err)
+	}
+	if !next.Equal(retry) {
+		t.Fatalf("after the release the case is due %s, want %s (the retry delay)", next, retry)
+	}
+	if _, err := f.db.ClaimNext(ctx, a, f.names[0], monday.Add(time.Hour)); !errors.Is(err, survey.NotFound) {
+		t.Fatalf("claim an hour later: %v, want nothing due", err)
+	}
+	if d2, err := f.db.ClaimNext(ctx, a, f.names[0], retry); err != nil || d2.CaseID != d.CaseID {
+		t.Fatalf("claim at the retry time: %+v, %v", d2, err)
+	}
+}

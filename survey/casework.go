@@ -310,11 +310,19 @@ func appointment(w WrapUp) (Outcome, error) {
 // the wrap-up applies agrees (ClosingCodes, FinalDisposition: a complete
 // wins, then a partial, then a refusal or break-off, then other eligible
 // outcomes over earlier calls); otherwise it is refused with the code the
-// rule gives and why, never silently replaced. An interview in progress
-// ends as the engine says.
+// rule gives and why, never silently replaced. A case never dialed takes
+// only RecordCodes, as a wrap-up does. An interview in progress ends as the
+// engine says.
 func CloseAs(c Case, iv *Interview, status Status, d Disposition, note string) (Outcome, error) {
 	if d.RequiresNote && note == "" {
 		return Outcome{}, Errorf(EInvalid, "%s %s needs a note saying what happened", d.Code, d.Label)
+	}
+	if c.Status == CaseClosed {
+		return Outcome{}, Errorf(EConflict, "case %d is already closed", c.ID)
+	}
+	if c.Attempts == 0 && !IsRecordCode(d.Code) {
+		return Outcome{}, Errorf(EInvalid, "case %d was never dialed: %s %s is what a call finds "+
+			"(without a call only 4.10 Out of sample, 4.80 Quota filled or 4.90 Other not eligible can be set)", c.ID, d.Code, d.Label)
 	}
 	o := Outcome{Status: CaseClosed, FinalCode: d.Code, Note: note}
 	var v Status // the interview's verdict; "" without one
