@@ -154,4 +154,3 @@ func randomWindows(rng *rand.Rand, set int) survey.Windows {
 	}
 	return ws
 }
-
