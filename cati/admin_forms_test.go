@@ -48,7 +48,7 @@ func TestRefusedCampaignFormKeepsEveryField(t *testing.T) {
 		chromedp.Click(`#campaign input[name=interviewer][value="`+ivy+`"]`),
 	)
 	entered := ada.formFields("campaign")
-	ada.do(chromedp.Click(`#campaign button[type=submit]`))
+	ada.do(chromedp.Click(`#create`))
 	ada.poll(`!!document.getElementById("page-error")`)
 	if msg := ada.text("#page-error"); !strings.Contains(msg, "e must be a number from 0 to 1") {
 		t.Fatalf("refusal %q", msg)
@@ -59,7 +59,7 @@ func TestRefusedCampaignFormKeepsEveryField(t *testing.T) {
 
 	// Mending the one bad value is enough: the campaign is what was entered.
 	ada.eval(`document.querySelector("#campaign input[name=e]").value = ""`)
-	ada.do(chromedp.Click(`#campaign button[type=submit]`))
+	ada.do(chromedp.Click(`#create`))
 	ada.poll(`/^\/admin\/campaigns\/[0-9]+$/.test(location.pathname)`)
 	var status, settings string
 	var attempts int

@@ -395,6 +395,19 @@ func (s *Server) parseCampaignForm(r *http.Request) (survey.Campaign, error) {
 }
 
 func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request, sess *session) error {
+	if r.PostForm.Get("action") == "use" {
+		// Another questionnaire picked: the form again, with its quotas and
+		// everything entered so far.
+		qid := r.PostForm.Get("questionnaire")
+		d, err := s.campaignFormData(r, qid)
+		if err != nil {
+			return err
+		}
+		d.keep(r.PostForm)
+		s.render(w, r, http.StatusOK, "campaign_new", pageData{Title: "New campaign", Session: sess, Data: d,
+			Flash: "The quotas of " + qid + " are shown; nothing is created until you click Create campaign."})
+		return nil
+	}
 	c, err := s.parseCampaignForm(r)
 	if err == nil {
 		var id survey.CampaignID

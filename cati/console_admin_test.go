@@ -87,6 +87,18 @@ func TestCreateCampaignFromTheForm(t *testing.T) {
 	form := url.Values{"csrf": {ada.csrf}, "name": {"Spring wave"}, "questionnaire": {"customer-study"}, "max_attempts": {"5"},
 		"status": {"running"}, "day_1": {"1"}, "opens_1": {"09:00"}, "closes_1": {"21:00"}, "day_6": {"1"}, "opens_6": {"10:00"}, "closes_6": {"18:00"},
 		"retry_3.13": {"90"}, "retry_3.12": {"15"}, "quota_north": {"40"}, "e": {"0.8"}, "interviewer": {itoa(cf.users["ivy"])}}
+	// "Show its quotas" shows the form again for the questionnaire picked,
+	// with what was entered, and creates nothing.
+	use := url.Values{"csrf": {ada.csrf}, "action": {"use"}, "name": {"Kept name"}, "questionnaire": {"customer-study"}}
+	if r := ada.post("/admin/campaigns", use); r.StatusCode != http.StatusOK {
+		t.Fatalf("show quotas: %d", r.StatusCode)
+	} else if b := body(t, r); !strings.Contains(b, `value="Kept name"`) || !strings.Contains(b, `name="quota_north"`) ||
+		!strings.Contains(b, `<option value="customer-study" selected>`) {
+		t.Fatal("show quotas: the form did not come back with the name entered and the questionnaire's quotas")
+	}
+	if n := cf.count(`SELECT count(*) FROM campaign WHERE name = 'Kept name'`); n != 0 {
+		t.Fatal("show quotas created a campaign")
+	}
 	bad := url.Values{}
 	for k, v := range form {
 		bad[k] = v

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canvass/canvass/survey"
 	"github.com/chromedp/chromedp"
 )
 
@@ -287,8 +288,23 @@ func TestAdminPagesInChromium(t *testing.T) {
 		t.Fatalf("problem line %q", bad)
 	}
 	ada.screenshot("questionnaire-problems")
-	ada.do(chromedp.Navigate(cf.url+"/admin/campaigns/new"), chromedp.WaitVisible("#campaign"))
+	// The questionnaire picked in the list is the one created, whichever
+	// the form showed first.
+	src := questionnaireFile(t, "post-call.yaml")
+	pc, err := survey.Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cf.db.PutQuestionnaire(t.Context(), pc.Version(src)); err != nil {
+		t.Fatal(err)
+	}
+	ada.do(chromedp.Navigate(cf.url+"/admin/campaigns/new?questionnaire=customer-study"), chromedp.WaitVisible("#campaign"))
 	ada.screenshot("campaign-form")
+	ada.do(chromedp.SetValue(`#campaign select[name=questionnaire]`, "post-call"), chromedp.SetValue(`#campaign input[name=name]`, "Post-call wave"),
+		chromedp.Click("#create"), chromedp.WaitVisible("#sample"))
+	if n := cf.count(`SELECT count(*) FROM campaign WHERE name = 'Post-call wave' AND questionnaire_id = 'post-call'`); n != 1 {
+		t.Fatal("the campaign was not created with the questionnaire picked in the list")
+	}
 	ada.do(chromedp.Navigate(cf.url+"/admin/campaigns/"+itoa(cf.campaign)), chromedp.WaitVisible("#sample"))
 	csv := filepath.Join(t.TempDir(), "sample.csv")
 	var b strings.Builder
