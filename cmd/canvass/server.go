@@ -319,6 +319,13 @@ func (e env) dev(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("admin account: %w", err)
 	}
+	// The file keeps the password make run set; once someone changed it
+	// (canvass user password admin), the banner must not show a stale one.
+	if u, err := db.User(ctx, "admin"); err != nil {
+		return fmt.Errorf("admin account: %w", err)
+	} else if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
+		password = "(changed with `canvass user password admin`; not shown)"
+	}
 	token, err := devSecret(filepath.Join(dataDir, "api-token"), func() (string, error) {
 		token, hash, err := cati.NewToken()
 		if err != nil {

@@ -251,3 +251,49 @@ func TestDevAdminPasswordWorks(t *testing.T) {
 		checkPassword(t, url, "admin", strings.TrimSpace(string(printed)))
 	}
 }
+
+// After `canvass user password admin`, make run's banner no longer shows
+// the password it set first (which no longer works).
+func TestDevBannerAfterPasswordChange(t *testing.T) {
+	url := sqltest.EmptyURL(t)
+	dir := t.TempDir()
+	getenv := func(k string) string {
+		return map[string]string{"CANVASS_DATABASE_URL": url, "CANVASS_HTTP_ADDR": "127.0.0.1:0"}[k]
+	}
+	banner := func() string {
+		ctx, cancel := context.WithCancel(t.Context())
+		pr, pw := io.Pipe()
+		e := env{stdin: strings.NewReader(""), stdout: pw, stderr: io.Discard, getenv: getenv}
+		done := make(chan error, 1)
+		go func() { done <- e.dev(ctx, []string{"-data", dir}); pw.Close() }()
+		var b strings.Builder
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() && !strings.HasPrefix(sc.Text(), "Stop with") {
+			b.WriteString(sc.Text() + "\n")
+		}
+		go io.Copy(io.Discard, pr)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	b := banner()
+	first, err := os.ReadFile(filepath.Join(dir, "admin-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.TrimSpace(string(first))
+	if !strings.Contains(b, "admin / "+old) {
+		t.Fatalf("first banner does not show the password:\n%s", b)
+	}
+	e := env{stdin: strings.NewReader("a new password of mine\n"), stdout: io.Discard, stderr: io.Discard, getenv: getenv}
+	if err := e.userPassword(t.Context(), []string{"admin"}); err != nil {
+		t.Fatal(err)
+	}
+	b = banner()
+	if strings.Contains(b, old) || !strings.Contains(b, "admin / (changed with `canvass user password admin`; not shown)") {
+		t.Fatalf("banner after the change still shows the old password or says nothing:\n%s", b)
+	}
+	checkPassword(t, url, "admin", "a new password of mine")
+}
