@@ -19,7 +19,40 @@ type Terminal struct {
 	in    *bufio.Scanner
 	out   io.Writer
 	ahead string // keys typed beyond the last entry: type-ahead for the next
+	lang  string // of the last prompt, for the hints
 	now   func() time.Time
+}
+
+// terminalHints are the terminal's own words, by language: one digit, a
+// range of digits, the keys, a voice comment, the end of the call. "hangup"
+// is the word to type, in every language.
+var terminalHints = map[string][5]string{
+	"en": {"%d digit", "%d to %d digits", "# to finish, * to repeat, empty line = no input, hangup",
+		"voice comment: a terminal cannot record; Enter to go on, or hangup", "(call ended)"},
+	"fr": {"%d chiffre", "%d à %d chiffres", "# pour valider, * pour répéter, ligne vide = pas de réponse, hangup pour raccrocher",
+		"commentaire vocal : un terminal ne peut pas enregistrer ; Entrée pour continuer, ou hangup", "(appel terminé)"},
+	"es": {"%d dígito", "de %d a %d dígitos", "# para terminar, * para repetir, línea vacía = sin respuesta, hangup para colgar",
+		"comentario de voz: un terminal no puede grabar; Intro para seguir, o hangup", "(llamada terminada)"},
+	"de": {"%d Ziffer", "%d bis %d Ziffern", "# zum Abschließen, * zum Wiederholen, leere Zeile = keine Eingabe, hangup zum Auflegen",
+		"Sprachkommentar: ein Terminal kann nicht aufnehmen; Eingabe zum Fortfahren, oder hangup", "(Anruf beendet)"},
+	"nl": {"%d cijfer", "%d tot %d cijfers", "# om af te sluiten, * om te herhalen, lege regel = geen invoer, hangup om op te hangen",
+		"spraakbericht: een terminal kan niet opnemen; Enter om verder te gaan, of hangup", "(gesprek beëindigd)"},
+	"it": {"%d cifra", "da %d a %d cifre", "# per confermare, * per ripetere, riga vuota = nessuna risposta, hangup per riagganciare",
+		"commento vocale: un terminale non può registrare; Invio per continuare, o hangup", "(chiamata terminata)"},
+	"pt": {"%d dígito", "%d a %d dígitos", "# para terminar, * para repetir, linha vazia = sem resposta, hangup para desligar",
+		"comentário de voz: um terminal não pode gravar; Enter para continuar, ou hangup", "(chamada terminada)"},
+}
+
+// hints are the terminal's words in lang (pt-BR → pt), English otherwise.
+func hints(lang string) [5]string {
+	if h, ok := terminalHints[lang]; ok {
+		return h
+	}
+	base, _, _ := strings.Cut(lang, "-")
+	if h, ok := terminalHints[base]; ok {
+		return h
+	}
+	return terminalHints["en"]
 }
 
 // NewTerminal reads key lines from r and writes prompts to w.
@@ -34,6 +67,7 @@ var _ Channel = (*Terminal)(nil)
 
 // Say prints a prompt.
 func (t *Terminal) Say(ctx context.Context, p Prompt) error {
+	t.lang = p.Language
 	_, err := fmt.Fprintf(t.out, "  %s\n", p.Text)
 	return err
 }
@@ -61,11 +95,13 @@ func (t *Terminal) Ask(ctx context.Context, spec GatherSpec, ps ...Prompt) (Inpu
 		fmt.Fprintf(t.out, "  %s\n", p.Text)
 	}
 	p := ps[len(ps)-1]
-	hint := fmt.Sprintf("%d digit", spec.MaxDigits)
+	t.lang = p.Language
+	h := hints(p.Language)
+	hint := fmt.Sprintf(h[0], spec.MaxDigits)
 	if spec.MaxDigits > 1 {
-		hint = fmt.Sprintf("%d to %d digits", spec.MinDigits, spec.MaxDigits)
+		hint = fmt.Sprintf(h[1], spec.MinDigits, spec.MaxDigits)
 	}
-	fmt.Fprintf(t.out, "? %s\n  [%s, # to finish, * to repeat, empty line = no input, hangup]\n", p.Text, hint)
+	fmt.Fprintf(t.out, "? %s\n  [%s, %s]\n", p.Text, hint, h[2])
 	keys := t.ahead
 	t.ahead = ""
 	if keys == "" {
@@ -108,7 +144,8 @@ func (t *Terminal) Ask(ctx context.Context, spec GatherSpec, ps ...Prompt) (Inpu
 // Record cannot record in a terminal: it reads one line (so a script can
 // hang up during the comment) and reports ErrCannotRecord.
 func (t *Terminal) Record(ctx context.Context, p Prompt, spec RecordSpec) (Recording, error) {
-	fmt.Fprintf(t.out, "? %s\n  [voice comment: a terminal cannot record; Enter to go on, or hangup]\n", p.Text)
+	t.lang = p.Language
+	fmt.Fprintf(t.out, "? %s\n  [%s]\n", p.Text, hints(p.Language)[3])
 	t.ahead = ""
 	if _, err := t.line(); err != nil {
 		return Recording{}, err
@@ -118,6 +155,6 @@ func (t *Terminal) Record(ctx context.Context, p Prompt, spec RecordSpec) (Recor
 
 // Hangup prints the end of the call.
 func (t *Terminal) Hangup(ctx context.Context) error {
-	_, err := fmt.Fprintln(t.out, "  (call ended)")
+	_, err := fmt.Fprintln(t.out, "  "+hints(t.lang)[4])
 	return err
 }

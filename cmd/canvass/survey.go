@@ -36,7 +36,9 @@ func lint(args []string, stdout io.Writer) error {
 			} else {
 				fmt.Fprintf(stdout, "%s:0: %v\n", file, err)
 			}
+			continue
 		}
+		fmt.Fprintf(stdout, "%s: ok\n", file)
 	}
 	if failed {
 		return exitError(1)

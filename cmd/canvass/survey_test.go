@@ -23,7 +23,8 @@ func canvass(t *testing.T, stdin string, args ...string) (stdout, stderr string,
 }
 
 func TestLint(t *testing.T) {
-	if out, _, err := canvass(t, "", "survey", "lint", postCall, "../../testdata/questionnaires/customer-study.yaml"); err != nil || out != "" {
+	if out, _, err := canvass(t, "", "survey", "lint", postCall, "../../testdata/questionnaires/customer-study.yaml"); err != nil ||
+		out != postCall+": ok\n../../testdata/questionnaires/customer-study.yaml: ok\n" {
 		t.Fatalf("examples: %v\n%s", err, out)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
@@ -93,5 +94,25 @@ func TestTryRefusesWhatItCannotRun(t *testing.T) {
 	}
 	if _, _, err := canvass(t, "", "survey", "try"); !errors.Is(err, errUsage) {
 		t.Errorf("no file: %v", err)
+	}
+}
+
+// survey try --lang fr speaks French, its own hints included.
+func TestTryHintsInTheLanguage(t *testing.T) {
+	prompts, _, err := canvass(t, "hangup\n", "survey", "try", postCall, "--lang", "fr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(prompts, "[1 à 2 chiffres, # pour valider, * pour répéter") ||
+		strings.Contains(prompts, "to finish") {
+		t.Fatalf("hints not in French:\n%s", prompts)
+	}
+}
+
+// survey lint says so when a file is clean.
+func TestLintSaysOK(t *testing.T) {
+	out, _, err := canvass(t, "", "survey", "lint", postCall)
+	if err != nil || strings.TrimSpace(out) != postCall+": ok" {
+		t.Fatalf("lint of a clean file: %q, %v", out, err)
 	}
 }
