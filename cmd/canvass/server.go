@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/term"
 
 	"github.com/canvass/canvass/cati"
 	"github.com/canvass/canvass/config"
@@ -460,14 +461,42 @@ func (e env) userAdd(ctx context.Context, args []string) error {
 	return nil
 }
 
-// readPassword reads a password line from stdin and hashes it; command is
-// how to run the command again, for the error message.
-func (e env) readPassword(command string) ([]byte, error) {
-	line, err := bufio.NewReader(e.stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read password from stdin: %w", err)
+// askPassword asks for a password twice on the terminal fd, without echo.
+func (e env) askPassword(fd int) (string, error) {
+	var typed [2]string
+	for i, prompt := range []string{"Password: ", "Again: "} {
+		fmt.Fprint(e.stderr, prompt)
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password from the terminal: %w", err)
+		}
+		typed[i] = string(b)
 	}
-	password := strings.TrimRight(line, "\r\n")
+	if typed[0] != typed[1] {
+		return "", errors.New("password: the two entries differ; nothing was changed")
+	}
+	return typed[0], nil
+}
+
+// readPassword reads a password and hashes it: typed at a terminal (twice,
+// not echoed), or a line on stdin; command is how to run the command again,
+// for the error message.
+func (e env) readPassword(command string) ([]byte, error) {
+	var password string
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		// Typed at a terminal: asked for twice, never echoed.
+		var err error
+		if password, err = e.askPassword(int(f.Fd())); err != nil {
+			return nil, err
+		}
+	} else {
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("read password from stdin: %w", err)
+		}
+		password = strings.TrimRight(line, "\r\n")
+	}
 	if len(password) < minPassword {
 		return nil, fmt.Errorf("password: give at least %d characters on stdin, e.g. `printf '%%s\\n' \"$PASSWORD\" | canvass %s`", minPassword, command)
 	}
