@@ -17,6 +17,8 @@ RUN_PACKAGES := postgresql espeak-ng
 TEST_PACKAGES := $(RUN_PACKAGES) baresip-core sox chromium
 DEB_PACKAGES ?= $(TEST_PACKAGES)
 
+# A fresh machine's unattended upgrades may hold the package lock for minutes:
+# apt-get waits for it (up to 15 minutes) instead of failing.
 deps: ## install the Debian packages Canvass and its tests use (as root, with apt-get)
 	@need=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || need="$$need $$p"; \
@@ -24,7 +26,8 @@ deps: ## install the Debian packages Canvass and its tests use (as root, with ap
 	if [ -n "$$need" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$need"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need; \
+	    apt-get -o DPkg::Lock::Timeout=900 update -qq && \
+	      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends $$need; \
 	  else \
 	    echo "missing:$$need — run: sudo apt-get install$$need (or make deps as root)"; exit 1; \
 	  fi; \

@@ -197,13 +197,26 @@ func (c *Cluster) runningPort(ctx context.Context) (int, bool) {
 	return port, err == nil
 }
 
+// portFile, in a kept cluster's data directory, is the port it last had.
+const portFile = "canvass.port"
+
 // start runs pg_ctl start, retrying on another free port when the one picked
-// was taken in the meantime.
+// (or remembered) was taken in the meantime.
 func (c *Cluster) start(ctx context.Context, opts Options) error {
 	logFile := filepath.Join(c.dir, "postgres.log")
+	// A kept cluster comes back on the port it had, so that a database URL
+	// exported from an earlier run (README) still reaches it.
+	remembered := 0
+	if opts.Port == 0 && !opts.Throwaway {
+		if b, err := os.ReadFile(filepath.Join(c.dir, portFile)); err == nil {
+			remembered, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+	}
 	for try := 0; ; try++ {
 		port := opts.Port
-		if port == 0 {
+		if port == 0 && try == 0 && remembered > 0 {
+			port = remembered
+		} else if port == 0 {
 			var err error
 			if port, err = freePort(); err != nil {
 				return err
@@ -222,7 +235,10 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		err := c.pg.run(ctx, "pg_ctl", "start", "-w", "-t", "60", "-D", c.dir, "-l", logFile, "-o", o)
 		if err == nil {
 			c.port = port
-			return nil
+			if opts.Throwaway {
+				return nil
+			}
+			return os.WriteFile(filepath.Join(c.dir, portFile), []byte(strconv.Itoa(port)+"\n"), 0o644)
 		}
 		tail := logTail(logFile)
 		if opts.Port == 0 && try < 3 && strings.Contains(tail, "could not bind") {

@@ -6,6 +6,8 @@ package pglocal_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,4 +131,42 @@ func TestStartExplainsClosedParent(t *testing.T) {
 	if errors.Is(err, pglocal.ErrNotInstalled) {
 		t.Fatal(err)
 	}
+}
+
+// A kept cluster (make run's) comes back on the port it had, so that an
+// exported database URL still reaches it; when that port is taken meanwhile,
+// on another.
+func TestKeptClusterKeepsItsPort(t *testing.T) {
+	ctx := t.Context()
+	dir := tempDir(t)
+	c, err := pglocal.Start(ctx, dir, pglocal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop(context.Background()) })
+	first := c.Port()
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = pglocal.Start(ctx, dir, pglocal.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Port() != first {
+		t.Fatalf("restarted on port %d, want %d", c.Port(), first)
+	}
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if c, err = pglocal.Start(ctx, dir, pglocal.Options{}); err != nil {
+		t.Fatalf("port %d taken: %v", first, err)
+	}
+	if c.Port() == first {
+		t.Fatalf("started on the taken port %d", first)
+	}
+	query(t, c.URL("postgres"), nil, "SELECT 'up'")
 }
