@@ -22,14 +22,15 @@ func TestImportRules(t *testing.T) {
 		"ivr":          {"survey", "prompts"},
 		"ivr/asterisk": {"ivr", "survey"},
 		"ivr/ivrtest":  {"ivr"},
-		"ivr/sipua":    {"ivr", "survey", "ivr/sipua/internal/media"},
+		"ivr/media":    {},
+		"ivr/sipua":    {"ivr", "ivr/media", "survey", "ivr/sipua/internal/sdp"},
 		// Test helpers and adapter internals: leaves, or tied to their parent.
-		"ivr/sipua/internal/media": {},
-		"ivr/sipua/sipuatest":      {"ivr/sipua/internal/media"},
-		"ivr/asterisk/aritest":     {},
-		"dialer":                   {"survey"},
-		"cati":                     {"survey"},
-		"config":                   {"survey", "prompts", "sql", "ivr", "ivr/asterisk", "ivr/sipua", "dialer", "cati"},
+		"ivr/sipua/internal/sdp": {"ivr/media"},
+		"ivr/sipua/sipuatest":    {"ivr/media", "ivr/sipua/internal/sdp"},
+		"ivr/asterisk/aritest":   {},
+		"dialer":                 {"survey"},
+		"cati":                   {"survey"},
+		"config":                 {"survey", "prompts", "sql", "ivr", "ivr/asterisk", "ivr/sipua", "dialer", "cati"},
 	}
 	out, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "../../...").Output()
 	if err != nil {

@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/ivr/sipua"
-	"github.com/canvass/canvass/ivr/sipua/internal/media"
 	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/sqltest"
 	"github.com/canvass/canvass/survey"

@@ -27,7 +27,8 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/canvass/canvass/ivr"
-	"github.com/canvass/canvass/ivr/sipua/internal/media"
+	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
 )
 
 const (
@@ -78,7 +79,7 @@ type call struct {
 
 	// mu guards local, our SDP, which re-offers change.
 	mu    sync.Mutex
-	local media.Description
+	local sdp.Description
 
 	send      atomic.Pointer[sendState]
 	recv      atomic.Pointer[recvState]
@@ -118,7 +119,7 @@ type callStats struct {
 }
 
 // newCall wraps an RTP socket; start begins the media once answered.
-func newCall(conn *net.UDPConn, st media.Stream, s *Server, log *slog.Logger) *call {
+func newCall(conn *net.UDPConn, st sdp.Stream, s *Server, log *slog.Logger) *call {
 	c := &call{
 		log: log, conn: conn,
 		prompts: s.prompts, recordings: s.recordings,
@@ -130,7 +131,7 @@ func newCall(conn *net.UDPConn, st media.Stream, s *Server, log *slog.Logger) *c
 }
 
 // update applies the peer's (re-)negotiated stream.
-func (c *call) update(st media.Stream) {
+func (c *call) update(st sdp.Stream) {
 	ss := &sendState{dst: st.Addr, codec: st.Codec, pt: st.CodecPT,
 		active: st.Direction.Receives() && !st.Addr.Addr().IsUnspecified()}
 	if prev := c.recv.Load(); prev != nil && prev.peer == st.Addr {
@@ -151,7 +152,7 @@ func (c *call) renegotiate(offer []byte, events bool) ([]byte, error) {
 	if len(offer) == 0 {
 		return c.local.Marshal(), nil
 	}
-	st, err := media.Negotiate(offer, events, c.local.Codecs[0])
+	st, err := sdp.Negotiate(offer, events, c.local.Codecs[0])
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/canvass/canvass/ivr"
-	"github.com/canvass/canvass/ivr/sipua/internal/media"
+	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
 )
 
 // Sessions prepares calls; *ivr.Engine satisfies it.
@@ -403,8 +404,8 @@ func retryAfter(d time.Duration) sip.Header {
 }
 
 // ourDescription is our SDP for a negotiated stream.
-func (s *Server) ourDescription(conn *net.UDPConn, st media.Stream) media.Description {
-	return media.Description{Addr: s.localRTP(conn), SessionID: newSessionID(), Version: 1,
+func (s *Server) ourDescription(conn *net.UDPConn, st sdp.Stream) sdp.Description {
+	return sdp.Description{Addr: s.localRTP(conn), SessionID: newSessionID(), Version: 1,
 		Codecs: []media.Codec{st.Codec}, CodecPTs: []uint8{st.CodecPT}, EventPT: st.EventPT,
 		Direction: st.Direction.Reverse(), Lines: st.Lines, Index: st.Index}
 }
