@@ -32,10 +32,6 @@ import (
 )
 
 const (
-	packetInterval = 20 * time.Millisecond
-	// maxBurst: a sender this many packets late (the machine stalled) jumps
-	// ahead instead of bursting the backlog at the peer.
-	maxBurst = 5
 	// keyQueue bounds unread keys; only a flood of events can fill it.
 	keyQueue = 256
 	// maxPacket is the largest datagram read; larger ones are cut and
@@ -279,14 +275,10 @@ func (c *call) sendLoop() {
 		s.cur.finish(ivr.ErrHangup)
 		c.pending.Swap(nil).finish(ivr.ErrHangup)
 	}()
-	// The clock starts before the ticker, and packets due are rounded to the
-	// nearest tick: with a start taken after the ticker and a floor, a
-	// scheduling delay near that small offset alternated two packets and
-	// none (40 ms gaps on the wire).
-	start := time.Now()
-	ticker := time.NewTicker(packetInterval)
+	start := time.Now() // before the ticker (see media.Pacer)
+	pacer := media.NewPacer(start)
+	ticker := time.NewTicker(media.PacketInterval)
 	defer ticker.Stop()
-	var sent int64
 	nextCheck := start.Add(time.Second)
 	for {
 		select {
@@ -295,12 +287,11 @@ func (c *call) sendLoop() {
 		case <-ticker.C:
 		}
 		now := time.Now()
-		due := int64((now.Sub(start) + packetInterval/2) / packetInterval)
-		if late := due - sent; late > maxBurst {
-			s.skip(late - 1)
-			sent += late - 1
+		skip, send := pacer.Due(now)
+		if skip > 0 {
+			s.skip(skip)
 		}
-		for ; sent < due; sent++ {
+		for range send {
 			s.packet()
 		}
 		if now.After(nextCheck) {
