@@ -366,11 +366,19 @@ func (s *Server) callFor(req *sip.Request) *call {
 	return nil
 }
 
-// listenRTP binds a UDP socket on a random free port of the range.
+// listenRTP binds a UDP socket on a random free port of the range, or on
+// the port the system picks when the range is "0".
 func (s *Server) listenRTP() (*net.UDPConn, error) {
 	network := "udp4"
 	if s.rtpIP.Is6() {
 		network = "udp6"
+	}
+	if s.rtpLo == 0 {
+		conn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(s.rtpIP, 0)))
+		if err != nil {
+			return nil, fmt.Errorf("RTP socket: %w", err)
+		}
+		return conn, nil
 	}
 	n := s.rtpHi - s.rtpLo + 1
 	first := mrand.IntN(n)
