@@ -2,10 +2,12 @@ package sipua
 
 // This file is one call's media, the ivr.Media the engine drives: a UDP
 // socket, a sender that emits one RTP packet every 20 ms for the whole call
-// (the playing prompt, or comfort silence), a receiver that turns the
-// caller's packets into keys (RFC 4733 events, or Goertzel detection on the
-// audio when no events were negotiated) and recorded audio, and the RTP
-// timeout watch. Work per received packet is bounded and allocation-free.
+// (a frame written to the call's leg, the playing prompt, or comfort
+// silence), a receiver that turns the caller's packets into keys (RFC 4733
+// events, or Goertzel detection on the audio when no events were
+// negotiated), recorded audio and the leg's frames, and the RTP timeout
+// watch. Work per received packet is bounded, and allocation-free unless a
+// leg reader takes the frames (leg.go).
 
 import (
 	"bytes"
@@ -103,6 +105,10 @@ type call struct {
 
 	pending atomic.Pointer[playback] // next prompt for the sender
 
+	// legQ is set once Leg is called (leg.go).
+	legQ    atomic.Pointer[legQueues]
+	legOnce sync.Once
+
 	recMu sync.Mutex
 	rec   *recorder
 
@@ -111,7 +117,7 @@ type call struct {
 
 // callStats count what the receiver saw, for logs and tests.
 type callStats struct {
-	received, foreign, junk, keys, droppedKeys atomic.Int64
+	received, foreign, junk, keys, droppedKeys, droppedFrames atomic.Int64
 }
 
 // newCall wraps an RTP socket; start begins the media once answered.
@@ -210,6 +216,7 @@ type sender struct {
 	payload   []byte
 	cur       *playback
 	talkspurt bool
+	fromLeg   bool // the last packet was a frame written to the leg
 	errs      int
 }
 
@@ -218,7 +225,9 @@ func newSender(c *call) *sender {
 		pkt: rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32(), SSRC: rand.Uint32()}}}
 }
 
-// packet sends the next 20 ms: the playing prompt, or silence.
+// packet sends the next 20 ms: a frame written to the leg, the playing
+// prompt, or silence. Written frames take the slot while they come; a
+// playing prompt waits, and resumes where it was.
 func (s *sender) packet() {
 	c := s.c
 	if p := c.pending.Swap(nil); p != nil {
@@ -230,10 +239,22 @@ func (s *sender) packet() {
 		s.cur.finish(nil)
 		s.cur = nil
 	}
+	var written outFrame
+	fromLeg := false
+	if q := c.legQ.Load(); q != nil {
+		written, fromLeg = q.next()
+	}
+	if fromLeg != s.fromLeg && (fromLeg || s.cur != nil) {
+		s.talkspurt = true // the source changed: leg audio starts, or the prompt resumes
+	}
+	s.fromLeg = fromLeg
 	last := false
-	if s.cur != nil {
+	switch {
+	case fromLeg:
+		media.Transcode(s.payload, ss.codec, written.payload[:], written.codec)
+	case s.cur != nil:
 		last = s.cur.fill(s.payload, ss.codec)
-	} else {
+	default:
 		for i := range s.payload {
 			s.payload[i] = ss.codec.Silence()
 		}
@@ -433,6 +454,7 @@ func (r *receiver) packet(b []byte, from netip.AddrPort, pcm []int16) {
 	}
 	r.lastSeq, r.haveSeq = seq, true
 	r.events.Audio(r.pkt.Timestamp, r.emit)
+	c.legFrame(rs.codec, r.pkt.Timestamp, r.pkt.Payload)
 	n := len(r.pkt.Payload)
 	rs.codec.Decode(pcm[:n], r.pkt.Payload)
 	if rs.eventPT < 0 {
