@@ -60,3 +60,22 @@ func TestImportRules(t *testing.T) {
 		t.Fatalf("checked only %d packages; is go list seeing the module?", seen)
 	}
 }
+
+// TestMediaImports: ivr/media, which every leg shares, stays on the
+// standard library and pion/rtp (DESIGN.md §1), its tests included.
+func TestMediaImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}} {{join .TestImports " "}} {{join .XTestImports " "}}`, "../../ivr/media").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	imports := strings.Fields(string(out))
+	if !slices.Contains(imports, "github.com/pion/rtp") {
+		t.Fatalf("go list found no pion/rtp import in ivr/media: %v", imports)
+	}
+	for _, imp := range imports {
+		first, _, _ := strings.Cut(imp, "/")
+		if strings.Contains(first, ".") && imp != "github.com/pion/rtp" {
+			t.Errorf("ivr/media imports %s; DESIGN.md §1 allows only the standard library and github.com/pion/rtp", imp)
+		}
+	}
+}
