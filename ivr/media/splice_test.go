@@ -102,3 +102,17 @@ func TestRebaser(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkRebaser(b *testing.B) {
+	r := NewRebaser(1, 0, 0)
+	h := rtp.Header{Version: 2, SSRC: 7}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h.SSRC = 7 + uint32(i/50)%2 // a source change every second
+		h.SequenceNumber = uint16(i)
+		h.Timestamp = uint32(i) * SamplesPerPacket
+		r.Rewrite(&h, now)
+		now = now.Add(PacketInterval)
+	}
+}
