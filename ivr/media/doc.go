@@ -7,10 +7,11 @@
 // leg's audio one Frame at a time.
 //
 // It imports only the standard library and pion/rtp, so that the SIP leg
-// (ivr/sipua), the browser leg (ivr/webrtc) and the Asterisk adapter can
-// all use it. SDP is not here: only SIP negotiates with it (a browser leg
-// negotiates through WebRTC), so offer/answer lives with the SIP endpoint,
-// in ivr/sipua/internal/sdp.
+// (ivr/sipua) and the browser leg to come (ivr/webrtc) share it without
+// sharing each other's dependencies. SDP is not here: only SIP negotiates
+// with it (a browser leg negotiates through WebRTC), so offer/answer lives
+// with the SIP endpoint, in ivr/sipua/internal/sdp. The bridge and the
+// mixer that join legs will live here too, on Leg and Rebaser.
 //
 // Audio is 8 kHz mono throughout: a packet carries 20 ms, SamplesPerPacket
 // samples, one byte each in G.711.
