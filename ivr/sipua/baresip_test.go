@@ -83,6 +83,33 @@ func (e *pgEndpoint) interview(t *testing.T, callID string, within time.Duration
 	}
 }
 
+// answered waits until the interview of call callID has stored an answer
+// to question q: the moment its next question starts, whatever the load.
+func (e *pgEndpoint) answered(t *testing.T, callID, q string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ivs, err := e.db.Interviews(t.Context(), survey.InterviewFilter{Questionnaire: "post-call", WithAnswers: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, iv := range ivs {
+			if iv.Context.CallID != callID {
+				continue
+			}
+			for _, a := range iv.Answers {
+				if a.Question == q {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("call %s stored no answer to %s within %s", callID, q, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // baresip is one scripted phone.
 type baresip struct {
 	t   *testing.T
@@ -381,8 +408,13 @@ func TestBaresip(t *testing.T) {
 		b := startBaresip(t, "rfc4733", silence)
 		b.dial(uri(rfc, "e2e-a"))
 		b.waitEstablished()
-		b.run(step{1500 * time.Millisecond, "9"}, step{time.Second, "#"}, step{1200 * time.Millisecond, "5"},
-			step{1200 * time.Millisecond, "7"}, step{1200 * time.Millisecond, "1"})
+		// Each answer is keyed once the previous one is stored (keys typed
+		// before a prompt count for its question).
+		b.run(step{1500 * time.Millisecond, "9"}, step{time.Second, "#"})
+		for _, next := range []struct{ after, keys string }{{"nps", "5"}, {"csat", "7"}, {"ces", "1"}} {
+			rfc.answered(t, "e2e-a", next.after, 10*time.Second)
+			b.run(step{0, next.keys})
+		}
 		b.waitClosed(10 * time.Second) // the endpoint thanks and hangs up
 		iv := rfc.interview(t, "e2e-a", 5*time.Second)
 		want := map[string]any{"nps": int64(9), "csat": int64(5), "ces": int64(7), "resolved": true}
@@ -417,8 +449,11 @@ func TestBaresip(t *testing.T) {
 		b := startBaresip(t, "hangup", silence)
 		b.dial(uri(rfc, "e2e-c"))
 		b.waitEstablished()
-		b.run(step{1500 * time.Millisecond, "1"}, step{700 * time.Millisecond, "0"}, step{1200 * time.Millisecond, "5"},
-			step{1200 * time.Millisecond, "b"})
+		b.run(step{1500 * time.Millisecond, "1"}, step{700 * time.Millisecond, "0"})
+		rfc.answered(t, "e2e-c", "nps", 10*time.Second)
+		b.run(step{0, "5"})
+		rfc.answered(t, "e2e-c", "csat", 10*time.Second)
+		b.run(step{0, "b"}) // hang up as the ces question starts
 		b.waitClosed(5 * time.Second)
 		iv := rfc.interview(t, "e2e-c", 5*time.Second)
 		if got := values(iv); got["nps"] != int64(10) || got["csat"] != int64(5) || len(got) != 2 {
@@ -442,9 +477,13 @@ func TestBaresip(t *testing.T) {
 		b.waitEstablished()
 		b.run(step{1500 * time.Millisecond, "4"}, step{700 * time.Millisecond, "2"}, // 42: not 0-10
 			step{1500 * time.Millisecond, "*"}, // repeat the question
-			step{1200 * time.Millisecond, "3"}, step{800 * time.Millisecond, "#"},
-			step{4 * time.Second, "#"}, // after the why prompt and the beep: a 3 s comment
-			step{1200 * time.Millisecond, "2"}, step{1200 * time.Millisecond, "b"})
+			step{1200 * time.Millisecond, "3"}, step{800 * time.Millisecond, "#"})
+		rfc.answered(t, "e2e-d", "nps", 10*time.Second)
+		b.run(step{4 * time.Second, "#"}) // after the why prompt and the beep: a 3 s comment
+		rfc.answered(t, "e2e-d", "why", 10*time.Second)
+		b.run(step{0, "2"})
+		rfc.answered(t, "e2e-d", "csat", 10*time.Second)
+		b.run(step{0, "b"})
 		b.waitClosed(5 * time.Second)
 		iv := rfc.interview(t, "e2e-d", 5*time.Second)
 		got := values(iv)
