@@ -25,14 +25,15 @@ func TestImportRules(t *testing.T) {
 		"ivr":          {"survey", "prompts"},
 		"ivr/asterisk": {"ivr", "survey"},
 		"ivr/ivrtest":  {"ivr", "survey"},
-		"ivr/sipua":    {"ivr", "survey", "ivr/sipua/internal/media"},
+		"ivr/media":    {},
+		"ivr/sipua":    {"ivr", "ivr/media", "survey", "ivr/sipua/internal/sdp"},
 		// Test helpers and adapter internals: leaves, or tied to their parent.
-		"ivr/sipua/internal/media": {},
-		"ivr/sipua/sipuatest":      {"ivr/sipua/internal/media"},
-		"ivr/asterisk/aritest":     {},
-		"dialer":                   {"survey"},
-		"cati":                     {"survey"},
-		"config":                   {"survey", "prompts", "sql", "ivr", "ivr/asterisk", "ivr/sipua", "dialer", "cati"},
+		"ivr/sipua/internal/sdp": {"ivr/media"},
+		"ivr/sipua/sipuatest":    {"ivr/media", "ivr/sipua/internal/sdp"},
+		"ivr/asterisk/aritest":   {},
+		"dialer":                 {"survey"},
+		"cati":                   {"survey"},
+		"config":                 {"survey", "prompts", "sql", "ivr", "ivr/asterisk", "ivr/sipua", "dialer", "cati"},
 		// The one wiring point may import everything.
 		"cmd/canvass": nil,
 	}
@@ -90,5 +91,24 @@ func TestImportRules(t *testing.T) {
 	}
 	if len(seen) < 10 || !seen["cmd/canvass"] {
 		t.Fatalf("checked only %d packages (%v); is go list seeing the module?", len(seen), seen)
+	}
+}
+
+// TestMediaImports: ivr/media, which every leg shares, stays on the
+// standard library and pion/rtp (DESIGN.md §1), its tests included.
+func TestMediaImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}} {{join .TestImports " "}} {{join .XTestImports " "}}`, "../../ivr/media").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	imports := strings.Fields(string(out))
+	if !slices.Contains(imports, "github.com/pion/rtp") {
+		t.Fatalf("go list found no pion/rtp import in ivr/media: %v", imports)
+	}
+	for _, imp := range imports {
+		first, _, _ := strings.Cut(imp, "/")
+		if strings.Contains(first, ".") && imp != "github.com/pion/rtp" {
+			t.Errorf("ivr/media imports %s; DESIGN.md §1 allows only the standard library and github.com/pion/rtp", imp)
+		}
 	}
 }

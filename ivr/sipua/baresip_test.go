@@ -24,8 +24,8 @@ import (
 	"time"
 
 	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/ivr/sipua"
-	"github.com/canvass/canvass/ivr/sipua/internal/media"
 	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/sqltest"
 	"github.com/canvass/canvass/survey"
@@ -82,6 +82,33 @@ func (e *pgEndpoint) interview(t *testing.T, callID string, within time.Duration
 	}
 }
 
+// answered waits until the interview of call callID has stored an answer
+// to question q: the moment its next question starts, whatever the load.
+func (e *pgEndpoint) answered(t *testing.T, callID, q string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ivs, err := e.db.Interviews(t.Context(), survey.InterviewFilter{Questionnaire: "post-call", WithAnswers: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, iv := range ivs {
+			if iv.Context.CallID != callID {
+				continue
+			}
+			for _, a := range iv.Answers {
+				if a.Question == q {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("call %s stored no answer to %s within %s", callID, q, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // baresip is one scripted phone.
 type baresip struct {
 	t   *testing.T
@@ -134,9 +161,12 @@ func freeSIPPort(t *testing.T) int {
 	return 0
 }
 
-// startBaresip starts phone number n, whose microphone plays say (8 kHz
-// samples). Each phone has its own RTP ports, away from the endpoint's.
-func startBaresip(t *testing.T, name string, n int, say []int16) *baresip {
+// startBaresip starts a phone whose microphone plays say (8 kHz samples).
+// Its config has no rtp_ports: baresip cannot bind port 0 (it binds an
+// even port and the next one for RTCP), so it picks pairs at random from
+// its own wide default range and tries again when one is taken. Phones,
+// endpoints and other test runs on the machine need no ranges of their own.
+func startBaresip(t *testing.T, name string, say []int16) *baresip {
 	t.Helper()
 	if _, err := exec.LookPath("baresip"); err != nil {
 		t.Fatal("baresip is not installed: the end-to-end calls need a real SIP phone (Debian baresip-core; `make test` installs it)")
@@ -154,7 +184,6 @@ func startBaresip(t *testing.T, name string, n int, say []int16) *baresip {
 	}
 	sayPath := filepath.Join(dir, "say.wav")
 	writeWAV(t, sayPath, say)
-	lo := 40000 + n*200
 	config := fmt.Sprintf(`poll_method epoll
 sip_listen 127.0.0.1:%d
 audio_source aufile,%s
@@ -168,8 +197,7 @@ module sndfile.so
 snd_path %s
 module_app account.so
 module_app menu.so
-rtp_ports %d-%d
-`, freeSIPPort(t), sayPath, rec, lo, lo+199)
+`, freeSIPPort(t), sayPath, rec)
 	// baresip offers telephone-event whatever the account says; the
 	// in-band endpoint refuses it in its answer.
 	account := "<sip:tester@127.0.0.1>;regint=0;audio_codecs=PCMU"
@@ -376,11 +404,16 @@ func TestBaresip(t *testing.T) {
 	defer calls.Wait()
 
 	call("rfc4733", func(t *testing.T) {
-		b := startBaresip(t, "rfc4733", 0, silence)
+		b := startBaresip(t, "rfc4733", silence)
 		b.dial(uri(rfc, "e2e-a"))
 		b.waitEstablished()
-		b.run(step{1500 * time.Millisecond, "9"}, step{time.Second, "#"}, step{1200 * time.Millisecond, "5"},
-			step{1200 * time.Millisecond, "7"}, step{1200 * time.Millisecond, "1"})
+		// Each answer is keyed once the previous one is stored (keys typed
+		// before a prompt count for its question).
+		b.run(step{1500 * time.Millisecond, "9"}, step{time.Second, "#"})
+		for _, next := range []struct{ after, keys string }{{"nps", "5"}, {"csat", "7"}, {"ces", "1"}} {
+			rfc.answered(t, "e2e-a", next.after, 10*time.Second)
+			b.run(step{0, next.keys})
+		}
 		b.waitClosed(10 * time.Second) // the endpoint thanks and hangs up
 		iv := rfc.interview(t, "e2e-a", 5*time.Second)
 		want := map[string]any{"nps": int64(9), "csat": int64(5), "ces": int64(7), "resolved": true}
@@ -400,7 +433,7 @@ func TestBaresip(t *testing.T) {
 		say := inbandScript(12*time.Second, map[time.Duration]rune{
 			2000 * time.Millisecond: '8', 3200 * time.Millisecond: '#', 4600 * time.Millisecond: '4',
 			6000 * time.Millisecond: '6', 7400 * time.Millisecond: '1'})
-		b := startBaresip(t, "inband", 1, say)
+		b := startBaresip(t, "inband", say)
 		b.dial(uri(inband, "e2e-b"))
 		b.waitEstablished()
 		b.waitClosed(15 * time.Second)
@@ -412,11 +445,14 @@ func TestBaresip(t *testing.T) {
 	})
 
 	call("hangup", func(t *testing.T) {
-		b := startBaresip(t, "hangup", 2, silence)
+		b := startBaresip(t, "hangup", silence)
 		b.dial(uri(rfc, "e2e-c"))
 		b.waitEstablished()
-		b.run(step{1500 * time.Millisecond, "1"}, step{700 * time.Millisecond, "0"}, step{1200 * time.Millisecond, "5"},
-			step{1200 * time.Millisecond, "b"})
+		b.run(step{1500 * time.Millisecond, "1"}, step{700 * time.Millisecond, "0"})
+		rfc.answered(t, "e2e-c", "nps", 10*time.Second)
+		b.run(step{0, "5"})
+		rfc.answered(t, "e2e-c", "csat", 10*time.Second)
+		b.run(step{0, "b"}) // hang up as the ces question starts
 		b.waitClosed(5 * time.Second)
 		iv := rfc.interview(t, "e2e-c", 5*time.Second)
 		if got := values(iv); got["nps"] != int64(10) || got["csat"] != int64(5) || len(got) != 2 {
@@ -435,14 +471,18 @@ func TestBaresip(t *testing.T) {
 			f := 300 + 80*math.Sin(2*math.Pi*2*float64(i)/8000)
 			voice[i] = int16(3000 * math.Sin(2*math.Pi*f*float64(i)/8000))
 		}
-		b := startBaresip(t, "invalid", 3, voice)
+		b := startBaresip(t, "invalid", voice)
 		b.dial(uri(rfc, "e2e-d"))
 		b.waitEstablished()
 		b.run(step{1500 * time.Millisecond, "4"}, step{700 * time.Millisecond, "2"}, // 42: not 0-10
 			step{1500 * time.Millisecond, "*"}, // repeat the question
-			step{1200 * time.Millisecond, "3"}, step{800 * time.Millisecond, "#"},
-			step{4 * time.Second, "#"}, // after the why prompt and the beep: a 3 s comment
-			step{1200 * time.Millisecond, "2"}, step{1200 * time.Millisecond, "b"})
+			step{1200 * time.Millisecond, "3"}, step{800 * time.Millisecond, "#"})
+		rfc.answered(t, "e2e-d", "nps", 10*time.Second)
+		b.run(step{4 * time.Second, "#"}) // after the why prompt and the beep: a 3 s comment
+		rfc.answered(t, "e2e-d", "why", 10*time.Second)
+		b.run(step{0, "2"})
+		rfc.answered(t, "e2e-d", "csat", 10*time.Second)
+		b.run(step{0, "b"})
 		b.waitClosed(5 * time.Second)
 		iv := rfc.interview(t, "e2e-d", 5*time.Second)
 		got := values(iv)

@@ -14,7 +14,8 @@ import (
 
 	"github.com/pion/rtp"
 
-	"github.com/canvass/canvass/ivr/sipua/internal/media"
+	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
 )
 
 // benchCall is a call whose RTP goes to a sink socket drained in the
@@ -39,7 +40,7 @@ func benchCall(b testing.TB, eventPT int) *call {
 	}
 	b.Cleanup(func() { conn.Close(); sink.Close() })
 	s := &Server{opts: DefaultOptions()}
-	st := media.Stream{Addr: sink.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: media.PCMU, EventPT: eventPT, Direction: media.SendRecv}
+	st := sdp.Stream{Addr: sink.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: media.PCMU, EventPT: eventPT, Direction: sdp.SendRecv}
 	return newCall(conn, st, s, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 

@@ -2,10 +2,12 @@ package sipua
 
 // This file is one call's media, the ivr.Media the engine drives: a UDP
 // socket, a sender that emits one RTP packet every 20 ms for the whole call
-// (the playing prompt, or comfort silence), a receiver that turns the
-// caller's packets into keys (RFC 4733 events, or Goertzel detection on the
-// audio when no events were negotiated) and recorded audio, and the RTP
-// timeout watch. Work per received packet is bounded and allocation-free.
+// (a frame written to the call's leg, the playing prompt, or comfort
+// silence), a receiver that turns the caller's packets into keys (RFC 4733
+// events, or Goertzel detection on the audio when no events were
+// negotiated), recorded audio and the leg's frames, and the RTP timeout
+// watch. Work per received packet is bounded, and allocation-free unless a
+// leg reader takes the frames (leg.go).
 
 import (
 	"bytes"
@@ -27,14 +29,11 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/canvass/canvass/ivr"
-	"github.com/canvass/canvass/ivr/sipua/internal/media"
+	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
 )
 
 const (
-	packetInterval = 20 * time.Millisecond
-	// maxBurst: a sender this many packets late (the machine stalled) jumps
-	// ahead instead of bursting the backlog at the peer.
-	maxBurst = 5
 	// keyQueue bounds unread keys; only a flood of events can fill it.
 	keyQueue = 256
 	// maxPacket is the largest datagram read; larger ones are cut and
@@ -78,7 +77,7 @@ type call struct {
 
 	// mu guards local, our SDP, which re-offers change.
 	mu    sync.Mutex
-	local media.Description
+	local sdp.Description
 
 	send      atomic.Pointer[sendState]
 	recv      atomic.Pointer[recvState]
@@ -106,6 +105,10 @@ type call struct {
 
 	pending atomic.Pointer[playback] // next prompt for the sender
 
+	// legQ is set once Leg is called (leg.go).
+	legQ    atomic.Pointer[legQueues]
+	legOnce sync.Once
+
 	recMu sync.Mutex
 	rec   *recorder
 
@@ -114,11 +117,11 @@ type call struct {
 
 // callStats count what the receiver saw, for logs and tests.
 type callStats struct {
-	received, foreign, junk, keys, droppedKeys atomic.Int64
+	received, foreign, junk, keys, droppedKeys, droppedFrames atomic.Int64
 }
 
 // newCall wraps an RTP socket; start begins the media once answered.
-func newCall(conn *net.UDPConn, st media.Stream, s *Server, log *slog.Logger) *call {
+func newCall(conn *net.UDPConn, st sdp.Stream, s *Server, log *slog.Logger) *call {
 	c := &call{
 		log: log, conn: conn,
 		prompts: s.prompts, recordings: s.recordings,
@@ -130,7 +133,7 @@ func newCall(conn *net.UDPConn, st media.Stream, s *Server, log *slog.Logger) *c
 }
 
 // update applies the peer's (re-)negotiated stream.
-func (c *call) update(st media.Stream) {
+func (c *call) update(st sdp.Stream) {
 	ss := &sendState{dst: st.Addr, codec: st.Codec, pt: st.CodecPT,
 		active: st.Direction.Receives() && !st.Addr.Addr().IsUnspecified()}
 	if prev := c.recv.Load(); prev != nil && prev.peer == st.Addr {
@@ -151,7 +154,7 @@ func (c *call) renegotiate(offer []byte, events bool) ([]byte, error) {
 	if len(offer) == 0 {
 		return c.local.Marshal(), nil
 	}
-	st, err := media.Negotiate(offer, events, c.local.Codecs[0])
+	st, err := sdp.Negotiate(offer, events, c.local.Codecs[0])
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +216,7 @@ type sender struct {
 	payload   []byte
 	cur       *playback
 	talkspurt bool
+	fromLeg   bool // the last packet was a frame written to the leg
 	errs      int
 }
 
@@ -221,7 +225,9 @@ func newSender(c *call) *sender {
 		pkt: rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32(), SSRC: rand.Uint32()}}}
 }
 
-// packet sends the next 20 ms: the playing prompt, or silence.
+// packet sends the next 20 ms: a frame written to the leg, the playing
+// prompt, or silence. Written frames take the slot while they come; a
+// playing prompt waits, and resumes where it was.
 func (s *sender) packet() {
 	c := s.c
 	if p := c.pending.Swap(nil); p != nil {
@@ -233,10 +239,22 @@ func (s *sender) packet() {
 		s.cur.finish(nil)
 		s.cur = nil
 	}
+	var written outFrame
+	fromLeg := false
+	if q := c.legQ.Load(); q != nil {
+		written, fromLeg = q.next()
+	}
+	if fromLeg != s.fromLeg && (fromLeg || s.cur != nil) {
+		s.talkspurt = true // the source changed: leg audio starts, or the prompt resumes
+	}
+	s.fromLeg = fromLeg
 	last := false
-	if s.cur != nil {
+	switch {
+	case fromLeg:
+		media.Transcode(s.payload, ss.codec, written.payload[:], written.codec)
+	case s.cur != nil:
 		last = s.cur.fill(s.payload, ss.codec)
-	} else {
+	default:
 		for i := range s.payload {
 			s.payload[i] = ss.codec.Silence()
 		}
@@ -278,14 +296,10 @@ func (c *call) sendLoop() {
 		s.cur.finish(ivr.ErrHangup)
 		c.pending.Swap(nil).finish(ivr.ErrHangup)
 	}()
-	// The clock starts before the ticker, and packets due are rounded to the
-	// nearest tick: with a start taken after the ticker and a floor, a
-	// scheduling delay near that small offset alternated two packets and
-	// none (40 ms gaps on the wire).
-	start := time.Now()
-	ticker := time.NewTicker(packetInterval)
+	start := time.Now() // before the ticker (see media.Pacer)
+	pacer := media.NewPacer(start)
+	ticker := time.NewTicker(media.PacketInterval)
 	defer ticker.Stop()
-	var sent int64
 	nextCheck := start.Add(time.Second)
 	for {
 		select {
@@ -294,12 +308,11 @@ func (c *call) sendLoop() {
 		case <-ticker.C:
 		}
 		now := time.Now()
-		due := int64((now.Sub(start) + packetInterval/2) / packetInterval)
-		if late := due - sent; late > maxBurst {
-			s.skip(late - 1)
-			sent += late - 1
+		skip, send := pacer.Due(now)
+		if skip > 0 {
+			s.skip(skip)
 		}
-		for ; sent < due; sent++ {
+		for range send {
 			s.packet()
 		}
 		if now.After(nextCheck) {
@@ -441,6 +454,7 @@ func (r *receiver) packet(b []byte, from netip.AddrPort, pcm []int16) {
 	}
 	r.lastSeq, r.haveSeq = seq, true
 	r.events.Audio(r.pkt.Timestamp, r.emit)
+	c.legFrame(rs.codec, r.pkt.Timestamp, r.pkt.Payload)
 	n := len(r.pkt.Payload)
 	rs.codec.Decode(pcm[:n], r.pkt.Payload)
 	if rs.eventPT < 0 {

@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canvass/canvass/ivr/sipua/internal/media"
+	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
 	"github.com/canvass/canvass/ivr/sipua/sipuatest"
 	"github.com/canvass/canvass/survey"
 )
@@ -277,10 +278,10 @@ func TestReinvite(t *testing.T) {
 	c := e.dial(ctx, sipuatest.DialOptions{})
 	r := newRespondent(t, ctx, c)
 	r.prompt()
-	if code, err := c.Reinvite(ctx, media.SendOnly, false); err != nil || code != 200 {
+	if code, err := c.Reinvite(ctx, sdp.SendOnly, false); err != nil || code != 200 {
 		t.Fatalf("hold re-INVITE: %d %v", code, err)
 	}
-	if code, err := c.Reinvite(ctx, media.SendRecv, true); err != nil || code != 200 {
+	if code, err := c.Reinvite(ctx, sdp.SendRecv, true); err != nil || code != 200 {
 		t.Fatalf("moving re-INVITE: %d %v", code, err)
 	}
 	moved := time.Now()

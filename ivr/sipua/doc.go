@@ -1,7 +1,9 @@
 // Package sipua is Canvass's own SIP endpoint: it answers and places calls
 // without Asterisk, on emiago/sipgo for SIP and hand-rolled G.711 RTP
-// (pion/rtp, pion/sdp) for media, and runs each answered call as an ivr
-// Session.
+// (pion/rtp) for media, and runs each answered call as an ivr Session.
+// What any leg shares — G.711, RFC 4733 events, in-band detection, the
+// packet clock — is ivr/media; what only SIP needs, SDP offer/answer
+// (pion/sdp), is internal/sdp.
 //
 // A call reaches a questionnaire by its request-URI user (Options.Routes,
 // then Options.DefaultQuestionnaire, then the user itself as a
@@ -15,5 +17,7 @@
 // Media per call: one UDP socket, RTP paced every 20 ms for the whole call
 // (the prompt, or comfort silence), keys from RFC 4733 events or, when the
 // peer negotiated none, from the audio by a Goertzel detector, and voice
-// answers written to 8 kHz mono WAV files.
+// answers written to 8 kHz mono WAV files. A call's audio is also a
+// media.Leg (the call's Leg method), for a bridge or a mixer to read and
+// write frame by frame on the same packet clock.
 package sipua

@@ -26,7 +26,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/canvass/canvass/ivr"
-	"github.com/canvass/canvass/ivr/sipua/internal/media"
+	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
 	"github.com/canvass/canvass/survey"
 )
 
@@ -110,12 +111,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// An INVITE without a body is a late offer (a delayed-offer trunk):
 	// we offer in the 200 and the caller answers in its ACK.
 	lateOffer := len(req.Body()) == 0
-	var st media.Stream
+	var st sdp.Stream
 	if !lateOffer {
-		st, err = media.Negotiate(req.Body(), s.opts.AcceptTelephoneEvent)
+		st, err = sdp.Negotiate(req.Body(), s.opts.AcceptTelephoneEvent)
 	}
 	switch {
-	case errors.Is(err, media.ErrNoCommonCodec):
+	case errors.Is(err, sdp.ErrNoCommonCodec):
 		log.Info("INVITE refused: no common codec", "err", err)
 		respond(log, tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warning(305, "Incompatible media format: PCMU or PCMA over RTP/AVP"))
 		return
@@ -212,30 +213,30 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 // offer is our SDP offer for a new RTP socket: PCMU and PCMA, and
 // telephone-event unless it is turned off.
-func (s *Server) offer(conn *net.UDPConn) media.Description {
+func (s *Server) offer(conn *net.UDPConn) sdp.Description {
 	events := -1
 	if s.opts.AcceptTelephoneEvent {
 		events = eventPT
 	}
-	return media.Description{Addr: s.localRTP(conn), SessionID: newSessionID(), Version: 1,
-		Codecs: []media.Codec{media.PCMU, media.PCMA}, EventPT: events, Direction: media.SendRecv}
+	return sdp.Description{Addr: s.localRTP(conn), SessionID: newSessionID(), Version: 1,
+		Codecs: []media.Codec{media.PCMU, media.PCMA}, EventPT: events, Direction: sdp.SendRecv}
 }
 
 // lateAnswer applies the answer the caller put in its ACK to our offer in
 // the 200 (late offer).
-func (c *call) lateAnswer(events bool) (media.Stream, error) {
+func (c *call) lateAnswer(events bool) (sdp.Stream, error) {
 	body := c.ackBody.Load()
 	if body == nil || len(*body) == 0 {
-		return media.Stream{}, errors.New("the ACK has no SDP")
+		return sdp.Stream{}, errors.New("the ACK has no SDP")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st, err := media.Negotiate(*body, events)
+	st, err := sdp.Negotiate(*body, events)
 	if err != nil {
-		return media.Stream{}, err
+		return sdp.Stream{}, err
 	}
 	if !slices.Contains(c.local.Codecs, st.Codec) || st.EventPT >= 0 && st.EventPT != c.local.EventPT {
-		return media.Stream{}, fmt.Errorf("the answer picks %s/%d, which we did not offer", st.Codec.Name(), st.EventPT)
+		return sdp.Stream{}, fmt.Errorf("the answer picks %s/%d, which we did not offer", st.Codec.Name(), st.EventPT)
 	}
 	c.local.Codecs, c.local.CodecPTs, c.local.EventPT = []media.Codec{st.Codec}, []uint8{st.CodecPT}, st.EventPT
 	c.local.Direction = st.Direction.Reverse()
@@ -408,7 +409,7 @@ func (s *Server) onReoffer(req *sip.Request, tx sip.ServerTransaction) {
 	answer, err := c.renegotiate(req.Body(), s.opts.AcceptTelephoneEvent)
 	if err != nil {
 		c.log.Info("re-offer refused; the call keeps its media", "method", req.Method, "err", err)
-		if errors.Is(err, media.ErrNoCommonCodec) {
+		if errors.Is(err, sdp.ErrNoCommonCodec) {
 			respond(c.log, tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warning(305, "Incompatible media format"))
 		} else {
 			respond(c.log, tx, req, sip.StatusBadRequest, "Bad Request", warning(399, err.Error()))

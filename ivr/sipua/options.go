@@ -25,7 +25,8 @@ type Options struct {
 	// RTPAddr is the IP RTP sockets bind to; empty: Addr's IP.
 	RTPAddr string `yaml:"rtp_addr"`
 	// RTPPorts is the range RTP sockets are taken from, "MIN-MAX". One port
-	// per call (no RTCP is sent).
+	// per call (no RTCP is sent). "0" takes any free port the system picks
+	// (tests, or hosts with no firewall to open).
 	RTPPorts string `yaml:"rtp_ports"`
 
 	// Routes maps a request-URI user to a questionnaire id. A user with no
@@ -131,7 +132,7 @@ func (o Options) Validate() error {
 	}
 	if lo, hi, err := parsePorts(o.RTPPorts); err != nil {
 		bad("rtp_ports", "%v", err)
-	} else if hi-lo < 1 {
+	} else if lo != 0 && hi-lo < 1 {
 		bad("rtp_ports", "%q holds a single port: one call at a time", o.RTPPorts)
 	}
 	for user, q := range o.Routes {
@@ -200,12 +201,16 @@ func splitAddr(addr string) (netip.Addr, int, error) {
 	return ip, port, nil
 }
 
+// parsePorts reads "MIN-MAX", or "0" (any port: 0, 0).
 func parsePorts(s string) (lo, hi int, err error) {
+	if strings.TrimSpace(s) == "0" {
+		return 0, 0, nil
+	}
 	a, b, ok := strings.Cut(s, "-")
 	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
 	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
 	if !ok || err1 != nil || err2 != nil || lo < 1024 || hi > 65535 || lo > hi {
-		return 0, 0, fmt.Errorf("%q must be MIN-MAX within 1024-65535", s)
+		return 0, 0, fmt.Errorf("%q must be MIN-MAX within 1024-65535, or 0 for any free port", s)
 	}
 	return lo, hi, nil
 }

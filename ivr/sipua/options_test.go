@@ -4,6 +4,8 @@ package sipua
 // the interview's context, digest nonces, Q.850 causes.
 
 import (
+	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,48 @@ import (
 func TestDefaultOptionsAreValid(t *testing.T) {
 	if err := DefaultOptions().Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// rtp_ports is a range of at least two ports, or 0 for any free port.
+func TestRTPPorts(t *testing.T) {
+	for _, tt := range []struct {
+		ports string
+		ok    bool
+	}{
+		{"20000-29999", true}, {"0", true}, {"40000-40001", true},
+		{"", false}, {"0-0", false}, {"30000-30000", false}, {"30000-20000", false}, {"80-90", false}, {"20000", false},
+	} {
+		o := DefaultOptions()
+		o.RTPPorts = tt.ports
+		if err := o.Validate(); (err == nil) != tt.ok {
+			t.Errorf("rtp_ports %q: %v", tt.ports, err)
+		}
+	}
+}
+
+// With rtp_ports 0, each call's socket gets a port the system picks.
+func TestListenRTPAnyPort(t *testing.T) {
+	o := DefaultOptions()
+	o.RTPPorts = "0"
+	s := &Server{opts: o, rtpIP: netip.MustParseAddr("127.0.0.1")}
+	var err error
+	if s.rtpLo, s.rtpHi, err = parsePorts(o.RTPPorts); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.listenRTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := s.listenRTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	pa, pb := a.LocalAddr().(*net.UDPAddr).Port, b.LocalAddr().(*net.UDPAddr).Port
+	if pa == 0 || pb == 0 || pa == pb {
+		t.Errorf("ports %d and %d", pa, pb)
 	}
 }
 

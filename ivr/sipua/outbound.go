@@ -17,7 +17,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/canvass/canvass/ivr"
-	"github.com/canvass/canvass/ivr/sipua/internal/media"
+	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
 	"github.com/canvass/canvass/survey"
 )
 
@@ -152,7 +153,7 @@ func (s *Server) Originate(ctx context.Context, number string, info ivr.CallInfo
 	}
 
 	answer := dlg.InviteResponse
-	st, err := media.Negotiate(answer.Body(), s.opts.AcceptTelephoneEvent)
+	st, err := sdp.Negotiate(answer.Body(), s.opts.AcceptTelephoneEvent)
 	if ackErr := dlg.Ack(ctx); ackErr != nil {
 		log.Warn("ACK", "err", ackErr)
 	}

@@ -24,12 +24,12 @@ func TestOriginate(t *testing.T) {
 	t.Parallel()
 	info := ivr.CallInfo{Questionnaire: "post-call", Language: "en", Context: survey.Context{CallID: "case-7"}}
 	tests := []struct {
-		name     string
-		callee   func(t *testing.T, in *sipuatest.Incoming)
-		auth     bool
-		cancelAt time.Duration // cancel Originate's ctx this long after dialling
-		want     sipua.Result
-		wantErr  error
+		name           string
+		callee         func(t *testing.T, in *sipuatest.Incoming)
+		auth           bool
+		cancelOnInvite bool // cancel Originate's ctx once the INVITE reaches the callee
+		want           sipua.Result
+		wantErr        error
 	}{
 		{name: "answered and surveyed", callee: func(t *testing.T, in *sipuatest.Incoming) {
 			if from := in.Req.From(); from.DisplayName != "Acme Survey" || from.Address.User != "4000" {
@@ -78,7 +78,7 @@ func TestOriginate(t *testing.T) {
 			in.Ring()
 			<-in.Cancelled() // the ring timeout sends CANCEL
 		}, want: sipua.Result{Outcome: sipua.NoAnswer, SIPStatus: 487}},
-		{name: "cancelled by the caller", cancelAt: 400 * time.Millisecond, callee: func(t *testing.T, in *sipuatest.Incoming) {
+		{name: "cancelled by the caller", cancelOnInvite: true, callee: func(t *testing.T, in *sipuatest.Incoming) {
 			in.Ring()
 			<-in.Cancelled()
 		}, want: sipua.Result{Outcome: sipua.Cancelled, SIPStatus: 487}, wantErr: context.Canceled},
@@ -86,7 +86,14 @@ func TestOriginate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			popts := sipuatest.PhoneOptions{Log: testLog(t).With("side", "callee"), OnInvite: func(in *sipuatest.Incoming) { tt.callee(t, in) }}
+			invited := make(chan struct{}, 1)
+			popts := sipuatest.PhoneOptions{Log: testLog(t).With("side", "callee"), OnInvite: func(in *sipuatest.Incoming) {
+				select {
+				case invited <- struct{}{}:
+				default:
+				}
+				tt.callee(t, in)
+			}}
 			if tt.auth {
 				popts.Username, popts.Password = "canvass", "trunk-secret"
 			}
@@ -105,8 +112,16 @@ func TestOriginate(t *testing.T) {
 			e := start(t, opts, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if tt.cancelAt > 0 {
-				time.AfterFunc(tt.cancelAt, cancel)
+			if tt.cancelOnInvite {
+				// sipgo sends the CANCEL once a provisional response came,
+				// so the callee's 180 is answered 487 whatever the timing.
+				go func() {
+					select {
+					case <-invited:
+						cancel()
+					case <-ctx.Done():
+					}
+				}()
 			}
 			got, err := e.srv.Originate(ctx, "+15550001111", info)
 			if !errors.Is(err, tt.wantErr) {

@@ -23,7 +23,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/canvass/canvass/ivr"
-	"github.com/canvass/canvass/ivr/sipua/internal/media"
+	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
 )
 
 // Sessions prepares calls; *ivr.Engine satisfies it.
@@ -365,11 +366,19 @@ func (s *Server) callFor(req *sip.Request) *call {
 	return nil
 }
 
-// listenRTP binds a UDP socket on a random free port of the range.
+// listenRTP binds a UDP socket on a random free port of the range, or on
+// the port the system picks when the range is "0".
 func (s *Server) listenRTP() (*net.UDPConn, error) {
 	network := "udp4"
 	if s.rtpIP.Is6() {
 		network = "udp6"
+	}
+	if s.rtpLo == 0 {
+		conn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(s.rtpIP, 0)))
+		if err != nil {
+			return nil, fmt.Errorf("RTP socket: %w", err)
+		}
+		return conn, nil
 	}
 	n := s.rtpHi - s.rtpLo + 1
 	first := mrand.IntN(n)
@@ -403,8 +412,8 @@ func retryAfter(d time.Duration) sip.Header {
 }
 
 // ourDescription is our SDP for a negotiated stream.
-func (s *Server) ourDescription(conn *net.UDPConn, st media.Stream) media.Description {
-	return media.Description{Addr: s.localRTP(conn), SessionID: newSessionID(), Version: 1,
+func (s *Server) ourDescription(conn *net.UDPConn, st sdp.Stream) sdp.Description {
+	return sdp.Description{Addr: s.localRTP(conn), SessionID: newSessionID(), Version: 1,
 		Codecs: []media.Codec{st.Codec}, CodecPTs: []uint8{st.CodecPT}, EventPT: st.EventPT,
 		Direction: st.Direction.Reverse(), Lines: st.Lines, Index: st.Index}
 }

@@ -9,7 +9,8 @@ import (
 
 	"github.com/pion/rtp"
 
-	"github.com/canvass/canvass/ivr/sipua/internal/media"
+	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
 )
 
 // When the caller's RTP stream restarts (a new SSRC after a transfer or a
@@ -82,7 +83,7 @@ func TestStreamRestart(t *testing.T) {
 			press(&old, '1')
 			if tt.moved {
 				from = netip.MustParseAddrPort("127.0.0.1:4002")
-				c.update(media.Stream{Addr: from, Codec: media.PCMU, EventPT: tt.eventPT, Direction: media.SendRecv})
+				c.update(sdp.Stream{Addr: from, Codec: media.PCMU, EventPT: tt.eventPT, Direction: sdp.SendRecv})
 			}
 			next := stream{ssrc: tt.ssrc, seq: old.seq - 1000, ts: old.ts - tt.behind}
 			press(&next, '5')

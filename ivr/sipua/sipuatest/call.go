@@ -21,7 +21,8 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/pion/rtp"
 
-	"github.com/canvass/canvass/ivr/sipua/internal/media"
+	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
 )
 
 // KeyDuration is how long each key is held, and KeyPause the least
@@ -49,7 +50,7 @@ type Call struct {
 
 	mu      sync.Mutex
 	conn    *net.UDPConn
-	local   media.Description
+	local   sdp.Description
 	remote  netip.AddrPort
 	codec   media.Codec
 	pt      uint8
@@ -90,7 +91,7 @@ func (c *Call) localAddr() netip.AddrPort {
 	return c.conn.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
-func (c *Call) start(st media.Stream) {
+func (c *Call) start(st sdp.Stream) {
 	c.mu.Lock()
 	c.remote, c.codec, c.pt, c.eventPT = st.Addr, st.Codec, st.CodecPT, st.EventPT
 	conn := c.conn

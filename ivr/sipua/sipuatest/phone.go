@@ -29,7 +29,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
 
-	"github.com/canvass/canvass/ivr/sipua/internal/media"
+	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
 )
 
 // PhoneOptions configure a Phone.
@@ -260,7 +261,7 @@ func (p *Phone) Dial(ctx context.Context, uri string, o DialOptions) (*Call, err
 	if o.InBand {
 		events = -1
 	}
-	c.local = media.Description{Addr: c.localAddr(), SessionID: rand.Uint64() >> 1, Version: 1, Codecs: o.Codecs, EventPT: events, Direction: media.SendRecv}
+	c.local = sdp.Description{Addr: c.localAddr(), SessionID: rand.Uint64() >> 1, Version: 1, Codecs: o.Codecs, EventPT: events, Direction: sdp.SendRecv}
 	body, ct := c.local.Marshal(), "application/sdp"
 	if o.Video {
 		i := bytes.Index(body, []byte("m=audio"))
@@ -310,7 +311,7 @@ func (p *Phone) Dial(ctx context.Context, uri string, o DialOptions) (*Call, err
 		return nil, fmt.Errorf("dial %s: %w", uri, err)
 	}
 	c.answered = time.Now()
-	st, err := media.Negotiate(sess.InviteResponse.Body(), !o.InBand)
+	st, err := sdp.Negotiate(sess.InviteResponse.Body(), !o.InBand)
 	if err == nil && !o.LateOffer && len(st.Lines) != strings.Count(string(body), "\nm=") {
 		err = fmt.Errorf("the answer has %d m= lines for the offer's %d (RFC 3264 §6)", len(st.Lines), strings.Count(string(body), "\nm="))
 	}
@@ -418,7 +419,7 @@ func (in *Incoming) Cancelled() <-chan struct{} { return in.dlg.Context().Done()
 // Answer accepts the call with our SDP and returns it once ACKed. It must
 // be called inside OnInvite, which should then wait for the call to end.
 func (in *Incoming) Answer(keepAudio bool) (*Call, error) {
-	st, err := media.Negotiate(in.Req.Body(), true)
+	st, err := sdp.Negotiate(in.Req.Body(), true)
 	if err != nil {
 		return nil, errors.Join(err, in.Reject(sip.StatusNotAcceptableHere, "Not Acceptable Here"))
 	}
@@ -426,7 +427,7 @@ func (in *Incoming) Answer(keepAudio bool) (*Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.local = media.Description{Addr: c.localAddr(), SessionID: rand.Uint64() >> 1, Version: 1,
+	c.local = sdp.Description{Addr: c.localAddr(), SessionID: rand.Uint64() >> 1, Version: 1,
 		Codecs: []media.Codec{st.Codec}, CodecPTs: []uint8{st.CodecPT}, EventPT: st.EventPT, Direction: st.Direction.Reverse()}
 	c.invited = time.Now()
 	if err := in.dlg.RespondSDP(c.local.Marshal()); err != nil {
@@ -455,7 +456,7 @@ func (c *Call) Hangup(ctx context.Context) error {
 // Reinvite sends a re-INVITE with the call's SDP, first moving its RTP to a
 // new socket when move is set and setting its direction (hold: SendOnly).
 // It returns the status of the final response.
-func (c *Call) Reinvite(ctx context.Context, dir media.Direction, move bool) (int, error) {
+func (c *Call) Reinvite(ctx context.Context, dir sdp.Direction, move bool) (int, error) {
 	if c.client == nil {
 		return 0, errors.New("re-INVITE from an answered call is not supported")
 	}
@@ -485,7 +486,7 @@ func (c *Call) Reinvite(ctx context.Context, dir media.Direction, move bool) (in
 		return res.StatusCode, err
 	}
 	if res.StatusCode == sip.StatusOK {
-		if st, err := media.Negotiate(res.Body(), c.eventPT >= 0); err == nil {
+		if st, err := sdp.Negotiate(res.Body(), c.eventPT >= 0); err == nil {
 			c.setRemote(st.Addr)
 		}
 	}

@@ -140,3 +140,20 @@ func AlawDecode(a byte) int16 {
 	}
 	return int16(-t)
 }
+
+// Transcode writes src, coded in from, into dst coded in to; dst must be
+// at least as long. The same law is copied as is.
+func Transcode(dst []byte, to Codec, src []byte, from Codec) {
+	switch {
+	case to == from:
+		copy(dst, src)
+	case from == PCMA:
+		for i, b := range src {
+			dst[i] = MulawEncode(AlawDecode(b))
+		}
+	default:
+		for i, b := range src {
+			dst[i] = AlawEncode(MulawDecode(b))
+		}
+	}
+}

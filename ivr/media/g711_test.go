@@ -103,3 +103,23 @@ func BenchmarkEncodePacket(b *testing.B) {
 		PCMU.Encode(out[:], pcm[:])
 	}
 }
+
+// Transcoding between the laws is decoding and encoding again: a frame of
+// speech keeps its samples within G.711's quantization.
+func TestTranscode(t *testing.T) {
+	pcm := make([]int16, SamplesPerPacket)
+	Tone(pcm, '5', 8000, 0)
+	for _, tt := range []struct{ from, to Codec }{{PCMU, PCMA}, {PCMA, PCMU}, {PCMU, PCMU}, {PCMA, PCMA}} {
+		src := make([]byte, len(pcm))
+		tt.from.Encode(src, pcm)
+		dst := make([]byte, len(src))
+		Transcode(dst, tt.to, src, tt.from)
+		want := make([]byte, len(pcm))
+		in := make([]int16, len(pcm))
+		tt.from.Decode(in, src)
+		tt.to.Encode(want, in)
+		if string(dst) != string(want) {
+			t.Errorf("%s to %s: %x, want %x", tt.from.Name(), tt.to.Name(), dst, want)
+		}
+	}
+}

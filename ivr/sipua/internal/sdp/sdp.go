@@ -1,4 +1,4 @@
-package media
+package sdp
 
 // This file is SDP offer/answer (RFC 3264) for one audio stream of G.711
 // with optional RFC 4733 telephone-events, on pion/sdp. Negotiate reads an
@@ -12,7 +12,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pion/sdp/v3"
+	psdp "github.com/pion/sdp/v3"
+
+	"github.com/canvass/canvass/ivr/media"
 )
 
 // Errors of Negotiate, checked with errors.Is.
@@ -54,7 +56,7 @@ func (d Direction) Receives() bool { return d == SendRecv || d == RecvOnly }
 // Stream is the negotiated audio stream, as the peer described it.
 type Stream struct {
 	Addr      netip.AddrPort // where the peer receives RTP; an unspecified address means on hold
-	Codec     Codec
+	Codec     media.Codec
 	CodecPT   uint8 // the payload type the peer uses for Codec
 	EventPT   int   // the telephone-event payload type, -1 when none
 	Direction Direction
@@ -84,14 +86,14 @@ const (
 // in its order; telephone-event/8000 is taken when events is true. prefer,
 // when it is still offered, wins over the order (a re-INVITE keeps the
 // codec in use).
-func Negotiate(body []byte, events bool, prefer ...Codec) (Stream, error) {
+func Negotiate(body []byte, events bool, prefer ...media.Codec) (Stream, error) {
 	if len(body) == 0 {
 		return Stream{}, fmt.Errorf("%w: empty body", ErrMalformed)
 	}
 	if len(body) > maxSDPSize {
 		return Stream{}, fmt.Errorf("%w: %d bytes", ErrMalformed, len(body))
 	}
-	var sd sdp.SessionDescription
+	var sd psdp.SessionDescription
 	if err := sd.Unmarshal(body); err != nil {
 		return Stream{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
@@ -99,7 +101,7 @@ func Negotiate(body []byte, events bool, prefer ...Codec) (Stream, error) {
 		return Stream{}, fmt.Errorf("%w: %d m= lines (at most %d)", ErrMalformed, len(sd.MediaDescriptions), maxMedia)
 	}
 	var (
-		audio *sdp.MediaDescription
+		audio *psdp.MediaDescription
 		lines = make([]MediaLine, 0, len(sd.MediaDescriptions))
 		index = -1
 	)
@@ -160,12 +162,12 @@ func Negotiate(body []byte, events bool, prefer ...Codec) (Stream, error) {
 		}
 		pt := uint8(n)
 		enc, mapped := rtpmap[pt]
-		var c Codec
+		var c media.Codec
 		switch {
 		case mapped && (enc == "pcmu/8000" || enc == "pcmu/8000/1"), !mapped && pt == 0:
-			c = PCMU
+			c = media.PCMU
 		case mapped && (enc == "pcma/8000" || enc == "pcma/8000/1"), !mapped && pt == 8:
-			c = PCMA
+			c = media.PCMA
 		case mapped && enc == "telephone-event/8000":
 			if events && st.EventPT < 0 {
 				st.EventPT = int(pt)
@@ -185,8 +187,8 @@ func Negotiate(body []byte, events bool, prefer ...Codec) (Stream, error) {
 	return st, nil
 }
 
-func direction(media, session []sdp.Attribute) Direction {
-	for _, attrs := range [][]sdp.Attribute{media, session} {
+func direction(mediaAttrs, session []psdp.Attribute) Direction {
+	for _, attrs := range [][]psdp.Attribute{mediaAttrs, session} {
 		for _, a := range attrs {
 			switch d := Direction(a.Key); d {
 			case SendRecv, SendOnly, RecvOnly, Inactive:
@@ -202,7 +204,7 @@ type Description struct {
 	Addr      netip.AddrPort // our RTP address
 	SessionID uint64         // fixed for the call
 	Version   uint64         // bumped whenever the description changes
-	Codecs    []Codec        // in our order of preference; an answer has one
+	Codecs    []media.Codec  // in our order of preference; an answer has one
 	CodecPTs  []uint8        // payload type per codec (the offer's, in an answer)
 	EventPT   int            // -1: no telephone-event
 	Direction Direction
@@ -221,39 +223,39 @@ func (d Description) Marshal() []byte {
 	}
 	host := d.Addr.Addr().String()
 	formats := make([]string, 0, len(d.Codecs)+1)
-	var attrs []sdp.Attribute
+	var attrs []psdp.Attribute
 	for i, c := range d.Codecs {
 		pt := c.PayloadType()
 		if i < len(d.CodecPTs) {
 			pt = d.CodecPTs[i]
 		}
 		formats = append(formats, strconv.Itoa(int(pt)))
-		attrs = append(attrs, sdp.NewAttribute("rtpmap", fmt.Sprintf("%d %s/%d", pt, c.Name(), SampleRate)))
+		attrs = append(attrs, psdp.NewAttribute("rtpmap", fmt.Sprintf("%d %s/%d", pt, c.Name(), media.SampleRate)))
 	}
 	if d.EventPT >= 0 {
 		formats = append(formats, strconv.Itoa(d.EventPT))
 		attrs = append(attrs,
-			sdp.NewAttribute("rtpmap", fmt.Sprintf("%d telephone-event/%d", d.EventPT, SampleRate)),
-			sdp.NewAttribute("fmtp", fmt.Sprintf("%d 0-16", d.EventPT)))
+			psdp.NewAttribute("rtpmap", fmt.Sprintf("%d telephone-event/%d", d.EventPT, media.SampleRate)),
+			psdp.NewAttribute("fmtp", fmt.Sprintf("%d 0-16", d.EventPT)))
 	}
 	dir := d.Direction
 	if dir == "" {
 		dir = SendRecv
 	}
-	attrs = append(attrs, sdp.NewAttribute("ptime", "20"), sdp.NewPropertyAttribute(string(dir)))
-	s := sdp.SessionDescription{
-		Origin: sdp.Origin{Username: "canvass", SessionID: d.SessionID, SessionVersion: d.Version,
+	attrs = append(attrs, psdp.NewAttribute("ptime", "20"), psdp.NewPropertyAttribute(string(dir)))
+	s := psdp.SessionDescription{
+		Origin: psdp.Origin{Username: "canvass", SessionID: d.SessionID, SessionVersion: d.Version,
 			NetworkType: "IN", AddressType: ipType, UnicastAddress: host},
 		SessionName:           "canvass",
-		ConnectionInformation: &sdp.ConnectionInformation{NetworkType: "IN", AddressType: ipType, Address: &sdp.Address{Address: host}},
-		TimeDescriptions:      []sdp.TimeDescription{{}},
+		ConnectionInformation: &psdp.ConnectionInformation{NetworkType: "IN", AddressType: ipType, Address: &psdp.Address{Address: host}},
+		TimeDescriptions:      []psdp.TimeDescription{{}},
 	}
-	ours := &sdp.MediaDescription{
-		MediaName:  sdp.MediaName{Media: "audio", Port: sdp.RangedPort{Value: int(d.Addr.Port())}, Protos: []string{"RTP", "AVP"}, Formats: formats},
+	ours := &psdp.MediaDescription{
+		MediaName:  psdp.MediaName{Media: "audio", Port: psdp.RangedPort{Value: int(d.Addr.Port())}, Protos: []string{"RTP", "AVP"}, Formats: formats},
 		Attributes: attrs,
 	}
 	if len(d.Lines) == 0 {
-		s.MediaDescriptions = []*sdp.MediaDescription{ours}
+		s.MediaDescriptions = []*psdp.MediaDescription{ours}
 	}
 	for i, l := range d.Lines {
 		if i == d.Index {
@@ -261,8 +263,8 @@ func (d Description) Marshal() []byte {
 			s.MediaDescriptions = append(s.MediaDescriptions, ours)
 			continue
 		}
-		s.MediaDescriptions = append(s.MediaDescriptions, &sdp.MediaDescription{
-			MediaName: sdp.MediaName{Media: l.Media, Port: sdp.RangedPort{Value: 0}, Protos: l.Protos, Formats: []string{l.Format}}})
+		s.MediaDescriptions = append(s.MediaDescriptions, &psdp.MediaDescription{
+			MediaName: psdp.MediaName{Media: l.Media, Port: psdp.RangedPort{Value: 0}, Protos: l.Protos, Formats: []string{l.Format}}})
 	}
 	b, err := s.Marshal()
 	if err != nil {

@@ -1,6 +1,6 @@
 // SDP negotiation: what is accepted, what is 488, what is 400.
 
-package media
+package sdp
 
 import (
 	"errors"
@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pion/sdp/v3"
+	psdp "github.com/pion/sdp/v3"
+
+	"github.com/canvass/canvass/ivr/media"
 )
 
 // offer is an SDP as baresip 1.0 sends it, with its m= and attribute lines
@@ -30,38 +32,38 @@ func TestNegotiate(t *testing.T) {
 		name    string
 		body    []byte
 		events  bool
-		prefer  []Codec
+		prefer  []media.Codec
 		want    Stream
 		wantErr error
 	}{
 		{"PCMU only with events (baresip)", offer("m=audio 20000 RTP/AVP 0 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-15", "a=sendrecv"), true, nil,
-			Stream{Addr: addr, Codec: PCMU, CodecPT: 0, EventPT: 101, Direction: SendRecv}, nil},
+			Stream{Addr: addr, Codec: media.PCMU, CodecPT: 0, EventPT: 101, Direction: SendRecv}, nil},
 		{"PCMA only", offer("m=audio 20000 RTP/AVP 8"), true, nil,
-			Stream{Addr: addr, Codec: PCMA, CodecPT: 8, EventPT: -1, Direction: SendRecv}, nil},
+			Stream{Addr: addr, Codec: media.PCMA, CodecPT: 8, EventPT: -1, Direction: SendRecv}, nil},
 		{"both: the offer's order wins", offer("m=audio 20000 RTP/AVP 8 0 101", "a=rtpmap:101 telephone-event/8000"), true, nil,
-			Stream{Addr: addr, Codec: PCMA, CodecPT: 8, EventPT: 101, Direction: SendRecv}, nil},
-		{"both: the codec in use wins on a re-INVITE", offer("m=audio 20000 RTP/AVP 8 0"), true, []Codec{PCMU},
-			Stream{Addr: addr, Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
+			Stream{Addr: addr, Codec: media.PCMA, CodecPT: 8, EventPT: 101, Direction: SendRecv}, nil},
+		{"both: the codec in use wins on a re-INVITE", offer("m=audio 20000 RTP/AVP 8 0"), true, []media.Codec{media.PCMU},
+			Stream{Addr: addr, Codec: media.PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
 		{"telephone-event not accepted", offer("m=audio 20000 RTP/AVP 0 101", "a=rtpmap:101 telephone-event/8000"), false, nil,
-			Stream{Addr: addr, Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
+			Stream{Addr: addr, Codec: media.PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
 		{"telephone-event at another rate is not ours", offer("m=audio 20000 RTP/AVP 0 100", "a=rtpmap:100 telephone-event/16000"), true, nil,
-			Stream{Addr: addr, Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
+			Stream{Addr: addr, Codec: media.PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
 		{"dynamic payload type for PCMU", offer("m=audio 20000 RTP/AVP 96", "a=rtpmap:96 PCMU/8000"), true, nil,
-			Stream{Addr: addr, Codec: PCMU, CodecPT: 96, EventPT: -1, Direction: SendRecv}, nil},
+			Stream{Addr: addr, Codec: media.PCMU, CodecPT: 96, EventPT: -1, Direction: SendRecv}, nil},
 		{"opus and G.722 first", offer("m=audio 20000 RTP/AVP 111 9 0", "a=rtpmap:111 opus/48000/2", "a=rtpmap:9 G722/8000"), true, nil,
-			Stream{Addr: addr, Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
+			Stream{Addr: addr, Codec: media.PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
 		{"hold with sendonly", offer("m=audio 20000 RTP/AVP 0", "a=sendonly"), true, nil,
-			Stream{Addr: addr, Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendOnly}, nil},
+			Stream{Addr: addr, Codec: media.PCMU, CodecPT: 0, EventPT: -1, Direction: SendOnly}, nil},
 		{"session-level inactive", []byte("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\na=inactive\r\nm=audio 20000 RTP/AVP 0\r\n"), true, nil,
-			Stream{Addr: addr, Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: Inactive}, nil},
+			Stream{Addr: addr, Codec: media.PCMU, CodecPT: 0, EventPT: -1, Direction: Inactive}, nil},
 		{"old-style hold 0.0.0.0", []byte(strings.Replace(string(offer("m=audio 20000 RTP/AVP 0")), "c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0", 1)), true, nil,
-			Stream{Addr: netip.MustParseAddrPort("0.0.0.0:20000"), Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
+			Stream{Addr: netip.MustParseAddrPort("0.0.0.0:20000"), Codec: media.PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
 		{"IPv6", []byte("v=0\r\no=- 1 2 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0\r\n"), true, nil,
-			Stream{Addr: netip.MustParseAddrPort("[::1]:20000"), Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
+			Stream{Addr: netip.MustParseAddrPort("[::1]:20000"), Codec: media.PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
 		{"media-level connection wins", offer("m=audio 20000 RTP/AVP 0", "c=IN IP4 10.1.2.3"), true, nil,
-			Stream{Addr: netip.MustParseAddrPort("10.1.2.3:20000"), Codec: PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
+			Stream{Addr: netip.MustParseAddrPort("10.1.2.3:20000"), Codec: media.PCMU, CodecPT: 0, EventPT: -1, Direction: SendRecv}, nil},
 		{"rejected first stream, usable second", offer("m=audio 0 RTP/AVP 0\r\nm=audio 20000 RTP/AVP 8"), true, nil,
-			Stream{Addr: addr, Codec: PCMA, CodecPT: 8, EventPT: -1, Direction: SendRecv}, nil},
+			Stream{Addr: addr, Codec: media.PCMA, CodecPT: 8, EventPT: -1, Direction: SendRecv}, nil},
 
 		{"no common codec", offer("m=audio 20000 RTP/AVP 9 18", "a=rtpmap:9 G722/8000", "a=rtpmap:18 G729/8000"), true, nil, Stream{}, ErrNoCommonCodec},
 		{"only telephone-event", offer("m=audio 20000 RTP/AVP 101", "a=rtpmap:101 telephone-event/8000"), true, nil, Stream{}, ErrNoCommonCodec},
@@ -106,12 +108,12 @@ func TestAnswerMirrorsOffer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Index != 2 || st.Codec != PCMA || st.Addr.Port() != 20002 {
+	if st.Index != 2 || st.Codec != media.PCMA || st.Addr.Port() != 20002 {
 		t.Fatalf("took m= line %d (%s, port %d), want the third (PCMA, 20002)", st.Index+1, st.Codec.Name(), st.Addr.Port())
 	}
-	d := Description{Addr: netip.MustParseAddrPort("127.0.0.1:40000"), SessionID: 1, Version: 1, Codecs: []Codec{st.Codec},
+	d := Description{Addr: netip.MustParseAddrPort("127.0.0.1:40000"), SessionID: 1, Version: 1, Codecs: []media.Codec{st.Codec},
 		CodecPTs: []uint8{st.CodecPT}, EventPT: st.EventPT, Direction: SendRecv, Lines: st.Lines, Index: st.Index}
-	var answer sdp.SessionDescription
+	var answer psdp.SessionDescription
 	if err := answer.Unmarshal(d.Marshal()); err != nil {
 		t.Fatal(err)
 	}
@@ -138,8 +140,8 @@ func TestAnswerMirrorsOffer(t *testing.T) {
 // reads back to the same stream.
 func TestDescriptionRoundTrip(t *testing.T) {
 	for _, d := range []Description{
-		{Addr: netip.MustParseAddrPort("127.0.0.1:20002"), SessionID: 1<<63 - 1, Version: 2, Codecs: []Codec{PCMU}, CodecPTs: []uint8{0}, EventPT: 101, Direction: SendRecv},
-		{Addr: netip.MustParseAddrPort("[::1]:30000"), SessionID: 7, Version: 1, Codecs: []Codec{PCMA, PCMU}, EventPT: -1, Direction: RecvOnly},
+		{Addr: netip.MustParseAddrPort("127.0.0.1:20002"), SessionID: 1<<63 - 1, Version: 2, Codecs: []media.Codec{media.PCMU}, CodecPTs: []uint8{0}, EventPT: 101, Direction: SendRecv},
+		{Addr: netip.MustParseAddrPort("[::1]:30000"), SessionID: 7, Version: 1, Codecs: []media.Codec{media.PCMA, media.PCMU}, EventPT: -1, Direction: RecvOnly},
 	} {
 		got, err := Negotiate(d.Marshal(), true)
 		if err != nil {

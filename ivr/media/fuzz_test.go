@@ -1,0 +1,64 @@
+// Fuzz targets for the parsers of untrusted input: in-band audio and
+// telephone-events. `make fuzz` runs them; crashers go to testdata/fuzz/.
+
+package media
+
+import "testing"
+
+// FuzzInband: any audio gives the same keys however it is cut into
+// packets, and no more keys than two blocks of tone each could make.
+func FuzzInband(f *testing.F) {
+	f.Add(toBytes(signal{}.key('5', 100, 6000).silence(50).key('#', 60, 9000)), uint8(160))
+	f.Add(toBytes(signal{}.silence(30).noisy(8000, 1)), uint8(7))
+	f.Add([]byte{0xff, 0x7f, 0x00, 0x80}, uint8(1))
+	f.Fuzz(func(t *testing.T, raw []byte, chunk uint8) {
+		s := make(signal, len(raw)/2)
+		for i := range s {
+			s[i] = int16(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
+		}
+		whole := detect(s, len(s)+1)
+		if cut := detect(s, int(chunk)+1); cut != whole {
+			t.Fatalf("keys %q in one piece, %q in chunks of %d", whole, cut, int(chunk)+1)
+		}
+		if n := len(whole); n > len(s)/(2*blockSize)+1 {
+			t.Fatalf("%d keys from %d samples", n, len(s))
+		}
+		for _, k := range whole {
+			if _, ok := DigitEvent(k); !ok {
+				t.Fatalf("key %q is not a keypad key", k)
+			}
+		}
+	})
+}
+
+// FuzzEvents: any sequence of telephone-event packets gives at most one key
+// per distinct timestamp.
+func FuzzEvents(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 1, 5, 0x0a, 0, 160, 0, 0, 0, 1, 5, 0x8a, 3, 0x20})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var r EventReceiver
+		keys := 0
+		stamps := map[uint32]bool{}
+		for len(raw) >= 8 {
+			ts := uint32(raw[0])<<24 | uint32(raw[1])<<16 | uint32(raw[2])<<8 | uint32(raw[3])
+			stamps[ts] = true
+			if raw[4]&1 == 0 {
+				r.Packet(ts, raw[4:8], func(rune) { keys++ })
+			} else {
+				r.Audio(ts, func(rune) { keys++ })
+			}
+			raw = raw[8:]
+		}
+		if keys > len(stamps) {
+			t.Fatalf("%d keys from %d event timestamps", keys, len(stamps))
+		}
+	})
+}
+
+func toBytes(s signal) []byte {
+	b := make([]byte, 2*len(s))
+	for i, x := range s {
+		b[2*i], b[2*i+1] = byte(x), byte(uint16(x)>>8)
+	}
+	return b
+}

@@ -1,0 +1,55 @@
+package media
+
+// This file is the seam between a leg and what joins legs together (a
+// bridge, a mixer): audio in and out, one packet's worth at a time.
+
+import (
+	"context"
+	"errors"
+)
+
+// Frame is one packet's worth of a leg's audio: SamplesPerPacket G.711
+// codes (20 ms) in Codec. A frame read from a peer that packs another
+// duration holds what its packet held.
+type Frame struct {
+	Codec   Codec
+	Payload []byte // one code per sample
+	// Timestamp is the RTP timestamp of the first sample, on the clock of
+	// the stream the frame came from (8 kHz); it jumps when that stream
+	// restarts. It is ignored on writes: the leg numbers what it sends.
+	Timestamp uint32
+}
+
+// Leg is one party's audio, as a bridge or a mixer sees it: the frames the
+// party sends, the frames to play to it, and its end. A leg keeps sending
+// on its own clock (prompts, comfort silence) whether or not frames are
+// written; a written frame takes the next packet's place.
+type Leg interface {
+	// ReadFrame returns the next frame the party sent; its Payload is the
+	// caller's to keep. It returns ErrEnded once the leg is over.
+	ReadFrame(ctx context.Context) (Frame, error)
+	// WriteFrame queues f to be sent in the next free 20 ms slot,
+	// transcoded if the leg speaks the other law, and waits while the
+	// queue is full: a writer is paced by the leg. f.Payload may be reused
+	// once it returns. A frame that is not 20 ms of PCMU or PCMA is
+	// ErrFrame; after the end, ErrEnded.
+	WriteFrame(ctx context.Context, f Frame) error
+	// Done is closed when the leg is over.
+	Done() <-chan struct{}
+}
+
+// Errors of a Leg, checked with errors.Is.
+var (
+	// ErrEnded: the leg is over (hung up).
+	ErrEnded = errors.New("media: the leg has ended")
+	// ErrFrame: a written frame is not 20 ms of G.711.
+	ErrFrame = errors.New("media: a frame must hold 20 ms (160 codes) of PCMU or PCMA")
+)
+
+// Check reports whether f can be written to a leg: 20 ms of PCMU or PCMA.
+func (f Frame) Check() error {
+	if len(f.Payload) != SamplesPerPacket || f.Codec != PCMU && f.Codec != PCMA {
+		return ErrFrame
+	}
+	return nil
+}

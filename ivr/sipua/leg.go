@@ -1,0 +1,137 @@
+package sipua
+
+// This file is a call's media.Leg, for what joins calls together (a
+// bridge to an interviewer's browser, a supervisor's mix). Nothing is
+// queued until Leg is first called, so a call that only runs a survey
+// pays nothing for it. The receiver hands each audio packet it keeps (not
+// events, not duplicates) to the leg's reader as it came, G.711 bytes;
+// the sender sends written frames in the next 20 ms slots of the same
+// packet clock that plays prompts and comfort silence.
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/canvass/canvass/ivr/media"
+)
+
+const (
+	// legReadQueue bounds frames received and not yet read (1 s); past
+	// it, the oldest are dropped: a reader that falls behind hears the
+	// present, not a growing delay.
+	legReadQueue = 50
+	// legWriteQueue bounds frames written and not yet sent (100 ms); a
+	// writer waits for room, so it is paced by the call.
+	legWriteQueue = 5
+)
+
+var _ media.Leg = (*leg)(nil)
+
+// legQueues are the frames between a call's media goroutines and its leg.
+type legQueues struct {
+	in  chan media.Frame
+	out chan outFrame
+}
+
+// outFrame is a written frame, copied so that the writer may reuse its
+// buffer and nothing is allocated per frame.
+type outFrame struct {
+	codec   media.Codec
+	payload [media.SamplesPerPacket]byte
+}
+
+// Leg returns the call's audio as a media.Leg. Received audio is queued
+// from the first call on.
+func (c *call) Leg() media.Leg {
+	c.legOnce.Do(func() {
+		c.legQ.Store(&legQueues{in: make(chan media.Frame, legReadQueue), out: make(chan outFrame, legWriteQueue)})
+	})
+	return &leg{c: c, q: c.legQ.Load()}
+}
+
+// leg is a call seen as a media.Leg.
+type leg struct {
+	c *call
+	q *legQueues
+}
+
+// received queues a frame for the reader; only the receive goroutine
+// calls it. When the queue is full the oldest frame makes room.
+func (q *legQueues) received(f media.Frame) (dropped bool) {
+	for {
+		select {
+		case q.in <- f:
+			return dropped
+		default:
+		}
+		select {
+		case <-q.in:
+			dropped = true
+		default:
+		}
+	}
+}
+
+// next is the next written frame to send, if any; only the sender calls
+// it.
+func (q *legQueues) next() (outFrame, bool) {
+	select {
+	case f := <-q.out:
+		return f, true
+	default:
+		return outFrame{}, false
+	}
+}
+
+// ReadFrame returns the next frame the caller sent.
+func (l *leg) ReadFrame(ctx context.Context) (media.Frame, error) {
+	select {
+	case f := <-l.q.in:
+		return f, nil
+	default:
+	}
+	select {
+	case f := <-l.q.in:
+		return f, nil
+	case <-l.c.done:
+		return media.Frame{}, media.ErrEnded
+	case <-ctx.Done():
+		return media.Frame{}, ctx.Err()
+	}
+}
+
+// WriteFrame queues f for the sender, waiting while the queue is full.
+func (l *leg) WriteFrame(ctx context.Context, f media.Frame) error {
+	if err := f.Check(); err != nil {
+		return err
+	}
+	if l.c.ended() {
+		return media.ErrEnded
+	}
+	out := outFrame{codec: f.Codec}
+	copy(out.payload[:], f.Payload)
+	select {
+	case l.q.out <- out:
+		return nil
+	case <-l.c.done:
+		return media.ErrEnded
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Done is closed when the call has ended.
+func (l *leg) Done() <-chan struct{} { return l.c.done }
+
+// legFrame hands an audio packet to the leg's reader, when there is one.
+func (c *call) legFrame(codec media.Codec, ts uint32, payload []byte) {
+	q := c.legQ.Load()
+	if q == nil || len(payload) == 0 {
+		return
+	}
+	if q.received(media.Frame{Codec: codec, Payload: bytes.Clone(payload), Timestamp: ts}) {
+		if n := c.stats.droppedFrames.Add(1); n == 1 || n%500 == 0 {
+			c.log.Warn("leg frames dropped: the reader is behind", "dropped", n, "queue", legReadQueue)
+		}
+	}
+}
