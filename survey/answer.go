@@ -86,4 +86,8 @@ type InterviewRecord struct {
 	EndCause      string            `json:"end_cause,omitempty"`     // hangup cause, "completed", "max_duration"…
 	LastQuestion  string            `json:"last_question,omitempty"` // the question being asked when it ended
 	Answers       []Answer          `json:"answers,omitempty"`
+	// CaseID and AttemptID tie the interview to the case and the dial
+	// attempt that reached the respondent; 0 when nobody dialed the call.
+	CaseID    int64 `json:"case_id,omitempty"`
+	AttemptID int64 `json:"attempt_id,omitempty"`
 }
