@@ -181,6 +181,7 @@ type harness struct {
 	t      *testing.T
 	srv    *aritest.Server
 	client *asterisk.Client
+	engine *ivr.Engine
 	store  *store
 	logs   *logs
 	recDir string
@@ -209,7 +210,7 @@ func start(t *testing.T, change func(*asterisk.Options, *aritest.Server)) *harne
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.client = c
+	h.client, h.engine = c, engine
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -467,41 +468,44 @@ func TestHangupDuringRecordingKeepsIt(t *testing.T) {
 	}
 }
 
-func TestOriginate(t *testing.T) {
+// Survey dials through the adapter and runs the survey on the answered
+// call; unanswered calls come back with their outcome and Q.850 cause.
+func TestSurveyDial(t *testing.T) {
 	info := ivr.CallInfo{Questionnaire: "post-call", Language: "en", Context: survey.Context{CallID: "crm,42"}}
-	opts := asterisk.OriginateOptions{CallerID: `"Survey" <100>`, Timeout: 5 * time.Second, Variables: map[string]string{"CAMPAIGN": "q3"}}
+	req := ivr.DialRequest{To: "SIP/nobody@127.0.0.1:5999", CallerID: `"Survey" <100>`, RingTimeout: 5 * time.Second,
+		Variables: map[string]string{"CAMPAIGN": "q3"}, CaseID: 12, AttemptID: 34}
 	for _, tc := range []struct {
 		name    string
 		fate    func(s *aritest.Server, id string)
-		outcome asterisk.Outcome
+		outcome ivr.DialOutcome
 		cause   int
 		rang    bool
 	}{
-		{"busy", func(s *aritest.Server, id string) { s.Unanswered(id, 17, "User busy") }, asterisk.Busy, 17, false},
+		{"busy", func(s *aritest.Server, id string) { s.Unanswered(id, 17, "User busy") }, ivr.DialBusy, 17, false},
 		{"no answer", func(s *aritest.Server, id string) {
 			s.Ring(id)
 			s.Unanswered(id, 19, "User alerting, no answer")
-		}, asterisk.NoAnswer, 19, true},
-		{"rejected", func(s *aritest.Server, id string) { s.Unanswered(id, 21, "Call Rejected") }, asterisk.Rejected, 21, false},
+		}, ivr.DialNoAnswer, 19, true},
+		{"rejected", func(s *aritest.Server, id string) { s.Unanswered(id, 21, "Call Rejected") }, ivr.DialRejected, 21, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := start(t, func(o *asterisk.Options, s *aritest.Server) {
 				s.OnOriginate = func(id string) { tc.fate(s, id) }
 			})
-			res, err := h.client.Originate(h.ctx(), "SIP/nobody@127.0.0.1:5999", info, opts)
+			res, status, err := h.engine.Survey(h.ctx(), h.client, req, info)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Outcome != tc.outcome || res.Cause != tc.cause || res.Rang != tc.rang || res.ChannelID == "" {
-				t.Errorf("result %+v, want %s cause %d rang %v", res, tc.outcome, tc.cause, tc.rang)
+			if res.Outcome != tc.outcome || res.Q850Cause != tc.cause || res.Rang != tc.rang || res.CallID == "" || status != "" {
+				t.Errorf("result %+v (%q), want %s cause %d rang %v", res, status, tc.outcome, tc.cause, tc.rang)
 			}
-			req := h.await(1, "POST", "/channels", "")
-			q := req.Query
-			if q.Get("app") != "canvass" || q.Get("channelId") != res.ChannelID || q.Get("timeout") != "5" ||
+			got := h.await(1, "POST", "/channels", "")
+			q := got.Query
+			if q.Get("app") != "canvass" || q.Get("channelId") != res.CallID || q.Get("timeout") != "5" ||
 				q.Get("callerId") != `"Survey" <100>` || q.Get("endpoint") != "SIP/nobody@127.0.0.1:5999" ||
-				!strings.Contains(q.Get("appArgs"), "questionnaire=post-call") || !strings.Contains(q.Get("appArgs"), "call_id=crm 42") ||
-				!strings.Contains(q.Get("appArgs"), "canvass_dial="+res.ChannelID) || !strings.Contains(req.Body, `"CAMPAIGN":"q3"`) {
-				t.Errorf("originate request %s body %s", req, req.Body)
+				!strings.Contains(q.Get("appArgs"), "canvass_dial="+res.CallID) || !strings.Contains(q.Get("appArgs"), "case=12") ||
+				!strings.Contains(got.Body, `"CAMPAIGN":"q3"`) {
+				t.Errorf("originate request %s body %s", got, got.Body)
 			}
 			if h.store.count() != 0 {
 				t.Errorf("an unanswered call must start no interview")
@@ -517,16 +521,18 @@ func TestOriginate(t *testing.T) {
 			}
 		})
 		type out struct {
-			res asterisk.Result
-			err error
+			res    ivr.DialResult
+			status survey.Status
+			err    error
 		}
 		done := make(chan out, 1)
 		go func() {
-			res, err := h.client.Originate(context.Background(), "PJSIP/+33612345678@trunk", info, opts)
-			done <- out{res, err}
+			r := req
+			r.To = "PJSIP/+33612345678@trunk"
+			res, status, err := h.engine.Survey(context.Background(), h.client, r, info)
+			done <- out{res, status, err}
 		}()
-		req := h.await(1, "POST", "/channels", "")
-		id := req.Query.Get("channelId")
+		id := h.await(1, "POST", "/channels", "").Query.Get("channelId")
 		h.prompt(id, 1, "nps")
 		h.srv.Press(id, "10")
 		for _, p := range []struct{ prompt, keys string }{{"csat", "4"}, {"ces", "6"}, {"resolved", "1"}} {
@@ -535,15 +541,41 @@ func TestOriginate(t *testing.T) {
 		}
 		iv := h.store.await(t)
 		o := <-done
-		if o.err != nil || o.res.Outcome != asterisk.Answered || o.res.Status != survey.StatusComplete || !o.res.Rang {
-			t.Errorf("result %+v %v", o.res, o.err)
+		if o.err != nil || o.res.Outcome != ivr.DialAnswered || o.status != survey.StatusComplete || !o.res.Rang || o.res.TalkTime <= 0 {
+			t.Errorf("result %+v %s %v", o.res, o.status, o.err)
 		}
-		if iv.status != survey.StatusComplete || value(t, iv, "nps") != int64(10) || iv.rec.Context.CallID != "crm,42" {
-			t.Errorf("interview %s, nps %v, context %+v", iv.status, iv.answers["nps"].Value, iv.rec.Context)
+		if iv.status != survey.StatusComplete || value(t, iv, "nps") != int64(10) || iv.rec.Context.CallID != "crm,42" ||
+			iv.rec.CaseID != 12 || iv.rec.AttemptID != 34 {
+			t.Errorf("interview %s, nps %v, context %+v, case %d attempt %d", iv.status, iv.answers["nps"].Value, iv.rec.Context,
+				iv.rec.CaseID, iv.rec.AttemptID)
 		}
 		if h.saw("POST", "/channels/"+id+"/answer", 0) {
 			t.Errorf("an originated channel is already answered")
 		}
+	})
+	// Dial returns the answered call and runs nothing on it: no prompt
+	// plays until the caller does something with it, and Close hangs it
+	// up and reports the talk time.
+	t.Run("dial returns the answered call", func(t *testing.T) {
+		h := start(t, func(o *asterisk.Options, s *aritest.Server) {
+			s.OnOriginate = func(id string) { s.Answer(id) }
+		})
+		call, res, err := h.client.Dial(h.ctx(), ivr.DialRequest{To: "PJSIP/+33612345678@trunk"})
+		if err != nil || call == nil || res.Outcome != ivr.DialAnswered {
+			t.Fatalf("dial: %v %+v %v", call, res, err)
+		}
+		if h.saw("POST", "/channels/"+res.CallID+"/play", 0) {
+			t.Errorf("Dial played something on the call")
+		}
+		end, err := call.Close(h.ctx())
+		if err != nil || end.Talk <= 0 {
+			t.Errorf("close: %+v %v", end, err)
+		}
+		h.await(1, "DELETE", "/channels/"+res.CallID, "")
+		if _, _, err := h.client.Dial(h.ctx(), ivr.DialRequest{To: "PJSIP/1@trunk", Headers: map[string]string{"X-A": "1"}}); survey.ErrorCodeOf(err) != survey.EInvalid {
+			t.Errorf("dial with SIP headers: %v, want EInvalid", err)
+		}
+		h.stop() // Run waits for every call it took: Close let go of this one
 	})
 	// The dialer gives up just as the callee answers: the StasisStart
 	// comes while the hangup is on its way. The call is hung up, nobody
@@ -554,21 +586,21 @@ func TestOriginate(t *testing.T) {
 		defer cancel()
 		done := make(chan error, 1)
 		go func() {
-			_, err := h.client.Originate(ctx, "PJSIP/+33612345678@trunk", info, opts)
+			_, _, err := h.engine.Survey(ctx, h.client, ivr.DialRequest{To: "PJSIP/+33612345678@trunk"}, info)
 			done <- err
 		}()
 		id := h.await(1, "POST", "/channels", "").Query.Get("channelId")
-		h.awaitLog("msg=originated ") // Originate follows the ringing channel
+		h.awaitLog("msg=originated ") // Dial follows the ringing channel
 		h.srv.Delay("DELETE", "/channels/"+id, 500*time.Millisecond, 1)
 		cancel()
 		h.await(1, "DELETE", "/channels/"+id, "")
 		h.srv.Answer(id)
 		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("originate: %v, want context.Canceled", err)
+			t.Errorf("survey: %v, want context.Canceled", err)
 		}
 		h.stop() // Run waits for every call it took
 		if h.store.count() != 0 {
-			t.Errorf("a cancelled originate must start no interview")
+			t.Errorf("a cancelled dial must start no interview")
 		}
 	})
 	// The dialer gives up while POST /channels is in flight: Asterisk
@@ -587,13 +619,13 @@ func TestOriginate(t *testing.T) {
 		defer cancel()
 		done := make(chan error, 1)
 		go func() {
-			_, err := h.client.Originate(ctx, "PJSIP/+33612345678@trunk", info, opts)
+			_, _, err := h.engine.Survey(ctx, h.client, ivr.DialRequest{To: "PJSIP/+33612345678@trunk"}, info)
 			done <- err
 		}()
 		id := h.await(1, "POST", "/channels", "").Query.Get("channelId")
 		cancel()
 		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("originate: %v, want context.Canceled", err)
+			t.Errorf("survey: %v, want context.Canceled", err)
 		}
 		if del := h.await(1, "DELETE", "/channels/"+id, ""); del.Status != http.StatusNoContent {
 			t.Errorf("hang up of the channel Asterisk made: %s", del)
@@ -601,7 +633,7 @@ func TestOriginate(t *testing.T) {
 		<-answered
 		h.stop()
 		if h.store.count() != 0 {
-			t.Errorf("a cancelled originate must start no interview")
+			t.Errorf("a cancelled dial must start no interview")
 		}
 	})
 }

@@ -193,6 +193,7 @@ func fastIVR() ivr.Options {
 type env struct {
 	t       *testing.T
 	srv     *sipua.Server
+	engine  *ivr.Engine
 	store   *memStore
 	prompts *tonePrompts
 	dir     string
@@ -233,7 +234,7 @@ func start(t *testing.T, opts sipua.Options, sessions func(*ivr.Engine) sipua.Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = srv
+	e.srv, e.engine = srv, engine
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	go func() { e.stopped <- srv.Run(ctx) }()
