@@ -21,7 +21,7 @@ func TestImportRules(t *testing.T) {
 		"sql/sqltest":  {"survey", "sql", "sql/pglocal"},
 		"ivr":          {"survey", "prompts"},
 		"ivr/asterisk": {"ivr", "survey"},
-		"ivr/ivrtest":  {"ivr"},
+		"ivr/ivrtest":  {"ivr", "survey"},
 		"ivr/sipua":    {"ivr", "survey", "ivr/sipua/internal/media"},
 		// Test helpers and adapter internals: leaves, or tied to their parent.
 		"ivr/sipua/internal/media": {},

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/ivrtest"
 	"github.com/canvass/canvass/ivr/sipua"
 	"github.com/canvass/canvass/ivr/sipua/internal/media"
 	"github.com/canvass/canvass/sql"
@@ -385,7 +386,7 @@ func TestBaresip(t *testing.T) {
 		b.waitClosed(10 * time.Second) // the endpoint thanks and hangs up
 		iv := rfc.interview(t, "e2e-a", 5*time.Second)
 		want := map[string]any{"nps": int64(9), "csat": int64(5), "ces": int64(7), "resolved": true}
-		if got := values(iv); fmt.Sprint(got) != fmt.Sprint(want) || iv.Status != survey.StatusComplete || iv.EndCause != "completed" {
+		if got := ivrtest.Values(iv); fmt.Sprint(got) != fmt.Sprint(want) || iv.Status != survey.StatusComplete || iv.EndCause != "completed" {
 			t.Errorf("interview %s (%s) with %v; want complete with %v", iv.Status, iv.EndCause, got, want)
 		}
 		if iv.Context.Agent != "ae2e-a" || iv.Context.CallerNumber != "tester" {
@@ -407,7 +408,7 @@ func TestBaresip(t *testing.T) {
 		b.waitClosed(15 * time.Second)
 		iv := inband.interview(t, "e2e-b", 5*time.Second)
 		want := map[string]any{"nps": int64(8), "csat": int64(4), "ces": int64(6), "resolved": true}
-		if got := values(iv); fmt.Sprint(got) != fmt.Sprint(want) || iv.Status != survey.StatusComplete {
+		if got := ivrtest.Values(iv); fmt.Sprint(got) != fmt.Sprint(want) || iv.Status != survey.StatusComplete {
 			t.Errorf("interview %s (%s) with %v; want complete with %v", iv.Status, iv.EndCause, got, want)
 		}
 	})
@@ -420,7 +421,7 @@ func TestBaresip(t *testing.T) {
 			step{1200 * time.Millisecond, "b"})
 		b.waitClosed(5 * time.Second)
 		iv := rfc.interview(t, "e2e-c", 5*time.Second)
-		if got := values(iv); got["nps"] != int64(10) || got["csat"] != int64(5) || len(got) != 2 {
+		if got := ivrtest.Values(iv); got["nps"] != int64(10) || got["csat"] != int64(5) || len(got) != 2 {
 			t.Errorf("answers %v; want nps 10 and csat 5 kept", got)
 		}
 		if iv.EndCause != "hangup" || iv.Status != survey.StatusPartial && iv.Status != survey.StatusBreakoff || iv.EndedAt == nil {
@@ -446,7 +447,7 @@ func TestBaresip(t *testing.T) {
 			step{1200 * time.Millisecond, "2"}, step{1200 * time.Millisecond, "b"})
 		b.waitClosed(5 * time.Second)
 		iv := rfc.interview(t, "e2e-d", 5*time.Second)
-		got := values(iv)
+		got := ivrtest.Values(iv)
 		var nps survey.Answer
 		for _, a := range iv.Answers {
 			if a.Question == "nps" {

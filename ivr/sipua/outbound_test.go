@@ -120,7 +120,7 @@ func TestSurveyDial(t *testing.T) {
 				t.Errorf("ring %s, talk %s", got.RingTime, got.TalkTime)
 			}
 			if tt.want.Outcome == ivr.DialAnswered {
-				iv := e.store.waitFinished(t, 5*time.Second)
+				iv := e.store.WaitFinished(t, 5*time.Second)
 				if iv.Context.CallID != "case-7" {
 					t.Errorf("interview context %+v", iv.Context)
 				}
