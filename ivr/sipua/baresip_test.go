@@ -36,9 +36,10 @@ import (
 
 // pgEndpoint is an endpoint whose engine stores in PostgreSQL.
 type pgEndpoint struct {
-	srv *sipua.Server
-	db  *sql.DB
-	dir string
+	srv    *sipua.Server
+	engine *ivr.Engine
+	db     *sql.DB
+	dir    string
 }
 
 func startPG(t *testing.T, db *sql.DB, opts sipua.Options) *pgEndpoint {
@@ -60,7 +61,7 @@ func startPG(t *testing.T, db *sql.DB, opts sipua.Options) *pgEndpoint {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	return &pgEndpoint{srv: srv, db: db, dir: dir}
+	return &pgEndpoint{srv: srv, engine: engine, db: db, dir: dir}
 }
 
 // interview waits for the interview whose context carries callID to end.
