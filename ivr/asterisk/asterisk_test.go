@@ -749,7 +749,7 @@ func TestOrphansAreHungUp(t *testing.T) {
 	live := h.srv.Call("202", "questionnaire=post-call", "lang=en")
 	h.prompt(live, 1, "nps")
 	h.await(1, "DELETE", "/channels/"+left, "")
-	time.Sleep(200 * time.Millisecond) // any other DELETE would follow at once
+	h.awaitLog("msg=\"done with the callers a previous Canvass process left\"") // the sweep is over
 	for _, id := range []string{theirs, live} {
 		if h.saw("DELETE", "/channels/"+id, 0) {
 			t.Errorf("channel %s was hung up", id)
