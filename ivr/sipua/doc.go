@@ -1,7 +1,8 @@
 // Package sipua is Canvass's own SIP endpoint: it answers and places calls
 // without Asterisk, on emiago/sipgo for SIP and hand-rolled G.711 RTP
-// (pion/rtp, pion/sdp) for media, and runs each answered call as an ivr
-// Session.
+// (pion/rtp, pion/sdp) for media, and runs each answered inbound call as an
+// ivr Session. Server.Dial (an ivr.Dialer) places a call through the trunk
+// and returns it answered as an ivr.Call, running nothing on it.
 //
 // A call reaches a questionnaire by its request-URI user (Options.Routes,
 // then Options.DefaultQuestionnaire, then the user itself as a
