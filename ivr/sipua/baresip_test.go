@@ -64,6 +64,23 @@ func startPG(t *testing.T, db *sql.DB, opts sipua.Options) *pgEndpoint {
 	return &pgEndpoint{srv: srv, engine: engine, db: db, dir: dir}
 }
 
+// putPostCall stores the example post-call survey in db; its id is
+// "post-call".
+func putPostCall(t *testing.T, db *sql.DB) {
+	t.Helper()
+	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := survey.Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.PutQuestionnaire(t.Context(), survey.QuestionnaireVersion{ID: q.ID, Title: q.Title, Languages: q.Languages, Source: src}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // interview waits for the interview whose context carries callID to end.
 func (e *pgEndpoint) interview(t *testing.T, callID string, within time.Duration) survey.InterviewRecord {
 	t.Helper()
@@ -351,17 +368,7 @@ func TestBaresip(t *testing.T) {
 		t.Fatal("baresip is not installed: the end-to-end calls need a real SIP phone (Debian baresip-core; `make test` installs it)")
 	}
 	db := sqltest.New(t)
-	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := survey.Parse(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := db.PutQuestionnaire(t.Context(), survey.QuestionnaireVersion{ID: q.ID, Title: q.Title, Languages: q.Languages, Source: src}); err != nil {
-		t.Fatal(err)
-	}
+	putPostCall(t, db)
 	opts := testOptions()
 	opts.RTPTimeout = 10 * time.Second
 	rfc := startPG(t, db, opts)

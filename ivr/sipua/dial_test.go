@@ -8,7 +8,6 @@ package sipua_test
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"testing"
 	"time"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/canvass/canvass/ivr/sipua/sipuatest"
 	"github.com/canvass/canvass/sql/sqltest"
 	"github.com/canvass/canvass/survey"
-	"github.com/canvass/canvass/testdata"
 )
 
 // sqlDialedCase makes a case of a keypad campaign over questionnaire $1 and
@@ -34,19 +32,9 @@ func TestDialedSurveyKeepsCaseAndAttempt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	db := sqltest.New(t)
-	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := survey.Parse(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := db.PutQuestionnaire(ctx, survey.QuestionnaireVersion{ID: q.ID, Title: q.Title, Languages: q.Languages, Source: src}); err != nil {
-		t.Fatal(err)
-	}
+	putPostCall(t, db)
 	var caseID, attemptID int64
-	if err := db.Pool().QueryRow(ctx, sqlDialedCase, q.ID).Scan(&caseID, &attemptID); err != nil {
+	if err := db.Pool().QueryRow(ctx, sqlDialedCase, "post-call").Scan(&caseID, &attemptID); err != nil {
 		t.Fatal(err)
 	}
 
@@ -83,11 +71,11 @@ func TestDialedSurveyKeepsCaseAndAttempt(t *testing.T) {
 
 	req := ivr.DialRequest{To: "+15550001111", CallerID: `"Callback" <5000>`, RingTimeout: 5 * time.Second,
 		Headers: map[string]string{"X-Campaign": "callback"}, CaseID: caseID, AttemptID: attemptID}
-	res, status, err := e.engine.Survey(ctx, e.srv, req, ivr.CallInfo{Questionnaire: q.ID, Language: "en"})
+	res, status, err := e.engine.Survey(ctx, e.srv, req, ivr.CallInfo{Questionnaire: "post-call", Language: "en"})
 	if err != nil || res.Outcome != ivr.DialAnswered || status != survey.StatusComplete || res.CallID == "" || res.TalkTime <= 0 {
 		t.Fatalf("survey: %+v %s %v", res, status, err)
 	}
-	ivs, err := db.Interviews(ctx, survey.InterviewFilter{Questionnaire: q.ID, WithAnswers: true})
+	ivs, err := db.Interviews(ctx, survey.InterviewFilter{Questionnaire: "post-call", WithAnswers: true})
 	if err != nil {
 		t.Fatal(err)
 	}
