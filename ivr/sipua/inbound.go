@@ -249,7 +249,7 @@ func (s *Server) converse(ctx context.Context, c *call, sess *ivr.Session, dialo
 	s.begin(c, dialog)
 	status, err := sess.Run(ctx, c)
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		c.log.Info("survey stopped: its context ended (shutdown or the dialer's cancel)", "status", status)
+		c.log.Info("survey stopped: its context ended (shutdown)", "status", status)
 	} else if err != nil {
 		c.log.Error("survey ended with an error", "status", status, "err", err)
 	} else {
