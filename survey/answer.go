@@ -88,6 +88,8 @@ type InterviewRecord struct {
 	Answers       []Answer          `json:"answers,omitempty"`
 	// CaseID and AttemptID tie the interview to the case and the dial
 	// attempt that reached the respondent; 0 when nobody dialed the call.
-	CaseID    int64 `json:"case_id,omitempty"`
-	AttemptID int64 `json:"attempt_id,omitempty"`
+	// They are kept out of JSON so the interviews API answers as it did
+	// before they existed; showing them there is for the API to decide.
+	CaseID    int64 `json:"-"`
+	AttemptID int64 `json:"-"`
 }
