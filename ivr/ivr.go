@@ -4,6 +4,12 @@
 // and owns the keypad rules of DESIGN.md §3 once for all of them: reprompts
 // after no input and no match, "*" to repeat, three attempts, skip or end,
 // and every answer stored before the next prompt plays.
+//
+// Calls reach the engine through two seams. An adapter hands an inbound
+// call over as Media for a Session (session.go, media.go). Outbound, an
+// adapter is a Dialer (dial.go): Dial(ctx, DialRequest) places the call and
+// returns the answered Call with a DialResult, running nothing on it;
+// whoever dialed decides what does — Engine.Survey runs a questionnaire.
 package ivr
 
 import (

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/ivrtest"
 	"github.com/canvass/canvass/survey"
 	"github.com/canvass/canvass/testdata"
 )
@@ -47,33 +48,6 @@ func (s *script) Record(ctx context.Context, p ivr.Prompt, spec ivr.RecordSpec) 
 
 func (s *script) Hangup(ctx context.Context) error { s.hungUp = true; return nil }
 
-// memory is a Store that keeps what the engine stored, in order.
-type memory struct {
-	saved   []survey.Answer
-	cleared []string
-	status  survey.Status
-	cause   string
-	last    string
-}
-
-func (m *memory) StartInterview(ctx context.Context, r survey.InterviewRecord) (survey.InterviewID, error) {
-	return 7, nil
-}
-
-func (m *memory) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer, cleared ...string) error {
-	if err := ctx.Err(); err != nil {
-		return err // as the database would
-	}
-	m.saved = append(m.saved, a)
-	m.cleared = append(m.cleared, cleared...)
-	return nil
-}
-
-func (m *memory) FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, last string) error {
-	m.status, m.cause, m.last = to, cause, last
-	return nil
-}
-
 func keys(d string) ivr.Input { return ivr.Input{Digits: d, Raw: d + "#"} }
 
 func postCall(t *testing.T) *survey.Questionnaire {
@@ -88,36 +62,42 @@ func postCall(t *testing.T) *survey.Questionnaire {
 	return q
 }
 
-func run(t *testing.T, inputs ...ivr.Input) (*script, *memory, survey.Status) {
+// run conducts the post-call survey over a script of inputs and returns
+// what was said and what was stored.
+func run(t *testing.T, inputs ...ivr.Input) (*script, survey.InterviewRecord, survey.Status) {
 	t.Helper()
 	iv, err := postCall(t).Start("en", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, store := &script{inputs: inputs}, &memory{}
+	ch, store := &script{inputs: inputs}, ivrtest.NewStore()
+	id := startInterview(t, store)
 	e := ivr.New(ivr.DefaultOptions(), store, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	status, err := e.Run(context.Background(), ch, iv, 7)
+	status, err := e.Run(context.Background(), ch, iv, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ch, store, status
+	r, _ := store.Interview(id)
+	return ch, r, status
 }
 
-func values(store *memory) map[string]any {
-	m := map[string]any{}
-	for _, a := range store.saved {
-		m[a.Question] = a.Value
+// startInterview stores a new post-call interview.
+func startInterview(t *testing.T, store *ivrtest.Store) survey.InterviewID {
+	t.Helper()
+	id, err := store.StartInterview(t.Context(), survey.InterviewRecord{Questionnaire: "post-call", Version: 1, Mode: survey.ModeIVR, Language: "en"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return m
+	return id
 }
 
 func TestCompleteSurvey(t *testing.T) {
-	ch, store, status := run(t, keys("9"), keys("5"), keys("7"), keys("1"))
-	if status != survey.StatusComplete || store.status != survey.StatusComplete || store.cause != "completed" {
-		t.Fatalf("status %s / %s %s", status, store.status, store.cause)
+	ch, rec, status := run(t, keys("9"), keys("5"), keys("7"), keys("1"))
+	if status != survey.StatusComplete || rec.Status != survey.StatusComplete || rec.EndCause != "completed" {
+		t.Fatalf("status %s / %s %s", status, rec.Status, rec.EndCause)
 	}
 	want := map[string]any{"nps": int64(9), "csat": int64(5), "ces": int64(7), "resolved": true}
-	if got := values(store); len(got) != 4 || got["nps"] != want["nps"] || got["resolved"] != true {
+	if got := ivrtest.Values(rec); len(got) != 4 || got["nps"] != want["nps"] || got["resolved"] != true {
 		t.Errorf("stored %v", got)
 	}
 	if !slices.Equal(ch.said, []string{"intro", "nps", "csat", "ces", "resolved", "thanks"}) {
@@ -129,7 +109,7 @@ func TestCompleteSurvey(t *testing.T) {
 }
 
 func TestRepromptsAndRepeat(t *testing.T) {
-	ch, store, _ := run(t,
+	ch, rec, _ := run(t,
 		ivr.Input{Repeat: true, Raw: "*"}, // repeat: no attempt used
 		ivr.Input{},                       // no input
 		keys("42"),                        // no match
@@ -139,19 +119,19 @@ func TestRepromptsAndRepeat(t *testing.T) {
 	if !slices.Equal(ch.said, want) {
 		t.Errorf("said\n%v\nwant\n%v", ch.said, want)
 	}
-	nps := store.saved[0]
+	nps := rec.Answers[0]
 	if nps.Paradata.Repeats != 1 || nps.Paradata.NoInput != 1 || nps.Paradata.NoMatch != 1 || nps.Paradata.RawKeys != "*42#3#" {
 		t.Errorf("paradata %+v", nps.Paradata)
 	}
-	if got := values(store); got["why"] == nil || got["callback"] != "no" {
+	if got := ivrtest.Values(rec); got["why"] == nil || got["callback"] != "no" {
 		t.Errorf("stored %v", got)
 	}
 }
 
 func TestThreeAttemptsThenSkip(t *testing.T) {
-	ch, store, status := run(t, ivr.Input{}, keys("99"), ivr.Input{}, keys("5"), keys("7"), keys("1"))
-	if store.saved[0].Question != "nps" || !store.saved[0].Skipped {
-		t.Fatalf("nps should be skipped after 3 attempts: %+v", store.saved[0])
+	ch, rec, status := run(t, ivr.Input{}, keys("99"), ivr.Input{}, keys("5"), keys("7"), keys("1"))
+	if rec.Answers[0].Question != "nps" || !rec.Answers[0].Skipped {
+		t.Fatalf("nps should be skipped after 3 attempts: %+v", rec.Answers[0])
 	}
 	// Reached the end with 3 of 4 applicable questions answered: below the
 	// 0.8 needed for a complete.
@@ -165,12 +145,12 @@ func TestThreeAttemptsThenSkip(t *testing.T) {
 }
 
 func TestHangupKeepsAnswers(t *testing.T) {
-	_, store, status := run(t, keys("10"), keys("4"), keys("6"))
-	if status != survey.StatusPartial || store.status != survey.StatusPartial || store.cause != "hangup" || store.last != "resolved" {
-		t.Fatalf("got %s %s at %s", store.status, store.cause, store.last)
+	_, rec, status := run(t, keys("10"), keys("4"), keys("6"))
+	if status != survey.StatusPartial || rec.Status != survey.StatusPartial || rec.EndCause != "hangup" || rec.LastQuestion != "resolved" {
+		t.Fatalf("got %s %s at %s", rec.Status, rec.EndCause, rec.LastQuestion)
 	}
-	if len(store.saved) != 3 {
-		t.Errorf("saved %d answers", len(store.saved))
+	if len(rec.Answers) != 3 {
+		t.Errorf("saved %d answers", len(rec.Answers))
 	}
 }
 
@@ -221,13 +201,15 @@ func TestAnswerAtShutdownIsStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ch, store := cancelAfterAsk{&script{inputs: []ivr.Input{keys("9")}}, cancel}, &memory{}
+	ch, store := cancelAfterAsk{&script{inputs: []ivr.Input{keys("9")}}, cancel}, ivrtest.NewStore()
+	id := startInterview(t, store)
 	e := ivr.New(ivr.DefaultOptions(), store, nil, slog.New(slog.DiscardHandler), nil)
-	e.Run(ctx, ch, iv, 7)
-	if len(store.saved) != 1 || store.saved[0].Question != "nps" || store.saved[0].Value != int64(9) {
-		t.Errorf("saved %+v, want the nps answer 9", store.saved)
+	e.Run(ctx, ch, iv, id)
+	r, _ := store.Interview(id)
+	if len(r.Answers) != 1 || r.Answers[0].Question != "nps" || r.Answers[0].Value != int64(9) {
+		t.Errorf("saved %+v, want the nps answer 9", r.Answers)
 	}
-	if store.cause != "shutdown" {
-		t.Errorf("closed with cause %q, want shutdown", store.cause)
+	if r.EndCause != "shutdown" {
+		t.Errorf("closed with cause %q, want shutdown", r.EndCause)
 	}
 }

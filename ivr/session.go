@@ -25,6 +25,10 @@ type CallInfo struct {
 	Questionnaire string // from the request URI, the Stasis args…
 	Language      string // "" = ask with a language menu when there are several
 	Context       survey.Context
+	// CaseID and AttemptID are the case and dial attempt of an outbound
+	// call (DialRequest's); 0 for an inbound one. The interview keeps them.
+	CaseID    survey.CaseID
+	AttemptID survey.AttemptID
 }
 
 // Session is a prepared call.
@@ -82,7 +86,8 @@ func (s *Session) Run(ctx context.Context, m Media) (survey.Status, error) {
 		return "", err
 	}
 	id, err := s.e.store.StartInterview(ctx, survey.InterviewRecord{Questionnaire: s.q.ID, Version: s.version,
-		Mode: survey.ModeIVR, Language: lang, Context: s.info.Context})
+		Mode: survey.ModeIVR, Language: lang, Context: s.info.Context,
+		CaseID: s.info.CaseID, AttemptID: s.info.AttemptID})
 	if err != nil {
 		s.e.apologize(ctx, ch, lang)
 		return "", fmt.Errorf("start interview: %w", err)

@@ -19,13 +19,14 @@ import (
 )
 
 const sqlStartInterview = `
-INSERT INTO interview (questionnaire_id, version, mode, language, context, contact, started_at)
-VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))
+INSERT INTO interview (questionnaire_id, version, mode, language, context, contact, started_at, case_id, attempt_id)
+VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), nullif($8, 0), nullif($9, 0))
 RETURNING id`
 
 // StartInterview stores r as a new interview in progress, started now unless
 // r.StartedAt is set; r's status, end and answers are ignored. The
-// questionnaire version must exist (survey.NotFound).
+// questionnaire version must exist, and so must r's case and attempt when
+// they are set (survey.NotFound).
 func (db *DB) StartInterview(ctx context.Context, r survey.InterviewRecord) (survey.InterviewID, error) {
 	var id survey.InterviewID
 	err := db.retry(ctx, func() (err error) {
@@ -53,9 +54,9 @@ func startInterview(ctx context.Context, q DBTX, r survey.InterviewRecord) (surv
 	}
 	var id survey.InterviewID
 	err = q.QueryRow(ctx, sqlStartInterview, r.Questionnaire, r.Version, string(r.Mode), r.Language,
-		ictx, ccontact, nullTime(r.StartedAt)).Scan(&id)
+		ictx, ccontact, nullTime(r.StartedAt), r.CaseID, r.AttemptID).Scan(&id)
 	if pgCode(err) == codeForeignKeyViolation {
-		return 0, fmt.Errorf("no such questionnaire version: %w", survey.NotFound)
+		return 0, fmt.Errorf("no such questionnaire version, case or attempt: %w", survey.NotFound)
 	}
 	return id, err
 }
@@ -203,7 +204,7 @@ func notInProgress(ctx context.Context, q DBTX, id survey.InterviewID) error {
 // one jsonb array per interview) only when the last parameter is true.
 const sqlSelectInterviews = `
 SELECT i.id, i.questionnaire_id, i.version, i.mode, i.language, i.status, i.context, i.contact,
-       i.started_at, i.ended_at, i.end_cause, i.last_question,
+       i.started_at, i.ended_at, i.end_cause, i.last_question, coalesce(i.case_id, 0), coalesce(i.attempt_id, 0),
        CASE WHEN $1::boolean THEN (
            SELECT jsonb_agg(jsonb_build_object('q', a.question_id, 'v', a.value, 's', a.skipped,
                                                'p', a.paradata, 't', a.answered_at)
@@ -361,7 +362,7 @@ func scanInterview(row pgx.CollectableRow) (survey.InterviewRecord, error) {
 		mode, status, lastQuestion string
 	)
 	err := row.Scan(&r.ID, &r.Questionnaire, &r.Version, &mode, &r.Language, &status, &ictx, &contact,
-		&started, &ended, &r.EndCause, &lastQuestion, &answers)
+		&started, &ended, &r.EndCause, &lastQuestion, &r.CaseID, &r.AttemptID, &answers)
 	if err != nil {
 		return r, err
 	}

@@ -486,3 +486,59 @@ func TestAnswerValuesFromJSONB(t *testing.T) {
 		})
 	}
 }
+
+// sqlDialedCase makes a case of a keypad campaign over questionnaire $1 and
+// one outbound attempt on it, as the dialer does before it places a call.
+const sqlDialedCase = `
+WITH cp AS (INSERT INTO campaign (name, questionnaire_id, mode, status) VALUES ('callback', $1, 'ivr', 'running') RETURNING id),
+     ct AS (INSERT INTO contact (phone_e164) VALUES ('+15550001111') RETURNING id),
+     sc AS (INSERT INTO survey_case (campaign_id, contact_id) SELECT cp.id, ct.id FROM cp, ct RETURNING id)
+INSERT INTO attempt (case_id, direction, phone_e164) SELECT id, 'outbound', '+15550001111' FROM sc
+RETURNING case_id, id`
+
+// An interview started on a dialed call keeps the case and the attempt that
+// reached the respondent; one nobody dialed has neither.
+func TestInterviewKeepsCaseAndAttempt(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := sqltest.New(t)
+	v := putQuestionnaire(t, db, "post-call", "id: post-call\n")
+	var (
+		caseID    survey.CaseID
+		attemptID survey.AttemptID
+	)
+	if err := db.Pool().QueryRow(ctx, sqlDialedCase, "post-call").Scan(&caseID, &attemptID); err != nil {
+		t.Fatal(err)
+	}
+	dialed, err := db.StartInterview(ctx, survey.InterviewRecord{Questionnaire: "post-call", Version: v.Version,
+		Mode: survey.ModeIVR, Language: "en", CaseID: caseID, AttemptID: attemptID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbound := startInterview(t, db, "post-call", day0, survey.Context{})
+	for _, tt := range []struct {
+		id        survey.InterviewID
+		caseID    survey.CaseID
+		attemptID survey.AttemptID
+	}{{dialed, caseID, attemptID}, {inbound, 0, 0}} {
+		got, err := db.Interview(ctx, tt.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.CaseID != tt.caseID || got.AttemptID != tt.attemptID {
+			t.Errorf("interview %d: case %d attempt %d, want %d and %d", tt.id, got.CaseID, got.AttemptID, tt.caseID, tt.attemptID)
+		}
+	}
+	all, err := db.Interviews(ctx, sql.InterviewFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[0].CaseID != caseID || all[0].AttemptID != attemptID || all[1].CaseID != 0 {
+		t.Errorf("listed %+v", all)
+	}
+	_, err = db.StartInterview(ctx, survey.InterviewRecord{Questionnaire: "post-call", Version: v.Version,
+		Mode: survey.ModeIVR, CaseID: caseID, AttemptID: attemptID + 1000})
+	if !errors.Is(err, survey.NotFound) {
+		t.Errorf("StartInterview with an unknown attempt: %v, want ErrNotFound", err)
+	}
+}

@@ -86,4 +86,10 @@ type InterviewRecord struct {
 	EndCause      string            `json:"end_cause,omitempty"`     // hangup cause, "completed", "max_duration"…
 	LastQuestion  string            `json:"last_question,omitempty"` // the question being asked when it ended
 	Answers       []Answer          `json:"answers,omitempty"`
+	// CaseID and AttemptID tie the interview to the case and the dial
+	// attempt that reached the respondent; 0 when nobody dialed the call.
+	// They are kept out of JSON so the interviews API answers as it did
+	// before they existed; showing them there is for the API to decide.
+	CaseID    CaseID    `json:"-"`
+	AttemptID AttemptID `json:"-"`
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/ivr/asterisk"
 	"github.com/canvass/canvass/ivr/asterisk/aritest"
+	"github.com/canvass/canvass/ivr/ivrtest"
 	"github.com/canvass/canvass/survey"
 	"github.com/canvass/canvass/testdata"
 )
@@ -54,85 +55,24 @@ func templates(t *testing.T) map[string]json.RawMessage {
 	return tm
 }
 
-// questionnaires serves the example post-call survey.
-type questionnaires struct{}
-
-func (questionnaires) Questionnaire(ctx context.Context, id string, version int) (survey.QuestionnaireVersion, error) {
-	if id != "post-call" {
-		return survey.QuestionnaireVersion{}, survey.Errorf(survey.ENotFound, "no questionnaire %q", id)
-	}
+// newStore is an in-memory store holding the example post-call survey.
+func newStore(t *testing.T) *ivrtest.Store {
+	t.Helper()
 	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
 	if err != nil {
-		return survey.QuestionnaireVersion{}, err
+		t.Fatal(err)
 	}
-	return survey.QuestionnaireVersion{ID: id, Version: 1, Source: src}, nil
-}
-
-// interview is what the store holds of one interview.
-type interview struct {
-	rec     survey.InterviewRecord
-	answers map[string]survey.Answer
-	status  survey.Status
-	cause   string
-	last    string
-}
-
-// store is an in-memory ivr.Store.
-type store struct {
-	mu       sync.Mutex
-	ivs      map[survey.InterviewID]*interview
-	finished chan survey.InterviewID
-}
-
-func newStore() *store {
-	return &store{ivs: map[survey.InterviewID]*interview{}, finished: make(chan survey.InterviewID, 16)}
-}
-
-func (s *store) StartInterview(ctx context.Context, r survey.InterviewRecord) (survey.InterviewID, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := survey.InterviewID(len(s.ivs) + 1)
-	s.ivs[id] = &interview{rec: r, answers: map[string]survey.Answer{}}
-	return id, nil
-}
-
-func (s *store) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer, cleared ...string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ivs[id].answers[a.Question] = a
-	for _, q := range cleared {
-		delete(s.ivs[id].answers, q)
+	s := ivrtest.NewStore()
+	if err := s.AddQuestionnaire(src); err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	return s
 }
 
-func (s *store) FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, last string) error {
-	s.mu.Lock()
-	iv := s.ivs[id]
-	iv.status, iv.cause, iv.last = to, cause, last
-	s.mu.Unlock()
-	s.finished <- id
-	return nil
-}
-
-func (s *store) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.ivs)
-}
-
-// await waits for the next interview to finish and returns a copy of it.
-func (s *store) await(t *testing.T) interview {
-	t.Helper()
-	select {
-	case id := <-s.finished:
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return *s.ivs[id]
-	case <-time.After(15 * time.Second):
-		t.Fatal("no interview finished")
-		return interview{}
-	}
+// finished waits for the next interview to end.
+func (h *harness) finished() survey.InterviewRecord {
+	h.t.Helper()
+	return h.store.WaitFinished(h.t, 15*time.Second)
 }
 
 // prompts names a file per prompt; in dir mode Asterisk would read it.
@@ -175,7 +115,8 @@ type harness struct {
 	t      *testing.T
 	srv    *aritest.Server
 	client *asterisk.Client
-	store  *store
+	engine *ivr.Engine
+	store  *ivrtest.Store
 	logs   *logs
 	recDir string
 	stop   func() // stops Run and waits for it
@@ -190,7 +131,7 @@ func start(t *testing.T, change func(*asterisk.Options, *aritest.Server)) *harne
 	t.Helper()
 	srv := aritest.New(templates(t))
 	t.Cleanup(srv.Close)
-	h := &harness{t: t, srv: srv, store: newStore(), logs: &logs{}, recDir: t.TempDir()}
+	h := &harness{t: t, srv: srv, store: newStore(t), logs: &logs{}, recDir: t.TempDir()}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts := asterisk.DefaultOptions()
 	opts.URL, opts.Username, opts.Password, opts.App = srv.URL, srv.User, srv.Pass, srv.App
@@ -198,12 +139,12 @@ func start(t *testing.T, change func(*asterisk.Options, *aritest.Server)) *harne
 	if change != nil {
 		change(&opts, srv)
 	}
-	engine := ivr.New(engineOptions, h.store, questionnaires{}, log, nil)
+	engine := ivr.New(engineOptions, h.store, h.store, log, nil)
 	c, err := asterisk.New(opts, engine, prompts{}, recordings(h.recDir), nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.client = c
+	h.client, h.engine = c, engine
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -242,8 +183,8 @@ func start(t *testing.T, change func(*asterisk.Options, *aritest.Server)) *harne
 
 // broken reports an interview that ended before its end: partial or
 // break-off by the questionnaire's threshold.
-func broken(iv interview) bool {
-	return iv.status == survey.StatusPartial || iv.status == survey.StatusBreakoff
+func broken(iv survey.InterviewRecord) bool {
+	return iv.Status == survey.StatusPartial || iv.Status == survey.StatusBreakoff
 }
 
 func (h *harness) ctx() context.Context {
@@ -290,11 +231,11 @@ func (h *harness) saw(method, path string, status int) bool {
 	return false
 }
 
-func value(t *testing.T, iv interview, q string) any {
+func value(t *testing.T, iv survey.InterviewRecord, q string) any {
 	t.Helper()
-	a, ok := iv.answers[q]
+	a, ok := ivrtest.Answers(iv)[q]
 	if !ok {
-		t.Fatalf("no answer to %s; answers %v", q, iv.answers)
+		t.Fatalf("no answer to %s; answers %v", q, iv.Answers)
 	}
 	return a.Value
 }
@@ -311,9 +252,9 @@ func TestCompleteNPSSurvey(t *testing.T) {
 	h.srv.Press(id, "7")
 	h.prompt(id, 1, "resolved")
 	h.srv.Press(id, "1")
-	iv := h.store.await(t)
-	if iv.status != survey.StatusComplete || iv.cause != "completed" {
-		t.Fatalf("interview ended %s (%s)", iv.status, iv.cause)
+	iv := h.finished()
+	if iv.Status != survey.StatusComplete || iv.EndCause != "completed" {
+		t.Fatalf("interview ended %s (%s)", iv.Status, iv.EndCause)
 	}
 	for q, want := range map[string]any{"nps": int64(9), "csat": int64(5), "ces": int64(7), "resolved": true} {
 		if got := value(t, iv, q); got != want {
@@ -321,9 +262,9 @@ func TestCompleteNPSSurvey(t *testing.T) {
 		}
 	}
 	want := survey.Context{Agent: "SIP/1001", Queue: "support", CallID: id, CallerNumber: "+33612345678", Extra: map[string]string{"crm": "4711"}}
-	if got := iv.rec.Context; got.Agent != want.Agent || got.Queue != want.Queue || got.CallID != want.CallID ||
-		got.CallerNumber != want.CallerNumber || got.Extra["crm"] != "4711" || iv.rec.Language != "en" || iv.rec.Mode != survey.ModeIVR {
-		t.Errorf("interview record %+v, want context %+v in en over ivr", iv.rec, want)
+	if got := iv.Context; got.Agent != want.Agent || got.Queue != want.Queue || got.CallID != want.CallID ||
+		got.CallerNumber != want.CallerNumber || got.Extra["crm"] != "4711" || iv.Language != "en" || iv.Mode != survey.ModeIVR {
+		t.Errorf("interview record %+v, want context %+v in en over ivr", iv, want)
 	}
 	h.await(1, "DELETE", "/channels/"+id, "") // the engine hangs up after thanks
 	reqs := h.srv.Requests()
@@ -367,9 +308,9 @@ func TestBargeIn(t *testing.T) {
 			}
 			h.prompt(id, 1, "csat")
 			h.srv.HangUp(id)
-			iv := h.store.await(t)
-			if got := value(t, iv, "nps"); got != int64(8) || !iv.answers["nps"].Paradata.BargeIn {
-				t.Errorf("nps = %v, barge-in %v; want 8 by barge-in", got, iv.answers["nps"].Paradata.BargeIn)
+			iv := h.finished()
+			if got := value(t, iv, "nps"); got != int64(8) || !ivrtest.Answers(iv)["nps"].Paradata.BargeIn {
+				t.Errorf("nps = %v, barge-in %v; want 8 by barge-in", got, ivrtest.Answers(iv)["nps"].Paradata.BargeIn)
 			}
 		})
 	}
@@ -384,8 +325,8 @@ func TestNoInputReprompt(t *testing.T) {
 	h.srv.Press(id, "10")
 	h.prompt(id, 1, "csat")
 	h.srv.HangUp(id)
-	iv := h.store.await(t)
-	nps := iv.answers["nps"]
+	iv := h.finished()
+	nps := ivrtest.Answers(iv)["nps"]
 	if nps.Value != int64(10) || nps.Paradata.NoInput != 1 {
 		t.Errorf("nps %v with %d no-inputs, want 10 after 1", nps.Value, nps.Paradata.NoInput)
 	}
@@ -408,8 +349,8 @@ func TestRecording(t *testing.T) {
 	h.await(1, "GET", "/recordings/stored/"+name+"/file", "")
 	h.prompt(id, 1, "csat")
 	h.srv.HangUp(id)
-	iv := h.store.await(t)
-	why := iv.answers["why"]
+	iv := h.finished()
+	why := ivrtest.Answers(iv)["why"]
 	if why.Value != name {
 		t.Fatalf("why = %v, want the recording %q", why.Value, name)
 	}
@@ -432,9 +373,9 @@ func TestHangupMidSurvey(t *testing.T) {
 	h.srv.Press(id, "9#")
 	h.prompt(id, 1, "csat")
 	h.srv.HangUp(id)
-	iv := h.store.await(t)
-	if !broken(iv) || iv.cause != "hangup" || iv.last != "csat" {
-		t.Errorf("interview ended %s (%s) at %s, want partial or break-off (hangup) at csat", iv.status, iv.cause, iv.last)
+	iv := h.finished()
+	if !broken(iv) || iv.EndCause != "hangup" || iv.LastQuestion != "csat" {
+		t.Errorf("interview ended %s (%s) at %s, want partial or break-off (hangup) at csat", iv.Status, iv.EndCause, iv.LastQuestion)
 	}
 	if value(t, iv, "nps") != int64(9) {
 		t.Errorf("the nps answer must be kept")
@@ -452,52 +393,55 @@ func TestHangupDuringRecordingKeepsIt(t *testing.T) {
 	name := h.await(1, "POST", "/channels/"+id+"/record", "").Query.Get("name")
 	time.Sleep(500 * time.Millisecond)
 	h.srv.HangUp(id) // ChannelHangupRequest, RecordingFinished, StasisEnd, ChannelDestroyed
-	iv := h.store.await(t)
-	if !broken(iv) || iv.cause != "hangup" || iv.answers["why"].Value != name {
-		t.Errorf("interview %s (%s), why = %v; want the partial recording %s kept", iv.status, iv.cause, iv.answers["why"].Value, name)
+	iv := h.finished()
+	if !broken(iv) || iv.EndCause != "hangup" || ivrtest.Answers(iv)["why"].Value != name {
+		t.Errorf("interview %s (%s), why = %v; want the partial recording %s kept", iv.Status, iv.EndCause, ivrtest.Answers(iv)["why"].Value, name)
 	}
 	if _, err := os.Stat(filepath.Join(h.recDir, name+".wav")); err != nil {
 		t.Errorf("recording file: %v", err)
 	}
 }
 
-func TestOriginate(t *testing.T) {
+// Survey dials through the adapter and runs the survey on the answered
+// call; unanswered calls come back with their outcome and Q.850 cause.
+func TestSurveyDial(t *testing.T) {
 	info := ivr.CallInfo{Questionnaire: "post-call", Language: "en", Context: survey.Context{CallID: "crm,42"}}
-	opts := asterisk.OriginateOptions{CallerID: `"Survey" <100>`, Timeout: 5 * time.Second, Variables: map[string]string{"CAMPAIGN": "q3"}}
+	req := ivr.DialRequest{To: "SIP/nobody@127.0.0.1:5999", CallerID: `"Survey" <100>`, RingTimeout: 5 * time.Second,
+		Variables: map[string]string{"CAMPAIGN": "q3"}, CaseID: 12, AttemptID: 34}
 	for _, tc := range []struct {
 		name    string
 		fate    func(s *aritest.Server, id string)
-		outcome asterisk.Outcome
+		outcome ivr.DialOutcome
 		cause   int
 		rang    bool
 	}{
-		{"busy", func(s *aritest.Server, id string) { s.Unanswered(id, 17, "User busy") }, asterisk.Busy, 17, false},
+		{"busy", func(s *aritest.Server, id string) { s.Unanswered(id, 17, "User busy") }, ivr.DialBusy, 17, false},
 		{"no answer", func(s *aritest.Server, id string) {
 			s.Ring(id)
 			s.Unanswered(id, 19, "User alerting, no answer")
-		}, asterisk.NoAnswer, 19, true},
-		{"rejected", func(s *aritest.Server, id string) { s.Unanswered(id, 21, "Call Rejected") }, asterisk.Rejected, 21, false},
+		}, ivr.DialNoAnswer, 19, true},
+		{"rejected", func(s *aritest.Server, id string) { s.Unanswered(id, 21, "Call Rejected") }, ivr.DialRejected, 21, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := start(t, func(o *asterisk.Options, s *aritest.Server) {
 				s.OnOriginate = func(id string) { tc.fate(s, id) }
 			})
-			res, err := h.client.Originate(h.ctx(), "SIP/nobody@127.0.0.1:5999", info, opts)
+			res, status, err := h.engine.Survey(h.ctx(), h.client, req, info)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Outcome != tc.outcome || res.Cause != tc.cause || res.Rang != tc.rang || res.ChannelID == "" {
-				t.Errorf("result %+v, want %s cause %d rang %v", res, tc.outcome, tc.cause, tc.rang)
+			if res.Outcome != tc.outcome || res.Q850Cause != tc.cause || res.Rang != tc.rang || res.CallID == "" || status != "" {
+				t.Errorf("result %+v (%q), want %s cause %d rang %v", res, status, tc.outcome, tc.cause, tc.rang)
 			}
-			req := h.await(1, "POST", "/channels", "")
-			q := req.Query
-			if q.Get("app") != "canvass" || q.Get("channelId") != res.ChannelID || q.Get("timeout") != "5" ||
+			got := h.await(1, "POST", "/channels", "")
+			q := got.Query
+			if q.Get("app") != "canvass" || q.Get("channelId") != res.CallID || q.Get("timeout") != "5" ||
 				q.Get("callerId") != `"Survey" <100>` || q.Get("endpoint") != "SIP/nobody@127.0.0.1:5999" ||
-				!strings.Contains(q.Get("appArgs"), "questionnaire=post-call") || !strings.Contains(q.Get("appArgs"), "call_id=crm 42") ||
-				!strings.Contains(q.Get("appArgs"), "canvass_dial="+res.ChannelID) || !strings.Contains(req.Body, `"CAMPAIGN":"q3"`) {
-				t.Errorf("originate request %s body %s", req, req.Body)
+				!strings.Contains(q.Get("appArgs"), "canvass_dial="+res.CallID) || !strings.Contains(q.Get("appArgs"), "case=12") ||
+				!strings.Contains(got.Body, `"CAMPAIGN":"q3"`) {
+				t.Errorf("originate request %s body %s", got, got.Body)
 			}
-			if h.store.count() != 0 {
+			if h.store.Count() != 0 {
 				t.Errorf("an unanswered call must start no interview")
 			}
 		})
@@ -511,33 +455,61 @@ func TestOriginate(t *testing.T) {
 			}
 		})
 		type out struct {
-			res asterisk.Result
-			err error
+			res    ivr.DialResult
+			status survey.Status
+			err    error
 		}
 		done := make(chan out, 1)
 		go func() {
-			res, err := h.client.Originate(context.Background(), "PJSIP/+33612345678@trunk", info, opts)
-			done <- out{res, err}
+			r := req
+			r.To = "PJSIP/+33612345678@trunk"
+			res, status, err := h.engine.Survey(context.Background(), h.client, r, info)
+			done <- out{res, status, err}
 		}()
-		req := h.await(1, "POST", "/channels", "")
-		id := req.Query.Get("channelId")
+		id := h.await(1, "POST", "/channels", "").Query.Get("channelId")
 		h.prompt(id, 1, "nps")
 		h.srv.Press(id, "10")
 		for _, p := range []struct{ prompt, keys string }{{"csat", "4"}, {"ces", "6"}, {"resolved", "1"}} {
 			h.prompt(id, 1, p.prompt)
 			h.srv.Press(id, p.keys)
 		}
-		iv := h.store.await(t)
+		iv := h.finished()
 		o := <-done
-		if o.err != nil || o.res.Outcome != asterisk.Answered || o.res.Status != survey.StatusComplete || !o.res.Rang {
-			t.Errorf("result %+v %v", o.res, o.err)
+		if o.err != nil || o.res.Outcome != ivr.DialAnswered || o.status != survey.StatusComplete || !o.res.Rang || o.res.TalkTime <= 0 {
+			t.Errorf("result %+v %s %v", o.res, o.status, o.err)
 		}
-		if iv.status != survey.StatusComplete || value(t, iv, "nps") != int64(10) || iv.rec.Context.CallID != "crm,42" {
-			t.Errorf("interview %s, nps %v, context %+v", iv.status, iv.answers["nps"].Value, iv.rec.Context)
+		if iv.Status != survey.StatusComplete || value(t, iv, "nps") != int64(10) || iv.Context.CallID != "crm,42" ||
+			iv.CaseID != 12 || iv.AttemptID != 34 {
+			t.Errorf("interview %s, nps %v, context %+v, case %d attempt %d", iv.Status, ivrtest.Answers(iv)["nps"].Value, iv.Context,
+				iv.CaseID, iv.AttemptID)
 		}
 		if h.saw("POST", "/channels/"+id+"/answer", 0) {
 			t.Errorf("an originated channel is already answered")
 		}
+	})
+	// Dial returns the answered call and runs nothing on it: no prompt
+	// plays until the caller does something with it, and Close hangs it
+	// up and reports the talk time.
+	t.Run("dial returns the answered call", func(t *testing.T) {
+		h := start(t, func(o *asterisk.Options, s *aritest.Server) {
+			s.OnOriginate = func(id string) { s.Answer(id) }
+		})
+		call, res, err := h.client.Dial(h.ctx(), ivr.DialRequest{To: "PJSIP/+33612345678@trunk"})
+		if err != nil || call == nil || res.Outcome != ivr.DialAnswered {
+			t.Fatalf("dial: %v %+v %v", call, res, err)
+		}
+		if h.saw("POST", "/channels/"+res.CallID+"/play", 0) {
+			t.Errorf("Dial played something on the call")
+		}
+		end, err := call.Close(h.ctx())
+		if err != nil || end.Talk <= 0 {
+			t.Errorf("close: %+v %v", end, err)
+		}
+		h.await(1, "DELETE", "/channels/"+res.CallID, "")
+		if _, _, err := h.client.Dial(h.ctx(), ivr.DialRequest{To: "PJSIP/1@trunk", Headers: map[string]string{"X-A": "1"}}); survey.ErrorCodeOf(err) != survey.EInvalid {
+			t.Errorf("dial with SIP headers: %v, want EInvalid", err)
+		}
+		h.stop() // Run waits for every call it took: Close let go of this one
 	})
 	// The dialer gives up just as the callee answers: the StasisStart
 	// comes while the hangup is on its way. The call is hung up, nobody
@@ -548,21 +520,21 @@ func TestOriginate(t *testing.T) {
 		defer cancel()
 		done := make(chan error, 1)
 		go func() {
-			_, err := h.client.Originate(ctx, "PJSIP/+33612345678@trunk", info, opts)
+			_, _, err := h.engine.Survey(ctx, h.client, ivr.DialRequest{To: "PJSIP/+33612345678@trunk"}, info)
 			done <- err
 		}()
 		id := h.await(1, "POST", "/channels", "").Query.Get("channelId")
-		h.awaitLog("msg=originated ") // Originate follows the ringing channel
+		h.awaitLog("msg=originated ") // Dial follows the ringing channel
 		h.srv.Delay("DELETE", "/channels/"+id, 500*time.Millisecond, 1)
 		cancel()
 		h.await(1, "DELETE", "/channels/"+id, "")
 		h.srv.Answer(id)
 		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("originate: %v, want context.Canceled", err)
+			t.Errorf("survey: %v, want context.Canceled", err)
 		}
 		h.stop() // Run waits for every call it took
-		if h.store.count() != 0 {
-			t.Errorf("a cancelled originate must start no interview")
+		if h.store.Count() != 0 {
+			t.Errorf("a cancelled dial must start no interview")
 		}
 	})
 	// The dialer gives up while POST /channels is in flight: Asterisk
@@ -581,21 +553,21 @@ func TestOriginate(t *testing.T) {
 		defer cancel()
 		done := make(chan error, 1)
 		go func() {
-			_, err := h.client.Originate(ctx, "PJSIP/+33612345678@trunk", info, opts)
+			_, _, err := h.engine.Survey(ctx, h.client, ivr.DialRequest{To: "PJSIP/+33612345678@trunk"}, info)
 			done <- err
 		}()
 		id := h.await(1, "POST", "/channels", "").Query.Get("channelId")
 		cancel()
 		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("originate: %v, want context.Canceled", err)
+			t.Errorf("survey: %v, want context.Canceled", err)
 		}
 		if del := h.await(1, "DELETE", "/channels/"+id, ""); del.Status != http.StatusNoContent {
 			t.Errorf("hang up of the channel Asterisk made: %s", del)
 		}
 		<-answered
 		h.stop()
-		if h.store.count() != 0 {
-			t.Errorf("a cancelled originate must start no interview")
+		if h.store.Count() != 0 {
+			t.Errorf("a cancelled dial must start no interview")
 		}
 	})
 }
@@ -622,9 +594,9 @@ func TestWebSocketDropMidCall(t *testing.T) {
 	if !h.saw("GET", "/playbacks/"+pb, 404) {
 		h.await(1, "GET", "/playbacks/"+pb, "")
 	}
-	first := h.store.await(t)
-	if first.rec.Context.CallID != "gone" || !broken(first) || first.cause != "hangup" {
-		t.Fatalf("the call gone during the outage ended %s (%s), context %+v", first.status, first.cause, first.rec.Context)
+	first := h.finished()
+	if first.Context.CallID != "gone" || !broken(first) || first.EndCause != "hangup" {
+		t.Fatalf("the call gone during the outage ended %s (%s), context %+v", first.Status, first.EndCause, first.Context)
 	}
 	// The live call goes on at csat: its prompt ended unheard, the gather
 	// timed out, the question is asked again.
@@ -634,9 +606,9 @@ func TestWebSocketDropMidCall(t *testing.T) {
 	h.srv.Press(live, "7")
 	h.prompt(live, 1, "resolved")
 	h.srv.Press(live, "1")
-	iv := h.store.await(t)
-	if iv.status != survey.StatusComplete || value(t, iv, "nps") != int64(9) || value(t, iv, "csat") != int64(5) {
-		t.Errorf("the live call ended %s with %v", iv.status, iv.answers)
+	iv := h.finished()
+	if iv.Status != survey.StatusComplete || value(t, iv, "nps") != int64(9) || value(t, iv, "csat") != int64(5) {
+		t.Errorf("the live call ended %s with %v", iv.Status, iv.Answers)
 	}
 }
 
@@ -672,9 +644,9 @@ func TestUnknownEventAndMalformedFrameMidCall(t *testing.T) {
 		h.prompt(id, 1, p.prompt)
 		h.srv.Press(id, p.keys)
 	}
-	iv := h.store.await(t)
-	if iv.status != survey.StatusComplete || value(t, iv, "nps") != int64(9) {
-		t.Errorf("interview %s, nps %v", iv.status, iv.answers["nps"].Value)
+	iv := h.finished()
+	if iv.Status != survey.StatusComplete || value(t, iv, "nps") != int64(9) {
+		t.Errorf("interview %s, nps %v", iv.Status, ivrtest.Answers(iv)["nps"].Value)
 	}
 	log := h.logs.String()
 	for _, want := range []string{"type=ChannelToneDetected", "malformed ARI frame", "malformed ARI PlaybackFinished event"} {
@@ -691,9 +663,9 @@ func TestARIErrors(t *testing.T) {
 		h.prompt(id, 1, "nps")
 		h.srv.Fail("POST", "/channels/"+id+"/play", 500, 1) // the csat prompt
 		h.srv.Press(id, "9#")
-		iv := h.store.await(t)
-		if !broken(iv) || iv.cause != "error" || value(t, iv, "nps") != int64(9) {
-			t.Errorf("interview %s (%s) %v", iv.status, iv.cause, iv.answers)
+		iv := h.finished()
+		if !broken(iv) || iv.EndCause != "error" || value(t, iv, "nps") != int64(9) {
+			t.Errorf("interview %s (%s) %v", iv.Status, iv.EndCause, iv.Answers)
 		}
 		apology := h.await(1, "POST", "/channels/"+id+"/play", "sound:im-sorry")
 		h.await(1, "DELETE", "/channels/"+id, "")
@@ -709,7 +681,7 @@ func TestARIErrors(t *testing.T) {
 		h.srv.Fail("POST", "/channels/", 401, 10) // answer and every play
 		id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
 		h.await(1, "DELETE", "/channels/"+id, "")
-		if h.store.count() != 0 {
+		if h.store.Count() != 0 {
 			t.Errorf("no interview may start on a channel that could not be answered")
 		}
 		if log := h.logs.String(); !strings.Contains(log, "401 Unauthorized") || !strings.Contains(log, "check ari.username") {
@@ -722,7 +694,7 @@ func TestARIErrors(t *testing.T) {
 		h.await(1, "POST", "/channels/"+id+"/answer", "")
 		h.await(1, "POST", "/channels/"+id+"/play", "sound:im-sorry")
 		h.await(1, "DELETE", "/channels/"+id, "")
-		if h.store.count() != 0 {
+		if h.store.Count() != 0 {
 			t.Errorf("an unknown questionnaire starts no interview")
 		}
 		if !strings.Contains(h.logs.String(), "unknown questionnaire") {
@@ -741,7 +713,7 @@ func TestSampling(t *testing.T) {
 	h := start(t, func(o *asterisk.Options, s *aritest.Server) { o.SampleShare = 0 })
 	id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
 	h.await(1, "POST", "/channels/"+id+"/continue", "")
-	if h.saw("POST", "/channels/"+id+"/answer", 0) || h.store.count() != 0 {
+	if h.saw("POST", "/channels/"+id+"/answer", 0) || h.store.Count() != 0 {
 		t.Errorf("a call not drawn must go back to the dialplan untouched")
 	}
 }
@@ -753,16 +725,12 @@ func TestShutdownClosesInterviews(t *testing.T) {
 	h.srv.Press(id, "9#")
 	h.prompt(id, 1, "csat")
 	h.stop() // Run returns only once the call has closed its interview
-	select {
-	case <-h.store.finished:
-	default:
+	iv, ok := h.store.Interview(1)
+	if !ok || iv.Status == survey.StatusInProgress {
 		t.Fatal("shutdown left the interview open")
 	}
-	h.store.mu.Lock()
-	iv := h.store.ivs[1]
-	h.store.mu.Unlock()
-	if !broken(*iv) || iv.cause != "shutdown" || iv.answers["nps"].Value != int64(9) {
-		t.Errorf("interview %s (%s) %v", iv.status, iv.cause, iv.answers)
+	if !broken(iv) || iv.EndCause != "shutdown" || ivrtest.Answers(iv)["nps"].Value != int64(9) {
+		t.Errorf("interview %s (%s) %v", iv.Status, iv.EndCause, iv.Answers)
 	}
 	h.await(1, "DELETE", "/channels/"+id, "")
 }
@@ -781,7 +749,7 @@ func TestOrphansAreHungUp(t *testing.T) {
 	live := h.srv.Call("202", "questionnaire=post-call", "lang=en")
 	h.prompt(live, 1, "nps")
 	h.await(1, "DELETE", "/channels/"+left, "")
-	time.Sleep(200 * time.Millisecond) // any other DELETE would follow at once
+	h.awaitLog("msg=\"done with the callers a previous Canvass process left\"") // the sweep is over
 	for _, id := range []string{theirs, live} {
 		if h.saw("DELETE", "/channels/"+id, 0) {
 			t.Errorf("channel %s was hung up", id)

@@ -50,7 +50,8 @@ type call struct {
 	seq       int
 	cause     int
 	causeText string
-	failure   error // the first ARI failure; Hangup apologizes first
+	endedAt   time.Time // when hungUp was first called
+	failure   error     // the first ARI failure; Hangup apologizes first
 }
 
 var _ ivr.Media = (*call)(nil)
@@ -147,7 +148,7 @@ func (cl *call) apply(ev event) {
 func (cl *call) hungUp(cause int, text string) {
 	cl.once.done.Do(func() {
 		cl.mu.Lock()
-		cl.cause, cl.causeText = cause, text
+		cl.cause, cl.causeText, cl.endedAt = cause, text, time.Now()
 		pbs := cl.playbacks
 		cl.playbacks = map[string]*playback{}
 		cl.mu.Unlock()

@@ -16,7 +16,7 @@ package asterisk
 // socket was down are lost: that gather ends as a no-input and the engine
 // reprompts the same question — the caller answers again, nothing stored is
 // touched. A recording that ended unheard is stopped and fetched as usual.
-// An originate whose channel vanished unheard is reported as failed with
+// A dial whose channel vanished unheard is reported as failed with
 // cause 0.
 
 import (
@@ -53,7 +53,7 @@ type Recordings interface {
 	RecordingPath(name string) (string, error)
 }
 
-// ErrNotConnected is returned by Originate while the events WebSocket is
+// ErrNotConnected is returned by Dial while the events WebSocket is
 // down: the outcome of a call could not be followed.
 var ErrNotConnected = errors.New("not connected to Asterisk ARI")
 
@@ -162,7 +162,7 @@ func (c *Client) Run(ctx context.Context) error {
 }
 
 // Connected reports whether the events WebSocket is up (for health checks;
-// Originate refuses to dial while it is down).
+// Dial refuses to place calls while it is down).
 func (c *Client) Connected() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -450,6 +450,7 @@ func (c *Client) hangUpOrphans(ctx context.Context) {
 	if len(suspects) == 0 || !sleep(ctx, orphanGrace) {
 		return
 	}
+	hungUp := 0
 	for _, id := range suspects {
 		if c.known(id) {
 			continue // its StasisStart was on its way
@@ -458,8 +459,11 @@ func (c *Client) hangUpOrphans(ctx context.Context) {
 		err := c.rest.do(ctx, http.MethodDelete, "/channels/"+url.PathEscape(id), url.Values{"reason_code": {"16"}}, nil, nil)
 		if err != nil && !isNotFound(err) {
 			c.log.Warn("hang up a left-over channel", "channel", id, "err", err)
+			continue
 		}
+		hungUp++
 	}
+	c.log.Info("done with the callers a previous Canvass process left", "hung_up", hungUp, "suspected", len(suspects))
 }
 
 // known reports whether a channel is one of this process's calls or dials.

@@ -1,6 +1,8 @@
 // Package asterisk is the Asterisk ARI adapter: a Stasis application whose
-// channels become ivr.Media for the IVR engine, inbound (a dialplan's
-// Stasis(canvass,questionnaire=…)) and originated (Client.Originate).
+// channels become ivr.Media for the IVR engine. Inbound channels (a
+// dialplan's Stasis(canvass,questionnaire=…)) run their survey here;
+// Client.Dial (an ivr.Dialer) originates a channel and returns it answered
+// as an ivr.Call, running nothing on it (ivr.Engine.Survey runs a survey).
 //
 // Client.Run owns the events WebSocket and survives what Asterisk sends or
 // fails to send: unknown or malformed events are logged and skipped, events

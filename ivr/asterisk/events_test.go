@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/canvass/canvass/ivr"
 )
 
 // captured returns every event frame of the captures in testdata/ari.
@@ -158,10 +160,9 @@ func TestCallInfo(t *testing.T) {
 }
 
 func TestDialArgsRoundTrip(t *testing.T) {
-	info := callInfo(event{Channel: "x", Args: strings.Split(dialArgs(callInfo(event{Args: []string{
-		"questionnaire=post-call", "lang=en", "call_id=a,b", "agent=SIP/1"}}), "canvass-1"), ",")})
-	if info.Questionnaire != "post-call" || info.Language != "en" || info.Context.CallID != "a b" ||
-		info.Context.Agent != "SIP/1" || info.Context.Extra[dialKey] != "canvass-1" {
+	info := callInfo(event{Channel: "x", Args: strings.Split(dialArgs(ivr.DialRequest{CaseID: 12, AttemptID: 34}, "canvass-1"), ",")})
+	if info.Questionnaire != "" || info.Context.Extra[dialKey] != "canvass-1" || info.Context.Extra["case"] != "12" ||
+		info.Context.Extra["attempt"] != "34" {
 		t.Errorf("round trip: %+v", info)
 	}
 }

@@ -15,7 +15,8 @@ package asterisk
 // Sampling: with ari.sample_share below 1, Canvass draws each inbound call
 // with crypto/rand. A call not drawn is sent back to the dialplan with
 // POST /channels/{id}/continue, so it goes on at the priority after Stasis()
-// — normally Hangup(). Originated calls are never sampled.
+// — normally Hangup(). Originated calls never come here, except one that
+// answers after its Dial gave up: it is hung up.
 
 import (
 	"context"
@@ -124,7 +125,15 @@ func (c *Client) inbound(ctx context.Context, cl *call, info ivr.CallInfo) {
 		return
 	}
 	if originated {
-		log.Info("an originated call answered after its dialer gave up; running the survey")
+		// Nobody waits for it any more: what would run on it was the
+		// dialer's to decide.
+		log.Info("an originated call answered after its dialer gave up; hanging up")
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RequestTimeout)
+		defer cancel()
+		if err := cl.hangupChannel(hctx); err != nil {
+			log.Debug("hang up", "err", err)
+		}
+		return
 	}
 	sess, err := c.sessions.Prepare(ctx, info)
 	if err != nil {

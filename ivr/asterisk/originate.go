@@ -1,12 +1,13 @@
 package asterisk
 
-// This file places outbound survey calls (callbacks, the dialer): POST
-// /channels into our Stasis application with a channel id of our choosing,
-// then follow that channel's events. An answered call enters the
-// application (StasisStart) and runs the survey; one that never answers
-// produces no StasisStart, only Dial events and a ChannelDestroyed whose
-// Q.850 cause tells busy (17), no answer (18, 19), rejected (21) and the
-// rest.
+// This file places outbound calls (callbacks, the dialer): POST /channels
+// into our Stasis application with a channel id of our choosing, then
+// follow that channel's events. An answered call enters the application
+// (StasisStart) and Dial returns it, for whoever dialed to run a survey on
+// (ivr.Engine.Survey) or anything else; one that never answers produces no
+// StasisStart, only Dial events and a ChannelDestroyed whose Q.850 cause
+// tells busy (17), no answer (18, 19), rejected (21), an invalid number
+// (1, 22, 28) and the rest.
 
 import (
 	"context"
@@ -26,57 +27,27 @@ import (
 	"github.com/canvass/canvass/survey"
 )
 
-// OriginateOptions shape an outbound call.
-type OriginateOptions struct {
-	CallerID  string            // `"Name" <number>` or a number
-	Timeout   time.Duration     // how long it may ring; 0 = 30 s
-	Variables map[string]string // channel variables for the new channel
-}
-
-// Outcome is how an outbound call went.
-type Outcome string
-
-// Outcomes.
-const (
-	Answered Outcome = "answered"
-	Busy     Outcome = "busy"
-	NoAnswer Outcome = "no_answer"
-	Rejected Outcome = "rejected"
-	Failed   Outcome = "failed" // unreachable, congestion, invalid number…
-)
-
-// Result reports an outbound call once it is over.
-type Result struct {
-	ChannelID string
-	Outcome   Outcome
-	Rang      bool   // the far end was seen ringing
-	Cause     int    // Q.850 cause of the hangup (0 when unknown)
-	CauseText string // Asterisk's text for it
-	// Status is how the interview ended, for an answered call.
-	Status   survey.Status
-	RingTime time.Duration // from the request to the answer or the failure
-	TalkTime time.Duration // from the answer to the end
-}
-
 // outcomeOf maps a Q.850 cause (or, without one, a Dial status) of a call
-// that never answered.
-func outcomeOf(cause int, dialStatus string) Outcome {
+// that never answered; the table is ivr.DialOutcome's.
+func outcomeOf(cause int, dialStatus string) ivr.DialOutcome {
 	switch cause {
 	case 17:
-		return Busy
+		return ivr.DialBusy
 	case 18, 19:
-		return NoAnswer
+		return ivr.DialNoAnswer
 	case 21:
-		return Rejected
+		return ivr.DialRejected
+	case 1, 22, 28: // unallocated number, number changed, invalid number format
+		return ivr.DialInvalidNumber
 	case 0:
 		switch dialStatus {
 		case "BUSY":
-			return Busy
+			return ivr.DialBusy
 		case "NOANSWER":
-			return NoAnswer
+			return ivr.DialNoAnswer
 		}
 	}
-	return Failed
+	return ivr.DialFailed
 }
 
 // dial follows an originated channel until it answers or ends.
@@ -91,7 +62,7 @@ type dial struct {
 	cause     int
 	causeText string
 	answer    *call
-	closed    bool // Originate has returned: nobody will run an answer
+	closed    bool // Dial has returned: nobody will take an answer
 }
 
 func (d *dial) signal() {
@@ -126,8 +97,8 @@ func (d *dial) event(ev event) {
 	d.signal()
 }
 
-// answered hands the answered call to Originate, or reports that
-// Originate has already returned.
+// answered hands the answered call to Dial, or reports that Dial has
+// already returned.
 func (d *dial) answered(cl *call) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -139,29 +110,37 @@ func (d *dial) answered(cl *call) bool {
 	return true
 }
 
-// Originate calls endpoint (e.g. PJSIP/+33123456789@trunk) and, when it
-// answers, runs the survey of info on it. It returns when the call is
-// over: unanswered (busy, no answer… with the Q.850 cause) or answered and
-// surveyed (with the interview's status). The questionnaire is checked
-// before dialing, so nobody is called for a survey that cannot run.
-// Cancelling ctx hangs the call up.
-func (c *Client) Originate(ctx context.Context, endpoint string, info ivr.CallInfo, o OriginateOptions) (Result, error) {
+var _ ivr.Call = (*dialed)(nil)
+
+// Dial calls r.To, an Asterisk dial string (PJSIP/+33612345678@trunk),
+// into the Stasis application and returns the answered channel, running
+// nothing on it (ivr.Dialer). A call that never answers produces no
+// StasisStart, only Dial events and a ChannelDestroyed whose Q.850 cause
+// gives the outcome. It returns an error, with no call placed, while the
+// events WebSocket is down (ErrNotConnected), for SIP headers (set a
+// PJSIP_HEADER(add,…) variable instead) or when Asterisk refuses the
+// request. Ending ctx before the answer hangs the channel up. The caller
+// must Close an answered call.
+func (c *Client) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.DialResult, error) {
+	failed := ivr.DialResult{Outcome: ivr.DialFailed}
+	if len(r.Headers) > 0 {
+		return nil, failed, survey.Errorf(survey.EInvalid, "ARI cannot add SIP headers to a call: set PJSIP_HEADER(add,Name) channel variables instead")
+	}
 	c.mu.Lock()
 	up := c.connected
 	c.mu.Unlock()
 	if !up {
-		return Result{Outcome: Failed}, ErrNotConnected
-	}
-	sess, err := c.sessions.Prepare(ctx, info)
-	if err != nil {
-		return Result{Outcome: Failed}, fmt.Errorf("originate to %s: %w", endpoint, err)
+		return nil, failed, ErrNotConnected
 	}
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return Result{Outcome: Failed}, fmt.Errorf("originate: channel id: %w", err)
+		return nil, failed, fmt.Errorf("dial: channel id: %w", err)
 	}
 	d := &dial{id: "canvass-" + hex.EncodeToString(b[:]), notify: make(chan struct{}, 1)}
-	log := c.log.With("channel", d.id, "endpoint", endpoint, "questionnaire", info.Questionnaire)
+	log := c.log.With("channel", d.id, "endpoint", r.To)
+	if r.CaseID != 0 {
+		log = log.With("case_id", r.CaseID, "attempt_id", r.AttemptID)
+	}
 	// Follow the channel before creating it: its first events may beat
 	// the REST answer.
 	c.mu.Lock()
@@ -175,58 +154,89 @@ func (c *Client) Originate(ctx context.Context, endpoint string, info ivr.CallIn
 		d.closed = true
 		d.mu.Unlock()
 	}()
-	timeout := o.Timeout
+	timeout := r.RingTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	q := url.Values{"endpoint": {endpoint}, "app": {c.opts.App}, "appArgs": {dialArgs(info, d.id)},
+	q := url.Values{"endpoint": {r.To}, "app": {c.opts.App}, "appArgs": {dialArgs(r, d.id)},
 		"channelId": {d.id}, "timeout": {strconv.Itoa(max(1, int(timeout/time.Second)))}}
-	if o.CallerID != "" {
-		q.Set("callerId", o.CallerID)
+	if r.CallerID != "" {
+		q.Set("callerId", r.CallerID)
 	}
 	var body any
-	if len(o.Variables) > 0 {
-		body = map[string]any{"variables": o.Variables}
+	if len(r.Variables) > 0 {
+		body = map[string]any{"variables": r.Variables}
 	}
 	start := time.Now()
-	res := Result{ChannelID: d.id}
+	res := ivr.DialResult{CallID: d.id}
 	if err := c.rest.do(ctx, http.MethodPost, "/channels", q, body, nil); err != nil {
-		res.Outcome = Failed
+		res.Outcome = ivr.DialFailed
 		var refused *Error
 		if errors.As(err, &refused) {
-			log.Error("originate refused by Asterisk", "err", err)
+			log.Error("dial refused by Asterisk", "err", err)
 		} else {
 			// No answer (ctx ended, a timeout): Asterisk may have created
 			// the channel all the same, and would ring the callee.
-			log.Error("originate got no answer from Asterisk; hanging up any channel it made", "err", err)
+			log.Error("dial got no answer from Asterisk; hanging up any channel it made", "err", err)
 			c.abandon(ctx, d, log)
 		}
-		return res, fmt.Errorf("originate to %s: %w", endpoint, err)
+		return nil, res, fmt.Errorf("dial %s: %w", r.To, err)
 	}
 	log.Info("originated")
 	for {
 		select {
 		case <-ctx.Done():
 			c.abandon(ctx, d, log)
-			res.Outcome, res.RingTime = Failed, time.Since(start)
-			return res, ctx.Err()
+			res.Outcome, res.RingTime = ivr.DialCancelled, time.Since(start)
+			return nil, res, ctx.Err()
 		case <-d.notify:
 		}
 		d.mu.Lock()
 		cl, gone := d.answer, d.gone
-		res.Rang, res.Cause, res.CauseText = d.rang, d.cause, d.causeText
+		res.Rang, res.Q850Cause, res.Reason = d.rang, d.cause, d.causeText
 		status := d.status
 		d.mu.Unlock()
 		res.RingTime = time.Since(start)
 		if cl != nil {
-			return c.surveyAnswered(ctx, sess, cl, res)
+			res.Outcome = ivr.DialAnswered
+			cl.log.Info("originated call answered")
+			return &dialed{call: cl, answered: time.Now()}, res, nil
 		}
 		if gone {
-			res.Outcome = outcomeOf(res.Cause, status)
-			log.Info("originate not answered", "outcome", res.Outcome, "q850_cause", res.Cause, "cause_text", res.CauseText, "rang", res.Rang)
-			return res, nil
+			res.Outcome = outcomeOf(res.Q850Cause, status)
+			log.Info("dial not answered", "outcome", res.Outcome, "q850_cause", res.Q850Cause, "cause_text", res.Reason, "rang", res.Rang)
+			return nil, res, nil
 		}
 	}
+}
+
+// dialed is an answered originated channel, until its Close.
+type dialed struct {
+	*call
+	answered time.Time
+	once     sync.Once
+	result   ivr.CallEnd
+}
+
+// Close hangs the channel up if it is still up and lets the client forget
+// it. Calling it again returns the same end.
+func (d *dialed) Close(ctx context.Context) (ivr.CallEnd, error) {
+	var err error
+	d.once.Do(func() {
+		if !d.ended() {
+			err = d.Hangup(ctx)
+		}
+		d.c.end(d.call)
+		d.mu.Lock()
+		endedAt := d.endedAt
+		d.result = ivr.CallEnd{Q850Cause: d.cause, Reason: d.causeText}
+		d.mu.Unlock()
+		if endedAt.IsZero() { // the hangup failed: the call is over for us now
+			endedAt = time.Now()
+		}
+		d.result.Talk = endedAt.Sub(d.answered)
+	})
+	return d.result, err
 }
 
 // abandon hangs up an originated channel Originate gives up on. The
@@ -249,38 +259,12 @@ func (c *Client) abandon(ctx context.Context, d *dial, log *slog.Logger) {
 	}
 }
 
-// surveyAnswered runs the survey on an answered originated call.
-func (c *Client) surveyAnswered(ctx context.Context, sess *ivr.Session, cl *call, res Result) (Result, error) {
-	defer c.end(cl)
-	res.Outcome = Answered
-	answered := time.Now()
-	cl.log.Info("originated call answered; running the survey")
-	status, err := sess.Run(ctx, cl)
-	res.Status, res.TalkTime = status, time.Since(answered)
-	cl.mu.Lock()
-	res.Cause, res.CauseText = cl.cause, cl.causeText
-	cl.mu.Unlock()
-	if err != nil && !errors.Is(err, ivr.ErrHangup) {
-		return res, fmt.Errorf("survey on %s: %w", cl.id, err)
+// dialArgs are the Stasis arguments of an originated channel: our
+// correlation id, and what a log reader wants to see.
+func dialArgs(r ivr.DialRequest, id string) string {
+	args := []string{dialKey + "=" + id}
+	if r.CaseID != 0 {
+		args = append(args, "case="+strconv.FormatInt(int64(r.CaseID), 10), "attempt="+strconv.FormatInt(int64(r.AttemptID), 10))
 	}
-	return res, nil
-}
-
-// dialArgs are the Stasis arguments of an originated channel: what a log
-// reader wants to see, and our correlation id. Asterisk splits them on
-// commas, so values lose theirs.
-func dialArgs(info ivr.CallInfo, id string) string {
-	clean := func(s string) string { return strings.ReplaceAll(s, ",", " ") }
-	args := []string{"questionnaire=" + clean(info.Questionnaire)}
-	add := func(k, v string) {
-		if v != "" {
-			args = append(args, k+"="+clean(v))
-		}
-	}
-	add("lang", info.Language)
-	add("call_id", info.Context.CallID)
-	add("agent", info.Context.Agent)
-	add("queue", info.Context.Queue)
-	add("touchpoint", info.Context.Touchpoint)
-	return strings.Join(append(args, dialKey+"="+id), ",")
+	return strings.Join(args, ",")
 }

@@ -1,6 +1,7 @@
-// Package ivrtest has test helpers for the IVR engine: Phone, an ivr.Media
-// whose prompts last a set time and whose caller presses scripted keys. It
-// works in real time and under testing/synctest.
+// Package ivrtest has test helpers for the IVR engine and its adapters:
+// Phone, an ivr.Media whose prompts last a set time and whose caller
+// presses scripted keys (in real time and under testing/synctest), and
+// Store, an in-memory ivr.Store and ivr.Questionnaires.
 package ivrtest
 
 import (

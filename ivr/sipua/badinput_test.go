@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canvass/canvass/ivr/ivrtest"
 	"github.com/canvass/canvass/ivr/sipua"
 	"github.com/canvass/canvass/ivr/sipua/sipuatest"
 	"github.com/canvass/canvass/survey"
@@ -31,7 +32,7 @@ func TestRefusals(t *testing.T) {
 	tests := []struct {
 		name    string
 		opts    func(*sipua.Options)
-		store   func(*memStore)
+		store   func(*ivrtest.Store)
 		user    string
 		dial    sipuatest.DialOptions
 		code    int
@@ -44,8 +45,8 @@ func TestRefusals(t *testing.T) {
 		{name: "garbage SDP", user: "post-call", dial: sipuatest.DialOptions{SDP: []byte("this is not SDP\r\n\x00\xff")}, code: 400, warning: "malformed SDP"},
 		{name: "not SDP at all", user: "post-call", dial: sipuatest.DialOptions{ContentType: "text/plain"}, code: 415},
 		{name: "source not allowed", user: "post-call", opts: func(o *sipua.Options) { o.AllowFrom = []string{"10.0.0.0/8"} }, code: 403},
-		{name: "database down", user: "post-call", store: func(m *memStore) {
-			m.onLookup(func(context.Context) error { return errors.New("connection refused") })
+		{name: "database down", user: "post-call", store: func(m *ivrtest.Store) {
+			m.OnLookup(func(context.Context) error { return errors.New("connection refused") })
 		}, code: 503},
 	}
 	for _, tt := range tests {
@@ -78,7 +79,7 @@ func TestRefusals(t *testing.T) {
 			if tt.code == 503 && refused.Res.GetHeader("Retry-After") == nil {
 				t.Error("503 without Retry-After")
 			}
-			if n := e.store.count(); n != 0 {
+			if n := e.store.Count(); n != 0 {
 				t.Errorf("%d interviews stored", n)
 			}
 		})
@@ -103,7 +104,7 @@ func TestMaxCalls(t *testing.T) {
 	if err := first.Hangup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.store.waitFinished(t, 5*time.Second)
+	e.store.WaitFinished(t, 5*time.Second)
 	for deadline := time.Now().Add(3 * time.Second); e.srv.Active() > 0 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -156,7 +157,7 @@ func TestCancelBeforeAnswer(t *testing.T) {
 	t.Parallel()
 	e := start(t, testOptions(), nil)
 	entered := make(chan struct{}, 1)
-	e.store.onLookup(func(ctx context.Context) error {
+	e.store.OnLookup(func(ctx context.Context) error {
 		select {
 		case entered <- struct{}{}:
 		default:
@@ -241,8 +242,8 @@ func TestMalformedSIP(t *testing.T) {
 	rsp.prompt()
 	rsp.answer("9#")
 	rsp.prompt()
-	if iv := e.hangUp(ctx, c); values(iv)["nps"] != int64(9) {
-		t.Errorf("answers %v", values(iv))
+	if iv := e.hangUp(ctx, c); ivrtest.Values(iv)["nps"] != int64(9) {
+		t.Errorf("answers %v", ivrtest.Values(iv))
 	}
 }
 
@@ -300,7 +301,7 @@ func TestRTPFlood(t *testing.T) {
 	r.answer("4")
 	r.prompt()
 	iv := e.hangUp(ctx, c)
-	if got := values(iv); got["nps"] != int64(9) || got["csat"] != int64(4) || len(got) != 2 {
+	if got := ivrtest.Values(iv); got["nps"] != int64(9) || got["csat"] != int64(4) || len(got) != 2 {
 		t.Errorf("answers %v; want nps 9, csat 4 and nothing forged", got)
 	}
 	for _, a := range iv.Answers {

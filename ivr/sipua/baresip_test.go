@@ -25,6 +25,7 @@ import (
 
 	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/ivr/ivrtest"
 	"github.com/canvass/canvass/ivr/sipua"
 	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/sqltest"
@@ -34,9 +35,10 @@ import (
 
 // pgEndpoint is an endpoint whose engine stores in PostgreSQL.
 type pgEndpoint struct {
-	srv *sipua.Server
-	db  *sql.DB
-	dir string
+	srv    *sipua.Server
+	engine *ivr.Engine
+	db     *sql.DB
+	dir    string
 }
 
 func startPG(t *testing.T, db *sql.DB, opts sipua.Options) *pgEndpoint {
@@ -58,7 +60,24 @@ func startPG(t *testing.T, db *sql.DB, opts sipua.Options) *pgEndpoint {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	return &pgEndpoint{srv: srv, db: db, dir: dir}
+	return &pgEndpoint{srv: srv, engine: engine, db: db, dir: dir}
+}
+
+// putPostCall stores the example post-call survey in db; its id is
+// "post-call".
+func putPostCall(t *testing.T, db *sql.DB) {
+	t.Helper()
+	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := survey.Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.PutQuestionnaire(t.Context(), survey.QuestionnaireVersion{ID: q.ID, Title: q.Title, Languages: q.Languages, Source: src}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // interview waits for the interview whose context carries callID to end.
@@ -376,17 +395,7 @@ func TestBaresip(t *testing.T) {
 		t.Fatal("baresip is not installed: the end-to-end calls need a real SIP phone (Debian baresip-core; `make test` installs it)")
 	}
 	db := sqltest.New(t)
-	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := survey.Parse(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := db.PutQuestionnaire(t.Context(), survey.QuestionnaireVersion{ID: q.ID, Title: q.Title, Languages: q.Languages, Source: src}); err != nil {
-		t.Fatal(err)
-	}
+	putPostCall(t, db)
 	opts := testOptions()
 	opts.RTPTimeout = 10 * time.Second
 	rfc := startPG(t, db, opts)
@@ -417,7 +426,7 @@ func TestBaresip(t *testing.T) {
 		b.waitClosed(10 * time.Second) // the endpoint thanks and hangs up
 		iv := rfc.interview(t, "e2e-a", 5*time.Second)
 		want := map[string]any{"nps": int64(9), "csat": int64(5), "ces": int64(7), "resolved": true}
-		if got := values(iv); fmt.Sprint(got) != fmt.Sprint(want) || iv.Status != survey.StatusComplete || iv.EndCause != "completed" {
+		if got := ivrtest.Values(iv); fmt.Sprint(got) != fmt.Sprint(want) || iv.Status != survey.StatusComplete || iv.EndCause != "completed" {
 			t.Errorf("interview %s (%s) with %v; want complete with %v", iv.Status, iv.EndCause, got, want)
 		}
 		if iv.Context.Agent != "ae2e-a" || iv.Context.CallerNumber != "tester" {
@@ -439,7 +448,7 @@ func TestBaresip(t *testing.T) {
 		b.waitClosed(15 * time.Second)
 		iv := inband.interview(t, "e2e-b", 5*time.Second)
 		want := map[string]any{"nps": int64(8), "csat": int64(4), "ces": int64(6), "resolved": true}
-		if got := values(iv); fmt.Sprint(got) != fmt.Sprint(want) || iv.Status != survey.StatusComplete {
+		if got := ivrtest.Values(iv); fmt.Sprint(got) != fmt.Sprint(want) || iv.Status != survey.StatusComplete {
 			t.Errorf("interview %s (%s) with %v; want complete with %v", iv.Status, iv.EndCause, got, want)
 		}
 	})
@@ -455,7 +464,7 @@ func TestBaresip(t *testing.T) {
 		b.run(step{0, "b"}) // hang up as the ces question starts
 		b.waitClosed(5 * time.Second)
 		iv := rfc.interview(t, "e2e-c", 5*time.Second)
-		if got := values(iv); got["nps"] != int64(10) || got["csat"] != int64(5) || len(got) != 2 {
+		if got := ivrtest.Values(iv); got["nps"] != int64(10) || got["csat"] != int64(5) || len(got) != 2 {
 			t.Errorf("answers %v; want nps 10 and csat 5 kept", got)
 		}
 		if iv.EndCause != "hangup" || iv.Status != survey.StatusPartial && iv.Status != survey.StatusBreakoff || iv.EndedAt == nil {
@@ -485,7 +494,7 @@ func TestBaresip(t *testing.T) {
 		b.run(step{0, "b"})
 		b.waitClosed(5 * time.Second)
 		iv := rfc.interview(t, "e2e-d", 5*time.Second)
-		got := values(iv)
+		got := ivrtest.Values(iv)
 		var nps survey.Answer
 		for _, a := range iv.Answers {
 			if a.Question == "nps" {

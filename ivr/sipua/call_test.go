@@ -18,6 +18,7 @@ import (
 
 	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
+	"github.com/canvass/canvass/ivr/ivrtest"
 	"github.com/canvass/canvass/ivr/sipua/sipuatest"
 	"github.com/canvass/canvass/survey"
 )
@@ -46,11 +47,11 @@ func TestSurveyByRFC4733(t *testing.T) {
 	r.answer("1")
 	waitDone(t, c, 10*time.Second)
 
-	iv := e.store.waitFinished(t, 5*time.Second)
+	iv := e.store.WaitFinished(t, 5*time.Second)
 	if iv.Status != survey.StatusComplete || iv.EndCause != "completed" {
 		t.Errorf("interview %s (%s), want complete", iv.Status, iv.EndCause)
 	}
-	got := values(iv)
+	got := ivrtest.Values(iv)
 	want := map[string]any{"nps": int64(9), "csat": int64(5), "ces": int64(7), "resolved": true}
 	for q, v := range want {
 		if got[q] != v {
@@ -133,8 +134,8 @@ func TestSurveyByInbandTones(t *testing.T) {
 	r.answer("1")
 	waitDone(t, c, 10*time.Second)
 
-	iv := e.store.waitFinished(t, 5*time.Second)
-	got := values(iv)
+	iv := e.store.WaitFinished(t, 5*time.Second)
+	got := ivrtest.Values(iv)
 	for q, v := range map[string]any{"nps": int64(3), "csat": int64(4), "ces": int64(2), "resolved": false, "callback": "yes"} {
 		if got[q] != v {
 			t.Errorf("%s = %v, want %v (all: %v)", q, got[q], v, got)
@@ -177,7 +178,7 @@ func TestHangupMidSurvey(t *testing.T) {
 	if iv.EndCause != "hangup" || iv.Status != survey.StatusPartial && iv.Status != survey.StatusBreakoff {
 		t.Errorf("interview %s with cause %q, want partial or breakoff by hangup", iv.Status, iv.EndCause)
 	}
-	if got := values(iv); got["nps"] != int64(10) || got["csat"] != int64(5) || len(got) != 2 {
+	if got := ivrtest.Values(iv); got["nps"] != int64(10) || got["csat"] != int64(5) || len(got) != 2 {
 		t.Errorf("answers %v, want nps 10 and csat 5", got)
 	}
 	if iv.LastQuestion != "ces" {
@@ -262,7 +263,7 @@ func TestKeysBySIPInfo(t *testing.T) {
 	r.answer("2")
 	r.prompt()
 	iv := e.hangUp(ctx, c)
-	if got := values(iv); got["nps"] != int64(7) || got["csat"] != int64(2) {
+	if got := ivrtest.Values(iv); got["nps"] != int64(7) || got["csat"] != int64(2) {
 		t.Errorf("answers %v", got)
 	}
 }
@@ -290,7 +291,7 @@ func TestReinvite(t *testing.T) {
 	r.answer("3")
 	r.prompt()
 	iv := e.hangUp(ctx, c)
-	if got := values(iv); got["nps"] != int64(8) || got["csat"] != int64(3) {
+	if got := ivrtest.Values(iv); got["nps"] != int64(8) || got["csat"] != int64(3) {
 		t.Errorf("answers %v", got)
 	}
 }
@@ -321,7 +322,7 @@ func TestMediaSourceSwitch(t *testing.T) {
 			r.answer("7")
 			r.prompt()
 			iv := e.hangUp(ctx, c)
-			if got := values(iv); got["nps"] != int64(9) || got["csat"] != int64(5) || got["ces"] != int64(7) {
+			if got := ivrtest.Values(iv); got["nps"] != int64(9) || got["csat"] != int64(5) || got["ces"] != int64(7) {
 				t.Errorf("answers %v, want nps 9, csat 5 and ces 7 (keys after the switch lost?)", got)
 			}
 		})
@@ -345,7 +346,7 @@ func TestRTPTimeout(t *testing.T) {
 	if d := time.Since(muted); d < 900*time.Millisecond {
 		t.Errorf("hung up %s after the RTP stopped, before the 1s timeout", d)
 	}
-	if iv := e.store.waitFinished(t, 5*time.Second); iv.Status == survey.StatusComplete || iv.EndCause != "rtp_timeout" {
+	if iv := e.store.WaitFinished(t, 5*time.Second); iv.Status == survey.StatusComplete || iv.EndCause != "rtp_timeout" {
 		t.Errorf("interview %s with cause %q, want not complete, cause rtp_timeout", iv.Status, iv.EndCause)
 	}
 }
@@ -364,9 +365,9 @@ func TestShutdownHangsUp(t *testing.T) {
 	r.prompt()
 	e.stop()
 	waitDone(t, c, 5*time.Second)
-	iv := e.store.waitFinished(t, 5*time.Second)
-	if iv.EndCause != "shutdown" || values(iv)["nps"] != int64(9) {
-		t.Errorf("interview %s/%s with %v; want closed by shutdown with nps kept", iv.Status, iv.EndCause, values(iv))
+	iv := e.store.WaitFinished(t, 5*time.Second)
+	if iv.EndCause != "shutdown" || ivrtest.Values(iv)["nps"] != int64(9) {
+		t.Errorf("interview %s/%s with %v; want closed by shutdown with nps kept", iv.Status, iv.EndCause, ivrtest.Values(iv))
 	}
 	if n := e.srv.Active(); n != 0 {
 		t.Errorf("%d calls still counted after Run returned", n)
@@ -391,9 +392,9 @@ func TestSurveyOverTCP(t *testing.T) {
 	r.answer("7")
 	r.answer("1")
 	waitDone(t, c, 10*time.Second)
-	iv := e.store.waitFinished(t, 5*time.Second)
-	if iv.Status != survey.StatusComplete || values(iv)["nps"] != int64(10) {
-		t.Errorf("interview %s with %v", iv.Status, values(iv))
+	iv := e.store.WaitFinished(t, 5*time.Second)
+	if iv.Status != survey.StatusComplete || ivrtest.Values(iv)["nps"] != int64(10) {
+		t.Errorf("interview %s with %v", iv.Status, ivrtest.Values(iv))
 	}
 }
 
@@ -416,8 +417,8 @@ func (e *env) answerNPS(ctx context.Context, o sipuatest.DialOptions, score int)
 	r.prompt()
 	r.answer(fmt.Sprint(score))
 	r.prompt() // the next question: the score is stored
-	if iv := e.hangUp(ctx, c); values(iv)["nps"] != int64(score) {
-		e.t.Errorf("answers %v, want nps %d", values(iv), score)
+	if iv := e.hangUp(ctx, c); ivrtest.Values(iv)["nps"] != int64(score) {
+		e.t.Errorf("answers %v, want nps %d", ivrtest.Values(iv), score)
 	}
 }
 
@@ -434,7 +435,7 @@ func TestLateOffer(t *testing.T) {
 
 	bare := e.dial(ctx, sipuatest.DialOptions{LateOffer: true, AckWithoutAnswer: true})
 	waitDone(t, bare, 5*time.Second)
-	if n := e.store.count(); n != 1 {
+	if n := e.store.Count(); n != 1 {
 		t.Errorf("%d interviews stored, want only the first call's", n)
 	}
 }
@@ -454,7 +455,7 @@ func TestLanguageMenu(t *testing.T) {
 	r.answer("9#")
 	r.prompt()
 	iv := e.hangUp(ctx, c)
-	if iv.Language != "fr" || values(iv)["nps"] != int64(9) {
-		t.Errorf("interview in %q with %v; want French with nps 9", iv.Language, values(iv))
+	if iv.Language != "fr" || ivrtest.Values(iv)["nps"] != int64(9) {
+		t.Errorf("interview in %q with %v; want French with nps 9", iv.Language, ivrtest.Values(iv))
 	}
 }

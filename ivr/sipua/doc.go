@@ -1,9 +1,11 @@
 // Package sipua is Canvass's own SIP endpoint: it answers and places calls
 // without Asterisk, on emiago/sipgo for SIP and hand-rolled G.711 RTP
-// (pion/rtp) for media, and runs each answered call as an ivr Session.
-// What any leg shares — G.711, RFC 4733 events, in-band detection, the
-// packet clock — is ivr/media; what only SIP needs, SDP offer/answer
-// (pion/sdp), is internal/sdp.
+// (pion/rtp) for media, and runs each answered inbound call as an ivr
+// Session. What any leg shares — G.711, RFC 4733 events, in-band detection,
+// the packet clock — is ivr/media; what only SIP needs, SDP offer/answer
+// (pion/sdp), is internal/sdp. Server.Dial (an ivr.Dialer) places a call
+// through the trunk and returns it answered as an ivr.Call, running nothing
+// on it.
 //
 // A call reaches a questionnaire by its request-URI user (Options.Routes,
 // then Options.DefaultQuestionnaire, then the user itself as a

@@ -247,17 +247,10 @@ func (c *call) lateAnswer(events bool) (sdp.Stream, error) {
 
 // converse runs the survey over an established call and ends it.
 func (s *Server) converse(ctx context.Context, c *call, sess *ivr.Session, dialog context.Context) (survey.Status, error) {
-	c.start()
-	go func() {
-		select {
-		case <-dialog.Done(): // BYE from the peer, or the dialog died
-			c.end("peer")
-		case <-c.done:
-		}
-	}()
+	s.begin(c, dialog)
 	status, err := sess.Run(ctx, c)
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		c.log.Info("survey stopped: its context ended (shutdown or the dialer's cancel)", "status", status)
+		c.log.Info("survey stopped: its context ended (shutdown)", "status", status)
 	} else if err != nil {
 		c.log.Error("survey ended with an error", "status", status, "err", err)
 	} else {
@@ -270,9 +263,27 @@ func (s *Server) converse(ctx context.Context, c *call, sess *ivr.Session, dialo
 		}
 		cancel()
 	}
+	s.finish(c)
+	return status, err
+}
+
+// begin starts an established call's media; the call ends when its dialog
+// does (a BYE from the peer).
+func (s *Server) begin(c *call, dialog context.Context) {
+	c.start()
+	go func() {
+		select {
+		case <-dialog.Done(): // BYE from the peer, or the dialog died
+			c.end("peer")
+		case <-c.done:
+		}
+	}()
+}
+
+// finish stops a call's media, hung up or not, and waits until it has.
+func (s *Server) finish(c *call) {
 	c.end("done")
 	c.wait()
-	return status, err
 }
 
 // prepareFailure maps a Prepare error to a SIP final response.

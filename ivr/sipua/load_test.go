@@ -52,7 +52,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 
 func measureCalls(b *testing.B, n int) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store := newMemStore(b, "questionnaires/post-call.yaml")
+	store := newStore(b, "questionnaires/post-call.yaml")
 	engine := ivr.New(ivr.DefaultOptions(), store, store, quiet, nil)
 	opts := testOptions()
 	opts.MaxCalls = n + 10

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/ivrtest"
 	"github.com/canvass/canvass/ivr/sipua"
 	"github.com/canvass/canvass/ivr/sipua/sipuatest"
 	"github.com/canvass/canvass/sql/sqltest"
@@ -28,118 +29,21 @@ import (
 
 func TestMain(m *testing.M) { sqltest.Main(m) }
 
-// memStore keeps interviews in memory; it is both the engine's Store and
-// its Questionnaires.
-type memStore struct {
-	mu         sync.Mutex
-	qs         map[string]survey.QuestionnaireVersion
-	interviews map[survey.InterviewID]*survey.InterviewRecord
-	finished   chan survey.InterviewID
-	prepare    func(ctx context.Context) error // run at each questionnaire lookup, when set
-}
-
-func newMemStore(t testing.TB, files ...string) *memStore {
+// newStore is an in-memory store holding the questionnaires files (paths
+// in testdata).
+func newStore(t testing.TB, files ...string) *ivrtest.Store {
 	t.Helper()
-	m := &memStore{qs: map[string]survey.QuestionnaireVersion{}, interviews: map[survey.InterviewID]*survey.InterviewRecord{},
-		finished: make(chan survey.InterviewID, 1024)}
+	s := ivrtest.NewStore()
 	for _, f := range files {
 		src, err := fs.ReadFile(testdata.Questionnaires, f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		q, err := survey.Parse(src)
-		if err != nil {
+		if err := s.AddQuestionnaire(src); err != nil {
 			t.Fatal(err)
 		}
-		m.qs[q.ID] = survey.QuestionnaireVersion{ID: q.ID, Version: 1, Source: src, Languages: q.Languages}
 	}
-	return m
-}
-
-// onLookup runs f at each questionnaire lookup (a slow or failing
-// database).
-func (m *memStore) onLookup(f func(ctx context.Context) error) {
-	m.mu.Lock()
-	m.prepare = f
-	m.mu.Unlock()
-}
-
-func (m *memStore) Questionnaire(ctx context.Context, id string, version int) (survey.QuestionnaireVersion, error) {
-	m.mu.Lock()
-	hook := m.prepare
-	m.mu.Unlock()
-	if hook != nil {
-		if err := hook(ctx); err != nil {
-			return survey.QuestionnaireVersion{}, err
-		}
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	v, ok := m.qs[id]
-	if !ok {
-		return v, survey.Errorf(survey.ENotFound, "no questionnaire %q", id)
-	}
-	return v, nil
-}
-
-func (m *memStore) StartInterview(ctx context.Context, r survey.InterviewRecord) (survey.InterviewID, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r.ID = survey.InterviewID(len(m.interviews) + 1)
-	r.Status = survey.StatusInProgress
-	m.interviews[r.ID] = &r
-	return r.ID, nil
-}
-
-func (m *memStore) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer, cleared ...string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	iv := m.interviews[id]
-	iv.Answers = slices.DeleteFunc(iv.Answers, func(x survey.Answer) bool { return x.Question == a.Question })
-	iv.Answers = append(iv.Answers, a)
-	iv.Answers = slices.DeleteFunc(iv.Answers, func(x survey.Answer) bool { return slices.Contains(cleared, x.Question) })
-	return nil
-}
-
-func (m *memStore) FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, last string) error {
-	m.mu.Lock()
-	iv := m.interviews[id]
-	iv.Status, iv.EndCause, iv.LastQuestion = to, cause, last
-	m.mu.Unlock()
-	select {
-	case m.finished <- id:
-	default: // nobody is waiting (load measurements)
-	}
-	return nil
-}
-
-// waitFinished returns the next interview to end.
-func (m *memStore) waitFinished(t *testing.T, timeout time.Duration) survey.InterviewRecord {
-	t.Helper()
-	select {
-	case id := <-m.finished:
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		return *m.interviews[id]
-	case <-time.After(timeout):
-		t.Fatalf("no interview ended within %s", timeout)
-	}
-	return survey.InterviewRecord{}
-}
-
-// count is the number of interviews started.
-func (m *memStore) count() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.interviews)
-}
-
-func values(r survey.InterviewRecord) map[string]any {
-	v := map[string]any{}
-	for _, a := range r.Answers {
-		v[a.Question] = a.Value
-	}
-	return v
+	return s
 }
 
 // tonePrompts synthesizes every prompt as a 440 Hz tone whose length
@@ -186,7 +90,8 @@ func fastIVR() ivr.Options {
 type env struct {
 	t       *testing.T
 	srv     *sipua.Server
-	store   *memStore
+	engine  *ivr.Engine
+	store   *ivrtest.Store
 	prompts *tonePrompts
 	dir     string
 	phone   *sipuatest.Phone
@@ -216,7 +121,7 @@ func testLog(t *testing.T) *slog.Logger {
 
 func start(t *testing.T, opts sipua.Options, sessions func(*ivr.Engine) sipua.Sessions) *env {
 	t.Helper()
-	e := &env{t: t, store: newMemStore(t, "questionnaires/post-call.yaml", "questionnaires/customer-study.yaml"), prompts: &tonePrompts{}, dir: t.TempDir(), stopped: make(chan error, 1)}
+	e := &env{t: t, store: newStore(t, "questionnaires/post-call.yaml", "questionnaires/customer-study.yaml"), prompts: &tonePrompts{}, dir: t.TempDir(), stopped: make(chan error, 1)}
 	log := testLog(t)
 	engine := ivr.New(fastIVR(), e.store, e.store, log, nil)
 	var sess sipua.Sessions = engine
@@ -227,7 +132,7 @@ func start(t *testing.T, opts sipua.Options, sessions func(*ivr.Engine) sipua.Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = srv
+	e.srv, e.engine = srv, engine
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	go func() { e.stopped <- srv.Run(ctx) }()
@@ -286,7 +191,7 @@ func (e *env) hangUp(ctx context.Context, c *sipuatest.Call) survey.InterviewRec
 	if err := c.Hangup(ctx); err != nil {
 		e.t.Fatal(err)
 	}
-	return e.store.waitFinished(e.t, 5*time.Second)
+	return e.store.WaitFinished(e.t, 5*time.Second)
 }
 
 // respondent walks a call prompt by prompt.

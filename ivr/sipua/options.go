@@ -65,7 +65,7 @@ type Options struct {
 	// calls to close their interviews before it hangs them up.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 
-	// Trunk is where Originate places calls.
+	// Trunk is where Dial places calls.
 	Trunk TrunkOptions `yaml:"trunk"`
 }
 

@@ -1,16 +1,20 @@
 package sipua
 
-// This file places calls: Originate prepares the survey, sends an INVITE
-// through the configured trunk (answering its digest challenge), reports
-// ringing, busy or no answer with the SIP status and Q.850 cause, and on
-// answer runs the survey like an inbound call.
+// This file places calls: Dial sends an INVITE through the configured trunk
+// (answering its digest challenge), reports busy, no answer or a refusal
+// with the SIP status and Q.850 cause (ivr.DialResult), and on answer
+// returns the call, media running, for the caller to run a survey on
+// (ivr.Engine.Survey) or anything else, and to Close.
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -22,69 +26,57 @@ import (
 	"github.com/canvass/canvass/survey"
 )
 
-// Outcome is how an originated call went.
-type Outcome string
-
-// Outcomes of Originate.
-const (
-	Answered  Outcome = "answered"
-	Busy      Outcome = "busy"      // 486 Busy Here, 600 Busy Everywhere
-	NoAnswer  Outcome = "no_answer" // ring timeout, 408, 480, 487
-	Failed    Outcome = "failed"    // any other refusal, no response, or an unusable answer
-	Cancelled Outcome = "cancelled" // ctx ended before the answer (CANCEL sent)
-)
-
-// Result reports an originated call.
-type Result struct {
-	Outcome   Outcome
-	SIPStatus int    // the final response (200 when answered; 0 when none came)
-	Reason    string // its reason phrase
-	// Q850Cause is the ISDN cause of a Reason: Q.850;cause=N header on the
-	// final response (17 user busy, 19 no answer, 21 call rejected…); 0 when
-	// there is none.
-	Q850Cause int
-	Ring      time.Duration // from the INVITE to the answer or the final failure
-	Talk      time.Duration // from the answer to the end of the call
-	Status    survey.Status // how the interview ended, when answered
-}
-
 // eventPT is the telephone-event payload type we offer.
 const eventPT = 101
 
-// Originate calls number (dialled as number@trunk, or a full sip: URI) and
-// runs the survey described by info when someone answers. It returns an
-// error, with no call placed, for a bad number, an unknown questionnaire
-// (survey.ENotFound) or a full or closing endpoint (ErrBusy, ErrClosed);
-// busy, no answer and refusals are Outcomes with a nil error. Cancelling
-// ctx before the answer sends CANCEL; after it, the engine ends the survey
-// and hangs up. It waits for Run to be serving.
-func (s *Server) Originate(ctx context.Context, number string, info ivr.CallInfo) (Result, error) {
-	target, err := s.dialTarget(number)
+var (
+	_ ivr.Call      = (*dialed)(nil)
+	_ ivr.EndCauser = (*dialed)(nil)
+)
+
+// Dial calls r.To (dialled as number@trunk, or a full sip: URI) and
+// returns the answered call, running nothing on it (ivr.Dialer). It returns
+// an error, with no call placed, for a bad number, caller id or header, for
+// channel variables (a SIP endpoint has none), or for a full or closing
+// endpoint (ErrBusy, ErrClosed); busy, no answer and refusals are outcomes
+// with a nil error. Cancelling ctx before the answer sends CANCEL. It waits
+// for Run to be serving. The caller must Close an answered call.
+func (s *Server) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.DialResult, error) {
+	failed := ivr.DialResult{Outcome: ivr.DialFailed}
+	target, err := s.dialTarget(r.To)
 	if err != nil {
-		return Result{}, err
+		return nil, failed, err
+	}
+	if len(r.Variables) > 0 {
+		return nil, failed, survey.Errorf(survey.EInvalid, "the SIP endpoint has no channel variables; send X- headers instead")
+	}
+	from, err := s.from(r.CallerID)
+	if err != nil {
+		return nil, failed, err
+	}
+	headers, err := dialHeaders(r.Headers)
+	if err != nil {
+		return nil, failed, err
 	}
 	select {
 	case <-s.ready:
 	case <-ctx.Done():
-		return Result{}, fmt.Errorf("originate to %s before the endpoint runs: %w", number, ctx.Err())
-	}
-	sess, err := s.sessions.Prepare(ctx, info)
-	if err != nil {
-		return Result{}, fmt.Errorf("originate to %s: %w", number, err)
+		return nil, failed, fmt.Errorf("dial %s before the endpoint runs: %w", r.To, ctx.Err())
 	}
 	release, err := s.admit()
 	if err != nil {
-		return Result{}, fmt.Errorf("originate to %s: %w", number, err)
+		return nil, failed, fmt.Errorf("dial %s: %w", r.To, err)
 	}
-	defer release()
 	conn, err := s.listenRTP()
 	if err != nil {
-		return Result{}, fmt.Errorf("originate to %s: %w", number, err)
+		release()
+		return nil, failed, fmt.Errorf("dial %s: %w", r.To, err)
 	}
-	closeConn := true
+	keep := false // the answered call owns the socket and the admission
 	defer func() {
-		if closeConn {
+		if !keep {
 			conn.Close()
+			release()
 		}
 	}()
 
@@ -95,61 +87,74 @@ func (s *Server) Originate(ctx context.Context, number string, info ivr.CallInfo
 		req.SetTransport("TCP")
 		cache = s.outboundTCP
 	}
-	fromHost := s.opts.Trunk.FromHost
-	if fromHost == "" {
-		fromHost = s.advertise.String()
-	}
-	from := sip.FromHeader{DisplayName: s.opts.Trunk.FromDisplay,
-		Address: sip.Uri{Scheme: "sip", User: s.opts.Trunk.FromUser, Host: fromHost}, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
 	to := sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: target.User, Host: target.Host, Port: target.Port}}
 	req.AppendHeader(&from)
 	req.AppendHeader(&to)
+	for _, h := range headers {
+		req.AppendHeader(h)
+	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(offer.Marshal())
 
-	log := s.log.With("direction", "outbound", "to", target.String(), "questionnaire", sess.Questionnaire().ID)
+	log := s.log.With("direction", "outbound", "to", target.String())
+	if r.CaseID != 0 {
+		log = log.With("case_id", r.CaseID, "attempt_id", r.AttemptID)
+	}
 	invited := time.Now()
 	dlg, err := cache.WriteInvite(ctx, req)
 	if err != nil {
 		log.Warn("INVITE not sent", "err", err)
-		return Result{Outcome: Failed, Reason: err.Error()}, nil
+		return nil, ivr.DialResult{Outcome: ivr.DialFailed, Reason: err.Error()}, nil
 	}
-	defer dlg.Close()
-	callID := ""
+	defer func() {
+		if !keep {
+			dlg.Close()
+		}
+	}()
+	res := ivr.DialResult{}
 	if h := req.CallID(); h != nil {
-		callID = h.Value()
+		res.CallID = h.Value()
 	}
-	log = log.With("call_id", callID)
-	ringCtx, cancel := context.WithTimeout(ctx, s.opts.Trunk.RingTimeout)
-	err = dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{Username: s.opts.Trunk.Username, Password: s.opts.Trunk.Password})
+	log = log.With("call_id", res.CallID)
+	ring := s.opts.Trunk.RingTimeout
+	if r.RingTimeout > 0 {
+		ring = r.RingTimeout
+	}
+	ringCtx, cancel := context.WithTimeout(ctx, ring)
+	err = dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{Username: s.opts.Trunk.Username, Password: s.opts.Trunk.Password,
+		OnResponse: func(p *sip.Response) error {
+			if p.StatusCode == sip.StatusRinging || p.StatusCode == sip.StatusSessionInProgress {
+				res.Rang = true
+			}
+			return nil
+		}})
 	rang := errors.Is(ringCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
-	res := Result{Ring: time.Since(invited)}
-	if r := dlg.InviteResponse; r != nil && !r.IsProvisional() {
-		res.SIPStatus, res.Reason, res.Q850Cause = r.StatusCode, r.Reason, q850Cause(r)
+	res.RingTime = time.Since(invited)
+	if p := dlg.InviteResponse; p != nil && !p.IsProvisional() {
+		res.SIPStatus, res.Reason, res.Q850Cause = p.StatusCode, p.Reason, q850Cause(p)
 	}
 	if err != nil {
 		var refused *sipgo.ErrDialogResponse
 		switch {
 		case ctx.Err() != nil:
-			res.Outcome = Cancelled
+			res.Outcome = ivr.DialCancelled
 			log.Info("call cancelled before answer")
-			return res, fmt.Errorf("originate to %s: %w", number, ctx.Err())
+			return nil, res, fmt.Errorf("dial %s: %w", r.To, ctx.Err())
 		case rang:
-			res.Outcome = NoAnswer
+			res.Outcome = ivr.DialNoAnswer
 		case errors.As(err, &refused):
-			r := refused.Res
-			res.SIPStatus, res.Reason, res.Q850Cause = r.StatusCode, r.Reason, q850Cause(r)
-			res.Outcome = refusal(r.StatusCode)
+			p := refused.Res
+			res.SIPStatus, res.Reason, res.Q850Cause = p.StatusCode, p.Reason, q850Cause(p)
+			res.Outcome = refusal(p.StatusCode)
 		default:
-			res.Outcome = Failed
+			res.Outcome = ivr.DialFailed
 			if res.Reason == "" {
 				res.Reason = err.Error()
 			}
 		}
-		log.Info("call not answered", "outcome", res.Outcome, "status", res.SIPStatus, "q850", res.Q850Cause, "ring", res.Ring.Round(time.Millisecond))
-		return res, nil
+		log.Info("call not answered", "outcome", res.Outcome, "status", res.SIPStatus, "q850", res.Q850Cause, "ring", res.RingTime.Round(time.Millisecond))
+		return nil, res, nil
 	}
 
 	answer := dlg.InviteResponse
@@ -164,34 +169,119 @@ func (s *Server) Originate(ctx context.Context, number string, info ivr.CallInfo
 			log.Debug("BYE", "err", byeErr)
 		}
 		cancel()
-		res.Outcome, res.Reason = Failed, "answer SDP: "+err.Error()
-		return res, nil
+		res.Outcome, res.Reason = ivr.DialFailed, "answer SDP: "+err.Error()
+		return nil, res, nil
 	}
-	res.Outcome = Answered
+	res.Outcome = ivr.DialAnswered
 	c := newCall(conn, st, s, log)
-	closeConn = false // the call owns it now
 	c.dialog, c.bye = &dlg.Dialog, dlg.Bye
 	c.local = offer
 	c.local.Codecs, c.local.CodecPTs, c.local.EventPT = []media.Codec{st.Codec}, []uint8{st.CodecPT}, st.EventPT
 	c.local.Version++
 	s.register(dlg.ID, c)
-	defer s.unregister(dlg.ID)
-	log.Info("call answered", "codec", st.Codec.Name(), "telephone_event", st.EventPT >= 0, "ring", res.Ring.Round(time.Millisecond))
-	answered := time.Now()
-	res.Status, err = s.converse(ctx, c, sess, dlg.Context())
-	res.Talk = time.Since(answered)
-	return res, err
+	log.Info("call answered", "codec", st.Codec.Name(), "telephone_event", st.EventPT >= 0, "ring", res.RingTime.Round(time.Millisecond))
+	d := &dialed{call: c, s: s, id: dlg.ID, close: dlg.Close, release: release, answered: time.Now(), over: make(chan struct{})}
+	s.begin(c, dlg.Context())
+	go func() {
+		<-c.done
+		d.endedAt = time.Now()
+		close(d.over)
+	}()
+	keep = true
+	return d, res, nil
+}
+
+// dialed is an answered outbound call, until its Close.
+type dialed struct {
+	*call
+	s        *Server
+	id       string       // SIP dialog id
+	close    func() error // the dialog's
+	release  func()       // the admission's
+	answered time.Time
+	endedAt  time.Time     // set before over closes
+	over     chan struct{} // closed once the call has ended
+	once     sync.Once
+	result   ivr.CallEnd
+}
+
+// Close hangs up if the call is still up, waits for its media to stop and
+// frees it. Calling it again returns the same end.
+func (d *dialed) Close(ctx context.Context) (ivr.CallEnd, error) {
+	var err error
+	d.once.Do(func() {
+		if !d.ended() {
+			hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err = d.Hangup(hctx); err != nil {
+				d.log.Warn("hang up", "err", err)
+			}
+			cancel()
+		}
+		d.s.finish(d.call)
+		<-d.over
+		d.s.unregister(d.id)
+		if cerr := d.close(); cerr != nil {
+			d.log.Debug("close dialog", "err", cerr)
+		}
+		d.release()
+		d.result = ivr.CallEnd{Talk: d.endedAt.Sub(d.answered)}
+	})
+	return d.result, err
 }
 
 // refusal classifies a final failure status.
-func refusal(code int) Outcome {
+func refusal(code int) ivr.DialOutcome {
 	switch code {
 	case sip.StatusBusyHere, 600:
-		return Busy
+		return ivr.DialBusy
 	case sip.StatusRequestTimeout, sip.StatusTemporarilyUnavailable, sip.StatusRequestTerminated:
-		return NoAnswer
+		return ivr.DialNoAnswer
+	case sip.StatusNotFound, sip.StatusGone, sip.StatusAddressIncomplete, 604:
+		return ivr.DialInvalidNumber
 	}
-	return Failed
+	return ivr.DialFailed
+}
+
+// from is the From header of an outbound call: callerID (`"Name" <user>`
+// or a user), or else the trunk's caller id.
+func (s *Server) from(callerID string) (sip.FromHeader, error) {
+	display, user := s.opts.Trunk.FromDisplay, s.opts.Trunk.FromUser
+	if callerID != "" {
+		display, user = "", strings.TrimSpace(callerID)
+		if name, rest, ok := strings.Cut(user, "<"); ok {
+			addr, tail, closed := strings.Cut(rest, ">")
+			if !closed || strings.TrimSpace(tail) != "" {
+				return sip.FromHeader{}, survey.Errorf(survey.EInvalid, "caller id %q: want \"Name\" <number> or a number", callerID)
+			}
+			display, user = strings.Trim(strings.TrimSpace(name), `"`), strings.TrimSpace(addr)
+		}
+		if !validUser(user) || len(display) > 64 || strings.ContainsAny(display, "\"\\\r\n\x00") {
+			return sip.FromHeader{}, survey.Errorf(survey.EInvalid, "caller id %q: want \"Name\" <number> or a number", callerID)
+		}
+	}
+	host := s.opts.Trunk.FromHost
+	if host == "" {
+		host = s.advertise.String()
+	}
+	from := sip.FromHeader{DisplayName: display, Address: sip.Uri{Scheme: "sip", User: user, Host: host}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	return from, nil
+}
+
+// dialHeaders are a request's extra INVITE headers: X- headers only, so
+// that nothing can rewrite the dialog's own, with values on one line.
+func dialHeaders(hs map[string]string) ([]sip.Header, error) {
+	names := slices.Sorted(maps.Keys(hs))
+	out := make([]sip.Header, 0, len(names))
+	for _, name := range names {
+		v := hs[name]
+		if len(name) < 3 || !strings.EqualFold(name[:2], "x-") || len(name) > 64 || !validUser(strings.ReplaceAll(name, "-", "")) ||
+			len(v) > maxContextValue || strings.ContainsAny(v, "\r\n\x00") {
+			return nil, survey.Errorf(survey.EInvalid, "header %q: only X- headers with a one-line value (up to %d bytes) can be added", name, maxContextValue)
+		}
+		out = append(out, sip.NewHeader(name, v))
+	}
+	return out, nil
 }
 
 // q850Cause reads Reason: Q.850;cause=N (RFC 3326).

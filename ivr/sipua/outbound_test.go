@@ -1,5 +1,5 @@
-// Originate through a trunk: answered, busy, rejected, no answer,
-// cancelled, digest auth, and what is refused before dialling.
+// Dialing through a trunk: answered, busy, rejected, no answer, cancelled,
+// digest auth, and what is refused before dialling.
 
 package sipua_test
 
@@ -12,23 +12,23 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/canvass/canvass/ivr"
-	"github.com/canvass/canvass/ivr/sipua"
 	"github.com/canvass/canvass/ivr/sipua/sipuatest"
 	"github.com/canvass/canvass/survey"
 )
 
-// Originate through a trunk (a test phone standing in for the PBX and the
-// respondent): answered surveys run to the end; busy, no answer and
+// Survey dials through a trunk (a test phone standing in for the PBX and
+// the respondent): answered surveys run to the end; busy, no answer and
 // cancellation come back as outcomes with their SIP status and Q.850 cause.
-func TestOriginate(t *testing.T) {
+func TestSurveyDial(t *testing.T) {
 	t.Parallel()
 	info := ivr.CallInfo{Questionnaire: "post-call", Language: "en", Context: survey.Context{CallID: "case-7"}}
 	tests := []struct {
 		name           string
 		callee         func(t *testing.T, in *sipuatest.Incoming)
 		auth           bool
-		cancelOnInvite bool // cancel Originate's ctx once the INVITE reaches the callee
-		want           sipua.Result
+		cancelOnInvite bool // cancel Survey's ctx once the INVITE reaches the callee
+		want           ivr.DialResult
+		status         survey.Status // how the interview ends
 		wantErr        error
 	}{
 		{name: "answered and surveyed", callee: func(t *testing.T, in *sipuatest.Incoming) {
@@ -51,7 +51,7 @@ func TestOriginate(t *testing.T) {
 			r.answer("7")
 			r.answer("1")
 			<-c.Done() // the endpoint thanks and hangs up
-		}, want: sipua.Result{Outcome: sipua.Answered, SIPStatus: 200, Status: survey.StatusComplete}},
+		}, want: ivr.DialResult{Outcome: ivr.DialAnswered, SIPStatus: 200}, status: survey.StatusComplete},
 		{name: "answered through digest auth, callee hangs up", auth: true, callee: func(t *testing.T, in *sipuatest.Incoming) {
 			c, err := in.Answer(false)
 			if err != nil {
@@ -65,23 +65,23 @@ func TestOriginate(t *testing.T) {
 			if err := c.Hangup(ctx); err != nil {
 				t.Error(err)
 			}
-		}, want: sipua.Result{Outcome: sipua.Answered, SIPStatus: 200, Status: survey.StatusBreakoff}},
+		}, want: ivr.DialResult{Outcome: ivr.DialAnswered, SIPStatus: 200}, status: survey.StatusBreakoff},
 		{name: "busy", callee: func(t *testing.T, in *sipuatest.Incoming) {
 			in.Ring()
 			time.Sleep(100 * time.Millisecond)
 			in.Reject(486, "Busy Here", sip.NewHeader("Reason", `Q.850;cause=17;text="User busy"`))
-		}, want: sipua.Result{Outcome: sipua.Busy, SIPStatus: 486, Reason: "Busy Here", Q850Cause: 17}},
+		}, want: ivr.DialResult{Outcome: ivr.DialBusy, SIPStatus: 486, Reason: "Busy Here", Q850Cause: 17}},
 		{name: "rejected", callee: func(t *testing.T, in *sipuatest.Incoming) {
 			in.Reject(603, "Decline", sip.NewHeader("Reason", `Q.850;cause=21`))
-		}, want: sipua.Result{Outcome: sipua.Failed, SIPStatus: 603, Reason: "Decline", Q850Cause: 21}},
+		}, want: ivr.DialResult{Outcome: ivr.DialFailed, SIPStatus: 603, Reason: "Decline", Q850Cause: 21}},
 		{name: "no answer", callee: func(t *testing.T, in *sipuatest.Incoming) {
 			in.Ring()
 			<-in.Cancelled() // the ring timeout sends CANCEL
-		}, want: sipua.Result{Outcome: sipua.NoAnswer, SIPStatus: 487}},
+		}, want: ivr.DialResult{Outcome: ivr.DialNoAnswer, SIPStatus: 487}},
 		{name: "cancelled by the caller", cancelOnInvite: true, callee: func(t *testing.T, in *sipuatest.Incoming) {
 			in.Ring()
 			<-in.Cancelled()
-		}, want: sipua.Result{Outcome: sipua.Cancelled, SIPStatus: 487}, wantErr: context.Canceled},
+		}, want: ivr.DialResult{Outcome: ivr.DialCancelled, SIPStatus: 487}, wantErr: context.Canceled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,19 +123,19 @@ func TestOriginate(t *testing.T) {
 					}
 				}()
 			}
-			got, err := e.srv.Originate(ctx, "+15550001111", info)
+			got, status, err := e.engine.Survey(ctx, e.srv, ivr.DialRequest{To: "+15550001111"}, info)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
 			if got.Outcome != tt.want.Outcome || got.SIPStatus != tt.want.SIPStatus || got.Q850Cause != tt.want.Q850Cause ||
-				tt.want.Reason != "" && got.Reason != tt.want.Reason || got.Status != tt.want.Status {
-				t.Errorf("result %+v, want %+v", got, tt.want)
+				tt.want.Reason != "" && got.Reason != tt.want.Reason || status != tt.status {
+				t.Errorf("result %+v (%q), want %+v (%q)", got, status, tt.want, tt.status)
 			}
-			if got.Ring <= 0 || tt.want.Outcome == sipua.Answered && got.Talk <= 0 {
-				t.Errorf("ring %s, talk %s", got.Ring, got.Talk)
+			if got.RingTime <= 0 || tt.want.Outcome == ivr.DialAnswered && got.TalkTime <= 0 {
+				t.Errorf("ring %s, talk %s", got.RingTime, got.TalkTime)
 			}
-			if tt.want.Outcome == sipua.Answered {
-				iv := e.store.waitFinished(t, 5*time.Second)
+			if tt.want.Outcome == ivr.DialAnswered {
+				iv := e.store.WaitFinished(t, 5*time.Second)
 				if iv.Context.CallID != "case-7" {
 					t.Errorf("interview context %+v", iv.Context)
 				}
@@ -144,8 +144,8 @@ func TestOriginate(t *testing.T) {
 	}
 }
 
-// Originate refuses before dialling what cannot be called.
-func TestOriginateRefusals(t *testing.T) {
+// Survey and Dial refuse before dialling what cannot be called.
+func TestDialRefusals(t *testing.T) {
 	t.Parallel()
 	dialled := make(chan struct{}, 1)
 	callee, err := sipuatest.NewPhone(sipuatest.PhoneOptions{OnInvite: func(in *sipuatest.Incoming) {
@@ -170,9 +170,20 @@ func TestOriginateRefusals(t *testing.T) {
 		{"1234>\r\nX-Evil: 1", "post-call", survey.EInvalid},
 		{"sip:@", "post-call", survey.EInvalid},
 	} {
-		_, err := e.srv.Originate(ctx, tt.number, ivr.CallInfo{Questionnaire: tt.questionnaire, Language: "en"})
+		_, _, err := e.engine.Survey(ctx, e.srv, ivr.DialRequest{To: tt.number}, ivr.CallInfo{Questionnaire: tt.questionnaire, Language: "en"})
 		if survey.ErrorCodeOf(err) != tt.code {
-			t.Errorf("Originate(%q, %s): %v, want code %s", tt.number, tt.questionnaire, err, tt.code)
+			t.Errorf("Survey(%q, %s): %v, want code %s", tt.number, tt.questionnaire, err, tt.code)
+		}
+	}
+	for _, r := range []ivr.DialRequest{
+		{To: "+15550001111", CallerID: `"Acme" <4000`},
+		{To: "+15550001111", CallerID: "\"A\r\nB\" <4000>"},
+		{To: "+15550001111", Headers: map[string]string{"Via": "SIP/2.0/UDP evil"}},
+		{To: "+15550001111", Headers: map[string]string{"X-Case": "1\r\nX-Evil: 1"}},
+		{To: "+15550001111", Variables: map[string]string{"CAMPAIGN": "q3"}},
+	} {
+		if call, _, err := e.srv.Dial(ctx, r); survey.ErrorCodeOf(err) != survey.EInvalid || call != nil {
+			t.Errorf("Dial(%+v): %v, want code %s", r, err, survey.EInvalid)
 		}
 	}
 	select {

@@ -1,6 +1,6 @@
 // Package sipuatest is a scriptable SIP phone for tests of the embedded
 // endpoint and for the load generator: a sipgo user agent that dials
-// (INVITE with SDP, digest auth), answers (for Originate), sends keys as
+// (INVITE with SDP, digest auth), answers (for Dial), sends keys as
 // RFC 4733 events or in-band tones, speaks audio, hears the far end's RTP,
 // notes when each prompt starts, and hangs up. One Phone carries many
 // concurrent calls, each with its own RTP socket.
@@ -39,7 +39,7 @@ type PhoneOptions struct {
 	User string
 	// Log receives sipgo's and the phone's messages; default: discarded.
 	Log *slog.Logger
-	// OnInvite handles incoming calls (for Originate tests); nil refuses
+	// OnInvite handles incoming calls (for Dial tests); nil refuses
 	// them with 480.
 	OnInvite func(*Incoming)
 	// Username and Password, when set, make incoming INVITEs authenticate
