@@ -59,6 +59,8 @@ type DeskStore interface {
 	CompleteInterview(ctx context.Context, user survey.UserID, caseID survey.CaseID, status survey.Status, lastQuestion string, quotaCells []string, now time.Time) (survey.Desk, error)
 	EndCall(ctx context.Context, user survey.UserID, caseID survey.CaseID, now time.Time) (survey.Desk, error)
 	WrapUp(ctx context.Context, user survey.UserID, caseID survey.CaseID, o survey.Outcome, now time.Time) (survey.Desk, error)
+	// SetPresence signs a desk in or out, or takes or ends a break.
+	SetPresence(ctx context.Context, user survey.UserID, move survey.DeskMove, reason string, now time.Time) (survey.Desk, error)
 }
 
 // AnswerStore commits answers one at a time, as ivr.Store does: an answer
@@ -72,6 +74,7 @@ type AnswerStore interface {
 type FloorStore interface {
 	Floor(ctx context.Context, now time.Time) (survey.Floor, error)
 	Reassign(ctx context.Context, actor string, caseID survey.CaseID, to survey.UserID, toName string, now time.Time) error
+	ReassignAppointment(ctx context.Context, actor string, caseID survey.CaseID, to survey.UserID, toName string, now time.Time) error
 	Release(ctx context.Context, actor string, caseID survey.CaseID, now time.Time) error
 	SetDisposition(ctx context.Context, actor string, actorID survey.UserID, caseID survey.CaseID, o survey.Outcome, now time.Time) error
 }

@@ -19,7 +19,9 @@ import (
 // deskView is the interviewer's screen, sent as the "state" message.
 type deskView struct {
 	State        survey.DeskState  `json:"state"`
-	Since        time.Time         `json:"since,omitzero"` // absent before the interviewer's first case
+	Reason       string            `json:"reason,omitempty"`        // of a break
+	BreakReasons []string          `json:"break_reasons,omitempty"` // offered while idle
+	Since        time.Time         `json:"since,omitzero"`          // absent before the interviewer's first case
 	Case         *caseView         `json:"case,omitempty"`
 	Intro        string            `json:"intro,omitempty"`
 	Question     *questionView     `json:"question,omitempty"`
@@ -137,8 +139,11 @@ func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) 
 	if err != nil {
 		return deskView{}, err
 	}
-	v := deskView{State: d.State, Since: d.Since}
-	if d.State == survey.DeskIdle {
+	v := deskView{State: d.State, Since: d.Since, Reason: d.Reason}
+	if !d.State.OnCase() {
+		if d.State == survey.DeskIdle {
+			v.BreakReasons = survey.BreakReasons()
+		}
 		return v, nil
 	}
 	cd, err := c.Desks.Case(ctx, d.CaseID)

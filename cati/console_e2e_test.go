@@ -326,3 +326,98 @@ func TestAdminPagesInChromium(t *testing.T) {
 	}
 	ada.screenshot("sample-imported")
 }
+
+// The floor tells apart an interviewer who never signed in (no time in
+// state), one ready, one on a break with its reason; the break is taken and
+// ended from the console, and no case comes while it lasts.
+func TestFloorStatesInChromium(t *testing.T) {
+	cf := newConsole(t, contact("Alice", "north", "consumer", "fibre"))
+	browser := newBrowser(t)
+	dir := artifactDir(t)
+	sup := cf.openTab(browser, "sam", dir)
+	state := func(name string) string {
+		return `document.querySelector("#interviewers tr[data-name=` + name + `] td[data-state]")`
+	}
+	sup.poll(state("ian") + `?.dataset.state === "signed_out"`)
+	if got := sup.text(`#interviewers tr[data-name=ian] td:nth-child(3)`); got != "—" {
+		t.Fatalf("time in state of an interviewer who never signed in: %q", got)
+	}
+	ivy := cf.openTab(browser, "ivy", dir)
+	ivy.do(chromedp.WaitVisible("#next-case"))
+	sup.poll(state("ivy") + `?.dataset.state === "idle"`)
+	ivy.do(chromedp.SetValue("#break-reason", "lunch"), chromedp.Click("#take-break"), chromedp.WaitVisible("#resume"))
+	if got := ivy.text("#break h1"); got != "On a break (lunch)" {
+		t.Fatalf("the console says %q", got)
+	}
+	sup.poll(state("ivy") + `?.dataset.state === "break"`)
+	if got := sup.text(`#interviewers tr[data-name=ivy] td[data-state]`); got != "on break (lunch)" {
+		t.Fatalf("the floor says %q", got)
+	}
+	sup.screenshot("floor-break")
+	ivy.key("n") // no case on a break: the page stays
+	ivy.do(chromedp.Click("#resume"), chromedp.WaitVisible("#next-case"))
+	sup.poll(state("ivy") + `?.dataset.state === "idle"`)
+	if n := cf.count(`SELECT count(*) FROM survey_case WHERE status = 'claimed'`); n != 0 {
+		t.Fatalf("%d cases claimed during the break", n)
+	}
+}
+
+// A case with a call back booked goes to another interviewer with its
+// appointment: not on her desk now (she may be signed out), but when it is
+// due, and then the booked time and note are the first thing she sees.
+func TestReassignKeepsTheAppointmentInChromium(t *testing.T) {
+	cf := newConsole(t, contact("Alice", "north", "consumer", "fibre"))
+	ian := cf.login("ian").dial()
+	ian.next("state")
+	var d desk
+	ian.must("next_case", nil, &d)
+	id := d.Case.ID
+	ian.must("wrap_up", map[string]any{"case_id": id, "appointment": "2026-01-13T10:30", "note": "ask for Mrs Smith"}, nil)
+	sup := cf.login("sam").dial()
+	sup.next("floor")
+	sup.must("reassign", map[string]any{"case_id": id, "to": "ivy"}, nil) // ivy never signed in
+	if n := cf.count(`SELECT count(*) FROM interviewer_desk WHERE case_id = $1`, id); n != 0 {
+		t.Fatal("the case went on a desk before its call back")
+	}
+	if n := cf.count(`SELECT count(*) FROM appointment a JOIN app_user u ON u.id = a.interviewer_id
+		WHERE a.case_id = $1 AND a.status = 'pending' AND u.name = 'ivy'`, id); n != 1 {
+		t.Fatal("the call back is not ivy's")
+	}
+	// Not before its time, and not for ian.
+	if msg := ian.refuse("next_case", nil, survey.ENotFound); !strings.Contains(msg, "no case is due") {
+		t.Fatalf("ian's next case: %q", msg)
+	}
+	cf.clock.Advance(time.Date(2026, 1, 13, 15, 31, 0, 0, time.UTC).Sub(cf.clock.Now())) // 10:31 in New York
+	ivy := cf.openTab(newBrowser(t), "ivy", artifactDir(t))
+	ivy.do(chromedp.WaitVisible("#next-case"))
+	ivy.key("n")
+	ivy.do(chromedp.WaitVisible("#appointment-booked"))
+	if first := ivy.eval(`document.querySelector("#case").firstElementChild.id`); first != "appointment-booked" {
+		t.Fatalf("the first thing in the case panel is %q", first)
+	}
+	if got := ivy.text("#appointment-booked"); !strings.Contains(got, "Call back booked: Tue 13 Jan 10:30") || !strings.Contains(got, "ask for Mrs Smith") {
+		t.Fatalf("appointment shown as %q", got)
+	}
+	ivy.screenshot("appointment-first")
+}
+
+// A case outside its respondent's calling hours is not put on anyone's desk.
+func TestReassignOutsideCallingHours(t *testing.T) {
+	cf := newConsole(t, contact("Alice", "north", "consumer", "fibre"))
+	ian := cf.login("ian").dial()
+	ian.next("state")
+	var d desk
+	ian.must("next_case", nil, &d)
+	ivy := cf.login("ivy").dial() // at the console, ready
+	ivy.next("state")
+	cf.clock.Advance(11*time.Hour + 30*time.Minute) // 21:30 in New York
+	sup := cf.login("sam").dial()
+	sup.next("floor")
+	msg := sup.refuse("reassign", map[string]any{"case_id": d.Case.ID, "to": "ivy"}, survey.EInvalid)
+	if !strings.Contains(msg, "may not be called now: it is Mon 21:30 EST for the respondent") {
+		t.Fatalf("refusal %q", msg)
+	}
+	if n := cf.count(`SELECT count(*) FROM interviewer_desk d JOIN app_user u ON u.id = d.user_id WHERE u.name = 'ivy' AND d.case_id IS NOT NULL`); n != 0 {
+		t.Fatal("the case went on ivy's desk")
+	}
+}

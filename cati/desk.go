@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/canvass/canvass/survey"
@@ -299,23 +300,46 @@ func (ds *Desks) WrapUp(ctx context.Context, u survey.User, caseID survey.CaseID
 	return nil
 }
 
-// Reassign gives case caseID to the active interviewer called to, whose desk
-// must be idle; by is the supervisor.
+// Reassign gives case caseID to the active interviewer called to, as
+// survey.PlanReassign rules: on her desk now (she must be at the console,
+// ready), or with its booked call back when that is due; by is the
+// supervisor.
 func (ds *Desks) Reassign(ctx context.Context, by survey.User, caseID survey.CaseID, to string) error {
 	users, err := ds.campaigns.Users(ctx)
 	if err != nil {
 		return err
 	}
-	for _, u := range users {
-		if u.Name == to && u.Role == survey.RoleInterviewer && !u.Disabled {
-			if err := ds.floor.Reassign(ctx, by.Name, caseID, u.ID, u.Name, ds.now()); err != nil {
-				return err
-			}
-			ds.userLog(by).Info("case reassigned", "case_id", caseID, "to", u.Name)
-			return nil
-		}
+	i := slices.IndexFunc(users, func(u survey.User) bool { return u.Name == to && u.Role == survey.RoleInterviewer && !u.Disabled })
+	if i < 0 {
+		return survey.Errorf(survey.ENotFound, "no active interviewer is called %q", truncate(to, 64))
 	}
-	return survey.Errorf(survey.ENotFound, "no active interviewer is called %q", truncate(to, 64))
+	u := users[i]
+	cd, err := ds.store.Case(ctx, caseID)
+	if survey.ErrorCodeOf(err) == survey.ENotFound {
+		return fmt.Errorf("%w: %w", survey.Errorf(survey.ENotFound, "no case %d", caseID), err)
+	}
+	if err != nil {
+		return err
+	}
+	camp, err := ds.campaigns.Campaign(ctx, cd.CampaignID)
+	if err != nil {
+		return err
+	}
+	now := ds.now()
+	how, err := survey.PlanReassign(cd, camp, now)
+	if err != nil {
+		return err
+	}
+	if how == survey.HandoverAppointment {
+		err = ds.floor.ReassignAppointment(ctx, by.Name, caseID, u.ID, u.Name, now)
+	} else {
+		err = ds.floor.Reassign(ctx, by.Name, caseID, u.ID, u.Name, now)
+	}
+	if err != nil {
+		return err
+	}
+	ds.userLog(by).Info("case reassigned", "case_id", caseID, "to", u.Name, "with_appointment", how == survey.HandoverAppointment)
+	return nil
 }
 
 // Release takes case caseID from its interviewer and puts it back in the
@@ -359,5 +383,19 @@ func (ds *Desks) SetDisposition(ctx context.Context, by survey.User, caseID surv
 		return err
 	}
 	ds.userLog(by).Info("case disposition set", "case_id", caseID, "code", d.Code)
+	return nil
+}
+
+// Presence signs u's desk in (the console opened) or out (logout), or takes
+// a break with one of survey.BreakReasons, or ends it.
+func (ds *Desks) Presence(ctx context.Context, u survey.User, move survey.DeskMove, reason string) error {
+	if move == survey.MoveBreak && !slices.Contains(survey.BreakReasons(), reason) {
+		return survey.Errorf(survey.EInvalid, "pick the reason for the break: %s", strings.Join(survey.BreakReasons(), ", "))
+	}
+	d, err := ds.store.SetPresence(ctx, u.ID, move, reason, ds.now())
+	if err != nil {
+		return err
+	}
+	ds.userLog(u).Info("desk "+d.State.Text(), "move", move, "reason", reason)
 	return nil
 }

@@ -185,6 +185,12 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, sess *session) e
 	if err := s.console.Sessions.DeleteSession(r.Context(), sess.rec.Hash); err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
+	if sess.Role == survey.RoleInterviewer {
+		// Gone from the console: signed out, unless a case is on the desk.
+		if err := s.desks.Presence(r.Context(), sess.User, survey.MoveSignOut, ""); err != nil {
+			return fmt.Errorf("logout: %w", err)
+		}
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: r.TLS != nil || s.console.Options.SecureCookies, MaxAge: -1})
 	s.consoleLog(sess.User).Info("logout")

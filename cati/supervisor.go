@@ -27,7 +27,8 @@ type deskRowView struct {
 	ID             survey.UserID    `json:"id"`
 	Name           string           `json:"name"`
 	State          survey.DeskState `json:"state"`
-	Since          time.Time        `json:"since"`
+	Reason         string           `json:"reason,omitempty"` // of a break
+	Since          time.Time        `json:"since,omitzero"`   // absent while signed out
 	CaseID         survey.CaseID    `json:"case_id,omitempty"`
 	Campaign       string           `json:"campaign,omitempty"`
 	CompletesHour  int              `json:"completes_last_hour"`
@@ -76,7 +77,7 @@ func (s *Server) floorView(ctx context.Context) (floorView, error) {
 		names[c.ID] = c.Name
 	}
 	for _, d := range f.Desks {
-		v.Interviewers = append(v.Interviewers, deskRowView{ID: d.UserID, Name: d.Name, State: d.State, Since: d.Since.UTC(),
+		v.Interviewers = append(v.Interviewers, deskRowView{ID: d.UserID, Name: d.Name, State: d.State, Reason: d.Reason, Since: d.Since,
 			CaseID: d.CaseID, Campaign: names[d.CampaignID], CompletesHour: d.CompletesHour, CompletesToday: d.CompletesToday})
 	}
 	for _, c := range f.Campaigns {

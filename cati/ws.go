@@ -64,6 +64,9 @@ type (
 		CaseID survey.CaseID `json:"case_id"`
 		To     string        `json:"to"` // interviewer's name
 	}
+	breakReq struct {
+		Reason string `json:"reason"`
+	}
 	dispositionReq struct {
 		CaseID survey.CaseID `json:"case_id"`
 		Code   string        `json:"code"`
@@ -103,6 +106,8 @@ func (r wrapUpReq) validate() error {
 func (r reassignReq) validate() error {
 	return firstErr(positive("case_id", r.CaseID), nonEmpty("to", r.To, 200))
 }
+
+func (r breakReq) validate() error { return nonEmpty("reason", r.Reason, 40) }
 
 func (r dispositionReq) validate() error {
 	return firstErr(positive("case_id", r.CaseID), nonEmpty("code", r.Code, 16), maxLen("note", r.Note, 2000))
@@ -156,6 +161,8 @@ var clientTypes = map[string]messageType{
 	"back":            {interviewers, func() request { return &caseReq{} }},
 	"end_call":        {interviewers, func() request { return &caseReq{} }},
 	"wrap_up":         {interviewers, func() request { return &wrapUpReq{} }},
+	"break":           {interviewers, func() request { return &breakReq{} }},
+	"resume":          {interviewers, func() request { return &emptyReq{} }},
 	"reassign":        {supervisors, func() request { return &reassignReq{} }},
 	"release":         {supervisors, func() request { return &caseReq{} }},
 	"set_disposition": {supervisors, func() request { return &dispositionReq{} }},

@@ -113,6 +113,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) error {
 	c.log.Info("console connected", "role", c.user.Role)
 	go c.writeLoop()
 	if c.user.Role == survey.RoleInterviewer {
+		// The console is open: the desk is signed in (a no-op when it is).
+		if err := s.desks.Presence(r.Context(), c.user, survey.MoveSignIn, ""); err != nil {
+			c.log.Error("sign in the desk", "err", err)
+		}
 		go c.refreshLoop()
 	}
 	c.hello()
@@ -353,8 +357,13 @@ func (c *wsConn) handle(b []byte) {
 func (s *Server) interviewerAction(ctx context.Context, u survey.User, typ string, req request) error {
 	ds := s.desks
 	switch r := req.(type) {
-	case *emptyReq: // next_case
-		return ds.Claim(ctx, u)
+	case *emptyReq:
+		if typ == "resume" {
+			return ds.Presence(ctx, u, survey.MoveResume, "")
+		}
+		return ds.Claim(ctx, u) // next_case
+	case *breakReq:
+		return ds.Presence(ctx, u, survey.MoveBreak, r.Reason)
 	case *caseReq:
 		switch typ {
 		case "dial":

@@ -24,7 +24,7 @@ const sqlEnsureDesk = `INSERT INTO interviewer_desk (user_id, since) VALUES ($1,
 
 const sqlDesk = `
 SELECT d.user_id, d.state, coalesce(d.case_id, 0), coalesce(sc.campaign_id, 0), coalesce(d.attempt_id, 0),
-       coalesce(d.interview_id, 0), d.question, d.since
+       coalesce(d.interview_id, 0), d.question, d.reason, d.since
 FROM interviewer_desk d LEFT JOIN survey_case sc ON sc.id = d.case_id
 WHERE d.user_id = $1`
 
@@ -42,13 +42,13 @@ func lockDesk(ctx context.Context, tx DBTX, userID survey.UserID, now time.Time)
 
 func scanDesk(row pgx.Row) (survey.Desk, error) {
 	var d survey.Desk
-	err := row.Scan(&d.UserID, &d.State, &d.CaseID, &d.CampaignID, &d.AttemptID, &d.InterviewID, &d.Question, &d.Since)
+	err := row.Scan(&d.UserID, &d.State, &d.CaseID, &d.CampaignID, &d.AttemptID, &d.InterviewID, &d.Question, &d.Reason, &d.Since)
 	d.Since = d.Since.UTC()
 	return d, err
 }
 
 // Desk returns the interviewer's desk; an interviewer who never used the
-// console is idle.
+// console is signed out.
 func (db *DB) Desk(ctx context.Context, userID survey.UserID) (survey.Desk, error) {
 	var d survey.Desk
 	err := db.retry(ctx, func() (err error) {
@@ -56,7 +56,7 @@ func (db *DB) Desk(ctx context.Context, userID survey.UserID) (survey.Desk, erro
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return survey.Desk{UserID: userID, State: survey.DeskIdle}, nil
+		return survey.Desk{UserID: userID, State: survey.DeskSignedOut}, nil
 	}
 	if err != nil {
 		return survey.Desk{}, fmt.Errorf("load desk of user %d: %w", userID, err)
@@ -66,15 +66,18 @@ func (db *DB) Desk(ctx context.Context, userID survey.UserID) (survey.Desk, erro
 
 const sqlSetDesk = `
 UPDATE interviewer_desk SET state = $2, case_id = nullif($3, 0), attempt_id = nullif($4, 0),
-    interview_id = nullif($5, 0), question = $6,
+    interview_id = nullif($5, 0), question = $6, reason = $8,
     since = CASE WHEN state = $2 AND case_id IS NOT DISTINCT FROM nullif($3, 0) THEN since ELSE $7 END
 WHERE user_id = $1`
 
 func setDesk(ctx context.Context, tx DBTX, d survey.Desk, now time.Time) error {
-	if d.State == survey.DeskIdle {
+	if !d.State.OnCase() {
 		d.CaseID, d.AttemptID, d.InterviewID, d.Question = 0, 0, 0, ""
 	}
-	_, err := tx.Exec(ctx, sqlSetDesk, d.UserID, d.State, d.CaseID, d.AttemptID, d.InterviewID, d.Question, now)
+	if d.State != survey.DeskBreak {
+		d.Reason = ""
+	}
+	_, err := tx.Exec(ctx, sqlSetDesk, d.UserID, d.State, d.CaseID, d.AttemptID, d.InterviewID, d.Question, now, d.Reason)
 	if err != nil {
 		return fmt.Errorf("set desk of user %d to %s: %w", d.UserID, d.State, err)
 	}
@@ -154,8 +157,11 @@ func (db *DB) ClaimNext(ctx context.Context, userID survey.UserID, userName stri
 		if d, err = lockDesk(ctx, tx, userID, now); err != nil {
 			return err
 		}
-		if d.State != survey.DeskIdle {
+		if d.State.OnCase() {
 			return nil
+		}
+		if !d.State.Can(survey.MoveClaim) {
+			return notReady(d)
 		}
 		if d.CaseID, d.CampaignID, err = ClaimCase(ctx, tx, userID, userName, now); err != nil {
 			return err
@@ -168,6 +174,48 @@ func (db *DB) ClaimNext(ctx context.Context, userID survey.UserID, userName stri
 	})
 	if err != nil {
 		return survey.Desk{}, fmt.Errorf("claim a case for user %d: %w", userID, err)
+	}
+	return d, nil
+}
+
+// notReady refuses a case to a desk that is signed out or on a break.
+func notReady(d survey.Desk) error {
+	if d.State == survey.DeskBreak {
+		return survey.Errorf(survey.EConflict, "you are on a break (%s): come back to take a case", d.Reason)
+	}
+	return survey.Errorf(survey.EConflict, "sign in to the console to take a case")
+}
+
+// SetPresence moves user's desk as move says: sign in (signed out → idle),
+// sign out (idle or on a break → signed out; a desk on a case keeps it, and
+// its case), a break with reason (idle → break) and back (break → idle). A
+// move that does not apply to the desk changes nothing, so a second tab or a
+// repeated sign-in is harmless, except a break or resume asked for at the
+// wrong time: survey.Conflict.
+func (db *DB) SetPresence(ctx context.Context, userID survey.UserID, move survey.DeskMove, reason string, now time.Time) (survey.Desk, error) {
+	var d survey.Desk
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if d, err = lockDesk(ctx, tx, userID, now); err != nil {
+			return err
+		}
+		if !d.State.Can(move) {
+			switch move {
+			case survey.MoveBreak:
+				return survey.Errorf(survey.EConflict, "finish the case on your desk before a break (your desk is %s)", d.State.Text())
+			case survey.MoveResume:
+				return survey.Errorf(survey.EConflict, "you are not on a break (your desk is %s)", d.State.Text())
+			}
+			return nil
+		}
+		d.State, d.Reason, d.Since = move.To(), reason, now
+		if err := setDesk(ctx, tx, d, now); err != nil {
+			return err
+		}
+		return deskEvent(ctx, tx, "desk."+string(d.State), d, 0, now, map[string]any{"reason": reason})
+	})
+	if err != nil {
+		return survey.Desk{}, fmt.Errorf("%s for user %d: %w", move, userID, err)
 	}
 	return d, nil
 }
@@ -666,8 +714,7 @@ func (db *DB) Reassign(ctx context.Context, actor string, caseID survey.CaseID, 
 			return nil
 		}
 		if d := desks[to]; d.State != survey.DeskIdle {
-			return fmt.Errorf("user %d: %w", to, survey.Errorf(survey.EConflict,
-				"interviewer %s is busy (%s): a case goes only to an idle interviewer", toName, d.State.Text()))
+			return fmt.Errorf("user %d: %w", to, notIdle(toName, d))
 		}
 		if err := freeOwner(ctx, tx, c, caseID, desks, now); err != nil {
 			return err
@@ -689,6 +736,64 @@ func (db *DB) Reassign(ctx context.Context, actor string, caseID survey.CaseID, 
 	})
 	if err != nil {
 		return fmt.Errorf("reassign case %d to user %d: %w", caseID, to, err)
+	}
+	return nil
+}
+
+// notIdle refuses a case to an interviewer who is not at her console, ready.
+func notIdle(name string, d survey.Desk) error {
+	switch d.State {
+	case survey.DeskSignedOut:
+		return survey.Errorf(survey.EConflict, "interviewer %s is signed out: a case goes only to an interviewer at the console, ready", name)
+	case survey.DeskBreak:
+		return survey.Errorf(survey.EConflict, "interviewer %s is on a break (%s): a case goes only to an interviewer ready for one", name, d.Reason)
+	}
+	return survey.Errorf(survey.EConflict, "interviewer %s is busy (%s): a case goes only to an idle interviewer", name, d.State.Text())
+}
+
+const (
+	sqlHoldForAppointment = `UPDATE survey_case SET status = 'appointment', owner = '', owner_user_id = NULL WHERE id = $1`
+	sqlAppointmentTo      = `UPDATE appointment SET interviewer_id = $2 WHERE case_id = $1 AND status = 'pending'`
+)
+
+// ReassignAppointment gives case caseID's booked call back to interviewer
+// to: the case waits for it (off any desk, its open attempt ended), and
+// only to may take it when it is due. She need not be at the console now.
+func (db *DB) ReassignAppointment(ctx context.Context, actor string, caseID survey.CaseID, to survey.UserID, toName string, now time.Time) error {
+	err := db.supervise(ctx, caseID, nil, now, func(tx pgx.Tx, c lockedCase, desks map[survey.UserID]survey.Desk) error {
+		var ok bool
+		if err := tx.QueryRow(ctx, sqlIsInterviewer, to).Scan(&ok); errors.Is(err, pgx.ErrNoRows) || !ok {
+			return fmt.Errorf("user %d: %w", to, survey.Errorf(survey.ENotFound, "%s is not an active interviewer", toName))
+		} else if err != nil {
+			return err
+		}
+		if c.status == survey.CaseClosed {
+			return survey.Errorf(survey.EConflict, "case %d is closed", caseID)
+		}
+		tag, err := tx.Exec(ctx, sqlAppointmentTo, caseID, to)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return survey.Errorf(survey.EConflict, "case %d has no call back booked any more; reload and try again", caseID)
+		}
+		if err := freeOwner(ctx, tx, c, caseID, desks, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, sqlEndOpenAttempts, caseID, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, sqlHoldForAppointment, caseID); err != nil {
+			return err
+		}
+		if err := audit(ctx, tx, actor, "case.reassign", fmt.Sprintf("case:%d", caseID), map[string]any{"from": c.owner, "to": to, "appointment": true}); err != nil {
+			return err
+		}
+		return deskEvent(ctx, tx, "case.reassigned", survey.Desk{UserID: c.owner, State: survey.DeskIdle, CaseID: caseID}, c.campaignID, now,
+			map[string]any{"users": []survey.UserID{c.owner, to}, "by": actor, "appointment": true})
+	})
+	if err != nil {
+		return fmt.Errorf("reassign the call back of case %d to user %d: %w", caseID, to, err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/canvass/canvass/sql/sqltest"
 	"github.com/canvass/canvass/survey"
 	"github.com/canvass/canvass/testdata"
+	"github.com/google/go-cmp/cmp"
 )
 
 // caseFixture is a running CATI campaign over the customer study, open
@@ -45,6 +47,10 @@ func newCaseFixture(t *testing.T, interviewers int) *caseFixture {
 		}
 		u, err := db.User(ctx, name)
 		if err != nil {
+			t.Fatal(err)
+		}
+		// At the console: a signed-out interviewer gets no case.
+		if _, err := db.SetPresence(ctx, u.ID, survey.MoveSignIn, "", monday); err != nil {
 			t.Fatal(err)
 		}
 		f.users = append(f.users, u.ID)
@@ -401,5 +407,54 @@ func TestReleaseKeepsTheRetryDelay(t *testing.T) {
 	}
 	if d2, err := f.db.ClaimNext(ctx, a, f.names[0], retry); err != nil || d2.CaseID != d.CaseID {
 		t.Fatalf("claim at the retry time: %+v, %v", d2, err)
+	}
+}
+
+// The floor tells apart who never signed in, who is ready, who pauses and
+// who is on a case; a desk goes back to signed out when its sessions end.
+func TestDeskPresence(t *testing.T) {
+	f := newCaseFixture(t, 2)
+	ctx := t.Context()
+	f.add(t, "America/New_York")
+	a, b := f.users[0], f.users[1]
+	if err := f.db.AddUser(ctx, "ivnew", survey.RoleInterviewer, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.SetPresence(ctx, b, survey.MoveBreak, "lunch", monday.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.ClaimNext(ctx, b, f.names[1], monday.Add(2*time.Minute)); survey.ErrorCodeOf(err) != survey.EConflict ||
+		!strings.Contains(survey.ErrorMessage(err), "on a break (lunch)") {
+		t.Fatalf("claim on a break: %v", err)
+	}
+	if _, err := f.db.ClaimNext(ctx, a, f.names[0], monday.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.SetPresence(ctx, a, survey.MoveBreak, "coffee", monday.Add(3*time.Minute)); survey.ErrorCodeOf(err) != survey.EConflict {
+		t.Fatalf("break on a case: %v", err)
+	}
+	fl, err := f.db.Floor(ctx, monday.Add(4*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range fl.Desks {
+		got[d.Name] = fmt.Sprintf("%s %s %v", d.State, d.Reason, d.Since.Sub(monday))
+	}
+	want := map[string]string{f.names[0]: "on_case  2m0s", f.names[1]: "break lunch 1m0s", "ivnew": "signed_out  " + fmt.Sprint(time.Time{}.Sub(monday))}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("floor (-want +got):\n%s", diff)
+	}
+	// Nobody has a session: b, on a break, is signed out; a keeps the case.
+	if _, err := f.db.DeleteDeadSessions(ctx, monday.Add(5*time.Minute), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for u, want := range map[survey.UserID]survey.DeskState{a: survey.DeskOnCase, b: survey.DeskSignedOut} {
+		if d, err := f.db.Desk(ctx, u); err != nil || d.State != want {
+			t.Errorf("desk of %d after the sessions ended: %s, %v; want %s", u, d.State, err, want)
+		}
+	}
+	if _, err := f.db.SetPresence(ctx, b, survey.MoveResume, "", monday.Add(6*time.Minute)); survey.ErrorCodeOf(err) != survey.EConflict {
+		t.Fatalf("resume while signed out: %v", err)
 	}
 }

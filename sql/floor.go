@@ -16,7 +16,8 @@ import (
 )
 
 const sqlFloorDesks = `
-SELECT u.id, u.name, coalesce(d.state, 'idle'), coalesce(d.since, u.created_at), coalesce(d.case_id, 0),
+SELECT u.id, u.name, coalesce(d.state, 'signed_out'), coalesce(d.reason, ''),
+       CASE WHEN d.state <> 'signed_out' THEN d.since END, coalesce(d.case_id, 0),
        coalesce(sc.campaign_id, 0),
        (SELECT count(*) FROM interview i WHERE i.interviewer_id = u.id AND i.status = 'complete' AND i.ended_at > $1::timestamptz - interval '1 hour'),
        (SELECT count(*) FROM interview i WHERE i.interviewer_id = u.id AND i.status = 'complete' AND i.ended_at >= date_trunc('day', $1::timestamptz))
@@ -70,8 +71,11 @@ func (db *DB) Floor(ctx context.Context, now time.Time) (survey.Floor, error) {
 			}
 			f.Desks, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.DeskRow, error) {
 				var d survey.DeskRow
-				err := row.Scan(&d.UserID, &d.Name, &d.State, &d.Since, &d.CaseID, &d.CampaignID, &d.CompletesHour, &d.CompletesToday)
-				d.Since = d.Since.UTC()
+				var since *time.Time // none while signed out
+				err := row.Scan(&d.UserID, &d.Name, &d.State, &d.Reason, &since, &d.CaseID, &d.CampaignID, &d.CompletesHour, &d.CompletesToday)
+				if since != nil {
+					d.Since = since.UTC()
+				}
 				return d, err
 			})
 			if err != nil {

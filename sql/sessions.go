@@ -81,15 +81,40 @@ func (db *DB) DeleteSession(ctx context.Context, hash []byte) error {
 	return nil
 }
 
-const sqlDeleteDeadSessions = `DELETE FROM console_session WHERE expires_at <= $1 OR last_seen_at <= $1 - $2::interval`
+const (
+	sqlDeleteDeadSessions = `DELETE FROM console_session WHERE expires_at <= $1 OR last_seen_at <= $1 - $2::interval`
+	// sqlSignOutAbsent signs out the desks (idle or on a break) of
+	// interviewers left without a live session.
+	sqlSignOutAbsent = `
+UPDATE interviewer_desk d SET state = 'signed_out', reason = '', since = $1
+WHERE d.state IN ('idle', 'break') AND NOT EXISTS (SELECT 1 FROM console_session s WHERE s.user_id = d.user_id)
+RETURNING d.user_id`
+)
 
-// DeleteDeadSessions removes expired sessions and returns how many.
+// DeleteDeadSessions removes expired sessions and returns how many; the
+// desks their interviewers left idle or on a break are signed out.
 func (db *DB) DeleteDeadSessions(ctx context.Context, now time.Time, idle time.Duration) (int64, error) {
 	var n int64
-	err := db.retry(ctx, func() error {
-		tag, err := db.pool.Exec(ctx, sqlDeleteDeadSessions, now, idle)
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sqlDeleteDeadSessions, now, idle)
+		if err != nil {
+			return err
+		}
 		n = tag.RowsAffected()
-		return err
+		rows, err := tx.Query(ctx, sqlSignOutAbsent, now)
+		if err != nil {
+			return err
+		}
+		users, err := pgx.CollectRows(rows, pgx.RowTo[survey.UserID])
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if _, err := WriteEvent(ctx, tx, survey.Event{At: now, Kind: "desk.signed_out", UserID: u}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("delete dead sessions: %w", err)

@@ -18,7 +18,9 @@ type DeskState string
 
 // Desk states.
 const (
-	DeskIdle         DeskState = "idle"
+	DeskSignedOut    DeskState = "signed_out" // not at the console
+	DeskIdle         DeskState = "idle"       // signed in, ready for a case
+	DeskBreak        DeskState = "break"      // signed in, pausing (with a reason)
 	DeskOnCase       DeskState = "on_case"
 	DeskDialing      DeskState = "dialing"
 	DeskInterviewing DeskState = "interviewing"
@@ -41,6 +43,10 @@ const (
 	MoveEndCall  DeskMove = "end_call" // the call ended before the interview did
 	MoveWrapUp   DeskMove = "wrap_up"  // settle the case and free the desk
 	MoveFree     DeskMove = "free"     // a supervisor took the case away
+	MoveSignIn   DeskMove = "sign_in"  // opened the console
+	MoveSignOut  DeskMove = "sign_out" // left it (logout, or the session ended)
+	MoveBreak    DeskMove = "break"    // a pause, with a reason
+	MoveResume   DeskMove = "resume"   // back from the pause
 )
 
 // deskMoves: from which states each move starts, and where it leads.
@@ -56,6 +62,20 @@ var deskMoves = map[DeskMove]struct {
 	MoveEndCall:  {[]DeskState{DeskOnCase, DeskDialing, DeskInterviewing}, DeskWrapUp},
 	MoveWrapUp:   {[]DeskState{DeskOnCase, DeskDialing, DeskInterviewing, DeskWrapUp}, DeskIdle},
 	MoveFree:     {[]DeskState{DeskIdle, DeskOnCase, DeskDialing, DeskInterviewing, DeskWrapUp}, DeskIdle},
+	MoveSignIn:   {[]DeskState{DeskSignedOut}, DeskIdle},
+	MoveSignOut:  {[]DeskState{DeskIdle, DeskBreak}, DeskSignedOut}, // a desk on a case keeps it
+	MoveBreak:    {[]DeskState{DeskIdle}, DeskBreak},
+	MoveResume:   {[]DeskState{DeskBreak}, DeskIdle},
+}
+
+// OnCase reports whether a desk in state s holds a case.
+func (s DeskState) OnCase() bool {
+	return s == DeskOnCase || s == DeskDialing || s == DeskInterviewing || s == DeskWrapUp
+}
+
+// BreakReasons are the pauses an interviewer may take.
+func BreakReasons() []string {
+	return []string{"lunch", "coffee", "meeting", "training", "technical", "other"}
 }
 
 // Can reports whether move m may start from s.
@@ -364,4 +384,39 @@ func CloseAs(c Case, iv *Interview, status Status, d Disposition, note string) (
 	}
 	return Outcome{}, Errorf(EInvalid, "case %d cannot close as %s %s: %s, so its final disposition is %s; set that instead",
 		c.ID, d.Code, d.Label, why, label)
+}
+
+// Handover is how a reassigned case reaches its new interviewer.
+type Handover int
+
+// Handovers.
+const (
+	HandoverNow         Handover = iota // on her desk at once: the case may be called now
+	HandoverAppointment                 // with its call back, when that is due
+)
+
+// PlanReassign is the rule for giving case c of campaign camp to another
+// interviewer at now: a case with a call back booked for later goes with its
+// appointment (to the new interviewer, when it is due), never on a desk
+// before its time; one that may be called now goes on her desk; one outside
+// the respondent's calling hours is refused, since she could only dial it
+// against the rules.
+func PlanReassign(c Case, camp Campaign, now time.Time) (Handover, error) {
+	if c.Status == CaseClosed {
+		return 0, Errorf(EConflict, "case %d is closed", c.ID)
+	}
+	for _, a := range c.Appointments {
+		if a.Status == "pending" && a.At.After(now) {
+			return HandoverAppointment, nil
+		}
+	}
+	loc, err := Location(c.Contact.TZ)
+	if err != nil {
+		return 0, err
+	}
+	if !camp.Windows.Contains(now, loc) {
+		return 0, Errorf(EInvalid, "case %d may not be called now: it is %s for the respondent, outside the calling hours (%s); "+
+			"reassign it within them, or have a call back booked", c.ID, now.In(loc).Format("Mon 15:04 MST"), camp.Windows)
+	}
+	return HandoverNow, nil
 }

@@ -207,6 +207,7 @@ type Desk struct {
 	AttemptID   AttemptID
 	InterviewID InterviewID
 	Question    string // the question backed up to; "" = the engine's next
+	Reason      string // why the interviewer is on a break
 	Since       time.Time
 }
 
@@ -215,7 +216,8 @@ type DeskRow struct {
 	UserID         UserID
 	Name           string
 	State          DeskState
-	Since          time.Time
+	Reason         string    // of a break
+	Since          time.Time // zero: never signed in
 	CaseID         CaseID
 	CampaignID     CampaignID
 	CompletesHour  int // completes ended in the last hour

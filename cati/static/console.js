@@ -95,12 +95,27 @@ function render() {
   root.replaceChildren();
   root.dataset.state = desk.state;
   if (desk.state === "idle") {
+    const reason = h("select", { id: "break-reason", "aria-label": "Reason for the break" },
+      (desk.break_reasons || []).map((r) => h("option", { value: r }, r)));
     root.append(h("section", { class: "card", id: "idle" },
       h("h1", {}, "Ready for a case"),
       h("p", { class: "muted" }, "Press N or the button to get the best case that is due now."),
       h("p", { class: "problem-msg", id: "problem", role: "alert" }, message),
-      h("button", { id: "next-case", onclick: () => request("next_case") }, "Next case (N)")));
+      h("button", { id: "next-case", onclick: () => request("next_case") }, "Next case (N)"),
+      h("p", { class: "row" }, reason,
+        h("button", { id: "take-break", class: "secondary", onclick: () => request("break", { reason: reason.value }) }, "Take a break"))));
     document.getElementById("next-case").focus();
+    return;
+  }
+  if (desk.state === "break" || desk.state === "signed_out") {
+    const onBreak = desk.state === "break";
+    root.append(h("section", { class: "card", id: onBreak ? "break" : "signed-out" },
+      h("h1", {}, onBreak ? "On a break (" + desk.reason + ")" : "Signed out"),
+      h("p", { class: "muted" }, onBreak ? "since " + new Date(desk.since).toLocaleTimeString() + "; no case comes to you until you are back." : "Reload the page to sign in again."),
+      h("p", { class: "problem-msg", id: "problem", role: "alert" }, message),
+      onBreak ? h("button", { id: "resume", onclick: () => request("resume") }, "Back to work") : null));
+    const b = document.getElementById("resume");
+    if (b) { b.focus(); }
     return;
   }
   root.append(sidePanel(), mainPanel());
@@ -111,7 +126,11 @@ function render() {
 function sidePanel() {
   const c = desk.case;
   const fields = Object.entries(c.fields || {}).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v || "—")]);
+  // A call back booked with the respondent comes first: when, and what was agreed.
+  const booked = c.appointments.filter((a) => a.status === "pending");
   return h("aside", { class: "card side", id: "case" },
+    booked.length ? h("div", { class: "flash", id: "appointment-booked" }, booked.map((a) =>
+      h("p", {}, h("b", {}, "Call back booked: " + a.local), a.note ? " — " + a.note : ""))) : null,
     h("h2", {}, "Case ", h("span", { id: "case-id" }, String(c.id)), " · ", c.campaign),
     h("dl", {},
       h("dt", {}, "Phone"), h("dd", { id: "phone" }, c.phone),

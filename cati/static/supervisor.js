@@ -26,14 +26,20 @@ function ago(since) {
   return m >= 60 ? Math.floor(m / 60) + "h" + String(m % 60).padStart(2, "0") : m + ":" + String(s % 60).padStart(2, "0");
 }
 
+// stateText is a desk's state as people say it: "signed out", "on break (lunch)".
+function stateText(d) {
+  const t = d.state === "break" ? "on break" : d.state.replace("_", " ");
+  return d.reason ? t + " (" + d.reason + ")" : t;
+}
+
 function render() {
   root.replaceChildren(
     h("section", { class: "card" }, h("h2", {}, "Interviewers"),
       h("table", { class: "grid", id: "interviewers" },
         h("thead", {}, h("tr", {}, ["Interviewer", "State", "Time in state", "Case", "Campaign", "Completes last hour", "Completes today"].map((t) => h("th", {}, t)))),
         h("tbody", {}, floor.interviewers.map((d) => h("tr", { "data-name": d.name },
-          h("td", {}, d.name), h("td", { class: "st-" + d.state, "data-state": d.state }, d.state.replace("_", " ")),
-          h("td", { class: "ago", "data-since": d.since }, ago(d.since)), h("td", {}, d.case_id || "—"), h("td", {}, d.campaign || "—"),
+          h("td", {}, d.name), h("td", { class: "st-" + d.state, "data-state": d.state }, stateText(d)),
+          d.since ? h("td", { class: "ago", "data-since": d.since }, ago(d.since)) : h("td", {}, "—"), h("td", {}, d.case_id || "—"), h("td", {}, d.campaign || "—"),
           h("td", {}, String(d.completes_last_hour)), h("td", {}, String(d.completes_today))))))),
     ...floor.campaigns.map((c) => h("section", { class: "card campaign", "data-id": c.id },
       h("h2", {}, c.name, " ", h("span", { class: "muted" }, "· " + c.status + " · " + c.questionnaire), " ", h("a", { href: "/supervisor/report/" + c.id }, "report")),
