@@ -16,32 +16,18 @@ import (
 	"github.com/canvass/canvass/survey"
 )
 
-// DialOutcome is how a dial ended; every adapter reports one of the
-// constants below.
-//
-// How the adapters reach them (a Q.850 cause is that of the Reason header
-// of sipua's final response, or of the ChannelDestroyed Asterisk sends):
+// A DialResult's Outcome is one of survey's dial outcomes; the adapters
+// reach them so (a Q.850 cause is that of the Reason header of sipua's final
+// response, or of the ChannelDestroyed Asterisk sends):
 //
 //	outcome         ivr/sipua (SIP final response)        ivr/asterisk (Q.850 cause, else Dial status)
 //	answered        2xx with a usable SDP answer           StasisStart of the originated channel
 //	busy            486, 600                               17; BUSY
 //	no_answer       the ring timeout, 408, 480, 487        18, 19; NOANSWER
-//	rejected        —  (603 Decline is failed, as before)  21
-//	invalid_number  404, 410, 484, 604                     1, 22, 28
-//	failed          any other response, none, a bad SDP    any other cause
+//	rejected        —  (603 Decline is technical, as before) 21
+//	not_working     404, 410, 484, 604                     1, 22, 28
+//	technical       any other response, none, a bad SDP    any other cause
 //	cancelled       ctx ended before the answer (CANCEL)   ctx ended before the answer (channel deleted)
-type DialOutcome string
-
-// Dial outcomes.
-const (
-	DialAnswered      DialOutcome = "answered"
-	DialBusy          DialOutcome = "busy"
-	DialNoAnswer      DialOutcome = "no_answer"
-	DialRejected      DialOutcome = "rejected"
-	DialInvalidNumber DialOutcome = "invalid_number"
-	DialFailed        DialOutcome = "failed"
-	DialCancelled     DialOutcome = "cancelled"
-)
 
 // AMDVerdict is what answering-machine detection concluded; the values are
 // those the attempt table stores. "" means AMD did not run.
@@ -85,7 +71,7 @@ type DialRequest struct {
 
 // DialResult reports a dial.
 type DialResult struct {
-	Outcome DialOutcome
+	Outcome survey.DialOutcome
 	// CallID is the adapter's id of the call: the SIP Call-ID, or the
 	// Asterisk channel id; "" when no call was placed.
 	CallID string
@@ -136,9 +122,9 @@ type CallEnd struct {
 type Dialer interface {
 	// Dial calls r.To and returns once the call is answered or has
 	// failed. An answered call is returned, with the outcome
-	// DialAnswered, for the caller to use and Close; otherwise the Call is
+	// survey.DialAnswered, for the caller to use and Close; otherwise the Call is
 	// nil and the result says why (busy, no answer… with a nil error).
-	// Ending ctx before the answer abandons the call (DialCancelled, with
+	// Ending ctx before the answer abandons the call (survey.DialCancelled, with
 	// ctx's error); after the answer it does nothing to the call. A
 	// request the adapter cannot place (a bad number, the adapter full,
 	// shutting down or disconnected) is an error, with no call placed.
@@ -157,7 +143,7 @@ func (e *Engine) Survey(ctx context.Context, d Dialer, r DialRequest, info CallI
 	info.CaseID, info.AttemptID = r.CaseID, r.AttemptID
 	sess, err := e.Prepare(ctx, info)
 	if err != nil {
-		return DialResult{Outcome: DialFailed}, "", fmt.Errorf("dial %s: %w", r.To, err)
+		return DialResult{Outcome: survey.DialTechnical}, "", fmt.Errorf("dial %s: %w", r.To, err)
 	}
 	call, res, err := d.Dial(ctx, r)
 	if err != nil || call == nil {

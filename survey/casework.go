@@ -87,44 +87,57 @@ func (m DeskMove) To() DeskState { return deskMoves[m].to }
 // From lists the states move m may start from.
 func (m DeskMove) From() []DeskState { return slices.Clone(deskMoves[m].from) }
 
-// DialOutcome is what happened on the line when a case was dialed.
+// DialOutcome is what happened on the line when a case was dialed: as the
+// network reported it to a telephony adapter (ivr's DialResult), or as an
+// interviewer recorded it. One set, so that each outcome records one AAPOR
+// code whoever saw it.
 type DialOutcome string
 
 // Dial outcomes.
 const (
-	DialContact          DialOutcome = "contact"
+	DialAnswered         DialOutcome = "answered" // the network: someone or something answered
+	DialContact          DialOutcome = "contact"  // an interviewer: the respondent is on the line
 	DialNoAnswer         DialOutcome = "no_answer"
 	DialBusy             DialOutcome = "busy"
 	DialAnsweringMachine DialOutcome = "answering_machine"
 	DialMachineMessage   DialOutcome = "machine_message"
 	DialFax              DialOutcome = "fax"
-	DialNotWorking       DialOutcome = "not_working"
-	DialTechnical        DialOutcome = "technical"
+	DialNotWorking       DialOutcome = "not_working" // an invalid or unallocated number
+	DialTechnical        DialOutcome = "technical"   // the call failed for another reason
+	DialRejected         DialOutcome = "rejected"    // declined by the network or the line (call blocking)
+	DialCancelled        DialOutcome = "cancelled"   // we gave up before an answer: no result
 )
 
 // dialOutcomes maps each outcome to the AAPOR code its attempt records (""
-// for a contact: the interview decides) and its label, in the order an
-// interviewer is offered them.
+// when the call connected, and the interview decides, or when there is no
+// result) and its label; offered marks those an interviewer picks from, in
+// the order they are offered.
 var dialOutcomes = []struct {
-	o     DialOutcome
-	code  DispositionCode
-	label string
+	o       DialOutcome
+	code    DispositionCode
+	label   string
+	offered bool
 }{
-	{DialContact, "", "Contact — respondent on the line"},
-	{DialNoAnswer, CodeNoAnswer, "No answer"},
-	{DialBusy, CodeBusy, "Busy"},
-	{DialAnsweringMachine, CodeAnsweringMachine, "Answering machine"},
-	{DialMachineMessage, "2.221", "Machine, household confirmed, message left"},
-	{DialFax, CodeFaxLine, "Fax or data line"},
-	{DialNotWorking, CodeNonWorking, "Non-working number"},
-	{DialTechnical, "3.16", "Technical phone problem"},
+	{DialContact, "", "Contact — respondent on the line", true},
+	{DialNoAnswer, CodeNoAnswer, "No answer", true},
+	{DialBusy, CodeBusy, "Busy", true},
+	{DialAnsweringMachine, CodeAnsweringMachine, "Answering machine", true},
+	{DialMachineMessage, "2.221", "Machine, household confirmed, message left", true},
+	{DialFax, CodeFaxLine, "Fax or data line", true},
+	{DialNotWorking, CodeNonWorking, "Non-working number", true},
+	{DialTechnical, "3.16", "Technical phone problem", true},
+	{DialAnswered, "", "Answered", false},
+	{DialRejected, "3.15", "Call blocked", false},
+	{DialCancelled, "", "Cancelled before an answer", false},
 }
 
 // DialOutcomes lists the outcomes in the order an interviewer is offered them.
 func DialOutcomes() []DialOutcome {
-	out := make([]DialOutcome, len(dialOutcomes))
-	for i, d := range dialOutcomes {
-		out[i] = d.o
+	var out []DialOutcome
+	for _, d := range dialOutcomes {
+		if d.offered {
+			out = append(out, d.o)
+		}
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package survey_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +113,30 @@ questions:
 	}
 	if got := survey.Verdict(nil, survey.StatusPartial); got != survey.StatusPartial {
 		t.Errorf("ended partial: verdict %s", got)
+	}
+}
+
+// Every dial outcome records a code of the catalog (or none, when the call
+// connected or gave no result), and an interviewer is offered the eight she
+// can tell, in order.
+func TestDialOutcomes(t *testing.T) {
+	for _, o := range []survey.DialOutcome{survey.DialAnswered, survey.DialContact, survey.DialNoAnswer, survey.DialBusy,
+		survey.DialAnsweringMachine, survey.DialMachineMessage, survey.DialFax, survey.DialNotWorking, survey.DialTechnical,
+		survey.DialRejected, survey.DialCancelled} {
+		code, ok := o.Code()
+		if !ok {
+			t.Errorf("%s: no entry", o)
+			continue
+		}
+		if _, known := survey.LookupDisposition(code); code != "" && !known {
+			t.Errorf("%s records %s, not in the catalog", o, code)
+		}
+	}
+	if _, ok := survey.DialOutcome("ringing").Code(); ok {
+		t.Error("an unknown outcome has a code")
+	}
+	want := "[contact no_answer busy answering_machine machine_message fax not_working technical]"
+	if got := fmt.Sprint(survey.DialOutcomes()); got != want {
+		t.Errorf("offered %s, want %s", got, want)
 	}
 }

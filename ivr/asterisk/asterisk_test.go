@@ -411,16 +411,16 @@ func TestSurveyDial(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		fate    func(s *aritest.Server, id string)
-		outcome ivr.DialOutcome
+		outcome survey.DialOutcome
 		cause   int
 		rang    bool
 	}{
-		{"busy", func(s *aritest.Server, id string) { s.Unanswered(id, 17, "User busy") }, ivr.DialBusy, 17, false},
+		{"busy", func(s *aritest.Server, id string) { s.Unanswered(id, 17, "User busy") }, survey.DialBusy, 17, false},
 		{"no answer", func(s *aritest.Server, id string) {
 			s.Ring(id)
 			s.Unanswered(id, 19, "User alerting, no answer")
-		}, ivr.DialNoAnswer, 19, true},
-		{"rejected", func(s *aritest.Server, id string) { s.Unanswered(id, 21, "Call Rejected") }, ivr.DialRejected, 21, false},
+		}, survey.DialNoAnswer, 19, true},
+		{"rejected", func(s *aritest.Server, id string) { s.Unanswered(id, 21, "Call Rejected") }, survey.DialRejected, 21, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := start(t, func(o *asterisk.Options, s *aritest.Server) {
@@ -475,7 +475,7 @@ func TestSurveyDial(t *testing.T) {
 		}
 		iv := h.finished()
 		o := <-done
-		if o.err != nil || o.res.Outcome != ivr.DialAnswered || o.status != survey.StatusComplete || !o.res.Rang || o.res.TalkTime <= 0 {
+		if o.err != nil || o.res.Outcome != survey.DialAnswered || o.status != survey.StatusComplete || !o.res.Rang || o.res.TalkTime <= 0 {
 			t.Errorf("result %+v %s %v", o.res, o.status, o.err)
 		}
 		if iv.Status != survey.StatusComplete || value(t, iv, "nps") != int64(10) || iv.Context.CallID != "crm,42" ||
@@ -495,7 +495,7 @@ func TestSurveyDial(t *testing.T) {
 			s.OnOriginate = func(id string) { s.Answer(id) }
 		})
 		call, res, err := h.client.Dial(h.ctx(), ivr.DialRequest{To: "PJSIP/+33612345678@trunk"})
-		if err != nil || call == nil || res.Outcome != ivr.DialAnswered {
+		if err != nil || call == nil || res.Outcome != survey.DialAnswered {
 			t.Fatalf("dial: %v %+v %v", call, res, err)
 		}
 		if h.saw("POST", "/channels/"+res.CallID+"/play", 0) {

@@ -28,26 +28,26 @@ import (
 )
 
 // outcomeOf maps a Q.850 cause (or, without one, a Dial status) of a call
-// that never answered; the table is ivr.DialOutcome's.
-func outcomeOf(cause int, dialStatus string) ivr.DialOutcome {
+// that never answered; the table is survey.DialOutcome's.
+func outcomeOf(cause int, dialStatus string) survey.DialOutcome {
 	switch cause {
 	case 17:
-		return ivr.DialBusy
+		return survey.DialBusy
 	case 18, 19:
-		return ivr.DialNoAnswer
+		return survey.DialNoAnswer
 	case 21:
-		return ivr.DialRejected
+		return survey.DialRejected
 	case 1, 22, 28: // unallocated number, number changed, invalid number format
-		return ivr.DialInvalidNumber
+		return survey.DialNotWorking
 	case 0:
 		switch dialStatus {
 		case "BUSY":
-			return ivr.DialBusy
+			return survey.DialBusy
 		case "NOANSWER":
-			return ivr.DialNoAnswer
+			return survey.DialNoAnswer
 		}
 	}
-	return ivr.DialFailed
+	return survey.DialTechnical
 }
 
 // dial follows an originated channel until it answers or ends.
@@ -122,7 +122,7 @@ var _ ivr.Call = (*dialed)(nil)
 // request. Ending ctx before the answer hangs the channel up. The caller
 // must Close an answered call.
 func (c *Client) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.DialResult, error) {
-	failed := ivr.DialResult{Outcome: ivr.DialFailed}
+	failed := ivr.DialResult{Outcome: survey.DialTechnical}
 	if len(r.Headers) > 0 {
 		return nil, failed, survey.Errorf(survey.EInvalid, "ARI cannot add SIP headers to a call: set PJSIP_HEADER(add,Name) channel variables instead")
 	}
@@ -170,7 +170,7 @@ func (c *Client) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 	start := time.Now()
 	res := ivr.DialResult{CallID: d.id}
 	if err := c.rest.do(ctx, http.MethodPost, "/channels", q, body, nil); err != nil {
-		res.Outcome = ivr.DialFailed
+		res.Outcome = survey.DialTechnical
 		var refused *Error
 		if errors.As(err, &refused) {
 			log.Error("dial refused by Asterisk", "err", err)
@@ -187,7 +187,7 @@ func (c *Client) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 		select {
 		case <-ctx.Done():
 			c.abandon(ctx, d, log)
-			res.Outcome, res.RingTime = ivr.DialCancelled, time.Since(start)
+			res.Outcome, res.RingTime = survey.DialCancelled, time.Since(start)
 			return nil, res, ctx.Err()
 		case <-d.notify:
 		}
@@ -198,7 +198,7 @@ func (c *Client) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 		d.mu.Unlock()
 		res.RingTime = time.Since(start)
 		if cl != nil {
-			res.Outcome = ivr.DialAnswered
+			res.Outcome = survey.DialAnswered
 			cl.log.Info("originated call answered")
 			return &dialed{call: cl, answered: time.Now()}, res, nil
 		}

@@ -75,7 +75,7 @@ func TestDialedSurveyKeepsCaseAndAttempt(t *testing.T) {
 	req := ivr.DialRequest{To: "+15550001111", CallerID: `"Callback" <5000>`, RingTimeout: 5 * time.Second,
 		Headers: map[string]string{"X-Campaign": "callback"}, CaseID: caseID, AttemptID: attemptID}
 	res, status, err := e.engine.Survey(ctx, e.srv, req, ivr.CallInfo{Questionnaire: "post-call", Language: "en"})
-	if err != nil || res.Outcome != ivr.DialAnswered || status != survey.StatusComplete || res.CallID == "" || res.TalkTime <= 0 {
+	if err != nil || res.Outcome != survey.DialAnswered || status != survey.StatusComplete || res.CallID == "" || res.TalkTime <= 0 {
 		t.Fatalf("survey: %+v %s %v", res, status, err)
 	}
 	ivs, err := db.Interviews(ctx, survey.InterviewFilter{Questionnaire: "post-call", WithAnswers: true})
@@ -118,7 +118,7 @@ func TestDialReturnsTheAnsweredCall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	call, res, err := e.srv.Dial(ctx, ivr.DialRequest{To: "+15550001111"})
-	if err != nil || call == nil || res.Outcome != ivr.DialAnswered || res.SIPStatus != 200 {
+	if err != nil || call == nil || res.Outcome != survey.DialAnswered || res.SIPStatus != 200 {
 		t.Fatalf("dial: %v %+v %v", call, res, err)
 	}
 	c := <-answered

@@ -42,7 +42,7 @@ var (
 // with a nil error. Cancelling ctx before the answer sends CANCEL. It waits
 // for Run to be serving. The caller must Close an answered call.
 func (s *Server) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.DialResult, error) {
-	failed := ivr.DialResult{Outcome: ivr.DialFailed}
+	failed := ivr.DialResult{Outcome: survey.DialTechnical}
 	target, err := s.dialTarget(r.To)
 	if err != nil {
 		return nil, failed, err
@@ -104,7 +104,7 @@ func (s *Server) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 	dlg, err := cache.WriteInvite(ctx, req)
 	if err != nil {
 		log.Warn("INVITE not sent", "err", err)
-		return nil, ivr.DialResult{Outcome: ivr.DialFailed, Reason: err.Error()}, nil
+		return nil, ivr.DialResult{Outcome: survey.DialTechnical, Reason: err.Error()}, nil
 	}
 	defer func() {
 		if !keep {
@@ -138,17 +138,17 @@ func (s *Server) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 		var refused *sipgo.ErrDialogResponse
 		switch {
 		case ctx.Err() != nil:
-			res.Outcome = ivr.DialCancelled
+			res.Outcome = survey.DialCancelled
 			log.Info("call cancelled before answer")
 			return nil, res, fmt.Errorf("dial %s: %w", r.To, ctx.Err())
 		case rang:
-			res.Outcome = ivr.DialNoAnswer
+			res.Outcome = survey.DialNoAnswer
 		case errors.As(err, &refused):
 			p := refused.Res
 			res.SIPStatus, res.Reason, res.Q850Cause = p.StatusCode, p.Reason, q850Cause(p)
 			res.Outcome = refusal(p.StatusCode)
 		default:
-			res.Outcome = ivr.DialFailed
+			res.Outcome = survey.DialTechnical
 			if res.Reason == "" {
 				res.Reason = err.Error()
 			}
@@ -169,10 +169,10 @@ func (s *Server) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 			log.Debug("BYE", "err", byeErr)
 		}
 		cancel()
-		res.Outcome, res.Reason = ivr.DialFailed, "answer SDP: "+err.Error()
+		res.Outcome, res.Reason = survey.DialTechnical, "answer SDP: "+err.Error()
 		return nil, res, nil
 	}
-	res.Outcome = ivr.DialAnswered
+	res.Outcome = survey.DialAnswered
 	c := newCall(conn, st, s, log)
 	c.dialog, c.bye = &dlg.Dialog, dlg.Bye
 	c.local = offer
@@ -230,16 +230,16 @@ func (d *dialed) Close(ctx context.Context) (ivr.CallEnd, error) {
 }
 
 // refusal classifies a final failure status.
-func refusal(code int) ivr.DialOutcome {
+func refusal(code int) survey.DialOutcome {
 	switch code {
 	case sip.StatusBusyHere, 600:
-		return ivr.DialBusy
+		return survey.DialBusy
 	case sip.StatusRequestTimeout, sip.StatusTemporarilyUnavailable, sip.StatusRequestTerminated:
-		return ivr.DialNoAnswer
+		return survey.DialNoAnswer
 	case sip.StatusNotFound, sip.StatusGone, sip.StatusAddressIncomplete, 604:
-		return ivr.DialInvalidNumber
+		return survey.DialNotWorking
 	}
-	return ivr.DialFailed
+	return survey.DialTechnical
 }
 
 // from is the From header of an outbound call: callerID (`"Name" <user>`

@@ -51,7 +51,7 @@ func TestSurveyDial(t *testing.T) {
 			r.answer("7")
 			r.answer("1")
 			<-c.Done() // the endpoint thanks and hangs up
-		}, want: ivr.DialResult{Outcome: ivr.DialAnswered, SIPStatus: 200}, status: survey.StatusComplete},
+		}, want: ivr.DialResult{Outcome: survey.DialAnswered, SIPStatus: 200}, status: survey.StatusComplete},
 		{name: "answered through digest auth, callee hangs up", auth: true, callee: func(t *testing.T, in *sipuatest.Incoming) {
 			c, err := in.Answer(false)
 			if err != nil {
@@ -65,23 +65,23 @@ func TestSurveyDial(t *testing.T) {
 			if err := c.Hangup(ctx); err != nil {
 				t.Error(err)
 			}
-		}, want: ivr.DialResult{Outcome: ivr.DialAnswered, SIPStatus: 200}, status: survey.StatusBreakoff},
+		}, want: ivr.DialResult{Outcome: survey.DialAnswered, SIPStatus: 200}, status: survey.StatusBreakoff},
 		{name: "busy", callee: func(t *testing.T, in *sipuatest.Incoming) {
 			in.Ring()
 			time.Sleep(100 * time.Millisecond)
 			in.Reject(486, "Busy Here", sip.NewHeader("Reason", `Q.850;cause=17;text="User busy"`))
-		}, want: ivr.DialResult{Outcome: ivr.DialBusy, SIPStatus: 486, Reason: "Busy Here", Q850Cause: 17}},
+		}, want: ivr.DialResult{Outcome: survey.DialBusy, SIPStatus: 486, Reason: "Busy Here", Q850Cause: 17}},
 		{name: "rejected", callee: func(t *testing.T, in *sipuatest.Incoming) {
 			in.Reject(603, "Decline", sip.NewHeader("Reason", `Q.850;cause=21`))
-		}, want: ivr.DialResult{Outcome: ivr.DialFailed, SIPStatus: 603, Reason: "Decline", Q850Cause: 21}},
+		}, want: ivr.DialResult{Outcome: survey.DialTechnical, SIPStatus: 603, Reason: "Decline", Q850Cause: 21}},
 		{name: "no answer", callee: func(t *testing.T, in *sipuatest.Incoming) {
 			in.Ring()
 			<-in.Cancelled() // the ring timeout sends CANCEL
-		}, want: ivr.DialResult{Outcome: ivr.DialNoAnswer, SIPStatus: 487}},
+		}, want: ivr.DialResult{Outcome: survey.DialNoAnswer, SIPStatus: 487}},
 		{name: "cancelled by the caller", cancelOnInvite: true, callee: func(t *testing.T, in *sipuatest.Incoming) {
 			in.Ring()
 			<-in.Cancelled()
-		}, want: ivr.DialResult{Outcome: ivr.DialCancelled, SIPStatus: 487}, wantErr: context.Canceled},
+		}, want: ivr.DialResult{Outcome: survey.DialCancelled, SIPStatus: 487}, wantErr: context.Canceled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,10 +131,10 @@ func TestSurveyDial(t *testing.T) {
 				tt.want.Reason != "" && got.Reason != tt.want.Reason || status != tt.status {
 				t.Errorf("result %+v (%q), want %+v (%q)", got, status, tt.want, tt.status)
 			}
-			if got.RingTime <= 0 || tt.want.Outcome == ivr.DialAnswered && got.TalkTime <= 0 {
+			if got.RingTime <= 0 || tt.want.Outcome == survey.DialAnswered && got.TalkTime <= 0 {
 				t.Errorf("ring %s, talk %s", got.RingTime, got.TalkTime)
 			}
-			if tt.want.Outcome == ivr.DialAnswered {
+			if tt.want.Outcome == survey.DialAnswered {
 				iv := e.store.WaitFinished(t, 5*time.Second)
 				if iv.Context.CallID != "case-7" {
 					t.Errorf("interview context %+v", iv.Context)
