@@ -24,8 +24,8 @@ import (
 	"time"
 
 	"github.com/canvass/canvass/ivr"
-	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/ivr/ivrtest"
+	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/ivr/sipua"
 	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/sqltest"

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canvass/canvass/ivr/ivrtest"
 	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
-	"github.com/canvass/canvass/ivr/ivrtest"
 	"github.com/canvass/canvass/ivr/sipua/sipuatest"
 	"github.com/canvass/canvass/survey"
 )
