@@ -174,3 +174,63 @@ func TestSampleMappingNamesOnlyTheFileColumns(t *testing.T) {
 		}
 	}
 }
+
+// A campaign's settings are edited after its creation — calling hours
+// (a day turned off, an earlier opening), retry delays, quotas, e, max
+// attempts — audit-logged; a refused form comes back as entered and changes
+// nothing.
+func TestEditCampaignSettingsInChromium(t *testing.T) {
+	cf := newConsole(t)
+	ada := cf.openTab(newBrowser(t), "ada", artifactDir(t))
+	page := cf.url + "/admin/campaigns/" + itoa(cf.campaign)
+	ada.do(chromedp.Navigate(page), chromedp.WaitVisible("#settings"),
+		chromedp.Click(`#settings input[name=day_6]`), // Saturday off
+		chromedp.SetValue(`#settings input[name=opens_1]`, "08:00"),
+		chromedp.SetValue(`#settings input[name=closes_1]`, "07:00"), // before it opens: refused
+		chromedp.SetValue(`#settings input[name='retry_3.13']`, "90"),
+		chromedp.SetValue(`#settings input[name=quota_north]`, "40"),
+		chromedp.SetValue(`#settings input[name=e]`, "0.5"),
+		chromedp.SetValue(`#settings input[name=max_attempts]`, "7"),
+	)
+	entered := ada.formFields("settings")
+	ada.do(chromedp.Click("#save-settings"))
+	ada.poll(`!!document.getElementById("page-error")`)
+	if msg := ada.text("#page-error"); !strings.Contains(msg, "Monday: the calling window must be HH:MM to a later HH:MM") {
+		t.Fatalf("refusal %q", msg)
+	}
+	if diff := cmp.Diff(entered, ada.formFields("settings")); diff != "" {
+		t.Fatalf("the refused form did not come back as entered (-entered +shown):\n%s", diff)
+	}
+	if n := cf.count(`SELECT count(*) FROM audit_log WHERE action = 'campaign.settings'`); n != 0 {
+		t.Fatal("a refused form changed the campaign")
+	}
+	ada.do(chromedp.SetValue(`#settings input[name=closes_1]`, "21:00"), chromedp.Click("#save-settings"))
+	ada.poll(`document.querySelector(".flash") && document.querySelector(".flash").textContent.includes("Settings saved")`)
+	var windows, settings string
+	var attempts int
+	if err := cf.db.Pool().QueryRow(t.Context(), `SELECT max_attempts, settings::text,
+		(SELECT string_agg(dow || ' ' || to_char(opens, 'HH24:MI') || '-' || to_char(closes, 'HH24:MI'), ', ' ORDER BY dow) FROM campaign_window WHERE campaign_id = c.id)
+		FROM campaign c WHERE id = $1`, cf.campaign).Scan(&attempts, &settings, &windows); err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Retry  map[string]int64 `json:"retry_seconds"`
+		Quotas map[string]int   `json:"quotas"`
+		E      *float64         `json:"e"`
+	}
+	if err := json.Unmarshal([]byte(settings), &st); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 7 || st.Retry["3.13"] != 5400 || st.Quotas["north"] != 40 || st.E == nil || *st.E != 0.5 {
+		t.Fatalf("saved %d attempts and settings %s", attempts, settings)
+	}
+	if want := "0 09:00-21:00, 1 08:00-21:00, 2 09:00-21:00, 3 09:00-21:00, 4 09:00-21:00, 5 09:00-21:00"; windows != want {
+		t.Fatalf("calling windows %q, want %q", windows, want)
+	}
+	if got := ada.eval(`document.querySelector("#settings input[name=opens_1]").value`); got != "08:00" {
+		t.Fatalf("the form shows Monday opening at %q after saving", got)
+	}
+	if n := cf.count(`SELECT count(*) FROM audit_log WHERE actor = 'ada' AND action = 'campaign.settings' AND target = $1`, "campaign:"+itoa(cf.campaign)); n != 1 {
+		t.Fatalf("%d audit entries", n)
+	}
+}

@@ -309,12 +309,10 @@ func (s *Server) parseCampaignForm(r *http.Request) (survey.Campaign, error) {
 	if c.Status != "draft" && c.Status != "running" {
 		problems = append(problems, "status must be draft or running")
 	}
-	n, err := strconv.Atoi(f.Get("max_attempts"))
-	if err != nil || n < 1 || n > 50 {
-		problems = append(problems, "max attempts must be a whole number from 1 to 50")
-	}
-	c.MaxAttempts = n
-	var q *survey.Questionnaire
+	var (
+		q   *survey.Questionnaire
+		err error
+	)
 	if c.Questionnaire == "" {
 		problems = append(problems, "pick a questionnaire")
 	} else if q, err = s.desks.questionnaire(r.Context(), c.Questionnaire, 0); err != nil {
@@ -322,6 +320,39 @@ func (s *Server) parseCampaignForm(r *http.Request) (survey.Campaign, error) {
 	} else if !q.HasMode(survey.ModeCATI) {
 		problems = append(problems, fmt.Sprintf("questionnaire %q is not for CATI (its modes: %v)", c.Questionnaire, q.Modes))
 	}
+	st, more := parseSettings(f, q, &c)
+	problems = append(problems, more...)
+	for _, v := range f["interviewer"] {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			problems = append(problems, "bad interviewer id")
+			continue
+		}
+		c.Interviewers = append(c.Interviewers, survey.UserID(id))
+	}
+	if len(problems) > 0 {
+		return c, survey.Errorf(survey.EInvalid, "%s", strings.Join(problems, "; "))
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return c, err
+	}
+	c.Settings = b
+	return c, nil
+}
+
+// parseSettings reads what a campaign's settings form and the new-campaign
+// form share — max attempts, calling windows, retry delays, the quota
+// targets of q (nil: none read) and e — into c and the settings it returns,
+// with every problem found.
+func parseSettings(f url.Values, q *survey.Questionnaire, c *survey.Campaign) (survey.CampaignSettings, []string) {
+	var problems []string
+	c.Windows = nil
+	n, err := strconv.Atoi(f.Get("max_attempts"))
+	if err != nil || n < 1 || n > 50 {
+		problems = append(problems, "max attempts must be a whole number from 1 to 50")
+	}
+	c.MaxAttempts = n
 	for dow := range 7 {
 		key := strconv.Itoa(dow)
 		if f.Get("day_"+key) == "" {
@@ -375,23 +406,7 @@ func (s *Server) parseCampaignForm(r *http.Request) (survey.Campaign, error) {
 			st.E = &e
 		}
 	}
-	for _, v := range f["interviewer"] {
-		id, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			problems = append(problems, "bad interviewer id")
-			continue
-		}
-		c.Interviewers = append(c.Interviewers, survey.UserID(id))
-	}
-	if len(problems) > 0 {
-		return c, survey.Errorf(survey.EInvalid, "%s", strings.Join(problems, "; "))
-	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		return c, err
-	}
-	c.Settings = b
-	return c, nil
+	return st, problems
 }
 
 func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request, sess *session) error {
@@ -439,7 +454,8 @@ type campaignPageData struct {
 	Settings     survey.CampaignSettings
 	Windows      string
 	Interviewers []survey.User
-	Fields       []string // the questionnaire's contact fields
+	Fields       []string         // the questionnaire's contact fields
+	Form         campaignFormData // the settings form: as stored, or as a refused form was sent
 	ImportToken  string
 	Progress     *campaignView
 }
@@ -457,13 +473,26 @@ func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request, sess *sess
 	if err != nil {
 		return err
 	}
-	d := campaignPageData{Campaign: c, Windows: c.Windows.String(), ImportToken: newImportToken()}
-	if d.Settings, err = c.DecodeSettings(); err != nil {
+	d, err := s.campaignPageData(r, c)
+	if err != nil {
 		return err
+	}
+	s.render(w, r, http.StatusOK, "campaign", pageData{Title: "Campaign " + c.Name, Session: sess, Data: d, Script: "import.js",
+		Flash: r.URL.Query().Get("done")})
+	return nil
+}
+
+// campaignPageData is what a campaign's page shows, its settings form
+// filled in as stored.
+func (s *Server) campaignPageData(r *http.Request, c survey.Campaign) (campaignPageData, error) {
+	d := campaignPageData{Campaign: c, Windows: c.Windows.String(), ImportToken: newImportToken()}
+	var err error
+	if d.Settings, err = c.DecodeSettings(); err != nil {
+		return d, err
 	}
 	users, err := s.console.Campaigns.Users(r.Context())
 	if err != nil {
-		return err
+		return d, err
 	}
 	for _, u := range users {
 		if u.Role == survey.RoleInterviewer {
@@ -472,11 +501,81 @@ func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request, sess *sess
 	}
 	q, err := s.desks.questionnaire(r.Context(), c.Questionnaire, 0)
 	if err != nil {
-		return err
+		return d, err
 	}
 	d.Fields = q.Contact
-	s.render(w, r, http.StatusOK, "campaign", pageData{Title: "Campaign " + c.Name, Session: sess, Data: d, Script: "import.js",
-		Flash: r.URL.Query().Get("done")})
+	d.Form = settingsForm(c, q, d.Settings)
+	return d, nil
+}
+
+// settingsForm is the settings form of campaign c (of questionnaire q, with
+// settings st) filled in as stored.
+func settingsForm(c survey.Campaign, q *survey.Questionnaire, st survey.CampaignSettings) campaignFormData {
+	d := campaignFormData{Values: map[string]string{"max_attempts": strconv.Itoa(c.MaxAttempts)}}
+	if st.E != nil {
+		d.Values["e"] = strconv.FormatFloat(*st.E, 'f', -1, 64)
+	}
+	for dow := range 7 {
+		day := dayForm{Dow: dow, Name: time.Weekday(dow).String(), Opens: "09:00", Closes: "21:00"}
+		for _, w := range c.Windows {
+			if w.Dow == dow {
+				day.On, day.Opens, day.Closes = true, fmt.Sprintf("%02d:%02d", w.Opens/60, w.Opens%60), fmt.Sprintf("%02d:%02d", w.Closes/60, w.Closes%60)
+			}
+		}
+		d.Days = append(d.Days, day)
+	}
+	for _, disp := range survey.Dispositions() {
+		if disp.Retry == survey.RetrySameNumber && !disp.Final {
+			m := int64(disp.RetryAfter / time.Minute)
+			if sec, ok := st.RetrySeconds[disp.Code]; ok {
+				m = sec / 60
+			}
+			d.Retries = append(d.Retries, retryForm{Code: disp.Code, Label: disp.Label, Minutes: strconv.FormatInt(m, 10)})
+		}
+	}
+	for _, qt := range q.Quotas {
+		t := qt.Target
+		if v, ok := st.Quotas[qt.ID]; ok {
+			t = v
+		}
+		d.Quotas = append(d.Quotas, quotaForm{ID: qt.ID, Target: strconv.Itoa(t)})
+	}
+	return d
+}
+
+// campaignSettings saves the settings form; a refused one comes back as it
+// was sent, with every problem named, and nothing is changed.
+func (s *Server) campaignSettings(w http.ResponseWriter, r *http.Request, sess *session) error {
+	c, err := s.campaignID(r)
+	if err != nil {
+		return err
+	}
+	q, err := s.desks.questionnaire(r.Context(), c.Questionnaire, 0)
+	if err != nil {
+		return err
+	}
+	edited := c
+	st, problems := parseSettings(r.PostForm, q, &edited)
+	if len(problems) == 0 {
+		b, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		edited.Settings = b
+		if err := s.console.Campaigns.UpdateCampaignSettings(r.Context(), edited, sess.Name); err != nil {
+			return err
+		}
+		s.consoleLog(sess.User).Info("campaign settings saved", "campaign", c.Name)
+		http.Redirect(w, r, fmt.Sprintf("/admin/campaigns/%d?done=%s", c.ID, urlQuery("Settings saved.")), http.StatusSeeOther)
+		return nil
+	}
+	d, err := s.campaignPageData(r, c)
+	if err != nil {
+		return err
+	}
+	d.Form.keep(r.PostForm)
+	s.render(w, r, http.StatusBadRequest, "campaign", pageData{Title: "Campaign " + c.Name, Session: sess, Data: d, Script: "import.js",
+		Error: "Nothing was saved: " + strings.Join(problems, "; ")})
 	return nil
 }
 

@@ -172,6 +172,7 @@ func (s *Server) consoleRoutes() []route {
 		{"GET /admin/campaigns/{id}", public, s.page(admins, s.campaignPage)},
 		{"POST /admin/campaigns/{id}/status", public, s.page(admins, s.campaignStatus)},
 		{"POST /admin/campaigns/{id}/interviewers", public, s.page(admins, s.campaignInterviewers)},
+		{"POST /admin/campaigns/{id}/settings", public, s.page(admins, s.campaignSettings)},
 		{"POST /admin/campaigns/{id}/sample", public, s.page(admins, s.uploadSample, true)},
 		{"GET /admin/imports/{id}/status", public, s.page(admins, s.importStatus)},
 	}

@@ -49,10 +49,8 @@ func (db *DB) CreateCampaign(ctx context.Context, c survey.Campaign, actor strin
 			if err != nil {
 				return err
 			}
-			for _, w := range c.Windows {
-				if _, err := tx.Exec(ctx, sqlAddWindow, id, w.Dow, w.Opens, w.Closes); err != nil {
-					return fmt.Errorf("window %+v: %w", w, err)
-				}
+			if err := addWindows(ctx, tx, id, c.Windows); err != nil {
+				return err
 			}
 			if err := setInterviewers(ctx, tx, id, c.Interviewers); err != nil {
 				return err
@@ -104,21 +102,93 @@ func (db *DB) campaigns(ctx context.Context, id survey.CampaignID) ([]survey.Cam
 		if err != nil {
 			return err
 		}
-		cs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.Campaign, error) {
-			var (
-				c       survey.Campaign
-				windows [][]int32
-			)
-			err := row.Scan(&c.ID, &c.Name, &c.Questionnaire, &c.Mode, &c.Status, &c.MaxAttempts, &c.Settings, &c.CreatedAt, &windows, &c.Interviewers)
-			for _, w := range windows {
-				c.Windows = append(c.Windows, survey.Window{Dow: int(w[0]), Opens: int(w[1]), Closes: int(w[2])})
-			}
-			c.CreatedAt = c.CreatedAt.UTC()
-			return c, err
-		})
+		cs, err = pgx.CollectRows(rows, scanCampaign)
 		return err
 	})
 	return cs, err
+}
+
+const sqlClearWindows = `DELETE FROM campaign_window WHERE campaign_id = $1`
+
+// UpdateCampaignSettings replaces a campaign's max attempts, calling windows
+// and settings (retry delays, quotas, e) in one transaction, audit-logged as
+// actor with what they were; survey.NotFound if there is no such campaign.
+// Cases already scheduled keep their next attempt; the new windows and
+// retry delays apply from the next claim and the next wrap-up.
+func (db *DB) UpdateCampaignSettings(ctx context.Context, c survey.Campaign, actor string) error {
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		before, err := lockCampaign(ctx, tx, c.ID)
+		if err != nil {
+			return err
+		}
+		settings := string(c.Settings)
+		if settings == "" {
+			settings = "{}"
+		}
+		if _, err := tx.Exec(ctx, `UPDATE campaign SET max_attempts = $2, settings = $3::jsonb WHERE id = $1`, c.ID, c.MaxAttempts, settings); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, sqlClearWindows, c.ID); err != nil {
+			return err
+		}
+		if err := addWindows(ctx, tx, c.ID, c.Windows); err != nil {
+			return err
+		}
+		if _, err := WriteEvent(ctx, tx, survey.Event{Kind: "campaign.settings", CampaignID: c.ID}); err != nil {
+			return err
+		}
+		return audit(ctx, tx, actor, "campaign.settings", fmt.Sprintf("campaign:%d", c.ID), map[string]any{
+			"before": map[string]any{"max_attempts": before.MaxAttempts, "windows": before.Windows.String(), "settings": before.Settings},
+			"after":  map[string]any{"max_attempts": c.MaxAttempts, "windows": c.Windows.String(), "settings": json.RawMessage(settings)},
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("update settings of campaign %d: %w", c.ID, err)
+	}
+	return nil
+}
+
+func scanCampaign(row pgx.CollectableRow) (survey.Campaign, error) {
+	var (
+		c       survey.Campaign
+		windows [][]int32
+	)
+	err := row.Scan(&c.ID, &c.Name, &c.Questionnaire, &c.Mode, &c.Status, &c.MaxAttempts, &c.Settings, &c.CreatedAt, &windows, &c.Interviewers)
+	for _, w := range windows {
+		c.Windows = append(c.Windows, survey.Window{Dow: int(w[0]), Opens: int(w[1]), Closes: int(w[2])})
+	}
+	c.CreatedAt = c.CreatedAt.UTC()
+	return c, err
+}
+
+// addWindows stores a campaign's calling windows.
+func addWindows(ctx context.Context, tx DBTX, id survey.CampaignID, ws survey.Windows) error {
+	for _, w := range ws {
+		if _, err := tx.Exec(ctx, sqlAddWindow, id, w.Dow, w.Opens, w.Closes); err != nil {
+			return fmt.Errorf("window %+v: %w", w, err)
+		}
+	}
+	return nil
+}
+
+// lockCampaign reads campaign id with its row locked until the transaction
+// ends.
+func lockCampaign(ctx context.Context, tx DBTX, id survey.CampaignID) (survey.Campaign, error) {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM campaign WHERE id = $1 FOR NO KEY UPDATE`, id); err != nil {
+		return survey.Campaign{}, err
+	}
+	rows, err := tx.Query(ctx, sqlCampaigns, id)
+	if err != nil {
+		return survey.Campaign{}, err
+	}
+	cs, err := pgx.CollectRows(rows, scanCampaign)
+	if err == nil && len(cs) == 0 {
+		err = fmt.Errorf("no campaign %d: %w", id, survey.NotFound)
+	}
+	if err != nil {
+		return survey.Campaign{}, err
+	}
+	return cs[0], nil
 }
 
 const sqlSetCampaignStatus = `UPDATE campaign SET status = $2 WHERE id = $1`
