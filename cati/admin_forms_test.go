@@ -9,14 +9,17 @@ package cati_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/canvass/canvass/survey"
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // formFields is what a form would submit, one "name=value" a field, in
@@ -232,5 +235,57 @@ func TestEditCampaignSettingsInChromium(t *testing.T) {
 	}
 	if n := cf.count(`SELECT count(*) FROM audit_log WHERE actor = 'ada' AND action = 'campaign.settings' AND target = $1`, "campaign:"+itoa(cf.campaign)); n != 1 {
 		t.Fatalf("%d audit entries", n)
+	}
+}
+
+// An admin manages accounts in the browser: adds one (a refused form keeps
+// the name), changes its role, resets its password, disables it; the last
+// admin cannot be disabled. Every change is audit-logged.
+func TestAccountsInChromium(t *testing.T) {
+	cf := newConsole(t)
+	ada := cf.openTab(newBrowser(t), "ada", artifactDir(t))
+	row := `#accounts tr[data-account="una lee"]`
+	ada.do(chromedp.Navigate(cf.url+"/admin"), chromedp.WaitVisible("#add-account"),
+		chromedp.SetValue(`#add-account input[name=name]`, "una lee"),
+		chromedp.SetValue(`#add-account select[name=role]`, "interviewer"),
+		chromedp.SetValue(`#add-account input[name=password]`, "short one"),
+		chromedp.SetValue(`#add-account input[name=password2]`, "short one"),
+		chromedp.Click(`#add-account button[type=submit]`))
+	ada.poll(`!!document.getElementById("page-error")`)
+	if msg := ada.text("#page-error"); !strings.Contains(msg, "at least 10 characters") {
+		t.Fatalf("refusal %q", msg)
+	}
+	if got := ada.eval(`document.querySelector("#add-account input[name=name]").value`); got != "una lee" {
+		t.Fatalf("the refused form lost the name: %q", got)
+	}
+	ada.do(chromedp.SetValue(`#add-account input[name=password]`, "una's first secret"),
+		chromedp.SetValue(`#add-account input[name=password2]`, "una's first secret"),
+		chromedp.Click(`#add-account button[type=submit]`), chromedp.WaitVisible(row))
+	if got := ada.text(row + " .role"); got != "interviewer" {
+		t.Fatalf("added as %q", got)
+	}
+	ada.do(chromedp.SetValue(row+" .role-form select", "supervisor"), chromedp.Click(row+" .role-form button"))
+	ada.poll(`document.querySelector('` + row + ` .role')?.textContent === "supervisor"`)
+	ada.do(chromedp.SetValue(row+" .password-form input[name=password]", "una's second secret"),
+		chromedp.SetValue(row+" .password-form input[name=password2]", "una's second secret"),
+		chromedp.Click(row+" .password-form button"))
+	ada.poll(`document.querySelector("p.flash")?.textContent.includes("password of una lee is reset")`)
+	u, err := cf.db.User(t.Context(), "una lee")
+	if err != nil || bcrypt.CompareHashAndPassword(u.PasswordHash, []byte("una's second secret")) != nil || u.Role != survey.RoleSupervisor {
+		t.Fatalf("stored %+v, %v", u.Role, err)
+	}
+	ada.do(chromedp.Click(row + " .status-form button"))
+	ada.poll(`document.querySelector('` + row + ` .status')?.textContent === "disabled"`)
+	b := cf.browser()
+	if r := b.post("/login", url.Values{"name": {"una lee"}, "password": {"una's second secret"}}); r.StatusCode == http.StatusSeeOther {
+		t.Fatal("a disabled account signed in")
+	}
+	ada.do(chromedp.Click(`#accounts tr[data-account="ada"] .status-form button`))
+	ada.poll(`!!document.getElementById("page-error")`)
+	if msg := ada.text("#page-error"); !strings.Contains(msg, "last active admin") {
+		t.Fatalf("disabling the last admin: %q", msg)
+	}
+	if n := cf.count(`SELECT count(*) FROM audit_log WHERE actor = 'ada' AND target = 'user:una lee'`); n != 4 {
+		t.Fatalf("%d audit entries for una lee, want 4 (add, role, password, disable)", n)
 	}
 }

@@ -47,6 +47,13 @@ type CampaignStore interface {
 	ImportSample(ctx context.Context, id survey.CampaignID, rows []survey.SampleRow, actor string) (int, []survey.Duplicate, error)
 }
 
+// AccountStore keeps console accounts for the admin page, audit-logged as
+// actor.
+type AccountStore interface {
+	AddAccount(ctx context.Context, name string, role survey.Role, passwordHash []byte, actor string) error
+	UpdateAccount(ctx context.Context, name string, ch survey.AccountChange, actor string) error
+}
+
 // DeskStore moves interviewers through their cases. A step that no longer
 // applies — the case was taken by a supervisor, the desk moved on in
 // another tab — returns an error whose code is survey.EConflict; a claim
@@ -137,6 +144,7 @@ type Console struct {
 	Options   ConsoleOptions
 	Sessions  SessionStore
 	Campaigns CampaignStore
+	Accounts  AccountStore
 	Desks     DeskStore
 	Answers   AnswerStore
 	Floor     FloorStore
@@ -161,7 +169,7 @@ func (s *Server) enableConsole(c Console) error {
 	if err := c.Options.Validate(); err != nil {
 		return err
 	}
-	if c.Sessions == nil || c.Campaigns == nil || c.Desks == nil || c.Answers == nil || c.Floor == nil || c.Events == nil {
+	if c.Sessions == nil || c.Campaigns == nil || c.Accounts == nil || c.Desks == nil || c.Answers == nil || c.Floor == nil || c.Events == nil {
 		return errors.New("console: every store must be set")
 	}
 	a, err := loadAssets()

@@ -37,7 +37,9 @@ type adminData struct {
 	Problems       survey.Problems
 	Source         []sourceLine
 	Uploaded       string
-	Pasted         string // the upload's text, back in its textarea after problems
+	Pasted         string            // the upload's text, back in its textarea after problems
+	NewAccount     map[string]string // a refused add-account form's name and role
+	Roles          []survey.Role
 }
 
 // sourceLine is a line of an uploaded questionnaire with its problems.
@@ -60,6 +62,7 @@ func (s *Server) adminData(r *http.Request) (adminData, error) {
 	if d.Users, err = s.console.Campaigns.Users(ctx); err != nil {
 		return d, err
 	}
+	d.Roles = accountRoles
 	return d, nil
 }
 
@@ -137,9 +140,9 @@ func (s *Server) adminUpload(w http.ResponseWriter, r *http.Request, sess *sessi
 	return nil
 }
 
-func urlQuery(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "%", "%25"), " ", "+")
-}
+// urlQuery escapes a message for a ?done= query (a ";" in it would make Go
+// drop the whole parameter).
+func urlQuery(s string) string { return url.QueryEscape(s) }
 
 // annotate pairs each source line with the problems on it.
 func annotate(src []byte, ps survey.Problems) []sourceLine {

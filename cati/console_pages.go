@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -30,11 +31,12 @@ type assets struct {
 
 func loadAssets() (*assets, error) {
 	funcs := template.FuncMap{
-		"since": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"when":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-		"add":   func(a, b int) int { return a + b },
-		"hhmm":  func(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) },
-		"has":   slices.Contains[[]survey.UserID],
+		"since":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"when":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"add":        func(a, b int) int { return a + b },
+		"hhmm":       func(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) },
+		"has":        slices.Contains[[]survey.UserID],
+		"pathescape": url.PathEscape,
 	}
 	layout, err := fs.ReadFile(staticFiles, "static/pages/layout.html")
 	if err != nil {
@@ -173,6 +175,8 @@ func (s *Server) consoleRoutes() []route {
 		{"POST /admin/campaigns/{id}/status", public, s.page(admins, s.campaignStatus)},
 		{"POST /admin/campaigns/{id}/interviewers", public, s.page(admins, s.campaignInterviewers)},
 		{"POST /admin/campaigns/{id}/settings", public, s.page(admins, s.campaignSettings)},
+		{"POST /admin/users", public, s.page(admins, s.addAccount)},
+		{"POST /admin/users/{name}", public, s.page(admins, s.updateAccount)},
 		{"POST /admin/campaigns/{id}/sample", public, s.page(admins, s.uploadSample, true)},
 		{"GET /admin/imports/{id}/status", public, s.page(admins, s.importStatus)},
 	}

@@ -64,7 +64,7 @@ type consoleFixture struct {
 
 // withConsole builds the server with the console over db.
 func withConsole(db *store.DB, d *cati.Deps) {
-	d.Console = &cati.Console{Options: cati.DefaultConsoleOptions(), Sessions: db, Campaigns: db, Desks: db, Answers: db, Floor: db, Events: db}
+	d.Console = &cati.Console{Options: cati.DefaultConsoleOptions(), Sessions: db, Campaigns: db, Accounts: db, Desks: db, Answers: db, Floor: db, Events: db}
 }
 
 // newConsole starts a console over a fresh database with contacts samples

@@ -22,17 +22,89 @@ type Token struct {
 
 const sqlAddUser = `INSERT INTO app_user (name, role, password_hash) VALUES ($1, $2, $3)`
 
-// AddUser creates a console account; survey.Conflict if the name is taken.
+// AddUser creates a console account from the command line.
 func (db *DB) AddUser(ctx context.Context, name string, role survey.Role, passwordHash []byte) error {
-	err := db.retry(ctx, func() error {
-		_, err := db.pool.Exec(ctx, sqlAddUser, name, string(role), passwordHash)
-		return err
+	return db.AddAccount(ctx, name, role, passwordHash, "cli")
+}
+
+// AddAccount creates a console account, audit-logged as actor;
+// survey.Conflict if the name is taken.
+func (db *DB) AddAccount(ctx context.Context, name string, role survey.Role, passwordHash []byte, actor string) error {
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, sqlAddUser, name, string(role), passwordHash); err != nil {
+			return err
+		}
+		return audit(ctx, tx, actor, "user.add", "user:"+name, map[string]any{"role": role})
 	})
 	if pgCode(err) == codeUniqueViolation {
-		err = fmt.Errorf("name taken: %w", survey.Conflict)
+		err = fmt.Errorf("name taken: %w", survey.Errorf(survey.EConflict, "an account called %q already exists", name))
 	}
 	if err != nil {
 		return fmt.Errorf("add user %q as %s: %w", name, role, err)
+	}
+	return nil
+}
+
+const (
+	sqlLockUser      = `SELECT id FROM app_user WHERE name = $1 FOR UPDATE`
+	sqlActiveAdmins  = `SELECT count(*) FROM app_user WHERE role = 'admin' AND NOT disabled`
+	sqlSignOutDesk   = `UPDATE interviewer_desk SET state = 'signed_out', reason = '', since = now() WHERE user_id = $1 AND state IN ('idle', 'break')`
+	sqlSetRole       = `UPDATE app_user SET role = $2 WHERE id = $1`
+	sqlSetDisabled   = `UPDATE app_user SET disabled = $2 WHERE id = $1`
+	sqlSetPasswordID = `UPDATE app_user SET password_hash = $2 WHERE id = $1`
+)
+
+// UpdateAccount changes account name as ch says, audit-logged as actor
+// (never the hash). A new password or a disabled account ends its console
+// sessions, and a desk not on a case is signed out. survey.Conflict if the
+// change would leave no active admin; survey.NotFound if there is no such
+// account.
+func (db *DB) UpdateAccount(ctx context.Context, name string, ch survey.AccountChange, actor string) error {
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		var id survey.UserID
+		if err := tx.QueryRow(ctx, sqlLockUser, name).Scan(&id); errors.Is(err, pgx.ErrNoRows) {
+			return survey.Errorf(survey.ENotFound, "no account %q", name)
+		} else if err != nil {
+			return err
+		}
+		detail := map[string]any{}
+		if ch.Role != nil {
+			if _, err := tx.Exec(ctx, sqlSetRole, id, string(*ch.Role)); err != nil {
+				return err
+			}
+			detail["role"] = *ch.Role
+		}
+		if ch.Disabled != nil {
+			if _, err := tx.Exec(ctx, sqlSetDisabled, id, *ch.Disabled); err != nil {
+				return err
+			}
+			detail["disabled"] = *ch.Disabled
+		}
+		if ch.PasswordHash != nil {
+			if _, err := tx.Exec(ctx, sqlSetPasswordID, id, ch.PasswordHash); err != nil {
+				return err
+			}
+			detail["password"] = "reset"
+		}
+		if ch.PasswordHash != nil || ch.Disabled != nil && *ch.Disabled {
+			if _, err := tx.Exec(ctx, sqlEndSessions, id); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, sqlSignOutDesk, id); err != nil {
+				return err
+			}
+		}
+		var admins int
+		if err := tx.QueryRow(ctx, sqlActiveAdmins).Scan(&admins); err != nil {
+			return err
+		}
+		if admins == 0 {
+			return survey.Errorf(survey.EConflict, "%s is the last active admin: make another account admin first", name)
+		}
+		return audit(ctx, tx, actor, "user.update", "user:"+name, detail)
+	})
+	if err != nil {
+		return fmt.Errorf("update account %q: %w", name, err)
 	}
 	return nil
 }

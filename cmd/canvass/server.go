@@ -21,7 +21,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
@@ -239,7 +238,7 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		Store:   db,
 		Tokens:  db,
 		Audio:   promptsAudio{catalog},
-		Console: &cati.Console{Options: cfg.Console, Sessions: db, Campaigns: db, Desks: db, Answers: db, Floor: db, Events: db},
+		Console: &cati.Console{Options: cfg.Console, Sessions: db, Campaigns: db, Accounts: db, Desks: db, Answers: db, Floor: db, Events: db},
 		Parsed:  engine.Parsed(),
 		Mounts:  mounts,
 		Log:     log.With("component", "http"),
@@ -421,9 +420,6 @@ func checkRole(role string, allowed ...survey.Role) (survey.Role, error) {
 	return survey.Role(role), nil
 }
 
-// minPassword is the shortest password accepted for an account.
-const minPassword = 10
-
 func (e env) userAdd(ctx context.Context, args []string) error {
 	roles := []survey.Role{survey.RoleAdmin, survey.RoleSupervisor, survey.RoleInterviewer}
 	var role *string
@@ -439,8 +435,8 @@ func (e env) userAdd(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: user add needs exactly one NAME", errUsage)
 	}
 	name := fs.Arg(0)
-	if len(name) > 128 || strings.TrimSpace(name) != name || strings.ContainsFunc(name, unicode.IsControl) {
-		return fmt.Errorf("NAME %q: at most 128 characters, without control characters or surrounding spaces (it is typed at sign-in)", name)
+	if err := survey.CheckUserName(name); err != nil {
+		return fmt.Errorf("NAME: %s", survey.ErrorMessage(err))
 	}
 	hash, err := e.readPassword("user add --role " + string(r) + " " + name)
 	if err != nil {
@@ -497,8 +493,8 @@ func (e env) readPassword(command string) ([]byte, error) {
 		}
 		password = strings.TrimRight(line, "\r\n")
 	}
-	if len(password) < minPassword {
-		return nil, fmt.Errorf("password: give at least %d characters on stdin, e.g. `printf '%%s\\n' \"$PASSWORD\" | canvass %s`", minPassword, command)
+	if err := survey.CheckPassword(password); err != nil {
+		return nil, fmt.Errorf("password: %s; give it on stdin, e.g. `printf '%%s\\n' \"$PASSWORD\" | canvass %s`", survey.ErrorMessage(err), command)
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
