@@ -318,6 +318,15 @@ func TestAdminPagesInChromium(t *testing.T) {
 	}
 	ada.do(chromedp.SetUploadFiles(`#sample input[type=file]`, []string{csv}),
 		chromedp.Click(`#sample button[type=submit]`), chromedp.WaitVisible("#import-result #result"))
+	// Done means done: the bar full, and no progress poll still in flight
+	// to set it back; the result in view.
+	ada.poll(`document.getElementById("progress").dataset.state === "done" && document.getElementById("progress").dataset.polling === "0"`)
+	if got := ada.eval(`document.querySelector("#progress progress").value + " " + document.querySelector("#progress span").textContent`); got != "100 done" {
+		t.Fatalf("progress at the end: %q", got)
+	}
+	if in := ada.eval(`(() => { const r = document.getElementById("import-result").getBoundingClientRect(); return r.top < innerHeight && r.bottom > 0; })()`); in != "true" {
+		t.Fatal("the import's result is not in view")
+	}
 	if got := ada.text("#import-result #imported"); got != "3000" {
 		t.Fatalf("imported %q", got)
 	}

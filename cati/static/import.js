@@ -29,6 +29,8 @@ if (form) {
     bar.value = 0;
     label.textContent = "uploading…";
     let done = false;
+    box.dataset.state = "importing";
+    box.dataset.polling = "1";
     const poll = async () => {
       while (!done) {
         await new Promise((r) => setTimeout(r, 300));
@@ -36,10 +38,12 @@ if (form) {
           const r = await fetch("/admin/imports/" + token + "/status", { headers: { Accept: "application/json" } });
           if (!r.ok) { continue; }
           const s = await r.json();
+          if (done) { break; } // the import ended meanwhile: its result stands
           if (s.total > 0) { bar.value = Math.min(100, Math.round((100 * s.bytes) / s.total)); }
           label.textContent = s.state + " · " + s.rows + " rows read";
         } catch { /* keep polling */ }
       }
+      box.dataset.polling = "0";
     };
     poll();
     try {
@@ -47,12 +51,17 @@ if (form) {
       const doc = new DOMParser().parseFromString(await r.text(), "text/html");
       const part = doc.getElementById("result") || doc.getElementById("page-error");
       result.replaceChildren(part ? document.importNode(part, true) : document.createTextNode("The import failed (status " + r.status + ")."));
+      done = true;
       bar.value = 100;
       label.textContent = r.ok ? "done" : "failed";
+      box.dataset.state = r.ok ? "done" : "failed";
     } catch (e) {
+      done = true;
       label.textContent = "failed: " + e;
+      box.dataset.state = "failed";
     } finally {
       done = true;
+      result.scrollIntoView({ block: "nearest" });
     }
   });
 }
