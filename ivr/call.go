@@ -230,6 +230,15 @@ func (c *call) EndCause() string {
 	return ""
 }
 
+// ReceivedMedia reports whether the Media saw the caller's audio; true when
+// it cannot tell.
+func (c *call) ReceivedMedia() bool {
+	if w, ok := c.m.(MediaWitness); ok {
+		return w.ReceivedMedia()
+	}
+	return true
+}
+
 // Hangup ends the call.
 func (c *call) Hangup(ctx context.Context) error {
 	select {

@@ -92,6 +92,10 @@ type Store interface {
 	// SaveAnswer commits a together with clearing the answers to cleared,
 	// which a changed answer made irrelevant, in one transaction.
 	SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer, cleared ...string) error
+	// DiscardInterview removes an interview in progress that never
+	// started — no answer, no audio from the caller — keeping the call as
+	// an attempt with cause; survey.Conflict if it has answers or ended.
+	DiscardInterview(ctx context.Context, id survey.InterviewID, cause string) error
 	FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, lastQuestion string) error
 }
 
@@ -165,7 +169,9 @@ const saveTimeout = 10 * time.Second
 // Run conducts iv over ch until it is complete, the caller hangs up, or the
 // call lasts too long, and returns how the interview ended. Answers already
 // stored stay stored whatever happens; the interview is closed as complete,
-// partial or break-off with the cause.
+// partial or break-off with the cause — unless the caller's audio never
+// arrived and nothing was answered: then it was no interview, the store
+// keeps the call as an attempt, and the status is "".
 func (e *Engine) Run(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID) (survey.Status, error) {
 	log := e.log.With("interview_id", id, "questionnaire", iv.Questionnaire().ID)
 	callCtx, cancel := context.WithTimeout(ctx, e.opts.MaxCallDuration)
@@ -194,6 +200,15 @@ func (e *Engine) Run(ctx context.Context, ch Channel, iv *survey.Interview, id s
 	// record how the interview ended.
 	finishCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer done()
+	if w, ok := ch.(MediaWitness); ok && !w.ReceivedMedia() && len(iv.Answers()) == 0 && e.store != nil {
+		// Not an interview: the caller's audio never arrived.
+		if derr := e.store.DiscardInterview(finishCtx, id, cause); derr == nil {
+			log.Info("no audio from the caller: kept as a call, not an interview", "cause", cause)
+			return "", err
+		} else if !errors.Is(derr, survey.Conflict) {
+			log.Error("discard interview", "cause", cause, "err", derr)
+		}
+	}
 	if e.store != nil {
 		if ferr := e.store.FinishInterview(finishCtx, id, status, cause, last); ferr != nil {
 			log.Error("close interview", "status", status, "cause", cause, "err", ferr)

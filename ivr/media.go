@@ -51,6 +51,14 @@ type Media interface {
 	Done() <-chan struct{}
 }
 
+// MediaWitness is a Media that can tell whether the caller's side ever sent
+// audio. A call that carried none and gave no answer was never an
+// interview (a phone whose audio failed, say): the engine keeps it as a
+// call, not as a break-off.
+type MediaWitness interface {
+	ReceivedMedia() bool
+}
+
 // EndCauser is a Media that can tell why a call ended when the caller did
 // not simply hang up: "rtp_timeout" when the audio stopped and the adapter
 // hung up. "" means a plain hangup.

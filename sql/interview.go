@@ -152,6 +152,63 @@ func clearAnswers(ctx context.Context, tx DBTX, id survey.InterviewID, questions
 	return err
 }
 
+const (
+	// sqlDiscardInterview deletes an interview in progress without
+	// answers, returning what the call's attempt keeps.
+	sqlDiscardInterview = `
+DELETE FROM interview i WHERE i.id = $1 AND i.status = 'in_progress'
+  AND NOT EXISTS (SELECT 1 FROM answer a WHERE a.interview_id = i.id)
+RETURNING i.started_at, coalesce(i.context->>'call_id', ''), coalesce(i.context->>'caller_number', ''),
+          i.case_id, i.attempt_id`
+	sqlEndDialedAttempt = `
+UPDATE attempt SET ended_at = coalesce(ended_at, now()), talk_ms = coalesce(talk_ms, (extract(epoch FROM now() - $2::timestamptz) * 1000)::int)
+WHERE id = $1`
+	sqlInboundAttempt = `
+INSERT INTO attempt (case_id, direction, channel, phone_e164, started_at, answered_at, ended_at, talk_ms)
+VALUES (NULL, 'inbound', $1, $2, $3, $3, now(), (extract(epoch FROM now() - $3::timestamptz) * 1000)::int)`
+)
+
+// DiscardInterview removes interview id, in progress and without answers,
+// which never started: the caller's audio never arrived. The call is kept as
+// an attempt (the dialed one, ended; or a new inbound one). It is not an
+// interview, so no break-off is counted. survey.Conflict if it has answers
+// or has ended; survey.NotFound if there is no such interview. The cause
+// goes to the log: an attempt has no column for it.
+func (db *DB) DiscardInterview(ctx context.Context, id survey.InterviewID, cause string) error {
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		var (
+			started       time.Time
+			callID, phone string
+			caseID        *survey.CaseID
+			attemptID     *survey.AttemptID
+		)
+		err := tx.QueryRow(ctx, sqlDiscardInterview, id).Scan(&started, &callID, &phone, &caseID, &attemptID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM answer WHERE interview_id = $1`, id).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return survey.Errorf(survey.EConflict, "interview %d has answers", id)
+			}
+			return notInProgress(ctx, tx, id)
+		}
+		if err != nil {
+			return err
+		}
+		if attemptID != nil {
+			_, err = tx.Exec(ctx, sqlEndDialedAttempt, *attemptID, started)
+			return err
+		}
+		_, err = tx.Exec(ctx, sqlInboundAttempt, callID, phone, started)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("discard interview %d (%s): %w", id, cause, err)
+	}
+	return nil
+}
+
 const sqlFinishInterview = `
 UPDATE interview
 SET status = $2, ended_at = now(), end_cause = $3, last_question = $4

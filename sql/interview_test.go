@@ -542,3 +542,42 @@ func TestInterviewKeepsCaseAndAttempt(t *testing.T) {
 		t.Errorf("StartInterview with an unknown attempt: %v, want ErrNotFound", err)
 	}
 }
+
+// An interview that never started (no answer, no audio from the caller) is
+// removed and the call kept as an inbound attempt; one with an answer stays.
+func TestDiscardInterview(t *testing.T) {
+	db := sqltest.New(t)
+	ctx := t.Context()
+	v := putQuestionnaire(t, db, "post-call", "id: post-call\n")
+	rec := survey.InterviewRecord{Questionnaire: "post-call", Version: v.Version, Mode: survey.ModeIVR,
+		Context: survey.Context{CallID: "pbx-42", CallerNumber: "+33142000000"}}
+	silent, err := db.StartInterview(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered, err := db.StartInterview(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveAnswer(t, db, answered, "nps", int64(9))
+	if err := db.DiscardInterview(ctx, silent, "hangup"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Interview(ctx, silent); !errors.Is(err, survey.NotFound) {
+		t.Fatalf("the discarded interview is still there: %v", err)
+	}
+	var n int
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM attempt WHERE direction = 'inbound' AND channel = 'pbx-42'
+		AND phone_e164 = '+33142000000' AND ended_at IS NOT NULL AND case_id IS NULL`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d inbound attempts kept, %v", n, err)
+	}
+	if err := db.DiscardInterview(ctx, answered, "hangup"); !errors.Is(err, survey.Conflict) {
+		t.Fatalf("discard an interview with an answer: %v, want a conflict", err)
+	}
+	if r, err := db.Interview(ctx, answered); err != nil || r.Status != survey.StatusInProgress {
+		t.Fatalf("the answered interview: %+v, %v", r.Status, err)
+	}
+	if err := db.DiscardInterview(ctx, answered+100, "hangup"); !errors.Is(err, survey.NotFound) {
+		t.Fatalf("discard an unknown interview: %v", err)
+	}
+}

@@ -150,6 +150,36 @@ func (s *Store) FinishInterview(ctx context.Context, id survey.InterviewID, to s
 	return nil
 }
 
+// Discarded is the status the store gives an interview DiscardInterview
+// removed (the database deletes it and keeps the call as an attempt).
+const Discarded survey.Status = "discarded"
+
+// DiscardInterview removes an interview in progress without answers, and
+// tells WaitFinished; its record stays, with status Discarded and the cause.
+func (s *Store) DiscardInterview(ctx context.Context, id survey.InterviewID, cause string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	r, err := s.open(id)
+	if err == nil && len(r.Answers) > 0 {
+		err = survey.Errorf(survey.EConflict, "interview %d has answers", id)
+	}
+	if err == nil {
+		now := time.Now()
+		r.Status, r.EndCause, r.EndedAt = Discarded, cause, &now
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	select {
+	case s.finished <- id:
+	default:
+	}
+	return nil
+}
+
 // Interview returns a copy of interview id, and whether there is one.
 func (s *Store) Interview(id survey.InterviewID) (survey.InterviewRecord, bool) {
 	s.mu.Lock()

@@ -546,6 +546,9 @@ func (c *call) Hangup(ctx context.Context) error {
 	return nil
 }
 
+// ReceivedMedia reports whether the phone sent any audio we kept.
+func (c *call) ReceivedMedia() bool { return c.stats.received.Load() > 0 }
+
 // EndCause says why we ended the call when the caller did not hang up.
 func (c *call) EndCause() string {
 	if p := c.cause.Load(); p != nil {

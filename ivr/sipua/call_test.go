@@ -459,3 +459,30 @@ func TestLanguageMenu(t *testing.T) {
 		t.Errorf("interview in %q with %v; want French with nps 9", iv.Language, ivrtest.Values(iv))
 	}
 }
+
+// A phone whose audio never arrives and that answers nothing was no
+// interview (its audio failed, say): the call is kept, no break-off is
+// counted. One that sent audio and hung up is a break-off, as always.
+func TestNoAudioIsNoInterview(t *testing.T) {
+	t.Parallel()
+	e := start(t, testOptions(), nil)
+	for _, mute := range []bool{true, false} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c := e.dial(ctx, sipuatest.DialOptions{Mute: mute})
+		if _, err := c.WaitPrompt(ctx, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Hangup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		iv := e.store.WaitFinished(t, 5*time.Second)
+		want := survey.StatusBreakoff
+		if mute {
+			want = ivrtest.Discarded
+		}
+		if iv.Status != want {
+			t.Errorf("muted %v: interview %s (%s), want %s", mute, iv.Status, iv.EndCause, want)
+		}
+		cancel()
+	}
+}

@@ -47,7 +47,8 @@ type Recordings interface {
 var (
 	_ Sessions      = (*ivr.Engine)(nil)
 	_ ivr.Media     = (*call)(nil)
-	_ ivr.EndCauser = (*call)(nil)
+	_ ivr.EndCauser    = (*call)(nil)
+	_ ivr.MediaWitness = (*call)(nil)
 )
 
 // Errors of admission, checked with errors.Is.

@@ -218,6 +218,8 @@ type DialOptions struct {
 	// Video offers a video stream before the audio one, as a softphone
 	// with a camera does; the endpoint must refuse it in place.
 	Video bool
+	// Mute sends no RTP at all, as a phone whose audio failed.
+	Mute bool
 	// LateOffer sends the INVITE without SDP (a delayed-offer trunk): the
 	// endpoint offers in its 200 and the phone answers in the ACK, unless
 	// AckWithoutAnswer, which sends a bare ACK.
@@ -248,6 +250,7 @@ func (p *Phone) Dial(ctx context.Context, uri string, o DialOptions) (*Call, err
 	if err != nil {
 		return nil, err
 	}
+	c.MuteRTP(o.Mute)
 	ok := false
 	defer func() {
 		if !ok {
