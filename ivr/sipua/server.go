@@ -45,8 +45,8 @@ type Recordings interface {
 }
 
 var (
-	_ Sessions      = (*ivr.Engine)(nil)
-	_ ivr.Media     = (*call)(nil)
+	_ Sessions         = (*ivr.Engine)(nil)
+	_ ivr.Media        = (*call)(nil)
 	_ ivr.EndCauser    = (*call)(nil)
 	_ ivr.MediaWitness = (*call)(nil)
 )
