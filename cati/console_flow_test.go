@@ -7,7 +7,9 @@ package cati_test
 // claimed case ids.
 
 import (
+	"encoding/csv"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -298,6 +300,56 @@ func TestSecondTabFollows(t *testing.T) {
 		}
 		if seen.question() == d.question() {
 			return // caught up with tab a
+		}
+	}
+}
+
+// The CSV export of a campaign's interviews joins back to the sample file:
+// case, campaign, final disposition, phone and the contact's fields.
+func TestExportJoinsTheSample(t *testing.T) {
+	cf := newConsole(t, contact("Alice", "north", "consumer", "fibre"))
+	ws := cf.login("ivy").dial()
+	ws.next("state")
+	var d desk
+	ws.must("next_case", nil, &d)
+	ws.must("dial", map[string]any{"case_id": d.Case.ID}, &d)
+	ws.must("dial_result", map[string]any{"case_id": d.Case.ID, "outcome": "contact"}, &d)
+	ws.must("end_call", map[string]any{"case_id": d.Case.ID}, &d)
+	ws.must("wrap_up", map[string]any{"case_id": d.Case.ID, "code": "2.11", "note": "not interested"}, &d)
+	token, hash, err := cati.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cf.db.CreateToken(t.Context(), "export", survey.RoleAdmin, hash); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), "GET", cf.url+"/api/v1/questionnaires/customer-study/export.csv", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rows, err := csv.NewReader(resp.Body).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	got := map[string]string{}
+	for i, h := range rows[0] {
+		got[h] = rows[1][i]
+	}
+	var final string
+	if err := cf.db.Pool().QueryRow(t.Context(), `SELECT final_disposition FROM survey_case WHERE id = $1`, d.Case.ID).Scan(&final); err != nil || final == "" {
+		t.Fatalf("case not closed: %q, %v", final, err)
+	}
+	want := map[string]string{"case_id": itoa(d.Case.ID), "campaign": "Northwind study", "disposition": final,
+		"phone": "+12125550100", "contact.first_name": "Alice", "contact.region": "north", "contact.segment": "consumer", "contact.product": "fibre"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
 	}
 }

@@ -6,10 +6,13 @@ package cati
 //
 // Columns: interview_id, questionnaire_version, mode, language, status,
 // started_at, ended_at (RFC 3339, UTC), end_cause, agent, queue, call_id,
-// touchpoint, caller_number, then one column per answerable question of the
-// latest version, in questionnaire order. Answers to questions the latest
-// version no longer has are left out; contact fields and Context.Extra are
-// not exported.
+// touchpoint, caller_number; then, for an interview a campaign dialed, what
+// joins it back to the sample file: case_id, campaign, disposition (the
+// case's final one, empty while open), phone and contact.<field> for each
+// contact field of the questionnaire, as imported; then one column per
+// answerable question of the latest version, in questionnaire order.
+// Answers to questions the latest version no longer has are left out, and
+// so is Context.Extra.
 //
 // Answer cells: nps, scale and number as decimal integers; yes_no as 1 (yes)
 // or 0 (no), the coding statistics packages expect; choice as the option
@@ -53,7 +56,8 @@ const exportFlushRows = 200
 const exportStall = time.Minute
 
 var exportColumns = []string{"interview_id", "questionnaire_version", "mode", "language", "status",
-	"started_at", "ended_at", "end_cause", "agent", "queue", "call_id", "touchpoint", "caller_number"}
+	"started_at", "ended_at", "end_cause", "agent", "queue", "call_id", "touchpoint", "caller_number",
+	"case_id", "campaign", "disposition", "phone"}
 
 var paradataColumns = []string{"raw_keys", "first_key_ms", "no_input", "no_match", "barge_in"}
 
@@ -84,6 +88,9 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	header := append([]string(nil), exportColumns...)
+	for _, f := range qn.Contact {
+		header = append(header, "contact."+f)
+	}
 	for _, qq := range questions {
 		header = append(header, qq.ID)
 		if paradata {
@@ -116,7 +123,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 	f := survey.InterviewFilter{Questionnaire: id, From: from, To: to, WithAnswers: true}
 	row := make([]string, 0, len(header))
 	err = s.store.EachInterview(r.Context(), f, func(rec survey.InterviewRecord) error {
-		row = exportRow(row[:0], rec, questions, paradata)
+		row = exportRow(row[:0], rec, qn.Contact, questions, paradata)
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -164,7 +171,7 @@ func (s *sentWriter) Write(b []byte) (int, error) {
 }
 
 // exportRow appends the cells of one interview to row.
-func exportRow(row []string, rec survey.InterviewRecord, questions []*survey.Question, paradata bool) []string {
+func exportRow(row []string, rec survey.InterviewRecord, contact []string, questions []*survey.Question, paradata bool) []string {
 	ended := ""
 	if rec.EndedAt != nil {
 		ended = rec.EndedAt.UTC().Format(time.RFC3339)
@@ -174,6 +181,17 @@ func exportRow(row []string, rec survey.InterviewRecord, questions []*survey.Que
 		strconv.FormatInt(int64(rec.ID), 10), strconv.Itoa(rec.Version), guard(string(rec.Mode)), guard(rec.Language),
 		guard(string(rec.Status)), rec.StartedAt.UTC().Format(time.RFC3339), ended, guard(rec.EndCause),
 		guard(c.Agent), guard(c.Queue), guard(c.CallID), guard(c.Touchpoint), guard(c.CallerNumber))
+	if l := rec.Sample; l != nil {
+		row = append(row, strconv.FormatInt(int64(rec.CaseID), 10), guard(l.Campaign), guard(string(l.Disposition)), guard(l.Phone))
+		for _, f := range contact {
+			row = append(row, guard(l.Fields[f]))
+		}
+	} else {
+		row = append(row, "", "", "", "")
+		for range contact {
+			row = append(row, "")
+		}
+	}
 	answers := make(map[string]*survey.Answer, len(rec.Answers))
 	for i := range rec.Answers {
 		answers[rec.Answers[i].Question] = &rec.Answers[i]

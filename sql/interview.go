@@ -262,6 +262,10 @@ func notInProgress(ctx context.Context, q DBTX, id survey.InterviewID) error {
 const sqlSelectInterviews = `
 SELECT i.id, i.questionnaire_id, i.version, i.mode, i.language, i.status, i.context, i.contact,
        i.started_at, i.ended_at, i.end_cause, i.last_question, coalesce(i.case_id, 0), coalesce(i.attempt_id, 0),
+       (SELECT jsonb_build_object('campaign', cp.name, 'disposition', coalesce(sc.final_disposition, ''),
+                                  'phone', ct.phone_e164, 'fields', ct.attrs)
+        FROM survey_case sc JOIN campaign cp ON cp.id = sc.campaign_id JOIN contact ct ON ct.id = sc.contact_id
+        WHERE sc.id = i.case_id),
        CASE WHEN $1::boolean THEN (
            SELECT jsonb_agg(jsonb_build_object('q', a.question_id, 'v', a.value, 's', a.skipped,
                                                'p', a.paradata, 't', a.answered_at)
@@ -414,14 +418,27 @@ func scanInterview(row pgx.CollectableRow) (survey.InterviewRecord, error) {
 	var (
 		r                          survey.InterviewRecord
 		ictx, contact, answers     []byte
+		sample                     []byte
 		started                    time.Time
 		ended                      *time.Time
 		mode, status, lastQuestion string
 	)
 	err := row.Scan(&r.ID, &r.Questionnaire, &r.Version, &mode, &r.Language, &status, &ictx, &contact,
-		&started, &ended, &r.EndCause, &lastQuestion, &r.CaseID, &r.AttemptID, &answers)
+		&started, &ended, &r.EndCause, &lastQuestion, &r.CaseID, &r.AttemptID, &sample, &answers)
 	if err != nil {
 		return r, err
+	}
+	if sample != nil {
+		var l struct {
+			Campaign    string            `json:"campaign"`
+			Disposition string            `json:"disposition"`
+			Phone       string            `json:"phone"`
+			Fields      map[string]string `json:"fields"`
+		}
+		if err := json.Unmarshal(sample, &l); err != nil {
+			return r, fmt.Errorf("interview %d case: %w", r.ID, err)
+		}
+		r.Sample = &survey.SampleLink{Campaign: l.Campaign, Disposition: survey.DispositionCode(l.Disposition), Phone: l.Phone, Fields: l.Fields}
 	}
 	r.Mode, r.Status, r.LastQuestion = survey.Mode(mode), survey.Status(status), lastQuestion
 	r.StartedAt = started.UTC()

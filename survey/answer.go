@@ -92,4 +92,15 @@ type InterviewRecord struct {
 	// before they existed; showing them there is for the API to decide.
 	CaseID    CaseID    `json:"-"`
 	AttemptID AttemptID `json:"-"`
+	// Sample is the case and contact a campaign dialed, for exports that
+	// join back to the sample file; nil for an interview of no case.
+	Sample *SampleLink `json:"-"`
+}
+
+// SampleLink ties an interview to its case in a campaign's sample.
+type SampleLink struct {
+	Campaign    string
+	Disposition DispositionCode // the case's final disposition; "" while open
+	Phone       string
+	Fields      map[string]string // the contact's fields, as imported
 }
