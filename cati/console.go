@@ -162,6 +162,8 @@ type console struct {
 	dummyHash []byte
 	// logins slows down password guessing (throttle.go).
 	logins *throttle
+	// names are account names for the live feed (events.go).
+	names names
 }
 
 // enableConsole sets up the console over c's stores.

@@ -37,6 +37,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1366, 768), // a call-center screen
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1366, 768),
 	}
@@ -429,4 +430,43 @@ func TestReassignOutsideCallingHours(t *testing.T) {
 	if n := cf.count(`SELECT count(*) FROM interviewer_desk d JOIN app_user u ON u.id = d.user_id WHERE u.name = 'ivy' AND d.case_id IS NOT NULL`); n != 0 {
 		t.Fatal("the case went on ivy's desk")
 	}
+}
+
+// The floor shows each interviewer's contacts per hour, completes, refusal
+// rate and handle time, and the feed says what happened in words; a click
+// on an interviewer picks her case for an action, whose result shows
+// without scrolling.
+func TestSupervisorFloorInChromium(t *testing.T) {
+	cf := newConsole(t, contact("Alice", "north", "consumer", "fibre"), contact("Bob", "south", "consumer", "tv"))
+	sup := cf.openTab(newBrowser(t), "sam", artifactDir(t))
+	sup.do(chromedp.WaitVisible(`#interviewers`))
+	ian := cf.login("ian").dial()
+	ian.next("state")
+	var d desk
+	ian.must("next_case", nil, &d)
+	ian.must("dial", map[string]any{"case_id": d.Case.ID}, &d)
+	ian.must("dial_result", map[string]any{"case_id": d.Case.ID, "outcome": "contact"}, &d)
+	cf.clock.Advance(3 * time.Minute)
+	ian.must("end_call", map[string]any{"case_id": d.Case.ID}, &d)
+	ian.must("wrap_up", map[string]any{"case_id": d.Case.ID, "code": "2.11", "note": "not interested"}, &d)
+	first := d.Case.ID
+	ian.must("next_case", nil, &d)
+	row := `#interviewers tr[data-name=ian]`
+	sup.poll(`document.querySelector("` + row + `")?.dataset.case === "` + itoa(d.Case.ID) + `"`)
+	for sel, want := range map[string]string{" .contacts-hour": "1", " .refusal-rate": "100.0%", " .handle": "3:00"} {
+		if got := sup.text(row + sel); got != want {
+			t.Errorf("%s: %q, want %q", sel, got, want)
+		}
+	}
+	sup.poll(`[...document.querySelectorAll("#events li")].some((li) => li.textContent.includes("ian closed case ` + itoa(first) + ` as 2.11 Refusal"))`)
+	sup.do(chromedp.Click(row))
+	if got := sup.eval(`document.querySelector("#act input[name=case_id]").value`); got != itoa(d.Case.ID) {
+		t.Fatalf("clicking ian picked case %q, want %d", got, d.Case.ID)
+	}
+	sup.do(chromedp.SetValue(`#act select[name=action]`, "release"), chromedp.Click(`#act button[type=submit]`))
+	sup.poll(`document.getElementById("act-result").textContent.startsWith("Done: release case")`)
+	if in := sup.eval(`(() => { const r = document.getElementById("act-result").getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()`); in != "true" {
+		t.Fatal("the action's result is not in view")
+	}
+	sup.screenshot("floor-metrics")
 }

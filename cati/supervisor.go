@@ -33,6 +33,10 @@ type deskRowView struct {
 	Campaign       string           `json:"campaign,omitempty"`
 	CompletesHour  int              `json:"completes_last_hour"`
 	CompletesToday int              `json:"completes_today"`
+	ContactsHour   int              `json:"contacts_last_hour"`
+	ContactsToday  int              `json:"contacts_today"`
+	RefusalRate    *float64         `json:"refusal_rate"`       // refusals of today's contacts; null without one
+	HandleSeconds  int              `json:"avg_handle_seconds"` // mean length of today's answered calls
 }
 
 type campaignView struct {
@@ -47,6 +51,7 @@ type campaignView struct {
 	Appointments    int                   `json:"appointments"`
 	AppointmentsDue int                   `json:"appointments_due"`
 	Completes       int                   `json:"completes"`
+	CompletesHour   int                   `json:"completes_last_hour"`
 	Partials        int                   `json:"partials"`
 	Refusals        int                   `json:"refusals"`
 	Counts          survey.Counts         `json:"counts"`
@@ -77,8 +82,13 @@ func (s *Server) floorView(ctx context.Context) (floorView, error) {
 		names[c.ID] = c.Name
 	}
 	for _, d := range f.Desks {
-		v.Interviewers = append(v.Interviewers, deskRowView{ID: d.UserID, Name: d.Name, State: d.State, Reason: d.Reason, Since: d.Since,
-			CaseID: d.CaseID, Campaign: names[d.CampaignID], CompletesHour: d.CompletesHour, CompletesToday: d.CompletesToday})
+		row := deskRowView{ID: d.UserID, Name: d.Name, State: d.State, Reason: d.Reason, Since: d.Since,
+			CaseID: d.CaseID, Campaign: names[d.CampaignID], CompletesHour: d.CompletesHour, CompletesToday: d.CompletesToday,
+			ContactsHour: d.ContactsHour, ContactsToday: d.ContactsToday, HandleSeconds: int(d.HandleToday.Round(time.Second) / time.Second)}
+		if d.ContactsToday > 0 {
+			row.RefusalRate = new(float64(d.RefusalsToday) / float64(d.ContactsToday))
+		}
+		v.Interviewers = append(v.Interviewers, row)
 	}
 	for _, c := range f.Campaigns {
 		cv, err := s.campaignView(ctx, c)
@@ -93,7 +103,7 @@ func (s *Server) floorView(ctx context.Context) (floorView, error) {
 func (s *Server) campaignView(ctx context.Context, c survey.CampaignProgress) (campaignView, error) {
 	cv := campaignView{ID: c.ID, Name: c.Name, Status: c.Status, Questionnaire: c.Questionnaire, Cases: c.Cases,
 		Remaining: c.Cases - c.Closed, Open: c.Open, Claimed: c.Claimed, Appointments: c.Appointments,
-		AppointmentsDue: c.AppointmentsDue, Completes: c.Completes, Partials: c.Partials, Refusals: c.Refusals,
+		AppointmentsDue: c.AppointmentsDue, Completes: c.Completes, CompletesHour: c.CompletesHour, Partials: c.Partials, Refusals: c.Refusals,
 		Counts: c.Groups, Quotas: []quotaView{}}
 	camp, err := s.console.Campaigns.Campaign(ctx, c.ID)
 	if err != nil {

@@ -125,6 +125,7 @@ type eventView struct {
 	CaseID     survey.CaseID     `json:"case_id,omitempty"`
 	UserID     survey.UserID     `json:"user_id,omitempty"`
 	Data       json.RawMessage   `json:"data,omitempty"`
+	Text       string            `json:"text,omitempty"` // in words, for the feed
 }
 
 // runFeed runs the LISTEN loop, the event reader and the floor refresher.
@@ -249,7 +250,11 @@ func minNonZero(a, b int64) int64 {
 // dispatch sends one event where it belongs.
 func (s *Server) dispatch(e survey.Event) {
 	h := s.console.hub
-	b, err := encode("event", "", eventView{ID: e.ID, At: e.At, Kind: e.Kind, CampaignID: e.CampaignID, CaseID: e.CaseID, UserID: e.UserID, Data: e.Payload})
+	var text string
+	if h.hasSupervisors() {
+		text = s.eventText(e)
+	}
+	b, err := encode("event", "", eventView{ID: e.ID, At: e.At, Kind: e.Kind, CampaignID: e.CampaignID, CaseID: e.CaseID, UserID: e.UserID, Data: e.Payload, Text: text})
 	if err != nil {
 		s.log.Error("live feed: encode event", "id", e.ID, "err", err)
 		return

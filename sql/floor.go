@@ -20,8 +20,16 @@ SELECT u.id, u.name, coalesce(d.state, 'signed_out'), coalesce(d.reason, ''),
        CASE WHEN d.state <> 'signed_out' THEN d.since END, coalesce(d.case_id, 0),
        coalesce(sc.campaign_id, 0),
        (SELECT count(*) FROM interview i WHERE i.interviewer_id = u.id AND i.status = 'complete' AND i.ended_at > $1::timestamptz - interval '1 hour'),
-       (SELECT count(*) FROM interview i WHERE i.interviewer_id = u.id AND i.status = 'complete' AND i.ended_at >= date_trunc('day', $1::timestamptz))
+       (SELECT count(*) FROM interview i WHERE i.interviewer_id = u.id AND i.status = 'complete' AND i.ended_at >= date_trunc('day', $1::timestamptz)),
+       a.contacts_hour, a.contacts_today, a.refusals_today, a.handle_ms
 FROM app_user u
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE at.answered_at > $1::timestamptz - interval '1 hour') AS contacts_hour,
+           count(*) FILTER (WHERE at.answered_at IS NOT NULL) AS contacts_today,
+           count(*) FILTER (WHERE at.disposition LIKE '2.11%') AS refusals_today,
+           coalesce((avg(extract(epoch FROM at.ended_at - at.started_at) * 1000)
+               FILTER (WHERE at.answered_at IS NOT NULL AND at.ended_at IS NOT NULL))::bigint, 0) AS handle_ms
+    FROM attempt at WHERE at.interviewer_id = u.id AND at.started_at >= date_trunc('day', $1::timestamptz)) a
 LEFT JOIN interviewer_desk d ON d.user_id = u.id
 LEFT JOIN survey_case sc ON sc.id = d.case_id
 WHERE u.role = 'interviewer' AND NOT u.disabled
@@ -34,7 +42,9 @@ SELECT c.id, c.name, c.questionnaire_id, c.status,
        count(sc.id) FILTER (WHERE sc.status = 'claimed'),
        count(sc.id) FILTER (WHERE sc.status = 'appointment'),
        count(sc.id) FILTER (WHERE sc.status = 'appointment' AND sc.next_attempt_at <= $1),
-       count(sc.id) FILTER (WHERE sc.status = 'closed')
+       count(sc.id) FILTER (WHERE sc.status = 'closed'),
+       (SELECT count(*) FROM interview i JOIN survey_case s2 ON s2.id = i.case_id
+        WHERE s2.campaign_id = c.id AND i.status = 'complete' AND i.ended_at > $1::timestamptz - interval '1 hour')
 FROM campaign c LEFT JOIN survey_case sc ON sc.campaign_id = c.id
 GROUP BY c.id ORDER BY c.id`
 
@@ -72,7 +82,10 @@ func (db *DB) Floor(ctx context.Context, now time.Time) (survey.Floor, error) {
 			f.Desks, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.DeskRow, error) {
 				var d survey.DeskRow
 				var since *time.Time // none while signed out
-				err := row.Scan(&d.UserID, &d.Name, &d.State, &d.Reason, &since, &d.CaseID, &d.CampaignID, &d.CompletesHour, &d.CompletesToday)
+				var handleMS int64
+				err := row.Scan(&d.UserID, &d.Name, &d.State, &d.Reason, &since, &d.CaseID, &d.CampaignID, &d.CompletesHour, &d.CompletesToday,
+					&d.ContactsHour, &d.ContactsToday, &d.RefusalsToday, &handleMS)
+				d.HandleToday = time.Duration(handleMS) * time.Millisecond
 				if since != nil {
 					d.Since = since.UTC()
 				}
@@ -88,7 +101,7 @@ func (db *DB) Floor(ctx context.Context, now time.Time) (survey.Floor, error) {
 			f.Campaigns, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.CampaignProgress, error) {
 				c := survey.CampaignProgress{QuotaFill: map[string]int{}, Values: map[string]map[int64]int{}}
 				err := row.Scan(&c.ID, &c.Name, &c.Questionnaire, &c.Status, &c.Cases, &c.Open, &c.Claimed, &c.Appointments,
-					&c.AppointmentsDue, &c.Closed)
+					&c.AppointmentsDue, &c.Closed, &c.CompletesHour)
 				return c, err
 			})
 			if err != nil {

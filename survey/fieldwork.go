@@ -220,8 +220,12 @@ type DeskRow struct {
 	Since          time.Time // zero: never signed in
 	CaseID         CaseID
 	CampaignID     CampaignID
-	CompletesHour  int // completes ended in the last hour
-	CompletesToday int // since midnight UTC
+	CompletesHour  int           // completes ended in the last hour
+	CompletesToday int           // since midnight UTC
+	ContactsHour   int           // calls answered in the last hour
+	ContactsToday  int           // since midnight UTC
+	RefusalsToday  int           // calls settled as a refusal (2.11, 2.111, 2.112) today
+	HandleToday    time.Duration // mean length of today's answered calls, dial to wrap-up
 }
 
 // CampaignProgress is one campaign's fieldwork so far.
@@ -237,6 +241,7 @@ type CampaignProgress struct {
 	AppointmentsDue int
 	Closed          int
 	Completes       int
+	CompletesHour   int // ended in the last hour
 	Partials        int
 	Refusals        int
 	Groups          Counts                   // closed cases by rate group

@@ -36,16 +36,22 @@ function render() {
   root.replaceChildren(
     h("section", { class: "card" }, h("h2", {}, "Interviewers"),
       h("table", { class: "grid", id: "interviewers" },
-        h("thead", {}, h("tr", {}, ["Interviewer", "State", "Time in state", "Case", "Campaign", "Completes last hour", "Completes today"].map((t) => h("th", {}, t)))),
-        h("tbody", {}, floor.interviewers.map((d) => h("tr", { "data-name": d.name },
+        h("thead", {}, h("tr", {}, ["Interviewer", "State", "Time in state", "Case", "Campaign", "Contacts/h", "Completes/h",
+          "Completes today", "Refusal rate", "Avg handle"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, floor.interviewers.map((d) => h("tr", { "data-name": d.name, "data-case": d.case_id || "", class: d.case_id ? "pick" : "",
+          onclick: () => pick(d) },
           h("td", {}, d.name), h("td", { class: "st-" + d.state, "data-state": d.state }, stateText(d)),
           d.since ? h("td", { class: "ago", "data-since": d.since }, ago(d.since)) : h("td", {}, "—"), h("td", {}, d.case_id || "—"), h("td", {}, d.campaign || "—"),
-          h("td", {}, String(d.completes_last_hour)), h("td", {}, String(d.completes_today))))))),
+          h("td", { class: "contacts-hour" }, String(d.contacts_last_hour)), h("td", { class: "completes-hour" }, String(d.completes_last_hour)),
+          h("td", {}, String(d.completes_today)), h("td", { class: "refusal-rate" }, pct(d.refusal_rate)),
+          h("td", { class: "handle" }, d.avg_handle_seconds ? duration(d.avg_handle_seconds) : "—")))))),
     ...floor.campaigns.map((c) => h("section", { class: "card campaign", "data-id": c.id },
       h("h2", {}, c.name, " ", h("span", { class: "muted" }, "· " + c.status + " · " + c.questionnaire), " ", h("a", { href: "/supervisor/report/" + c.id }, "report")),
       h("p", {},
         kpi("Completes", c.completes, "completes"), kpi("Partials", c.partials, "partials"), kpi("Refusals", c.refusals, "refusals"),
-        kpi("Remaining sample", c.remaining, "remaining"), kpi("Appointments due", c.appointments_due, "appointments-due"),
+        kpi("Completes last hour", c.completes_last_hour, "completes-hour"),
+        kpi("Remaining sample", c.remaining, "remaining"), kpi("Appointments booked", c.appointments, "appointments"),
+        kpi("Appointments due", c.appointments_due, "appointments-due"),
         kpi("In progress", c.claimed, "claimed")),
       h("p", {},
         kpi("RR1", pct(c.rr1), "rr1"), kpi("COOP1", pct(c.coop1), "coop1"), kpi("REF1", pct(c.ref1), "ref1"), kpi("CON1", pct(c.con1), "con1"),
@@ -59,8 +65,19 @@ function kpi(label, value, cls) {
   return h("span", { class: "kpi " + cls }, label + ": ", h("b", {}, String(value)));
 }
 
+function duration(sec) { return Math.floor(sec / 60) + ":" + String(sec % 60).padStart(2, "0"); }
+
+// pick puts an interviewer's case in the action form.
+function pick(d) {
+  if (!d.case_id) { return; }
+  const form = document.getElementById("act");
+  form.elements.case_id.value = d.case_id;
+  form.elements.action.focus();
+}
+
 function addEvent(e) {
-  events.prepend(h("li", {}, new Date(e.at).toLocaleTimeString() + " " + e.kind + (e.case_id ? " · case " + e.case_id : "")));
+  const what = e.text || e.kind + (e.case_id ? " · case " + e.case_id : "");
+  events.prepend(h("li", {}, new Date(e.at).toLocaleTimeString() + " " + what));
   while (events.children.length > 50) { events.lastChild.remove(); }
 }
 
@@ -86,4 +103,5 @@ document.getElementById("act").addEventListener("submit", async (ev) => {
     out.textContent = e.message || String(e);
     out.className = "error";
   }
+  out.scrollIntoView({ block: "nearest" });
 });

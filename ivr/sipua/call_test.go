@@ -196,7 +196,9 @@ func TestHangupMidSurvey(t *testing.T) {
 // A phone's ACK and an immediate BYE can be handled in either order (each
 // SIP request gets its own goroutine). A BYE that overtakes the ACK still
 // proves the caller had our 200: the call counts as answered and hung up,
-// so the interview is stored as a break-off, not dropped as never set up.
+// and is kept, not dropped as never set up. With no audio and no answer it
+// was no interview, so it is kept as a call rather than a break-off
+// (TestNoAudioIsNoInterview).
 func TestByeOvertakesAck(t *testing.T) {
 	t.Parallel()
 	e := start(t, testOptions(), nil)
@@ -204,8 +206,8 @@ func TestByeOvertakesAck(t *testing.T) {
 	defer cancel()
 	c := e.dial(ctx, sipuatest.DialOptions{ByeBeforeAck: true})
 	iv := e.hangUp(ctx, c)
-	if iv.EndCause != "hangup" || iv.Status != survey.StatusBreakoff {
-		t.Errorf("interview %s with cause %q, want breakoff by hangup", iv.Status, iv.EndCause)
+	if iv.EndCause != "hangup" || iv.Status != ivrtest.Discarded {
+		t.Errorf("interview %s with cause %q, want kept as a call (hangup)", iv.Status, iv.EndCause)
 	}
 }
 
@@ -471,6 +473,11 @@ func TestNoAudioIsNoInterview(t *testing.T) {
 		c := e.dial(ctx, sipuatest.DialOptions{Mute: mute})
 		if _, err := c.WaitPrompt(ctx, time.Time{}); err != nil {
 			t.Fatal(err)
+		}
+		if !mute {
+			if err := c.WaitSent(ctx, 5); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := c.Hangup(ctx); err != nil {
 			t.Fatal(err)

@@ -62,6 +62,9 @@ func TestSurveyDial(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			newRespondent(t, ctx, c).prompt()
+			if err := c.WaitSent(ctx, 5); err != nil { // audio carried: an interview, broken off
+				t.Error(err)
+			}
 			if err := c.Hangup(ctx); err != nil {
 				t.Error(err)
 			}

@@ -325,6 +325,21 @@ type Stats struct {
 	MaxGap                time.Duration // longest silence of the wire between two packets
 }
 
+// WaitSent waits until the phone has sent n RTP packets: a call that is to
+// count as having carried audio.
+func (c *Call) WaitSent(ctx context.Context, n int64) error {
+	for c.out.Load() < n {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d RTP packets sent (%d so far): %w", n, c.out.Load(), ctx.Err())
+		case <-c.Done():
+			return fmt.Errorf("the call ended after %d RTP packets sent, before %d", c.out.Load(), n)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
 // Stats returns the RTP statistics so far.
 func (c *Call) Stats() Stats {
 	return Stats{PacketsIn: c.in.Load(), PacketsOut: c.out.Load(),
