@@ -68,6 +68,9 @@ type DeskStore interface {
 	CompleteInterview(ctx context.Context, user survey.UserID, caseID survey.CaseID, status survey.Status, lastQuestion string, quotaCells []string, now time.Time) (survey.Desk, error)
 	EndCall(ctx context.Context, user survey.UserID, caseID survey.CaseID, now time.Time) (survey.Desk, error)
 	WrapUp(ctx context.Context, user survey.UserID, caseID survey.CaseID, o survey.Outcome, now time.Time) (survey.Desk, error)
+	// Today counts the interviewer's answered calls and completes since
+	// midnight UTC.
+	Today(ctx context.Context, user survey.UserID, now time.Time) (contacts, completes int, err error)
 	// SetPresence signs a desk in or out, or takes or ends a break.
 	SetPresence(ctx context.Context, user survey.UserID, move survey.DeskMove, reason string, now time.Time) (survey.Desk, error)
 }

@@ -21,6 +21,7 @@ type deskView struct {
 	State        survey.DeskState  `json:"state"`
 	Reason       string            `json:"reason,omitempty"`        // of a break
 	BreakReasons []string          `json:"break_reasons,omitempty"` // offered while idle
+	Today        *todayView        `json:"today,omitempty"`         // the interviewer's own counts, while idle
 	Since        time.Time         `json:"since,omitzero"`          // absent before the interviewer's first case
 	Case         *caseView         `json:"case,omitempty"`
 	Intro        string            `json:"intro,omitempty"`
@@ -32,6 +33,12 @@ type deskView struct {
 	Suggested    string            `json:"suggested,omitempty"` // disposition to preselect in wrap-up
 	DialOutcomes []dialOutcome     `json:"dial_outcomes,omitempty"`
 	Dispositions []dispositionView `json:"dispositions,omitempty"`
+}
+
+// todayView is what an interviewer did today.
+type todayView struct {
+	Contacts  int `json:"contacts"`
+	Completes int `json:"completes"`
 }
 
 type caseView struct {
@@ -143,6 +150,11 @@ func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) 
 	if !d.State.OnCase() {
 		if d.State == survey.DeskIdle {
 			v.BreakReasons = survey.BreakReasons()
+			contacts, completes, err := s.console.Desks.Today(ctx, u.ID, s.now())
+			if err != nil {
+				return v, err
+			}
+			v.Today = &todayView{Contacts: contacts, Completes: completes}
 		}
 		return v, nil
 	}

@@ -203,6 +203,10 @@ func TestConsoleInChromium(t *testing.T) {
 	if q := ivy.text("#q-text"); !strings.Contains(q, "fibre") {
 		t.Fatalf("piped question %q", q)
 	}
+	// The introduction stays at hand during the interview.
+	if intro := ivy.eval(`document.querySelector("#intro-details #intro").textContent`); !strings.Contains(intro, "speak with Alice") {
+		t.Fatalf("introduction during the interview: %q", intro)
+	}
 	ivy.key("1")
 	ivy.do(chromedp.WaitVisible(`#options button.picked[data-value="true"]`))
 	ivy.key("\r")
@@ -245,6 +249,9 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	ivy.screenshot("wrap-up")
 	ivy.do(chromedp.Click("#submit-wrapup"), chromedp.WaitVisible("#next-case"))
+	if got := ivy.text("#today"); got != "Today: 1 contact, 1 complete" {
+		t.Fatalf("own counts %q", got)
+	}
 
 	// The supervisor's page changes by itself.
 	sup.poll(`document.querySelector(".campaign .completes b").textContent === "1"`)

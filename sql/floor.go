@@ -69,6 +69,20 @@ WHERE NOT a.skipped AND jsonb_typeof(a.value) = 'number'
   AND (a.value::numeric) = trunc(a.value::numeric) AND abs(a.value::numeric) < 1e15
 GROUP BY 1, 2, 3`
 
+const sqlToday = `
+SELECT (SELECT count(*) FROM attempt WHERE interviewer_id = $1 AND answered_at >= date_trunc('day', $2::timestamptz)),
+       (SELECT count(*) FROM interview WHERE interviewer_id = $1 AND status = 'complete' AND ended_at >= date_trunc('day', $2::timestamptz))`
+
+// Today counts an interviewer's answered calls and completes since midnight
+// UTC, as the floor does.
+func (db *DB) Today(ctx context.Context, userID survey.UserID, now time.Time) (contacts, completes int, err error) {
+	err = db.retry(ctx, func() error { return db.pool.QueryRow(ctx, sqlToday, userID, now).Scan(&contacts, &completes) })
+	if err != nil {
+		return 0, 0, fmt.Errorf("today's counts of user %d: %w", userID, err)
+	}
+	return contacts, completes, nil
+}
+
 // Floor reads the floor as of now.
 func (db *DB) Floor(ctx context.Context, now time.Time) (survey.Floor, error) {
 	var f survey.Floor

@@ -86,6 +86,8 @@ function showError(msg) {
   if (el) { el.textContent = msg; } else { render(); }
 }
 
+function count(n, what) { return n + " " + what + (n === 1 ? "" : "s"); }
+
 function caseId() { return desk && desk.case ? desk.case.id : 0; }
 
 // ---- rendering ----
@@ -101,6 +103,7 @@ function render() {
       h("h1", {}, "Ready for a case"),
       h("p", { class: "muted" }, "Press N or the button to get the best case that is due now."),
       h("p", { class: "problem-msg", id: "problem", role: "alert" }, message),
+      desk.today ? h("p", { id: "today" }, "Today: " + count(desk.today.contacts, "contact") + ", " + count(desk.today.completes, "complete")) : null,
       h("button", { id: "next-case", onclick: () => request("next_case") }, "Next case (N)"),
       h("p", { class: "row" }, reason,
         h("button", { id: "take-break", class: "secondary", onclick: () => request("break", { reason: reason.value }) }, "Take a break"))));
@@ -163,7 +166,9 @@ function mainPanel() {
           h("button", { "data-outcome": o.id, onclick: () => request("dial_result", { case_id: caseId(), outcome: o.id }) }, h("kbd", {}, o.key), o.label))));
       break;
     case "interviewing":
-      sec.append(questionPanel());
+      // The introduction stays at hand: a respondent may ask again who calls.
+      sec.append(h("details", { id: "intro-details" }, h("summary", {}, "Introduction"),
+        h("div", { class: "script", id: "intro" }, desk.intro || "(no introduction)")), questionPanel());
       break;
     case "wrap_up":
       sec.append(...wrapUpPanel());
