@@ -477,3 +477,94 @@ func TestSupervisorFloorInChromium(t *testing.T) {
 	}
 	sup.screenshot("floor-metrics")
 }
+
+// The keyboard slips an interviewer hits: a clicked score is what is sent
+// whatever the box holds; a held Backspace emptying a text field does not
+// back up; each Backspace backs up one question, however quick; a cleared
+// number box is no answer; a refusal's explanation survives the refresh
+// that follows it. The test waits for the page's own request counters.
+func TestConsoleKeyboardInChromium(t *testing.T) {
+	cf := newConsole(t, contact("Alice", "north", "consumer", "fibre"))
+	ivy := cf.openTab(newBrowser(t), "ivy", artifactDir(t))
+	settled := `(() => { const c = document.getElementById("console").dataset; return (c.sent || "0") === (c.acked || "0"); })()`
+	counter := func() string { return ivy.eval(`document.getElementById("console").dataset.sent || "0"`) }
+	answer := func(q string) string {
+		var v string
+		if err := cf.db.Pool().QueryRow(t.Context(), `SELECT value::text FROM answer WHERE question_id = $1`, q).Scan(&v); err != nil {
+			t.Fatalf("answer %s: %v", q, err)
+		}
+		return v
+	}
+	ivy.do(chromedp.WaitVisible("#next-case"))
+	ivy.key("n")
+	ivy.do(chromedp.WaitVisible("#dial"))
+	ivy.key("d")
+	ivy.do(chromedp.WaitVisible("#outcomes"))
+	ivy.key("1")
+	ivy.question("main_user")
+	ivy.key("1")
+	ivy.do(chromedp.WaitVisible(`#options button.picked[data-value="true"]`))
+	ivy.key("\r")
+	ivy.question("tenure")
+	ivy.key("3\r")
+	ivy.question("sat_overall")
+	ivy.key("4")
+	ivy.key("\r")
+	ivy.question("nps")
+
+	// 1. A clicked score wins over the box.
+	ivy.do(chromedp.SetValue("#value", "7"), chromedp.Click(`.options button[data-value="9"]`))
+	ivy.question("nps_reason")
+	ivy.poll(settled)
+	if v := answer("nps"); v != "9" {
+		t.Fatalf("clicked 9 with 7 in the box: stored %s", v)
+	}
+
+	// 2. A held Backspace that empties the field repeats: no back-up.
+	before := counter()
+	ivy.eval(`(() => { const f = document.getElementById("value"); f.value = ""; f.focus();
+		f.dispatchEvent(new KeyboardEvent("keydown", { key: "Backspace", repeat: true, bubbles: true })); return ""; })()`)
+	if after := counter(); after != before {
+		t.Fatalf("a repeated Backspace sent a request (%s → %s)", before, after)
+	}
+	// 3. A fresh one on the empty field backs up one question.
+	ivy.key("\b")
+	ivy.question("nps")
+	ivy.poll(settled)
+	ivy.key("\r") // the box holds the stored 9
+	ivy.question("nps_reason")
+	ivy.poll(settled)
+	// 4. Two quick Backspaces: two questions back.
+	ivy.key("\b\b")
+	ivy.poll(settled)
+	ivy.question("sat_overall")
+
+	// 5. A cleared number box is no answer: nothing sent, the old one kept.
+	ivy.key("\b")
+	ivy.question("tenure")
+	ivy.poll(settled)
+	before = counter()
+	ivy.do(chromedp.SetValue("#value", ""), chromedp.Focus("#value"))
+	ivy.key("\r")
+	ivy.poll(`document.getElementById("problem").textContent.includes("Type a number first")`)
+	if after := counter(); after != before {
+		t.Fatalf("a cleared box sent a request (%s → %s)", before, after)
+	}
+	if v := answer("tenure"); v != "3" {
+		t.Fatalf("tenure became %s", v)
+	}
+
+	// 6. The desk moved on another node: the page's next step is refused,
+	// and the explanation stays on the refreshed screen.
+	ivy.key("4\r")
+	ivy.question("sat_overall")
+	ivy.poll(settled)
+	cf.exec(`UPDATE interviewer_desk SET question = 'tenure' WHERE state = 'interviewing'`)
+	ivy.key("5")
+	ivy.key("\r")
+	ivy.question("tenure")
+	ivy.poll(settled)
+	if msg := ivy.text("#problem"); !strings.Contains(msg, "your screen has been refreshed") {
+		t.Fatalf("the refusal's explanation is gone: %q", msg)
+	}
+}

@@ -13,9 +13,13 @@ let shownAt = Date.now();
 let message = "";     // the last error, shown until the next state
 // Requests go out one after another, in the order the interviewer acted: a
 // key pressed while the previous request is in flight is queued, not lost;
-// the same request twice in a row (a double Enter) is sent once.
+// the same request twice in a row (a double Enter) is sent once, but each
+// back-up is one question back. The page counts requests made and answered
+// (data-sent, data-acked on #console) so that a test can wait for them.
 let pending = Promise.resolve();
 let last = "";
+let sent = 0;
+let acked = 0;
 
 const client = connect({
   onStatus: showStatus,
@@ -42,7 +46,8 @@ function setDesk(d) {
     shownAt = Date.now();
     picked = d.question && d.question.previous !== undefined ? d.question.previous : null;
     multi = new Set(d.question && Array.isArray(d.question.previous) ? d.question.previous : []);
-    message = "";
+    // The message stays: a refusal's explanation ("your screen has been
+    // refreshed") comes with the refresh; the next request clears it.
   }
   render();
   if (kept) { restore(kept); }
@@ -65,16 +70,20 @@ function restore(values) {
 function request(type, data) {
   const { millis, ...same } = data || {}; // the time on screen differs between two presses
   const key = type + JSON.stringify(same);
-  if (key === last) { return pending; }
+  if (key === last && type !== "back") { return pending; }
   last = key;
+  root.dataset.sent = String(++sent);
   pending = pending.then(async () => {
     message = "";
+    const el = document.getElementById("problem");
+    if (el) { el.textContent = ""; }
     try {
       await client.send(type, data || {});
     } catch (e) {
       showError(e.message || String(e));
     } finally {
       if (last === key) { last = ""; }
+      root.dataset.acked = String(++acked);
     }
   });
   return pending;
@@ -205,7 +214,7 @@ function questionPanel() {
       if (q.type === "scale" && q.max <= 9) {
         wrap.append(options(opts));
       } else {
-        wrap.append(h("div", { class: "options" }, opts.map((o) => h("button", { "data-value": o.value, class: picked === o.value ? "picked" : "", onclick: () => { picked = o.value; answer(); } }, o.text))),
+        wrap.append(h("div", { class: "options" }, opts.map((o) => h("button", { "data-value": o.value, class: picked === o.value ? "picked" : "", onclick: () => { picked = o.value; answer(o.value); } }, o.text))),
           h("label", {}, "Score ", h("input", { id: "value", type: "number", min: q.min, max: q.max, value: picked ?? "", autofocus: true })));
       }
       break;
@@ -239,14 +248,18 @@ function toggle(v) {
   render();
 }
 
-function answer() {
+// answer sends the current question's answer: clicked, when a button gave
+// it, else what the screen holds.
+function answer(clicked) {
   const q = desk.question;
   let value = picked;
   const input = document.getElementById("value");
   if (q.type === "multi") {
     value = q.options.map((o) => o.value).filter((v) => multi.has(v));
+  } else if (clicked !== undefined) {
+    value = clicked; // a clicked score wins over a number typed in the box
   } else if (q.type === "number" || q.type === "nps" || (q.type === "scale" && input)) {
-    if (input && input.value !== "") { value = Number(input.value); }
+    if (input) { value = input.value === "" ? null : Number(input.value); } // a cleared box is no answer
     if (value === null || value === "" || Number.isNaN(value)) { showError("Type a number first."); return; }
   } else if (q.type === "text" || q.type === "recording") {
     value = input ? input.value : "";
@@ -301,7 +314,8 @@ document.addEventListener("keydown", (ev) => {
     answer();
     return;
   }
-  if ((ev.key === "Backspace" || ev.key === "ArrowLeft") && (!typing || t.value === "") && q.can_back) {
+  // A held Backspace clearing a field repeats: only a fresh press backs up.
+  if ((ev.key === "Backspace" || ev.key === "ArrowLeft") && !ev.repeat && (!typing || t.value === "") && q.can_back) {
     ev.preventDefault();
     request("back", { case_id: caseId() });
     return;
