@@ -18,21 +18,22 @@ import (
 
 // deskView is the interviewer's screen, sent as the "state" message.
 type deskView struct {
-	State        survey.DeskState  `json:"state"`
-	Reason       string            `json:"reason,omitempty"`        // of a break
-	BreakReasons []string          `json:"break_reasons,omitempty"` // offered while idle
-	Today        *todayView        `json:"today,omitempty"`         // the interviewer's own counts, while idle
-	Since        time.Time         `json:"since,omitzero"`          // absent before the interviewer's first case
-	Case         *caseView         `json:"case,omitempty"`
-	Intro        string            `json:"intro,omitempty"`
-	Question     *questionView     `json:"question,omitempty"`
-	Answered     int               `json:"answered"`
-	Outcome      survey.Status     `json:"outcome,omitempty"` // how the interview would end now
-	Complete     bool              `json:"complete,omitempty"`
-	Thanks       string            `json:"thanks,omitempty"`
-	Suggested    string            `json:"suggested,omitempty"` // disposition to preselect in wrap-up
-	DialOutcomes []dialOutcome     `json:"dial_outcomes,omitempty"`
-	Dispositions []dispositionView `json:"dispositions,omitempty"`
+	State        survey.DeskState         `json:"state"`
+	Reason       string                   `json:"reason,omitempty"`        // of a break
+	BreakReasons []string                 `json:"break_reasons,omitempty"` // offered while idle
+	Today        *todayView               `json:"today,omitempty"`         // the interviewer's own counts, while idle
+	Since        time.Time                `json:"since,omitzero"`          // absent before the interviewer's first case
+	Case         *caseView                `json:"case,omitempty"`
+	Intro        string                   `json:"intro,omitempty"`
+	Question     *questionView            `json:"question,omitempty"`
+	Answered     int                      `json:"answered"`
+	Outcome      survey.Status            `json:"outcome,omitempty"` // how the interview would end now
+	Complete     bool                     `json:"complete,omitempty"`
+	Thanks       string                   `json:"thanks,omitempty"`
+	Suggested    string                   `json:"suggested,omitempty"` // disposition to preselect in wrap-up
+	Fitting      []survey.DispositionCode `json:"fitting,omitempty"`   // the codes that fit what happened, suggested first
+	DialOutcomes []dialOutcome            `json:"dial_outcomes,omitempty"`
+	Dispositions []dispositionView        `json:"dispositions,omitempty"`
 }
 
 // todayView is what an interviewer did today.
@@ -187,6 +188,7 @@ func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) 
 		v.Intro = iv.Intro()
 		v.DialOutcomes = dialOutcomeViews()
 	case survey.DeskInterviewing, survey.DeskWrapUp:
+		connected := d.InterviewID != 0 // this call reached the respondent
 		if d.InterviewID == 0 && cd.InterviewID != 0 {
 			d.InterviewID = cd.InterviewID
 		}
@@ -212,6 +214,12 @@ func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) 
 		}
 		if d.State == survey.DeskWrapUp {
 			v.Dispositions = dispositionViews(d.AttemptID != 0)
+			verdict := survey.Status("")
+			if connected {
+				verdict = v.Outcome
+			}
+			v.Fitting = survey.FittingCodes(d.AttemptID != 0, verdict)
+			v.Suggested = string(v.Fitting[0])
 		}
 	}
 	return v, nil

@@ -568,3 +568,28 @@ func TestConsoleKeyboardInChromium(t *testing.T) {
 		t.Fatalf("the refusal's explanation is gone: %q", msg)
 	}
 }
+
+// The wrap-up offers the codes that fit what happened, the suggested one
+// first, and the rest of the catalog under "Other…".
+func TestWrapUpFittingCodesInChromium(t *testing.T) {
+	cf := newConsole(t, contact("Alice", "north", "consumer", "fibre"))
+	ivy := cf.openTab(newBrowser(t), "ivy", artifactDir(t))
+	ivy.do(chromedp.WaitVisible("#next-case"))
+	ivy.key("n")
+	ivy.do(chromedp.WaitVisible("#dial"))
+	ivy.key("d")
+	ivy.do(chromedp.WaitVisible("#outcomes"))
+	ivy.key("1")
+	ivy.question("main_user")
+	ivy.do(chromedp.Click("#end-call"), chromedp.WaitVisible("#wrapup-form"))
+	fitting := ivy.eval(`[...document.querySelectorAll("#fitting option")].map((o) => o.value).join(" ")`)
+	if fitting != "2.12 2.11 2.112 2.111" {
+		t.Fatalf("codes offered for a break-off: %q", fitting)
+	}
+	if v := ivy.eval(`document.getElementById("code").value`); v != "2.12" {
+		t.Fatalf("suggested %q", v)
+	}
+	if n := ivy.eval(`String(document.querySelectorAll("#other-codes option[value='2.36']").length)`); n != "1" {
+		t.Fatal("the rest of the catalog is not under Other…")
+	}
+}

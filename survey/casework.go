@@ -433,3 +433,23 @@ func PlanReassign(c Case, camp Campaign, now time.Time) (Handover, error) {
 	}
 	return HandoverNow, nil
 }
+
+// FittingCodes are the dispositions that fit what happened on a case at
+// wrap-up, the one to suggest first: without a call, what the record can
+// show; a complete interview, 1.1; an interview that stopped, its verdict
+// (1.2 or 2.12) and the refusals; a call that reached nobody, what the line
+// did. verdict is how the call's interview ends ("" when the call reached
+// no respondent). Any other code of the catalog stays allowed.
+func FittingCodes(dialed bool, verdict Status) []DispositionCode {
+	switch {
+	case !dialed:
+		return RecordCodes()
+	case verdict == StatusComplete:
+		return []DispositionCode{CodeComplete}
+	case verdict == StatusPartial:
+		return []DispositionCode{CodePartial, "2.11", "2.112", "2.12"}
+	case verdict != "":
+		return []DispositionCode{CodeBreakoff, "2.11", "2.112", "2.111"}
+	}
+	return []DispositionCode{CodeNoAnswer, CodeBusy, CodeAnsweringMachine, "2.221", CodeNonWorking, "3.16"}
+}

@@ -274,9 +274,14 @@ function answer(clicked) {
 
 function wrapUpPanel() {
   const complete = desk.complete;
+  // The codes that fit what happened come first, the suggested one on top;
+  // the rest of the catalog is under "Other…".
+  const fitting = desk.fitting || [];
+  const opt = (d) => h("option", { value: d.code, selected: d.code === desk.suggested }, d.code + " " + d.label + (d.requires_note ? " (note required)" : ""));
   const select = h("select", { name: "code", id: "code" },
     h("option", { value: "" }, "— pick a disposition —"),
-    desk.dispositions.map((d) => h("option", { value: d.code, selected: d.code === desk.suggested }, d.code + " " + d.label + (d.requires_note ? " (note required)" : ""))));
+    h("optgroup", { label: "Fits what happened", id: "fitting" }, fitting.map((c) => desk.dispositions.find((d) => d.code === c)).filter(Boolean).map(opt)),
+    h("optgroup", { label: "Other…", id: "other-codes" }, desk.dispositions.filter((d) => !fitting.includes(d.code)).map(opt)));
   const form = h("form", { id: "wrapup-form", onsubmit: (ev) => {
     ev.preventDefault();
     const fd = new FormData(form);
