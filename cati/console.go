@@ -71,6 +71,9 @@ type DeskStore interface {
 	// Today counts the interviewer's answered calls and completes since
 	// midnight UTC.
 	Today(ctx context.Context, user survey.UserID, now time.Time) (contacts, completes int, err error)
+	// LastWrapped is the interviewer's latest case.wrapped event;
+	// survey.ENotFound if there is none.
+	LastWrapped(ctx context.Context, user survey.UserID) (survey.Event, error)
 	// SetPresence signs a desk in or out, or takes or ends a break.
 	SetPresence(ctx context.Context, user survey.UserID, move survey.DeskMove, reason string, now time.Time) (survey.Desk, error)
 }

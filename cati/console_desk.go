@@ -8,6 +8,7 @@ package cati
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,6 +23,7 @@ type deskView struct {
 	Reason       string                   `json:"reason,omitempty"`        // of a break
 	BreakReasons []string                 `json:"break_reasons,omitempty"` // offered while idle
 	Today        *todayView               `json:"today,omitempty"`         // the interviewer's own counts, while idle
+	Last         *lastCaseView            `json:"last,omitempty"`          // how the latest case was settled, while idle
 	Since        time.Time                `json:"since,omitzero"`          // absent before the interviewer's first case
 	Case         *caseView                `json:"case,omitempty"`
 	Intro        string                   `json:"intro,omitempty"`
@@ -34,6 +36,14 @@ type deskView struct {
 	Fitting      []survey.DispositionCode `json:"fitting,omitempty"`   // the codes that fit what happened, suggested first
 	DialOutcomes []dialOutcome            `json:"dial_outcomes,omitempty"`
 	Dispositions []dispositionView        `json:"dispositions,omitempty"`
+}
+
+// lastCaseView is how the interviewer's latest case was settled, for the
+// confirmation after each case.
+type lastCaseView struct {
+	CaseID survey.CaseID `json:"case_id"`
+	At     time.Time     `json:"at"`
+	Text   string        `json:"text"` // "closed as 1.1 Complete", "booked for a call back"…
 }
 
 // todayView is what an interviewer did today.
@@ -156,6 +166,11 @@ func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) 
 				return v, err
 			}
 			v.Today = &todayView{Contacts: contacts, Completes: completes}
+			if e, err := s.console.Desks.LastWrapped(ctx, u.ID); err == nil {
+				v.Last = lastCase(e)
+			} else if survey.ErrorCodeOf(err) != survey.ENotFound {
+				return v, err
+			}
 		}
 		return v, nil
 	}
@@ -305,4 +320,28 @@ func questionOf(iv *survey.Interview) *questionView {
 		v.Previous = a.Value
 	}
 	return v
+}
+
+// lastCase says how a wrap-up event settled its case.
+func lastCase(e survey.Event) *lastCaseView {
+	var p struct {
+		CaseStatus  string `json:"case_status"`
+		FinalCode   string `json:"final_code"`
+		AttemptCode string `json:"attempt_code"`
+	}
+	if json.Unmarshal(e.Payload, &p) != nil {
+		return nil
+	}
+	text := "put back for a retry"
+	switch survey.CaseStatus(p.CaseStatus) {
+	case survey.CaseClosed:
+		text = "closed as " + codeText(p.FinalCode)
+	case survey.CaseAppointment:
+		text = "booked for a call back"
+	default:
+		if p.AttemptCode != "" {
+			text += " (" + codeText(p.AttemptCode) + ")"
+		}
+	}
+	return &lastCaseView{CaseID: e.CaseID, At: e.At, Text: text}
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -251,6 +252,9 @@ func TestConsoleInChromium(t *testing.T) {
 	ivy.do(chromedp.Click("#submit-wrapup"), chromedp.WaitVisible("#next-case"))
 	if got := ivy.text("#today"); got != "Today: 1 contact, 1 complete" {
 		t.Fatalf("own counts %q", got)
+	}
+	if got := ivy.text("#after-case"); !regexp.MustCompile(`^Case [0-9]+ closed as 1\.1 Complete\.$`).MatchString(got) {
+		t.Fatalf("confirmation after the case: %q", got)
 	}
 
 	// The supervisor's page changes by itself.

@@ -8,6 +8,7 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -54,6 +55,27 @@ func (db *DB) AddEvent(ctx context.Context, e survey.Event) (int64, error) {
 		})
 	})
 	return id, err
+}
+
+const sqlLastWrapped = `
+SELECT id, at, kind, coalesce(campaign_id, 0), coalesce(interview_id, 0), coalesce(user_id, 0), coalesce(case_id, 0), payload
+FROM event WHERE user_id = $1 AND kind = 'case.wrapped' ORDER BY id DESC LIMIT 1`
+
+// LastWrapped is the interviewer's latest wrap-up (its event: the case, how
+// it was settled); survey.NotFound if there is none.
+func (db *DB) LastWrapped(ctx context.Context, userID survey.UserID) (survey.Event, error) {
+	var e survey.Event
+	err := db.retry(ctx, func() error {
+		return db.pool.QueryRow(ctx, sqlLastWrapped, userID).Scan(&e.ID, &e.At, &e.Kind, &e.CampaignID, &e.InterviewID, &e.UserID, &e.CaseID, &e.Payload)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, survey.NotFound
+	}
+	if err != nil {
+		return e, fmt.Errorf("last wrap-up of user %d: %w", userID, err)
+	}
+	e.At = e.At.UTC()
+	return e, nil
 }
 
 const sqlEventsAfter = `

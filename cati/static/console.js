@@ -41,6 +41,12 @@ function setDesk(d) {
   const sameScreen = desk && desk.state === d.state && (desk.case && desk.case.id) === (d.case && d.case.id) &&
     (desk.question && desk.question.id) === (d.question && d.question.id);
   const kept = sameScreen ? typed() : null;
+  // A case just settled: say how it was recorded.
+  if (desk && desk.case && d.state === "idle" && d.last && d.last.case_id === desk.case.id) {
+    startAfterCase(d.last);
+  } else if (d.state !== "idle") {
+    stopAfterCase();
+  }
   desk = d;
   if (!sameQuestion) {
     shownAt = Date.now();
@@ -71,6 +77,7 @@ function request(type, data) {
   const { millis, ...same } = data || {}; // the time on screen differs between two presses
   const key = type + JSON.stringify(same);
   if (key === last && type !== "back") { return pending; }
+  stopAfterCase();
   last = key;
   root.dataset.sent = String(++sent);
   pending = pending.then(async () => {
@@ -95,6 +102,14 @@ function showError(msg) {
   if (el) { el.textContent = msg; } else { render(); }
 }
 
+// ---- after each case ----
+
+let afterCase = null; // how the case just settled was recorded, until the next request
+
+function startAfterCase(last) { afterCase = "Case " + last.case_id + " " + last.text + "."; }
+
+function stopAfterCase() { afterCase = null; }
+
 function count(n, what) { return n + " " + what + (n === 1 ? "" : "s"); }
 
 function caseId() { return desk && desk.case ? desk.case.id : 0; }
@@ -109,6 +124,7 @@ function render() {
     const reason = h("select", { id: "break-reason", "aria-label": "Reason for the break" },
       (desk.break_reasons || []).map((r) => h("option", { value: r }, r)));
     root.append(h("section", { class: "card", id: "idle" },
+      afterCase ? h("p", { class: "flash", id: "after-case", role: "status" }, afterCase) : null,
       h("h1", {}, "Ready for a case"),
       h("p", { class: "muted" }, "Press N or the button to get the best case that is due now."),
       h("p", { class: "problem-msg", id: "problem", role: "alert" }, message),
