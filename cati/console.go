@@ -71,6 +71,8 @@ type DeskStore interface {
 	// Today counts the interviewer's answered calls and completes since
 	// midnight UTC.
 	Today(ctx context.Context, user survey.UserID, now time.Time) (contacts, completes int, err error)
+	// Appointments lists the call backs booked with the interviewer.
+	Appointments(ctx context.Context, user survey.UserID) ([]survey.Appointment, error)
 	// LastWrapped is the interviewer's latest case.wrapped event;
 	// survey.ENotFound if there is none.
 	LastWrapped(ctx context.Context, user survey.UserID) (survey.Event, error)

@@ -20,11 +20,12 @@ import (
 // deskView is the interviewer's screen, sent as the "state" message.
 type deskView struct {
 	State        survey.DeskState         `json:"state"`
-	Reason       string                   `json:"reason,omitempty"`        // of a break
-	BreakReasons []string                 `json:"break_reasons,omitempty"` // offered while idle
-	Today        *todayView               `json:"today,omitempty"`         // the interviewer's own counts, while idle
-	Last         *lastCaseView            `json:"last,omitempty"`          // how the latest case was settled, while idle
-	Since        time.Time                `json:"since,omitzero"`          // absent before the interviewer's first case
+	Reason       string                   `json:"reason,omitempty"`          // of a break
+	BreakReasons []string                 `json:"break_reasons,omitempty"`   // offered while idle
+	Today        *todayView               `json:"today,omitempty"`           // the interviewer's own counts, while idle
+	Last         *lastCaseView            `json:"last,omitempty"`            // how the latest case was settled, while idle
+	Mine         []myApptView             `json:"my_appointments,omitempty"` // the call backs booked with the interviewer, while idle
+	Since        time.Time                `json:"since,omitzero"`            // absent before the interviewer's first case
 	Case         *caseView                `json:"case,omitempty"`
 	Intro        string                   `json:"intro,omitempty"`
 	Question     *questionView            `json:"question,omitempty"`
@@ -44,6 +45,13 @@ type lastCaseView struct {
 	CaseID survey.CaseID `json:"case_id"`
 	At     time.Time     `json:"at"`
 	Text   string        `json:"text"` // "closed as 1.1 Complete", "booked for a call back"…
+}
+
+// myApptView is one of the interviewer's call backs.
+type myApptView struct {
+	CaseID survey.CaseID `json:"case_id"`
+	Local  string        `json:"local"` // in the respondent's time
+	Note   string        `json:"note,omitempty"`
 }
 
 // todayView is what an interviewer did today.
@@ -166,6 +174,17 @@ func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) 
 				return v, err
 			}
 			v.Today = &todayView{Contacts: contacts, Completes: completes}
+			mine, err := s.console.Desks.Appointments(ctx, u.ID)
+			if err != nil {
+				return v, err
+			}
+			for _, a := range mine {
+				loc, err := survey.Location(a.TZ)
+				if err != nil {
+					loc = time.UTC
+				}
+				v.Mine = append(v.Mine, myApptView{CaseID: a.CaseID, Local: a.At.In(loc).Format("Mon 2 Jan 15:04 MST"), Note: a.Note})
+			}
 			if e, err := s.console.Desks.LastWrapped(ctx, u.ID); err == nil {
 				v.Last = lastCase(e)
 			} else if survey.ErrorCodeOf(err) != survey.ENotFound {

@@ -411,6 +411,9 @@ func TestReassignKeepsTheAppointmentInChromium(t *testing.T) {
 	cf.clock.Advance(time.Date(2026, 1, 13, 15, 31, 0, 0, time.UTC).Sub(cf.clock.Now())) // 10:31 in New York
 	ivy := cf.openTab(newBrowser(t), "ivy", artifactDir(t))
 	ivy.do(chromedp.WaitVisible("#next-case"))
+	if got := ivy.text("#my-appointments li"); got != "Tue 13 Jan 10:30 EST · case "+itoa(id)+" · ask for Mrs Smith" {
+		t.Fatalf("my appointments: %q", got)
+	}
 	ivy.key("n")
 	ivy.do(chromedp.WaitVisible("#appointment-booked"))
 	if first := ivy.eval(`document.querySelector("#case").firstElementChild.id`); first != "appointment-booked" {

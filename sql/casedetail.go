@@ -39,6 +39,35 @@ SELECT a.id, a.at, a.status, coalesce(u.name, ''), a.note
 FROM appointment a LEFT JOIN app_user u ON u.id = a.interviewer_id
 WHERE a.case_id = $1 ORDER BY a.at, a.id`
 
+const sqlMyAppointments = `
+SELECT a.id, a.at, a.status, a.note, a.case_id, ct.tz
+FROM appointment a JOIN survey_case sc ON sc.id = a.case_id JOIN contact ct ON ct.id = sc.contact_id
+WHERE a.interviewer_id = $1 AND a.status = 'pending' AND sc.status <> 'closed'
+ORDER BY a.at, a.id LIMIT 50`
+
+// Appointments lists the call backs booked with interviewer userID, soonest
+// first (at most 50).
+func (db *DB) Appointments(ctx context.Context, userID survey.UserID) ([]survey.Appointment, error) {
+	var as []survey.Appointment
+	err := db.retry(ctx, func() error {
+		rows, err := db.pool.Query(ctx, sqlMyAppointments, userID)
+		if err != nil {
+			return err
+		}
+		as, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.Appointment, error) {
+			var a survey.Appointment
+			err := row.Scan(&a.ID, &a.At, &a.Status, &a.Note, &a.CaseID, &a.TZ)
+			a.At = a.At.UTC()
+			return a, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("appointments of user %d: %w", userID, err)
+	}
+	return as, nil
+}
+
 // Case returns case id with its contact, history, notes and appointments;
 // survey.NotFound if there is none.
 func (db *DB) Case(ctx context.Context, id survey.CaseID) (survey.Case, error) {

@@ -160,6 +160,8 @@ type Appointment struct {
 	Status      string // pending, kept, missed, cancelled
 	Interviewer string // "" = anyone
 	Note        string
+	CaseID      CaseID // set in an interviewer's list of appointments
+	TZ          string // the respondent's zone, likewise
 }
 
 // Case is a case with its contact and history.

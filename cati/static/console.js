@@ -130,6 +130,8 @@ function render() {
       h("p", { class: "problem-msg", id: "problem", role: "alert" }, message),
       desk.today ? h("p", { id: "today" }, "Today: " + count(desk.today.contacts, "contact") + ", " + count(desk.today.completes, "complete")) : null,
       h("button", { id: "next-case", onclick: () => request("next_case") }, "Next case (N)"),
+      desk.my_appointments ? h("div", { id: "my-appointments" }, h("h2", {}, "My appointments"),
+        h("ul", {}, desk.my_appointments.map((a) => h("li", { "data-case": a.case_id }, a.local + " · case " + a.case_id + (a.note ? " · " + a.note : ""))))) : null,
       h("p", { class: "row" }, reason,
         h("button", { id: "take-break", class: "secondary", onclick: () => request("break", { reason: reason.value }) }, "Take a break"))));
     document.getElementById("next-case").focus();
