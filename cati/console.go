@@ -42,6 +42,8 @@ type CampaignStore interface {
 	Campaign(ctx context.Context, id survey.CampaignID) (survey.Campaign, error)
 	SetCampaignStatus(ctx context.Context, id survey.CampaignID, status survey.CampaignStatus, actor string) error
 	AssignInterviewers(ctx context.Context, id survey.CampaignID, users []survey.UserID, actor string) error
+	// SetFieldLabels records the sample file's names of contact fields.
+	SetFieldLabels(ctx context.Context, id survey.CampaignID, labels map[string]string) error
 	// UpdateCampaignSettings replaces c's max attempts, windows and settings.
 	UpdateCampaignSettings(ctx context.Context, c survey.Campaign, actor string) error
 	ImportSample(ctx context.Context, id survey.CampaignID, rows []survey.SampleRow, actor string) (int, []survey.Duplicate, error)

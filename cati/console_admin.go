@@ -559,6 +559,9 @@ func (s *Server) campaignSettings(w http.ResponseWriter, r *http.Request, sess *
 	}
 	edited := c
 	st, problems := parseSettings(r.PostForm, q, &edited)
+	if old, err := c.DecodeSettings(); err == nil {
+		st.FieldLabels = old.FieldLabels // set by imports, not by the form
+	}
 	if len(problems) == 0 {
 		b, err := json.Marshal(st)
 		if err != nil {
@@ -776,6 +779,11 @@ func (s *Server) uploadSample(w http.ResponseWriter, r *http.Request, sess *sess
 			return err
 		}
 		res.Imported = n
+		if len(rep.Labels) > 0 {
+			if err := c.Campaigns.SetFieldLabels(r.Context(), camp.ID, rep.Labels); err != nil {
+				return err
+			}
+		}
 		for _, d := range dups {
 			res.Duplicates = append(res.Duplicates, rowError{Line: d.Line, Message: d.Phone + " is already in this campaign"})
 		}

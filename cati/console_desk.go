@@ -68,6 +68,7 @@ type caseView struct {
 	LocalTime    string            `json:"local_time"` // the respondent's clock now
 	Language     string            `json:"language,omitempty"`
 	Fields       map[string]string `json:"fields"`
+	Labels       map[string]string `json:"labels,omitempty"` // the sample file's names of the fields
 	Attempts     int               `json:"attempts"`
 	MaxAttempts  int               `json:"max_attempts"`
 	History      []historyView     `json:"history"`
@@ -264,6 +265,9 @@ func (s *Server) caseView(cd survey.Case, camp survey.Campaign) *caseView {
 		Fields: map[string]string{}, Attempts: cd.Attempts, MaxAttempts: cd.MaxAttempts, Windows: camp.Windows.String(),
 		History: []historyView{}, Notes: []noteView{}, Appointments: []apptView{}}
 	maps.Copy(cv.Fields, cd.Contact.Attrs)
+	if st, err := camp.DecodeSettings(); err == nil {
+		cv.Labels = st.FieldLabels
+	}
 	loc, err := survey.Location(cd.Contact.TZ)
 	if err != nil {
 		loc = time.UTC

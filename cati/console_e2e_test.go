@@ -9,6 +9,7 @@ package cati_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -598,5 +599,29 @@ func TestWrapUpFittingCodesInChromium(t *testing.T) {
 	}
 	if n := ivy.eval(`String(document.querySelectorAll("#other-codes option[value='2.36']").length)`); n != "1" {
 		t.Fatal("the rest of the catalog is not under Other…")
+	}
+}
+
+// The interviewer's screen names the contact fields as the sample file did.
+func TestContactFieldLabelsInChromium(t *testing.T) {
+	cf := newConsole(t)
+	ada := cf.login("ada")
+	csv := "Phone,First name,Region,Product\n+1 212 555 0400,Tess,north,fibre\n"
+	r := ada.multipartPost("/admin/campaigns/"+itoa(cf.campaign)+"/sample", [][2]string{{"csrf", ada.csrf}, {"token", "tok0123456789labels"},
+		{"col_phone", "Phone"}, {"field_first_name", "First name"}, {"field_region", "Region"}, {"field_product", "Product"}},
+		"file", "sample.csv", []byte(csv), "Accept", "application/json")
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("import: %d %s", r.StatusCode, body(t, r))
+	}
+	cf.exec(`UPDATE survey_case SET next_attempt_at = '2000-01-01' WHERE status = 'open'`)
+	ivy := cf.openTab(newBrowser(t), "ivy", artifactDir(t))
+	ivy.do(chromedp.WaitVisible("#next-case"))
+	ivy.key("n")
+	ivy.do(chromedp.WaitVisible("#dial"))
+	if got := ivy.text(`#case dt[data-field=first_name]`); got != "First name" {
+		t.Fatalf("first_name shown as %q", got)
+	}
+	if got := ivy.text(`#case dt[data-field=region]`); got != "Region" {
+		t.Fatalf("region shown as %q", got)
 	}
 }

@@ -48,6 +48,9 @@ type sampleReport struct {
 	Errors     []rowError         `json:"errors"`
 	Duplicates []rowError         `json:"duplicates"`
 	Truncated  bool               `json:"truncated,omitempty"` // too many errors to list
+	// Labels are the file's own names of the contact fields' columns
+	// ("First name" for first_name), for the interviewers' screen.
+	Labels map[string]string `json:"-"`
 }
 
 // Limits of one import.
@@ -138,6 +141,10 @@ func parseSample(r io.Reader, m Mapping, region string, progress func(rows int, 
 		if fieldCols[f], err = col(c); err != nil {
 			return rep, err
 		}
+		if rep.Labels == nil {
+			rep.Labels = map[string]string{}
+		}
+		rep.Labels[f] = strings.TrimSpace(header[fieldCols[f]])
 	}
 	seen := map[string]int{} // E.164 -> first line
 	fail := func(line int, format string, args ...any) {

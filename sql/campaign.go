@@ -108,6 +108,31 @@ func (db *DB) campaigns(ctx context.Context, id survey.CampaignID) ([]survey.Cam
 	return cs, err
 }
 
+const sqlFieldLabels = `
+UPDATE campaign SET settings = jsonb_set(settings, '{field_labels}', coalesce(settings->'field_labels', '{}') || $2::jsonb)
+WHERE id = $1`
+
+// SetFieldLabels records the sample file's names of contact fields
+// (merged with earlier imports'); survey.NotFound if there is no such
+// campaign.
+func (db *DB) SetFieldLabels(ctx context.Context, id survey.CampaignID, labels map[string]string) error {
+	b, err := json.Marshal(labels)
+	if err != nil {
+		return err
+	}
+	err = db.retry(ctx, func() error {
+		tag, err := db.pool.Exec(ctx, sqlFieldLabels, id, string(b))
+		if err == nil && tag.RowsAffected() == 0 {
+			err = fmt.Errorf("no campaign %d: %w", id, survey.NotFound)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set field labels of campaign %d: %w", id, err)
+	}
+	return nil
+}
+
 const sqlClearWindows = `DELETE FROM campaign_window WHERE campaign_id = $1`
 
 // UpdateCampaignSettings replaces a campaign's max attempts, calling windows

@@ -95,6 +95,9 @@ type CampaignSettings struct {
 	// E is the eligible share of unknown-eligibility cases used for RR3,
 	// RR4, REF2 and CON2; nil = the proportional default.
 	E *float64 `json:"e,omitempty"`
+	// FieldLabels name the contact fields as the sample file did ("First
+	// name" for first_name), for the interviewers' screen.
+	FieldLabels map[string]string `json:"field_labels,omitempty"`
 }
 
 // DecodeSettings reads a campaign's settings JSON ("" or {} = defaults).

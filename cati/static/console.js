@@ -155,7 +155,7 @@ function render() {
 
 function sidePanel() {
   const c = desk.case;
-  const fields = Object.entries(c.fields || {}).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v || "—")]);
+  const fields = Object.entries(c.fields || {}).flatMap(([k, v]) => [h("dt", { "data-field": k }, (c.labels && c.labels[k]) || k), h("dd", {}, v || "—")]);
   // A call back booked with the respondent comes first: when, and what was agreed.
   const booked = c.appointments.filter((a) => a.status === "pending");
   return h("aside", { class: "card side", id: "case" },
