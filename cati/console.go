@@ -123,11 +123,15 @@ type ConsoleOptions struct {
 	DefaultRegion string `yaml:"default_region"`
 	// MaxUploadBytes bounds an uploaded sample file.
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+	// NextCaseDelay is how long after a case is settled the next one comes
+	// by itself (the interviewer may stay); 0 waits for the interviewer.
+	NextCaseDelay time.Duration `yaml:"next_case_delay"`
 }
 
 // DefaultConsoleOptions: a working shift with lunch idle, a day at most.
 func DefaultConsoleOptions() ConsoleOptions {
-	return ConsoleOptions{IdleTimeout: 2 * time.Hour, SessionLifetime: 12 * time.Hour, DefaultRegion: "US", MaxUploadBytes: 64 << 20}
+	return ConsoleOptions{IdleTimeout: 2 * time.Hour, SessionLifetime: 12 * time.Hour, DefaultRegion: "US", MaxUploadBytes: 64 << 20,
+		NextCaseDelay: 3 * time.Second}
 }
 
 // Validate returns every problem at once.
@@ -141,6 +145,9 @@ func (o ConsoleOptions) Validate() error {
 	}
 	if len(o.DefaultRegion) != 2 {
 		errs = append(errs, fmt.Errorf("console.default_region: %q is not a two-letter country code", o.DefaultRegion))
+	}
+	if o.NextCaseDelay < 0 || o.NextCaseDelay > time.Minute || o.NextCaseDelay%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("console.next_case_delay: whole seconds from 0 (off) to 1m, not %s", o.NextCaseDelay))
 	}
 	if o.MaxUploadBytes < 1<<10 {
 		errs = append(errs, fmt.Errorf("console.max_upload_bytes: must be at least 1024, not %d", o.MaxUploadBytes))

@@ -24,6 +24,7 @@ type deskView struct {
 	BreakReasons []string                 `json:"break_reasons,omitempty"`   // offered while idle
 	Today        *todayView               `json:"today,omitempty"`           // the interviewer's own counts, while idle
 	Last         *lastCaseView            `json:"last,omitempty"`            // how the latest case was settled, while idle
+	NextDelay    int                      `json:"next_delay,omitempty"` // seconds before the next case comes by itself; 0: never
 	Mine         []myApptView             `json:"my_appointments,omitempty"` // the call backs booked with the interviewer, while idle
 	Since        time.Time                `json:"since,omitzero"`            // absent before the interviewer's first case
 	Case         *caseView                `json:"case,omitempty"`
@@ -170,6 +171,7 @@ func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) 
 	if !d.State.OnCase() {
 		if d.State == survey.DeskIdle {
 			v.BreakReasons = survey.BreakReasons()
+			v.NextDelay = int(s.console.Options.NextCaseDelay / time.Second)
 			contacts, completes, err := s.console.Desks.Today(ctx, u.ID, s.now())
 			if err != nil {
 				return v, err

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canvass/canvass/cati"
+	store "github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/survey"
 	"github.com/chromedp/chromedp"
 )
@@ -623,5 +625,42 @@ func TestContactFieldLabelsInChromium(t *testing.T) {
 	}
 	if got := ivy.text(`#case dt[data-field=region]`); got != "Region" {
 		t.Fatalf("region shown as %q", got)
+	}
+}
+
+// After a case is settled the console says how, and the next case comes by
+// itself after the configured delay, unless the interviewer stays.
+func TestNextCaseComesByItselfInChromium(t *testing.T) {
+	cf := newConsoleWith(t, func(db *store.DB, d *cati.Deps) {
+		withConsole(db, d)
+		d.Console.Options.NextCaseDelay = time.Second
+	}, contact("Alice", "north", "consumer", "fibre"), contact("Bob", "south", "consumer", "tv"), contact("Cy", "east", "consumer", "tv"))
+	ivy := cf.openTab(newBrowser(t), "ivy", artifactDir(t))
+	ivy.do(chromedp.WaitVisible("#next-case"))
+	ivy.key("n")
+	ivy.do(chromedp.WaitVisible("#dial"))
+	first := ivy.text("#case-id")
+	ivy.key("d")
+	ivy.do(chromedp.WaitVisible("#outcomes"))
+	ivy.key("2") // no answer: the case is settled from the dialing screen
+	ivy.do(chromedp.WaitVisible("#after-case"))
+	if got := ivy.text("#after-case"); !strings.HasPrefix(got, "Case "+first+" put back for a retry (3.13 No answer) — next case in") {
+		t.Fatalf("confirmation %q", got)
+	}
+	ivy.do(chromedp.WaitVisible("#dial")) // the next case, by itself
+	second := ivy.text("#case-id")
+	if second == first {
+		t.Fatalf("the same case %s came back", first)
+	}
+	// Staying: the countdown is gone (its timer cleared), the confirmation stays.
+	ivy.key("d")
+	ivy.do(chromedp.WaitVisible("#outcomes"))
+	ivy.key("3") // busy
+	ivy.do(chromedp.WaitVisible("#stay"), chromedp.Click("#stay"))
+	if got := ivy.text("#after-case"); got != "Case "+second+" put back for a retry (3.12 Always busy)." {
+		t.Fatalf("after staying: %q", got)
+	}
+	if n := ivy.eval(`String(document.querySelectorAll("#stay, #after-case-left").length)`); n != "0" {
+		t.Fatal("the countdown is still shown after staying")
 	}
 }

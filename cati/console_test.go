@@ -64,14 +64,22 @@ type consoleFixture struct {
 
 // withConsole builds the server with the console over db.
 func withConsole(db *store.DB, d *cati.Deps) {
-	d.Console = &cati.Console{Options: cati.DefaultConsoleOptions(), Sessions: db, Campaigns: db, Accounts: db, Desks: db, Answers: db, Floor: db, Events: db}
+	opts := cati.DefaultConsoleOptions()
+	opts.NextCaseDelay = 0 // tests take their next case themselves, but the one of the delay
+	d.Console = &cati.Console{Options: opts, Sessions: db, Campaigns: db, Accounts: db, Desks: db, Answers: db, Floor: db, Events: db}
 }
 
 // newConsole starts a console over a fresh database with contacts samples
 // (first_name, region, segment, product each) in New York.
 func newConsole(t *testing.T, contacts ...map[string]string) *consoleFixture {
 	t.Helper()
-	f := setup(t, cati.DefaultOptions(), nil, withConsole)
+	return newConsoleWith(t, withConsole, contacts...)
+}
+
+// newConsoleWith is newConsole with the server built as with says.
+func newConsoleWith(t *testing.T, with func(*store.DB, *cati.Deps), contacts ...map[string]string) *consoleFixture {
+	t.Helper()
+	f := setup(t, cati.DefaultOptions(), nil, with)
 	clock := &testClock{t: monday}
 	cati.SetNow(f.server, clock.Now)
 	hs := httptest.NewServer(f.server.Handler())

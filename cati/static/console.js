@@ -43,7 +43,7 @@ function setDesk(d) {
   const kept = sameScreen ? typed() : null;
   // A case just settled: say how it was recorded.
   if (desk && desk.case && d.state === "idle" && d.last && d.last.case_id === desk.case.id) {
-    startAfterCase(d.last);
+    startAfterCase(d.last, d.next_delay || 0);
   } else if (d.state !== "idle") {
     stopAfterCase();
   }
@@ -104,11 +104,33 @@ function showError(msg) {
 
 // ---- after each case ----
 
-let afterCase = null; // how the case just settled was recorded, until the next request
+// How the case just settled was recorded, until the next request; the
+// next case comes by itself after the server's next_delay seconds unless
+// the interviewer stays.
+let afterCase = null; // {text, left, timer}
 
-function startAfterCase(last) { afterCase = "Case " + last.case_id + " " + last.text + "."; }
+function startAfterCase(last, delay) {
+  stopAfterCase();
+  const a = { text: "Case " + last.case_id + " " + last.text, left: delay, timer: 0 };
+  afterCase = a;
+  if (!delay) { return; }
+  a.timer = setInterval(() => {
+    a.left--;
+    const el = document.getElementById("after-case-left");
+    if (el) { el.textContent = String(a.left); }
+    if (a.left <= 0) {
+      clearInterval(a.timer);
+      a.timer = 0;
+      request("next_case");
+    }
+  }, 1000);
+}
 
-function stopAfterCase() { afterCase = null; }
+// stopAfterCase ends the countdown; the confirmation stays unless clear.
+function stopAfterCase(clear = true) {
+  if (afterCase && afterCase.timer) { clearInterval(afterCase.timer); afterCase.timer = 0; }
+  if (clear) { afterCase = null; }
+}
 
 function count(n, what) { return n + " " + what + (n === 1 ? "" : "s"); }
 
@@ -124,7 +146,9 @@ function render() {
     const reason = h("select", { id: "break-reason", "aria-label": "Reason for the break" },
       (desk.break_reasons || []).map((r) => h("option", { value: r }, r)));
     root.append(h("section", { class: "card", id: "idle" },
-      afterCase ? h("p", { class: "flash", id: "after-case", role: "status" }, afterCase) : null,
+      afterCase ? h("p", { class: "flash", id: "after-case", role: "status" }, afterCase.text,
+        afterCase.timer ? [" — next case in ", h("span", { id: "after-case-left" }, String(afterCase.left)), " s ",
+          h("button", { id: "stay", class: "secondary", onclick: () => { stopAfterCase(false); render(); } }, "Stay here")] : ".") : null,
       h("h1", {}, "Ready for a case"),
       h("p", { class: "muted" }, "Press N or the button to get the best case that is due now."),
       h("p", { class: "problem-msg", id: "problem", role: "alert" }, message),
