@@ -24,7 +24,7 @@ type deskView struct {
 	BreakReasons []string                 `json:"break_reasons,omitempty"`   // offered while idle
 	Today        *todayView               `json:"today,omitempty"`           // the interviewer's own counts, while idle
 	Last         *lastCaseView            `json:"last,omitempty"`            // how the latest case was settled, while idle
-	NextDelay    int                      `json:"next_delay,omitempty"` // seconds before the next case comes by itself; 0: never
+	NextDelay    int                      `json:"next_delay,omitempty"`      // seconds before the next case comes by itself; 0: never
 	Mine         []myApptView             `json:"my_appointments,omitempty"` // the call backs booked with the interviewer, while idle
 	Since        time.Time                `json:"since,omitzero"`            // absent before the interviewer's first case
 	Case         *caseView                `json:"case,omitempty"`
