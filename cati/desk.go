@@ -314,10 +314,7 @@ func (ds *Desks) Reassign(ctx context.Context, by survey.User, caseID survey.Cas
 		return survey.Errorf(survey.ENotFound, "no active interviewer is called %q", truncate(to, 64))
 	}
 	u := users[i]
-	cd, err := ds.store.Case(ctx, caseID)
-	if survey.ErrorCodeOf(err) == survey.ENotFound {
-		return fmt.Errorf("%w: %w", survey.Errorf(survey.ENotFound, "no case %d", caseID), err)
-	}
+	cd, err := ds.caseByID(ctx, caseID)
 	if err != nil {
 		return err
 	}
@@ -359,10 +356,7 @@ func (ds *Desks) SetDisposition(ctx context.Context, by survey.User, caseID surv
 	if !ok {
 		return survey.Errorf(survey.EInvalid, "%q is not a disposition code of the catalog", truncate(string(code), 16))
 	}
-	cd, err := ds.store.Case(ctx, caseID)
-	if survey.ErrorCodeOf(err) == survey.ENotFound {
-		return fmt.Errorf("%w: %w", survey.Errorf(survey.ENotFound, "no case %d", caseID), err)
-	}
+	cd, err := ds.caseByID(ctx, caseID)
 	if err != nil {
 		return err
 	}
@@ -398,4 +392,13 @@ func (ds *Desks) Presence(ctx context.Context, u survey.User, move survey.DeskMo
 	}
 	ds.userLog(u).Info("desk "+d.State.Text(), "move", move, "reason", reason)
 	return nil
+}
+
+// caseByID loads case id, refused as "no case N" when there is none.
+func (ds *Desks) caseByID(ctx context.Context, id survey.CaseID) (survey.Case, error) {
+	cd, err := ds.store.Case(ctx, id)
+	if survey.ErrorCodeOf(err) == survey.ENotFound {
+		return cd, fmt.Errorf("%w: %w", survey.Errorf(survey.ENotFound, "no case %d", id), err)
+	}
+	return cd, err
 }

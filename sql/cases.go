@@ -692,6 +692,21 @@ func freeOwner(ctx context.Context, tx DBTX, c lockedCase, caseID survey.CaseID,
 
 const sqlIsInterviewer = `SELECT role = 'interviewer' AND NOT disabled FROM app_user WHERE id = $1`
 
+// canTake checks that user to is an active interviewer and case caseID,
+// locked as c, is not closed.
+func canTake(ctx context.Context, tx DBTX, c lockedCase, caseID survey.CaseID, to survey.UserID, toName string) error {
+	var ok bool
+	if err := tx.QueryRow(ctx, sqlIsInterviewer, to).Scan(&ok); errors.Is(err, pgx.ErrNoRows) || !ok {
+		return fmt.Errorf("user %d: %w", to, survey.Errorf(survey.ENotFound, "%s is not an active interviewer", toName))
+	} else if err != nil {
+		return err
+	}
+	if c.status == survey.CaseClosed {
+		return survey.Errorf(survey.EConflict, "case %d is closed", caseID)
+	}
+	return nil
+}
+
 const sqlReassign = `UPDATE survey_case SET status = 'claimed', owner = 'interviewer:' || $3, owner_user_id = $2 WHERE id = $1`
 
 // Reassign gives case caseID to interviewer to, whose desk must be idle; the
@@ -701,14 +716,8 @@ const sqlReassign = `UPDATE survey_case SET status = 'claimed', owner = 'intervi
 // survey.NotFound: no such case, or to is not an active interviewer.
 func (db *DB) Reassign(ctx context.Context, actor string, caseID survey.CaseID, to survey.UserID, toName string, now time.Time) error {
 	err := db.supervise(ctx, caseID, []survey.UserID{to}, now, func(tx pgx.Tx, c lockedCase, desks map[survey.UserID]survey.Desk) error {
-		var ok bool
-		if err := tx.QueryRow(ctx, sqlIsInterviewer, to).Scan(&ok); errors.Is(err, pgx.ErrNoRows) || !ok {
-			return fmt.Errorf("user %d: %w", to, survey.Errorf(survey.ENotFound, "%s is not an active interviewer", toName))
-		} else if err != nil {
+		if err := canTake(ctx, tx, c, caseID, to, toName); err != nil {
 			return err
-		}
-		if c.status == survey.CaseClosed {
-			return survey.Errorf(survey.EConflict, "case %d is closed", caseID)
 		}
 		if c.owner == to {
 			return nil
@@ -761,14 +770,8 @@ const (
 // only to may take it when it is due. She need not be at the console now.
 func (db *DB) ReassignAppointment(ctx context.Context, actor string, caseID survey.CaseID, to survey.UserID, toName string, now time.Time) error {
 	err := db.supervise(ctx, caseID, nil, now, func(tx pgx.Tx, c lockedCase, desks map[survey.UserID]survey.Desk) error {
-		var ok bool
-		if err := tx.QueryRow(ctx, sqlIsInterviewer, to).Scan(&ok); errors.Is(err, pgx.ErrNoRows) || !ok {
-			return fmt.Errorf("user %d: %w", to, survey.Errorf(survey.ENotFound, "%s is not an active interviewer", toName))
-		} else if err != nil {
+		if err := canTake(ctx, tx, c, caseID, to, toName); err != nil {
 			return err
-		}
-		if c.status == survey.CaseClosed {
-			return survey.Errorf(survey.EConflict, "case %d is closed", caseID)
 		}
 		tag, err := tx.Exec(ctx, sqlAppointmentTo, caseID, to)
 		if err != nil {
