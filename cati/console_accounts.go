@@ -36,7 +36,7 @@ func newPassword(password, again string) ([]byte, error) {
 func role(v string) (survey.Role, error) {
 	r := survey.Role(v)
 	if !slices.Contains(accountRoles, r) {
-		return "", survey.Errorf(survey.EInvalid, "role must be interviewer, supervisor or admin, not %q", truncate(v, 20))
+		return "", survey.Errorf(survey.EInvalid, "role must be interviewer, supervisor or admin, not %q", survey.Clip(v, 20))
 	}
 	return r, nil
 }
@@ -90,7 +90,7 @@ func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request, sess *ses
 		ch.Disabled = &off
 		done = name + " is " + f.Get("action") + "d."
 	default:
-		err = survey.Errorf(survey.EInvalid, "unknown account action %q", truncate(f.Get("action"), 20))
+		err = survey.Errorf(survey.EInvalid, "unknown account action %q", survey.Clip(f.Get("action"), 20))
 	}
 	if err == nil {
 		err = s.console.Accounts.UpdateAccount(r.Context(), name, ch, sess.Name)

@@ -610,7 +610,7 @@ func (s *Server) campaignInterviewers(w http.ResponseWriter, r *http.Request, se
 	for _, v := range r.PostForm["interviewer"] {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return survey.Errorf(survey.EInvalid, "bad interviewer id %q", truncate(v, 20))
+			return survey.Errorf(survey.EInvalid, "bad interviewer id %q", survey.Clip(v, 20))
 		}
 		ids = append(ids, survey.UserID(id))
 	}

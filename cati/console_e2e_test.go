@@ -150,6 +150,19 @@ func (tb *tab) question(id string) {
 	tb.do(chromedp.WaitVisible(`#question[data-id="` + id + `"]`))
 }
 
+// reachRespondent takes the next case from the keyboard, dials it and
+// records a contact: the interview's first question is on screen.
+func (tb *tab) reachRespondent() {
+	tb.t.Helper()
+	tb.do(chromedp.WaitVisible("#next-case"))
+	tb.key("n")
+	tb.do(chromedp.WaitVisible("#dial"))
+	tb.key("d")
+	tb.do(chromedp.WaitVisible("#outcomes"))
+	tb.key("1")
+	tb.question("main_user")
+}
+
 func (tb *tab) screenshot(what string) {
 	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
 	defer cancel()
@@ -505,13 +518,7 @@ func TestConsoleKeyboardInChromium(t *testing.T) {
 		}
 		return v
 	}
-	ivy.do(chromedp.WaitVisible("#next-case"))
-	ivy.key("n")
-	ivy.do(chromedp.WaitVisible("#dial"))
-	ivy.key("d")
-	ivy.do(chromedp.WaitVisible("#outcomes"))
-	ivy.key("1")
-	ivy.question("main_user")
+	ivy.reachRespondent()
 	ivy.key("1")
 	ivy.do(chromedp.WaitVisible(`#options button.picked[data-value="true"]`))
 	ivy.key("\r")
@@ -589,13 +596,7 @@ func TestConsoleKeyboardInChromium(t *testing.T) {
 func TestWrapUpFittingCodesInChromium(t *testing.T) {
 	cf := newConsole(t, contact("Alice", "north", "consumer", "fibre"))
 	ivy := cf.openTab(newBrowser(t), "ivy", artifactDir(t))
-	ivy.do(chromedp.WaitVisible("#next-case"))
-	ivy.key("n")
-	ivy.do(chromedp.WaitVisible("#dial"))
-	ivy.key("d")
-	ivy.do(chromedp.WaitVisible("#outcomes"))
-	ivy.key("1")
-	ivy.question("main_user")
+	ivy.reachRespondent()
 	ivy.do(chromedp.Click("#end-call"), chromedp.WaitVisible("#wrapup-form"))
 	fitting := ivy.eval(`[...document.querySelectorAll("#fitting option")].map((o) => o.value).join(" ")`)
 	if fitting != "2.12 2.11 2.112 2.111" {

@@ -152,7 +152,7 @@ func (ds *Desks) DialResult(ctx context.Context, u survey.User, caseID survey.Ca
 	}
 	code, ok := outcome.Code()
 	if !ok {
-		return survey.Errorf(survey.EInvalid, "unknown dial outcome %q", truncate(string(outcome), 40))
+		return survey.Errorf(survey.EInvalid, "unknown dial outcome %q", survey.Clip(string(outcome), 40))
 	}
 	if !d.State.Can(survey.MoveConnect) {
 		return survey.Errorf(survey.EConflict, "record the outcome of a call after dialing it")
@@ -214,7 +214,7 @@ func (ds *Desks) Step(ctx context.Context, u survey.User, caseID survey.CaseID, 
 	}
 	cur := iv.Current()
 	if st.Kind != "back" && (cur == nil || cur.ID != st.Question) {
-		return survey.Errorf(survey.EConflict, "question %q is not the current question; your screen has been refreshed", truncate(st.Question, 64))
+		return survey.Errorf(survey.EConflict, "question %q is not the current question; your screen has been refreshed", survey.Clip(st.Question, 64))
 	}
 	id := d.InterviewID
 	var (
@@ -311,7 +311,7 @@ func (ds *Desks) Reassign(ctx context.Context, by survey.User, caseID survey.Cas
 	}
 	i := slices.IndexFunc(users, func(u survey.User) bool { return u.Name == to && u.Role == survey.RoleInterviewer && !u.Disabled })
 	if i < 0 {
-		return survey.Errorf(survey.ENotFound, "no active interviewer is called %q", truncate(to, 64))
+		return survey.Errorf(survey.ENotFound, "no active interviewer is called %q", survey.Clip(to, 64))
 	}
 	u := users[i]
 	cd, err := ds.caseByID(ctx, caseID)
@@ -354,7 +354,7 @@ func (ds *Desks) Release(ctx context.Context, by survey.User, caseID survey.Case
 func (ds *Desks) SetDisposition(ctx context.Context, by survey.User, caseID survey.CaseID, code survey.DispositionCode, note string) error {
 	d, ok := survey.LookupDisposition(code)
 	if !ok {
-		return survey.Errorf(survey.EInvalid, "%q is not a disposition code of the catalog", truncate(string(code), 16))
+		return survey.Errorf(survey.EInvalid, "%q is not a disposition code of the catalog", survey.Clip(string(code), 16))
 	}
 	cd, err := ds.caseByID(ctx, caseID)
 	if err != nil {

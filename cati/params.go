@@ -27,9 +27,9 @@ func checkParams(q url.Values, allowed ...string) error {
 	for _, name := range slices.Sorted(maps.Keys(q)) {
 		if !slices.Contains(allowed, name) {
 			if len(allowed) == 0 {
-				return survey.Errorf(survey.EInvalid, "unknown parameter %q: this endpoint takes none", truncate(name, 64))
+				return survey.Errorf(survey.EInvalid, "unknown parameter %q: this endpoint takes none", survey.Clip(name, 64))
 			}
-			return survey.Errorf(survey.EInvalid, "unknown parameter %q: this endpoint takes %s", truncate(name, 64), strings.Join(allowed, ", "))
+			return survey.Errorf(survey.EInvalid, "unknown parameter %q: this endpoint takes %s", survey.Clip(name, 64), strings.Join(allowed, ", "))
 		}
 		if len(q[name]) > 1 {
 			return survey.Errorf(survey.EInvalid, "%s: given %d times; give it once", name, len(q[name]))
@@ -59,10 +59,10 @@ func checkValues(vs url.Values) error {
 // 500 that names neither the field nor the fix. what names the value.
 func checkText(what, v string) error {
 	if !utf8.ValidString(v) {
-		return survey.Errorf(survey.EInvalid, "%s: %q is not UTF-8 text; send UTF-8, percent-encoded in a URL", what, truncate(v, 64))
+		return survey.Errorf(survey.EInvalid, "%s: %q is not UTF-8 text; send UTF-8, percent-encoded in a URL", what, survey.Clip(v, 64))
 	}
 	if strings.IndexByte(v, 0) >= 0 {
-		return survey.Errorf(survey.EInvalid, "%s: %q contains a NUL character (%%00), which cannot be stored; remove it", what, truncate(v, 64))
+		return survey.Errorf(survey.EInvalid, "%s: %q contains a NUL character (%%00), which cannot be stored; remove it", what, survey.Clip(v, 64))
 	}
 	return nil
 }

@@ -130,7 +130,7 @@ func (s *Server) putPrompt(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) playsPrompt(q *survey.Questionnaire, lang, prompt string) error {
 	if !slices.Contains(q.Languages, lang) {
 		return survey.Errorf(survey.ENotFound, "questionnaire %q has no language %q; its languages are %s",
-			q.ID, truncate(lang, 16), strings.Join(q.Languages, ", "))
+			q.ID, survey.Clip(lang, 16), strings.Join(q.Languages, ", "))
 	}
 	var ids []string
 	for _, c := range s.audio.PromptCoverage(q) {
@@ -146,7 +146,7 @@ func (s *Server) playsPrompt(q *survey.Questionnaire, lang, prompt string) error
 		return survey.Errorf(survey.ENotFound, "questionnaire %q is not played by keypad, so it has no prompts", q.ID)
 	}
 	return survey.Errorf(survey.ENotFound, "questionnaire %q plays no prompt %q; its prompts are %s",
-		q.ID, truncate(prompt, 64), strings.Join(ids, ", "))
+		q.ID, survey.Clip(prompt, 64), strings.Join(ids, ", "))
 }
 
 // promptBody returns the uploaded WAV: the file part of a multipart form,
@@ -186,7 +186,7 @@ func promptBody(w http.ResponseWriter, r *http.Request) (io.Reader, error) {
 		ct = "none"
 	}
 	return nil, httpError(http.StatusUnsupportedMediaType, survey.EInvalid,
-		"Content-Type %s is not accepted; send a WAV file as audio/wav, or as the part named file of multipart/form-data", truncate(ct, 64))
+		"Content-Type %s is not accepted; send a WAV file as audio/wav, or as the part named file of multipart/form-data", survey.Clip(ct, 64))
 }
 
 func promptTooLarge() error {
@@ -237,7 +237,7 @@ func (s *Server) getRecording(w http.ResponseWriter, r *http.Request) error {
 	f, err := s.audio.OpenRecording(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || survey.ErrorCodeOf(err) == survey.EInvalid {
-			return survey.Errorf(survey.ENotFound, "no recording %q", truncate(name, 64))
+			return survey.Errorf(survey.ENotFound, "no recording %q", survey.Clip(name, 64))
 		}
 		return fmt.Errorf("open recording %s: %w", name, err)
 	}

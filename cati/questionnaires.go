@@ -76,7 +76,7 @@ func (s *Server) putQuestionnaire(w http.ResponseWriter, r *http.Request, pathID
 		return err // survey.Problems: 422 listing each problem
 	}
 	if pathID != "" && q.ID != pathID {
-		return survey.Errorf(survey.EInvalid, "the path names questionnaire %q but the file's id is %q; they must match", truncate(pathID, 64), q.ID)
+		return survey.Errorf(survey.EInvalid, "the path names questionnaire %q but the file's id is %q; they must match", survey.Clip(pathID, 64), q.ID)
 	}
 	v, created, err := s.store.PutQuestionnaire(r.Context(), q.Version(src))
 	if err != nil {
@@ -107,7 +107,7 @@ func requireYAML(r *http.Request) error {
 		ct = "none"
 	}
 	return httpError(http.StatusUnsupportedMediaType, survey.EInvalid,
-		"Content-Type %s is not accepted; send the questionnaire as application/yaml", truncate(ct, 64))
+		"Content-Type %s is not accepted; send the questionnaire as application/yaml", survey.Clip(ct, 64))
 }
 
 // readBody reads the whole body, refusing one over opts.MaxBodyBytes with 413.
@@ -214,7 +214,7 @@ func (s *Server) latest(ctx context.Context, id string) (survey.QuestionnaireVer
 // does not exist.
 func notFound(id string, version int64) error {
 	if version > 0 {
-		return survey.Errorf(survey.ENotFound, "questionnaire %q has no version %d", truncate(id, 64), version)
+		return survey.Errorf(survey.ENotFound, "questionnaire %q has no version %d", survey.Clip(id, 64), version)
 	}
-	return survey.Errorf(survey.ENotFound, "no questionnaire %q", truncate(id, 64))
+	return survey.Errorf(survey.ENotFound, "no questionnaire %q", survey.Clip(id, 64))
 }

@@ -32,15 +32,7 @@ func httpError(status int, code survey.ErrorCode, format string, args ...any) er
 
 // invalidParam is a 400 naming the query parameter and the form it takes.
 func invalidParam(name, want, got string) error {
-	return survey.Errorf(survey.EInvalid, "%s: want %s, not %q", name, want, truncate(got, 64))
-}
-
-// truncate keeps echoed user input short.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return survey.Errorf(survey.EInvalid, "%s: want %s, not %q", name, want, survey.Clip(got, 64))
 }
 
 var codeStatus = map[survey.ErrorCode]int{

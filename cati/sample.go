@@ -195,7 +195,7 @@ func parseSample(r io.Reader, m Mapping, region string, progress func(rows int, 
 		}
 		num, err := phonenumbers.Parse(raw, region)
 		if err != nil || !phonenumbers.IsValidNumber(num) {
-			fail(line, "%q is not a valid phone number (numbers without +country are read as %s numbers)", truncate(raw, 40), region)
+			fail(line, "%q is not a valid phone number (numbers without +country are read as %s numbers)", survey.Clip(raw, 40), region)
 			continue
 		}
 		e164 := phonenumbers.Format(num, phonenumbers.E164)
@@ -209,7 +209,7 @@ func parseSample(r io.Reader, m Mapping, region string, progress func(rows int, 
 				tzCache[row.TZ] = ok
 			}
 			if !ok {
-				fail(line, "%q is not a time zone (use IANA names such as America/New_York)", truncate(row.TZ, 40))
+				fail(line, "%q is not a time zone (use IANA names such as America/New_York)", survey.Clip(row.TZ, 40))
 				continue
 			}
 		} else {
@@ -225,7 +225,7 @@ func parseSample(r io.Reader, m Mapping, region string, progress func(rows int, 
 		if prioCol >= 0 && strings.TrimSpace(rec[prioCol]) != "" {
 			p, err := strconv.Atoi(strings.TrimSpace(rec[prioCol]))
 			if err != nil || p < -1000 || p > 1000 {
-				fail(line, "priority %q is not a whole number from -1000 to 1000", truncate(rec[prioCol], 20))
+				fail(line, "priority %q is not a whole number from -1000 to 1000", survey.Clip(rec[prioCol], 20))
 				continue
 			}
 			row.Priority = p

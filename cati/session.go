@@ -236,7 +236,7 @@ func checkOrigin(r *http.Request) error {
 	}
 	u, err := url.Parse(origin)
 	if err != nil || !strings.EqualFold(u.Host, r.Host) {
-		return survey.Errorf(survey.EForbidden, "this request came from another site (%s); it was refused", truncate(origin, 80))
+		return survey.Errorf(survey.EForbidden, "this request came from another site (%s); it was refused", survey.Clip(origin, 80))
 	}
 	return nil
 }

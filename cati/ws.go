@@ -179,7 +179,7 @@ func decodeEnvelope(b []byte) (envelope, request, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&env); err != nil {
-		return envelope{}, nil, survey.Errorf(survey.EInvalid, "the message is not a JSON envelope {\"v\":1,\"type\":…,\"id\":…,\"data\":{…}}: %s", truncate(err.Error(), 120))
+		return envelope{}, nil, survey.Errorf(survey.EInvalid, "the message is not a JSON envelope {\"v\":1,\"type\":…,\"id\":…,\"data\":{…}}: %s", survey.Clip(err.Error(), 120))
 	}
 	if d.More() {
 		return env, nil, survey.Errorf(survey.EInvalid, "one JSON envelope per message")
@@ -193,7 +193,7 @@ func decodeEnvelope(b []byte) (envelope, request, error) {
 	}
 	mt, ok := clientTypes[env.Type]
 	if !ok {
-		return env, nil, survey.Errorf(survey.EInvalid, "unknown message type %q", truncate(env.Type, 40))
+		return env, nil, survey.Errorf(survey.EInvalid, "unknown message type %q", survey.Clip(env.Type, 40))
 	}
 	req := mt.new()
 	data := env.Data
@@ -209,7 +209,7 @@ func decodeEnvelope(b []byte) (envelope, request, error) {
 	dd := json.NewDecoder(bytes.NewReader(data))
 	dd.DisallowUnknownFields()
 	if err := dd.Decode(req); err != nil {
-		return env, nil, survey.Errorf(survey.EInvalid, "%s: bad data: %s", env.Type, truncate(err.Error(), 120))
+		return env, nil, survey.Errorf(survey.EInvalid, "%s: bad data: %s", env.Type, survey.Clip(err.Error(), 120))
 	}
 	if dd.More() {
 		return env, nil, survey.Errorf(survey.EInvalid, "%s: bad data: trailing content", env.Type)

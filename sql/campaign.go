@@ -133,7 +133,10 @@ func (db *DB) SetFieldLabels(ctx context.Context, id survey.CampaignID, labels m
 	return nil
 }
 
-const sqlClearWindows = `DELETE FROM campaign_window WHERE campaign_id = $1`
+const (
+	sqlUpdateCampaign = `UPDATE campaign SET max_attempts = $2, settings = $3::jsonb WHERE id = $1`
+	sqlClearWindows   = `DELETE FROM campaign_window WHERE campaign_id = $1`
+)
 
 // UpdateCampaignSettings replaces a campaign's max attempts, calling windows
 // and settings (retry delays, quotas, e) in one transaction, audit-logged as
@@ -150,7 +153,7 @@ func (db *DB) UpdateCampaignSettings(ctx context.Context, c survey.Campaign, act
 		if settings == "" {
 			settings = "{}"
 		}
-		if _, err := tx.Exec(ctx, `UPDATE campaign SET max_attempts = $2, settings = $3::jsonb WHERE id = $1`, c.ID, c.MaxAttempts, settings); err != nil {
+		if _, err := tx.Exec(ctx, sqlUpdateCampaign, c.ID, c.MaxAttempts, settings); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, sqlClearWindows, c.ID); err != nil {

@@ -15,7 +15,7 @@ const MinPassword = 10
 // CheckUserName refuses a name that cannot be typed at sign-in.
 func CheckUserName(name string) error {
 	if name == "" || len(name) > 128 || strings.TrimSpace(name) != name || strings.ContainsFunc(name, unicode.IsControl) || !utf8.ValidString(name) {
-		return Errorf(EInvalid, "name %q: at most 128 characters, not empty, without control characters or surrounding spaces (it is typed at sign-in)", clip(name, 40))
+		return Errorf(EInvalid, "name %q: at most 128 characters, not empty, without control characters or surrounding spaces (it is typed at sign-in)", Clip(name, 40))
 	}
 	return nil
 }

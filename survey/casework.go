@@ -182,7 +182,7 @@ func NotDialed(code DispositionCode) error {
 	}
 	return Errorf(EInvalid, "dial the number first: %s is what a call finds, and this case was not dialed "+
 		"(without a call only 4.10 Out of sample, 4.80 Quota filled or 4.90 Other not eligible can be recorded, or a call back booked)",
-		clip(what, 80))
+		Clip(what, 80))
 }
 
 // Verdict is how a case's interview ends, or ended: complete, partial or
@@ -273,7 +273,7 @@ func Decide(w WrapUp) (Outcome, error) {
 	}
 	d, ok := LookupDisposition(w.Code)
 	if !ok {
-		return Outcome{}, Errorf(EInvalid, "pick a disposition from the list (%q is not one)", clip(string(w.Code), 16))
+		return Outcome{}, Errorf(EInvalid, "pick a disposition from the list (%q is not one)", Clip(string(w.Code), 16))
 	}
 	if d.RequiresNote && w.Note == "" {
 		return Outcome{}, Errorf(EInvalid, "%s %s needs a note saying what happened", d.Code, d.Label)

@@ -108,7 +108,7 @@ const LocalLayout = "2006-01-02T15:04"
 func ParseLocal(s string, loc *time.Location) (time.Time, error) {
 	t, err := time.ParseInLocation(LocalLayout, s, loc)
 	if err != nil {
-		return time.Time{}, Errorf(EInvalid, "give the appointment as YYYY-MM-DDTHH:MM in the respondent's time, not %q", clip(s, 40))
+		return time.Time{}, Errorf(EInvalid, "give the appointment as YYYY-MM-DDTHH:MM in the respondent's time, not %q", Clip(s, 40))
 	}
 	// Go moves a time in a DST gap forward; refuse it, since the
 	// respondent named a clock time that does not exist that day.
@@ -118,8 +118,8 @@ func ParseLocal(s string, loc *time.Location) (time.Time, error) {
 	return t, nil
 }
 
-// clip keeps echoed user input short.
-func clip(s string, n int) string {
+// Clip keeps echoed user input short, for messages: at most n bytes, then "…".
+func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
