@@ -80,6 +80,9 @@ type DeskStore interface {
 	LastWrapped(ctx context.Context, user survey.UserID) (survey.Event, error)
 	// SetPresence signs a desk in or out, or takes or ends a break.
 	SetPresence(ctx context.Context, user survey.UserID, move survey.DeskMove, reason string, now time.Time) (survey.Desk, error)
+	// RecordCall stores what the network said of a call the console placed
+	// on its attempt.
+	RecordCall(ctx context.Context, id survey.AttemptID, f survey.CallFacts) error
 }
 
 // AnswerStore commits answers one at a time, as ivr.Store does: an answer
@@ -166,6 +169,10 @@ type Console struct {
 	Answers   AnswerStore
 	Floor     FloorStore
 	Events    EventFeed
+	// Phones make the console a phone (ivr/phone's Switchboard); nil: the
+	// interviewers use another phone and record what happened.
+	Phones Phones
+	Phone  PhoneOptions
 }
 
 // console is the server's console state.
@@ -201,6 +208,7 @@ func (s *Server) enableConsole(c Console) error {
 	}
 	s.console = &console{Console: c, hub: newHub(s.log.With("component", "hub")), imports: newImports(), assets: a, dummyHash: dummy, logins: newThrottle()}
 	s.desks = NewDesks(c, s.store, s.parsed, func() time.Time { return s.now() }, s.log.With("component", "desks"))
+	s.phones = c.Phones
 	return nil
 }
 
@@ -211,6 +219,7 @@ func (s *Server) RunConsole(ctx context.Context) error {
 	if s.console == nil {
 		return nil
 	}
+	go s.runPhone(ctx)
 	return s.runFeed(ctx)
 }
 

@@ -38,6 +38,13 @@ type deskView struct {
 	Fitting      []survey.DispositionCode `json:"fitting,omitempty"`   // the codes that fit what happened, suggested first
 	DialOutcomes []dialOutcome            `json:"dial_outcomes,omitempty"`
 	Dispositions []dispositionView        `json:"dispositions,omitempty"`
+	// Phone: the server's browser phone places the calls; Call is the
+	// desk's call (its state, or how it ended and the outcome to
+	// pre-select); Consent is what to read when a recorded call starts.
+	Phone   bool             `json:"phone,omitempty"`
+	Attempt survey.AttemptID `json:"attempt_id,omitempty"` // the desk's call attempt
+	Call    *callView        `json:"call,omitempty"`
+	Consent string           `json:"consent,omitempty"`
 }
 
 // lastCaseView is how the interviewer's latest case was settled, for the
@@ -167,7 +174,7 @@ func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) 
 	if err != nil {
 		return deskView{}, err
 	}
-	v := deskView{State: d.State, Since: d.Since, Reason: d.Reason}
+	v := deskView{State: d.State, Since: d.Since, Reason: d.Reason, Phone: s.phones != nil, Attempt: d.AttemptID}
 	if !d.State.OnCase() {
 		if d.State == survey.DeskIdle {
 			v.BreakReasons = survey.BreakReasons()
@@ -224,6 +231,7 @@ func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) 
 		}
 		v.Intro = iv.Intro()
 		v.DialOutcomes = dialOutcomeViews()
+		s.deskCall(&v, u, d, iv)
 	case survey.DeskInterviewing, survey.DeskWrapUp:
 		connected := d.InterviewID != 0 // this call reached the respondent
 		if d.InterviewID == 0 && cd.InterviewID != 0 {
@@ -236,6 +244,7 @@ func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) 
 			}
 			v.Answered = len(rec.Answers)
 			v.Intro = iv.Intro()
+			s.deskCall(&v, u, d, iv)
 			if d.State == survey.DeskInterviewing {
 				v.Question = questionOf(iv)
 			}
@@ -260,6 +269,23 @@ func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) 
 		}
 	}
 	return v, nil
+}
+
+// deskCall puts the desk's call on its screen: the call of the desk's
+// attempt, and the consent to read when it is recorded.
+func (s *Server) deskCall(v *deskView, u survey.User, d survey.Desk, iv *survey.Interview) {
+	if s.phones == nil {
+		return
+	}
+	ev, ok := s.phones.Call(u.ID)
+	if !ok || ev.AttemptID != d.AttemptID {
+		return
+	}
+	cv := s.callView(ev)
+	v.Call = &cv
+	if ev.Recording != "" {
+		v.Consent = iv.RecordingConsent()
+	}
 }
 
 func (s *Server) caseView(cd survey.Case, camp survey.Campaign) *caseView {

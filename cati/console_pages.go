@@ -167,6 +167,8 @@ func (s *Server) consoleRoutes() []route {
 		{"GET /console", public, s.page(interviewers, s.consolePage)},
 		{"GET /supervisor", public, s.page(supervisors, s.supervisorPage)},
 		{"GET /supervisor/report/{id}", public, s.page(supervisors, s.reportPage)},
+		{"GET /supervisor/cases/{id}", public, s.page(supervisors, s.casePage)},
+		{"GET /supervisor/recordings/{name}", public, s.page(supervisors, s.recordingPage)},
 		{"GET /admin", public, s.page(admins, s.adminPage)},
 		{"POST /admin/questionnaires", public, s.page(admins, s.adminUpload, true)},
 		{"GET /admin/campaigns/new", public, s.page(admins, s.campaignForm)},
@@ -183,11 +185,11 @@ func (s *Server) consoleRoutes() []route {
 }
 
 func (s *Server) consolePage(w http.ResponseWriter, r *http.Request, sess *session) error {
-	s.render(w, r, http.StatusOK, "console", pageData{Title: "Interviewer console", Session: sess, Script: "console.js"})
+	s.render(w, r, http.StatusOK, "console", pageData{Title: "Interviewer console", Session: sess, Script: "console.js", Data: s.iceJSON()})
 	return nil
 }
 
 func (s *Server) supervisorPage(w http.ResponseWriter, r *http.Request, sess *session) error {
-	s.render(w, r, http.StatusOK, "supervisor", pageData{Title: "Live floor", Session: sess, Script: "supervisor.js"})
+	s.render(w, r, http.StatusOK, "supervisor", pageData{Title: "Live floor", Session: sess, Script: "supervisor.js", Data: s.iceJSON()})
 	return nil
 }

@@ -133,13 +133,30 @@ func (ds *Desks) Claim(ctx context.Context, u survey.User) error {
 	return nil
 }
 
-// Dial records that the interviewer is dialing the desk's case.
-func (ds *Desks) Dial(ctx context.Context, u survey.User, caseID survey.CaseID) error {
+// Dial records that the interviewer is dialing the desk's case: a new
+// attempt. It returns the call to place: the case's number, and whether
+// the campaign records its calls.
+func (ds *Desks) Dial(ctx context.Context, u survey.User, caseID survey.CaseID) (survey.PhoneCall, error) {
 	if _, err := ds.ownDesk(ctx, u, caseID); err != nil {
-		return err
+		return survey.PhoneCall{}, err
 	}
-	_, err := ds.store.StartDial(ctx, u.ID, caseID, ds.now())
-	return err
+	cd, err := ds.store.Case(ctx, caseID)
+	if err != nil {
+		return survey.PhoneCall{}, err
+	}
+	camp, err := ds.campaigns.Campaign(ctx, cd.CampaignID)
+	if err != nil {
+		return survey.PhoneCall{}, err
+	}
+	st, err := camp.DecodeSettings()
+	if err != nil {
+		return survey.PhoneCall{}, err
+	}
+	d, err := ds.store.StartDial(ctx, u.ID, caseID, ds.now())
+	if err != nil {
+		return survey.PhoneCall{}, err
+	}
+	return survey.PhoneCall{CaseID: caseID, AttemptID: d.AttemptID, Number: cd.Contact.Phone, Record: st.RecordCalls}, nil
 }
 
 // DialResult records what happened on the line: a contact starts (or

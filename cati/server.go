@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/canvass/canvass/survey"
@@ -79,9 +80,14 @@ type Server struct {
 	audio   Audio    // nil: the prompt endpoints answer 503
 	console *console // nil: no console
 	desks   *Desks   // with the console
-	api     http.Handler
-	pages   http.Handler // the console's routes; nil without it
-	handler http.Handler
+	phones  Phones   // with the console; nil: no browser phone
+	// phoneUsers are the users whose browsers connected a phone here
+	// (id → survey.User), for moving a desk when its call ends.
+	phoneUsers sync.Map
+	callSeq    atomic.Uint64 // numbers "call" envelopes, for pages and tests
+	api        http.Handler
+	pages      http.Handler // the console's routes; nil without it
+	handler    http.Handler
 
 	mu sync.Mutex
 	ln net.Listener

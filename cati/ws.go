@@ -166,6 +166,13 @@ var clientTypes = map[string]messageType{
 	"reassign":        {supervisors, func() request { return &reassignReq{} }},
 	"release":         {supervisors, func() request { return &caseReq{} }},
 	"set_disposition": {supervisors, func() request { return &dispositionReq{} }},
+	// The phone (phone.go).
+	"rtc_offer":   {consoleUsers, func() request { return &rtcOfferReq{} }},
+	"call_hangup": {interviewers, func() request { return &emptyReq{} }},
+	"call_mute":   {interviewers, func() request { return &toggleReq{} }},
+	"call_hold":   {interviewers, func() request { return &toggleReq{} }},
+	"call_digits": {interviewers, func() request { return &digitsReq{} }},
+	"monitor":     {supervisors, func() request { return &monitorReq{} }},
 }
 
 // decodeEnvelope parses and validates one client message. The envelope is

@@ -120,6 +120,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) error {
 		go c.refreshLoop()
 	}
 	c.hello()
+	c.s.sendCalls(c)
 	c.readLoop() // until the connection ends
 	s.console.hub.remove(c)
 	c.log.Info("console disconnected", "reason", c.reason)
@@ -328,6 +329,10 @@ func (c *wsConn) handle(b []byte) {
 		c.sync(env.ID)
 		return
 	}
+	if phoneTypes[env.Type] {
+		c.phone(ctx, env.Type, env.ID, req)
+		return
+	}
 	if c.user.Role != survey.RoleInterviewer {
 		if err := c.s.supervise(ctx, c.user, env.Type, req); err != nil {
 			c.replyError(env.ID, env.Type, err)
@@ -367,13 +372,17 @@ func (s *Server) interviewerAction(ctx context.Context, u survey.User, typ strin
 	case *caseReq:
 		switch typ {
 		case "dial":
-			return ds.Dial(ctx, u, r.CaseID)
+			return s.dial(ctx, u, r.CaseID)
 		case "back":
 			return ds.Step(ctx, u, r.CaseID, InterviewStep{Kind: "back"})
 		case "end_call":
+			s.hangUpIfCalling(u)
 			return ds.EndCall(ctx, u, r.CaseID)
 		}
 	case *dialResReq:
+		if survey.DialOutcome(r.Outcome) != survey.DialContact {
+			s.hangUpIfCalling(u)
+		}
 		return ds.DialResult(ctx, u, r.CaseID, survey.DialOutcome(r.Outcome), r.Note)
 	case *answerReq:
 		var v any
@@ -386,6 +395,7 @@ func (s *Server) interviewerAction(ctx context.Context, u survey.User, typ strin
 	case *skipReq:
 		return ds.Step(ctx, u, r.CaseID, InterviewStep{Kind: "skip", Question: r.Question})
 	case *wrapUpReq:
+		s.hangUpIfCalling(u)
 		return ds.WrapUp(ctx, u, r.CaseID, survey.DispositionCode(r.Code), r.Appointment, r.Note)
 	}
 	return survey.Errorf(survey.EInvalid, "%s is not an interviewer request", typ)

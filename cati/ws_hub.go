@@ -70,6 +70,15 @@ func (h *hub) toSupervisors(b []byte) {
 	}
 }
 
+// toUser queues b on every socket of the interviewer.
+func (h *hub) toUser(id survey.UserID, b []byte) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.users[id] {
+		c.queue(b)
+	}
+}
+
 // refreshUser asks every socket of the interviewer for a fresh state.
 func (h *hub) refreshUser(id survey.UserID) { h.refreshUserBut(id, nil) }
 

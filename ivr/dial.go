@@ -67,6 +67,9 @@ type DialRequest struct {
 	// AMD asks for answering-machine detection. Neither adapter runs it
 	// yet: the result's AMD stays "".
 	AMD bool
+	// Ringing, when set, is called once when the far end is first seen
+	// ringing (a console's phone bar shows it); it must not block.
+	Ringing func()
 }
 
 // DialResult reports a dial.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/canvass/canvass/survey"
 
@@ -25,7 +26,8 @@ JOIN contact ct ON ct.id = sc.contact_id
 WHERE sc.id = $1`
 
 const sqlCaseAttempts = `
-SELECT a.id, a.started_at, a.answered_at, a.ended_at, coalesce(a.disposition, ''), coalesce(u.name, ''), a.note
+SELECT a.id, a.started_at, a.answered_at, a.ended_at, coalesce(a.disposition, ''), coalesce(u.name, ''), a.note,
+       coalesce(a.sip_cause, 0), coalesce(a.q850_cause, 0), coalesce(a.ring_ms, 0), coalesce(a.talk_ms, 0), a.recording
 FROM attempt a LEFT JOIN app_user u ON u.id = a.interviewer_id
 WHERE a.case_id = $1 ORDER BY a.started_at, a.id`
 
@@ -87,8 +89,13 @@ func (db *DB) Case(ctx context.Context, id survey.CaseID) (survey.Case, error) {
 			return err
 		}
 		if c.History, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.Attempt, error) {
-			var a survey.Attempt
-			err := row.Scan(&a.ID, &a.StartedAt, &a.AnsweredAt, &a.EndedAt, &a.Disposition, &a.Interviewer, &a.Note)
+			var (
+				a          survey.Attempt
+				ring, talk int64
+			)
+			err := row.Scan(&a.ID, &a.StartedAt, &a.AnsweredAt, &a.EndedAt, &a.Disposition, &a.Interviewer, &a.Note,
+				&a.SIPStatus, &a.Q850Cause, &ring, &talk, &a.Recording)
+			a.Ring, a.Talk = time.Duration(ring)*time.Millisecond, time.Duration(talk)*time.Millisecond
 			return a, err
 		}); err != nil {
 			return err

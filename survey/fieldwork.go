@@ -98,6 +98,10 @@ type CampaignSettings struct {
 	// FieldLabels name the contact fields as the sample file did ("First
 	// name" for first_name), for the interviewers' screen.
 	FieldLabels map[string]string `json:"field_labels,omitempty"`
+	// RecordCalls records both sides of every call the console places
+	// (off by default); the questionnaire's recording_consent is what the
+	// interviewer reads when recording starts.
+	RecordCalls bool `json:"record_calls,omitempty"`
 }
 
 // DecodeSettings reads a campaign's settings JSON ("" or {} = defaults).
@@ -147,6 +151,13 @@ type Attempt struct {
 	Disposition DispositionCode // "" until the attempt is settled
 	Interviewer string
 	Note        string
+	// What the network said of the call, when the console placed it:
+	// the final SIP status and Q.850 cause, how long it rang and talked,
+	// and the name of its recording ("" when not recorded).
+	SIPStatus  int
+	Q850Cause  int
+	Ring, Talk time.Duration
+	Recording  string
 }
 
 // Note is a note on a case.

@@ -147,6 +147,12 @@ func (iv *Interview) Reprompt(qq *Question, noInput bool) string {
 	return iv.say(qq, qq.NoMatch)
 }
 
+// RecordingConsent is what the interviewer reads when a recorded call
+// starts, in the interview's language; "" when the questionnaire has none.
+func (iv *Interview) RecordingConsent() string {
+	return iv.q.RecordingConsent.In(iv.lang, iv.q.DefaultLanguage())
+}
+
 // Intro and Thanks are the questionnaire's opening and closing texts.
 func (iv *Interview) Intro() string {
 	return iv.q.pipes.apply(iv.q.Intro.In(iv.lang, iv.q.DefaultLanguage()), iv.lang, iv.env())

@@ -45,6 +45,9 @@ type Questionnaire struct {
 	Contact []string
 	Intro   Text // played or read before the first question; may be empty
 	Thanks  Text // after the last question; may be empty
+	// RecordingConsent is what a CATI interviewer reads when a recorded
+	// call starts (campaigns that record calls); may be empty.
+	RecordingConsent Text
 	// PartialThreshold is the share of applicable questions a respondent must
 	// answer for an interview that ends early to count as partial (AAPOR 1.2)
 	// rather than a break-off (2.12).

@@ -4,6 +4,7 @@
 // the next case, D dials. The server holds all state; a reload resumes.
 
 import { connect, showStatus, h } from "./ws.js";
+import { createPhone } from "./phone.js";
 
 const root = document.getElementById("console");
 let desk = null;      // the last state
@@ -25,9 +26,19 @@ const client = connect({
   onStatus: showStatus,
   onMessage: (env) => {
     if (env.type === "state") { setDesk(env.data); }
+    if (env.type === "call") { phone.onMessage(env); }
     if (env.type === "error" && !env.id) { showError(env.data.message); }
   },
 });
+
+// The phone bar (phone.js): started with the first state of a server that
+// has a browser phone. A call's end or answer re-draws the dialing screen,
+// whose outcome is pre-selected from what the network said.
+let phoneCall = null;
+const phone = createPhone({ client, bar: document.getElementById("phone"), onCall: (c) => {
+  phoneCall = c;
+  if (desk && desk.state === "dialing" && c.attempt_id === desk.attempt_id) { render(); }
+} });
 
 let lastJSON = "";
 
@@ -48,6 +59,8 @@ function setDesk(d) {
     stopAfterCase();
   }
   desk = d;
+  if (d.phone) { phone.start().catch(() => {}); }
+  if (d.call && (!phoneCall || d.call.seq > phoneCall.seq)) { phoneCall = d.call; }
   if (!sameQuestion) {
     shownAt = Date.now();
     picked = d.question && d.question.previous !== undefined ? d.question.previous : null;
@@ -210,14 +223,23 @@ function mainPanel() {
         h("div", { class: "actions" },
           h("button", { id: "dial", autofocus: true, onclick: () => request("dial", { case_id: caseId() }) }, "Dial " + desk.case.phone + " (D)")));
       break;
-    case "dialing":
+    case "dialing": {
+      // With the browser phone, the network's word pre-selects the outcome.
+      const c = desk.phone && phoneCall && phoneCall.attempt_id === desk.attempt_id ? phoneCall : null;
+      const pre = c && (c.state === "ended" || c.state === "answered") ? c.prefill : "";
       sec.append(h("h2", {}, "Calling " + desk.case.phone + " — what happened?"),
+        c ? h("p", { id: "network", "data-state": c.state, "data-prefill": pre }, c.state === "ended" && !c.answered_at ? "The network said: " + c.cause :
+          c.state === "answered" ? "Answered — is it the respondent?" : c.state === "ended" ? "The call ended." : "Ringing…") : null,
+        desk.consent && c && c.state === "answered" ? h("p", { class: "script consent", id: "consent" }, desk.consent) : null,
         h("div", { class: "script" }, desk.intro || ""),
         h("div", { class: "options", id: "outcomes" }, desk.dial_outcomes.map((o) =>
-          h("button", { "data-outcome": o.id, onclick: () => request("dial_result", { case_id: caseId(), outcome: o.id }) }, h("kbd", {}, o.key), o.label))));
+          h("button", { "data-outcome": o.id, class: o.id === pre ? "prefilled" : null, autofocus: o.id === pre ? true : null,
+            onclick: () => request("dial_result", { case_id: caseId(), outcome: o.id }) }, h("kbd", {}, o.key), o.label))));
       break;
+    }
     case "interviewing":
       // The introduction stays at hand: a respondent may ask again who calls.
+      if (desk.consent) { sec.append(h("p", { class: "script consent", id: "consent" }, desk.consent)); }
       sec.append(h("details", { id: "intro-details" }, h("summary", {}, "Introduction"),
         h("div", { class: "script", id: "intro" }, desk.intro || "(no introduction)")), questionPanel());
       break;

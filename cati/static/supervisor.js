@@ -3,6 +3,7 @@
 // Times in state tick here, from each desk's "since".
 
 import { connect, showStatus, h } from "./ws.js";
+import { createPhone } from "./phone.js";
 
 const root = document.getElementById("floor");
 const events = document.getElementById("events");
@@ -14,8 +15,57 @@ const client = connect({
   onMessage: (env) => {
     if (env.type === "floor") { floor = env.data; skew = new Date(floor.at).getTime() - Date.now(); render(); }
     if (env.type === "event") { addEvent(env.data); }
+    if (env.type === "call") { phone.onMessage(env); }
   },
 });
+
+// Listening in: the calls up now by interviewer, and the one we are on.
+const calls = new Map();
+let watching = null; // {user_id, mode}
+const phone = createPhone({ client, bar: document.getElementById("phone"), supervisor: true, onCall: (c) => {
+  if (c.state === "ended") { calls.delete(c.user_id); } else { calls.set(c.user_id, c); }
+  if (watching && watching.user_id === c.user_id && (c.state === "ended" || !c.monitor)) { watching = null; }
+  showWatching();
+  if (floor) { render(); }
+} });
+
+async function monitor(d, mode) {
+  const out = document.getElementById("monitor-state");
+  try {
+    if (mode) { await phone.start(); }
+    await phone.monitor(d.id, mode);
+    watching = mode ? { user_id: d.id, name: d.name, mode } : null;
+  } catch (e) {
+    out.textContent = e.message || String(e);
+    out.className = "error";
+    return;
+  }
+  showWatching();
+  render();
+}
+
+function showWatching() {
+  const out = document.getElementById("monitor-state");
+  out.className = "muted";
+  out.dataset.mode = watching ? watching.mode : "";
+  out.dataset.user = watching ? String(watching.user_id) : "";
+  out.textContent = watching ? { listen: "Listening to ", whisper: "Whispering to ", barge: "On the call with " }[watching.mode] + watching.name +
+    ({ listen: " — nobody hears you.", whisper: " — only the interviewer hears you.", barge: " — everybody hears you." })[watching.mode] :
+    "Pick Listen, Whisper or Barge on an interviewer who is on a call.";
+}
+
+// callCell is an interviewer's call and the buttons to join it.
+function callCell(d) {
+  const c = calls.get(d.id);
+  if (!c) { return h("td", { class: "call" }, "—"); }
+  if (c.state !== "answered") { return h("td", { class: "call", "data-call": c.state }, c.state); }
+  const on = watching && watching.user_id === d.id ? watching.mode : "";
+  const b = (mode, text) => h("button", { class: on === mode ? "on" : "secondary", "data-monitor": mode,
+    onclick: (ev) => { ev.stopPropagation(); monitor(d, mode); } }, text);
+  return h("td", { class: "call", "data-call": c.state },
+    b("listen", "Listen"), b("whisper", "Whisper"), b("barge", "Barge"),
+    on ? h("button", { class: "secondary", "data-monitor": "off", onclick: (ev) => { ev.stopPropagation(); monitor(d, ""); } }, "Leave") : null);
+}
 
 function pct(r) { return r === null || r === undefined ? "n/a" : (r * 100).toFixed(1) + "%"; }
 function score(r) { return r === null || r === undefined ? "n/a" : r.toFixed(1); }
@@ -37,14 +87,14 @@ function render() {
     h("section", { class: "card" }, h("h2", {}, "Interviewers"),
       h("table", { class: "grid", id: "interviewers" },
         h("thead", {}, h("tr", {}, ["Interviewer", "State", "Time in state", "Case", "Campaign", "Contacts/h", "Completes/h",
-          "Completes today", "Refusal rate", "Avg handle"].map((t) => h("th", {}, t)))),
+          "Completes today", "Refusal rate", "Avg handle", "Call"].map((t) => h("th", {}, t)))),
         h("tbody", {}, floor.interviewers.map((d) => h("tr", { "data-name": d.name, "data-case": d.case_id || "", class: d.case_id ? "pick" : "",
           onclick: () => pick(d) },
           h("td", {}, d.name), h("td", { class: "st-" + d.state, "data-state": d.state }, stateText(d)),
-          d.since ? h("td", { class: "ago", "data-since": d.since }, ago(d.since)) : h("td", {}, "—"), h("td", {}, d.case_id || "—"), h("td", {}, d.campaign || "—"),
+          d.since ? h("td", { class: "ago", "data-since": d.since }, ago(d.since)) : h("td", {}, "—"), h("td", {}, d.case_id ? h("a", { href: "/supervisor/cases/" + d.case_id, onclick: (ev) => ev.stopPropagation() }, String(d.case_id)) : "—"), h("td", {}, d.campaign || "—"),
           h("td", { class: "contacts-hour" }, String(d.contacts_last_hour)), h("td", { class: "completes-hour" }, String(d.completes_last_hour)),
           h("td", {}, String(d.completes_today)), h("td", { class: "refusal-rate" }, pct(d.refusal_rate)),
-          h("td", { class: "handle" }, d.avg_handle_seconds ? duration(d.avg_handle_seconds) : "—")))))),
+          h("td", { class: "handle" }, d.avg_handle_seconds ? duration(d.avg_handle_seconds) : "—"), callCell(d)))))),
     ...floor.campaigns.map((c) => h("section", { class: "card campaign", "data-id": c.id },
       h("h2", {}, c.name, " ", h("span", { class: "muted" }, "· " + c.status + " · " + c.questionnaire), " ", h("a", { href: "/supervisor/report/" + c.id }, "report")),
       h("p", {},

@@ -124,6 +124,9 @@ func (s *Server) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 	err = dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{Username: s.opts.Trunk.Username, Password: s.opts.Trunk.Password,
 		OnResponse: func(p *sip.Response) error {
 			if p.StatusCode == sip.StatusRinging || p.StatusCode == sip.StatusSessionInProgress {
+				if !res.Rang && r.Ringing != nil {
+					r.Ringing()
+				}
 				res.Rang = true
 			}
 			return nil

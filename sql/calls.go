@@ -1,0 +1,55 @@
+package sql
+
+// This file keeps what the network said of a call the console placed on
+// the call's attempt: the SIP status and Q.850 cause, ring and talk time,
+// and the recording.
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/canvass/canvass/survey"
+)
+
+// sqlRecordCall fills in the call's facts; the answer and end times the
+// desk workflow recorded first are kept.
+const sqlRecordCall = `
+UPDATE attempt SET
+    channel     = $2,
+    sip_cause   = nullif($3, 0),
+    q850_cause  = nullif($4, 0),
+    ring_ms     = $5,
+    talk_ms     = $6,
+    answered_at = coalesce(answered_at, $7),
+    ended_at    = coalesce(ended_at, $8),
+    recording   = CASE WHEN $9 = '' THEN recording ELSE $9 END
+WHERE id = $1`
+
+// RecordCall stores f on attempt id; survey.NotFound when there is no such
+// attempt.
+func (db *DB) RecordCall(ctx context.Context, id survey.AttemptID, f survey.CallFacts) error {
+	if f.SIPStatus != 0 && (f.SIPStatus < 100 || f.SIPStatus > 699) {
+		f.SIPStatus = 0
+	}
+	if f.Q850Cause < 0 || f.Q850Cause > 127 {
+		f.Q850Cause = 0
+	}
+	var answered, ended any
+	if !f.AnsweredAt.IsZero() {
+		answered = f.AnsweredAt
+	}
+	if !f.EndedAt.IsZero() {
+		ended = f.EndedAt
+	}
+	return db.retry(ctx, func() error {
+		tag, err := db.pool.Exec(ctx, sqlRecordCall, id, f.CallID, f.SIPStatus, f.Q850Cause,
+			f.Ring.Milliseconds(), f.Talk.Milliseconds(), answered, ended, f.Recording)
+		if err != nil {
+			return fmt.Errorf("record the call of attempt %d: %w", id, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("record the call of attempt %d: %w", id, survey.NotFound)
+		}
+		return nil
+	})
+}
