@@ -258,6 +258,7 @@ func (d *campaignFormData) keep(f url.Values) {
 			*dst = v[0]
 		}
 	}
+	d.Values["record_calls"] = f.Get("record_calls")
 	for _, k := range []string{"name", "max_attempts", "status", "e"} {
 		v := d.Values[k]
 		set(&v, k)
@@ -401,6 +402,7 @@ func parseSettings(f url.Values, q *survey.Questionnaire, c *survey.Campaign) (s
 			st.Quotas[qt.ID] = t
 		}
 	}
+	st.RecordCalls = f.Get("record_calls") != ""
 	if v := strings.TrimSpace(f.Get("e")); v != "" {
 		e, err := strconv.ParseFloat(v, 64)
 		if err != nil || e < 0 || e > 1 {
@@ -517,6 +519,9 @@ func settingsForm(c survey.Campaign, q *survey.Questionnaire, st survey.Campaign
 	d := campaignFormData{Values: map[string]string{"max_attempts": strconv.Itoa(c.MaxAttempts)}}
 	if st.E != nil {
 		d.Values["e"] = strconv.FormatFloat(*st.E, 'f', -1, 64)
+	}
+	if st.RecordCalls {
+		d.Values["record_calls"] = "1"
 	}
 	for dow := range 7 {
 		day := dayForm{Dow: dow, Name: time.Weekday(dow).String(), Opens: "09:00", Closes: "21:00"}
