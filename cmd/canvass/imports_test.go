@@ -27,6 +27,7 @@ func TestImportRules(t *testing.T) {
 		"ivr/ivrtest":  {"ivr", "survey"},
 		"ivr/media":    {},
 		"ivr/sipua":    {"ivr", "ivr/media", "survey", "ivr/sipua/internal/sdp"},
+		"ivr/phone":    {"ivr", "ivr/media", "survey"},
 		// Test helpers and adapter internals: leaves, or tied to their parent.
 		"ivr/sipua/internal/sdp": {"ivr/media"},
 		"ivr/sipua/sipuatest":    {"ivr/media", "ivr/sipua/internal/sdp"},

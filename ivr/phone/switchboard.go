@@ -174,12 +174,14 @@ func (sb *Switchboard) Connect(ctx context.Context, id survey.UserID, offer stri
 		if err := c.room.Join(interviewer, b); err != nil {
 			sb.log.Error("rejoin the interviewer's browser", "user_id", id, "err", err)
 		}
+		sb.routeLocked(c) // Leave took the browser out of the routes
 	}
 	if c := u.watch; c != nil && c.room != nil {
 		c.room.Leave(supervisor)
 		if err := c.room.Join(supervisor, b); err != nil {
 			sb.log.Error("rejoin the supervisor's browser", "user_id", id, "err", err)
 		}
+		sb.routeLocked(c)
 	}
 	sb.mu.Unlock()
 	if old != nil {
