@@ -21,6 +21,7 @@ import (
 	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/ivr/asterisk"
 	"github.com/canvass/canvass/ivr/sipua"
+	"github.com/canvass/canvass/ivr/webrtc"
 	"github.com/canvass/canvass/prompts"
 	"github.com/canvass/canvass/sql"
 )
@@ -34,6 +35,7 @@ type Config struct {
 	Prompts  prompts.Options     `yaml:"prompts"`
 	SIP      sipua.Options       `yaml:"sip"`
 	ARI      asterisk.Options    `yaml:"ari"`
+	WebRTC   webrtc.Options      `yaml:"webrtc"`
 	Log      LogOptions          `yaml:"log"`
 }
 
@@ -67,6 +69,7 @@ func Default() Config {
 		Prompts:  prompts.DefaultOptions(),
 		SIP:      sipua.DefaultOptions(),
 		ARI:      asterisk.DefaultOptions(),
+		WebRTC:   webrtc.DefaultOptions(),
 		Log:      LogOptions{Level: "info", Format: "text"},
 	}
 }
@@ -125,6 +128,24 @@ func env(c *Config) []struct {
 		{"CANVASS_ARI_PROMPT_MODE", str(&c.ARI.PromptMode)},
 		{"CANVASS_ARI_PROMPT_BASE_URL", str(&c.ARI.PromptBaseURL)},
 		{"CANVASS_ARI_SAMPLE_SHARE", num(&c.ARI.SampleShare)},
+		{"CANVASS_WEBRTC_LISTEN", str(&c.WebRTC.Listen)},
+		{"CANVASS_WEBRTC_PUBLIC_IPS", func(v string) error {
+			c.WebRTC.PublicIPs = nil
+			for ip := range strings.SplitSeq(v, ",") {
+				if ip = strings.TrimSpace(ip); ip != "" {
+					c.WebRTC.PublicIPs = append(c.WebRTC.PublicIPs, ip)
+				}
+			}
+			return nil
+		}},
+		// One credential for every TURN server listed (one TURN service
+		// with several URLs is the usual case).
+		{"CANVASS_WEBRTC_TURN_CREDENTIAL", func(v string) error {
+			for i := range c.WebRTC.TURN {
+				c.WebRTC.TURN[i].Credential = v
+			}
+			return nil
+		}},
 		{"CANVASS_LOG_LEVEL", str(&c.Log.Level)},
 		{"CANVASS_LOG_FORMAT", str(&c.Log.Format)},
 	}
@@ -183,6 +204,9 @@ func Load(file string, getenv func(string) string) (Config, error) {
 	if strings.EqualFold(strings.TrimSpace(c.SIP.Addr), "off") {
 		c.SIP.Addr = ""
 	}
+	if strings.EqualFold(strings.TrimSpace(c.WebRTC.Listen), "off") {
+		c.WebRTC.Listen = ""
+	}
 	// Every problem at once: the values that did not parse, and whatever
 	// else is wrong with the rest.
 	return c, errors.Join(append(errs, c.Validate())...)
@@ -190,5 +214,5 @@ func Load(file string, getenv func(string) string) (Config, error) {
 
 // Validate returns every problem of every section.
 func (c Config) Validate() error {
-	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.SIP.Validate(), c.ARI.Validate(), c.Log.Validate())
+	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.SIP.Validate(), c.ARI.Validate(), c.WebRTC.Validate(), c.Log.Validate())
 }

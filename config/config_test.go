@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,43 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The webrtc section: its variables, the TURN credential from the
+// environment only, "off", and problems named by their key.
+func TestWebRTC(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("webrtc:\n  turn:\n    - urls: [\"turn:turn.example.com:3478\", \"stun:turn.example.com\"]\n      username: canvass\n"), 0o600)
+	vars := map[string]string{
+		"CANVASS_WEBRTC_LISTEN":          "0.0.0.0:40000",
+		"CANVASS_WEBRTC_PUBLIC_IPS":      "203.0.113.7, 198.51.100.2",
+		"CANVASS_WEBRTC_TURN_CREDENTIAL": "s3cret",
+	}
+	c, err := config.Load(file, func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WebRTC.Listen != "0.0.0.0:40000" || !slices.Equal(c.WebRTC.PublicIPs, []string{"203.0.113.7", "198.51.100.2"}) ||
+		len(c.WebRTC.TURN) != 1 || c.WebRTC.TURN[0].Credential != "s3cret" || c.WebRTC.TURN[0].Username != "canvass" {
+		t.Errorf("got %+v", c.WebRTC)
+	}
+
+	// Without the credential a TURN server is a problem; so are a bad
+	// listen address and public IP; the credential cannot come from YAML.
+	os.WriteFile(file, []byte("webrtc:\n  listen: nowhere\n  public_ips: [example.com]\n  turn:\n    - urls: [\"turn:turn.example.com\"]\n      username: canvass\n"), 0o600)
+	_, err = config.Load(file, noEnv)
+	for _, want := range []string{"webrtc.listen", "webrtc.public_ips", "webrtc.turn[0].username"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+	os.WriteFile(file, []byte("webrtc:\n  turn:\n    - urls: [\"turn:t\"]\n      credential: x\n"), 0o600)
+	if _, err := config.Load(file, noEnv); err == nil || !strings.Contains(err.Error(), "credential") {
+		t.Errorf("a credential in the file: %v, want an unknown-key error", err)
+	}
+
+	c, err = config.Load("", func(k string) string { return map[string]string{"CANVASS_WEBRTC_LISTEN": "off"}[k] })
+	if err != nil || c.WebRTC.Listen != "" {
+		t.Errorf("CANVASS_WEBRTC_LISTEN=off: listen %q, %v", c.WebRTC.Listen, err)
+	}
 }

@@ -28,13 +28,14 @@ func TestImportRules(t *testing.T) {
 		"ivr/media":    {},
 		"ivr/sipua":    {"ivr", "ivr/media", "survey", "ivr/sipua/internal/sdp"},
 		"ivr/phone":    {"ivr", "ivr/media", "survey"},
+		"ivr/webrtc":   {"ivr", "ivr/media", "survey"},
 		// Test helpers and adapter internals: leaves, or tied to their parent.
 		"ivr/sipua/internal/sdp": {"ivr/media"},
 		"ivr/sipua/sipuatest":    {"ivr/media", "ivr/sipua/internal/sdp"},
 		"ivr/asterisk/aritest":   {},
 		"dialer":                 {"survey"},
 		"cati":                   {"survey"},
-		"config":                 {"survey", "prompts", "sql", "ivr", "ivr/asterisk", "ivr/sipua", "dialer", "cati"},
+		"config":                 {"survey", "prompts", "sql", "ivr", "ivr/asterisk", "ivr/sipua", "ivr/webrtc", "dialer", "cati"},
 		// The one wiring point may import everything.
 		"cmd/canvass": nil,
 	}

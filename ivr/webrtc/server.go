@@ -1,0 +1,318 @@
+package webrtc
+
+// This file is the server side of the browser leg: one UDP port shared by
+// every peer connection (an ICE UDP mux), one pion API configured for
+// G.711 only, and Answer, which turns a browser's offer into a Peer.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/sdp/v3"
+	pion "github.com/pion/webrtc/v4"
+
+	"github.com/canvass/canvass/ivr/media"
+)
+
+// Errors of Answer and Server, checked with errors.Is.
+var (
+	// ErrBadOffer: the offer is not SDP, is not an offer (an answer, or
+	// JSON of another type), or has no audio to answer.
+	ErrBadOffer = errors.New("webrtc: not a usable SDP offer")
+	// ErrNoCodec: the offer's audio has neither PCMU nor PCMA.
+	ErrNoCodec = errors.New("webrtc: the offer has neither PCMU nor PCMA audio")
+	// ErrClosed: the server is closed.
+	ErrClosed = errors.New("webrtc: the server is closed")
+)
+
+// Server owns the ICE port and answers browsers' offers. Its peers end
+// with it.
+type Server struct {
+	o    Options
+	log  *slog.Logger
+	conn *net.UDPConn
+	mux  ice.UDPMux
+	api  *pion.API
+
+	mu     sync.Mutex
+	peers  map[*Peer]struct{}
+	closed bool
+	nextID uint64
+}
+
+// New listens on o.Listen and builds the pion API: a MediaEngine with
+// PCMU (payload type 0) and PCMA (8) only, the RTCP report interceptors
+// only (no NACK, TWCC or header extensions are negotiated then), mDNS
+// off, UDP4, and loopback candidates when the listen address is loopback.
+func New(o Options, log *slog.Logger) (*Server, error) {
+	if o.Listen == "" {
+		return nil, errors.New("webrtc: no listen address (WebRTC is off)")
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	addr, _ := parseListen(o.Listen) // checked by Validate
+	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		return nil, fmt.Errorf("webrtc: listen %s: %w", o.Listen, err)
+	}
+	logs := loggerFactory{log: log}
+	mux := pion.NewICEUDPMux(logs.NewLogger("ice"), conn)
+
+	me := &pion.MediaEngine{}
+	for _, c := range []media.Codec{media.PCMU, media.PCMA} {
+		if err := me.RegisterCodec(codecParameters(c), pion.RTPCodecTypeAudio); err != nil {
+			return nil, errors.Join(fmt.Errorf("webrtc: register %s: %w", c.Name(), err), mux.Close(), conn.Close())
+		}
+	}
+	ir := &interceptor.Registry{}
+	if err := pion.ConfigureRTCPReports(ir); err != nil {
+		return nil, errors.Join(fmt.Errorf("webrtc: RTCP reports: %w", err), mux.Close(), conn.Close())
+	}
+	var se pion.SettingEngine
+	se.LoggerFactory = logs
+	se.SetICEUDPMux(mux)
+	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(addr.Addr().IsLoopback())
+	se.SetICETimeouts(o.DisconnectedTimeout, o.FailedTimeout, 0 /* pion's default keepalive */)
+	if len(o.PublicIPs) > 0 {
+		ips := make([]string, len(o.PublicIPs))
+		for i, ip := range o.PublicIPs {
+			ips[i] = strings.TrimSpace(ip)
+		}
+		rule := pion.ICEAddressRewriteRule{External: ips, AsCandidateType: pion.ICECandidateTypeHost, Mode: pion.ICEAddressRewriteReplace}
+		if err := se.SetICEAddressRewriteRules(rule); err != nil {
+			return nil, errors.Join(fmt.Errorf("webrtc: public_ips: %w", err), mux.Close(), conn.Close())
+		}
+	}
+	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
+	log.Info("webrtc listening", "addr", conn.LocalAddr().String(), "public_ips", o.PublicIPs)
+	return &Server{o: o, log: log, conn: conn, mux: mux, api: api, peers: map[*Peer]struct{}{}}, nil
+}
+
+// Addr is the ICE port's address.
+func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
+
+// ICEServers is what the browser's RTCPeerConnection configuration needs
+// (iceServers): the configured TURN/STUN servers, JSON-ready. It is a
+// copy.
+func (s *Server) ICEServers() []ICEServer {
+	out := make([]ICEServer, len(s.o.TURN))
+	for i, srv := range s.o.TURN {
+		out[i] = srv
+		out[i].URLs = append([]string(nil), srv.URLs...)
+	}
+	return out
+}
+
+// Close ends every peer and releases the port.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	peers := make([]*Peer, 0, len(s.peers))
+	for p := range s.peers {
+		peers = append(peers, p)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, p := range peers {
+		errs = append(errs, p.Close())
+	}
+	errs = append(errs, s.mux.Close())
+	if err := s.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// remove forgets an ended peer.
+func (s *Server) remove(p *Peer) {
+	s.mu.Lock()
+	delete(s.peers, p)
+	s.mu.Unlock()
+}
+
+// Answer answers a browser's offer: the SDP text, or the JSON of an
+// RTCSessionDescription ({"type":"offer","sdp":…}). It waits for ICE
+// gathering to finish, so the answer carries the candidates (on the
+// shared port they are immediate) and the browser need not trickle. The
+// peer connects once the browser has set the answer; it ends by itself if
+// that does not happen within ConnectTimeout.
+//
+// Errors: ErrBadOffer, ErrNoCodec, ErrClosed, or ctx's.
+func (s *Server) Answer(ctx context.Context, offer string) (*Peer, string, error) {
+	text, codec, err := parseOffer(offer)
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, "", ErrClosed
+	}
+	s.nextID++
+	id := s.nextID
+	s.mu.Unlock()
+
+	pc, err := s.api.NewPeerConnection(pion.Configuration{})
+	if err != nil {
+		return nil, "", fmt.Errorf("webrtc: new peer connection: %w", err)
+	}
+	p := newPeer(s, pc, codec, s.log.With("webrtc_peer", id))
+	fail := func(err error) (*Peer, string, error) {
+		p.shutdown("answer failed")
+		return nil, "", err
+	}
+	pc.OnConnectionStateChange(p.stateChanged)
+	pc.OnTrack(p.onTrack)
+	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: text}); err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrBadOffer, err))
+	}
+	track, err := pion.NewTrackLocalStaticRTP(codecParameters(codec).RTPCodecCapability, "audio", "canvass")
+	if err != nil {
+		return fail(fmt.Errorf("webrtc: local track: %w", err))
+	}
+	sender, err := pc.AddTrack(track)
+	if err != nil {
+		return fail(fmt.Errorf("%w: cannot send audio: %v", ErrBadOffer, err))
+	}
+	// One codec in the answer, so that both directions use it.
+	for _, tr := range pc.GetTransceivers() {
+		if tr.Sender() == sender {
+			if err := tr.SetCodecPreferences([]pion.RTPCodecParameters{codecParameters(codec)}); err != nil {
+				return fail(fmt.Errorf("webrtc: codec preferences: %w", err))
+			}
+		}
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrBadOffer, err))
+	}
+	gathered := pion.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrBadOffer, err))
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+	local := pc.LocalDescription()
+	if local == nil {
+		return fail(errors.New("webrtc: no local description after gathering"))
+	}
+	if !p.start(track, sender) {
+		return fail(ErrClosed)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return fail(ErrClosed)
+	}
+	s.peers[p] = struct{}{}
+	s.mu.Unlock()
+	p.log.Info("webrtc answered", "codec", codec.Name())
+	return p, local.SDP, nil
+}
+
+// codecParameters is how the MediaEngine registers a G.711 law.
+func codecParameters(c media.Codec) pion.RTPCodecParameters {
+	mime := pion.MimeTypePCMU
+	if c == media.PCMA {
+		mime = pion.MimeTypePCMA
+	}
+	return pion.RTPCodecParameters{
+		RTPCodecCapability: pion.RTPCodecCapability{MimeType: mime, ClockRate: media.SampleRate},
+		PayloadType:        pion.PayloadType(c.PayloadType()),
+	}
+}
+
+// parseOffer checks what pion would accept less clearly: that offer is an
+// SDP offer with audio in PCMU or PCMA. It returns the SDP text and the
+// law to use, PCMU when both are offered.
+func parseOffer(offer string) (string, media.Codec, error) {
+	text := offer
+	if strings.HasPrefix(strings.TrimSpace(text), "{") {
+		var d struct {
+			Type string `json:"type"`
+			SDP  string `json:"sdp"`
+		}
+		if err := json.Unmarshal([]byte(text), &d); err != nil {
+			return "", 0, fmt.Errorf("%w: %v", ErrBadOffer, err)
+		}
+		if d.Type != "offer" {
+			return "", 0, fmt.Errorf("%w: an RTCSessionDescription of type %q", ErrBadOffer, d.Type)
+		}
+		text = d.SDP
+	}
+	if !strings.HasSuffix(text, "\n") {
+		text += "\r\n" // the SDP parser wants every line ended
+	}
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(text); err != nil {
+		return "", 0, fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	var audio *sdp.MediaDescription
+	for _, m := range sd.MediaDescriptions {
+		if m.MediaName.Media == "audio" && m.MediaName.Port.Value != 0 {
+			audio = m
+			break
+		}
+	}
+	if audio == nil {
+		return "", 0, fmt.Errorf("%w: no audio m-line", ErrBadOffer)
+	}
+	// An offerer says actpass (RFC 5763 §5); an answer says active or
+	// passive. Without it no DTLS can be set up at all.
+	setup, ok := audio.Attribute("setup")
+	if !ok {
+		setup, ok = sd.Attribute("setup")
+	}
+	if !ok {
+		return "", 0, fmt.Errorf("%w: no a=setup (DTLS role)", ErrBadOffer)
+	}
+	if setup != "actpass" {
+		return "", 0, fmt.Errorf("%w: a=setup:%s is an answerer's; an offer says actpass", ErrBadOffer, setup)
+	}
+	pcmu, pcma := false, false
+	for _, f := range audio.MediaName.Formats {
+		switch f {
+		case "0":
+			pcmu = true
+		case "8":
+			pcma = true
+		}
+	}
+	for _, a := range audio.Attributes {
+		if a.Key != "rtpmap" {
+			continue
+		}
+		_, enc, _ := strings.Cut(a.Value, " ")
+		switch strings.ToUpper(enc) {
+		case "PCMU/8000", "PCMU/8000/1":
+			pcmu = true
+		case "PCMA/8000", "PCMA/8000/1":
+			pcma = true
+		}
+	}
+	switch {
+	case pcmu:
+		return text, media.PCMU, nil
+	case pcma:
+		return text, media.PCMA, nil
+	}
+	return "", 0, ErrNoCodec
+}
