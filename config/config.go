@@ -20,6 +20,7 @@ import (
 	"github.com/canvass/canvass/cati"
 	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/ivr/asterisk"
+	"github.com/canvass/canvass/ivr/phone"
 	"github.com/canvass/canvass/ivr/sipua"
 	"github.com/canvass/canvass/ivr/webrtc"
 	"github.com/canvass/canvass/prompts"
@@ -36,6 +37,7 @@ type Config struct {
 	SIP      sipua.Options       `yaml:"sip"`
 	ARI      asterisk.Options    `yaml:"ari"`
 	WebRTC   webrtc.Options      `yaml:"webrtc"`
+	Phone    phone.Options       `yaml:"phone"`
 	Log      LogOptions          `yaml:"log"`
 }
 
@@ -70,6 +72,7 @@ func Default() Config {
 		SIP:      sipua.DefaultOptions(),
 		ARI:      asterisk.DefaultOptions(),
 		WebRTC:   webrtc.DefaultOptions(),
+		Phone:    phone.DefaultOptions(),
 		Log:      LogOptions{Level: "info", Format: "text"},
 	}
 }
@@ -129,6 +132,10 @@ func env(c *Config) []struct {
 		{"CANVASS_ARI_PROMPT_BASE_URL", str(&c.ARI.PromptBaseURL)},
 		{"CANVASS_ARI_SAMPLE_SHARE", num(&c.ARI.SampleShare)},
 		{"CANVASS_WEBRTC_LISTEN", str(&c.WebRTC.Listen)},
+		{"CANVASS_PHONE_VIA", str(&c.Phone.Via)},
+		{"CANVASS_PHONE_ARI_DIAL", str(&c.Phone.ARIDial)},
+		{"CANVASS_PHONE_GRACE", dur(&c.Phone.Grace)},
+		{"CANVASS_PHONE_RING_TIMEOUT", dur(&c.Phone.RingTimeout)},
 		{"CANVASS_WEBRTC_PUBLIC_IPS", func(v string) error {
 			c.WebRTC.PublicIPs = nil
 			for ip := range strings.SplitSeq(v, ",") {
@@ -214,5 +221,5 @@ func Load(file string, getenv func(string) string) (Config, error) {
 
 // Validate returns every problem of every section.
 func (c Config) Validate() error {
-	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.SIP.Validate(), c.ARI.Validate(), c.WebRTC.Validate(), c.Log.Validate())
+	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.SIP.Validate(), c.ARI.Validate(), c.WebRTC.Validate(), c.Phone.Validate(), c.Log.Validate())
 }

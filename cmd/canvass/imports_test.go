@@ -32,10 +32,11 @@ func TestImportRules(t *testing.T) {
 		// Test helpers and adapter internals: leaves, or tied to their parent.
 		"ivr/sipua/internal/sdp": {"ivr/media"},
 		"ivr/sipua/sipuatest":    {"ivr/media", "ivr/sipua/internal/sdp"},
+		"ivr/sipua/baresiptest":  {},
 		"ivr/asterisk/aritest":   {},
 		"dialer":                 {"survey"},
 		"cati":                   {"survey"},
-		"config":                 {"survey", "prompts", "sql", "ivr", "ivr/asterisk", "ivr/sipua", "ivr/webrtc", "dialer", "cati"},
+		"config":                 {"survey", "prompts", "sql", "ivr", "ivr/asterisk", "ivr/sipua", "ivr/webrtc", "ivr/phone", "dialer", "cati"},
 		// The one wiring point may import everything.
 		"cmd/canvass": nil,
 	}
@@ -49,7 +50,9 @@ func TestImportRules(t *testing.T) {
 		"ivr":          append([]string{"ivr/ivrtest"}, store...),
 		"ivr/asterisk": {"ivr/ivrtest", "ivr/asterisk/aritest", "testdata"},
 		"ivr/sipua":    append([]string{"ivr/ivrtest", "ivr/sipua/sipuatest"}, store...),
-		"cati":         append([]string{"prompts"}, store...),
+		// The console's phone end to end: the real browser leg, SIP
+		// endpoint and switchboard, and a real SIP phone.
+		"cati": append([]string{"prompts", "ivr", "ivr/webrtc", "ivr/phone", "ivr/sipua", "ivr/sipua/baresiptest"}, store...),
 	}
 	out, err := exec.Command("go", "list", "-deps", "-test", "-f",
 		`{{.ImportPath}}{{range .Imports}} {{.}}{{end}}{{range .TestImports}} test:{{.}}{{end}}{{range .XTestImports}} test:{{.}}{{end}}`,

@@ -217,6 +217,7 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 	engine := ivr.New(cfg.IVR, db, db, log.With("component", "ivr"), nil)
 	var runners []func(context.Context) error
 	mounts := map[string]http.Handler{}
+	var ari *asterisk.Client
 	if cfg.ARI.Enabled() {
 		var ps *asterisk.PromptServer
 		if cfg.ARI.PromptMode == asterisk.PromptHTTP {
@@ -227,34 +228,39 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 			}
 			mounts[strings.TrimSuffix(path.Path, "/")+"/"] = ps
 		}
-		ari, err := asterisk.New(cfg.ARI, engine, catalog, catalog, ps, log.With("component", "ari"))
-		if err != nil {
+		if ari, err = asterisk.New(cfg.ARI, engine, catalog, catalog, ps, log.With("component", "ari")); err != nil {
 			return err
 		}
 		runners = append(runners, ari.Run)
 	}
+	sipBound := ""
+	var sip *sipua.Server
+	if cfg.SIP.Addr != "" {
+		if sip, err = sipua.New(cfg.SIP, engine, catalog, catalog, log.With("component", "sip")); err != nil {
+			return err
+		}
+		sipBound = sip.Addr().String()
+		log.Info("sip listening", "addr", sipBound)
+		runners = append(runners, sip.Run)
+	}
+	console := &cati.Console{Options: cfg.Console, Sessions: db, Campaigns: db, Accounts: db, Desks: db, Answers: db, Floor: db, Events: db}
+	closePhones, err := wirePhones(cfg, console, sip, ari, log)
+	if err != nil {
+		return err
+	}
+	defer closePhones()
 	srv, err := cati.New(cati.Deps{
 		Options: cfg.HTTP,
 		Store:   db,
 		Tokens:  db,
 		Audio:   promptsAudio{catalog},
-		Console: &cati.Console{Options: cfg.Console, Sessions: db, Campaigns: db, Accounts: db, Desks: db, Answers: db, Floor: db, Events: db},
+		Console: console,
 		Parsed:  engine.Parsed(),
 		Mounts:  mounts,
 		Log:     log.With("component", "http"),
 	})
 	if err != nil {
 		return err
-	}
-	sipBound := ""
-	if cfg.SIP.Addr != "" {
-		sip, err := sipua.New(cfg.SIP, engine, catalog, catalog, log.With("component", "sip"))
-		if err != nil {
-			return err
-		}
-		sipBound = sip.Addr().String()
-		log.Info("sip listening", "addr", sipBound)
-		runners = append(runners, sip.Run)
 	}
 	// Interviews a crashed node left open get their end (ivr/lost.go).
 	runners = append(runners, func(ctx context.Context) error { return engine.CloseLostEvery(ctx, db, time.Minute) })

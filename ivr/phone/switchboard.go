@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,7 +56,10 @@ type Deps struct {
 	Grace time.Duration
 	// RingTimeout is how long a call may ring; 0 is the dialer's default.
 	RingTimeout time.Duration
-	Log         *slog.Logger
+	// DialString turns a number into the dialer's address ({number} is
+	// replaced); "" dials the number as it is.
+	DialString string
+	Log        *slog.Logger
 }
 
 // Errors of the switchboard, as coded survey errors the console shows.
@@ -275,7 +279,11 @@ func (sb *Switchboard) run(ctx context.Context, c *call, r survey.PhoneCall) {
 	defer sb.wg.Done()
 	defer c.cancel()
 	log := sb.log.With("user_id", c.ev.User, "case_id", r.CaseID, "attempt_id", r.AttemptID)
-	req := ivr.DialRequest{To: r.Number, CaseID: r.CaseID, AttemptID: r.AttemptID, RingTimeout: sb.d.RingTimeout,
+	to := r.Number
+	if sb.d.DialString != "" {
+		to = strings.ReplaceAll(sb.d.DialString, "{number}", r.Number)
+	}
+	req := ivr.DialRequest{To: to, CaseID: r.CaseID, AttemptID: r.AttemptID, RingTimeout: sb.d.RingTimeout,
 		Ringing: func() {
 			sb.mu.Lock()
 			defer sb.mu.Unlock()

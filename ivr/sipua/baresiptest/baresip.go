@@ -1,0 +1,282 @@
+// Package baresiptest runs a real third-party SIP phone for end-to-end
+// tests: baresip (Debian baresip-core), configured as TESTING.md says,
+// speaking a WAV of our making and recording what it hears (sndfile),
+// driven through its stdin menu. `make test` installs it; a test without
+// it fails.
+package baresiptest
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Options configure a phone.
+type Options struct {
+	Name string  // for logs and the artifacts directory
+	Say  []int16 // what its microphone plays, 8 kHz, looped
+	// User is the account's user (the number it answers as); default
+	// "tester".
+	User string
+	// AutoAnswer answers every call at once.
+	AutoAnswer bool
+}
+
+// Phone is a running baresip.
+type Phone struct {
+	t    testing.TB
+	dir  string
+	addr string
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *lockedBuffer
+}
+
+// Start starts a phone on a free loopback port; it stops with the
+// test. Its config has no rtp_ports: baresip cannot bind port 0 (it binds
+// an even port and the next one for RTCP), so it picks pairs at random from
+// its own wide default range.
+func Start(t testing.TB, o Options) *Phone {
+	t.Helper()
+	if _, err := exec.LookPath("baresip"); err != nil {
+		t.Fatal("baresip is not installed: the end-to-end calls need a real SIP phone (Debian baresip-core; `make test` installs it)")
+	}
+	if o.User == "" {
+		o.User = "tester"
+	}
+	dir := t.TempDir()
+	if art := os.Getenv("CANVASS_ARTIFACTS"); art != "" {
+		dir = filepath.Join(art, "baresip", o.Name)
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := filepath.Join(dir, "rec")
+	if err := os.MkdirAll(rec, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sayPath := filepath.Join(dir, "say.wav")
+	if err := WriteWAV(sayPath, o.Say); err != nil {
+		t.Fatal(err)
+	}
+	port := FreeSIPPort(t)
+	config := fmt.Sprintf(`poll_method epoll
+sip_listen 127.0.0.1:%d
+audio_source aufile,%s
+audio_alert aufile,/dev/null
+audio_player aufile,/dev/null
+module_path /usr/lib/baresip/modules
+module stdio.so
+module g711.so
+module aufile.so
+module sndfile.so
+snd_path %s
+module_app account.so
+module_app menu.so
+`, port, sayPath, rec)
+	account := "<sip:" + o.User + "@127.0.0.1>;regint=0;audio_codecs=PCMU"
+	if o.AutoAnswer {
+		account += ";answermode=auto"
+	}
+	for f, body := range map[string]string{"config": config, "accounts": account + "\n", "contacts": ""} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	cmd := exec.CommandContext(ctx, "baresip", "-n", "127.0.0.1", "-f", dir)
+	b := &Phone{t: t, dir: dir, addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd, out: &lockedBuffer{}}
+	cmd.Stdout, cmd.Stderr = b.out, b.out
+	var err error
+	if b.in, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		b.in.Close()
+		waited := make(chan error, 1)
+		go func() { waited <- cmd.Wait() }()
+		select {
+		case <-waited:
+		case <-time.After(3 * time.Second):
+			cmd.Process.Kill() // our own child, by pid
+			<-waited
+		}
+		cancel()
+		if t.Failed() || os.Getenv("CANVASS_ARTIFACTS") != "" {
+			t.Logf("baresip %s output:\n%s", o.Name, b.out.String())
+		}
+	})
+	b.WaitOutput("baresip is ready", 10*time.Second)
+	return b
+}
+
+// Addr is the phone's SIP address, host:port.
+func (b *Phone) Addr() string { return b.addr }
+
+// Type types s on the phone's stdin ("b" hangs up, "/dial uri\n" dials).
+func (b *Phone) Type(s string) {
+	b.t.Helper()
+	if _, err := io.WriteString(b.in, s); err != nil {
+		b.t.Fatalf("type %q: %v\n%s", s, err, b.out.String())
+	}
+}
+
+// Output is what the phone printed so far.
+func (b *Phone) Output() string { return b.out.String() }
+
+// WaitOutput waits until the phone has printed s.
+func (b *Phone) WaitOutput(s string, within time.Duration) {
+	b.t.Helper()
+	for deadline := time.Now().Add(within); !strings.Contains(b.out.String(), s); {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("baresip never printed %q:\n%s", s, b.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Heard is the audio the phone received on its latest call (sndfile's
+// decoder-side dump), at the call's rate.
+func (b *Phone) Heard() []int16 {
+	b.t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(b.dir, "rec", "dump-*-dec.wav"))
+	if len(matches) == 0 {
+		b.t.Fatalf("sndfile left no recording of what the phone heard in %s", b.dir)
+	}
+	latest, at := "", time.Time{}
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil && fi.ModTime().After(at) {
+			latest, at = m, fi.ModTime()
+		}
+	}
+	pcm, err := ReadWAV(latest)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return pcm
+}
+
+// FreeSIPPort finds a port free on UDP and TCP, with the next one free on
+// TCP too (baresip binds TLS on port+1).
+func FreeSIPPort(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := u.LocalAddr().(*net.UDPAddr).Port
+		t1, err1 := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		t2, err2 := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 1})
+		u.Close()
+		for _, l := range []*net.TCPListener{t1, t2} {
+			if l != nil {
+				l.Close()
+			}
+		}
+		if err1 == nil && err2 == nil && p < 65000 {
+			return p
+		}
+	}
+	t.Fatal("no free port for baresip")
+	return 0
+}
+
+// Sine is seconds of a tone at freq Hz, 8 kHz, at amplitude amp.
+func Sine(freq, seconds, amp float64) []int16 {
+	pcm := make([]int16, int(seconds*8000))
+	for i := range pcm {
+		pcm[i] = int16(amp * math.Sin(2*math.Pi*freq*float64(i)/8000))
+	}
+	return pcm
+}
+
+// Power is the Goertzel power of freq in x (sampled at rate), per sample:
+// a full-scale tone gives about 2.7e8, silence 0.
+func Power(x []int16, freq, rate float64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	k := 2 * math.Cos(2*math.Pi*freq/rate)
+	var s1, s2 float64
+	for _, v := range x {
+		s0 := float64(v) + k*s1 - s2
+		s2, s1 = s1, s0
+	}
+	return (s1*s1 + s2*s2 - k*s1*s2) / float64(len(x))
+}
+
+// WriteWAV writes 8 kHz mono 16-bit samples as a WAV file.
+func WriteWAV(path string, pcm []int16) error {
+	n := uint32(len(pcm) * 2)
+	b := []byte("RIFF")
+	b = binary.LittleEndian.AppendUint32(b, 36+n)
+	b = append(b, "WAVEfmt "...)
+	b = binary.LittleEndian.AppendUint32(b, 16)
+	b = binary.LittleEndian.AppendUint16(b, 1) // PCM
+	b = binary.LittleEndian.AppendUint16(b, 1) // mono
+	b = binary.LittleEndian.AppendUint32(b, 8000)
+	b = binary.LittleEndian.AppendUint32(b, 16000)
+	b = binary.LittleEndian.AppendUint16(b, 2)
+	b = binary.LittleEndian.AppendUint16(b, 16)
+	b = append(b, "data"...)
+	b = binary.LittleEndian.AppendUint32(b, n)
+	for _, s := range pcm {
+		b = binary.LittleEndian.AppendUint16(b, uint16(s))
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// ReadWAV returns the samples of a 16-bit WAV (any rate and channel count,
+// interleaved).
+func ReadWAV(path string) ([]int16, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for i := 12; i+8 <= len(b); {
+		id, size := string(b[i:i+4]), int(binary.LittleEndian.Uint32(b[i+4:]))
+		i += 8
+		if id == "data" {
+			size = min(size, len(b)-i)
+			pcm := make([]int16, size/2)
+			for k := range pcm {
+				pcm[k] = int16(binary.LittleEndian.Uint16(b[i+2*k:]))
+			}
+			return pcm, nil
+		}
+		i += size + size%2
+	}
+	return nil, fmt.Errorf("%s has no data chunk", path)
+}
+
+// lockedBuffer is a buffer a process writes while a test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *lockedBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *lockedBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
