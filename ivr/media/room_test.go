@@ -853,3 +853,35 @@ func TestJitter(t *testing.T) {
 		}
 	})
 }
+
+// TestRoomHearBeforeJoin: routes may name parties before they join; a
+// source not yet in the room is silent, and joins the mix when it comes.
+func TestRoomHearBeforeJoin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := NewRoom()
+		defer r.Close()
+		r.Hear("i", "r", "s")
+		legs := map[string]*fakeLeg{"r": newFakeLeg(PCMU), "i": newFakeLeg(PCMU), "s": newFakeLeg(PCMU)}
+		for _, id := range []string{"i", "r"} {
+			if err := r.Join(id, legs[id]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(7 * time.Millisecond)
+		talk(t, legs["r"], freqR, 40)
+		talk(t, legs["s"], freqS, 40) // queued by its leg, read once it joins
+		time.Sleep(20 * PacketInterval)
+		c, peak := heard(legs["i"].received(), freqR, freqS)
+		if st := r.Stats(); c[0] < 19 || peak[1] > toneAmp/100 || st.Mixed != 0 {
+			t.Errorf("before the supervisor joined: respondent in %d frames, supervisor at %.0f, stats %+v", c[0], peak[1], st)
+		}
+		if err := r.Join("s", legs["s"]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * PacketInterval)
+		c, _ = heard(legs["i"].received(), freqR, freqS)
+		if st := r.Stats(); c[0] < 18 || c[1] < 18 || st.Mixed < 18 {
+			t.Errorf("after the supervisor joined: respondent in %d frames, supervisor in %d, stats %+v", c[0], c[1], st)
+		}
+	})
+}
