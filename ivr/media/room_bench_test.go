@@ -102,6 +102,7 @@ func BenchmarkRoomMix3(b *testing.B) {
 			<-l.wrote
 		}
 	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(3*b.N), "ns/mixed-frame")
 	if st := r.Stats(); st.Dropped != 0 || st.Passed != 0 {
 		b.Errorf("stats %+v: want mixes only", st)
 	}
