@@ -10,8 +10,10 @@
 // (ivr/sipua) and the browser leg to come (ivr/webrtc) share it without
 // sharing each other's dependencies. SDP is not here: only SIP negotiates
 // with it (a browser leg negotiates through WebRTC), so offer/answer lives
-// with the SIP endpoint, in ivr/sipua/internal/sdp. The bridge and the
-// mixer that join legs will live here too, on Leg and Rebaser.
+// with the SIP endpoint, in ivr/sipua/internal/sdp. Room joins legs: a
+// listener with one source has its frames passed through (the bridge), one
+// with more hears them mixed on a 20 ms tick (listen, whisper, barge), and
+// two parties can be recorded to a stereo WAV.
 //
 // Audio is 8 kHz mono throughout: a packet carries 20 ms, SamplesPerPacket
 // samples, one byte each in G.711.

@@ -3,7 +3,10 @@
 
 package media
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 // FuzzInband: any audio gives the same keys however it is cut into
 // packets, and no more keys than two blocks of tone each could make.
@@ -61,4 +64,42 @@ func toBytes(s signal) []byte {
 		b[2*i], b[2*i+1] = byte(x), byte(uint16(x)>>8)
 	}
 	return b
+}
+
+// FuzzRoomRepacketize: however a source cuts its audio into packets, a
+// listener is passed the same codes, in 20 ms frames, in order.
+func FuzzRoomRepacketize(f *testing.F) {
+	f.Add(bytes.Repeat([]byte{80, 240}, 4))
+	f.Add([]byte{160, 1, 159, 255, 65})
+	f.Fuzz(func(t *testing.T, sizes []byte) {
+		r := newRoom()
+		defer r.Close()
+		src := &party{}
+		total := 0
+		for _, n := range sizes {
+			total += int(n)
+		}
+		dst := &party{out: make(chan outFrame, total/SamplesPerPacket+1)}
+		src.view.Store(&sourceView{pass: []*party{dst}})
+		var sent []byte
+		for i, n := range sizes {
+			p := make([]byte, n)
+			for k := range p {
+				p[k] = byte(i + k)
+			}
+			sent = append(sent, p...)
+			r.received(src, Frame{Codec: PCMA, Payload: p})
+		}
+		var got []byte
+		for len(dst.out) > 0 {
+			f := <-dst.out
+			if f.codec != PCMA {
+				t.Fatalf("passed in %s", f.codec.Name())
+			}
+			got = append(got, f.payload[:]...)
+		}
+		if whole := len(sent) / SamplesPerPacket * SamplesPerPacket; !bytes.Equal(got, sent[:whole]) {
+			t.Fatalf("passed %d codes, not the first %d of the %d sent", len(got), whole, len(sent))
+		}
+	})
 }

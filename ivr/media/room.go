@@ -25,10 +25,10 @@ const (
 	// frame arriving at a full queue drops the oldest, so a mix lags its
 	// sources by at most this many frames.
 	jitterDepth = 3
-	// trimAfter is how many ticks in a row a source may keep a spare frame
-	// after the tick took one (it runs a frame ahead of the tick) before
-	// the oldest is dropped: latency comes back down after a burst.
-	trimAfter = 25
+	// trimAfter is the window, in ticks, over which a source that always
+	// had a spare frame at the tick (it runs a frame ahead) loses its
+	// oldest one: latency comes back down after a burst.
+	trimAfter = 10
 	// writeQueue bounds the frames waiting for a listener's leg (80 ms):
 	// a slow leg drops its own oldest frames and stalls nobody else.
 	writeQueue = 4
@@ -134,15 +134,20 @@ type mixOut struct {
 
 // NewRoom returns an empty room.
 func NewRoom() *Room {
-	r := &Room{
+	r := newRoom()
+	r.ticker.Add(1)
+	go r.run()
+	return r
+}
+
+// newRoom returns a room without its tick (a benchmark ticks it by hand).
+func newRoom() *Room {
+	return &Room{
 		parties: map[string]*party{},
 		routes:  map[string][]string{},
 		wake:    make(chan struct{}, 1),
 		quit:    make(chan struct{}),
 	}
-	r.ticker.Add(1)
-	go r.run()
-	return r
 }
 
 // Join adds leg l as party id and starts reading its frames (one goroutine
@@ -446,16 +451,21 @@ func (r *Room) ended(p *party) {
 	}
 }
 
-// run drives the tick while something mixes or records.
+// run drives the tick while something mixes or records. Ticks are
+// counted against the clock (Pacer): when the goroutine runs late, the
+// ticks owed are made at once rather than lost, so the sources' queues do
+// not overflow on a busy machine.
 func (r *Room) run() {
 	defer r.ticker.Done()
 	t := time.NewTicker(PacketInterval)
 	defer t.Stop()
+	pacer := NewPacer(time.Now())
 	for {
 		if r.plan.Load() == nil {
 			t.Stop()
 			select {
 			case <-r.wake:
+				pacer = NewPacer(time.Now())
 				t.Reset(PacketInterval)
 			case <-r.quit:
 				return
@@ -463,8 +473,11 @@ func (r *Room) run() {
 			continue
 		}
 		select {
-		case <-t.C:
-			r.tick()
+		case now := <-t.C:
+			_, send := pacer.Due(now)
+			for range send {
+				r.tick()
+			}
 		case <-r.wake:
 		case <-r.quit:
 			return
@@ -538,7 +551,8 @@ type jitter struct {
 	buf   [jitterDepth][SamplesPerPacket]byte
 	head  int
 	n     int
-	ahead int // ticks in a row that left a frame behind
+	low   int // fewest frames queued at a tick in this window
+	ticks int // ticks in this window
 }
 
 // push queues a frame, dropping the oldest if the queue is full.
@@ -555,22 +569,23 @@ func (j *jitter) push(c Codec, b []byte) (dropped bool) {
 	return dropped
 }
 
-// pop takes the oldest frame into dst. A source that keeps a spare frame
-// for trimAfter ticks loses its oldest one: it runs a frame ahead of the
-// tick, which only adds delay.
+// pop takes the oldest frame into dst. A source that had a spare frame at
+// every tick of a window of trimAfter ticks runs a frame ahead of the
+// tick, which only adds delay: it loses its oldest frame.
 func (j *jitter) pop(dst *[SamplesPerPacket]byte) (c Codec, ok, dropped bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.n == 0 {
-		j.ahead = 0
-		return 0, false, false
+	if j.ticks == 0 || j.n < j.low {
+		j.low = j.n
 	}
-	if j.n > 1 {
-		if j.ahead++; j.ahead >= trimAfter {
-			j.head, j.n, j.ahead, dropped = (j.head+1)%jitterDepth, j.n-1, 0, true
+	if j.ticks++; j.ticks == trimAfter {
+		if j.low > 1 {
+			j.head, j.n, dropped = (j.head+1)%jitterDepth, j.n-1, true
 		}
-	} else {
-		j.ahead = 0
+		j.ticks = 0
+	}
+	if j.n == 0 {
+		return 0, false, dropped
 	}
 	c, *dst = j.codec[j.head], j.buf[j.head]
 	j.head, j.n = (j.head+1)%jitterDepth, j.n-1
@@ -579,6 +594,6 @@ func (j *jitter) pop(dst *[SamplesPerPacket]byte) (c Codec, ok, dropped bool) {
 
 func (j *jitter) reset() {
 	j.mu.Lock()
-	j.n, j.ahead = 0, 0
+	j.n, j.ticks = 0, 0
 	j.mu.Unlock()
 }

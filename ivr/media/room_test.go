@@ -761,3 +761,127 @@ func TestRoomRecordError(t *testing.T) {
 		}
 	})
 }
+
+// TestRoomSlowLeg: a listener whose leg takes no frames (stuck) loses its
+// own oldest frames, counted, and stalls nobody: the other listeners of
+// the same source, passed through or mixed, hear everything.
+func TestRoomSlowLeg(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := NewRoom()
+		defer r.Close()
+		legs := threeParties(t, r)
+		stuck := &fakeLeg{codec: PCMU, in: make(chan Frame, 64), out: make(chan Frame), done: make(chan struct{})}
+		if err := r.Join("stuck", stuck); err != nil {
+			t.Fatal(err)
+		}
+		r.Hear("stuck", "r")
+		r.Hear("i", "r")
+		r.Hear("s", "r", "i")
+		time.Sleep(7 * time.Millisecond)
+		const n = 40
+		<-talk(t, legs["r"], freqR, n)
+		<-talk(t, legs["i"], freqI, 1)
+		time.Sleep(3 * PacketInterval)
+		if c, _ := heard(legs["i"].received(), freqR); c[0] != n {
+			t.Errorf("next to a stuck leg, the interviewer heard %d frames of %d", c[0], n)
+		}
+		if c, _ := heard(legs["s"].received(), freqR); c[0] < n-2 {
+			t.Errorf("next to a stuck leg, the supervisor heard %d frames of %d", c[0], n)
+		}
+		// One frame is stuck in WriteFrame, writeQueue wait: the rest
+		// were dropped.
+		if st := r.Stats(); st.Dropped != n-1-writeQueue {
+			t.Errorf("stats %+v: want the stuck leg's %d frames dropped", st, n-1-writeQueue)
+		}
+	})
+}
+
+// TestJitter: a source's queue keeps at most jitterDepth frames (the
+// oldest goes), and loses a frame when it had a spare one at every tick of
+// a window, not when it ran dry once in it.
+func TestJitter(t *testing.T) {
+	frame := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, SamplesPerPacket) }
+	var dst [SamplesPerPacket]byte
+	t.Run("bounded", func(t *testing.T) {
+		var j jitter
+		dropped := 0
+		for i := range 5 {
+			if j.push(PCMU, frame(i)) {
+				dropped++
+			}
+		}
+		if dropped != 5-jitterDepth {
+			t.Errorf("%d dropped pushing 5, want %d", dropped, 5-jitterDepth)
+		}
+		for want := 5 - jitterDepth; want < 5; want++ {
+			if _, ok, _ := j.pop(&dst); !ok || dst[0] != byte(want) {
+				t.Fatalf("popped frame %d (%v), want %d", dst[0], ok, want)
+			}
+		}
+		if _, ok, _ := j.pop(&dst); ok {
+			t.Error("popped from an empty queue")
+		}
+	})
+	t.Run("a source a frame ahead is trimmed", func(t *testing.T) {
+		var j jitter
+		j.push(PCMU, frame(0))
+		trimmed := 0
+		for i := 1; i <= 3*trimAfter; i++ {
+			j.push(PCMU, frame(i)) // one arrives per tick, one is spare
+			if _, _, d := j.pop(&dst); d {
+				trimmed++
+			}
+		}
+		if trimmed != 1 {
+			t.Errorf("trimmed %d times in %d ticks, want once", trimmed, 3*trimAfter)
+		}
+		if j.n != 0 {
+			t.Errorf("%d frames left queued after the trim, want 0", j.n)
+		}
+	})
+	t.Run("a source that ran dry is not trimmed", func(t *testing.T) {
+		var j jitter
+		j.push(PCMU, frame(0))
+		for i := 1; i <= 5*trimAfter; i++ {
+			j.push(PCMU, frame(i))
+			if i%trimAfter == trimAfter/2 {
+				j.pop(&dst) // a late tick takes two
+			}
+			if _, _, d := j.pop(&dst); d {
+				t.Fatalf("trimmed at tick %d though the queue ran dry in the window", i)
+			}
+		}
+	})
+}
+
+// TestRoomHearBeforeJoin: routes may name parties before they join; a
+// source not yet in the room is silent, and joins the mix when it comes.
+func TestRoomHearBeforeJoin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := NewRoom()
+		defer r.Close()
+		r.Hear("i", "r", "s")
+		legs := map[string]*fakeLeg{"r": newFakeLeg(PCMU), "i": newFakeLeg(PCMU), "s": newFakeLeg(PCMU)}
+		for _, id := range []string{"i", "r"} {
+			if err := r.Join(id, legs[id]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(7 * time.Millisecond)
+		talk(t, legs["r"], freqR, 40)
+		talk(t, legs["s"], freqS, 40) // queued by its leg, read once it joins
+		time.Sleep(20 * PacketInterval)
+		c, peak := heard(legs["i"].received(), freqR, freqS)
+		if st := r.Stats(); c[0] < 19 || peak[1] > toneAmp/100 || st.Mixed != 0 {
+			t.Errorf("before the supervisor joined: respondent in %d frames, supervisor at %.0f, stats %+v", c[0], peak[1], st)
+		}
+		if err := r.Join("s", legs["s"]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * PacketInterval)
+		c, _ = heard(legs["i"].received(), freqR, freqS)
+		if st := r.Stats(); c[0] < 18 || c[1] < 18 || st.Mixed < 18 {
+			t.Errorf("after the supervisor joined: respondent in %d frames, supervisor in %d, stats %+v", c[0], c[1], st)
+		}
+	})
+}
