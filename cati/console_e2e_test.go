@@ -28,7 +28,7 @@ const chromiumPath = "/usr/bin/chromium"
 
 // newBrowser starts headless Chromium with a fresh profile, as TESTING.md
 // says; a missing Chromium fails the test.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t *testing.T, flags ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("%s is missing: `make test` installs Debian's chromium (make deps), which the console's end-to-end tests drive: %v", chromiumPath, err)
@@ -45,6 +45,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1366, 768),
 	}
+	opts = append(opts, flags...)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(alloc)

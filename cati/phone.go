@@ -245,6 +245,10 @@ func (s *Server) phoneEvent(ev survey.CallEvent) {
 		s.console.hub.toUser(ev.User, b)
 		s.console.hub.toSupervisors(b)
 	}
+	if ev.State == survey.CallAnswered {
+		// The screen gains the recording consent to read.
+		s.console.hub.refreshUser(ev.User)
+	}
 	if ev.State != survey.CallEnded {
 		return
 	}

@@ -1,0 +1,361 @@
+package cati_test
+
+// The console as a phone, end to end with real peers: headless Chromium
+// with a fake microphone is the interviewer (and a second one the
+// supervisor), Canvass's own WebRTC leg, switchboard and SIP endpoint carry
+// the call, and baresip is the respondent. Who hears what is checked by
+// frequency: in the page with an AnalyserNode on the far end's audio, at the
+// phone in what it recorded.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/canvass/canvass/cati"
+	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/phone"
+	"github.com/canvass/canvass/ivr/sipua"
+	"github.com/canvass/canvass/ivr/sipua/baresiptest"
+	"github.com/canvass/canvass/ivr/webrtc"
+	"github.com/canvass/canvass/prompts"
+	store "github.com/canvass/canvass/sql"
+)
+
+// Tones: who speaks which.
+const (
+	interviewerHz = 440
+	supervisorHz  = 660
+	respondentHz  = 1000
+)
+
+// phoneRig is the console's phone over a real SIP endpoint whose trunk is
+// a baresip.
+type phoneRig struct {
+	recordings string
+	sb         *phone.Switchboard
+}
+
+// withPhone wires the console's phone as cmd/canvass does, dialing out
+// through the phone at trunk.
+func withPhone(t *testing.T, trunk string, ring time.Duration, rig *phoneRig) func(*store.DB, *cati.Deps) {
+	return func(db *store.DB, d *cati.Deps) {
+		withConsole(db, d)
+		log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+		popts := prompts.DefaultOptions()
+		popts.Dir, popts.RecordingsDir = t.TempDir(), t.TempDir()
+		rig.recordings = popts.RecordingsDir
+		catalog, err := prompts.New(popts, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		engine := ivr.New(ivr.DefaultOptions(), db, db, log, nil)
+		sopts := sipua.DefaultOptions()
+		sopts.Addr, sopts.RTPPorts = "127.0.0.1:0", "0"
+		sopts.Trunk.URI = "sip:" + trunk
+		sip, err := sipua.New(sopts, engine, catalog, catalog, log.With("component", "sip"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- sip.Run(ctx) }()
+		wopts := webrtc.DefaultOptions()
+		wopts.Listen = "127.0.0.1:0"
+		rtc, err := webrtc.New(wopts, log.With("component", "webrtc"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rig.sb = phone.New(phone.Deps{Dialer: sip, RecordingsDir: popts.RecordingsDir, Grace: 3 * time.Second, RingTimeout: ring,
+			Log: log.With("component", "phone"),
+			Answer: func(ctx context.Context, offer string) (phone.Browser, string, error) {
+				p, a, err := rtc.Answer(ctx, offer)
+				if err != nil {
+					return nil, "", err
+				}
+				return p, a, nil
+			}})
+		d.Console.Phones = rig.sb
+		d.Console.Phone.ICEServers = rtc.ICEServers()
+		t.Cleanup(func() {
+			ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+			defer stop()
+			if err := rig.sb.Close(ctx); err != nil {
+				t.Error(err)
+			}
+			rtc.Close()
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("sip Run: %v", err)
+			}
+		})
+	}
+}
+
+// toneBrowser is a Chromium whose microphone plays a tone.
+func toneBrowser(t *testing.T, hz float64) context.Context {
+	t.Helper()
+	wav := filepath.Join(t.TempDir(), fmt.Sprintf("tone-%v.wav", hz))
+	if err := baresiptest.WriteWAV(wav, baresiptest.Sine(hz, 4, 12000)); err != nil {
+		t.Fatal(err)
+	}
+	abs, err := filepath.Abs(wav) // a path with /../ plays silence
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newBrowser(t,
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-file-for-fake-audio-capture", abs),
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true))
+}
+
+// toneProbe defines window.__tone(hz): the level (dBFS) at hz of what the
+// page plays from the phone, through an AnalyserNode on the far end's
+// stream (made again when the stream changes, after a reconnect).
+const toneProbe = `(window.__tone = (hz) => {
+  const a = document.getElementById("phone-audio");
+  if (!a || !a.srcObject) { return -200; }
+  if (window.__src !== a.srcObject) {
+    window.__src = a.srcObject;
+    window.__ctx = window.__ctx || new AudioContext();
+    const an = window.__ctx.createAnalyser();
+    an.fftSize = 4096; an.smoothingTimeConstant = 0;
+    window.__ctx.createMediaStreamSource(a.srcObject).connect(an);
+    window.__an = an;
+  }
+  const d = new Float32Array(window.__an.frequencyBinCount);
+  window.__an.getFloatFrequencyData(d);
+  const bin = Math.round(hz / (window.__ctx.sampleRate / window.__an.fftSize));
+  let peak = -200;
+  for (let i = bin - 2; i <= bin + 2; i++) { peak = Math.max(peak, d[i]); }
+  return peak;
+}, true)`
+
+// hearsAbove is the level over which a tone counts as heard (dBFS).
+const hearsAbove = -55
+
+func (tb *tab) openPhone(path string) {
+	tb.t.Helper()
+	tb.do(chromedp.Navigate(tb.cf.url + path))
+	tb.poll(`document.getElementById("phone") && document.getElementById("phone").dataset.status === "ready"`)
+	tb.eval(toneProbe)
+}
+
+// hears waits until the page plays hz.
+func (tb *tab) hears(hz int) {
+	tb.t.Helper()
+	tb.eval(toneProbe)
+	tb.poll(fmt.Sprintf(`window.__tone(%d) > %d`, hz, hearsAbove))
+}
+
+// neverHears checks that the page stops playing hz (what was on its way
+// when the route changed plays out first) and then, over a second, that it
+// does not play it.
+func (tb *tab) neverHears(hz int, what string) {
+	tb.t.Helper()
+	tb.poll(fmt.Sprintf(`window.__tone(%d) < %d`, hz, hearsAbove))
+	for range 10 {
+		if v, _ := strconv.ParseFloat(tb.eval(fmt.Sprintf(`window.__tone(%d)`, hz)), 64); v > hearsAbove {
+			tb.t.Errorf("%s: %s hears %d Hz (%.0f dBFS)", what, tb.name, hz, v)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// call waits until the phone bar shows the call in state.
+func (tb *tab) call(state string) {
+	tb.t.Helper()
+	tb.poll(`document.getElementById("phone").dataset.call === "` + state + `"`)
+}
+
+func TestPhoneInChromium(t *testing.T) {
+	const number = "+12125550100" // the fixture's first contact
+	resp := baresiptest.Start(t, baresiptest.Options{Name: "respondent", User: number, AutoAnswer: true,
+		Say: baresiptest.Sine(respondentHz, 90, 12000)})
+	rig := &phoneRig{}
+	cf := newConsoleWith(t, withPhone(t, resp.Addr(), 0, rig), contact("Alice", "north", "consumer", "fibre"))
+	cf.exec(`UPDATE campaign SET settings = '{"record_calls": true}'`)
+	dir := artifactDir(t)
+
+	ivy := cf.openTab(toneBrowser(t, interviewerHz), "ivy", dir)
+	ivy.openPhone("/console?rawaudio=1")
+	ivy.do(chromedp.WaitVisible("#next-case"))
+	ivy.key("n")
+	ivy.do(chromedp.WaitVisible("#dial"))
+	ivy.key("d")
+	ivy.call("answered")
+	answered := time.Now()
+	ivy.hears(respondentHz)
+	ivy.poll(`document.getElementById("network") && document.getElementById("network").dataset.prefill === "contact"`)
+	if got := ivy.text("#consent"); !strings.Contains(got, "This call is recorded") {
+		t.Errorf("consent: %q", got)
+	}
+	ivy.screenshot("answered")
+	ivy.key("1") // contact, as pre-selected
+	ivy.question("main_user")
+
+	// The supervisor walks listen → whisper → barge → listen.
+	sam := cf.openTab(toneBrowser(t, supervisorHz), "sam", dir)
+	sam.do(chromedp.Navigate(cf.url + "/supervisor?rawaudio=1"))
+	row := `tr[data-name="ivy"] `
+	type phase struct {
+		mode     string
+		from, to time.Duration // since the answer, at the phone
+	}
+	var phases []phase
+	for _, mode := range []string{"listen", "whisper", "barge", "listen"} {
+		sam.do(chromedp.WaitVisible(row + `button[data-monitor="` + mode + `"]`))
+		sam.do(chromedp.Click(row + `button[data-monitor="` + mode + `"]`))
+		sam.poll(`document.getElementById("monitor-state").dataset.mode === "` + mode + `"`)
+		from := time.Since(answered)
+		sam.hears(respondentHz)
+		sam.hears(interviewerHz)
+		if mode == "listen" {
+			ivy.neverHears(supervisorHz, mode)
+		} else {
+			ivy.hears(supervisorHz)
+		}
+		ivy.hears(respondentHz) // the call never dropped
+		time.Sleep(time.Second) // a stretch for the phone's recording to judge
+		phases = append(phases, phase{mode, from, time.Since(answered)})
+	}
+	sam.screenshot("barge")
+	sam.do(chromedp.Click(row + `button[data-monitor="off"]`))
+	sam.poll(`document.getElementById("monitor-state").dataset.mode === ""`)
+
+	// A reload keeps the call.
+	ivy.do(chromedp.Reload())
+	ivy.poll(`document.getElementById("phone") && document.getElementById("phone").dataset.status === "ready"`)
+	ivy.call("answered")
+	ivy.hears(respondentHz)
+	ivy.question("main_user")
+
+	// The respondent hangs up: the bar says so and the desk moves on.
+	resp.Type("b")
+	ivy.call("ended")
+	ivy.poll(`document.getElementById("console").dataset.state === "wrap_up"`)
+	ivy.screenshot("hung-up")
+
+	var sip, ring, talk int
+	var channel, recording string
+	if err := cf.db.Pool().QueryRow(t.Context(), `SELECT coalesce(sip_cause, 0), coalesce(ring_ms, -1), coalesce(talk_ms, -1), channel, recording
+		FROM attempt WHERE answered_at IS NOT NULL`).Scan(&sip, &ring, &talk, &channel, &recording); err != nil {
+		t.Fatal(err)
+	}
+	if sip != 200 || ring < 0 || talk < 3000 || channel == "" || recording == "" {
+		t.Errorf("attempt: sip %d ring %d ms talk %d ms channel %q recording %q", sip, ring, talk, channel, recording)
+	}
+
+	// What the respondent heard, phase by phase: the interviewer always,
+	// the supervisor only in barge.
+	heard := resp.Heard()
+	at := func(d time.Duration) int { return min(len(heard), max(0, int(d.Seconds()*8000))) }
+	margin := 400 * time.Millisecond
+	for _, ph := range phases {
+		seg := heard[at(ph.from+margin):at(ph.to-margin)]
+		iv, sup := baresiptest.Power(seg, interviewerHz, 8000), baresiptest.Power(seg, supervisorHz, 8000)
+		t.Logf("%s %v–%v: interviewer %.3g, supervisor %.3g", ph.mode, ph.from, ph.to, iv, sup)
+		if iv < 1e8 {
+			t.Errorf("%s: the respondent did not hear the interviewer (%.3g)", ph.mode, iv)
+		}
+		// A heard tone is above 1e10 here; noise and codec products
+		// of the other tones stay under 1e7.
+		if barge := ph.mode == "barge"; barge != (sup > 1e8) {
+			t.Errorf("%s: the respondent hears the supervisor: %v (%.3g)", ph.mode, sup > 1e8, sup)
+		}
+	}
+	// The recording holds both sides: the respondent left, the interviewer right.
+	rec, err := baresiptest.ReadWAV(filepath.Join(rig.recordings, recording+".wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, right := make([]int16, len(rec)/2), make([]int16, len(rec)/2)
+	for i := range left {
+		left[i], right[i] = rec[2*i], rec[2*i+1]
+	}
+	if l, r := baresiptest.Power(left, respondentHz, 8000), baresiptest.Power(right, interviewerHz, 8000); l < 1e5 || r < 1e5 {
+		t.Errorf("recording: respondent %.3g left, interviewer %.3g right", l, r)
+	}
+}
+
+// Calls that are not answered pre-fill what the network said; closing the
+// tab mid-call ends the call.
+func TestPhoneOutcomesInChromium(t *testing.T) {
+	resp := baresiptest.Start(t, baresiptest.Options{Name: "rings", User: "+12125550101", Say: baresiptest.Sine(respondentHz, 90, 12000)})
+	rig := &phoneRig{}
+	cf := newConsoleWith(t, withPhone(t, resp.Addr(), 3*time.Second, rig),
+		contact("Alice", "north", "consumer", "fibre"), contact("Bob", "south", "consumer", "tv"))
+	dir := artifactDir(t)
+	ivy := cf.openTab(toneBrowser(t, interviewerHz), "ivy", dir)
+	ivy.openPhone("/console?rawaudio=1")
+
+	// +12125550100 is not a user of this phone; +12125550101 rings and
+	// is never answered. Which comes first is the claim's business.
+	expect := map[string]struct{ outcome, cause string }{"+12125550100": {"not_working", "SIP 404"}, "+12125550101": {"no_answer", ""}}
+	for range expect {
+		ivy.do(chromedp.WaitVisible("#next-case"))
+		ivy.key("n")
+		ivy.do(chromedp.WaitVisible("#dial"))
+		dial := ivy.text("#dial")
+		want, ok := expect[strings.Fields(dial)[1]]
+		if !ok {
+			t.Fatalf("dial button: %q", dial)
+		}
+		ivy.key("d")
+		ivy.call("ended")
+		ivy.poll(`document.getElementById("network") && document.getElementById("network").dataset.prefill === "` + want.outcome + `"`)
+		if got := ivy.text("#network"); !strings.Contains(got, want.cause) {
+			t.Errorf("%s: the bar says %q", want.outcome, got)
+		}
+		ivy.screenshot(want.outcome)
+		ivy.do(chromedp.Click(`button.prefilled`))
+		ivy.poll(`document.getElementById("console").dataset.state !== "dialing"`)
+		if s := ivy.eval(`document.getElementById("console").dataset.state`); s == "wrap_up" {
+			ivy.do(chromedp.Click("#submit-wrapup"))
+		}
+	}
+	if n := cf.count(`SELECT count(*) FROM attempt WHERE sip_cause = 404 AND ring_ms >= 0`); n != 1 {
+		t.Errorf("%d attempts stored with 404", n)
+	}
+}
+
+// Closing the tab mid-call ends the call once the grace has passed, and the
+// attempt keeps how long it lasted.
+func TestPhoneClosedTabEndsTheCallInChromium(t *testing.T) {
+	resp := baresiptest.Start(t, baresiptest.Options{Name: "respondent", User: "+12125550100", AutoAnswer: true,
+		Say: baresiptest.Sine(respondentHz, 90, 12000)})
+	rig := &phoneRig{}
+	cf := newConsoleWith(t, withPhone(t, resp.Addr(), 0, rig), contact("Alice", "north", "consumer", "fibre"))
+	ivy := cf.openTab(toneBrowser(t, interviewerHz), "ivy", artifactDir(t))
+	ivy.openPhone("/console?rawaudio=1")
+	ivy.do(chromedp.WaitVisible("#next-case"))
+	ivy.key("n")
+	ivy.do(chromedp.WaitVisible("#dial"))
+	ivy.key("d")
+	ivy.call("answered")
+	ivy.hears(respondentHz)
+	if err := chromedp.Cancel(ivy.ctx); err != nil { // closes the tab
+		t.Fatal(err)
+	}
+	resp.WaitOutput("terminated", 15*time.Second) // the grace is 3 s
+	deadline := time.Now().Add(10 * time.Second)
+	for cf.count(`SELECT count(*) FROM attempt WHERE talk_ms > 0 AND sip_cause = 200`) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the ended call was not stored on its attempt")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
