@@ -39,6 +39,10 @@ type Phones interface {
 	Call(user survey.UserID) (survey.CallEvent, bool)
 	// Calls are the calls up now.
 	Calls() []survey.CallEvent
+	// Away says the user's last console page on this node closed; Back
+	// that one is open again.
+	Away(user survey.UserID)
+	Back(user survey.UserID)
 	Events() <-chan survey.CallEvent
 }
 

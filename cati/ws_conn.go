@@ -120,9 +120,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) error {
 		go c.refreshLoop()
 	}
 	c.hello()
+	if s.phones != nil && c.user.Role == survey.RoleInterviewer {
+		s.phones.Back(c.user.ID)
+	}
 	c.s.sendCalls(c)
 	c.readLoop() // until the connection ends
-	s.console.hub.remove(c)
+	if s.console.hub.remove(c) && s.phones != nil {
+		s.phones.Away(c.user.ID) // a call waits for the page to come back
+	}
 	c.log.Info("console disconnected", "reason", c.reason)
 	return nil
 }

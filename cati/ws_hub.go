@@ -49,7 +49,9 @@ func (h *hub) add(c *wsConn) {
 	h.users[c.user.ID][c] = struct{}{}
 }
 
-func (h *hub) remove(c *wsConn) {
+// remove forgets c; it reports whether c was its interviewer's last
+// socket here.
+func (h *hub) remove(c *wsConn) (last bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.supers, c)
@@ -57,8 +59,10 @@ func (h *hub) remove(c *wsConn) {
 		delete(m, c)
 		if len(m) == 0 {
 			delete(h.users, c.user.ID)
+			return true
 		}
 	}
+	return false
 }
 
 // toSupervisors queues b on every supervisor's socket.

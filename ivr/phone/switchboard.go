@@ -215,15 +215,51 @@ func (sb *Switchboard) watchBrowser(u *user, b Browser) {
 		return
 	}
 	sb.log.Info("interviewer's browser gone: the call waits for it", "user_id", u.id, "grace", sb.d.Grace)
-	u.grace = time.AfterFunc(sb.d.Grace, func() {
+	sb.graceLocked(u, "the interviewer's browser went away")
+}
+
+// graceLocked gives u's call Grace to see its interviewer back (Connect,
+// or Back with the browser still up); then it is hung up, as why says.
+func (sb *Switchboard) graceLocked(u *user, why string) {
+	c := u.call
+	if c == nil || u.grace != nil {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(sb.d.Grace, func() {
 		sb.mu.Lock()
 		defer sb.mu.Unlock()
-		if u.browser == nil && u.call == c {
-			sb.log.Warn("interviewer's browser did not come back: hanging up", "user_id", u.id)
-			c.ev.Reason = "the interviewer's browser went away"
-			c.ask("system")
+		if u.grace != t || u.call != c {
+			return
 		}
+		u.grace = nil
+		sb.log.Warn("the interviewer did not come back: hanging up", "user_id", u.id, "why", why)
+		c.ev.Reason = why
+		c.ask("system")
 	})
+	u.grace = t
+}
+
+// Away says id's console is gone (its last page closed or lost its
+// connection): a call waits Grace for it to come back.
+func (sb *Switchboard) Away(id survey.UserID) {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	if u := sb.users[id]; u != nil && u.call != nil {
+		sb.log.Info("interviewer's console gone: the call waits for it", "user_id", id, "grace", sb.d.Grace)
+		sb.graceLocked(u, "the interviewer's console went away")
+	}
+}
+
+// Back says id's console is here again: a call waiting for it goes on when
+// the browser's audio is still up (a new one calls Connect instead).
+func (sb *Switchboard) Back(id survey.UserID) {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	if u := sb.users[id]; u != nil && u.browser != nil && u.grace != nil {
+		u.grace.Stop()
+		u.grace = nil
+	}
 }
 
 // view is c's event with its supervisor; the caller holds mu.

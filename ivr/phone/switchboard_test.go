@@ -383,3 +383,26 @@ func TestReloadKeepsTheCallAndGoneEndsIt(t *testing.T) {
 		t.Fatalf("recording: %v, %v", fi, err)
 	}
 }
+
+func TestConsoleAwayAndBack(t *testing.T) {
+	r := newRig(t, 300*time.Millisecond, "")
+	r.connect(ivy, 440)
+	if err := r.sb.Dial(ivy, survey.PhoneCall{AttemptID: 1, Number: "+1555000"}); err != nil {
+		t.Fatal(err)
+	}
+	r.await(ivy, survey.CallAnswered)
+	<-r.dialer.calls
+	// A WebSocket blip: the page is back, its audio never went.
+	r.sb.Away(ivy)
+	r.sb.Back(ivy)
+	time.Sleep(600 * time.Millisecond) // twice the grace: nothing may end
+	if ev, ok := r.sb.Call(ivy); !ok || ev.State != survey.CallAnswered {
+		t.Fatalf("a blip ended the call: %+v", ev)
+	}
+	// The page closed for good.
+	r.sb.Away(ivy)
+	ev := r.await(ivy, survey.CallEnded)
+	if ev.HungUpBy != "system" || ev.Reason != "the interviewer's console went away" {
+		t.Fatalf("away: %+v", ev)
+	}
+}
