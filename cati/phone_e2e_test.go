@@ -27,6 +27,7 @@ import (
 	"github.com/canvass/canvass/ivr/webrtc"
 	"github.com/canvass/canvass/prompts"
 	store "github.com/canvass/canvass/sql"
+	"github.com/canvass/canvass/survey"
 )
 
 // Tones: who speaks which.
@@ -357,5 +358,77 @@ func TestPhoneClosedTabEndsTheCallInChromium(t *testing.T) {
 			t.Fatal("the ended call was not stored on its attempt")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Bad or misplaced signalling gets a clear error and disturbs nothing.
+func TestPhoneBadInput(t *testing.T) {
+	rig := &phoneRig{}
+	cf := newConsoleWith(t, withPhone(t, "127.0.0.1:9", 0, rig), contact("Alice", "north", "consumer", "fibre"))
+	ivy := cf.login("ivy").dial()
+	ivy.next("state")
+	for _, c := range []struct {
+		typ  string
+		data any
+		code survey.ErrorCode
+		says string
+	}{
+		{"rtc_offer", map[string]any{"sdp": "not sdp at all"}, survey.EInvalid, "offer"},
+		{"rtc_offer", map[string]any{"sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n"}, survey.EInvalid, "PCMU"},
+		{"rtc_offer", map[string]any{"sdp": ""}, survey.EInvalid, "sdp is required"},
+		{"rtc_offer", map[string]any{"sdp": strings.Repeat("a", 20000)}, survey.EInvalid, "longer"},
+		{"call_hangup", nil, survey.EConflict, "no call"},
+		{"call_mute", map[string]any{"on": true}, survey.EConflict, "no call"},
+		{"call_digits", map[string]any{"digits": "12x"}, survey.EInvalid, `"x" is not a keypad key`},
+		{"call_digits", map[string]any{"digits": "1"}, survey.EConflict, "no call"},
+		{"monitor", map[string]any{"user_id": 1, "mode": "listen"}, survey.EForbidden, "interviewer accounts cannot send monitor"},
+		{"dial", map[string]any{"case_id": 1}, survey.EConflict, ""}, // no case claimed yet
+	} {
+		if msg := ivy.refuse(c.typ, c.data, c.code); !strings.Contains(msg, c.says) {
+			t.Errorf("%s %v: %q does not say %q", c.typ, c.data, msg, c.says)
+		}
+	}
+	// With a case but no phone connected, dialing says what to do and
+	// records nothing.
+	var d desk
+	ivy.must("next_case", nil, &d)
+	if msg := ivy.refuse("dial", map[string]any{"case_id": d.Case.ID}, survey.EConflict); !strings.Contains(msg, "allow the microphone") {
+		t.Errorf("dial without a phone: %q", msg)
+	}
+	if n := cf.count(`SELECT count(*) FROM attempt`); n != 0 {
+		t.Errorf("%d attempts recorded without a call", n)
+	}
+	sam := cf.login("sam").dial()
+	for _, c := range []struct {
+		data any
+		code survey.ErrorCode
+		says string
+	}{
+		{map[string]any{"user_id": cf.users["ivy"], "mode": "spy"}, survey.EInvalid, "not listen, whisper, barge"},
+		{map[string]any{"user_id": cf.users["ivy"], "mode": "listen"}, survey.EConflict, "not an interviewer on a call"},
+		{map[string]any{"user_id": cf.users["ada"], "mode": "listen"}, survey.EConflict, "not an interviewer on a call"},
+		{map[string]any{"user_id": 0, "mode": "listen"}, survey.EInvalid, "user_id"},
+	} {
+		if msg := sam.refuse("monitor", c.data, c.code); !strings.Contains(msg, c.says) {
+			t.Errorf("monitor %v: %q does not say %q", c.data, msg, c.says)
+		}
+	}
+	for _, typ := range []string{"call_hangup", "call_digits"} {
+		sam.refuse(typ, map[string]any{"digits": "1"}, survey.EForbidden)
+	}
+	// Nothing was disturbed: the desk goes on.
+	ivy.must("sync", nil, nil)
+	if d.State != survey.DeskOnCase {
+		t.Fatalf("desk: %+v", d)
+	}
+}
+
+// A server without a browser phone says so.
+func TestNoPhone(t *testing.T) {
+	cf := newConsole(t)
+	ivy := cf.login("ivy").dial()
+	ivy.next("state")
+	if msg := ivy.refuse("rtc_offer", map[string]any{"sdp": "v=0"}, survey.EConflict); !strings.Contains(msg, "no browser phone") {
+		t.Errorf("%q", msg)
 	}
 }
