@@ -134,8 +134,8 @@ type baresip struct {
 	dir  string
 	port int // SIP, on 127.0.0.1
 	cmd  *exec.Cmd
-	in  io.WriteCloser
-	out *syncBuffer
+	in   io.WriteCloser
+	out  *syncBuffer
 }
 
 type syncBuffer struct {
