@@ -7,7 +7,8 @@ package sipua
 // events, or Goertzel detection on the audio when no events were
 // negotiated), recorded audio and the leg's frames, and the RTP timeout
 // watch. Work per received packet is bounded, and allocation-free unless a
-// leg reader takes the frames (leg.go).
+// leg reader takes the frames (leg.go). Keys we send the far end
+// (SendDigits) take the sender's slots: digits.go.
 
 import (
 	"bytes"

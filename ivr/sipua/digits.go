@@ -56,6 +56,7 @@ type digitState struct {
 	slot   int    // packet of that digit's cycle (on, end, gap)
 	ts     uint32 // RTP timestamp of the digit's start: its events carry it
 	events bool   // the digit goes as RFC 4733 events (decided as it starts)
+	pt     uint8  // their payload type then: a re-INVITE does not split a digit
 	pcm    [media.SamplesPerPacket]int16
 }
 
@@ -136,14 +137,14 @@ func (s *sender) digit(ss *sendState) bool {
 	}
 	d := rune(k.job.digits[k.i])
 	if k.slot == 0 {
-		k.ts, k.events = s.pkt.Timestamp, ss.eventPT >= 0
+		k.ts, k.events, k.pt = s.pkt.Timestamp, ss.eventPT >= 0, uint8(max(ss.eventPT, 0))
 	}
 	clock := s.pkt.Timestamp
 	if k.events {
 		code, _ := media.DigitEvent(d)
 		ev := media.Event{Code: code, Volume: eventVolume, End: k.slot >= digitOn,
 			Duration: uint16(min(k.slot+1, digitOn) * media.SamplesPerPacket)}
-		s.pkt.PayloadType, s.pkt.Timestamp, s.pkt.Payload = uint8(ss.eventPT), k.ts, media.AppendEvent(s.payload[:0], ev)
+		s.pkt.PayloadType, s.pkt.Timestamp, s.pkt.Payload = k.pt, k.ts, media.AppendEvent(s.payload[:0], ev)
 	} else {
 		if k.slot < digitOn {
 			media.Tone(k.pcm[:], d, toneAmplitude, k.slot*media.SamplesPerPacket)
