@@ -8,6 +8,7 @@ package sipua_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -101,10 +102,11 @@ type digitGroup struct {
 // checkEvents checks RFC 4733 packets of digits in pkts: per digit, 100 ms
 // of updates of growing duration sharing one timestamp, the first marked,
 // then three end packets, no audio in between, two audio packets between
-// digits; and one stream throughout: sequence numbers one by one, audio
+// digits (when they were sent by one call, at least two otherwise); and
+// one stream throughout: sequence numbers one by one, audio
 // timestamps on the packet clock, events stamped with their slot's time,
 // the audio after a digit marked. It returns the digits' groups.
-func checkEvents(t *testing.T, pkts []sipuatest.Packet, eventPT uint8, digits string) []digitGroup {
+func checkEvents(t *testing.T, pkts []sipuatest.Packet, eventPT uint8, digits string, oneCall bool) []digitGroup {
 	t.Helper()
 	var groups []digitGroup
 	for i, p := range pkts {
@@ -157,8 +159,9 @@ func checkEvents(t *testing.T, pkts []sipuatest.Packet, eventPT uint8, digits st
 			t.Errorf("digit %d (%c): %d updates and %d end packets lasting %d; want 5 and 3, 100 ms (800)", gi, d, updates, ends, g.events[len(g.events)-1].Duration)
 		}
 		if gi > 0 {
-			if gap := pkts[g.first].Header.SequenceNumber - pkts[groups[gi-1].last].Header.SequenceNumber - 1; gap != 2 {
-				t.Errorf("digit %d: %d packet slots of audio before it, want 2", gi, gap)
+			// Two packets within one SendDigits; at least two between two.
+			if gap := g.first - groups[gi-1].last - 1; gap < 2 || oneCall && gap != 2 {
+				t.Errorf("digit %d: %d audio packets before it, want 2", gi, gap)
 			}
 		}
 		if next := g.last + 1; next < len(pkts) && !pkts[next].Header.Marker {
@@ -233,13 +236,19 @@ func TestSendDigitsEvents(t *testing.T) {
 		tick := time.NewTicker(media.PacketInterval)
 		defer tick.Stop()
 		start := time.Now()
-		for i := range frames {
+		for i := range due {
 			due[i] = start.Add(time.Duration(i) * media.PacketInterval)
-			select {
-			case queue <- i:
-			default:
-				t.Errorf("the bridge fell a second behind the leg at frame %d", i)
-				return
+		}
+		next := 0
+		for next < len(frames) {
+			// Every frame due by now, however late this goroutine runs.
+			for ; next < len(frames) && !due[next].After(time.Now()); next++ {
+				select {
+				case queue <- next:
+				default:
+					t.Errorf("the bridge fell a second behind the leg at frame %d", next)
+					return
+				}
 			}
 			select {
 			case <-tick.C:
@@ -295,11 +304,13 @@ func TestSendDigitsEvents(t *testing.T) {
 	bridge.Wait()
 
 	pkts := phone.Packets()
-	checkEvents(t, pkts, 101, digits)
-	// The bridged frames come in order; their delay stays what the leg's
-	// queue holds, before, during and after the digits; the frames due
+	checkEvents(t, pkts, 101, digits, true)
+	// The bridged frames come in order; after the digits their delay is
+	// still what the leg's queue holds (100 ms), not that plus the digits'
+	// 2.5 s (the median: a stalled machine delays a few); the frames due
 	// while digits were sent are the ones missing.
-	last, lastAt, heard, worst := -1, time.Time{}, 0, time.Duration(0)
+	last, lastAt, heard := -1, time.Time{}, 0
+	var after []time.Duration
 	for _, p := range pkts {
 		i, ok := index[string(p.Payload)]
 		if !ok {
@@ -309,10 +320,16 @@ func TestSendDigitsEvents(t *testing.T) {
 			t.Fatalf("frame %d heard after frame %d", i, last)
 		}
 		last, lastAt, heard = i, p.At, heard+1
-		worst = max(worst, p.At.Sub(due[i]))
+		if p.At.After(ended) {
+			after = append(after, p.At.Sub(due[i]))
+		}
 	}
-	if worst > 250*time.Millisecond {
-		t.Errorf("a bridged frame reached the phone %s after it was due; want the leg's queue (100 ms) plus scheduling, no delay built up by the digits", worst)
+	slices.Sort(after)
+	if len(after) < 10 {
+		t.Fatalf("%d bridged frames heard after the digits", len(after))
+	}
+	if median := after[len(after)/2]; median > 250*time.Millisecond {
+		t.Errorf("after the digits, bridged frames reach the phone %s after they are due (median); want the leg's queue (100 ms), no delay built up by the digits", median)
 	}
 	if missing := last + 1 - heard; missing < 16*8-8 || missing > 16*8+8 {
 		t.Errorf("%d bridged frames missing up to frame %d (heard at %s); want the 128 slots the digits took", missing, last, lastAt.Format(time.StampMilli))
@@ -410,7 +427,7 @@ func TestSendDigitsRefusalsTurnsAndEnds(t *testing.T) {
 	if !ok || len(sent) == 0 || len(sent) > 3 || !strings.HasPrefix("3456789", sent) {
 		t.Fatalf("keys %q; want a few of 3456789 then 0", got)
 	}
-	checkEvents(t, settled(t, ctx, phone), 101, got)
+	checkEvents(t, settled(t, ctx, phone), 101, got, false)
 
 	// The far end hangs up while digits are being sent.
 	sending := make(chan error, 1)
@@ -451,5 +468,5 @@ func TestSendDigitsInbound(t *testing.T) {
 	if got, err := c.WaitKeys(ctx, 2); err != nil || got != "42" {
 		t.Fatalf("keys %q (%v), want 42", got, err)
 	}
-	checkEvents(t, settled(t, ctx, c), 101, "42")
+	checkEvents(t, settled(t, ctx, c), 101, "42", true)
 }
