@@ -78,6 +78,12 @@ func (c *call) SendDigits(ctx context.Context, digits string) error {
 			return survey.Errorf(survey.EInvalid, "cannot send %q (character %d of %q): digits are 0-9, *, #, A-D", d, i+1, digits)
 		}
 	}
+	if c.ended() {
+		return media.ErrEnded
+	}
+	if digits == "" {
+		return nil
+	}
 	select {
 	case c.keyTurn <- struct{}{}:
 	case <-c.done:
@@ -86,9 +92,6 @@ func (c *call) SendDigits(ctx context.Context, digits string) error {
 		return ctx.Err()
 	}
 	defer func() { <-c.keyTurn }()
-	if digits == "" {
-		return nil
-	}
 	k := &keying{digits: digits, done: make(chan struct{})}
 	// A job still there was left by a caller that gave up before the
 	// sender took it.
