@@ -65,17 +65,18 @@ type digitState struct {
 // digit 100 ms of updates sharing its start timestamp, the first marked,
 // then three end packets), else DTMF tones in the audio (100 ms of tone,
 // 60 ms of silence). Two packets of the call's own audio separate digits,
-// of one call or of two.
-// While a digit lasts the call's audio pauses: frames written to its Leg
-// for those slots are dropped, a playing prompt waits. It returns once the
+// of one call or of two. While a digit lasts the call's audio pauses:
+// frames written to its Leg for those slots are dropped, a playing prompt
+// waits. On hold, nothing reaches the peer. It returns once the
 // last digit is out; a string holding anything else is an EInvalid error
 // naming the character, and nothing is sent. If ctx ends first, the digit
 // being sent is finished, no other starts, and ctx's error is returned;
 // if the call ends, media.ErrEnded. Concurrent calls take turns.
 func (c *call) SendDigits(ctx context.Context, digits string) error {
-	for i, d := range digits {
-		if !strings.ContainsRune(keypadDigits, d) {
-			return survey.Errorf(survey.EInvalid, "cannot send %q (character %d of %q): digits are 0-9, *, #, A-D", d, i+1, digits)
+	n := 0
+	for _, d := range digits {
+		if n++; !strings.ContainsRune(keypadDigits, d) {
+			return survey.Errorf(survey.EInvalid, "cannot send %q (character %d of %q): digits are 0-9, *, #, A-D", d, n, digits)
 		}
 	}
 	if c.ended() {
