@@ -130,11 +130,12 @@ func (e *pgEndpoint) answered(t *testing.T, callID, q string, within time.Durati
 
 // baresip is one scripted phone.
 type baresip struct {
-	t   *testing.T
-	dir string
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *syncBuffer
+	t    *testing.T
+	dir  string
+	port int // SIP, on 127.0.0.1
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *syncBuffer
 }
 
 type syncBuffer struct {
@@ -180,12 +181,23 @@ func freeSIPPort(t *testing.T) int {
 	return 0
 }
 
+// baresipConf adds to a phone's configuration.
+type baresipConf struct {
+	account string // account parameters, e.g. ";answermode=auto"
+	config  string // config lines
+}
+
 // startBaresip starts a phone whose microphone plays say (8 kHz samples).
-// Its config has no rtp_ports: baresip cannot bind port 0 (it binds an
+func startBaresip(t *testing.T, name string, say []int16) *baresip {
+	t.Helper()
+	return startBaresipWith(t, name, say, baresipConf{})
+}
+
+// startBaresipWith starts a phone with more configuration. Its config has no rtp_ports: baresip cannot bind port 0 (it binds an
 // even port and the next one for RTCP), so it picks pairs at random from
 // its own wide default range and tries again when one is taken. Phones,
 // endpoints and other test runs on the machine need no ranges of their own.
-func startBaresip(t *testing.T, name string, say []int16) *baresip {
+func startBaresipWith(t *testing.T, name string, say []int16, conf baresipConf) *baresip {
 	t.Helper()
 	if _, err := exec.LookPath("baresip"); err != nil {
 		t.Fatal("baresip is not installed: the end-to-end calls need a real SIP phone (Debian baresip-core; `make test` installs it)")
@@ -203,6 +215,7 @@ func startBaresip(t *testing.T, name string, say []int16) *baresip {
 	}
 	sayPath := filepath.Join(dir, "say.wav")
 	writeWAV(t, sayPath, say)
+	port := freeSIPPort(t)
 	config := fmt.Sprintf(`poll_method epoll
 sip_listen 127.0.0.1:%d
 audio_source aufile,%s
@@ -216,10 +229,10 @@ module sndfile.so
 snd_path %s
 module_app account.so
 module_app menu.so
-`, freeSIPPort(t), sayPath, rec)
+`, port, sayPath, rec) + conf.config
 	// baresip offers telephone-event whatever the account says; the
 	// in-band endpoint refuses it in its answer.
-	account := "<sip:tester@127.0.0.1>;regint=0;audio_codecs=PCMU"
+	account := "<sip:tester@127.0.0.1>;regint=0;audio_codecs=PCMU" + conf.account
 	for f, body := range map[string]string{"config": config, "accounts": account + "\n", "contacts": ""} {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -227,7 +240,7 @@ module_app menu.so
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	cmd := exec.CommandContext(ctx, "baresip", "-n", "127.0.0.1", "-f", dir)
-	b := &baresip{t: t, dir: dir, cmd: cmd, out: &syncBuffer{}}
+	b := &baresip{t: t, dir: dir, port: port, cmd: cmd, out: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = b.out, b.out
 	var err error
 	if b.in, err = cmd.StdinPipe(); err != nil {
@@ -282,6 +295,29 @@ func (b *baresip) run(steps ...step) {
 
 // dial places the call; keys typed later go to the call as DTMF.
 func (b *baresip) dial(uri string) { b.run(step{0, "/dial " + uri + "\n"}) }
+
+// uri is the phone's address for user.
+func (b *baresip) uri(user string) string { return fmt.Sprintf("sip:%s@127.0.0.1:%d", user, b.port) }
+
+// waitOutput waits until the phone has printed s, n times.
+func (b *baresip) waitOutput(s string, n int, within time.Duration) {
+	b.t.Helper()
+	if !b.printed(s, n, within) {
+		b.t.Fatalf("baresip did not print %q %d times within %s:\n%s", s, n, within, b.out.String())
+	}
+}
+
+// printed reports whether the phone prints s, n times, within a while; it
+// may run on any goroutine.
+func (b *baresip) printed(s string, n int, within time.Duration) bool {
+	for deadline := time.Now().Add(within); strings.Count(b.out.String(), s) < n; {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
 
 // waitEstablished waits until the call is answered.
 func (b *baresip) waitEstablished() {

@@ -7,7 +7,8 @@ package sipua
 // events, or Goertzel detection on the audio when no events were
 // negotiated), recorded audio and the leg's frames, and the RTP timeout
 // watch. Work per received packet is bounded, and allocation-free unless a
-// leg reader takes the frames (leg.go).
+// leg reader takes the frames (leg.go). Keys we send the far end
+// (SendDigits) take the sender's slots: digits.go.
 
 import (
 	"bytes"
@@ -44,10 +45,13 @@ const (
 // sendState is what the sender needs to address a packet; replaced as a
 // whole when a re-INVITE or symmetric-RTP latching changes it.
 type sendState struct {
-	dst    netip.AddrPort
-	codec  media.Codec
-	pt     uint8
-	active bool // false while on hold: packets are built but not sent
+	dst   netip.AddrPort
+	codec media.Codec
+	pt    uint8
+	// eventPT is the peer's telephone-event payload type; -1 when none
+	// was negotiated (keys we send go in-band).
+	eventPT int
+	active  bool // false while on hold: packets are built but not sent
 }
 
 // recvState is what the receiver accepts.
@@ -105,6 +109,11 @@ type call struct {
 
 	pending atomic.Pointer[playback] // next prompt for the sender
 
+	// keyTurn serializes SendDigits; keyNext is the digits for the sender
+	// (digits.go).
+	keyTurn chan struct{}
+	keyNext atomic.Pointer[keying]
+
 	// legQ is set once Leg is called (leg.go).
 	legQ    atomic.Pointer[legQueues]
 	legOnce sync.Once
@@ -126,7 +135,7 @@ func newCall(conn *net.UDPConn, st sdp.Stream, s *Server, log *slog.Logger) *cal
 		log: log, conn: conn,
 		prompts: s.prompts, recordings: s.recordings,
 		maxRecording: s.opts.MaxRecording, rtpTimeout: s.opts.RTPTimeout,
-		keys: make(chan ivr.Key, keyQueue), done: make(chan struct{}),
+		keys: make(chan ivr.Key, keyQueue), done: make(chan struct{}), keyTurn: make(chan struct{}, 1),
 	}
 	c.update(st)
 	return c
@@ -134,7 +143,7 @@ func newCall(conn *net.UDPConn, st sdp.Stream, s *Server, log *slog.Logger) *cal
 
 // update applies the peer's (re-)negotiated stream.
 func (c *call) update(st sdp.Stream) {
-	ss := &sendState{dst: st.Addr, codec: st.Codec, pt: st.CodecPT,
+	ss := &sendState{dst: st.Addr, codec: st.Codec, pt: st.CodecPT, eventPT: st.EventPT,
 		active: st.Direction.Receives() && !st.Addr.Addr().IsUnspecified()}
 	if prev := c.recv.Load(); prev != nil && prev.peer == st.Addr {
 		ss.dst = c.send.Load().dst // same SDP address: keep the latched source
@@ -217,6 +226,7 @@ type sender struct {
 	cur       *playback
 	talkspurt bool
 	fromLeg   bool // the last packet was a frame written to the leg
+	keys      digitState
 	errs      int
 }
 
@@ -227,7 +237,9 @@ func newSender(c *call) *sender {
 
 // packet sends the next 20 ms: a frame written to the leg, the playing
 // prompt, or silence. Written frames take the slot while they come; a
-// playing prompt waits, and resumes where it was.
+// playing prompt waits, and resumes where it was. A digit being sent
+// (SendDigits) takes the slot before either, and the written frame due
+// then is dropped.
 func (s *sender) packet() {
 	c := s.c
 	if p := c.pending.Swap(nil); p != nil {
@@ -243,6 +255,9 @@ func (s *sender) packet() {
 	fromLeg := false
 	if q := c.legQ.Load(); q != nil {
 		written, fromLeg = q.next()
+	}
+	if s.digit(ss) {
+		return
 	}
 	if fromLeg != s.fromLeg && (fromLeg || s.cur != nil) {
 		s.talkspurt = true // the source changed: leg audio starts, or the prompt resumes
@@ -260,23 +275,29 @@ func (s *sender) packet() {
 		}
 	}
 	s.pkt.PayloadType, s.pkt.Marker, s.pkt.Payload = ss.pt, s.talkspurt, s.payload
-	if ss.active {
-		n, err := s.pkt.MarshalTo(s.buf)
-		if err == nil {
-			_, err = c.conn.WriteToUDPAddrPort(s.buf[:n], ss.dst)
-		}
-		if err != nil && !errors.Is(err, net.ErrClosed) {
-			if s.errs++; s.errs == 1 || s.errs%500 == 0 {
-				c.log.Warn("send RTP", "to", ss.dst, "errors", s.errs, "err", err)
-			}
-		}
-	}
+	s.write(ss)
 	s.pkt.SequenceNumber++
 	s.pkt.Timestamp += media.SamplesPerPacket
 	s.talkspurt = false
 	if last {
 		s.cur.finish(nil) // Done once its last packet is out
 		s.cur = nil
+	}
+}
+
+// write sends the packet as it is, unless the call is on hold.
+func (s *sender) write(ss *sendState) {
+	if !ss.active {
+		return
+	}
+	n, err := s.pkt.MarshalTo(s.buf)
+	if err == nil {
+		_, err = s.c.conn.WriteToUDPAddrPort(s.buf[:n], ss.dst)
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		if s.errs++; s.errs == 1 || s.errs%500 == 0 {
+			s.c.log.Warn("send RTP", "to", ss.dst, "errors", s.errs, "err", err)
+		}
 	}
 }
 

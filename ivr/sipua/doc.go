@@ -21,5 +21,7 @@
 // peer negotiated none, from the audio by a Goertzel detector, and voice
 // answers written to 8 kHz mono WAV files. A call's audio is also a
 // media.Leg (the call's Leg method), for a bridge or a mixer to read and
-// write frame by frame on the same packet clock.
+// write frame by frame on the same packet clock. Every answered call, inbound
+// or dialed, also sends keys to the far end (SendDigits, for the console's
+// keypad): RFC 4733 events when negotiated, else tones in the audio.
 package sipua

@@ -15,3 +15,16 @@ func (s *Server) LegOf(callID string) (media.Leg, bool) {
 	}
 	return nil, false
 }
+
+// CallOf is the live call whose SIP Call-ID is callID, as the session that
+// runs on it sees it (an inbound call's ivr.Media).
+func (s *Server) CallOf(callID string) (any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.calls {
+		if c.dialog != nil && c.dialog.InviteRequest.CallID().Value() == callID {
+			return c, true
+		}
+	}
+	return nil, false
+}

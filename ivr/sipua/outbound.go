@@ -32,6 +32,10 @@ const eventPT = 101
 var (
 	_ ivr.Call      = (*dialed)(nil)
 	_ ivr.EndCauser = (*dialed)(nil)
+	// A dialed call takes the console's keypad (SendDigits, digits.go).
+	_ interface {
+		SendDigits(context.Context, string) error
+	} = (*dialed)(nil)
 )
 
 // Dial calls r.To (dialled as number@trunk, or a full sip: URI) and

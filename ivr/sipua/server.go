@@ -49,6 +49,9 @@ var (
 	_ ivr.Media        = (*call)(nil)
 	_ ivr.EndCauser    = (*call)(nil)
 	_ ivr.MediaWitness = (*call)(nil)
+	_ interface {
+		SendDigits(context.Context, string) error
+	} = (*call)(nil)
 )
 
 // Errors of admission, checked with errors.Is.

@@ -2,7 +2,8 @@ package sipuatest
 
 // This file is the media side of a test call: RTP out every 20 ms (silence,
 // spoken audio, in-band tones, or RFC 4733 events for keys), RTP in (what
-// the phone heard), and prompt onsets: the first non-silent packet after
+// the phone heard, the keys the far end sent as RFC 4733 events, and with
+// KeepAudio every packet as it came), and prompt onsets: the first non-silent packet after
 // silence, or a packet marked as a talkspurt start, which is how the
 // endpoint starts every prompt.
 
@@ -56,8 +57,11 @@ type Call struct {
 	pt      uint8
 	eventPT int
 	heard   []int16
+	packets []Packet
 	onsets  []time.Time
 	onsetCh chan struct{} // closed and replaced at each onset
+	keys    []rune        // received as RFC 4733 events
+	keyCh   chan struct{} // closed and replaced at each key
 
 	jobs     chan *job
 	halt     chan struct{}
@@ -84,7 +88,7 @@ func (p *Phone) newCall(keep bool) (*Call, error) {
 	if err != nil {
 		return nil, fmt.Errorf("phone: RTP socket: %w", err)
 	}
-	return &Call{p: p, keep: keep, conn: conn, onsetCh: make(chan struct{}), jobs: make(chan *job, 64), halt: make(chan struct{})}, nil
+	return &Call{p: p, keep: keep, conn: conn, onsetCh: make(chan struct{}), keyCh: make(chan struct{}), jobs: make(chan *job, 64), halt: make(chan struct{})}, nil
 }
 
 func (c *Call) localAddr() netip.AddrPort {
@@ -311,6 +315,49 @@ func (c *Call) Heard() []int16 {
 	return append([]int16(nil), c.heard...)
 }
 
+// Packet is an RTP packet the phone received, audio or event.
+type Packet struct {
+	At      time.Time
+	Header  rtp.Header
+	Payload []byte
+}
+
+// Packets are the RTP packets received so far, in the order they came
+// (with DialOptions.KeepAudio or Answer(true)).
+func (c *Call) Packets() []Packet {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Packet(nil), c.packets...)
+}
+
+// Keys are the keys the far end sent as RFC 4733 events so far, each once
+// (media.EventReceiver).
+func (c *Call) Keys() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.keys)
+}
+
+// WaitKeys waits until n keys have come as RFC 4733 events and returns
+// them.
+func (c *Call) WaitKeys(ctx context.Context, n int) (string, error) {
+	for {
+		c.mu.Lock()
+		keys, ch := string(c.keys), c.keyCh
+		c.mu.Unlock()
+		if len(keys) >= n {
+			return keys, nil
+		}
+		select {
+		case <-ch:
+		case <-c.halt:
+			return keys, fmt.Errorf("the call ended after keys %q, before %d keys", keys, n)
+		case <-ctx.Done():
+			return keys, fmt.Errorf("keys %q, waiting for %d: %w", keys, n, ctx.Err())
+		}
+	}
+}
+
 // Onsets are the times prompts started.
 func (c *Call) Onsets() []time.Time {
 	c.mu.Lock()
@@ -448,6 +495,12 @@ func (c *Call) recvLoop(conn *net.UDPConn) {
 	var last time.Time
 	var lastTS uint32
 	var jitter float64
+	var events media.EventReceiver
+	emit := func(d rune) { // c.mu is held
+		c.keys = append(c.keys, d)
+		close(c.keyCh)
+		c.keyCh = make(chan struct{})
+	}
 	for {
 		n, _, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -458,7 +511,13 @@ func (c *Call) recvLoop(conn *net.UDPConn) {
 			continue
 		}
 		c.mu.Lock()
-		pt, codec := c.pt, c.codec
+		pt, codec, evPT := c.pt, c.codec, c.eventPT
+		if c.keep {
+			c.packets = append(c.packets, Packet{At: now, Header: pkt.Header.Clone(), Payload: append([]byte(nil), pkt.Payload...)})
+		}
+		if evPT >= 0 && int(pkt.PayloadType) == evPT {
+			events.Packet(pkt.Timestamp, pkt.Payload, emit)
+		}
 		c.mu.Unlock()
 		if pkt.PayloadType != pt {
 			continue

@@ -1,9 +1,10 @@
 // Package sipuatest is a scriptable SIP phone for tests of the embedded
 // endpoint and for the load generator: a sipgo user agent that dials
 // (INVITE with SDP, digest auth), answers (for Dial), sends keys as
-// RFC 4733 events or in-band tones, speaks audio, hears the far end's RTP,
-// notes when each prompt starts, and hangs up. One Phone carries many
-// concurrent calls, each with its own RTP socket.
+// RFC 4733 events or in-band tones, speaks audio, hears the far end's RTP
+// (and the keys it sends as RFC 4733 events), notes when each prompt
+// starts, and hangs up. One Phone carries many concurrent calls, each with
+// its own RTP socket.
 package sipuatest
 
 // This file is the SIP side: the Phone, Dial, answering, in-dialog
