@@ -26,6 +26,8 @@ import (
 	"github.com/canvass/canvass/ivr/webrtc"
 )
 
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
 func testLogger(t *testing.T) *slog.Logger {
 	level := slog.LevelWarn
 	if testing.Verbose() {
@@ -104,12 +106,18 @@ type client struct {
 
 func newClient(t *testing.T) *client {
 	t.Helper()
+	return newClientWith(t, pion.RTPCodecTypeAudio, pion.MimeTypePCMU,
+		pion.RTPCodecParameters{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
+		pion.RTPCodecParameters{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0})
+}
+
+// newClientWith is a client whose media engine has codecs (of kind) and
+// whose track sends mime.
+func newClientWith(t *testing.T, kind pion.RTPCodecType, mime string, codecs ...pion.RTPCodecParameters) *client {
+	t.Helper()
 	me := &pion.MediaEngine{}
-	for _, c := range []pion.RTPCodecParameters{
-		{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
-		{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0},
-	} {
-		if err := me.RegisterCodec(c, pion.RTPCodecTypeAudio); err != nil {
+	for _, c := range codecs {
+		if err := me.RegisterCodec(c, kind); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -123,7 +131,7 @@ func newClient(t *testing.T) *client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pc.GracefulClose() }) // closed already by most tests
-	track, err := pion.NewTrackLocalStaticRTP(pion.RTPCodecCapability{MimeType: pion.MimeTypePCMU, ClockRate: 8000}, "mic", "browser")
+	track, err := pion.NewTrackLocalStaticRTP(codecs[len(codecs)-1].RTPCodecCapability, "mic", "browser")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,8 +165,8 @@ func newClient(t *testing.T) *client {
 	return c
 }
 
-// connect offers to srv and sets its answer.
-func (c *client) connect(t *testing.T, srv *webrtc.Server) (*webrtc.Peer, string) {
+// offer is the client's offer, candidates gathered.
+func (c *client) offer(t *testing.T) string {
 	t.Helper()
 	offer, err := c.pc.CreateOffer(nil)
 	if err != nil {
@@ -169,12 +177,16 @@ func (c *client) connect(t *testing.T, srv *webrtc.Server) (*webrtc.Peer, string
 		t.Fatal(err)
 	}
 	<-gathered
-	if !strings.Contains(c.pc.LocalDescription().SDP, "opus/48000") {
-		t.Fatalf("the client does not offer Opus:\n%s", c.pc.LocalDescription().SDP)
-	}
+	return c.pc.LocalDescription().SDP
+}
+
+// connect offers to srv and sets its answer.
+func (c *client) connect(t *testing.T, srv *webrtc.Server) (*webrtc.Peer, string) {
+	t.Helper()
+	offer := c.offer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	peer, answer, err := srv.Answer(ctx, c.pc.LocalDescription().SDP)
+	peer, answer, err := srv.Answer(ctx, offer)
 	if err != nil {
 		t.Fatalf("answer: %v", err)
 	}
@@ -298,6 +310,9 @@ func TestTwoPeersOnePort(t *testing.T) {
 	for i, c := range clients {
 		var answer string
 		peers[i], answer = c.connect(t, srv)
+		if !strings.Contains(c.pc.LocalDescription().SDP, "opus/48000") {
+			t.Fatalf("the client does not offer Opus:\n%s", c.pc.LocalDescription().SDP)
+		}
 		ports := candidatePorts(answer)
 		if len(ports) == 0 {
 			t.Fatalf("answer without candidates:\n%s", answer)
@@ -411,5 +426,3 @@ func TestTwoPeersOnePort(t *testing.T) {
 		t.Errorf("%d goroutines after close, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
-
-var _ io.Closer = (*webrtc.Server)(nil)
