@@ -7,6 +7,7 @@ package webrtc_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,7 +124,14 @@ func FuzzAnswer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, offer string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		// A hang is a failure the fuzzer can keep: crash with the stacks.
+		hung := time.AfterFunc(15*time.Second, func() { panic("Answer hangs on " + strconv.Quote(offer)) })
+		defer hung.Stop()
+		start := time.Now()
 		p, answer, err := srv.Answer(ctx, offer)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("Answer took %s: %v", d, err)
+		}
 		if err != nil {
 			if !errors.Is(err, webrtc.ErrBadOffer) && !errors.Is(err, webrtc.ErrNoCodec) {
 				t.Fatalf("error %v is neither ErrBadOffer nor ErrNoCodec", err)

@@ -28,7 +28,7 @@ import (
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	level := slog.LevelWarn
 	if testing.Verbose() {
 		level = slog.LevelInfo
@@ -37,7 +37,7 @@ func testLogger(t *testing.T) *slog.Logger {
 }
 
 // newServer starts a Server on a free loopback port, closed at cleanup.
-func newServer(t *testing.T) *webrtc.Server {
+func newServer(t testing.TB) *webrtc.Server {
 	t.Helper()
 	o := webrtc.DefaultOptions()
 	o.Listen = "127.0.0.1:0"
@@ -104,7 +104,7 @@ type client struct {
 	codec chan string  // mime type of the track received
 }
 
-func newClient(t *testing.T) *client {
+func newClient(t testing.TB) *client {
 	t.Helper()
 	return newClientWith(t, pion.RTPCodecTypeAudio, pion.MimeTypePCMU,
 		pion.RTPCodecParameters{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
@@ -113,7 +113,7 @@ func newClient(t *testing.T) *client {
 
 // newClientWith is a client whose media engine has codecs (of kind) and
 // whose track sends mime.
-func newClientWith(t *testing.T, kind pion.RTPCodecType, mime string, codecs ...pion.RTPCodecParameters) *client {
+func newClientWith(t testing.TB, kind pion.RTPCodecType, mime string, codecs ...pion.RTPCodecParameters) *client {
 	t.Helper()
 	me := &pion.MediaEngine{}
 	for _, c := range codecs {
@@ -166,7 +166,7 @@ func newClientWith(t *testing.T, kind pion.RTPCodecType, mime string, codecs ...
 }
 
 // offer is the client's offer, candidates gathered.
-func (c *client) offer(t *testing.T) string {
+func (c *client) offer(t testing.TB) string {
 	t.Helper()
 	offer, err := c.pc.CreateOffer(nil)
 	if err != nil {
@@ -181,7 +181,7 @@ func (c *client) offer(t *testing.T) string {
 }
 
 // connect offers to srv and sets its answer.
-func (c *client) connect(t *testing.T, srv *webrtc.Server) (*webrtc.Peer, string) {
+func (c *client) connect(t testing.TB, srv *webrtc.Server) (*webrtc.Peer, string) {
 	t.Helper()
 	offer := c.offer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
