@@ -101,7 +101,8 @@ type client struct {
 	pc    *pion.PeerConnection
 	track *pion.TrackLocalStaticRTP
 	heard chan []int16 // decoded payloads of the server's packets
-	codec chan string  // mime type of the track received
+	hdrs  chan rtp.Header
+	codec chan string // mime type of the track received
 }
 
 func newClient(t testing.TB) *client {
@@ -146,7 +147,7 @@ func newClientWith(t testing.TB, kind pion.RTPCodecType, mime string, codecs ...
 			}
 		}
 	}()
-	c := &client{pc: pc, track: track, heard: make(chan []int16, 500), codec: make(chan string, 1)}
+	c := &client{pc: pc, track: track, heard: make(chan []int16, 500), hdrs: make(chan rtp.Header, 500), codec: make(chan string, 1)}
 	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
 		c.codec <- tr.Codec().MimeType
 		for {
@@ -158,6 +159,10 @@ func newClientWith(t testing.TB, kind pion.RTPCodecType, mime string, codecs ...
 			media.PCMU.Decode(s, pkt.Payload)
 			select {
 			case c.heard <- s:
+			default:
+			}
+			select {
+			case c.hdrs <- pkt.Header:
 			default:
 			}
 		}
