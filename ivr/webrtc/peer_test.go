@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,7 +103,8 @@ type client struct {
 	track *pion.TrackLocalStaticRTP
 	heard chan []int16 // decoded payloads of the server's packets
 	hdrs  chan rtp.Header
-	codec chan string // mime type of the track received
+	sent  atomic.Int64 // packets speak sent
+	codec chan string  // mime type of the track received
 }
 
 func newClient(t testing.TB) *client {
@@ -214,6 +216,7 @@ func (c *client) speak(ctx context.Context) {
 		if err := c.track.WriteRTP(&pkt); err != nil {
 			return
 		}
+		c.sent.Add(1)
 		pkt.SequenceNumber++
 		pkt.Timestamp += media.SamplesPerPacket
 		pkt.Marker = false
