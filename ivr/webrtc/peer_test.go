@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,7 +27,9 @@ import (
 	"github.com/canvass/canvass/ivr/webrtc"
 )
 
-func testLogger(t *testing.T) *slog.Logger {
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func testLogger(t testing.TB) *slog.Logger {
 	level := slog.LevelWarn
 	if testing.Verbose() {
 		level = slog.LevelInfo
@@ -35,7 +38,7 @@ func testLogger(t *testing.T) *slog.Logger {
 }
 
 // newServer starts a Server on a free loopback port, closed at cleanup.
-func newServer(t *testing.T) *webrtc.Server {
+func newServer(t testing.TB) *webrtc.Server {
 	t.Helper()
 	o := webrtc.DefaultOptions()
 	o.Listen = "127.0.0.1:0"
@@ -99,17 +102,25 @@ type client struct {
 	pc    *pion.PeerConnection
 	track *pion.TrackLocalStaticRTP
 	heard chan []int16 // decoded payloads of the server's packets
+	hdrs  chan rtp.Header
+	sent  atomic.Int64 // packets speak sent
 	codec chan string  // mime type of the track received
 }
 
-func newClient(t *testing.T) *client {
+func newClient(t testing.TB) *client {
+	t.Helper()
+	return newClientWith(t, pion.RTPCodecTypeAudio, pion.MimeTypePCMU,
+		pion.RTPCodecParameters{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
+		pion.RTPCodecParameters{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0})
+}
+
+// newClientWith is a client whose media engine has codecs (of kind) and
+// whose track sends mime.
+func newClientWith(t testing.TB, kind pion.RTPCodecType, mime string, codecs ...pion.RTPCodecParameters) *client {
 	t.Helper()
 	me := &pion.MediaEngine{}
-	for _, c := range []pion.RTPCodecParameters{
-		{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
-		{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0},
-	} {
-		if err := me.RegisterCodec(c, pion.RTPCodecTypeAudio); err != nil {
+	for _, c := range codecs {
+		if err := me.RegisterCodec(c, kind); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -123,7 +134,7 @@ func newClient(t *testing.T) *client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pc.GracefulClose() }) // closed already by most tests
-	track, err := pion.NewTrackLocalStaticRTP(pion.RTPCodecCapability{MimeType: pion.MimeTypePCMU, ClockRate: 8000}, "mic", "browser")
+	track, err := pion.NewTrackLocalStaticRTP(codecs[len(codecs)-1].RTPCodecCapability, "mic", "browser")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +149,7 @@ func newClient(t *testing.T) *client {
 			}
 		}
 	}()
-	c := &client{pc: pc, track: track, heard: make(chan []int16, 500), codec: make(chan string, 1)}
+	c := &client{pc: pc, track: track, heard: make(chan []int16, 500), hdrs: make(chan rtp.Header, 500), codec: make(chan string, 1)}
 	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
 		c.codec <- tr.Codec().MimeType
 		for {
@@ -152,13 +163,17 @@ func newClient(t *testing.T) *client {
 			case c.heard <- s:
 			default:
 			}
+			select {
+			case c.hdrs <- pkt.Header:
+			default:
+			}
 		}
 	})
 	return c
 }
 
-// connect offers to srv and sets its answer.
-func (c *client) connect(t *testing.T, srv *webrtc.Server) (*webrtc.Peer, string) {
+// offer is the client's offer, candidates gathered.
+func (c *client) offer(t testing.TB) string {
 	t.Helper()
 	offer, err := c.pc.CreateOffer(nil)
 	if err != nil {
@@ -169,12 +184,16 @@ func (c *client) connect(t *testing.T, srv *webrtc.Server) (*webrtc.Peer, string
 		t.Fatal(err)
 	}
 	<-gathered
-	if !strings.Contains(c.pc.LocalDescription().SDP, "opus/48000") {
-		t.Fatalf("the client does not offer Opus:\n%s", c.pc.LocalDescription().SDP)
-	}
+	return c.pc.LocalDescription().SDP
+}
+
+// connect offers to srv and sets its answer.
+func (c *client) connect(t testing.TB, srv *webrtc.Server) (*webrtc.Peer, string) {
+	t.Helper()
+	offer := c.offer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	peer, answer, err := srv.Answer(ctx, c.pc.LocalDescription().SDP)
+	peer, answer, err := srv.Answer(ctx, offer)
 	if err != nil {
 		t.Fatalf("answer: %v", err)
 	}
@@ -197,6 +216,7 @@ func (c *client) speak(ctx context.Context) {
 		if err := c.track.WriteRTP(&pkt); err != nil {
 			return
 		}
+		c.sent.Add(1)
 		pkt.SequenceNumber++
 		pkt.Timestamp += media.SamplesPerPacket
 		pkt.Marker = false
@@ -298,6 +318,9 @@ func TestTwoPeersOnePort(t *testing.T) {
 	for i, c := range clients {
 		var answer string
 		peers[i], answer = c.connect(t, srv)
+		if !strings.Contains(c.pc.LocalDescription().SDP, "opus/48000") {
+			t.Fatalf("the client does not offer Opus:\n%s", c.pc.LocalDescription().SDP)
+		}
 		ports := candidatePorts(answer)
 		if len(ports) == 0 {
 			t.Fatalf("answer without candidates:\n%s", answer)
@@ -411,5 +434,3 @@ func TestTwoPeersOnePort(t *testing.T) {
 		t.Errorf("%d goroutines after close, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
-
-var _ io.Closer = (*webrtc.Server)(nil)

@@ -193,7 +193,7 @@ func (s *Server) Answer(ctx context.Context, offer string) (*Peer, string, error
 	for _, tr := range pc.GetTransceivers() {
 		if tr.Sender() == sender {
 			if err := tr.SetCodecPreferences([]pion.RTPCodecParameters{codecParameters(codec)}); err != nil {
-				return fail(fmt.Errorf("webrtc: codec preferences: %w", err))
+				return fail(fmt.Errorf("%w: %v", ErrNoCodec, err))
 			}
 		}
 	}
@@ -287,26 +287,19 @@ func parseOffer(offer string) (string, media.Codec, error) {
 	if setup != "actpass" {
 		return "", 0, fmt.Errorf("%w: a=setup:%s is an answerer's; an offer says actpass", ErrBadOffer, setup)
 	}
-	pcmu, pcma := false, false
-	for _, f := range audio.MediaName.Formats {
-		switch f {
-		case "0":
-			pcmu = true
-		case "8":
-			pcma = true
+	// A format is G.711 by its static number or by its rtpmap; only the
+	// formats the m-line lists count.
+	names := map[string]string{"0": "PCMU/8000", "8": "PCMA/8000"}
+	for _, a := range audio.Attributes {
+		if a.Key == "rtpmap" {
+			pt, enc, _ := strings.Cut(a.Value, " ")
+			names[pt] = strings.TrimSuffix(strings.ToUpper(enc), "/1")
 		}
 	}
-	for _, a := range audio.Attributes {
-		if a.Key != "rtpmap" {
-			continue
-		}
-		_, enc, _ := strings.Cut(a.Value, " ")
-		switch strings.ToUpper(enc) {
-		case "PCMU/8000", "PCMU/8000/1":
-			pcmu = true
-		case "PCMA/8000", "PCMA/8000/1":
-			pcma = true
-		}
+	pcmu, pcma := false, false
+	for _, f := range audio.MediaName.Formats {
+		pcmu = pcmu || names[f] == "PCMU/8000"
+		pcma = pcma || names[f] == "PCMA/8000"
 	}
 	switch {
 	case pcmu:
