@@ -17,7 +17,6 @@ import (
 	"github.com/canvass/canvass/ivr/phone"
 	"github.com/canvass/canvass/ivr/sipua"
 	"github.com/canvass/canvass/ivr/webrtc"
-	"github.com/canvass/canvass/survey"
 )
 
 var _ cati.Phones = (*phone.Switchboard)(nil)
@@ -53,9 +52,6 @@ func wirePhones(cfg config.Config, c *cati.Console, sip *sipua.Server, ari *aste
 		Dialer: dialer,
 		Answer: func(ctx context.Context, offer string) (phone.Browser, string, error) {
 			p, answer, err := rtc.Answer(ctx, offer)
-			if errors.Is(err, webrtc.ErrBadOffer) || errors.Is(err, webrtc.ErrNoCodec) {
-				return nil, "", survey.Errorf(survey.EInvalid, "rtc_offer: %v", err)
-			}
 			if err != nil {
 				return nil, "", err
 			}

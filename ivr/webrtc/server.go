@@ -20,6 +20,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/survey"
 )
 
 // Errors of Answer and Server, checked with errors.Is.
@@ -152,8 +153,18 @@ func (s *Server) remove(p *Peer) {
 // peer connects once the browser has set the answer; it ends by itself if
 // that does not happen within ConnectTimeout.
 //
-// Errors: ErrBadOffer, ErrNoCodec, ErrClosed, or ctx's.
+// Errors: ErrBadOffer, ErrNoCodec (both also survey.EInvalid errors whose
+// message says what is wrong), ErrClosed, or ctx's.
 func (s *Server) Answer(ctx context.Context, offer string) (*Peer, string, error) {
+	p, answer, err := s.answer(ctx, offer)
+	if errors.Is(err, ErrBadOffer) || errors.Is(err, ErrNoCodec) {
+		// The browser's fault: a refusal a console shows as it is.
+		err = errors.Join(survey.Errorf(survey.EInvalid, "%s", err.Error()), err)
+	}
+	return p, answer, err
+}
+
+func (s *Server) answer(ctx context.Context, offer string) (*Peer, string, error) {
 	text, codec, err := parseOffer(offer)
 	if err != nil {
 		return nil, "", err
