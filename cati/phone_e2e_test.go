@@ -237,6 +237,21 @@ func TestPhoneInChromium(t *testing.T) {
 	sam.do(chromedp.Click(row + `button[data-monitor="off"]`))
 	sam.poll(`document.getElementById("monitor-state").dataset.mode === ""`)
 
+	// The keypad reaches the far end as RFC 4733 events; mute and hold
+	// show on the bar.
+	ivy.do(chromedp.Click(`#phone-keypad summary`), chromedp.Click(`#phone-keypad button[data-key="5"]`))
+	resp.WaitOutput("received event: '5'", 10*time.Second)
+	ivy.do(chromedp.Click(`#phone-mute`))
+	ivy.poll(`document.getElementById("phone").dataset.muted === "true"`)
+	ivy.do(chromedp.Click(`#phone-mute`))
+	ivy.poll(`document.getElementById("phone").dataset.muted === "false"`)
+	ivy.do(chromedp.Click(`#phone-hold`))
+	ivy.poll(`document.getElementById("phone").dataset.held === "true"`)
+	ivy.neverHears(respondentHz, "on hold")
+	ivy.do(chromedp.Click(`#phone-hold`))
+	ivy.poll(`document.getElementById("phone").dataset.held === "false"`)
+	ivy.hears(respondentHz)
+
 	// A reload keeps the call.
 	ivy.do(chromedp.Reload())
 	ivy.poll(`document.getElementById("phone") && document.getElementById("phone").dataset.status === "ready"`)

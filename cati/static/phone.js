@@ -142,7 +142,9 @@ export function createPhone({ client, bar, supervisor = false, onCall = () => {}
   }
 
   function keypad() {
-    return h("details", { class: "keypad", id: "phone-keypad" }, h("summary", {}, "Keypad"),
+    // The keypad stays open across the bar's redraws.
+    const was = document.getElementById("phone-keypad");
+    return h("details", { class: "keypad", id: "phone-keypad", open: was ? was.open : null }, h("summary", {}, "Keypad"),
       h("div", { class: "keys" }, [..."123456789*0#"].map((k) => h("button", { "data-key": k, onclick: () => send("call_digits", { digits: k }) }, k))));
   }
 
