@@ -390,6 +390,7 @@ func (c *Client) mediaStart(ctx context.Context, id string) {
 	c.mu.Unlock()
 	if l != nil {
 		l.log.Debug("externalMedia channel entered the application")
+		l.inApp()
 		return
 	}
 	c.log.Warn("hanging up an externalMedia channel no leg owns", "channel", id)

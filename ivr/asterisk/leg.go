@@ -69,11 +69,13 @@ type leg struct {
 	conn   *net.UDPConn
 	peer   netip.AddrPort // Asterisk's RTP socket
 
-	in   chan media.Frame
-	out  chan [media.SamplesPerPacket]byte // PCMU
-	done chan struct{}                     // the leg is over
-	torn chan struct{}                     // ... and Asterisk's side is gone
-	once sync.Once
+	in      chan media.Frame
+	out     chan [media.SamplesPerPacket]byte // PCMU
+	started chan struct{}                     // the externalMedia channel is in the application
+	startMu sync.Once
+	done    chan struct{} // the leg is over
+	torn    chan struct{} // ... and Asterisk's side is gone
+	once    sync.Once
 
 	mu      sync.Mutex
 	created bool // the externalMedia channel exists (reconcile may end it)
@@ -155,7 +157,7 @@ func (c *Client) newLeg(ctx context.Context, cl *call) (l *leg, err error) {
 	suffix := hex.EncodeToString(b[:])
 	l = &leg{c: c, cl: cl, id: mediaPrefix + suffix, bridge: bridgePrefix + suffix, conn: conn,
 		in: make(chan media.Frame, legReadQueue), out: make(chan [media.SamplesPerPacket]byte, legWriteQueue),
-		done: make(chan struct{}), torn: make(chan struct{})}
+		started: make(chan struct{}), done: make(chan struct{}), torn: make(chan struct{})}
 	l.log = cl.log.With("leg", l.id, "bridge", l.bridge)
 	// Known before it exists: its StasisStart may beat the REST answer.
 	c.mu.Lock()
@@ -200,6 +202,21 @@ func (c *Client) newLeg(ctx context.Context, cl *call) (l *leg, err error) {
 		return nil, fmt.Errorf("leg: externalMedia channel %s: %w", l.id, err)
 	}
 	l.peer = peer
+	// Asterisk refuses to bridge a channel not yet in the application
+	// (422): wait for its StasisStart. Should the event be lost (the
+	// socket reconnecting), try anyway after a while.
+	wait := time.NewTimer(c.opts.RequestTimeout)
+	select {
+	case <-l.started:
+	case <-wait.C:
+		l.log.Warn("no StasisStart for the externalMedia channel; bridging it anyway")
+	case <-cl.done:
+	case <-ctx.Done():
+	}
+	wait.Stop()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("leg: %w", err)
+	}
 	if err := c.rest.do(ctx, http.MethodPost, "/bridges/"+esc(l.bridge)+"/addChannel",
 		url.Values{"channel": {l.id}}, nil, nil); err != nil {
 		return nil, fmt.Errorf("leg: add the externalMedia channel to the bridge: %w", err)
@@ -224,6 +241,9 @@ func rtpAddr(vars map[string]string) (netip.AddrPort, error) {
 	}
 	return netip.AddrPortFrom(addr.Unmap(), uint16(port)), nil
 }
+
+// inApp notes the externalMedia channel's StasisStart.
+func (l *leg) inApp() { l.startMu.Do(func() { close(l.started) }) }
 
 // event takes an event of the externalMedia channel: its end ends the leg.
 func (l *leg) event(ev event) {

@@ -153,15 +153,20 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, p string, se
 		b := s.bridges[seg[1]]
 		var add []*channel
 		missing := ""
+		outside := false
 		for _, id := range strings.Split(q.Get("channel"), ",") {
 			if ch := s.channels[id]; ch != nil {
 				add = append(add, ch)
+				outside = outside || ch.outside
 			} else {
 				missing = id
 			}
 		}
 		s.mu.Unlock()
 		switch {
+		case outside:
+			fail(http.StatusUnprocessableEntity, "Channel not in Stasis application")
+			return true
 		case b == nil:
 			fail(http.StatusNotFound, "Bridge not found")
 			return true
@@ -257,7 +262,7 @@ func (s *Server) externalMedia(w http.ResponseWriter, r *http.Request, p string)
 	em := &extMedia{conn: conn, remote: remote, stop: make(chan struct{})}
 	s.mu.Lock()
 	s.seq++
-	ch := &channel{id: q.Get("channelId"), name: fmt.Sprintf("UnicastRTP/%s-0x%x", remote, s.seq), state: "Down",
+	ch := &channel{id: q.Get("channelId"), name: fmt.Sprintf("UnicastRTP/%s-0x%x", remote, s.seq), state: "Down", outside: true,
 		vars: map[string]string{"UNICASTRTP_LOCAL_ADDRESS": local.Addr().String(),
 			"UNICASTRTP_LOCAL_PORT": strconv.Itoa(int(local.Port()))}}
 	if ch.id == "" {
@@ -279,8 +284,10 @@ func (s *Server) externalMedia(w http.ResponseWriter, r *http.Request, p string)
 	go s.mediaReceive(ch.id, em)
 	js := s.channelJSON(ch)
 	s.reply(w, r, p, http.StatusOK, js)
+	// As Asterisk does, the channel enters the application after the
+	// REST answer; until then it cannot be bridged.
 	s.mu.Lock()
-	ch.state = "Up"
+	ch.state, ch.outside = "Up", false
 	s.mu.Unlock()
 	s.channelEvent("StasisStart", ch, func(m map[string]any) { m["args"] = []string{} })
 }

@@ -133,6 +133,7 @@ type channel struct {
 	args                    []string
 	app                     string            // the Stasis application it is in; "" = the server's
 	vars                    map[string]string // channelvars, when it has some
+	outside                 bool              // not (yet) in the application: it cannot be bridged
 }
 
 type playback struct {
