@@ -144,7 +144,7 @@ func (cl *call) SendDigits(ctx context.Context, digits string) error {
 
 // newLeg makes the bridge and the externalMedia channel and starts the
 // leg's audio. On failure it undoes what it made.
-func (c *Client) newLeg(ctx context.Context, cl *call) (l *leg, err error) {
+func (c *Client) newLeg(ctx context.Context, cl *call) (_ *leg, err error) {
 	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(c.mediaAddr, 0)))
 	if err != nil {
 		return nil, fmt.Errorf("leg: open the RTP socket on ari.media_address %s: %w", c.mediaAddr, err)
@@ -155,7 +155,7 @@ func (c *Client) newLeg(ctx context.Context, cl *call) (l *leg, err error) {
 		return nil, fmt.Errorf("leg: ids: %w", err)
 	}
 	suffix := hex.EncodeToString(b[:])
-	l = &leg{c: c, cl: cl, id: mediaPrefix + suffix, bridge: bridgePrefix + suffix, conn: conn,
+	l := &leg{c: c, cl: cl, id: mediaPrefix + suffix, bridge: bridgePrefix + suffix, conn: conn,
 		in: make(chan media.Frame, legReadQueue), out: make(chan [media.SamplesPerPacket]byte, legWriteQueue),
 		started: make(chan struct{}), done: make(chan struct{}), torn: make(chan struct{})}
 	l.log = cl.log.With("leg", l.id, "bridge", l.bridge)
@@ -167,6 +167,7 @@ func (c *Client) newLeg(ctx context.Context, cl *call) (l *leg, err error) {
 	go l.watch()
 	defer func() {
 		if err != nil {
+			l.log.Warn("cannot bridge the call to a leg", "err", err)
 			l.end("setup failed")
 			<-l.torn
 			if cl.ended() {

@@ -347,3 +347,39 @@ func TestStrayMediaChannelIsHungUp(t *testing.T) {
 		t.Errorf("a stray externalMedia channel was taken for a call")
 	}
 }
+
+// A leg Asterisk refuses to make leaves nothing behind, and the call goes
+// on.
+func TestLegSetupFailureCleansUp(t *testing.T) {
+	h, call, id := dialPhone(t)
+	ctx := h.ctx()
+	h.srv.Fail("POST", "/channels/externalMedia", 500, 1)
+	if _, err := call.Leg(ctx); err == nil {
+		t.Fatal("Leg succeeded though Asterisk refused the externalMedia channel")
+	}
+	bridge := h.await(1, "POST", "/bridges", "").Query.Get("bridgeId")
+	h.await(1, "DELETE", "/bridges/"+bridge, "")
+	if b := h.srv.Bridges(); len(b) != 0 {
+		t.Errorf("bridges left: %v", b)
+	}
+	select {
+	case <-call.Done():
+		t.Fatal("a failed leg ended the call")
+	default:
+	}
+	leg, err := call.Leg(ctx) // Asterisk is willing again
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv.Voice(id, 1000)
+	if _, err := leg.ReadFrame(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, ch := h.srv.Bridges(), h.srv.Channels(); len(b) != 0 || len(ch) != 0 {
+		t.Errorf("left in Asterisk: bridges %v, channels %v", b, ch)
+	}
+	h.stop()
+}
