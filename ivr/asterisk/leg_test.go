@@ -4,7 +4,12 @@ package asterisk_test
 // the call's channel with an externalMedia channel and moves real RTP:
 // the callee's tone comes out of the leg, a tone written to the leg
 // reaches the callee, both told by frequency; the bridge and the
-// externalMedia channel are deleted at the end, whoever ends it.
+// externalMedia channel are deleted at the end, whoever ends it. The
+// bridge events are cloned from testdata/ari/stasis-leg-externalmedia-
+// bridge-a22.jsonl: every event (a second application, subscribeAll) a real
+// Asterisk 22.10.1 sent while Canvass dialed a baresip phone over PJSIP,
+// bridged it to a leg and closed the call. (That application sees no
+// StasisStart: those go to the channel's own application only.)
 
 import (
 	"context"
