@@ -52,6 +52,9 @@ type call struct {
 	causeText string
 	endedAt   time.Time // when hungUp was first called
 	failure   error     // the first ARI failure; Hangup apologizes first
+
+	legMu sync.Mutex // held while a leg is made
+	leg   *leg       // the newest leg (leg.go)
 }
 
 var _ ivr.Media = (*call)(nil)
@@ -303,6 +306,19 @@ func (pb *playback) Stop() {
 		cl.log.Warn("stop playback", "playback", pb.id, "err", err)
 	}
 	pb.finish(nil)
+}
+
+// stopPlaybacks stops every prompt playing on the call.
+func (cl *call) stopPlaybacks() {
+	cl.mu.Lock()
+	var pbs []*playback
+	for _, pb := range cl.playbacks {
+		pbs = append(pbs, pb)
+	}
+	cl.mu.Unlock()
+	for _, pb := range pbs {
+		pb.Stop()
+	}
 }
 
 // apologize plays opts.ApologyMedia and waits for it to end (at most 15 s).

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -66,12 +67,14 @@ type Client struct {
 	server     *PromptServer
 	log        *slog.Logger
 	rest       *rest
+	mediaAddr  netip.Addr // opts.MediaAddress
 
 	calls sync.WaitGroup // call goroutines, waited for by Run
 
 	mu        sync.Mutex
 	live      map[string]*call // answered channels in the app, by channel id
 	dials     map[string]*dial // originated channels not yet answered or failed
+	media     map[string]*leg  // legs by externalMedia channel id
 	connected bool
 	ignored   map[string]bool // event types already logged as skipped
 	running   bool
@@ -95,7 +98,8 @@ func New(opts Options, sessions Sessions, prompts PromptFiles, recordings Record
 	}
 	return &Client{opts: opts, sessions: sessions, prompts: prompts, recordings: recordings, server: server,
 		log: log.With("component", "ari", "app", opts.App), rest: newREST(opts),
-		live: map[string]*call{}, dials: map[string]*dial{}, ignored: map[string]bool{}}, nil
+		mediaAddr: netip.MustParseAddr(opts.MediaAddress),
+		live:      map[string]*call{}, dials: map[string]*dial{}, media: map[string]*leg{}, ignored: map[string]bool{}}, nil
 }
 
 // Run connects to Asterisk and serves the Stasis application until ctx
@@ -327,10 +331,13 @@ func (c *Client) dispatch(ctx context.Context, data []byte) {
 		return
 	}
 	c.mu.Lock()
-	cl, d := c.live[ev.Channel], c.dials[ev.Channel]
+	cl, d, l := c.live[ev.Channel], c.dials[ev.Channel], c.media[ev.Channel]
 	c.mu.Unlock()
 	if d != nil {
 		d.event(ev)
+	}
+	if l != nil {
+		l.event(ev)
 	}
 	if cl != nil {
 		cl.enqueue(ev)
@@ -352,6 +359,10 @@ func (c *Client) stasisStart(ctx context.Context, ev event) {
 		c.log.Warn("skipping a StasisStart without a channel id")
 		return
 	}
+	if strings.HasPrefix(ev.Channel, mediaPrefix) {
+		c.mediaStart(ctx, ev.Channel)
+		return
+	}
 	c.mu.Lock()
 	if _, dup := c.live[ev.Channel]; dup {
 		c.mu.Unlock()
@@ -368,6 +379,29 @@ func (c *Client) stasisStart(ctx context.Context, ev event) {
 		return
 	}
 	go c.inbound(ctx, cl, info)
+}
+
+// mediaStart takes a leg's externalMedia channel entering the application:
+// it is no call. One no leg owns (a leg that gave up, or a previous
+// process's) is hung up.
+func (c *Client) mediaStart(ctx context.Context, id string) {
+	c.mu.Lock()
+	l := c.media[id]
+	c.mu.Unlock()
+	if l != nil {
+		l.log.Debug("externalMedia channel entered the application")
+		l.inApp()
+		return
+	}
+	c.log.Warn("hanging up an externalMedia channel no leg owns", "channel", id)
+	c.calls.Add(1)
+	go func() {
+		defer c.calls.Done()
+		err := c.rest.do(context.WithoutCancel(ctx), http.MethodDelete, "/channels/"+esc(id), nil, nil, nil)
+		if err != nil && !isNotFound(err) {
+			c.log.Warn("hang up an externalMedia channel", "channel", id, "err", err)
+		}
+	}()
 }
 
 // end forgets a finished call.
@@ -400,6 +434,10 @@ func (c *Client) reconcile(ctx context.Context) error {
 	for _, d := range c.dials {
 		dials = append(dials, d)
 	}
+	var legs []*leg
+	for _, l := range c.media {
+		legs = append(legs, l)
+	}
 	c.mu.Unlock()
 	for _, cl := range calls {
 		if !exists[cl.id] {
@@ -408,6 +446,14 @@ func (c *Client) reconcile(ctx context.Context) error {
 			continue
 		}
 		cl.resync(ctx)
+	}
+	for _, l := range legs {
+		l.mu.Lock()
+		gone := l.created && !exists[l.id]
+		l.mu.Unlock()
+		if gone {
+			l.end("externalMedia channel gone after reconnect")
+		}
 	}
 	for _, d := range dials {
 		if !exists[d.id] {
@@ -472,5 +518,6 @@ func (c *Client) known(id string) bool {
 	defer c.mu.Unlock()
 	_, live := c.live[id]
 	_, dialing := c.dials[id]
-	return live || dialing
+	_, leg := c.media[id]
+	return live || dialing || leg
 }

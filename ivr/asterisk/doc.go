@@ -3,6 +3,10 @@
 // dialplan's Stasis(canvass,questionnaire=…)) run their survey here;
 // Client.Dial (an ivr.Dialer) originates a channel and returns it answered
 // as an ivr.Call, running nothing on it (ivr.Engine.Survey runs a survey).
+// That call also has Leg(ctx) (media.Leg, error), its audio bridged to
+// Canvass through an externalMedia channel (leg.go), and
+// SendDigits(ctx, digits) error; a consumer reaches them through an
+// interface of its own.
 //
 // Client.Run owns the events WebSocket and survives what Asterisk sends or
 // fails to send: unknown or malformed events are logged and skipped, events

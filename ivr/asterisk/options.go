@@ -8,6 +8,7 @@ package asterisk
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -65,6 +66,12 @@ type Options struct {
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	// Backoff is the first wait before reconnecting; it doubles up to 30s.
 	Backoff time.Duration `yaml:"backoff"`
+	// MediaAddress is the local IP address of the UDP sockets Canvass
+	// opens for a call's audio (Leg: an externalMedia channel). Asterisk
+	// sends RTP to it, so it must be an address of this host that Asterisk
+	// can reach; the default, 127.0.0.1, suits an Asterisk on the same
+	// host.
+	MediaAddress string `yaml:"media_address"`
 }
 
 // Environment variables the adapter's settings come from; config.Load reads
@@ -82,7 +89,7 @@ func DefaultOptions() Options {
 	return Options{App: "canvass", PromptMode: PromptDir, SampleShare: 1,
 		ApologyMedia: "sound:im-sorry,sound:vm-goodbye", MaxRecording: 5 * time.Minute,
 		RequestTimeout: 5 * time.Second, ConnectTimeout: 10 * time.Second,
-		Heartbeat: 15 * time.Second, Backoff: 500 * time.Millisecond}
+		Heartbeat: 15 * time.Second, Backoff: 500 * time.Millisecond, MediaAddress: "127.0.0.1"}
 }
 
 // Enabled reports whether an Asterisk is configured.
@@ -143,6 +150,9 @@ func (o Options) Validate() error {
 	}
 	if o.Backoff < 10*time.Millisecond || o.Backoff > 30*time.Second {
 		bad("backoff", "%s must be between 10ms and 30s", o.Backoff)
+	}
+	if a, err := netip.ParseAddr(o.MediaAddress); err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
+		bad("media_address", "%q must be one IP address of this host that Asterisk can reach, such as 127.0.0.1 (not 0.0.0.0: Asterisk is told where to send)", o.MediaAddress)
 	}
 	return errors.Join(errs...)
 }

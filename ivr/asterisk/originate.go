@@ -218,13 +218,14 @@ type dialed struct {
 	result   ivr.CallEnd
 }
 
-// Close hangs the channel up if it is still up and lets the client forget
-// it. Calling it again returns the same end.
+// Close tears down the call's leg, if any, hangs the channel up if it is
+// still up and lets the client forget it. Calling it again returns the same end.
 func (d *dialed) Close(ctx context.Context) (ivr.CallEnd, error) {
 	var err error
 	d.once.Do(func() {
+		err = d.closeLeg(ctx)
 		if !d.ended() {
-			err = d.Hangup(ctx)
+			err = errors.Join(err, d.Hangup(ctx))
 		}
 		d.c.end(d.call)
 		d.mu.Lock()

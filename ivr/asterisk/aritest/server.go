@@ -1,6 +1,6 @@
 // Package aritest is a stand-in Asterisk for testing ARI clients: an
 // httptest server with the REST endpoints the Canvass adapter uses and the
-// events WebSocket. It behaves as a recorded Asterisk 20.20.1 did
+// events WebSocket, and real RTP on its externalMedia channels (media.go). It behaves as a recorded Asterisk 20.20.1 did
 // (PlaybackStarted before the REST answer to a play, 404 for a playback
 // that already ended or a channel that is gone, ChannelHangupRequest →
 // RecordingFinished → StasisEnd → ChannelDestroyed on a hangup) and sends
@@ -77,8 +77,11 @@ func Templates(captures ...[]byte) (map[string]json.RawMessage, error) {
 	}
 	// Shapes the captures lack, from Asterisk's rest-api/api-docs/events.json.
 	for typ, shape := range map[string]string{
-		"ChannelUserevent": `{"type":"ChannelUserevent","application":"","asterisk_id":"02:fc:00:00:00:01","timestamp":"","eventname":"","userevent":{}}`,
-		"RecordingFailed":  `{"type":"RecordingFailed","application":"","asterisk_id":"02:fc:00:00:00:01","timestamp":"","recording":{"format":"wav","name":"","state":"failed","cause":"","target_uri":""}}`,
+		"ChannelUserevent":     `{"type":"ChannelUserevent","application":"","asterisk_id":"02:fc:00:00:00:01","timestamp":"","eventname":"","userevent":{}}`,
+		"ChannelEnteredBridge": `{"type":"ChannelEnteredBridge","application":"","asterisk_id":"02:fc:00:00:00:01","timestamp":"","bridge":{},"channel":{}}`,
+		"ChannelLeftBridge":    `{"type":"ChannelLeftBridge","application":"","asterisk_id":"02:fc:00:00:00:01","timestamp":"","bridge":{},"channel":{}}`,
+		"BridgeDestroyed":      `{"type":"BridgeDestroyed","application":"","asterisk_id":"02:fc:00:00:00:01","timestamp":"","bridge":{}}`,
+		"RecordingFailed":      `{"type":"RecordingFailed","application":"","asterisk_id":"02:fc:00:00:00:01","timestamp":"","recording":{"format":"wav","name":"","state":"failed","cause":"","target_uri":""}}`,
 	} {
 		if _, ok := t[typ]; !ok {
 			t[typ] = json.RawMessage(shape)
@@ -116,14 +119,21 @@ type Server struct {
 	playbacks  map[string]*playback
 	recordings map[string]*recording
 	stored     map[string][]byte
-	lost       int  // events sent while no socket was connected
-	muted      bool // events are silently discarded, sockets stay open
+	bridges    map[string]*bridge
+	media      map[string]*extMedia // externalMedia channels' RTP, by channel id
+	voices     map[string]float64   // what a channel says in a bridge (Voice)
+	heard      map[string][]int16   // what a channel heard in a bridge
+	digits     map[string]string    // DTMF sent to a channel
+	lost       int                  // events sent while no socket was connected
+	muted      bool                 // events are silently discarded, sockets stay open
 }
 
 type channel struct {
 	id, name, caller, state string
 	args                    []string
-	app                     string // the Stasis application it is in; "" = the server's
+	app                     string            // the Stasis application it is in; "" = the server's
+	vars                    map[string]string // channelvars, when it has some
+	outside                 bool              // not (yet) in the application: it cannot be bridged
 }
 
 type playback struct {
@@ -161,7 +171,9 @@ func (w *wsConn) close() {
 func New(templates map[string]json.RawMessage) *Server {
 	s := &Server{App: "canvass", User: "canvass", Pass: "secret", PromptLen: 300 * time.Millisecond, tmpl: templates,
 		changed: make(chan struct{}), conns: map[*wsConn]bool{}, channels: map[string]*channel{},
-		playbacks: map[string]*playback{}, recordings: map[string]*recording{}, stored: map[string][]byte{}}
+		playbacks: map[string]*playback{}, recordings: map[string]*recording{}, stored: map[string][]byte{},
+		bridges: map[string]*bridge{}, media: map[string]*extMedia{}, voices: map[string]float64{},
+		heard: map[string][]int16{}, digits: map[string]string{}}
 	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.hs.URL + "/ari"
 	return s
@@ -174,7 +186,14 @@ func (s *Server) Close() {
 	for _, p := range s.playbacks {
 		p.timer.Stop()
 	}
+	var ems []string
+	for id := range s.media {
+		ems = append(ems, id)
+	}
 	s.mu.Unlock()
+	for _, id := range ems {
+		s.closeMedia(id)
+	}
 	s.hs.Close()
 }
 
@@ -345,6 +364,9 @@ func (s *Server) channelJSON(ch *channel) map[string]any {
 	if app == "" {
 		app = s.App
 	}
+	if ch.vars != nil {
+		m["channelvars"] = ch.vars
+	}
 	m["dialplan"] = map[string]any{"app_name": "Stasis", "app_data": strings.Join(append([]string{app}, ch.args...), ","),
 		"context": "incoming", "exten": "survey", "priority": 1}
 	return m
@@ -430,7 +452,9 @@ func (s *Server) hangup(id string, cause int, text string) bool {
 	if ch == nil {
 		return false
 	}
+	s.closeMedia(id)
 	s.channelEvent("ChannelHangupRequest", ch, func(m map[string]any) { m["cause"] = cause })
+	s.leaveBridges(ch)
 	for _, p := range pbs {
 		s.playbackEvent("PlaybackFinished", p, "done")
 	}
@@ -551,6 +575,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if u, err := url.PathUnescape(seg[i]); err == nil {
 			seg[i] = u
 		}
+	}
+	if s.serveMedia(w, r, p, seg) {
+		return
 	}
 	q := r.URL.Query()
 	notFound := func(what string) {
