@@ -48,7 +48,7 @@ func TestImportRules(t *testing.T) {
 		"prompts":      {"testdata"},
 		"sql":          store,
 		"ivr":          append([]string{"ivr/ivrtest"}, store...),
-		"ivr/asterisk": {"ivr/ivrtest", "ivr/asterisk/aritest", "testdata"},
+		"ivr/asterisk": {"ivr/ivrtest", "ivr/asterisk/aritest", "ivr/phone", "testdata"},
 		"ivr/sipua":    append([]string{"ivr/ivrtest", "ivr/sipua/sipuatest"}, store...),
 		// The console's phone end to end: the real browser leg, SIP
 		// endpoint and switchboard, and a real SIP phone.
