@@ -22,7 +22,9 @@ UPDATE attempt SET
     talk_ms     = $6,
     answered_at = coalesce(answered_at, $7),
     ended_at    = coalesce(ended_at, $8),
-    recording   = CASE WHEN $9 = '' THEN recording ELSE $9 END
+    recording   = CASE WHEN $9 = '' THEN recording ELSE $9 END,
+    hung_up_by  = $10,
+    end_reason  = left($11, 500)
 WHERE id = $1`
 
 // RecordCall stores f on attempt id; survey.NotFound when there is no such
@@ -43,7 +45,7 @@ func (db *DB) RecordCall(ctx context.Context, id survey.AttemptID, f survey.Call
 	}
 	return db.retry(ctx, func() error {
 		tag, err := db.pool.Exec(ctx, sqlRecordCall, id, f.CallID, f.SIPStatus, f.Q850Cause,
-			f.Ring.Milliseconds(), f.Talk.Milliseconds(), answered, ended, f.Recording)
+			f.Ring.Milliseconds(), f.Talk.Milliseconds(), answered, ended, f.Recording, f.HungUpBy, f.Reason)
 		if err != nil {
 			return fmt.Errorf("record the call of attempt %d: %w", id, err)
 		}

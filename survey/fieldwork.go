@@ -158,6 +158,8 @@ type Attempt struct {
 	Q850Cause  int
 	Ring, Talk time.Duration
 	Recording  string
+	HungUpBy   string // respondent, interviewer, supervisor, system; "" unknown
+	EndReason  string // why the call ended, in words
 }
 
 // Note is a note on a case.

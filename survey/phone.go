@@ -135,10 +135,17 @@ type CallFacts struct {
 	EndedAt    time.Time
 	Ring, Talk time.Duration
 	Recording  string
+	HungUpBy   string // as CallEvent's
+	Reason     string // why it ended, in words
 }
 
 // Facts is what the store keeps of an ended call.
 func (e CallEvent) Facts() CallFacts {
-	return CallFacts{CallID: e.CallID, SIPStatus: e.SIPStatus, Q850Cause: e.Q850Cause, AnsweredAt: e.AnsweredAt,
-		EndedAt: e.EndedAt, Ring: e.Ring(), Talk: e.Talk(e.EndedAt), Recording: e.Recording}
+	f := CallFacts{CallID: e.CallID, SIPStatus: e.SIPStatus, Q850Cause: e.Q850Cause, AnsweredAt: e.AnsweredAt,
+		EndedAt: e.EndedAt, Ring: e.Ring(), Talk: e.Talk(e.EndedAt), Recording: e.Recording,
+		HungUpBy: e.HungUpBy, Reason: e.Reason}
+	if f.Reason == "" && e.Outcome != DialAnswered {
+		f.Reason = e.Cause()
+	}
+	return f
 }
