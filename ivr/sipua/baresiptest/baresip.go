@@ -28,7 +28,8 @@ type Options struct {
 	Name string // for logs and the artifacts directory
 	// Say is what its microphone plays, 8 kHz, once from the start of each
 	// call. baresip 1.0.0 does not loop it: when its aufile source reaches
-	// the end of the file, it ends the call. Make it longer than the call.
+	// the end of the file, it ends the call ("audio error (0,end of file)",
+	// then a BYE). Make it longer than the call.
 	Say []int16
 	// User is the account's user (the number it answers as); default
 	// "tester".
