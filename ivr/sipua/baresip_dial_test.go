@@ -1,4 +1,4 @@
-// The endpoint dialing a real phone (baresip, as in baresip_test.go): the
+// The endpoint dialing a real phone (baresip, run by baresiptest): the
 // console's keypad reaches it as RFC 4733 events (baresip 1.0.0 prints
 // "received event: 'K' (end=0|1)" for each) or as tones in the audio it
 // records, and Dial's outcomes are what the phone's answers mean: 404 for
@@ -9,7 +9,6 @@ package sipua_test
 
 import (
 	"context"
-	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/ivr/sipua/baresiptest"
 	"github.com/canvass/canvass/ivr/sipua/sipuatest"
 	"github.com/canvass/canvass/survey"
 )
@@ -33,9 +33,9 @@ func TestBaresipReceivesDigits(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
-		phone := startBaresipWith(t, "keypad-rfc4733", silence, baresipConf{account: ";answermode=auto"})
+		phone := baresiptest.Start(t, baresiptest.Options{Name: "keypad-rfc4733", Say: silence, AutoAnswer: true})
 		e := start(t, testOptions(), nil)
-		call, res, err := e.srv.Dial(ctx, ivr.DialRequest{To: phone.uri("tester")})
+		call, res, err := e.srv.Dial(ctx, ivr.DialRequest{To: phone.URI("tester")})
 		if err != nil || res.Outcome != survey.DialAnswered {
 			t.Fatalf("dial: %+v %v", res, err)
 		}
@@ -47,9 +47,11 @@ func TestBaresipReceivesDigits(t *testing.T) {
 		if err := keypadOf(t, call).SendDigits(ctx, digits); err != nil {
 			t.Fatal(err)
 		}
-		phone.waitOutput("(end=1)", len(digits), 5*time.Second)
+		if !phone.Printed("(end=1)", len(digits), 5*time.Second) {
+			t.Fatalf("baresip did not see %d key releases:\n%s", len(digits), phone.Output())
+		}
 		var starts, ends strings.Builder
-		for _, m := range baresipEvent.FindAllStringSubmatch(phone.out.String(), -1) {
+		for _, m := range baresipEvent.FindAllStringSubmatch(phone.Output(), -1) {
 			if m[2] == "0" {
 				starts.WriteString(m[1])
 			} else {
@@ -59,7 +61,7 @@ func TestBaresipReceivesDigits(t *testing.T) {
 		if starts.String() != digits {
 			t.Errorf("baresip received keys %q, want %q", starts.String(), digits)
 		}
-		if n := strings.Count(phone.out.String(), "(end=1)"); n != len(digits) {
+		if n := strings.Count(phone.Output(), "(end=1)"); n != len(digits) {
 			t.Errorf("baresip saw %d key releases, want %d", n, len(digits))
 		}
 	})
@@ -67,11 +69,11 @@ func TestBaresipReceivesDigits(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
-		phone := startBaresipWith(t, "keypad-inband", silence, baresipConf{account: ";answermode=auto"})
+		phone := baresiptest.Start(t, baresiptest.Options{Name: "keypad-inband", Say: silence, AutoAnswer: true})
 		opts := testOptions()
 		opts.AcceptTelephoneEvent = false // our offer has no telephone-event
 		e := start(t, opts, nil)
-		call, res, err := e.srv.Dial(ctx, ivr.DialRequest{To: phone.uri("tester")})
+		call, res, err := e.srv.Dial(ctx, ivr.DialRequest{To: phone.URI("tester")})
 		if err != nil || res.Outcome != survey.DialAnswered {
 			t.Fatalf("dial: %+v %v", res, err)
 		}
@@ -81,13 +83,13 @@ func TestBaresipReceivesDigits(t *testing.T) {
 		if _, err := call.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
-		phone.waitClosed(5 * time.Second)
+		phone.WaitClosed(5 * time.Second)
 		var got strings.Builder
-		media.NewDetector().Write(phone.heard(), func(d rune) { got.WriteRune(d) })
+		media.NewDetector().Write(phone.Heard(), func(d rune) { got.WriteRune(d) })
 		if got.String() != digits {
 			t.Errorf("media's detector found %q in what baresip heard, want %q", got.String(), digits)
 		}
-		if baresipEvent.MatchString(phone.out.String()) {
+		if baresipEvent.MatchString(phone.Output()) {
 			t.Error("baresip received telephone-events on a call that negotiated none")
 		}
 	})
@@ -113,8 +115,8 @@ func TestBaresipDialOutcomes(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
-		phone := startBaresip(t, "outcome-404", silence)
-		res := dial(t, ctx, phone.uri("nobody"), 5*time.Second)
+		phone := baresiptest.Start(t, baresiptest.Options{Name: "outcome-404", Say: silence})
+		res := dial(t, ctx, phone.URI("nobody"), 5*time.Second)
 		if res.Outcome != survey.DialNotWorking || res.SIPStatus != 404 || res.Rang {
 			t.Errorf("result %+v, want not_working by 404 without ringing", res)
 		}
@@ -123,15 +125,15 @@ func TestBaresipDialOutcomes(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
-		phone := startBaresip(t, "outcome-reject", silence)
+		phone := baresiptest.Start(t, baresiptest.Options{Name: "outcome-reject", Say: silence})
 		go func() {
 			// baresip rejects a ringing call it hangs up with 486
 			// (src/call.c call_hangup).
-			if phone.printed("Incoming call", 1, 10*time.Second) {
-				io.WriteString(phone.in, "b")
+			if phone.Printed("Incoming call", 1, 10*time.Second) {
+				phone.Type("b")
 			}
 		}()
-		res := dial(t, ctx, phone.uri("tester"), 10*time.Second)
+		res := dial(t, ctx, phone.URI("tester"), 10*time.Second)
 		if res.Outcome != survey.DialBusy || res.SIPStatus != 486 || !res.Rang {
 			t.Errorf("result %+v, want busy by 486 after ringing", res)
 		}
@@ -157,14 +159,14 @@ func TestBaresipDialOutcomes(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer other.Close()
-		phone := startBaresipWith(t, "outcome-max-calls", silence, baresipConf{config: "call_max_calls 1\n"})
-		phone.dial(other.URI("someone"))
-		phone.waitEstablished()
-		res := dial(t, ctx, phone.uri("tester"), 5*time.Second)
+		phone := baresiptest.Start(t, baresiptest.Options{Name: "outcome-max-calls", Say: silence, MaxCalls: 1})
+		phone.Dial(other.URI("someone"))
+		phone.WaitEstablished(10 * time.Second)
+		res := dial(t, ctx, phone.URI("tester"), 5*time.Second)
 		if res.Outcome != survey.DialBusy || res.SIPStatus != 486 || res.Rang {
 			t.Errorf("result %+v, want busy by 486 without ringing", res)
 		}
-		phone.run(step{0, "b"}) // hang up: the other phone's handler returns
+		phone.Type("b") // hang up: the other phone's handler returns
 		select {
 		case <-hungUp:
 		case <-ctx.Done():
@@ -175,12 +177,12 @@ func TestBaresipDialOutcomes(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
-		phone := startBaresip(t, "outcome-no-answer", silence)
+		phone := baresiptest.Start(t, baresiptest.Options{Name: "outcome-no-answer", Say: silence})
 		const ring = 1500 * time.Millisecond
-		res := dial(t, ctx, phone.uri("tester"), ring)
+		res := dial(t, ctx, phone.URI("tester"), ring)
 		if res.Outcome != survey.DialNoAnswer || res.SIPStatus != 487 || !res.Rang || res.RingTime < ring || res.RingTime > ring+2*time.Second {
 			t.Errorf("result %+v, want no_answer after ringing %s (487 to our CANCEL)", res, ring)
 		}
-		phone.waitOutput("Incoming call", 1, time.Second)
+		phone.WaitOutput("Incoming call", time.Second)
 	})
 }

@@ -7,18 +7,12 @@
 package sipua_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +21,7 @@ import (
 	"github.com/canvass/canvass/ivr/ivrtest"
 	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/ivr/sipua"
+	"github.com/canvass/canvass/ivr/sipua/baresiptest"
 	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/sqltest"
 	"github.com/canvass/canvass/survey"
@@ -128,286 +123,6 @@ func (e *pgEndpoint) answered(t *testing.T, callID, q string, within time.Durati
 	}
 }
 
-// baresip is one scripted phone.
-type baresip struct {
-	t    *testing.T
-	dir  string
-	port int // SIP, on 127.0.0.1
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	out  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// freeSIPPort finds a port free on UDP and TCP, with the next one free on
-// TCP too (baresip binds TLS on port+1).
-func freeSIPPort(t *testing.T) int {
-	t.Helper()
-	for range 100 {
-		u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := u.LocalAddr().(*net.UDPAddr).Port
-		t1, err1 := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-		t2, err2 := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 1})
-		u.Close()
-		for _, l := range []*net.TCPListener{t1, t2} {
-			if l != nil {
-				l.Close()
-			}
-		}
-		if err1 == nil && err2 == nil && p < 65000 {
-			return p
-		}
-	}
-	t.Fatal("no free port for baresip")
-	return 0
-}
-
-// baresipConf adds to a phone's configuration.
-type baresipConf struct {
-	account string // account parameters, e.g. ";answermode=auto"
-	config  string // config lines
-}
-
-// startBaresip starts a phone whose microphone plays say (8 kHz samples).
-func startBaresip(t *testing.T, name string, say []int16) *baresip {
-	t.Helper()
-	return startBaresipWith(t, name, say, baresipConf{})
-}
-
-// startBaresipWith starts a phone with more configuration. Its config has no rtp_ports: baresip cannot bind port 0 (it binds an
-// even port and the next one for RTCP), so it picks pairs at random from
-// its own wide default range and tries again when one is taken. Phones,
-// endpoints and other test runs on the machine need no ranges of their own.
-func startBaresipWith(t *testing.T, name string, say []int16, conf baresipConf) *baresip {
-	t.Helper()
-	if _, err := exec.LookPath("baresip"); err != nil {
-		t.Fatal("baresip is not installed: the end-to-end calls need a real SIP phone (Debian baresip-core; `make test` installs it)")
-	}
-	dir := t.TempDir()
-	if art := os.Getenv("CANVASS_ARTIFACTS"); art != "" {
-		dir = filepath.Join(art, "baresip", name)
-		if err := os.RemoveAll(dir); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rec := filepath.Join(dir, "rec")
-	if err := os.MkdirAll(rec, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sayPath := filepath.Join(dir, "say.wav")
-	writeWAV(t, sayPath, say)
-	port := freeSIPPort(t)
-	config := fmt.Sprintf(`poll_method epoll
-sip_listen 127.0.0.1:%d
-audio_source aufile,%s
-audio_alert aufile,/dev/null
-audio_player aufile,/dev/null
-module_path /usr/lib/baresip/modules
-module stdio.so
-module g711.so
-module aufile.so
-module sndfile.so
-snd_path %s
-module_app account.so
-module_app menu.so
-`, port, sayPath, rec) + conf.config
-	// baresip offers telephone-event whatever the account says; the
-	// in-band endpoint refuses it in its answer.
-	account := "<sip:tester@127.0.0.1>;regint=0;audio_codecs=PCMU" + conf.account
-	for f, body := range map[string]string{"config": config, "accounts": account + "\n", "contacts": ""} {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	cmd := exec.CommandContext(ctx, "baresip", "-n", "127.0.0.1", "-f", dir)
-	b := &baresip{t: t, dir: dir, port: port, cmd: cmd, out: &syncBuffer{}}
-	cmd.Stdout, cmd.Stderr = b.out, b.out
-	var err error
-	if b.in, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		b.in.Close()
-		waited := make(chan error, 1)
-		go func() { waited <- cmd.Wait() }()
-		select {
-		case <-waited:
-		case <-time.After(3 * time.Second):
-			cmd.Process.Kill() // our own child, by pid
-			<-waited
-		}
-		cancel()
-		if t.Failed() || os.Getenv("CANVASS_ARTIFACTS") != "" {
-			t.Logf("baresip %s output:\n%s", name, b.out.String())
-		}
-		if art := os.Getenv("CANVASS_ARTIFACTS"); art != "" {
-			os.WriteFile(filepath.Join(dir, "console.txt"), []byte(b.out.String()), 0o644)
-		}
-	})
-	// baresip is ready for commands once its user agent is up.
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(b.out.String(), "baresip is ready"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("baresip did not start:\n%s", b.out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return b
-}
-
-// script types commands on the phone's stdin: each step waits, then types.
-type step struct {
-	wait time.Duration
-	keys string
-}
-
-func (b *baresip) run(steps ...step) {
-	b.t.Helper()
-	for _, s := range steps {
-		time.Sleep(s.wait)
-		if _, err := io.WriteString(b.in, s.keys); err != nil {
-			b.t.Fatalf("type %q: %v\n%s", s.keys, err, b.out.String())
-		}
-	}
-}
-
-// dial places the call; keys typed later go to the call as DTMF.
-func (b *baresip) dial(uri string) { b.run(step{0, "/dial " + uri + "\n"}) }
-
-// uri is the phone's address for user.
-func (b *baresip) uri(user string) string { return fmt.Sprintf("sip:%s@127.0.0.1:%d", user, b.port) }
-
-// waitOutput waits until the phone has printed s, n times.
-func (b *baresip) waitOutput(s string, n int, within time.Duration) {
-	b.t.Helper()
-	if !b.printed(s, n, within) {
-		b.t.Fatalf("baresip did not print %q %d times within %s:\n%s", s, n, within, b.out.String())
-	}
-}
-
-// printed reports whether the phone prints s, n times, within a while; it
-// may run on any goroutine.
-func (b *baresip) printed(s string, n int, within time.Duration) bool {
-	for deadline := time.Now().Add(within); strings.Count(b.out.String(), s) < n; {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
-}
-
-// waitEstablished waits until the call is answered.
-func (b *baresip) waitEstablished() {
-	b.t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(b.out.String(), "Call established"); {
-		if time.Now().After(deadline) {
-			b.t.Fatalf("call not established:\n%s", b.out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitClosed waits until the call is over.
-func (b *baresip) waitClosed(within time.Duration) {
-	b.t.Helper()
-	for deadline := time.Now().Add(within); !strings.Contains(b.out.String(), "terminated"); {
-		if time.Now().After(deadline) {
-			b.t.Fatalf("call did not end within %s:\n%s", within, b.out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// heard is the audio the phone received (sndfile's decoder-side dump).
-func (b *baresip) heard() []int16 {
-	b.t.Helper()
-	matches, _ := filepath.Glob(filepath.Join(b.dir, "rec", "dump-*-dec.wav"))
-	if len(matches) == 0 {
-		b.t.Fatalf("sndfile left no recording of what the phone heard in %s", b.dir)
-	}
-	return readWAV(b.t, matches[0])
-}
-
-func writeWAV(t *testing.T, path string, pcm []int16) {
-	t.Helper()
-	n := uint32(len(pcm) * 2)
-	b := []byte("RIFF")
-	b = binary.LittleEndian.AppendUint32(b, 36+n)
-	b = append(b, "WAVEfmt "...)
-	b = binary.LittleEndian.AppendUint32(b, 16)
-	b = binary.LittleEndian.AppendUint16(b, 1) // PCM
-	b = binary.LittleEndian.AppendUint16(b, 1) // mono
-	b = binary.LittleEndian.AppendUint32(b, 8000)
-	b = binary.LittleEndian.AppendUint32(b, 16000)
-	b = binary.LittleEndian.AppendUint16(b, 2)
-	b = binary.LittleEndian.AppendUint16(b, 16)
-	b = append(b, "data"...)
-	b = binary.LittleEndian.AppendUint32(b, n)
-	for _, s := range pcm {
-		b = binary.LittleEndian.AppendUint16(b, uint16(s))
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readWAV returns the samples of a 16-bit WAV (any rate; sndfile writes
-// the call's).
-func readWAV(t *testing.T, path string) []int16 {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 12; i+8 <= len(b); {
-		id, size := string(b[i:i+4]), int(binary.LittleEndian.Uint32(b[i+4:]))
-		i += 8
-		if id == "data" {
-			size = min(size, len(b)-i)
-			pcm := make([]int16, size/2)
-			for k := range pcm {
-				pcm[k] = int16(binary.LittleEndian.Uint16(b[i+2*k:]))
-			}
-			return pcm
-		}
-		i += size + size%2
-	}
-	t.Fatalf("%s has no data chunk", path)
-	return nil
-}
-
-// rms is the root mean square level of pcm.
-func rms(pcm []int16) float64 {
-	var s float64
-	for _, x := range pcm {
-		s += float64(x) * float64(x)
-	}
-	return math.Sqrt(s / float64(max(len(pcm), 1)))
-}
-
 // inbandScript is a microphone track with DTMF tones at the given times
 // (from the start of the call), over faint noise.
 func inbandScript(total time.Duration, keys map[time.Duration]rune) []int16 {
@@ -427,9 +142,6 @@ const sipuatestKey = 120 * time.Millisecond
 // PostgreSQL.
 func TestBaresip(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("baresip"); err != nil {
-		t.Fatal("baresip is not installed: the end-to-end calls need a real SIP phone (Debian baresip-core; `make test` installs it)")
-	}
 	db := sqltest.New(t)
 	putPostCall(t, db)
 	opts := testOptions()
@@ -449,17 +161,18 @@ func TestBaresip(t *testing.T) {
 	defer calls.Wait()
 
 	call("rfc4733", func(t *testing.T) {
-		b := startBaresip(t, "rfc4733", silence)
-		b.dial(uri(rfc, "e2e-a"))
-		b.waitEstablished()
+		b := baresiptest.Start(t, baresiptest.Options{Name: "rfc4733", Say: silence})
+		b.Dial(uri(rfc, "e2e-a"))
+		b.WaitEstablished(10 * time.Second)
 		// Each answer is keyed once the previous one is stored (keys typed
 		// before a prompt count for its question).
-		b.run(step{1500 * time.Millisecond, "9"}, step{time.Second, "#"})
+		b.TypeAfter(1500*time.Millisecond, "9")
+		b.TypeAfter(time.Second, "#")
 		for _, next := range []struct{ after, keys string }{{"nps", "5"}, {"csat", "7"}, {"ces", "1"}} {
 			rfc.answered(t, "e2e-a", next.after, 10*time.Second)
-			b.run(step{0, next.keys})
+			b.Type(next.keys)
 		}
-		b.waitClosed(10 * time.Second) // the endpoint thanks and hangs up
+		b.WaitClosed(10 * time.Second) // the endpoint thanks and hangs up
 		iv := rfc.interview(t, "e2e-a", 5*time.Second)
 		want := map[string]any{"nps": int64(9), "csat": int64(5), "ces": int64(7), "resolved": true}
 		if got := ivrtest.Values(iv); fmt.Sprint(got) != fmt.Sprint(want) || iv.Status != survey.StatusComplete || iv.EndCause != "completed" {
@@ -468,9 +181,9 @@ func TestBaresip(t *testing.T) {
 		if iv.Context.Agent != "ae2e-a" || iv.Context.CallerNumber != "tester" {
 			t.Errorf("context %+v", iv.Context)
 		}
-		heard := b.heard()
-		if secs := float64(len(heard)) / 8000; secs < 2 || rms(heard) < 300 {
-			t.Errorf("the phone heard %.1fs at RMS %.0f; want seconds of prompts (keys barge in, so not all of them)", secs, rms(heard))
+		heard := b.Heard()
+		if secs := float64(len(heard)) / 8000; secs < 2 || baresiptest.RMS(heard) < 300 {
+			t.Errorf("the phone heard %.1fs at RMS %.0f; want seconds of prompts (keys barge in, so not all of them)", secs, baresiptest.RMS(heard))
 		}
 	})
 
@@ -478,10 +191,10 @@ func TestBaresip(t *testing.T) {
 		say := inbandScript(12*time.Second, map[time.Duration]rune{
 			2000 * time.Millisecond: '8', 3200 * time.Millisecond: '#', 4600 * time.Millisecond: '4',
 			6000 * time.Millisecond: '6', 7400 * time.Millisecond: '1'})
-		b := startBaresip(t, "inband", say)
-		b.dial(uri(inband, "e2e-b"))
-		b.waitEstablished()
-		b.waitClosed(15 * time.Second)
+		b := baresiptest.Start(t, baresiptest.Options{Name: "inband", Say: say})
+		b.Dial(uri(inband, "e2e-b"))
+		b.WaitEstablished(10 * time.Second)
+		b.WaitClosed(15 * time.Second)
 		iv := inband.interview(t, "e2e-b", 5*time.Second)
 		want := map[string]any{"nps": int64(8), "csat": int64(4), "ces": int64(6), "resolved": true}
 		if got := ivrtest.Values(iv); fmt.Sprint(got) != fmt.Sprint(want) || iv.Status != survey.StatusComplete {
@@ -490,15 +203,16 @@ func TestBaresip(t *testing.T) {
 	})
 
 	call("hangup", func(t *testing.T) {
-		b := startBaresip(t, "hangup", silence)
-		b.dial(uri(rfc, "e2e-c"))
-		b.waitEstablished()
-		b.run(step{1500 * time.Millisecond, "1"}, step{700 * time.Millisecond, "0"})
+		b := baresiptest.Start(t, baresiptest.Options{Name: "hangup", Say: silence})
+		b.Dial(uri(rfc, "e2e-c"))
+		b.WaitEstablished(10 * time.Second)
+		b.TypeAfter(1500*time.Millisecond, "1")
+		b.TypeAfter(700*time.Millisecond, "0")
 		rfc.answered(t, "e2e-c", "nps", 10*time.Second)
-		b.run(step{0, "5"})
+		b.Type("5")
 		rfc.answered(t, "e2e-c", "csat", 10*time.Second)
-		b.run(step{0, "b"}) // hang up as the ces question starts
-		b.waitClosed(5 * time.Second)
+		b.Type("b") // hang up as the ces question starts
+		b.WaitClosed(5 * time.Second)
 		iv := rfc.interview(t, "e2e-c", 5*time.Second)
 		if got := ivrtest.Values(iv); got["nps"] != int64(10) || got["csat"] != int64(5) || len(got) != 2 {
 			t.Errorf("answers %v; want nps 10 and csat 5 kept", got)
@@ -516,19 +230,21 @@ func TestBaresip(t *testing.T) {
 			f := 300 + 80*math.Sin(2*math.Pi*2*float64(i)/8000)
 			voice[i] = int16(3000 * math.Sin(2*math.Pi*f*float64(i)/8000))
 		}
-		b := startBaresip(t, "invalid", voice)
-		b.dial(uri(rfc, "e2e-d"))
-		b.waitEstablished()
-		b.run(step{1500 * time.Millisecond, "4"}, step{700 * time.Millisecond, "2"}, // 42: not 0-10
-			step{1500 * time.Millisecond, "*"}, // repeat the question
-			step{1200 * time.Millisecond, "3"}, step{800 * time.Millisecond, "#"})
+		b := baresiptest.Start(t, baresiptest.Options{Name: "invalid", Say: voice})
+		b.Dial(uri(rfc, "e2e-d"))
+		b.WaitEstablished(10 * time.Second)
+		b.TypeAfter(1500*time.Millisecond, "4")
+		b.TypeAfter(700*time.Millisecond, "2")  // 42: not 0-10
+		b.TypeAfter(1500*time.Millisecond, "*") // repeat the question
+		b.TypeAfter(1200*time.Millisecond, "3")
+		b.TypeAfter(800*time.Millisecond, "#")
 		rfc.answered(t, "e2e-d", "nps", 10*time.Second)
-		b.run(step{4 * time.Second, "#"}) // after the why prompt and the beep: a 3 s comment
+		b.TypeAfter(4*time.Second, "#") // after the why prompt and the beep: a 3 s comment
 		rfc.answered(t, "e2e-d", "why", 10*time.Second)
-		b.run(step{0, "2"})
+		b.Type("2")
 		rfc.answered(t, "e2e-d", "csat", 10*time.Second)
-		b.run(step{0, "b"})
-		b.waitClosed(5 * time.Second)
+		b.Type("b")
+		b.WaitClosed(5 * time.Second)
 		iv := rfc.interview(t, "e2e-d", 5*time.Second)
 		got := ivrtest.Values(iv)
 		var nps survey.Answer
@@ -552,7 +268,11 @@ func TestBaresip(t *testing.T) {
 		if secs < 1.5 || secs > 4.5 {
 			t.Errorf("voice comment lasts %.2fs; want about 3s", secs)
 		}
-		if level := rms(readWAV(t, path)); level < 500 {
+		comment, err := baresiptest.ReadWAV(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if level := baresiptest.RMS(comment); level < 500 {
 			t.Errorf("voice comment is nearly silent (RMS %.0f)", level)
 		}
 		if art := os.Getenv("CANVASS_ARTIFACTS"); art != "" {

@@ -2,7 +2,9 @@
 // tests: baresip (Debian baresip-core), configured as TESTING.md says,
 // speaking a WAV of our making and recording what it hears (sndfile),
 // driven through its stdin menu. `make test` installs it; a test without
-// it fails.
+// it fails. Set CANVASS_ARTIFACTS=DIR to keep each phone's directory
+// (config, what it said and heard, its console output) under
+// DIR/baresip/NAME.
 package baresiptest
 
 import (
@@ -23,18 +25,26 @@ import (
 
 // Options configure a phone.
 type Options struct {
-	Name string  // for logs and the artifacts directory
-	Say  []int16 // what its microphone plays, 8 kHz, looped
+	Name string // for logs and the artifacts directory
+	// Say is what its microphone plays, 8 kHz, once from the start of each
+	// call. baresip 1.0.0 does not loop it: when its aufile source reaches
+	// the end of the file, it ends the call ("audio error (0,end of file)",
+	// then a BYE). Make it longer than the call.
+	Say []int16
 	// User is the account's user (the number it answers as); default
 	// "tester".
 	User string
 	// AutoAnswer answers every call at once.
 	AutoAnswer bool
+	// MaxCalls is baresip's call_max_calls: beyond it, the phone refuses
+	// a call with 486 Busy Here without ringing. Zero keeps its default.
+	MaxCalls int
 }
 
 // Phone is a running baresip.
 type Phone struct {
 	t    testing.TB
+	name string
 	dir  string
 	addr string
 	cmd  *exec.Cmd
@@ -42,10 +52,12 @@ type Phone struct {
 	out  *lockedBuffer
 }
 
-// Start starts a phone on a free loopback port; it stops with the
-// test. Its config has no rtp_ports: baresip cannot bind port 0 (it binds
-// an even port and the next one for RTCP), so it picks pairs at random from
-// its own wide default range.
+// Start starts a phone on a free loopback port; it stops with the test
+// (closing its stdin, then killing our own child by its pid if it lingers).
+// Its config has no rtp_ports: baresip cannot bind port 0 (it binds an even
+// port and the next one for RTCP), so it picks pairs at random from its own
+// wide default range and tries again when one is taken. Phones, endpoints
+// and other test runs on the machine need no ranges of their own.
 func Start(t testing.TB, o Options) *Phone {
 	t.Helper()
 	if _, err := exec.LookPath("baresip"); err != nil {
@@ -84,6 +96,11 @@ snd_path %s
 module_app account.so
 module_app menu.so
 `, port, sayPath, rec)
+	if o.MaxCalls > 0 {
+		config += fmt.Sprintf("call_max_calls %d\n", o.MaxCalls)
+	}
+	// baresip offers telephone-event whatever the account says; an
+	// endpoint without RFC 4733 refuses it in its answer.
 	account := "<sip:" + o.User + "@127.0.0.1>;regint=0;audio_codecs=PCMU"
 	if o.AutoAnswer {
 		account += ";answermode=auto"
@@ -95,7 +112,7 @@ module_app menu.so
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	cmd := exec.CommandContext(ctx, "baresip", "-n", "127.0.0.1", "-f", dir)
-	b := &Phone{t: t, dir: dir, addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd, out: &lockedBuffer{}}
+	b := &Phone{t: t, name: o.Name, dir: dir, addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd, out: &lockedBuffer{}}
 	cmd.Stdout, cmd.Stderr = b.out, b.out
 	var err error
 	if b.in, err = cmd.StdinPipe(); err != nil {
@@ -118,6 +135,11 @@ module_app menu.so
 		if t.Failed() || os.Getenv("CANVASS_ARTIFACTS") != "" {
 			t.Logf("baresip %s output:\n%s", o.Name, b.out.String())
 		}
+		if os.Getenv("CANVASS_ARTIFACTS") != "" {
+			if err := os.WriteFile(filepath.Join(dir, "console.txt"), []byte(b.out.String()), 0o644); err != nil {
+				t.Error(err)
+			}
+		}
 	})
 	b.WaitOutput("baresip is ready", 10*time.Second)
 	return b
@@ -126,26 +148,67 @@ module_app menu.so
 // Addr is the phone's SIP address, host:port.
 func (b *Phone) Addr() string { return b.addr }
 
-// Type types s on the phone's stdin ("b" hangs up, "/dial uri\n" dials).
+// URI is the phone's SIP URI for user (its own is Options.User; another
+// draws 404 Not Found).
+func (b *Phone) URI(user string) string { return "sip:" + user + "@" + b.addr }
+
+// Type types s on the phone's stdin: during a call a key is sent as
+// RFC 4733 events, "b" hangs up (or rejects a ringing call with 486). It
+// may run on any goroutine: a failure marks the test failed.
 func (b *Phone) Type(s string) {
 	b.t.Helper()
 	if _, err := io.WriteString(b.in, s); err != nil {
-		b.t.Fatalf("type %q: %v\n%s", s, err, b.out.String())
+		b.t.Errorf("type %q: %v\n%s", s, err, b.out.String())
 	}
+}
+
+// TypeAfter types keys after a pause, as a caller keys in time with the
+// prompts it hears.
+func (b *Phone) TypeAfter(pause time.Duration, keys string) {
+	b.t.Helper()
+	time.Sleep(pause)
+	b.Type(keys)
+}
+
+// Dial places a call to uri; keys typed later go to the call.
+func (b *Phone) Dial(uri string) {
+	b.t.Helper()
+	b.Type("/dial " + uri + "\n")
 }
 
 // Output is what the phone printed so far.
 func (b *Phone) Output() string { return b.out.String() }
 
-// WaitOutput waits until the phone has printed s.
-func (b *Phone) WaitOutput(s string, within time.Duration) {
-	b.t.Helper()
-	for deadline := time.Now().Add(within); !strings.Contains(b.out.String(), s); {
+// Printed reports whether the phone has printed s n times (over its whole
+// life) within a while. It may run on any goroutine.
+func (b *Phone) Printed(s string, n int, within time.Duration) bool {
+	for deadline := time.Now().Add(within); strings.Count(b.out.String(), s) < n; {
 		if time.Now().After(deadline) {
-			b.t.Fatalf("baresip never printed %q:\n%s", s, b.out.String())
+			return false
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return true
+}
+
+// WaitOutput waits until the phone has printed s.
+func (b *Phone) WaitOutput(s string, within time.Duration) {
+	b.t.Helper()
+	if !b.Printed(s, 1, within) {
+		b.t.Fatalf("baresip %s never printed %q within %s:\n%s", b.name, s, within, b.out.String())
+	}
+}
+
+// WaitEstablished waits until the phone's first call is answered.
+func (b *Phone) WaitEstablished(within time.Duration) {
+	b.t.Helper()
+	b.WaitOutput("Call established", within)
+}
+
+// WaitClosed waits until the phone's first call is over, whoever ended it.
+func (b *Phone) WaitClosed(within time.Duration) {
+	b.t.Helper()
+	b.WaitOutput("terminated", within)
 }
 
 // Heard is the audio the phone received on its latest call (sndfile's
@@ -217,6 +280,16 @@ func Power(x []int16, freq, rate float64) float64 {
 		s2, s1 = s1, s0
 	}
 	return (s1*s1 + s2*s2 - k*s1*s2) / float64(len(x))
+}
+
+// RMS is the root mean square level of pcm: about 0.7 of a tone's
+// amplitude, 0 for silence.
+func RMS(pcm []int16) float64 {
+	var s float64
+	for _, x := range pcm {
+		s += float64(x) * float64(x)
+	}
+	return math.Sqrt(s / float64(max(len(pcm), 1)))
 }
 
 // WriteWAV writes 8 kHz mono 16-bit samples as a WAV file.
