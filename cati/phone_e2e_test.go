@@ -57,6 +57,7 @@ func withPhone(t *testing.T, trunk string, ring time.Duration, rig *phoneRig) fu
 		if err != nil {
 			t.Fatal(err)
 		}
+		d.Audio = catalogAudio{catalog} // recordings are served from it
 		engine := ivr.New(ivr.DefaultOptions(), db, db, log, nil)
 		sopts := sipua.DefaultOptions()
 		sopts.Addr, sopts.RTPPorts = "127.0.0.1:0", "0"
