@@ -332,17 +332,21 @@ func TestPhoneInChromium(t *testing.T) {
 // Calls that are not answered pre-fill what the network said; closing the
 // tab mid-call ends the call.
 func TestPhoneOutcomesInChromium(t *testing.T) {
-	resp := baresiptest.Start(t, baresiptest.Options{Name: "rings", User: "+12125550101", Say: baresiptest.Sine(respondentHz, 90, 12000)})
+	resp := baresiptest.Start(t, baresiptest.Options{Name: "rings", User: "+12125550101", Also: []string{"+12125550102"},
+		Say: baresiptest.Sine(respondentHz, 90, 12000)})
 	rig := &phoneRig{}
 	cf := newConsoleWith(t, withPhone(t, resp.Addr(), 3*time.Second, rig),
-		contact("Alice", "north", "consumer", "fibre"), contact("Bob", "south", "consumer", "tv"))
+		contact("Alice", "north", "consumer", "fibre"), contact("Bob", "south", "consumer", "tv"), contact("Cy", "south", "consumer", "tv"))
 	dir := artifactDir(t)
 	ivy := cf.openTab(toneBrowser(t, interviewerHz), "ivy", dir)
 	ivy.openPhone("/console?rawaudio=1")
 
 	// +12125550100 is not a user of this phone; +12125550101 rings and
-	// is never answered. Which comes first is the claim's business.
-	expect := map[string]struct{ outcome, cause string }{"+12125550100": {"not_working", "SIP 404"}, "+12125550101": {"no_answer", ""}}
+	// the respondent rejects the call (486); +12125550102 rings and is
+	// never answered. Which comes first is the claim's business.
+	expect := map[string]struct{ outcome, cause string }{"+12125550100": {"not_working", "SIP 404"},
+		"+12125550101": {"busy", "SIP 486"}, "+12125550102": {"no_answer", ""}}
+	rings := 0
 	for range expect {
 		ivy.do(chromedp.WaitVisible("#next-case"))
 		ivy.key("n")
@@ -353,6 +357,15 @@ func TestPhoneOutcomesInChromium(t *testing.T) {
 			t.Fatalf("dial button: %q", dial)
 		}
 		ivy.key("d")
+		if want.outcome == "busy" {
+			rings++
+			if !resp.Printed("Incoming call", rings, 10*time.Second) {
+				t.Fatal("the phone never rang")
+			}
+			resp.Type("b") // the respondent rejects the call
+		} else if want.outcome == "no_answer" {
+			rings++
+		}
 		ivy.call("ended")
 		// The screen redraws as the call's events come: read it in one go.
 		ivy.poll(`(n => n && n.dataset.prefill === "` + want.outcome + `" && n.textContent.includes("` + want.cause + `"))(document.getElementById("network"))`)

@@ -31,7 +31,16 @@ var _ media.Leg = (*leg)(nil)
 type legQueues struct {
 	in  chan media.Frame
 	out chan outFrame
+	// spare counts the slots in a row that left a written frame waiting;
+	// trimmed the frames dropped for it. Only the sender touches them.
+	spare, trimmed int
 }
+
+// trimAfter is how many slots in a row may leave a written frame waiting
+// before one is dropped: a writer whose frames came late once (jitter, a
+// burst after a stall) or whose clock runs a little fast would otherwise
+// keep that delay for the rest of the call.
+const trimAfter = 10
 
 // outFrame is a written frame, copied so that the writer may reuse its
 // buffer and nothing is allocated per frame.
@@ -73,12 +82,26 @@ func (q *legQueues) received(f media.Frame) (dropped bool) {
 }
 
 // next is the next written frame to send, if any; only the sender calls
-// it.
+// it. When frames have waited behind it for trimAfter slots in a row, the
+// oldest waiting one is dropped, so a bridge's delay stays at most a slot.
 func (q *legQueues) next() (outFrame, bool) {
 	select {
 	case f := <-q.out:
+		if len(q.out) == 0 {
+			q.spare = 0
+			return f, true
+		}
+		if q.spare++; q.spare >= trimAfter {
+			q.spare = 0
+			select {
+			case f = <-q.out:
+				q.trimmed++
+			default:
+			}
+		}
 		return f, true
 	default:
+		q.spare = 0
 		return outFrame{}, false
 	}
 }

@@ -34,6 +34,9 @@ type Options struct {
 	// User is the account's user (the number it answers as); default
 	// "tester".
 	User string
+	// Also are more users the phone answers as, each an account of its
+	// own (one phone, several numbers).
+	Also []string
 	// AutoAnswer answers every call at once.
 	AutoAnswer bool
 	// MaxCalls is baresip's call_max_calls: beyond it, the phone refuses
@@ -101,11 +104,15 @@ module_app menu.so
 	}
 	// baresip offers telephone-event whatever the account says; an
 	// endpoint without RFC 4733 refuses it in its answer.
-	account := "<sip:" + o.User + "@127.0.0.1>;regint=0;audio_codecs=PCMU"
-	if o.AutoAnswer {
-		account += ";answermode=auto"
+	var accounts strings.Builder
+	for _, user := range append([]string{o.User}, o.Also...) {
+		accounts.WriteString("<sip:" + user + "@127.0.0.1>;regint=0;audio_codecs=PCMU")
+		if o.AutoAnswer {
+			accounts.WriteString(";answermode=auto")
+		}
+		accounts.WriteString("\n")
 	}
-	for f, body := range map[string]string{"config": config, "accounts": account + "\n", "contacts": ""} {
+	for f, body := range map[string]string{"config": config, "accounts": accounts.String(), "contacts": ""} {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
