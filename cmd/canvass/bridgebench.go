@@ -22,6 +22,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -270,10 +271,59 @@ type bridgeRun struct {
 	toBrowser *histogram // phone → bridge → interviewer's browser
 	toPhone   *histogram // interviewer's browser → bridge → phone
 	mixed     *histogram // either side → bridge's mix → supervisor's browser
+	baseline  *histogram // here → the server's UDP echo → here: the same two hops, no bridge
 	calls     []*benchCall
 	api       *pion.API
 	ctl       *bridgeClient
 	quit      chan struct{} // the run is over: phone handlers return
+	echoSent  atomic.Int64
+}
+
+// echoProbes is how many probes time the baseline, each every 20 ms.
+const echoProbes = 4
+
+// echo times round trips through the server's UDP echo until done, and
+// hears the last echoes until drained: the path of a bridged packet (into
+// the server process and back out, through the kernel and both
+// schedulers) without the bridge's work.
+func (r *bridgeRun) echo(addr string, done, drained <-chan struct{}) error {
+	raddr, err := net.ResolveUDPAddr("udp4", addr)
+	if err != nil {
+		return err
+	}
+	conn, err := net.DialUDP("udp4", nil, raddr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return // closed
+			}
+			at := time.Now()
+			if n == 8 {
+				r.baseline.add(at.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(buf)))))
+			}
+		}
+	}()
+	tick := time.NewTicker(media.PacketInterval)
+	defer tick.Stop()
+	var b [8]byte
+	for {
+		select {
+		case <-done:
+			<-drained
+			return nil
+		case <-tick.C:
+		}
+		binary.BigEndian.PutUint64(b[:], uint64(time.Now().UnixNano()))
+		if _, err := conn.Write(b[:]); err == nil {
+			r.echoSent.Add(1)
+		}
+	}
 }
 
 // bridgeConfig shapes a run.
@@ -313,7 +363,13 @@ type bridgeResult struct {
 	ToBrowser   latencyFigures `json:"phone_to_browser"`
 	ToPhone     latencyFigures `json:"browser_to_phone"`
 	Mixed       latencyFigures `json:"mixed_to_supervisor"`
+	Baseline    latencyFigures `json:"baseline_echo"` // round trip through the server's UDP echo
 	Misrouted   int64          `json:"misrouted"`
+	// Datagrams the kernel dropped in the window because a process did not
+	// read its sockets in time: the server's (browser legs, SIP legs, echo;
+	// all of it when the server runs in this process), and this process's.
+	KernelDropsServer uint64 `json:"kernel_udp_drops_server"`
+	KernelDropsLoad   uint64 `json:"kernel_udp_drops_load"`
 	Server      *bridgeStats   `json:"server"`
 	Errors      []string       `json:"errors,omitempty"`
 }
@@ -367,13 +423,13 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	return nil
 }
 
-// bridgeEndpoint is a running bridge server: its control API, the pid to
-// measure (0: it runs in this process, nothing is measured), and how to
-// stop it.
+// bridgeEndpoint is a running bridge server: its control API, its UDP
+// echo, the pid to measure (0: it runs in this process, nothing is
+// measured), and how to stop it.
 type bridgeEndpoint struct {
-	addr string
-	pid  int
-	stop func() error
+	addr, echo string
+	pid        int
+	stop       func() error
 }
 
 // bridgeSpawned runs n calls against a fresh child server.
@@ -403,25 +459,25 @@ func bridgeSpawned(ctx context.Context, exe string, n int, cfg bridgeConfig) (br
 				return errors.Join(errors.New("the bridge server did not stop within a minute: killed"), cmd.Process.Kill(), <-done)
 			}
 		}
-		ready := make(chan string, 1)
+		ready := make(chan bridgeEndpoint, 1)
 		go func() {
 			sc := bufio.NewScanner(out)
 			if sc.Scan() {
-				var v struct{ HTTP string }
+				var v struct{ HTTP, Echo string }
 				if json.Unmarshal(sc.Bytes(), &v) == nil {
-					ready <- v.HTTP
+					ready <- bridgeEndpoint{addr: v.HTTP, echo: v.Echo, pid: cmd.Process.Pid, stop: stop}
 				}
 			}
 			close(ready)
 			io.Copy(io.Discard, out)
 		}()
 		select {
-		case addr, ok := <-ready:
-			if !ok || addr == "" {
+		case ep, ok := <-ready:
+			if !ok || ep.addr == "" || ep.echo == "" {
 				return bridgeEndpoint{}, errors.Join(errors.New("the bridge server did not start"), stop())
 			}
-			fmt.Fprintf(cfg.log, "bridgebench: server pid %d, control %s\n", cmd.Process.Pid, addr)
-			return bridgeEndpoint{addr: addr, pid: cmd.Process.Pid, stop: stop}, nil
+			fmt.Fprintf(cfg.log, "bridgebench: server pid %d, control %s\n", ep.pid, ep.addr)
+			return ep, nil
 		case <-time.After(30 * time.Second):
 			return bridgeEndpoint{}, errors.Join(errors.New("the bridge server was not ready after 30 s"), cmd.Process.Kill(), stop())
 		}
@@ -439,7 +495,8 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 	if err != nil {
 		return res, err
 	}
-	r := &bridgeRun{toBrowser: newHistogram(), toPhone: newHistogram(), mixed: newHistogram(), api: api, quit: make(chan struct{})}
+	r := &bridgeRun{toBrowser: newHistogram(), toPhone: newHistogram(), mixed: newHistogram(), baseline: newHistogram(),
+		api: api, quit: make(chan struct{})}
 	for i := range n {
 		c := &benchCall{i: i, supervised: cfg.monitor > 0 && i%cfg.monitor == 0, answered: make(chan *sipuatest.Call, 1)}
 		// Bursts staggered across calls; the browser's a quarter period
@@ -551,6 +608,27 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 		return res, ctx.Err()
 	}
 	fmt.Fprintf(cfg.log, "bridgebench: %d calls up (%d failed); measuring for %s\n", n-failed, failed, cfg.duration)
+	echoDone, echoDrained := make(chan struct{}), make(chan struct{})
+	var echoing sync.WaitGroup
+	for range echoProbes {
+		echoing.Go(func() {
+			if err := r.echo(srv.echo, echoDone, echoDrained); err != nil {
+				fmt.Fprintf(cfg.log, "bridgebench: baseline: %v\n", err)
+			}
+		})
+	}
+	srvPID := srv.pid
+	if srvPID == 0 {
+		srvPID = os.Getpid()
+	}
+	drops := func() (server, load uint64) {
+		server, _ = udpDrops(srvPID)
+		if srv.pid != 0 {
+			load, _ = udpDrops(os.Getpid())
+		}
+		return server, load
+	}
+	srvDrops0, loadDrops0 := drops()
 	cpu0, self0, idle0, t0 := probe.cpu(), selfCPU(), machineIdle(), time.Now()
 	r.win.state.Store(1)
 	select {
@@ -560,10 +638,17 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 	}
 	r.win.state.Store(2)
 	cpu1, self1, idle1, t1 := probe.cpu(), selfCPU(), machineIdle(), time.Now()
+	close(echoDone)
 	// Packets sent at the window's end are still on their way.
 	select {
 	case <-time.After(time.Second):
 	case <-ctx.Done():
+	}
+	close(echoDrained)
+	echoing.Wait()
+	srvDrops1, loadDrops1 := drops()
+	res.KernelDropsServer, res.KernelDropsLoad = srvDrops1-srvDrops0, loadDrops1-loadDrops0
+	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
 	st, err := r.ctl.stats(ctx)
@@ -600,6 +685,9 @@ func (r *bridgeRun) summarize(res *bridgeResult) {
 		return latencyFigures{P50: ms(h.quantile(0.5)), P99: ms(h.quantile(0.99)), Max: ms(time.Duration(h.max.Load()))}
 	}
 	res.ToBrowser, res.ToPhone, res.Mixed = figures(r.toBrowser), figures(r.toPhone), figures(r.mixed)
+	res.Baseline = figures(r.baseline)
+	res.Baseline.Sent, res.Baseline.Heard = int(r.echoSent.Load()), int(r.baseline.n.Load())
+	res.Baseline.Lost = max(0, res.Baseline.Sent-res.Baseline.Heard)
 	errs := map[string]int{}
 	var order []string
 	for _, c := range r.calls {
@@ -1002,7 +1090,7 @@ type bridgeTable struct {
 }
 
 var bridgeColumns = []string{"calls+sup", "server cpu %", "cpu %/call", "RSS MB", "RSS KB/call", "heap KB/call",
-	"phone→browser p50/p99", "browser→phone p50/p99", "mixed p50/p99", "lost p→b / b→p / mix", "failed"}
+	"phone→browser p50/p99", "browser→phone p50/p99", "mixed p50/p99", "baseline p50/p99", "lost p→b / b→p / mix", "failed"}
 
 func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 	if t.json {
@@ -1017,7 +1105,7 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 	pq := func(f latencyFigures) string { return fmt.Sprintf("%.2f / %.2f", f.P50, f.P99) }
 	cells := []string{fmt.Sprintf("%d+%d", r.Calls, r.Supervisors), opt(r.ServerCPU, 0), opt(r.CPUPerCall, 3),
 		fmt.Sprintf("%s→%s", opt(r.RSSBefore, 0), opt(r.RSSPeak, 0)), opt(r.RSSPerCall, 0), opt(r.HeapPerCall, 0),
-		pq(r.ToBrowser), pq(r.ToPhone), pq(r.Mixed),
+		pq(r.ToBrowser), pq(r.ToPhone), pq(r.Mixed), pq(r.Baseline),
 		fmt.Sprintf("%d / %d / %d", r.ToBrowser.Lost, r.ToPhone.Lost, r.Mixed.Lost), strconv.Itoa(r.Failed)}
 	var b strings.Builder
 	line := func(cs []string) {
@@ -1037,11 +1125,12 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 		fmt.Fprintf(&b, "Bridged calls: a pion browser (PCMU) joined by the switchboard to a SIP call the endpoint placed to a\n"+
 			"sipuatest phone; %s. The server is a child process: its CPU (%% of one core)\n"+
 			"is over the %.0f s window with every call up, RSS before → peak, per call = (peak - before) / calls.\n"+
-			"Latency, ms, END TO END, one way, no baseline subtracted: sender's socket write → receiver's read, two\n"+
-			"loopback hops, SRTP and the co-located load included. phone→browser is the passthrough route as the\n"+
-			"bridge adds it; browser→phone also waits for the SIP leg's own 20 ms packet clock (0-20 ms, ~10 on\n"+
-			"average), which is the leg's, not the bridge's. mixed: a burst from either side to the supervisor,\n"+
-			"through the room's 20 ms mix tick. lost: tagged packets sent in the window and never heard.\n", monitored, r.Window)
+			"Latency, ms, END TO END, one way: sender's socket write → receiver's read, two loopback hops, SRTP\n"+
+			"and the co-located load included. baseline: the same two hops without the bridge (a round trip through\n"+
+			"a UDP echo in the server process, timed alongside) - compare with it, nothing is subtracted.\n"+
+			"phone→browser is the passthrough route; browser→phone also waits for the SIP leg's own 20 ms packet\n"+
+			"clock (0-20 ms per packet, plus any frames already queued for it). mixed: a burst from either side to\n"+
+			"the supervisor, through the room's 20 ms mix tick. lost: tagged packets sent in the window, never heard.\n", monitored, r.Window)
 		line(bridgeColumns)
 	}
 	line(cells)
@@ -1049,7 +1138,14 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 		"mixed %d bursts sent, %d heard (max %.1f ms); misrouted %d, duplicates %d, unmatched %d\n",
 		r.ToBrowser.Sent, r.ToBrowser.Heard, r.ToBrowser.Max, r.ToPhone.Sent, r.ToPhone.Heard, r.ToPhone.Max,
 		r.Mixed.Sent, r.Mixed.Heard, r.Mixed.Max, r.Misrouted, r.ToBrowser.Dup+r.ToPhone.Dup, r.ToBrowser.Late+r.ToPhone.Late)
-	fmt.Fprintf(&b, "    load: this process (browsers and phone) %.0f%% of a core, machine idle %.0f%% of both cores\n", r.ClientCPU, r.MachineIdle)
+	if lost := r.ToBrowser.Lost + r.ToPhone.Lost; lost > 0 {
+		kernel := int(r.KernelDropsServer + r.KernelDropsLoad)
+		fmt.Fprintf(&b, "    datagrams the kernel dropped in the window, unread (socket buffer full: a starved process): %d at the server, %d here;\n"+
+			"    so of the %d tagged packets lost, between %d and %d were lost in the bridge itself\n",
+			r.KernelDropsServer, r.KernelDropsLoad, lost, max(0, lost-kernel), lost)
+	}
+	fmt.Fprintf(&b, "    load: this process (browsers and phone) %.0f%% of a core, machine idle %.0f%% of both cores; baseline %d echoes, %d back (max %.1f ms)\n",
+		r.ClientCPU, r.MachineIdle, r.Baseline.Sent, r.Baseline.Heard, r.Baseline.Max)
 	if s := r.Server; s != nil {
 		fmt.Fprintf(&b, "    server's browser legs (whole run): %d in, %d gaps on arrival, %d dropped unread; %d out, %d reported lost by the browsers; %d goroutines\n",
 			s.PacketsIn, s.LostIn, s.Dropped, s.PacketsOut, s.LostOut, s.Goroutines)
@@ -1073,4 +1169,42 @@ func ordinal(n int) string {
 		return strconv.Itoa(n) + "st"
 	}
 	return strconv.Itoa(n) + "th"
+}
+
+// udpDrops is how many datagrams the kernel dropped on pid's UDP sockets
+// (their receive buffers were full: the process did not read in time),
+// from the drops column of /proc/PID/net/udp, for the sockets pid has
+// open now.
+func udpDrops(pid int) (uint64, error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, err
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err != nil {
+			continue // closed meanwhile
+		}
+		if ino, ok := strings.CutPrefix(link, "socket:["); ok {
+			inodes[strings.TrimSuffix(ino, "]")] = true
+		}
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/udp", pid))
+	if err != nil {
+		return 0, err
+	}
+	var drops uint64
+	for i, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) < 13 || !inodes[f[9]] {
+			continue
+		}
+		d, err := strconv.ParseUint(f[12], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/net/udp: drops %q: %w", pid, f[12], err)
+		}
+		drops += d
+	}
+	return drops, nil
 }

@@ -51,6 +51,7 @@ type bridgeServer struct {
 	sb   *phone.Switchboard
 	ln   net.Listener
 	http *http.Server
+	echo *net.UDPConn // returns each datagram to its sender: the baseline path
 
 	stopSIP context.CancelFunc
 	sipDone chan error
@@ -121,6 +122,19 @@ func startBridgeServer(trunk string, maxCalls int, log *slog.Logger) (*bridgeSer
 	if s.ln, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
+	if s.echo, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, from, err := s.echo.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return // closed
+			}
+			_, _ = s.echo.WriteToUDPAddrPort(buf[:n], from)
+		}
+	}()
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -133,9 +147,15 @@ func startBridgeServer(trunk string, maxCalls int, log *slog.Logger) (*bridgeSer
 // Addr is the control API's address.
 func (s *bridgeServer) Addr() string { return s.ln.Addr().String() }
 
+// EchoAddr is the UDP echo's address.
+func (s *bridgeServer) EchoAddr() string { return s.echo.LocalAddr().String() }
+
 // Close hangs up every call and stops everything.
 func (s *bridgeServer) Close() error {
 	var errs []error
+	if s.echo != nil {
+		errs = append(errs, s.echo.Close())
+	}
 	if s.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, s.http.Shutdown(ctx))
@@ -306,7 +326,8 @@ func (s *bridgeServer) stats(w http.ResponseWriter, _ *http.Request) {
 }
 
 // serveBridge is `canvass bridgebench -serve -trunk HOST:PORT`: the
-// server as a child of the load side. It prints {"http": ADDR} on stdout
+// server as a child of the load side. It prints {"http": ADDR, "echo":
+// ADDR} on stdout
 // once it serves, logs warnings and errors on stderr, and stops when
 // stdin closes (the load side is done, or gone) or on a signal.
 func serveBridge(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -325,7 +346,7 @@ func serveBridge(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err != nil {
 		return err
 	}
-	if err := json.NewEncoder(stdout).Encode(map[string]string{"http": s.Addr()}); err != nil {
+	if err := json.NewEncoder(stdout).Encode(map[string]string{"http": s.Addr(), "echo": s.EchoAddr()}); err != nil {
 		return errors.Join(err, s.Close())
 	}
 	eof := make(chan struct{})
