@@ -368,10 +368,10 @@ type bridgeResult struct {
 	// Datagrams the kernel dropped in the window because a process did not
 	// read its sockets in time: the server's (browser legs, SIP legs, echo;
 	// all of it when the server runs in this process), and this process's.
-	KernelDropsServer uint64 `json:"kernel_udp_drops_server"`
-	KernelDropsLoad   uint64 `json:"kernel_udp_drops_load"`
-	Server      *bridgeStats   `json:"server"`
-	Errors      []string       `json:"errors,omitempty"`
+	KernelDropsServer uint64       `json:"kernel_udp_drops_server"`
+	KernelDropsLoad   uint64       `json:"kernel_udp_drops_load"`
+	Server            *bridgeStats `json:"server"`
+	Errors            []string     `json:"errors,omitempty"`
 }
 
 func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
