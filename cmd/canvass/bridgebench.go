@@ -1036,7 +1036,7 @@ type bridgeClient struct {
 }
 
 func newBridgeClient(addr string) *bridgeClient {
-	return &bridgeClient{base: "http://" + addr, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	return &bridgeClient{base: "http://" + addr, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}}}
 }
 
 // post sends body to path?q; the reply's body goes to out (when not nil).

@@ -135,7 +135,9 @@ func startBridgeServer(trunk string, maxCalls int, log *slog.Logger) (*bridgeSer
 			_, _ = s.echo.WriteToUDPAddrPort(buf[:n], from)
 		}
 	}()
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Idle connections are kept longer than the load side keeps them, so
+	// that no request goes out on a connection the server just closed.
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
 	go func() {
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("bridge control API", "err", err)
