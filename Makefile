@@ -49,11 +49,13 @@ lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-bench: deps build ## run the Go benchmarks, then the SIP load test: 100, 500 and 1,000 concurrent calls
+bench: deps build ## run the Go benchmarks, the SIP load test (100, 500, 1,000 calls), then the bridged-call benchmark (100, 300)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	@# A fresh data directory that user postgres can enter (mktemp makes it 0700).
 	@dir=$$(mktemp -d /tmp/canvass-bench-XXXXXX) && chmod 755 $$dir && \
 	  $(BIN) loadtest -spawn $$dir -calls 100,500,1000; status=$$?; rm -rf $$dir; exit $$status
+	@uptime
+	$(BIN) bridgebench -calls 100,300
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	@for pkg in $$($(GO) list ./...); do \

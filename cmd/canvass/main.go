@@ -29,6 +29,7 @@ Usage:
   canvass survey try FILE [--lang xx] [--json]  answer a questionnaire by keypad lines on stdin
   canvass prompts check FILE                    which prompts are recorded, synthesized or missing
   canvass loadtest [-calls N,...] [-spawn DIR]  concurrent keypad calls: latency, jitter, CPU and memory per call (make bench)
+  canvass bridgebench [-calls N,...]            concurrent browser↔SIP bridged calls: latency, loss, CPU and memory per call (make bench)
 
 Configuration: -config FILE (YAML, see config/example.yaml), then CANVASS_* environment variables.
 `
@@ -78,6 +79,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fmt.Errorf("%w: unknown survey command %q", errUsage, rest[0])
 	case "loadtest":
 		return loadtest(ctx, rest, stdout, stderr)
+	case "bridgebench":
+		return bridgebench(ctx, rest, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		fmt.Fprintf(stdout, "\nEnvironment (each also as NAME_FILE, read from a file, for secrets):\n")

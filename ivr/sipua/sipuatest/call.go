@@ -73,7 +73,27 @@ type Call struct {
 	in, out         atomic.Int64
 	jitterNS, maxNS atomic.Int64
 	lastKey         atomic.Int64 // unix ns when the last key ended
+	tap             atomic.Pointer[Tap]
 }
+
+// Tap lets a benchmark own a call's audio packet by packet: it fills each
+// packet the phone would otherwise send as comfort silence, and sees when
+// each audio packet left and arrived. Its functions run on the call's
+// media goroutines: they must be quick, and must not keep the payload.
+type Tap struct {
+	// Fill writes the payload of the next packet (one code per sample, in
+	// the call's codec) in place of silence.
+	Fill func(payload []byte)
+	// Sent sees each audio packet once the socket has taken it (not key
+	// events, not packets held back by MuteRTP).
+	Sent func(payload []byte, at time.Time)
+	// Heard sees each packet of the negotiated codec as it arrives, with
+	// the time the socket read returned.
+	Heard func(payload []byte, at time.Time)
+}
+
+// SetTap installs t on the call; nil removes it.
+func (c *Call) SetTap(t *Tap) { c.tap.Store(t) }
 
 // job is something to send: a key or audio.
 type job struct {
@@ -424,6 +444,7 @@ func (c *Call) sendLoop() {
 		c.mu.Lock()
 		conn, to, codec, pt, evPT := c.conn, c.remote, c.codec, c.pt, c.eventPT
 		c.mu.Unlock()
+		tap := c.tap.Load()
 		pkt.Marker = false
 		finished := false
 		switch {
@@ -447,6 +468,9 @@ func (c *Call) sendLoop() {
 			pkt.PayloadType, pkt.Payload = pt, payload
 			step++
 			finished = step*media.SamplesPerPacket >= len(cur.pcm) || n == 0
+		case tap != nil && tap.Fill != nil:
+			tap.Fill(payload)
+			pkt.PayloadType, pkt.Payload = pt, payload
 		default:
 			for i := range payload {
 				payload[i] = codec.Silence()
@@ -457,6 +481,9 @@ func (c *Call) sendLoop() {
 			if n, err := pkt.MarshalTo(buf); err == nil {
 				if _, err := conn.WriteToUDPAddrPort(buf[:n], to); err == nil {
 					c.out.Add(1)
+					if tap != nil && tap.Sent != nil && pkt.PayloadType == pt {
+						tap.Sent(pkt.Payload, time.Now())
+					}
 				}
 			}
 		}
@@ -523,6 +550,9 @@ func (c *Call) recvLoop(conn *net.UDPConn) {
 			continue
 		}
 		c.in.Add(1)
+		if tap := c.tap.Load(); tap != nil && tap.Heard != nil {
+			tap.Heard(pkt.Payload, now)
+		}
 		if !last.IsZero() {
 			gap := now.Sub(last)
 			if gap > time.Duration(c.maxNS.Load()) {
