@@ -151,7 +151,7 @@ const hearsAbove = -55
 func (tb *tab) openPhone(path string) {
 	tb.t.Helper()
 	tb.do(chromedp.Navigate(tb.cf.url + path))
-	tb.poll(`document.getElementById("phone") && document.getElementById("phone").dataset.status === "ready"`)
+	tb.poll(`document.getElementById("phonebar") && document.getElementById("phonebar").dataset.status === "ready"`)
 	tb.eval(toneProbe)
 }
 
@@ -189,7 +189,7 @@ func (tb *tab) fetch(path string) string {
 // call waits until the phone bar shows the call in state.
 func (tb *tab) call(state string) {
 	tb.t.Helper()
-	tb.poll(`document.getElementById("phone").dataset.call === "` + state + `"`)
+	tb.poll(`document.getElementById("phonebar").dataset.call === "` + state + `"`)
 }
 
 func TestPhoneInChromium(t *testing.T) {
@@ -252,19 +252,19 @@ func TestPhoneInChromium(t *testing.T) {
 	ivy.do(chromedp.Click(`#phone-keypad summary`), chromedp.Click(`#phone-keypad button[data-key="5"]`))
 	resp.WaitOutput("received event: '5'", 10*time.Second)
 	ivy.do(chromedp.Click(`#phone-mute`))
-	ivy.poll(`document.getElementById("phone").dataset.muted === "true"`)
+	ivy.poll(`document.getElementById("phonebar").dataset.muted === "true"`)
 	ivy.do(chromedp.Click(`#phone-mute`))
-	ivy.poll(`document.getElementById("phone").dataset.muted === "false"`)
+	ivy.poll(`document.getElementById("phonebar").dataset.muted === "false"`)
 	ivy.do(chromedp.Click(`#phone-hold`))
-	ivy.poll(`document.getElementById("phone").dataset.held === "true"`)
+	ivy.poll(`document.getElementById("phonebar").dataset.held === "true"`)
 	ivy.neverHears(respondentHz, "on hold")
 	ivy.do(chromedp.Click(`#phone-hold`))
-	ivy.poll(`document.getElementById("phone").dataset.held === "false"`)
+	ivy.poll(`document.getElementById("phonebar").dataset.held === "false"`)
 	ivy.hears(respondentHz)
 
 	// A reload keeps the call.
 	ivy.do(chromedp.Reload())
-	ivy.poll(`document.getElementById("phone") && document.getElementById("phone").dataset.status === "ready"`)
+	ivy.poll(`document.getElementById("phonebar") && document.getElementById("phonebar").dataset.status === "ready"`)
 	ivy.call("answered")
 	ivy.hears(respondentHz)
 	ivy.question("main_user")

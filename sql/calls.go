@@ -11,8 +11,9 @@ import (
 	"github.com/canvass/canvass/survey"
 )
 
-// sqlRecordCall fills in the call's facts; the answer and end times the
-// desk workflow recorded first are kept.
+// sqlRecordCall fills in the call's facts: the network's answer time
+// replaces the moment the interviewer confirmed the contact; the end time
+// the desk workflow recorded first is kept.
 const sqlRecordCall = `
 UPDATE attempt SET
     channel     = $2,
@@ -20,7 +21,7 @@ UPDATE attempt SET
     q850_cause  = nullif($4, 0),
     ring_ms     = $5,
     talk_ms     = $6,
-    answered_at = coalesce(answered_at, $7),
+    answered_at = coalesce($7, answered_at),
     ended_at    = coalesce(ended_at, $8),
     recording   = CASE WHEN $9 = '' THEN recording ELSE $9 END,
     hung_up_by  = $10,

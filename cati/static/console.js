@@ -35,7 +35,7 @@ const client = connect({
 // has a browser phone. A call's end or answer re-draws the dialing screen,
 // whose outcome is pre-selected from what the network said.
 let phoneCall = null;
-const phone = createPhone({ client, bar: document.getElementById("phone"), onCall: (c) => {
+const phone = createPhone({ client, bar: document.getElementById("phonebar"), onCall: (c) => {
   phoneCall = c;
   if (desk && desk.state === "dialing" && c.attempt_id === desk.attempt_id) { render(); }
 } });

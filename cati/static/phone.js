@@ -2,7 +2,7 @@
 // calls, whose audio the server joins to each call (ivr/phone). Signalling
 // travels on the console WebSocket: "rtc_offer" → "rtc_answer"; the
 // server's "call" envelopes say where the call is. The bar lives in its own
-// element (#phone), outside what the script's screen re-renders, and the
+// element (#phonebar), outside what the script's screen re-renders, and the
 // <audio> element playing the far end is made once and never replaced.
 //
 // For tests the bar exposes what it shows: data-status (off, connecting,

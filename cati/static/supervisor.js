@@ -22,7 +22,7 @@ const client = connect({
 // Listening in: the calls up now by interviewer, and the one we are on.
 const calls = new Map();
 let watching = null; // {user_id, mode}
-const phone = createPhone({ client, bar: document.getElementById("phone"), supervisor: true, onCall: (c) => {
+const phone = createPhone({ client, bar: document.getElementById("phonebar"), supervisor: true, onCall: (c) => {
   if (c.state === "ended") { calls.delete(c.user_id); } else { calls.set(c.user_id, c); }
   if (watching && watching.user_id === c.user_id && (c.state === "ended" || !c.monitor)) { watching = null; }
   showWatching();

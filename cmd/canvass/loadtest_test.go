@@ -33,7 +33,7 @@ func TestLoadtest(t *testing.T) {
 	dbURL := sqltest.EmptyURL(t)
 	logs := &logWatch{}
 	e := env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: logs, getenv: func(k string) string {
-		return map[string]string{"CANVASS_DATABASE_URL": dbURL, "CANVASS_HTTP_ADDR": "127.0.0.1:0", "CANVASS_SIP_ADDR": "127.0.0.1:0",
+		return map[string]string{"CANVASS_DATABASE_URL": dbURL, "CANVASS_HTTP_ADDR": "127.0.0.1:0", "CANVASS_WEBRTC_LISTEN": "127.0.0.1:0", "CANVASS_SIP_ADDR": "127.0.0.1:0",
 			"CANVASS_PROMPTS_DIR": promptDir, "CANVASS_RECORDINGS_DIR": filepath.Join(dir, "recordings"), "CANVASS_LOG_FORMAT": "json"}[k]
 	}}
 	_, cfg, log, err := e.setup("serve", nil, nil)

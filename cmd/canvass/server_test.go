@@ -32,7 +32,7 @@ func testEnv(vars map[string]string, stdin string) (env, *bytes.Buffer, *bytes.B
 // the API with the created token.
 func TestAccountsAndServe(t *testing.T) {
 	ctx := t.Context()
-	vars := map[string]string{"CANVASS_DATABASE_URL": sqltest.EmptyURL(t), "CANVASS_HTTP_ADDR": "127.0.0.1:0", "CANVASS_SIP_ADDR": "127.0.0.1:0"}
+	vars := map[string]string{"CANVASS_DATABASE_URL": sqltest.EmptyURL(t), "CANVASS_HTTP_ADDR": "127.0.0.1:0", "CANVASS_WEBRTC_LISTEN": "127.0.0.1:0", "CANVASS_SIP_ADDR": "127.0.0.1:0"}
 
 	e, out, _ := testEnv(vars, "")
 	if err := e.migrate(ctx, nil); err != nil || !strings.Contains(out.String(), "migrated") {
@@ -147,7 +147,7 @@ func TestDev(t *testing.T) {
 		pr, pw := io.Pipe()
 		e := env{stdin: strings.NewReader(""), stdout: pw, stderr: io.Discard,
 			getenv: func(k string) string {
-				return map[string]string{"CANVASS_HTTP_ADDR": "127.0.0.1:0", "CANVASS_SIP_ADDR": "127.0.0.1:0"}[k]
+				return map[string]string{"CANVASS_HTTP_ADDR": "127.0.0.1:0", "CANVASS_WEBRTC_LISTEN": "127.0.0.1:0", "CANVASS_SIP_ADDR": "127.0.0.1:0"}[k]
 			}}
 		done := make(chan error, 1)
 		go func() { done <- e.dev(ctx, []string{"-data", data}); pw.Close() }()
@@ -232,7 +232,7 @@ func TestDevAdminPasswordWorks(t *testing.T) {
 		pr, pw := io.Pipe()
 		e := env{stdin: strings.NewReader(""), stdout: pw, stderr: io.Discard,
 			getenv: func(k string) string {
-				return map[string]string{"CANVASS_DATABASE_URL": url, "CANVASS_HTTP_ADDR": "127.0.0.1:0"}[k]
+				return map[string]string{"CANVASS_DATABASE_URL": url, "CANVASS_HTTP_ADDR": "127.0.0.1:0", "CANVASS_WEBRTC_LISTEN": "127.0.0.1:0"}[k]
 			}}
 		done := make(chan error, 1)
 		go func() { done <- e.dev(ctx, []string{"-data", dir}); pw.Close() }()
@@ -258,7 +258,7 @@ func TestDevBannerAfterPasswordChange(t *testing.T) {
 	url := sqltest.EmptyURL(t)
 	dir := t.TempDir()
 	getenv := func(k string) string {
-		return map[string]string{"CANVASS_DATABASE_URL": url, "CANVASS_HTTP_ADDR": "127.0.0.1:0"}[k]
+		return map[string]string{"CANVASS_DATABASE_URL": url, "CANVASS_HTTP_ADDR": "127.0.0.1:0", "CANVASS_WEBRTC_LISTEN": "127.0.0.1:0"}[k]
 	}
 	banner := func() string {
 		ctx, cancel := context.WithCancel(t.Context())

@@ -30,9 +30,13 @@ type Leg interface {
 	ReadFrame(ctx context.Context) (Frame, error)
 	// WriteFrame queues f to be sent in the next free 20 ms slot,
 	// transcoded if the leg speaks the other law, and waits while the
-	// queue is full: a writer is paced by the leg. f.Payload may be reused
-	// once it returns. A frame that is not 20 ms of PCMU or PCMA is
-	// ErrFrame; after the end, ErrEnded.
+	// queue is full. Frames are live audio, written about every 20 ms: a
+	// leg with a packet clock of its own may drop the oldest waiting
+	// frame when frames keep waiting behind each other (the writer's clock
+	// runs ahead, or a burst after a stall), so that a bridge's delay
+	// stays within a slot. f.Payload may be reused once it returns. A
+	// frame that is not 20 ms of PCMU or PCMA is ErrFrame; after the end,
+	// ErrEnded.
 	WriteFrame(ctx context.Context, f Frame) error
 	// Done is closed when the leg is over.
 	Done() <-chan struct{}

@@ -46,11 +46,15 @@ func TestCallLeg(t *testing.T) {
 		t.Fatal("no live call with the phone's Call-ID")
 	}
 
-	// Write: 600 ms of a sweep, in place of the prompt; the last 100 ms
-	// in A-law, which the call transcodes to the µ-law it negotiated.
+	// Write: 600 ms of a sweep, in place of the prompt, live (a frame
+	// every 20 ms, as a bridge writes); the last 100 ms in A-law, which the
+	// call transcodes to the µ-law it negotiated.
 	frames := sweep(30)
 	written := make([]media.Frame, len(frames))
+	live := time.NewTicker(media.PacketInterval)
+	defer live.Stop()
 	for i, f := range frames {
+		<-live.C
 		written[i] = media.Frame{Codec: media.PCMU, Payload: f}
 		if i >= 25 {
 			alaw := make([]byte, len(f))

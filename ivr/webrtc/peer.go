@@ -236,7 +236,9 @@ func (p *Peer) queue(f media.Frame) {
 		select {
 		case <-p.in:
 			if n := p.stats.dropped.Add(1); n == 1 || n%500 == 0 {
-				p.log.Warn("webrtc frames dropped: the reader is behind", "dropped", n, "queue", readQueue)
+				// Normal for a browser not in a call (nobody reads
+				// it); a bridge falling behind shows in its own stats.
+				p.log.Debug("webrtc frames dropped: nobody reads them, or too slowly", "dropped", n, "queue", readQueue)
 			}
 		default:
 		}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -22,6 +23,9 @@ import (
 	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/survey"
 )
+
+// iceKeepalive is how often ICE checks go to a connected browser.
+const iceKeepalive = 2 * time.Second
 
 // Errors of Answer and Server, checked with errors.Is.
 var (
@@ -84,7 +88,11 @@ func New(o Options, log *slog.Logger) (*Server, error) {
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(addr.Addr().IsLoopback())
-	se.SetICETimeouts(o.DisconnectedTimeout, o.FailedTimeout, 0 /* pion's default keepalive */)
+	// Keepalives every 2 s: pion takes 0 as "never", and its ICE agent
+	// does not count media from a known address as activity, so without
+	// them only the browser's own checks (about every 25 s) would keep a
+	// connection from "disconnected" (seen against a real Asterisk call).
+	se.SetICETimeouts(o.DisconnectedTimeout, o.FailedTimeout, iceKeepalive)
 	if len(o.PublicIPs) > 0 {
 		ips := make([]string, len(o.PublicIPs))
 		for i, ip := range o.PublicIPs {
