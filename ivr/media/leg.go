@@ -28,15 +28,13 @@ type Leg interface {
 	// ReadFrame returns the next frame the party sent; its Payload is the
 	// caller's to keep. It returns ErrEnded once the leg is over.
 	ReadFrame(ctx context.Context) (Frame, error)
-	// WriteFrame queues f to be sent in the next free 20 ms slot,
-	// transcoded if the leg speaks the other law, and waits while the
-	// queue is full. Frames are live audio, written about every 20 ms: a
-	// leg with a packet clock of its own may drop the oldest waiting
-	// frame when frames keep waiting behind each other (the writer's clock
-	// runs ahead, or a burst after a stall), so that a bridge's delay
-	// stays within a slot. f.Payload may be reused once it returns. A
-	// frame that is not 20 ms of PCMU or PCMA is ErrFrame; after the end,
-	// ErrEnded.
+	// WriteFrame sends f, transcoded if the leg speaks the other law.
+	// Frames are live audio that keeps its own 20 ms pace (a bridge
+	// forwards them as they arrive): a leg sends each as soon as it can
+	// rather than in a slot of its own clock, so that a bridge adds no
+	// delay, and waits while its queue is full. f.Payload may be reused
+	// once it returns. A frame that is not 20 ms of PCMU or PCMA is
+	// ErrFrame; after the end, ErrEnded.
 	WriteFrame(ctx context.Context, f Frame) error
 	// Done is closed when the leg is over.
 	Done() <-chan struct{}

@@ -301,6 +301,18 @@ func (s *sender) write(ss *sendState) {
 	}
 }
 
+// flush sends every frame written to the leg and waiting, each as its own
+// packet; it reports whether any went.
+func (s *sender) flush() bool {
+	q := s.c.legQ.Load()
+	sent := false
+	for q != nil && len(q.out) > 0 {
+		s.packet()
+		sent = true
+	}
+	return sent
+}
+
 // skip jumps n packets ahead without sending them.
 func (s *sender) skip(n int64) {
 	s.pkt.Timestamp += uint32(n * media.SamplesPerPacket)
@@ -322,13 +334,34 @@ func (c *call) sendLoop() {
 	ticker := time.NewTicker(media.PacketInterval)
 	defer ticker.Stop()
 	nextCheck := start.Add(time.Second)
+	var (
+		wake   <-chan struct{} // once the call has a leg
+		liveAt time.Time       // when a written frame last went out
+	)
 	for {
+		if wake == nil {
+			if q := c.legQ.Load(); q != nil {
+				wake = q.wake
+			}
+		}
 		select {
 		case <-c.done:
 			return
+		case <-wake:
+			// Written frames go out as they come; the clock starts
+			// again from the last one, for when they stop.
+			now := time.Now()
+			if s.flush() {
+				liveAt, pacer = now, media.NewPacer(now)
+				ticker.Reset(media.PacketInterval)
+			}
+			continue
 		case <-ticker.C:
 		}
 		now := time.Now()
+		if now.Sub(liveAt) < 2*media.PacketInterval {
+			continue // the writer keeps the pace; a slot now would come between its frames
+		}
 		skip, send := pacer.Due(now)
 		if skip > 0 {
 			s.skip(skip)

@@ -5,8 +5,11 @@ package sipua
 // queued until Leg is first called, so a call that only runs a survey
 // pays nothing for it. The receiver hands each audio packet it keeps (not
 // events, not duplicates) to the leg's reader as it came, G.711 bytes;
-// the sender sends written frames in the next 20 ms slots of the same
-// packet clock that plays prompts and comfort silence.
+// the sender sends each written frame as soon as it is written (a bridge
+// writes live audio, which keeps its own 20 ms pace: holding it for the
+// next slot of our clock would add up to a slot of delay, and jitter would
+// leave frames queued for good); while no frame comes, the call's own
+// packet clock plays prompts and comfort silence.
 
 import (
 	"bytes"
@@ -31,16 +34,9 @@ var _ media.Leg = (*leg)(nil)
 type legQueues struct {
 	in  chan media.Frame
 	out chan outFrame
-	// spare counts the slots in a row that left a written frame waiting;
-	// trimmed the frames dropped for it. Only the sender touches them.
-	spare, trimmed int
+	// wake tells the sender a frame was written: it goes out at once.
+	wake chan struct{}
 }
-
-// trimAfter is how many slots in a row may leave a written frame waiting
-// before one is dropped: a writer whose frames came late once (jitter, a
-// burst after a stall) or whose clock runs a little fast would otherwise
-// keep that delay for the rest of the call.
-const trimAfter = 10
 
 // outFrame is a written frame, copied so that the writer may reuse its
 // buffer and nothing is allocated per frame.
@@ -53,7 +49,7 @@ type outFrame struct {
 // from the first call on.
 func (c *call) Leg() media.Leg {
 	c.legOnce.Do(func() {
-		c.legQ.Store(&legQueues{in: make(chan media.Frame, legReadQueue), out: make(chan outFrame, legWriteQueue)})
+		c.legQ.Store(&legQueues{in: make(chan media.Frame, legReadQueue), out: make(chan outFrame, legWriteQueue), wake: make(chan struct{}, 1)})
 	})
 	return &leg{c: c, q: c.legQ.Load()}
 }
@@ -82,26 +78,12 @@ func (q *legQueues) received(f media.Frame) (dropped bool) {
 }
 
 // next is the next written frame to send, if any; only the sender calls
-// it. When frames have waited behind it for trimAfter slots in a row, the
-// oldest waiting one is dropped, so a bridge's delay stays at most a slot.
+// it.
 func (q *legQueues) next() (outFrame, bool) {
 	select {
 	case f := <-q.out:
-		if len(q.out) == 0 {
-			q.spare = 0
-			return f, true
-		}
-		if q.spare++; q.spare >= trimAfter {
-			q.spare = 0
-			select {
-			case f = <-q.out:
-				q.trimmed++
-			default:
-			}
-		}
 		return f, true
 	default:
-		q.spare = 0
 		return outFrame{}, false
 	}
 }
@@ -135,6 +117,10 @@ func (l *leg) WriteFrame(ctx context.Context, f media.Frame) error {
 	copy(out.payload[:], f.Payload)
 	select {
 	case l.q.out <- out:
+		select {
+		case l.q.wake <- struct{}{}:
+		default: // the sender is already awake
+		}
 		return nil
 	case <-l.c.done:
 		return media.ErrEnded
