@@ -29,19 +29,16 @@ func wirePhones(cfg config.Config, c *cati.Console, sip *sipua.Server, ari *aste
 		dialer     ivr.Dialer
 		dialString string
 	)
-	switch via := cfg.Phone.Via; {
-	case via == "off" || cfg.WebRTC.Listen == "":
-	case (via == "sip" || via == "auto") && sip != nil:
-		dialer = sip
-	case (via == "ari" || via == "auto") && ari != nil:
-		dialer, dialString = ari, cfg.Phone.ARIDial
+	via, err := phoneVia(cfg)
+	switch {
+	case err != nil:
+		return none, err
 	case via == "sip":
-		return none, errors.New("phone.via: sip needs the SIP endpoint (sip.addr)")
+		dialer = sip
 	case via == "ari":
-		return none, errors.New("phone.via: ari needs Asterisk (ari.url)")
-	}
-	if dialer == nil {
-		log.Info("browser phone off: interviewers use another phone and record the outcome")
+		dialer, dialString = ari, cfg.Phone.ARIDial
+	default:
+		log.Info("browser phone", "state", phoneHint(cfg))
 		return none, nil
 	}
 	rtc, err := webrtc.New(cfg.WebRTC, log.With("component", "webrtc"))
@@ -76,4 +73,40 @@ func wirePhones(cfg config.Config, c *cati.Console, sip *sipua.Server, ari *aste
 			log.Warn("close webrtc", "err", err)
 		}
 	}, nil
+}
+
+// phoneVia is the telephony the console's phone places calls through,
+// "sip" or "ari", or "" when it is off.
+func phoneVia(cfg config.Config) (string, error) {
+	trunk := cfg.SIP.Addr != "" && cfg.SIP.Trunk.URI != ""
+	switch via := cfg.Phone.Via; {
+	case via == "off" || cfg.WebRTC.Listen == "":
+		return "", nil
+	case (via == "sip" || via == "auto") && trunk:
+		return "sip", nil
+	case (via == "ari" || via == "auto") && cfg.ARI.Enabled():
+		return "ari", nil
+	case via == "sip":
+		return "", errors.New("phone.via: sip needs the SIP endpoint (sip.addr) and a trunk to dial through (sip.trunk.uri, CANVASS_SIP_TRUNK_URI)")
+	case via == "ari":
+		return "", errors.New("phone.via: ari needs Asterisk (ari.url)")
+	}
+	return "", nil
+}
+
+// phoneHint says in a line whether the console is a phone, and how to
+// make it one.
+func phoneHint(cfg config.Config) string {
+	via, err := phoneVia(cfg)
+	switch {
+	case err != nil:
+		return err.Error()
+	case via == "sip":
+		return "on: calls go out through the SIP trunk " + cfg.SIP.Trunk.URI
+	case via == "ari":
+		return "on: calls go out through Asterisk as " + cfg.Phone.ARIDial
+	case cfg.WebRTC.Listen == "" || cfg.Phone.Via == "off":
+		return "off (webrtc.listen or phone.via); interviewers use another phone and record the outcome"
+	}
+	return "off until there is a trunk to dial through (CANVASS_SIP_TRUNK_URI=sip:host:port) or Asterisk; interviewers record what happened on another phone"
 }
