@@ -1,5 +1,31 @@
-// Package dialer runs outbound survey campaigns: case selection, calling
-// windows in the respondent's local time, retries, do-not-call checks and
-// pacing, placing calls through an Originator it declares and ivr/asterisk or
-// ivr/sipua satisfy. (Filled by the dialer issue.)
+// Package dialer runs outbound survey campaigns: which case is called when,
+// how many lines a campaign places, and how each dial is settled, within
+// the calling rules (DESIGN.md §1, issue 11). It imports only survey.
+//
+// What is here is the pure core, with times passed in (no goroutines, no
+// I/O), so a fake clock drives it:
+//
+//   - the cause table (causes.go): Settle turns what the network said about
+//     a dial (SIP status, Q.850 cause, Asterisk's Dial status, a fax tone,
+//     the AMD verdict) into a survey.DialOutcome, its AAPOR code and a
+//     RetryClass; an unknown input is reported and retried, never final.
+//     testdata/causes.md is the table for the README;
+//   - the abandonment ledger (ledger.go): per campaign, live and abandoned
+//     calls over a rolling 24 h, 30 days and TSR's 30-day periods, the
+//     Headroom a predictive step may use so that even the worst case keeps
+//     the budget (3 % by default, 0 allowed), and the 72 h redial rule
+//     (MayRedial);
+//   - pacing (pacing.go): Plan(now, State) for preview, progressive,
+//     predictive and IVR campaigns, and the calls-per-second Bucket;
+//   - time slices (slices.go): attempts rotate across morning, afternoon
+//     and evening, weekday and weekend, in the respondent's local time.
+//
+// To come, on this API: the runner, which claims due cases in the store
+// (windows, DNC, retries, appointments, the 72 h rule, slice scores in the
+// claiming transaction), places calls through an Originator it declares
+// (satisfied by ivr/asterisk and ivr/sipua), hands answered calls to
+// interviewers through Agents or to the IVR engine, settles each attempt
+// with Settle and feeds the Ledger; and the simulator (`canvass dialer
+// simulate`), which drives the same code with a fake clock, a simulated
+// carrier and simulated interviewers.
 package dialer
