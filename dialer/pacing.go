@@ -358,8 +358,8 @@ func planIVR(s State) Step {
 	return st
 }
 
-// Bucket is a calls-per-second token bucket: Rate tokens a second up to
-// Burst, full at the start. Times are passed in; one that goes back adds
+// Bucket is a calls-per-second token bucket: NewBucket's rate tokens a
+// second, up to its burst, full at the start. Times are passed in; one that goes back adds
 // nothing. It is not safe for concurrent use.
 type Bucket struct {
 	rate   float64
