@@ -215,6 +215,9 @@ func NewAMD(o AMDOptions) (*AMD, error) {
 	}, nil
 }
 
+// Heard is the audio fed so far, up to the verdict.
+func (a *AMD) Heard() time.Duration { return time.Duration(a.heard) * time.Second / SampleRate }
+
 // Result returns the verdict, if there is one yet.
 func (a *AMD) Result() (AMDResult, bool) { return a.res, a.res.Verdict != "" }
 
