@@ -8,6 +8,7 @@ package sipua_test
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +149,44 @@ func TestDialWithoutAMD(t *testing.T) {
 	<-answered
 	if _, err := call.Close(ctx); err != nil {
 		t.Error(err)
+	}
+}
+
+// A phone that sends no audio (silence suppression, a one-way path) leaves
+// the detector without frames: Dial gives up shortly after
+// TotalAnalysisTime with notsure, the audio heard so far as the time.
+func TestDialAMDWithoutAudio(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	callee, err := sipuatest.NewPhone(sipuatest.PhoneOptions{Log: testLog(t).With("side", "callee"), OnInvite: func(in *sipuatest.Incoming) {
+		c, err := in.Answer(false)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		c.MuteRTP(true)
+		<-c.Done()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer callee.Close()
+	opts := testOptions()
+	opts.Trunk.URI = "sip:" + callee.Addr().String()
+	opts.AMD.TotalAnalysisTime = time.Second
+	e := start(t, opts, nil)
+	began := time.Now()
+	call, res, err := e.srv.Dial(ctx, ivr.DialRequest{To: "+15550001111", AMD: true})
+	if err != nil || call == nil {
+		t.Fatalf("dial: %v %+v %v", call, res, err)
+	}
+	defer call.Close(ctx)
+	if res.AMD != ivr.AMDNotSure || !strings.HasPrefix(res.AMDCause, "TOOLONG-") || res.AMDTime >= time.Second {
+		t.Errorf("AMD %s %q after %v of audio, want notsure TOOLONG with less than 1s heard", res.AMD, res.AMDCause, res.AMDTime)
+	}
+	if took := time.Since(began); took < time.Second {
+		t.Errorf("Dial returned after %v, before TotalAnalysisTime", took)
 	}
 }
