@@ -107,30 +107,31 @@ func DefaultAMDOptions() AMDOptions {
 // call, and a minute is already far beyond any use.
 const maxAMDTime = time.Minute
 
-// Validate returns every problem of o at once, each naming its field.
+// Validate returns every problem of o at once, each naming its field and
+// its configuration key ("amd.greeting: Greeting is 0s: …").
 func (o AMDOptions) Validate() error {
 	var errs []error
 	for _, d := range []struct {
-		name string
-		v    time.Duration
+		key, name string
+		v         time.Duration
 	}{
-		{"InitialSilence", o.InitialSilence},
-		{"Greeting", o.Greeting},
-		{"AfterGreetingSilence", o.AfterGreetingSilence},
-		{"TotalAnalysisTime", o.TotalAnalysisTime},
-		{"MinimumWordLength", o.MinimumWordLength},
-		{"BetweenWordsSilence", o.BetweenWordsSilence},
-		{"MaximumWordLength", o.MaximumWordLength},
+		{"initial_silence", "InitialSilence", o.InitialSilence},
+		{"greeting", "Greeting", o.Greeting},
+		{"after_greeting_silence", "AfterGreetingSilence", o.AfterGreetingSilence},
+		{"total_analysis_time", "TotalAnalysisTime", o.TotalAnalysisTime},
+		{"minimum_word_length", "MinimumWordLength", o.MinimumWordLength},
+		{"between_words_silence", "BetweenWordsSilence", o.BetweenWordsSilence},
+		{"maximum_word_length", "MaximumWordLength", o.MaximumWordLength},
 	} {
 		if d.v < time.Millisecond || d.v > maxAMDTime {
-			errs = append(errs, fmt.Errorf("amd: %s is %v: it must be from 1ms to %v", d.name, d.v, maxAMDTime))
+			errs = append(errs, fmt.Errorf("amd.%s: %s is %v: it must be from 1ms to %v", d.key, d.name, d.v, maxAMDTime))
 		}
 	}
 	if o.MaximumNumberOfWords < 1 || o.MaximumNumberOfWords > 1000 {
-		errs = append(errs, fmt.Errorf("amd: MaximumNumberOfWords is %d: it must be from 1 to 1000", o.MaximumNumberOfWords))
+		errs = append(errs, fmt.Errorf("amd.maximum_number_of_words: MaximumNumberOfWords is %d: it must be from 1 to 1000", o.MaximumNumberOfWords))
 	}
 	if o.SilenceThreshold < 1 || o.SilenceThreshold > 32767 {
-		errs = append(errs, fmt.Errorf("amd: SilenceThreshold is %d: it must be from 1 to 32767 (a mean absolute amplitude)", o.SilenceThreshold))
+		errs = append(errs, fmt.Errorf("amd.silence_threshold: SilenceThreshold is %d: it must be from 1 to 32767 (a mean absolute amplitude)", o.SilenceThreshold))
 	}
 	return errors.Join(errs...)
 }
