@@ -64,8 +64,10 @@ type DialRequest struct {
 	// Variables are channel variables of the new channel (ivr/asterisk).
 	// ivr/sipua has no channel and refuses them.
 	Variables map[string]string
-	// AMD asks for answering-machine detection. Neither adapter runs it
-	// yet: the result's AMD stays "".
+	// AMD asks for answering-machine detection on the first seconds of
+	// the answered call's audio: ivr/sipua runs media.AMD (app_amd's rules,
+	// its options under sip.amd) before Dial returns. ivr/asterisk does not
+	// run it yet: its result's AMD stays "".
 	AMD bool
 	// Ringing, when set, is called once when the far end is first seen
 	// ringing (a console's phone bar shows it); it must not block.
@@ -99,6 +101,11 @@ type DialResult struct {
 	TalkTime time.Duration
 	// AMD is the detection's verdict; "" when it did not run.
 	AMD AMDVerdict
+	// AMDCause is why, as app_amd's AMDCAUSE reads ("MAXWORDS-3-3",
+	// "HUMAN-800-800", "TOOLONG-5000"; "HANGUP" when the call ended
+	// first), and AMDTime the audio heard until the verdict.
+	AMDCause string
+	AMDTime  time.Duration
 }
 
 // Call is an answered call returned by Dial. It is the call's Media, so

@@ -1,9 +1,10 @@
 // Package media is what every call leg shares, whatever its signalling:
 // the audio room of Canvass. It holds G.711 (µ-law and A-law) coding,
 // RFC 4733 telephone-events, in-band DTMF detection (Goertzel) and tone
-// synthesis, the 20 ms packet clock (Pacer), the header rewriting a splice
-// needs when the source of an outgoing stream changes (Rebaser), and Leg,
-// the small interface through which a bridge or a mixer reads and writes a
+// synthesis, answering-machine detection (AMD, app_amd's rules), the 20 ms
+// packet clock (Pacer), the header rewriting a splice needs when the
+// source of an outgoing stream changes (Rebaser), and Leg, the small
+// interface through which a bridge or a mixer reads and writes a
 // leg's audio one Frame at a time.
 //
 // It imports only the standard library and pion/rtp, so that the SIP leg

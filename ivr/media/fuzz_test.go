@@ -1,11 +1,13 @@
-// Fuzz targets for the parsers of untrusted input: in-band audio and
-// telephone-events. `make fuzz` runs them; crashers go to testdata/fuzz/.
+// Fuzz targets for the parsers of untrusted input: in-band audio,
+// telephone-events and the audio answering-machine detection hears.
+// `make fuzz` runs them; crashers go to testdata/fuzz/.
 
 package media
 
 import (
 	"bytes"
 	"testing"
+	"time"
 )
 
 // FuzzInband: any audio gives the same keys however it is cut into
@@ -100,6 +102,49 @@ func FuzzRoomRepacketize(f *testing.F) {
 		}
 		if whole := len(sent) / SamplesPerPacket * SamplesPerPacket; !bytes.Equal(got, sent[:whole]) {
 			t.Fatalf("passed %d codes, not the first %d of the %d sent", len(got), whole, len(sent))
+		}
+	})
+}
+
+// FuzzAMD: any audio, cut into any frames, under any sound options, gives
+// no panic, a verdict once TotalAnalysisTime of audio is heard and never
+// later than the 20 ms piece that reaches it, the same verdict however the
+// audio is cut into whole 20 ms frames, and a cause that goes with it.
+func FuzzAMD(f *testing.F) {
+	// At 10 % of app_amd's durations, 500 ms of audio reaches every rule.
+	f.Add(toBytes(signal{}.silence(30).words(10, 40, 20)), uint16(160), uint16(9), uint16(256))
+	f.Add(toBytes(signal{}.silence(40).speech(60, 8000).silence(100)), uint16(37), uint16(9), uint16(256))
+	f.Add(toBytes(signal{}.noise(600, 300, 1)), uint16(1000), uint16(9), uint16(1))
+	f.Fuzz(func(t *testing.T, raw []byte, chunk, scale, threshold uint16) {
+		s := make(signal, len(raw)/2)
+		for i := range s {
+			s[i] = int16(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
+		}
+		// Shrink app_amd's durations (scale %) so that short inputs reach
+		// every rule, TotalAnalysisTime included.
+		o := DefaultAMDOptions()
+		k := time.Duration(scale%100 + 1)
+		o.InitialSilence, o.Greeting, o.AfterGreetingSilence = o.InitialSilence*k/100, o.Greeting*k/100, o.AfterGreetingSilence*k/100
+		o.TotalAnalysisTime, o.MaximumWordLength = o.TotalAnalysisTime*k/100, o.MaximumWordLength*k/100
+		o.MinimumWordLength, o.BetweenWordsSilence = max(time.Millisecond, o.MinimumWordLength*k/100), max(time.Millisecond, o.BetweenWordsSilence*k/100)
+		o.SilenceThreshold = int(threshold%32767) + 1
+		r := amdRun(t, o, s, int(chunk)%4000+1)
+		heard := time.Duration(len(s)) * time.Second / SampleRate
+		switch {
+		case r.Verdict == "" && heard >= o.TotalAnalysisTime:
+			t.Fatalf("no verdict after %v of audio (TotalAnalysisTime %v)", heard, o.TotalAnalysisTime)
+		case r.After >= o.TotalAnalysisTime+20*time.Millisecond:
+			t.Fatalf("verdict %s after %v, past TotalAnalysisTime %v", r, r.After, o.TotalAnalysisTime)
+		case r.After > heard:
+			t.Fatalf("verdict %s after %v, from %v of audio", r, r.After, heard)
+		}
+		want := map[AMDCause]AMDVerdict{"": "", AMDTooLong: AMDNotSure, AMDAfterGreeting: AMDHuman, AMDInitialSilence: AMDMachine,
+			AMDLongGreeting: AMDMachine, AMDMaxWordLength: AMDMachine, AMDMaxWords: AMDMachine}
+		if v, ok := want[r.Cause]; !ok || v != r.Verdict {
+			t.Fatalf("verdict %q with cause %q", r.Verdict, r.Cause)
+		}
+		if whole := amdRun(t, o, s, SamplesPerPacket*(int(chunk)%7+1)); whole != amdRun(t, o, s, SamplesPerPacket) {
+			t.Fatalf("frames of %d samples: %+v, of 160: %+v", SamplesPerPacket*(int(chunk)%7+1), whole, amdRun(t, o, s, SamplesPerPacket))
 		}
 	})
 }

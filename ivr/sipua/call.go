@@ -121,6 +121,9 @@ type call struct {
 	recMu sync.Mutex
 	rec   *recorder
 
+	// amd is answering-machine detection while Dial waits for it (amd.go).
+	amd atomic.Pointer[amdRun]
+
 	stats callStats
 }
 
@@ -516,6 +519,9 @@ func (r *receiver) packet(b []byte, from netip.AddrPort, pcm []int16) {
 			r.detector = media.NewDetector()
 		}
 		r.detector.Write(pcm[:n], r.emit)
+	}
+	if a := c.amd.Load(); a != nil {
+		a.write(pcm[:n])
 	}
 	c.recMu.Lock()
 	if c.rec != nil {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/canvass/canvass/ivr/media"
 )
 
 // Options configure the SIP endpoint.
@@ -67,6 +69,9 @@ type Options struct {
 
 	// Trunk is where Dial places calls.
 	Trunk TrunkOptions `yaml:"trunk"`
+	// AMD are the parameters of answering-machine detection, which Dial
+	// runs when a request asks for it (app_amd's, with its defaults).
+	AMD media.AMDOptions `yaml:"amd"`
 }
 
 // TrunkOptions say how outbound calls leave.
@@ -101,6 +106,7 @@ func DefaultOptions() Options {
 		MaxRecording:         5 * time.Minute,
 		ShutdownGrace:        10 * time.Second,
 		Trunk:                TrunkOptions{FromUser: "canvass", RingTimeout: 45 * time.Second},
+		AMD:                  media.DefaultAMDOptions(),
 	}
 }
 
@@ -180,6 +186,12 @@ func (o Options) Validate() error {
 	}
 	if o.Trunk.RingTimeout < time.Second {
 		bad("trunk.ring_timeout", "%s must be at least 1s", o.Trunk.RingTimeout)
+	}
+	if err := o.AMD.Validate(); err != nil {
+		// one line per problem, as the others
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			errs = append(errs, fmt.Errorf("sip.%w", e))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -73,13 +73,15 @@ func TestOptionsValidate(t *testing.T) {
 	o.RTPTimeout = 0
 	o.MaxRecording = 0
 	o.Trunk = TrunkOptions{URI: "http://pbx", Password: "x", FromUser: "a b", FromDisplay: `Acme "Surveys"`, FromHost: "a;b"}
+	o.AMD.Greeting, o.AMD.SilenceThreshold = 0, -1
 	err := o.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, field := range []string{"sip.advertise_addr", "sip.rtp_ports", "sip.routes", "sip.max_calls", "sip.allow_from",
 		"sip.username", "sip.rtp_timeout", "sip.max_recording", "sip.trunk.uri", "sip.trunk.username",
-		"sip.trunk.from_user", "sip.trunk.from_display", "sip.trunk.from_host", "sip.trunk.ring_timeout"} {
+		"sip.trunk.from_user", "sip.trunk.from_display", "sip.trunk.from_host", "sip.trunk.ring_timeout",
+		"sip.amd.greeting", "sip.amd.silence_threshold"} {
 		if !strings.Contains(err.Error(), field+":") {
 			t.Errorf("no problem reported for %s in:\n%v", field, err)
 		}

@@ -39,7 +39,10 @@ var (
 )
 
 // Dial calls r.To (dialled as number@trunk, or a full sip: URI) and
-// returns the answered call, running nothing on it (ivr.Dialer). It returns
+// returns the answered call, running nothing on it (ivr.Dialer). When r
+// asks for AMD, it returns once the detection has concluded (at most
+// sip.amd.total_analysis_time after the answer, and a little more), with
+// the verdict in the result. It returns
 // an error, with no call placed, for a bad number, caller id or header, for
 // channel variables (a SIP endpoint has none), or for a full or closing
 // endpoint (ErrBusy, ErrClosed); busy, no answer and refusals are outcomes
@@ -187,6 +190,15 @@ func (s *Server) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 	c.local.Version++
 	s.register(dlg.ID, c)
 	log.Info("call answered", "codec", st.Codec.Name(), "telephone_event", st.EventPT >= 0, "ring", res.RingTime.Round(time.Millisecond))
+	var amd *amdRun
+	if r.AMD {
+		// Options were validated: this cannot fail.
+		if amd, err = newAMDRun(s.opts.AMD); err != nil {
+			log.Error("AMD", "err", err)
+		} else {
+			c.amd.Store(amd)
+		}
+	}
 	d := &dialed{call: c, s: s, id: dlg.ID, close: dlg.Close, release: release, answered: time.Now(), over: make(chan struct{})}
 	s.begin(c, dlg.Context())
 	go func() {
@@ -195,7 +207,38 @@ func (s *Server) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 		close(d.over)
 	}()
 	keep = true
+	if amd != nil {
+		s.detect(ctx, c, amd, &res)
+		log.Info("AMD", "verdict", res.AMD, "cause", res.AMDCause, "after", res.AMDTime)
+	}
 	return d, res, nil
+}
+
+// detect waits for the AMD verdict on an answered call and puts it in res:
+// notsure when the audio does not come in time or ctx ends first, with
+// cause HANGUP when the call ends first.
+func (s *Server) detect(ctx context.Context, c *call, amd *amdRun, res *ivr.DialResult) {
+	t := time.NewTimer(s.opts.AMD.TotalAnalysisTime + amdGrace)
+	defer t.Stop()
+	cause := ""
+	select {
+	case <-amd.done:
+	case <-c.done:
+		cause = "HANGUP"
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	c.amd.Store(nil)
+	v, ok, heard := amd.stop()
+	res.AMDTime = heard
+	switch {
+	case ok:
+		res.AMD, res.AMDCause = ivr.AMDVerdict(v.Verdict), v.String()
+	case cause != "":
+		res.AMD, res.AMDCause = ivr.AMDNotSure, cause
+	default:
+		res.AMD, res.AMDCause = ivr.AMDNotSure, "TOOLONG-"+strconv.FormatInt(heard.Milliseconds(), 10)
+	}
 }
 
 // dialed is an answered outbound call, until its Close.
