@@ -43,7 +43,7 @@ type SimOptions struct {
 	Days         int
 	Interviewers int
 	Seed         uint64
-	Start        time.Time // the first day's midnight in Centre's zone is used
+	Start        time.Time // its date is the first day, from midnight in Centre's zone
 
 	Zones  []SimZone
 	Open   int    // calling window, minutes after the respondent's local midnight
@@ -211,11 +211,10 @@ type SimResult struct {
 	PredictiveSteps    int // plans decided by predictive pacing (the rest fell back)
 	Days               []SimDay
 
-	Calls    []SimDial // every dial, in time order
-	Answered []Event   // every call a person answered, for the ledger
-	Zones    []SimZone
-	Open     int
-	Close    int
+	Calls      []SimDial   // every dial, in time order
+	DNCAt      []time.Time // per number: when it went on the DNC list (zero: never)
+	Answered   []Event     // every call a person answered, for the ledger
+	Start, End time.Time   // the campaign's first and last instants
 }
 
 // Utilisation is talk time over logged-in time.
@@ -393,13 +392,13 @@ func Simulate(o SimOptions) (*SimResult, error) {
 	for d := range 7 {
 		s.windows = append(s.windows, survey.Window{Dow: d, Opens: o.Open, Closes: o.Close})
 	}
-	y, m, d := o.Start.In(s.centre).Date()
+	y, m, d := o.Start.Date()
 	first := time.Date(y, m, d, 0, 0, 0, 0, s.centre)
 	s.start, s.end = first.UnixNano(), first.AddDate(0, 0, o.Days).UnixNano()
 	s.ledger, _ = NewLedger(LedgerOptions{Budget: o.Budget, LookAhead: DefaultLookAhead}, first, nil)
 	s.fresh = make([]int, len(o.Zones))
 	s.due = make([]dueQueue, len(o.Zones))
-	s.res = SimResult{Mode: o.Mode, Days: make([]SimDay, o.Days), Zones: o.Zones, Open: o.Open, Close: o.Close}
+	s.res = SimResult{Mode: o.Mode, Days: make([]SimDay, o.Days), Start: first, End: first.AddDate(0, 0, o.Days)}
 	s.agents = make([]simAgent, o.Interviewers)
 
 	// Shifts by the centre's local clock, so they follow its DST changes.
@@ -552,7 +551,9 @@ func (s *sim) step() {
 	if s.now >= s.end {
 		return
 	}
-	st := State{Mode: s.o.Mode, Ringing: s.ringing, Cap: 1 << 20, TrunkRoom: 1 << 20}
+	// A person waiting for an interviewer is as much at risk as a line
+	// ringing: both count as lines up.
+	st := State{Mode: s.o.Mode, Ringing: s.ringing + len(s.waiting), Cap: 1 << 20, TrunkRoom: 1 << 20}
 	for i := range s.agents {
 		a := &s.agents[i]
 		switch {
@@ -563,7 +564,6 @@ func (s *sim) step() {
 			st.Free++
 		}
 	}
-	st.Free -= len(s.waiting)
 	if st.Free <= 0 && len(st.Busy) == 0 {
 		return
 	}
@@ -828,8 +828,12 @@ func (s *sim) measure() {
 		s.res.LoggedIn += d.LoggedIn
 	}
 	dnc := make([]int64, len(s.numbers))
+	s.res.DNCAt = make([]time.Time, len(s.numbers))
 	for i, n := range s.numbers {
 		dnc[i] = n.dnc
+		if n.dnc != 0 {
+			s.res.DNCAt[i] = time.Unix(0, n.dnc)
+		}
 	}
 	s.res.DialsOutsideWindow = OutsideWindow(s.res.Calls, s.locs, s.o.Open, s.o.Close)
 	abandoned := map[int][]int64{}
@@ -848,8 +852,8 @@ func (s *sim) measure() {
 			}
 		}
 	}
-	s.res.AbandonRateMax24h = MaxAbandonRate(s.res.Answered, Day)
-	s.res.AbandonRateMax30d = MaxAbandonRate(s.res.Answered, Month)
+	s.res.AbandonRateMax24h = MaxAbandonRate(s.res.Answered, Day, s.res.End)
+	s.res.AbandonRateMax30d = MaxAbandonRate(s.res.Answered, Month, s.res.End)
 }
 
 // OutsideWindow counts the dials made outside [open, close) minutes of
@@ -871,10 +875,12 @@ func OutsideWindow(calls []SimDial, locs []*time.Location, open, close int) int 
 }
 
 // MaxAbandonRate is the greatest abandoned share of live calls over any
-// window (t−w, t] holding at least one live call. The rate only rises when
-// an abandoned call comes in or a call leaves the window, so the windows
+// window (t−w, t] holding at least one live call, for t up to until, the
+// campaign's end (after it, a window would hold only its last calls, with
+// no later ones the pacer could count on). The rate only rises when an
+// abandoned call comes in or a call leaves the window, so the windows
 // ending at each call and just before each call's leaving are enough.
-func MaxAbandonRate(events []Event, w time.Duration) float64 {
+func MaxAbandonRate(events []Event, w time.Duration, until time.Time) float64 {
 	at := make([]int64, 0, len(events))
 	ab := make([]int64, 0, len(events))
 	sorted := make([]Event, 0, len(events))
@@ -906,7 +912,7 @@ func MaxAbandonRate(events []Event, w time.Duration) float64 {
 	}
 	best := 0.0
 	for _, t := range at {
-		for _, end := range []int64{t, t + int64(w) - 1} {
+		for _, end := range []int64{t, min(t+int64(w)-1, until.UnixNano())} {
 			if l, a := count(end); l > 0 {
 				best = math.Max(best, float64(a)/float64(l))
 			}
