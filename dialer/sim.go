@@ -343,10 +343,12 @@ type sim struct {
 	res SimResult
 }
 
-// stat keeps a running mean and SD over the last window values.
+// stat keeps the mean and SD of the last statWindow values, with running
+// sums (recomputed exactly once per lap, so rounding cannot drift).
 type stat struct {
-	vals []float64
-	next int
+	vals    []float64
+	next    int
+	sum, sq float64
 }
 
 const statWindow = 1000
@@ -354,25 +356,31 @@ const statWindow = 1000
 func (s *stat) add(v float64) {
 	if len(s.vals) < statWindow {
 		s.vals = append(s.vals, v)
+		s.sum += v
+		s.sq += v * v
 		return
 	}
+	old := s.vals[s.next]
 	s.vals[s.next] = v
+	s.sum += v - old
+	s.sq += v*v - old*old
 	s.next = (s.next + 1) % statWindow
+	if s.next == 0 {
+		s.sum, s.sq = 0, 0
+		for _, x := range s.vals {
+			s.sum += x
+			s.sq += x * x
+		}
+	}
 }
 
 func (s *stat) meanSD() (float64, float64) {
 	if len(s.vals) == 0 {
 		return 0, 0
 	}
-	var sum, sq float64
-	for _, v := range s.vals {
-		sum += v
-	}
-	m := sum / float64(len(s.vals))
-	for _, v := range s.vals {
-		sq += (v - m) * (v - m)
-	}
-	return m, math.Sqrt(sq / float64(len(s.vals)))
+	n := float64(len(s.vals))
+	m := s.sum / n
+	return m, math.Sqrt(math.Max(0, s.sq/n-m*m))
 }
 
 // Simulate runs one campaign.
@@ -489,12 +497,12 @@ func (s *sim) handle(e simEvent) {
 		s.res.Completes++
 		s.day(s.now).Completes++
 		wrap := max(s.lognormal(s.o.WrapUp), 0)
-		s.handle0(e.who, a.since)
+		s.recordTalk(a.since)
 		s.push(s.now+wrap, evFree, e.who)
 	case evFree:
 		a := &s.agents[e.who]
 		a.busy = false
-		s.handleDone(e.who)
+		s.recordHandle(e.who)
 		a.since = s.now
 		s.serveWaiting()
 	case evDNC:
@@ -505,15 +513,15 @@ func (s *sim) handle(e simEvent) {
 	s.logouts()
 }
 
-// handle0 records the talk time of the interview that connected at since.
-func (s *sim) handle0(agent int, since int64) {
+// recordTalk records the talk time of the interview that connected at since.
+func (s *sim) recordTalk(since int64) {
 	talk := time.Duration(s.now - since)
 	s.res.Talk += talk
 	s.day(since).Talk += talk
 }
 
-// handleDone records the handle time (talk and wrap-up) for pacing.
-func (s *sim) handleDone(agent int) {
+// recordHandle records the handle time (talk and wrap-up) for pacing.
+func (s *sim) recordHandle(agent int) {
 	s.handles.add(float64(s.now - s.agents[agent].since))
 }
 

@@ -229,3 +229,22 @@ func TestSimulateAMDFalsePositives(t *testing.T) {
 		t.Errorf("progressive with 2 %% AMD false positives: %d abandoned, %d redials within 72 h; want some abandoned, no redial", r.Abandoned, r.RedialsWithin72h)
 	}
 }
+
+func TestSimStat(t *testing.T) {
+	var s stat
+	for i := range 2500 {
+		s.add(float64(i % 7))
+	}
+	// The last 1000 values of 0..6 repeating, computed directly.
+	var sum, sq float64
+	for i := 1500; i < 2500; i++ {
+		v := float64(i % 7)
+		sum += v
+		sq += v * v
+	}
+	m := sum / 1000
+	sd := math.Sqrt(sq/1000 - m*m)
+	if gm, gsd := s.meanSD(); math.Abs(gm-m) > 1e-9 || math.Abs(gsd-sd) > 1e-9 {
+		t.Errorf("meanSD = %g, %g; want %g, %g", gm, gsd, m, sd)
+	}
+}
