@@ -18,14 +18,17 @@
 //   - pacing (pacing.go): Plan(now, State) for preview, progressive,
 //     predictive and IVR campaigns, and the calls-per-second Bucket;
 //   - time slices (slices.go): attempts rotate across morning, afternoon
-//     and evening, weekday and weekend, in the respondent's local time.
+//     and evening, weekday and weekend, in the respondent's local time;
+//   - the simulator (sim.go, `canvass dialer simulate`): Simulate drives
+//     Plan, the Ledger, MayRedial and survey.Windows with a fake clock, a
+//     simulated carrier and interviewers on shifts, and measures dials
+//     outside windows, to DNC numbers, the worst rolling abandonment
+//     rates and utilisation, each checked apart from the dialer's choice.
 //
 // To come, on this API: the runner, which claims due cases in the store
 // (windows, DNC, retries, appointments, the 72 h rule, slice scores in the
 // claiming transaction), places calls through an Originator it declares
 // (satisfied by ivr/asterisk and ivr/sipua), hands answered calls to
 // interviewers through Agents or to the IVR engine, settles each attempt
-// with Settle and feeds the Ledger; and the simulator (`canvass dialer
-// simulate`), which drives the same code with a fake clock, a simulated
-// carrier and simulated interviewers.
+// with Settle and feeds the Ledger.
 package dialer

@@ -28,6 +28,8 @@ Usage:
   canvass survey lint FILE...                   check questionnaires; FILE:LINE: message per problem
   canvass survey try FILE [--lang xx] [--json]  answer a questionnaire by keypad lines on stdin
   canvass prompts check FILE                    which prompts are recorded, synthesized or missing
+  canvass dialer simulate [--days N] [--interviewers N] [--mode progressive|predictive|both] [--json] [--svg FILE]
+                                                a simulated campaign through the dialer's rules: windows, DNC, abandonment, utilisation
   canvass loadtest [-calls N,...] [-spawn DIR]  concurrent keypad calls: latency, jitter, CPU and memory per call (make bench)
   canvass bridgebench [-calls N,...]            concurrent browser↔SIP bridged calls: latency, loss, CPU and memory per call (make bench)
 
@@ -77,6 +79,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return try(ctx, rest[1:], stdin, stdout, stderr)
 		}
 		return fmt.Errorf("%w: unknown survey command %q", errUsage, rest[0])
+	case "dialer":
+		if len(rest) == 0 || rest[0] != "simulate" {
+			return fmt.Errorf("%w: dialer needs simulate", errUsage)
+		}
+		return simulate(rest[1:], stdout, stderr)
 	case "loadtest":
 		return loadtest(ctx, rest, stdout, stderr)
 	case "bridgebench":
