@@ -304,6 +304,11 @@ func (s *sender) write(ss *sendState) {
 	}
 }
 
+// keying reports whether digits are being sent, or wait to be.
+func (s *sender) keying() bool {
+	return s.keys.job != nil || s.keys.rest > 0 || s.c.keyNext.Load() != nil
+}
+
 // flush sends every frame written to the leg and waiting, each as its own
 // packet; it reports whether any went.
 func (s *sender) flush() bool {
@@ -352,7 +357,12 @@ func (c *call) sendLoop() {
 			return
 		case <-wake:
 			// Written frames go out as they come; the clock starts
-			// again from the last one, for when they stop.
+			// again from the last one, for when they stop. Keys take
+			// their slots on the clock: meanwhile frames wait for them
+			// (and are dropped when the digit's slot comes).
+			if s.keying() {
+				continue
+			}
 			now := time.Now()
 			if s.flush() {
 				liveAt, pacer = now, media.NewPacer(now)
@@ -362,7 +372,7 @@ func (c *call) sendLoop() {
 		case <-ticker.C:
 		}
 		now := time.Now()
-		if now.Sub(liveAt) < 2*media.PacketInterval {
+		if now.Sub(liveAt) < 2*media.PacketInterval && !s.keying() {
 			continue // the writer keeps the pace; a slot now would come between its frames
 		}
 		skip, send := pacer.Due(now)
