@@ -92,10 +92,19 @@ FROM dnc WHERE campaign_id IS NOT DISTINCT FROM nullif($1, 0)
 ORDER BY added_at DESC, phone_e164`
 
 // DNC lists a campaign's do-not-call list (0: the system-wide one), the
-// latest first.
+// latest first; survey.NotFound: no such campaign.
 func (db *DB) DNC(ctx context.Context, campaign survey.CampaignID) ([]survey.DNCEntry, error) {
 	var list []survey.DNCEntry
 	err := db.retry(ctx, func() error {
+		if campaign != 0 {
+			var ok bool
+			if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign WHERE id = $1)`, campaign).Scan(&ok); err != nil {
+				return err
+			}
+			if !ok {
+				return survey.Errorf(survey.ENotFound, "no campaign %d", campaign)
+			}
+		}
 		rows, err := db.pool.Query(ctx, sqlListDNC, campaign)
 		if err != nil {
 			return err
