@@ -158,3 +158,45 @@ func TestDNCAPIWithoutStore(t *testing.T) {
 		t.Fatalf("message: %q", e.Error.Message)
 	}
 }
+
+// "Never call again" over the WebSocket: the case closes as a refusal, the
+// number is on the campaign's list (not the system's), and the
+// campaign's other case for the same number is not claimed.
+func TestNeverCallAgainFromTheConsole(t *testing.T) {
+	cf := newConsoleWith(t, func(db *store.DB, d *cati.Deps) { withConsole(db, d); withDNC(db, d) },
+		contact("Alice", "north", "consumer", "fibre"))
+	ws := cf.login("ivy").dial()
+	ws.next("state")
+	var d desk
+	ws.must("next_case", nil, &d)
+	caseID := d.Case.ID
+	// Not with a call back, nor as a code that is not a refusal.
+	ws.refuse("wrap_up", map[string]any{"case_id": caseID, "never_call": true, "appointment": "2026-01-13T10:30"}, survey.EInvalid)
+	ws.must("dial", map[string]any{"case_id": caseID}, &d)
+	ws.must("dial_result", map[string]any{"case_id": caseID, "outcome": "contact"}, &d)
+	ws.must("end_call", map[string]any{"case_id": caseID}, &d)
+	if msg := ws.refuse("wrap_up", map[string]any{"case_id": caseID, "never_call": true, "code": "3.13"}, survey.EInvalid); !strings.Contains(msg, "refusal") {
+		t.Fatalf("never call with 3.13: %q", msg)
+	}
+	ws.must("wrap_up", map[string]any{"case_id": caseID, "never_call": true, "note": "asked to be removed"}, &d)
+	if d.State != survey.DeskIdle {
+		t.Fatalf("after never call again: %+v", d)
+	}
+	var status, final, phone string
+	if err := cf.db.Pool().QueryRow(t.Context(), `SELECT sc.status, sc.final_disposition, ct.phone_e164 FROM survey_case sc JOIN contact ct ON ct.id = sc.contact_id WHERE sc.id = $1`, caseID).Scan(&status, &final, &phone); err != nil {
+		t.Fatal(err)
+	}
+	if status != "closed" || final != "2.11" {
+		t.Fatalf("case is %s %s, want closed as 2.11", status, final)
+	}
+	list, err := cf.db.DNC(t.Context(), cf.campaign)
+	if err != nil || len(list) != 1 || list[0].Phone != phone || list[0].Source != survey.DNCConsole || list[0].AddedBy != "interviewer:ivy" || list[0].Note != "asked to be removed" {
+		t.Fatalf("campaign list: %+v, %v", list, err)
+	}
+	if sys, err := cf.db.DNC(t.Context(), 0); err != nil || len(sys) != 0 {
+		t.Fatalf("system list: %+v, %v", sys, err)
+	}
+	// The same number given again in the campaign's sample is not claimed.
+	cf.exec(`UPDATE survey_case SET status = 'open', final_disposition = NULL, closed_at = NULL, attempts = 0 WHERE id = $1`, caseID)
+	ws.refuse("next_case", nil, survey.ENotFound)
+}
