@@ -200,3 +200,24 @@ func TestNeverCallAgainFromTheConsole(t *testing.T) {
 	cf.exec(`UPDATE survey_case SET status = 'open', final_disposition = NULL, closed_at = NULL, attempts = 0 WHERE id = $1`, caseID)
 	ws.refuse("next_case", nil, survey.ENotFound)
 }
+
+// A number listed through the API after the interviewer took its case: the
+// console's dial is refused, naming the list.
+func TestConsoleDialRefusedAfterListing(t *testing.T) {
+	cf := newConsoleWith(t, func(db *store.DB, d *cati.Deps) { withConsole(db, d); withDNC(db, d) },
+		contact("Alice", "north", "consumer", "fibre"))
+	ws := cf.login("ivy").dial()
+	ws.next("state")
+	var d desk
+	ws.must("next_case", nil, &d)
+	if _, err := cf.db.AddDNC(t.Context(), []survey.DNCEntry{{Phone: "+12125550100", AddedAt: monday, AddedBy: "token:crm", Source: survey.DNCAPI}}); err != nil {
+		t.Fatal(err)
+	}
+	msg := ws.refuse("dial", map[string]any{"case_id": d.Case.ID}, survey.EConflict)
+	if !strings.Contains(msg, "system-wide do-not-call list") {
+		t.Fatalf("dial refusal: %q", msg)
+	}
+	if n := cf.count(`SELECT count(*) FROM attempt`); n != 0 {
+		t.Fatalf("%d attempts after a refused dial", n)
+	}
+}

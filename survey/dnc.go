@@ -37,6 +37,6 @@ func OnDNC(e DNCEntry) error {
 	if e.Campaign != 0 {
 		list = fmt.Sprintf("do-not-call list of campaign %d", e.Campaign)
 	}
-	return Errorf(EConflict, "%s is on the %s since %s (%s): it may not be dialed; wrap the case up without calling",
+	return Errorf(EConflict, "%s is on the %s since %s (%s): it may not be dialed, and its case is skipped while it is listed",
 		e.Phone, list, e.AddedAt.UTC().Format("2006-01-02 15:04 MST"), e.Source)
 }
