@@ -671,3 +671,20 @@ func TestNextCaseComesByItselfInChromium(t *testing.T) {
 		t.Fatal("the countdown is still shown after staying")
 	}
 }
+
+// The wrap-up's "Never call again" button, confirmed: the case closes as a
+// refusal and the number is on the campaign's do-not-call list.
+func TestNeverCallAgainInChromium(t *testing.T) {
+	cf := newConsole(t, contact("Alice", "north", "consumer", "fibre"))
+	ivy := cf.openTab(newBrowser(t), "ivy", artifactDir(t))
+	ivy.reachRespondent()
+	ivy.do(chromedp.Click("#end-call"), chromedp.WaitVisible("#never-call"))
+	ivy.eval(`(() => { window.confirm = () => true; return ""; })()`)
+	ivy.do(chromedp.SetValue("#note", "take me off your list"), chromedp.Click("#never-call"), chromedp.WaitVisible("#next-case"))
+	if n := cf.count(`SELECT count(*) FROM dnc WHERE phone_e164 = '+12125550100' AND campaign_id = $1 AND source = 'console' AND note = 'take me off your list'`, cf.campaign); n != 1 {
+		t.Fatalf("%d campaign listings of the number", n)
+	}
+	if n := cf.count(`SELECT count(*) FROM survey_case WHERE status = 'closed' AND final_disposition = '2.11'`); n != 1 {
+		t.Fatalf("%d cases closed as 2.11", n)
+	}
+}

@@ -284,6 +284,19 @@ func (ds *Desks) EndCall(ctx context.Context, u survey.User, caseID survey.CaseI
 // appointment at appointment (the respondent's local time) when it is set,
 // as survey.Decide rules.
 func (ds *Desks) WrapUp(ctx context.Context, u survey.User, caseID survey.CaseID, code survey.DispositionCode, appointment, note string) error {
+	return ds.wrapUp(ctx, u, caseID, survey.WrapUp{Code: code, Appointment: appointment, Note: note})
+}
+
+// NeverCallAgain is the respondent's "never call me again": the case closes
+// as a refusal (code "" is 2.11; 2.111 and 2.112 are allowed) and its number
+// goes on the campaign's do-not-call list, in one transaction.
+func (ds *Desks) NeverCallAgain(ctx context.Context, u survey.User, caseID survey.CaseID, code survey.DispositionCode, note string) error {
+	return ds.wrapUp(ctx, u, caseID, survey.WrapUp{Code: code, Note: note, NeverCall: true})
+}
+
+// wrapUp settles the case as the wrap-up's Code, Appointment, Note and
+// NeverCall say.
+func (ds *Desks) wrapUp(ctx context.Context, u survey.User, caseID survey.CaseID, in survey.WrapUp) error {
 	log := ds.userLog(u)
 	d, err := ds.ownDesk(ctx, u, caseID)
 	if err != nil {
@@ -297,7 +310,8 @@ func (ds *Desks) WrapUp(ctx context.Context, u survey.User, caseID survey.CaseID
 	if err != nil {
 		return err
 	}
-	w := survey.WrapUp{Case: cd, Campaign: camp, Dialed: d.AttemptID != 0, Code: code, Appointment: appointment, Note: note, Now: ds.now()}
+	w := in
+	w.Case, w.Campaign, w.Dialed, w.Now = cd, camp, d.AttemptID != 0, ds.now()
 	if cd.InterviewID != 0 {
 		d.InterviewID = cd.InterviewID
 		var rec survey.InterviewRecord
@@ -313,7 +327,7 @@ func (ds *Desks) WrapUp(ctx context.Context, u survey.User, caseID survey.CaseID
 	if _, err := ds.store.WrapUp(ctx, u.ID, caseID, o, ds.now()); err != nil {
 		return err
 	}
-	log.Info("case wrapped up", "case_id", caseID, "status", o.Status, "final_code", o.FinalCode, "attempt_code", o.AttemptCode)
+	log.Info("case wrapped up", "case_id", caseID, "status", o.Status, "final_code", o.FinalCode, "attempt_code", o.AttemptCode, "never_call", o.DoNotCall)
 	return nil
 }
 

@@ -78,6 +78,7 @@ type Server struct {
 	metrics *metrics
 	parsed  *survey.Parsed
 	audio   Audio    // nil: the prompt endpoints answer 503
+	dnc     DNCStore // nil: the do-not-call endpoints answer 503
 	console *console // nil: no console
 	desks   *Desks   // with the console
 	phones  Phones   // with the console; nil: no browser phone
@@ -101,6 +102,9 @@ type Deps struct {
 	// Audio is the prompt catalog; nil leaves the prompt and recording
 	// endpoints answering 503.
 	Audio Audio
+	// DNC keeps the do-not-call lists; nil leaves their endpoints
+	// answering 503.
+	DNC DNCStore
 	// Console adds the browser console (login, interviewer console,
 	// supervisor live view, admin pages, WebSocket); nil leaves it out. Run
 	// its live feed with RunConsole.
@@ -129,6 +133,7 @@ func New(d Deps) (*Server, error) {
 		metrics: newMetrics(),
 		parsed:  d.Parsed,
 		audio:   d.Audio,
+		dnc:     d.DNC,
 	}
 	if s.parsed == nil {
 		s.parsed = new(survey.Parsed)
@@ -191,6 +196,13 @@ func (s *Server) table() []route {
 
 		{"GET /api/v1/interviews", readers, s.listInterviews},
 		{"GET /api/v1/interviews/{id}", readers, s.getInterview},
+
+		{"GET /api/v1/dnc", readers, s.listDNC},
+		{"POST /api/v1/dnc", uploaders, s.addDNC},
+		{"DELETE /api/v1/dnc/{phone}", uploaders, s.removeDNC},
+		{"GET /api/v1/campaigns/{id}/dnc", readers, s.listDNC},
+		{"POST /api/v1/campaigns/{id}/dnc", uploaders, s.addDNC},
+		{"DELETE /api/v1/campaigns/{id}/dnc/{phone}", uploaders, s.removeDNC},
 
 		// Anything else under /api/ gets a JSON 404 rather than ServeMux's text.
 		{"/api/", public, s.noRoute},

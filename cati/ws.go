@@ -59,6 +59,10 @@ type (
 		Code        string        `json:"code"`
 		Appointment string        `json:"appointment"` // YYYY-MM-DDTHH:MM, respondent's time
 		Note        string        `json:"note"`
+		// NeverCall: the respondent asked never to be called again; the
+		// case closes as a refusal (Code "" is 2.11) and the number goes on
+		// the campaign's do-not-call list.
+		NeverCall bool `json:"never_call"`
 	}
 	reassignReq struct {
 		CaseID survey.CaseID `json:"case_id"`
@@ -97,7 +101,10 @@ func (r skipReq) validate() error {
 }
 
 func (r wrapUpReq) validate() error {
-	if (r.Code == "") == (r.Appointment == "") {
+	if r.NeverCall && r.Appointment != "" {
+		return survey.Errorf(survey.EInvalid, "never call again and a call back exclude each other: choose one")
+	}
+	if !r.NeverCall && (r.Code == "") == (r.Appointment == "") {
 		return survey.Errorf(survey.EInvalid, "give either a disposition code or an appointment")
 	}
 	return firstErr(positive("case_id", r.CaseID), maxLen("code", r.Code, 16), maxLen("appointment", r.Appointment, 16), maxLen("note", r.Note, 2000))

@@ -401,6 +401,9 @@ func (s *Server) interviewerAction(ctx context.Context, u survey.User, typ strin
 		return ds.Step(ctx, u, r.CaseID, InterviewStep{Kind: "skip", Question: r.Question})
 	case *wrapUpReq:
 		s.hangUpIfCalling(u)
+		if r.NeverCall {
+			return ds.NeverCallAgain(ctx, u, r.CaseID, survey.DispositionCode(r.Code), r.Note)
+		}
 		return ds.WrapUp(ctx, u, r.CaseID, survey.DispositionCode(r.Code), r.Appointment, r.Note)
 	}
 	return survey.Errorf(survey.EInvalid, "%s is not an interviewer request", typ)

@@ -121,7 +121,8 @@ const sqlInWindow = `CROSS JOIN LATERAL (SELECT ($2::timestamptz AT TIME ZONE co
 
 // sqlClaim picks the best due case for interviewer $1 at $2 among the
 // running CATI campaigns they are assigned to, inside the respondent's local
-// calling window: due appointments first (their own or anyone's), then
+// calling window, whose number is on neither the system-wide do-not-call
+// list nor the campaign's: due appointments first (their own or anyone's), then
 // priority, then the respondents whose window closes soonest. SKIP LOCKED
 // lets concurrent claims pass each other instead of queueing on one row.
 const sqlClaim = `
@@ -138,7 +139,9 @@ WITH cand AS (
     WHERE sc.next_attempt_at <= $2
       AND ((sc.status = 'open' AND sc.attempts < cp.max_attempts)
            OR (sc.status = 'appointment' AND ap.at <= $2 AND (ap.interviewer_id IS NULL OR ap.interviewer_id = $1)))
-      AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_e164 = ct.phone_e164 AND (d.expires_at IS NULL OR d.expires_at > $2))
+      AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_e164 = ct.phone_e164
+                      AND (d.campaign_id IS NULL OR d.campaign_id = sc.campaign_id)
+                      AND (d.expires_at IS NULL OR d.expires_at > $2))
     ORDER BY (sc.status = 'appointment') DESC, sc.priority DESC, (w.closes - l.local::time), sc.next_attempt_at, sc.id
     LIMIT 1
     FOR UPDATE OF sc SKIP LOCKED
@@ -296,8 +299,13 @@ VALUES ($1, 'outbound', $2, $3, $4) RETURNING id`
 
 // StartAttempt records a new outbound call attempt of case caseID to phone
 // (placed by interviewer userID; zero: the dialer), counted against the
-// campaign's maximum. It runs in the caller's transaction.
+// campaign's maximum. A number on the system-wide or the campaign's
+// do-not-call list is refused (survey.OnDNC, EConflict) and nothing is
+// recorded. It runs in the caller's transaction.
 func StartAttempt(ctx context.Context, tx DBTX, caseID survey.CaseID, phone string, userID survey.UserID, now time.Time) (survey.AttemptID, error) {
+	if err := checkDNC(ctx, tx, caseID, phone, now); err != nil {
+		return 0, err
+	}
 	var id survey.AttemptID
 	if err := tx.QueryRow(ctx, sqlStartAttempt, caseID, phone, now, nullID(userID)).Scan(&id); err != nil {
 		return 0, fmt.Errorf("start attempt of case %d: %w", caseID, err)
@@ -596,8 +604,21 @@ func ApplyOutcome(ctx context.Context, tx DBTX, t Settle, o survey.Outcome, now 
 			return err
 		}
 	}
+	if o.DoNotCall {
+		if _, err := tx.Exec(ctx, sqlNeverCall, t.Case, now, t.By, o.Note); err != nil {
+			return fmt.Errorf("list the number of case %d as do-not-call: %w", t.Case, err)
+		}
+	}
 	return nil
 }
+
+// sqlNeverCall puts case $1's number on its campaign's do-not-call list, as
+// added by user $3 from the console.
+const sqlNeverCall = `
+INSERT INTO dnc (phone_e164, campaign_id, added_at, added_by, source, note)
+SELECT ct.phone_e164, sc.campaign_id, $2, coalesce((SELECT 'interviewer:' || name FROM app_user WHERE id = $3), 'system'), 'console', $4
+FROM survey_case sc JOIN contact ct ON ct.id = sc.contact_id WHERE sc.id = $1
+ON CONFLICT (phone_e164, coalesce(campaign_id, 0)) DO NOTHING`
 
 // nullID is a zero id as NULL.
 func nullID[ID ~int64](id ID) *ID {

@@ -103,6 +103,7 @@ func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
 const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
+	codeCheckViolation      = "23514"
 )
 
 func pgCode(err error) string {

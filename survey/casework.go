@@ -245,6 +245,10 @@ type WrapUp struct {
 	Appointment string // a respondent-local time (LocalLayout): book a call back instead
 	Note        string
 	Now         time.Time
+	// NeverCall is the respondent's "never call me again": the case closes
+	// as a refusal (Code "" is 2.11) and its number goes on the campaign's
+	// do-not-call list (Outcome.DoNotCall).
+	NeverCall bool
 }
 
 // Decide turns a wrap-up into what happens to the case:
@@ -262,6 +266,9 @@ type WrapUp struct {
 //     the catalog's) retry delay, keeping an interview in progress for the
 //     call back.
 func Decide(w WrapUp) (Outcome, error) {
+	if w.NeverCall {
+		return neverCall(w)
+	}
 	if !w.Dialed && w.Appointment == "" && !IsRecordCode(w.Code) {
 		return Outcome{}, NotDialed(w.Code)
 	}
@@ -452,4 +459,25 @@ func FittingCodes(dialed bool, verdict Status) []DispositionCode {
 		return []DispositionCode{CodeBreakoff, "2.11", "2.112", "2.111"}
 	}
 	return []DispositionCode{CodeNoAnswer, CodeBusy, CodeAnsweringMachine, "2.221", CodeNonWorking, "3.16"}
+}
+
+// neverCall closes the case as a refusal and lists its number: a
+// respondent who asks never to be called again has refused.
+func neverCall(w WrapUp) (Outcome, error) {
+	if w.Appointment != "" {
+		return Outcome{}, Errorf(EInvalid, "never call again and a call back exclude each other: choose one")
+	}
+	if w.Code == "" {
+		w.Code = CodeRefusal
+	}
+	if w.Code != CodeRefusal && w.Code != "2.111" && w.Code != "2.112" {
+		return Outcome{}, Errorf(EInvalid, "never call again closes the case as a refusal (2.11, 2.111 or 2.112), not %s", Clip(string(w.Code), 16))
+	}
+	w.NeverCall = false
+	o, err := Decide(w)
+	if err != nil {
+		return Outcome{}, err
+	}
+	o.DoNotCall = true
+	return o, nil
 }

@@ -213,6 +213,9 @@ type Outcome struct {
 	// FinishInterview, when set, ends the case's interview in progress.
 	FinishInterview Status
 	LastQuestion    string
+	// DoNotCall puts the case's number on its campaign's do-not-call list
+	// in the same transaction (WrapUp.NeverCall).
+	DoNotCall bool
 }
 
 // Desk is where an interviewer stands: what they are doing, on which case,

@@ -358,7 +358,16 @@ function wrapUpPanel() {
     h("p", { class: "muted" }, "— or —"),
     h("label", {}, "Call back at (respondent's time, " + (desk.case.tz || "UTC") + ") ", h("input", { type: "datetime-local", name: "appointment", id: "appointment" })),
     h("label", {}, "Note ", h("textarea", { name: "note", id: "note", rows: 2, cols: 60 })),
-    h("div", { class: "actions" }, h("button", { type: "submit", id: "submit-wrapup", autofocus: true }, "Finish case (Enter)")));
+    h("div", { class: "actions" }, h("button", { type: "submit", id: "submit-wrapup", autofocus: true }, "Finish case (Enter)"),
+      // The respondent asked never to be called again: a refusal (2.11
+      // unless another refusal code is picked) and the number goes on the
+      // campaign's do-not-call list.
+      h("button", { type: "button", id: "never-call", onclick: () => {
+        if (!window.confirm("Never call " + (desk.case.phone || "this number") + " again for this campaign? The case closes as a refusal.")) { return; }
+        const fd = new FormData(form);
+        const code = ["2.11", "2.111", "2.112"].includes(fd.get("code")) ? fd.get("code") : "";
+        request("wrap_up", { case_id: caseId(), code: code, never_call: true, note: fd.get("note") || "" });
+      } }, "Never call again")));
   return [h("h2", {}, "Wrap-up"), form];
 }
 

@@ -254,6 +254,7 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		Store:   db,
 		Tokens:  db,
 		Audio:   promptsAudio{catalog},
+		DNC:     db,
 		Console: console,
 		Parsed:  engine.Parsed(),
 		Mounts:  mounts,
