@@ -34,6 +34,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -331,6 +332,7 @@ type bridgeConfig struct {
 	duration time.Duration // the measured window
 	rate     float64       // calls set up per second
 	monitor  int           // every monitor-th call has a supervisor listening; 0: none
+	profile  string        // when set, CPU profiles of the window go to PROFILE-server-N.pprof and PROFILE-load-N.pprof
 	log      io.Writer
 }
 
@@ -385,6 +387,7 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	rate := fs.Float64("rate", 25, "bridged calls set up per second")
 	monitor := fs.Int("monitor", 10, "every Nth call has a supervisor listening (a mixed route); 0: none")
 	asJSON := fs.Bool("json", false, "print one JSON object per run instead of the table")
+	profile := fs.String("cpuprofile", "", "write CPU profiles of each window, the server's to `PREFIX`-server-N.pprof and this process's to PREFIX-load-N.pprof")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -409,7 +412,7 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	// Here: a browser socket and an RTP socket per call; in the server an
 	// RTP socket per call.
 	raiseFileLimit(uint64(3*slices.Max(runs)+256), stderr)
-	cfg := bridgeConfig{duration: *duration, rate: *rate, monitor: *monitor, log: stderr}
+	cfg := bridgeConfig{duration: *duration, rate: *rate, monitor: *monitor, profile: *profile, log: stderr}
 	out := &bridgeTable{w: stdout, json: *asJSON}
 	for _, n := range runs {
 		res, err := bridgeSpawned(ctx, exe, n, cfg)
@@ -629,6 +632,11 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 		return server, load
 	}
 	srvDrops0, loadDrops0 := drops()
+	var profiled chan error
+	if cfg.profile != "" {
+		profiled = make(chan error, 1)
+		go func() { profiled <- profileWindow(ctx, cfg, n, srv.addr) }()
+	}
 	cpu0, self0, idle0, t0 := probe.cpu(), selfCPU(), machineIdle(), time.Now()
 	r.win.state.Store(1)
 	select {
@@ -638,6 +646,11 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 	}
 	r.win.state.Store(2)
 	cpu1, self1, idle1, t1 := probe.cpu(), selfCPU(), machineIdle(), time.Now()
+	if profiled != nil {
+		if perr := <-profiled; perr != nil {
+			fmt.Fprintf(cfg.log, "bridgebench: profile: %v\n", perr)
+		}
+	}
 	close(echoDone)
 	// Packets sent at the window's end are still on their way.
 	select {
@@ -677,6 +690,42 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 	r.summarize(&res)
 	stopServer()
 	return res, err
+}
+
+// profileWindow writes CPU profiles of the measured window: the
+// server's, fetched from its control API's /debug/pprof/profile, and this
+// process's.
+func profileWindow(ctx context.Context, cfg bridgeConfig, n int, ctl string) error {
+	load, err := os.Create(fmt.Sprintf("%s-load-%d.pprof", cfg.profile, n))
+	if err != nil {
+		return err
+	}
+	defer load.Close()
+	if err := pprof.StartCPUProfile(load); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	secs := max(1, int(cfg.duration.Round(time.Second)/time.Second))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", ctl, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("server profile: %s", resp.Status)
+	}
+	f, err := os.Create(fmt.Sprintf("%s-server-%d.pprof", cfg.profile, n))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	return f.Close()
 }
 
 // summarize adds up what the calls measured.

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"strconv"
 	"sync"
@@ -119,6 +120,7 @@ func startBridgeServer(trunk string, maxCalls int, log *slog.Logger) (*bridgeSer
 	mux.HandleFunc("POST /dial", s.dial)
 	mux.HandleFunc("POST /monitor", s.monitor)
 	mux.HandleFunc("GET /stats", s.stats)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile) // bridgebench -cpuprofile
 	if s.ln, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
