@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
@@ -33,6 +34,8 @@ type DNCStore interface {
 	DNC(ctx context.Context, campaign survey.CampaignID) ([]survey.DNCEntry, error)
 	// RemoveDNC takes a number off a list; survey.ENotFound if it is not on it.
 	RemoveDNC(ctx context.Context, campaign survey.CampaignID, phone string) error
+	// CaseDNC lists the listings that hold case id's number at now.
+	CaseDNC(ctx context.Context, id survey.CaseID, phone string, now time.Time) ([]survey.DNCEntry, error)
 }
 
 // dncRow is a line of a CSV file left out, and how to fix it.

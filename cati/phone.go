@@ -358,8 +358,12 @@ func (s *Server) casePage(w http.ResponseWriter, r *http.Request, sess *session)
 	if err != nil {
 		return err
 	}
+	holds, err := s.whyNotCalled(r.Context(), cd.ID)
+	if err != nil {
+		return err
+	}
 	s.render(w, r, http.StatusOK, "case", pageData{Title: "Case " + strconv.FormatInt(id, 10), Session: sess, Data: map[string]any{
-		"Case": cd, "Status": cd.Status, "Final": cd.FinalDisposition, "Attempts": cd.History}})
+		"Case": cd, "Status": cd.Status, "Final": cd.FinalDisposition, "Attempts": cd.History, "Holds": holds}})
 	return nil
 }
 
@@ -367,4 +371,58 @@ func (s *Server) casePage(w http.ResponseWriter, r *http.Request, sess *session)
 // serves it to a token.
 func (s *Server) recordingPage(w http.ResponseWriter, r *http.Request, _ *session) error {
 	return s.getRecording(w, r)
+}
+
+// holdView is one rule keeping a case from being called.
+type holdView struct {
+	Rule  string     `json:"rule"`
+	Text  string     `json:"text"`
+	Until *time.Time `json:"until,omitempty"`
+}
+
+// whyNotCalled is every rule holding case id back now ("why is case X not
+// being called?"); none when it is due.
+func (s *Server) whyNotCalled(ctx context.Context, id survey.CaseID) ([]holdView, error) {
+	if s.console == nil {
+		return nil, httpError(http.StatusServiceUnavailable, survey.EInternal, "cases are not served without the console")
+	}
+	cd, err := s.console.Desks.Case(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	camp, err := s.console.Campaigns.Campaign(ctx, cd.CampaignID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var dnc []survey.DNCEntry
+	if s.dnc != nil {
+		if dnc, err = s.dnc.CaseDNC(ctx, id, cd.Contact.Phone, now); err != nil {
+			return nil, err
+		}
+	}
+	out := []holdView{}
+	for _, h := range survey.WhyNotCalled(cd, camp, dnc, now) {
+		v := holdView{Rule: h.Rule, Text: h.Text}
+		if !h.Until.IsZero() {
+			u := h.Until.UTC()
+			v.Until = &u
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// getWhy answers GET /api/v1/cases/{id}/why.
+func (s *Server) getWhy(w http.ResponseWriter, r *http.Request) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return survey.Errorf(survey.ENotFound, "no case %q", survey.Clip(r.PathValue("id"), 20))
+	}
+	hs, err := s.whyNotCalled(r.Context(), survey.CaseID(id))
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, map[string]any{"case_id": id, "due": len(hs) == 0, "holds": hs})
+	return nil
 }

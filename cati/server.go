@@ -193,6 +193,7 @@ func (s *Server) table() []route {
 		{"PUT /api/v1/questionnaires/{id}/prompts/{lang}/{prompt}", uploaders, s.putPrompt},
 
 		{"GET /api/v1/recordings/{name}", readers, s.getRecording},
+		{"GET /api/v1/cases/{id}/why", readers, s.getWhy},
 
 		{"GET /api/v1/interviews", readers, s.listInterviews},
 		{"GET /api/v1/interviews/{id}", readers, s.getInterview},

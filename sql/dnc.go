@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -136,4 +137,22 @@ func (db *DB) RemoveDNC(ctx context.Context, campaign survey.CampaignID, phone s
 		return survey.Errorf(survey.ENotFound, "%s is not on that do-not-call list", survey.Clip(phone, 40))
 	}
 	return nil
+}
+
+// CaseDNC lists the listings of case id's number that hold it at now (the
+// system-wide one first); none when it may be called.
+func (db *DB) CaseDNC(ctx context.Context, id survey.CaseID, phone string, now time.Time) ([]survey.DNCEntry, error) {
+	var out []survey.DNCEntry
+	err := db.retry(ctx, func() error {
+		rows, err := db.pool.Query(ctx, strings.TrimSuffix(sqlDNCHit, " LIMIT 1"), id, phone, now)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.DNCEntry, error) { return scanDNC(row) })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("do-not-call listings of case %d: %w", id, err)
+	}
+	return out, nil
 }
