@@ -130,6 +130,7 @@ func TestSettleAgreesWithAdapters(t *testing.T) {
 		{Signal{SIPStatus: 410}, survey.DialNotWorking},
 		{Signal{SIPStatus: 484}, survey.DialNotWorking},
 		{Signal{SIPStatus: 604}, survey.DialNotWorking},
+		{Signal{SIPStatus: 603}, survey.DialRejected},
 		// "any other response, none, a bad SDP": technical.
 		{Signal{SIPStatus: 401}, survey.DialTechnical},
 		{Signal{SIPStatus: 403}, survey.DialTechnical},
@@ -177,14 +178,6 @@ func TestSettleAgreesWithAdapters(t *testing.T) {
 				t.Errorf("%s says %s for %+v, the cause table %s", name, r.adapter, r.sig, got)
 			}
 		}
-	}
-
-	// The one input where the table parts from an adapter on purpose: a
-	// 603 Decline is the callee (or its network) refusing the call, which
-	// AAPOR files as call blocking (3.15); ivr/sipua's refusal() still
-	// reports it as technical, "as before", and should follow.
-	if got := Settle(Signal{SIPStatus: 603}).Outcome; got != survey.DialRejected {
-		t.Errorf("SIP 603 settles as %s, want rejected", got)
 	}
 }
 

@@ -24,7 +24,7 @@ import (
 //	answered        2xx with a usable SDP answer           StasisStart of the originated channel
 //	busy            486, 600                               17; BUSY
 //	no_answer       the ring timeout, 408, 480, 487        18, 19; NOANSWER
-//	rejected        —  (603 Decline is technical, as before) 21
+//	rejected        603 Decline                            21
 //	not_working     404, 410, 484, 604                     1, 22, 28
 //	technical       any other response, none, a bad SDP    any other cause
 //	cancelled       ctx ended before the answer (CANCEL)   ctx ended before the answer (channel deleted)

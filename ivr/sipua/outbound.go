@@ -288,6 +288,8 @@ func refusal(code int) survey.DialOutcome {
 		return survey.DialNoAnswer
 	case sip.StatusNotFound, sip.StatusGone, sip.StatusAddressIncomplete, 604:
 		return survey.DialNotWorking
+	case 603: // Decline
+		return survey.DialRejected // the callee or its network refused the call
 	}
 	return survey.DialTechnical
 }

@@ -76,7 +76,7 @@ func TestSurveyDial(t *testing.T) {
 		}, want: ivr.DialResult{Outcome: survey.DialBusy, SIPStatus: 486, Reason: "Busy Here", Q850Cause: 17}},
 		{name: "rejected", callee: func(t *testing.T, in *sipuatest.Incoming) {
 			in.Reject(603, "Decline", sip.NewHeader("Reason", `Q.850;cause=21`))
-		}, want: ivr.DialResult{Outcome: survey.DialTechnical, SIPStatus: 603, Reason: "Decline", Q850Cause: 21}},
+		}, want: ivr.DialResult{Outcome: survey.DialRejected, SIPStatus: 603, Reason: "Decline", Q850Cause: 21}},
 		{name: "no answer", callee: func(t *testing.T, in *sipuatest.Incoming) {
 			in.Ring()
 			<-in.Cancelled() // the ring timeout sends CANCEL
