@@ -98,20 +98,6 @@ func (s *Server) region(r *http.Request) (string, error) {
 	return "US", nil
 }
 
-// e164 normalizes a phone number, or says how to fix it.
-func e164(raw, region string) (string, error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return "", survey.Errorf(survey.EInvalid, "the phone number is empty")
-	}
-	num, err := phonenumbers.Parse(raw, region)
-	if err != nil || !phonenumbers.IsValidNumber(num) {
-		return "", survey.Errorf(survey.EInvalid, "%q is not a valid phone number: write it as +country number (numbers without +country are read as %s numbers)",
-			survey.Clip(raw, 40), region)
-	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
-}
-
 func (s *Server) listDNC(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.dncStore()
 	if err != nil {

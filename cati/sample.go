@@ -188,18 +188,12 @@ func parseSample(r io.Reader, m Mapping, region string, progress func(rows int, 
 			fail(line, "has %d fields; the header has %d", len(rec), len(header))
 			continue
 		}
-		raw := strings.TrimSpace(rec[phoneCol])
-		if raw == "" {
-			fail(line, "the phone number is empty")
+		num, phone, err := parsePhone(rec[phoneCol], region)
+		if err != nil {
+			fail(line, "%s", survey.ErrorMessage(err))
 			continue
 		}
-		num, err := phonenumbers.Parse(raw, region)
-		if err != nil || !phonenumbers.IsValidNumber(num) {
-			fail(line, "%q is not a valid phone number (numbers without +country are read as %s numbers)", survey.Clip(raw, 40), region)
-			continue
-		}
-		e164 := phonenumbers.Format(num, phonenumbers.E164)
-		row := survey.SampleRow{Line: line, Phone: e164, Attrs: map[string]string{}}
+		row := survey.SampleRow{Line: line, Phone: phone, Attrs: map[string]string{}}
 		if tzCol >= 0 && strings.TrimSpace(rec[tzCol]) != "" {
 			row.TZ = strings.TrimSpace(rec[tzCol])
 			ok, known := tzCache[row.TZ]
@@ -215,7 +209,7 @@ func parseSample(r io.Reader, m Mapping, region string, progress func(rows int, 
 		} else {
 			row.TZ = numberZone(num)
 			if row.TZ == "" {
-				fail(line, "the time zone of %s cannot be told from the number; add a time zone column", e164)
+				fail(line, "the time zone of %s cannot be told from the number; add a time zone column", phone)
 				continue
 			}
 		}
@@ -242,15 +236,15 @@ func parseSample(r io.Reader, m Mapping, region string, progress func(rows int, 
 			fail(line, "%s is longer than %d characters", tooLong, maxFieldRunes)
 			continue
 		}
-		if first, dup := seen[e164]; dup {
+		if first, dup := seen[phone]; dup {
 			if len(rep.Duplicates) < maxRowErrors {
-				rep.Duplicates = append(rep.Duplicates, rowError{Line: line, Message: fmt.Sprintf("%s is also on line %d", e164, first)})
+				rep.Duplicates = append(rep.Duplicates, rowError{Line: line, Message: fmt.Sprintf("%s is also on line %d", phone, first)})
 			} else {
 				rep.Truncated = true
 			}
 			continue
 		}
-		seen[e164] = line
+		seen[phone] = line
 		rep.Rows = append(rep.Rows, row)
 	}
 	if progress != nil {
@@ -285,4 +279,27 @@ func csvMessage(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// e164 normalizes a phone number (a sample's, a do-not-call listing's),
+// reading one without +country as a number of region, or says how to fix
+// it.
+func e164(raw, region string) (string, error) {
+	_, phone, err := parsePhone(raw, region)
+	return phone, err
+}
+
+// parsePhone is e164 with the parsed number, for what else it tells (its
+// time zone).
+func parsePhone(raw, region string) (*phonenumbers.PhoneNumber, string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, "", survey.Errorf(survey.EInvalid, "the phone number is empty")
+	}
+	num, err := phonenumbers.Parse(raw, region)
+	if err != nil || !phonenumbers.IsValidNumber(num) {
+		return nil, "", survey.Errorf(survey.EInvalid, "%q is not a valid phone number (numbers without +country are read as %s numbers)",
+			survey.Clip(raw, 40), region)
+	}
+	return num, phonenumbers.Format(num, phonenumbers.E164), nil
 }
