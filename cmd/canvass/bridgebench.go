@@ -548,29 +548,8 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 		}
 		heapBefore = st.HeapInuse
 	}
-	var rssPeak atomic.Int64
-	watchDone := make(chan struct{})
-	var watching sync.WaitGroup
-	watching.Go(func() {
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if probe != nil {
-				if v, err := probe.rss(); err == nil && v > rssPeak.Load() {
-					rssPeak.Store(v)
-				}
-			}
-			select {
-			case <-watchDone:
-				return
-			case <-t.C:
-			}
-		}
-	})
-	defer func() {
-		close(watchDone)
-		watching.Wait()
-	}()
+	rss := watchRSS(probe, 200*time.Millisecond)
+	defer rss.stop()
 
 	// Set up the calls at cfg.rate a second.
 	fmt.Fprintf(cfg.log, "bridgebench: setting up %d bridged calls, %g a second\n", n, cfg.rate)
@@ -683,8 +662,8 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 	}
 	if probe != nil {
 		mb := func(b int64) *float64 { return ptr(float64(b) / (1 << 20)) }
-		res.RSSBefore, res.RSSPeak = mb(rssBefore), mb(rssPeak.Load())
-		res.RSSPerCall = ptr(float64(rssPeak.Load()-rssBefore) / 1024 / up)
+		res.RSSBefore, res.RSSPeak = mb(rssBefore), mb(rss.peak.Load())
+		res.RSSPerCall = ptr(float64(rss.peak.Load()-rssBefore) / 1024 / up)
 		res.HeapPerCall = ptr((float64(st.HeapInuse) - float64(heapBefore)) / 1024 / up)
 	}
 	r.summarize(&res)

@@ -286,19 +286,14 @@ func measure(ctx context.Context, n int, cfg loadConfig, probe *serverProbe) (lo
 
 	// The watchers: resident memory through the whole run (the peak comes
 	// with the calls), jitter of every call up during the window.
+	rss := watchRSS(probe, 100*time.Millisecond)
 	stopWatch := make(chan struct{})
-	var rssPeak atomic.Int64
 	var jitter []time.Duration
 	var watching sync.WaitGroup
 	watching.Go(func() {
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if probe != nil {
-				if v, err := probe.rss(); err == nil && v > rssPeak.Load() {
-					rssPeak.Store(v)
-				}
-			}
 			select {
 			case <-stopWatch:
 				return
@@ -356,6 +351,7 @@ func measure(ctx context.Context, n int, cfg loadConfig, probe *serverProbe) (lo
 	slots.Wait()
 	close(stopWatch)
 	watching.Wait()
+	rss.stop()
 
 	r.summarize(&res)
 	res.JitterP99 = ms(percentile(jitter, 0.99))
@@ -380,8 +376,8 @@ func measure(ctx context.Context, n int, cfg loadConfig, probe *serverProbe) (lo
 				}
 			}
 		}
-		res.RSSBefore, res.RSSPeak = ptr(float64(rssBefore)/1024), ptr(float64(rssPeak.Load())/1024)
-		res.RSSPerCall = ptr(float64(rssPeak.Load()-rssBefore) / 1024 / float64(n))
+		res.RSSBefore, res.RSSPeak = ptr(float64(rssBefore)/1024), ptr(float64(rss.peak.Load())/1024)
+		res.RSSPerCall = ptr(float64(rss.peak.Load()-rssBefore) / 1024 / float64(n))
 		if haveMem && memPeak.heapInuse > 0 {
 			perCall := func(peak, before int64) *float64 { return ptr(float64(peak-before) / 1024 / float64(n)) }
 			res.HeapPerCall = perCall(memPeak.heapInuse, memBefore.heapInuse)
@@ -1103,4 +1099,41 @@ func (t *loadTable) row(r loadResult) error {
 	}
 	_, err := io.WriteString(t.w, b.String())
 	return err
+}
+
+// rssWatch samples a server's resident memory until stopped, keeping the
+// peak (it comes with the calls, not at the end of a run).
+type rssWatch struct {
+	peak atomic.Int64
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+// watchRSS samples probe's RSS every period; a nil probe samples nothing.
+func watchRSS(probe *serverProbe, every time.Duration) *rssWatch {
+	w := &rssWatch{done: make(chan struct{})}
+	if probe == nil {
+		return w
+	}
+	w.wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			if v, err := probe.rss(); err == nil && v > w.peak.Load() {
+				w.peak.Store(v)
+			}
+			select {
+			case <-w.done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return w
+}
+
+// stop ends the sampling and waits for it.
+func (w *rssWatch) stop() {
+	close(w.done)
+	w.wg.Wait()
 }
