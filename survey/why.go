@@ -70,23 +70,14 @@ func WhyNotCalled(c Case, camp Campaign, dnc []DNCEntry, now time.Time) []Hold {
 	return hs
 }
 
-// Next is the next instant after t at which a window opens, in loc; false
-// when there are no windows. It looks a week and a day ahead, minute by
-// quarter hour, then to the minute.
+// Next is the first minute from t on at which a window is open, in loc;
+// false when none opens within eight days (no windows).
 func (ws Windows) Next(t time.Time, loc *time.Location) (time.Time, bool) {
-	if len(ws) == 0 {
-		return time.Time{}, false
-	}
 	t = t.Truncate(time.Minute)
-	for step := t; step.Before(t.Add(8 * 24 * time.Hour)); step = step.Add(15 * time.Minute) {
-		if !ws.Contains(step, loc) {
-			continue
+	for m := t; m.Before(t.Add(8 * 24 * time.Hour)); m = m.Add(time.Minute) {
+		if ws.Contains(m, loc) {
+			return m, true
 		}
-		// Back to the minute it opened, not before t.
-		for m := step.Add(-time.Minute); m.After(t) && ws.Contains(m, loc); m = m.Add(-time.Minute) {
-			step = m
-		}
-		return step, true
 	}
 	return time.Time{}, false
 }
