@@ -297,23 +297,48 @@ func TestPhoneInChromium(t *testing.T) {
 	}
 	sam.screenshot("case")
 
-	// What the respondent heard, phase by phase: the interviewer always,
-	// the supervisor only in barge.
+	// What the respondent heard: the interviewer throughout, the
+	// supervisor in one stretch no longer than the barge phase. The phone's
+	// recording is not on the wall clock (under load its audio arrives late
+	// and in bursts, and it records what arrives), so the supervisor's tone
+	// is found by content, 100 ms at a time: a leak in listen or whisper
+	// would lengthen the stretch or make a second one.
 	heard := resp.Heard()
-	at := func(d time.Duration) int { return min(len(heard), max(0, int(d.Seconds()*8000))) }
-	margin := 400 * time.Millisecond
+	var barge time.Duration
 	for _, ph := range phases {
-		seg := heard[at(ph.from+margin):at(ph.to-margin)]
-		iv, sup := baresiptest.Power(seg, interviewerHz, 8000), baresiptest.Power(seg, supervisorHz, 8000)
-		t.Logf("%s %v–%v: interviewer %.3g, supervisor %.3g", ph.mode, ph.from, ph.to, iv, sup)
-		if iv < 1e8 {
-			t.Errorf("%s: the respondent did not hear the interviewer (%.3g)", ph.mode, iv)
+		t.Logf("%s %v–%v", ph.mode, ph.from, ph.to)
+		if ph.mode == "barge" {
+			barge = ph.to - ph.from
 		}
-		// A heard tone is above 1e10 here; noise and codec products
-		// of the other tones stay under 1e7.
-		if barge := ph.mode == "barge"; barge != (sup > 1e8) {
-			t.Errorf("%s: the respondent hears the supervisor: %v (%.3g)", ph.mode, sup > 1e8, sup)
+	}
+	const chunk = 800 // 100 ms
+	var supChunks, runs, ivChunks, chunks int
+	inRun := false
+	for i := 0; i+chunk <= len(heard); i += chunk {
+		seg := heard[i : i+chunk]
+		chunks++
+		// A heard tone is above 1e10 here; noise and codec products of
+		// the other tones stay under 1e7.
+		if baresiptest.Power(seg, interviewerHz, 8000) > 1e8 {
+			ivChunks++
 		}
+		sup := baresiptest.Power(seg, supervisorHz, 8000) > 1e8
+		if sup {
+			supChunks++
+			if !inRun {
+				runs++
+			}
+		}
+		inRun = sup
+	}
+	heardSup := time.Duration(supChunks) * 100 * time.Millisecond
+	t.Logf("the respondent heard the interviewer in %d of %d 100 ms chunks, the supervisor in %d (%d stretches; barge lasted %v)",
+		ivChunks, chunks, supChunks, runs, barge)
+	if runs != 1 || heardSup < 300*time.Millisecond || heardSup > barge+300*time.Millisecond {
+		t.Errorf("the respondent heard the supervisor for %v in %d stretches; want one stretch within the barge's %v", heardSup, runs, barge)
+	}
+	if ivChunks < chunks*7/10 {
+		t.Errorf("the respondent heard the interviewer in %d of %d chunks", ivChunks, chunks)
 	}
 	// The recording holds both sides: the respondent left, the interviewer right.
 	rec, err := baresiptest.ReadWAV(filepath.Join(rig.recordings, recording+".wav"))
