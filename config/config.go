@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/canvass/canvass/cati"
+	"github.com/canvass/canvass/dialer"
 	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/ivr/asterisk"
 	"github.com/canvass/canvass/ivr/phone"
@@ -38,6 +39,7 @@ type Config struct {
 	ARI      asterisk.Options    `yaml:"ari"`
 	WebRTC   webrtc.Options      `yaml:"webrtc"`
 	Phone    phone.Options       `yaml:"phone"`
+	Dialer   dialer.Options      `yaml:"dialer"`
 	Log      LogOptions          `yaml:"log"`
 }
 
@@ -73,6 +75,7 @@ func Default() Config {
 		ARI:      asterisk.DefaultOptions(),
 		WebRTC:   webrtc.DefaultOptions(),
 		Phone:    phone.DefaultOptions(),
+		Dialer:   dialer.DefaultOptions(),
 		Log:      LogOptions{Level: "info", Format: "text"},
 	}
 }
@@ -133,6 +136,9 @@ func env(c *Config) []struct {
 		{"CANVASS_ARI_SAMPLE_SHARE", num(&c.ARI.SampleShare)},
 		{"CANVASS_WEBRTC_LISTEN", str(&c.WebRTC.Listen)},
 		{"CANVASS_PHONE_VIA", str(&c.Phone.Via)},
+		{"CANVASS_DIALER_VIA", str(&c.Dialer.Via)},
+		{"CANVASS_DIALER_ARI_DIAL", str(&c.Dialer.ARIDial)},
+		{"CANVASS_DIALER_NODE", str(&c.Dialer.Node)},
 		{"CANVASS_PHONE_ARI_DIAL", str(&c.Phone.ARIDial)},
 		{"CANVASS_PHONE_GRACE", dur(&c.Phone.Grace)},
 		{"CANVASS_PHONE_RING_TIMEOUT", dur(&c.Phone.RingTimeout)},
@@ -221,5 +227,5 @@ func Load(file string, getenv func(string) string) (Config, error) {
 
 // Validate returns every problem of every section.
 func (c Config) Validate() error {
-	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.SIP.Validate(), c.ARI.Validate(), c.WebRTC.Validate(), c.Phone.Validate(), c.Log.Validate())
+	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.SIP.Validate(), c.ARI.Validate(), c.WebRTC.Validate(), c.Phone.Validate(), c.Dialer.Validate(), c.Log.Validate())
 }

@@ -173,10 +173,24 @@ const saveTimeout = 10 * time.Second
 // arrived and nothing was answered: then it was no interview, the store
 // keeps the call as an attempt, and the status is "".
 func (e *Engine) Run(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID) (survey.Status, error) {
-	log := e.log.With("interview_id", id, "questionnaire", iv.Questionnaire().ID)
+	return e.run(ctx, ch, iv, id, false)
+}
+
+// run is Run; keep leaves an interview the caller hung up on in progress
+// (CallInfo.Keep) and then reports survey.StatusInProgress.
+func (e *Engine) run(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID, keep bool) (survey.Status, error) {
 	callCtx, cancel := context.WithTimeout(ctx, e.opts.MaxCallDuration)
 	defer cancel()
 	cause, err := e.walk(callCtx, ch, iv, id)
+	if err != nil && callCtx.Err() != nil && ctx.Err() == nil {
+		cause, err = "max_call_duration", nil
+	}
+	return e.finish(ctx, ch, iv, id, keep, cause, err)
+}
+
+// finish records how the interview ended: cause and err are walk's.
+func (e *Engine) finish(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID, keep bool, cause string, err error) (survey.Status, error) {
+	log := e.log.With("interview_id", id, "questionnaire", iv.Questionnaire().ID)
 	last := ""
 	if qq := iv.Current(); qq != nil {
 		last = qq.ID
@@ -189,8 +203,6 @@ func (e *Engine) Run(ctx context.Context, ch Channel, iv *survey.Interview, id s
 			cause = ec.EndCause() // the line died rather than the caller hanging up
 		}
 	case err == nil:
-	case callCtx.Err() != nil && ctx.Err() == nil:
-		cause, err = "max_call_duration", nil
 	case ctx.Err() != nil:
 		cause = "shutdown"
 	default:
@@ -208,6 +220,16 @@ func (e *Engine) Run(ctx context.Context, ch Channel, iv *survey.Interview, id s
 		} else if !errors.Is(derr, survey.Conflict) {
 			log.Error("discard interview", "cause", cause, "err", derr)
 		}
+	}
+	if keep && status != survey.StatusComplete && cause != "completed" && cause != "no_valid_answer" {
+		// The dialer calls back and the interview resumes where it stopped.
+		log.Info("interview left in progress for the call back", "cause", cause, "last_question", last)
+		if cause != "hangup" {
+			if herr := ch.Hangup(finishCtx); herr != nil && !errors.Is(herr, ErrHangup) {
+				log.Warn("hang up", "err", herr)
+			}
+		}
+		return survey.StatusInProgress, err
 	}
 	if e.store != nil {
 		if ferr := e.store.FinishInterview(finishCtx, id, status, cause, last); ferr != nil {

@@ -43,7 +43,7 @@ const lostPage = 100
 // again next round).
 func (e *Engine) CloseLost(ctx context.Context, list Interviews) (int, error) {
 	f := survey.InterviewFilter{Status: survey.StatusInProgress, Mode: survey.ModeIVR,
-		To: e.now().Add(-e.opts.LostAfter()), Limit: lostPage, WithAnswers: true}
+		To: e.now().Add(-e.opts.LostAfter()), Limit: lostPage, WithAnswers: true, Unheld: true}
 	closed := 0
 	var errs []error
 	for {

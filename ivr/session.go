@@ -9,6 +9,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/canvass/canvass/prompts"
 	"github.com/canvass/canvass/survey"
@@ -25,10 +27,30 @@ type CallInfo struct {
 	Questionnaire string // from the request URI, the Stasis args…
 	Language      string // "" = ask with a language menu when there are several
 	Context       survey.Context
+	// Contact is the respondent's fields of an outbound call, for the
+	// questionnaire's piping and relevance (contact.<field>).
+	Contact map[string]string
 	// CaseID and AttemptID are the case and dial attempt of an outbound
 	// call (DialRequest's); 0 for an inbound one. The interview keeps them.
 	CaseID    survey.CaseID
 	AttemptID survey.AttemptID
+	// Resume is the case's keypad interview in progress, left by a call
+	// that ended early: the call resumes it at its first unanswered
+	// question instead of starting again (the store must be a Resumer).
+	Resume survey.InterviewID
+	// Keep leaves the interview in progress when the caller hangs up
+	// before its end, for the dialer's call back to resume; without it a
+	// hangup ends the interview as partial or break-off.
+	Keep bool
+}
+
+// Resumer is the store of an engine that resumes interviews on a call
+// back; *sql.DB is one.
+type Resumer interface {
+	// ResumeInterview puts interview id, still in progress, on the new
+	// call attempt and returns it with its answers; survey.Conflict when
+	// it has ended meanwhile.
+	ResumeInterview(ctx context.Context, id survey.InterviewID, attempt survey.AttemptID) (survey.InterviewRecord, error)
 }
 
 // Session is a prepared call.
@@ -71,6 +93,19 @@ func (s *Session) Questionnaire() *survey.Questionnaire { return s.q }
 // A caller who hangs up during the language menu leaves no interview.
 func (s *Session) Run(ctx context.Context, m Media) (survey.Status, error) {
 	ch := NewCall(m, s.e.now)
+	if s.info.Resume != 0 {
+		iv, id, ok, err := s.resume(ctx)
+		if err != nil {
+			s.e.apologize(ctx, ch, s.q.DefaultLanguage())
+			return "", err
+		}
+		if ok {
+			if err := s.e.welcomeBack(ctx, ch, iv); err != nil {
+				return s.e.finish(ctx, ch, iv, id, s.info.Keep, "", err)
+			}
+			return s.e.run(ctx, ch, iv, id, s.info.Keep)
+		}
+	}
 	lang := s.info.Language
 	if lang == "" {
 		var err error
@@ -81,18 +116,76 @@ func (s *Session) Run(ctx context.Context, m Media) (survey.Status, error) {
 			return survey.StatusBreakoff, nil
 		}
 	}
-	iv, err := s.q.Start(lang, nil, s.e.now)
+	iv, err := s.q.Start(lang, s.info.Contact, s.e.now)
 	if err != nil {
 		return "", err
 	}
 	id, err := s.e.store.StartInterview(ctx, survey.InterviewRecord{Questionnaire: s.q.ID, Version: s.version,
-		Mode: survey.ModeIVR, Language: lang, Context: s.info.Context,
+		Mode: survey.ModeIVR, Language: lang, Context: s.info.Context, Contact: s.info.Contact,
 		CaseID: s.info.CaseID, AttemptID: s.info.AttemptID})
 	if err != nil {
 		s.e.apologize(ctx, ch, lang)
 		return "", fmt.Errorf("start interview: %w", err)
 	}
-	return s.e.Run(ctx, ch, iv, id)
+	return s.e.run(ctx, ch, iv, id, s.info.Keep)
+}
+
+// resume loads the case's interview in progress at the version it is
+// pinned to, with its answers; ok is false when it ended meanwhile (a new
+// one starts then).
+func (s *Session) resume(ctx context.Context) (*survey.Interview, survey.InterviewID, bool, error) {
+	r, ok := s.e.store.(Resumer)
+	if !ok {
+		return nil, 0, false, nil
+	}
+	rec, err := r.ResumeInterview(ctx, s.info.Resume, s.info.AttemptID)
+	if survey.ErrorCodeOf(err) == survey.EConflict {
+		return nil, 0, false, nil
+	}
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("resume interview %d: %w", s.info.Resume, err)
+	}
+	v, err := s.e.questionnaires.Questionnaire(ctx, rec.Questionnaire, rec.Version)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("resume interview %d: questionnaire %s version %d: %w", rec.ID, rec.Questionnaire, rec.Version, err)
+	}
+	q, err := s.e.parsed.Get(v)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	iv, err := q.Resume(rec.Language, rec.Contact, rec.Answers, s.e.now)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("resume interview %d: %w", rec.ID, err)
+	}
+	return iv, rec.ID, true, nil
+}
+
+// welcomeBack tells a caller whose interview resumes where it stands: the
+// questionnaire's resume text, or the stock phrase, with {question} and
+// {questions} the number of the question it resumes at and how many there
+// are.
+func (e *Engine) welcomeBack(ctx context.Context, ch Channel, iv *survey.Interview) error {
+	q, lang := iv.Questionnaire(), iv.Language()
+	at, total := 0, 0
+	cur := iv.Current()
+	for _, qq := range q.Questions {
+		if !qq.Answerable() {
+			continue
+		}
+		total++
+		if cur != nil && qq.ID == cur.ID {
+			at = total
+		}
+	}
+	if at == 0 {
+		at = total
+	}
+	p := Prompt{ID: prompts.PhraseResume, Language: lang, Text: phrase(lang, prompts.PhraseResume)}
+	if t := q.ResumeText.In(lang, q.DefaultLanguage()); t != "" {
+		p = Prompt{Questionnaire: q.ID, ID: "resume", Language: lang, Text: t}
+	}
+	p.Text = strings.NewReplacer("{question}", strconv.Itoa(at), "{questions}", strconv.Itoa(total)).Replace(p.Text)
+	return ch.Say(ctx, p)
 }
 
 // languageMenu asks "for English press 1, pour le français appuyez sur 2"

@@ -49,25 +49,35 @@ const (
 	PhraseNoMatch      = "no_match"
 	PhraseLanguageMenu = "language_menu" // a format with the key (%d); recorded per key as language_menu.N
 	PhraseApology      = "apology"
+	// PhraseResume greets a respondent called back to finish a keypad
+	// interview; {question} and {questions} are filled in.
+	PhraseResume = "resume"
 )
 
 // phrases are the stock phrases by language and id.
 func phrases() map[string]map[string]string {
 	return map[string]map[string]string{
 		"en": {PhraseNoInput: "Sorry, I did not hear your answer.", PhraseNoMatch: "Sorry, that is not a valid answer.",
-			PhraseLanguageMenu: "For English, press %d.", PhraseApology: "Sorry, this survey is not available. Goodbye."},
+			PhraseLanguageMenu: "For English, press %d.", PhraseApology: "Sorry, this survey is not available. Goodbye.",
+			PhraseResume: "Welcome back. We were at question {question} of {questions}; let us continue."},
 		"fr": {PhraseNoInput: "Désolé, je n'ai pas entendu votre réponse.", PhraseNoMatch: "Désolé, cette réponse n'est pas valable.",
-			PhraseLanguageMenu: "Pour le français, appuyez sur le %d.", PhraseApology: "Désolé, ce questionnaire n'est pas disponible. Au revoir."},
+			PhraseLanguageMenu: "Pour le français, appuyez sur le %d.", PhraseApology: "Désolé, ce questionnaire n'est pas disponible. Au revoir.",
+			PhraseResume: "Bon retour. Nous en étions à la question {question} sur {questions}; continuons."},
 		"es": {PhraseNoInput: "Lo siento, no escuché su respuesta.", PhraseNoMatch: "Lo siento, esa respuesta no es válida.",
-			PhraseLanguageMenu: "Para español, oprima el %d.", PhraseApology: "Lo siento, esta encuesta no está disponible. Adiós."},
+			PhraseLanguageMenu: "Para español, oprima el %d.", PhraseApology: "Lo siento, esta encuesta no está disponible. Adiós.",
+			PhraseResume: "Bienvenido de nuevo. Estábamos en la pregunta {question} de {questions}; continuemos."},
 		"de": {PhraseNoInput: "Entschuldigung, ich habe Ihre Antwort nicht gehört.", PhraseNoMatch: "Entschuldigung, diese Antwort ist nicht gültig.",
-			PhraseLanguageMenu: "Für Deutsch drücken Sie die %d.", PhraseApology: "Entschuldigung, diese Umfrage ist nicht verfügbar. Auf Wiederhören."},
+			PhraseLanguageMenu: "Für Deutsch drücken Sie die %d.", PhraseApology: "Entschuldigung, diese Umfrage ist nicht verfügbar. Auf Wiederhören.",
+			PhraseResume: "Willkommen zurück. Wir waren bei Frage {question} von {questions}; machen wir weiter."},
 		"nl": {PhraseNoInput: "Sorry, ik heb uw antwoord niet gehoord.", PhraseNoMatch: "Sorry, dat is geen geldig antwoord.",
-			PhraseLanguageMenu: "Voor Nederlands, druk op %d.", PhraseApology: "Sorry, deze enquête is niet beschikbaar. Tot ziens."},
+			PhraseLanguageMenu: "Voor Nederlands, druk op %d.", PhraseApology: "Sorry, deze enquête is niet beschikbaar. Tot ziens.",
+			PhraseResume: "Welkom terug. We waren bij vraag {question} van {questions}; we gaan verder."},
 		"it": {PhraseNoInput: "Mi scusi, non ho sentito la sua risposta.", PhraseNoMatch: "Mi scusi, questa risposta non è valida.",
-			PhraseLanguageMenu: "Per l'italiano, premere il %d.", PhraseApology: "Mi scusi, questo sondaggio non è disponibile. Arrivederci."},
+			PhraseLanguageMenu: "Per l'italiano, premere il %d.", PhraseApology: "Mi scusi, questo sondaggio non è disponibile. Arrivederci.",
+			PhraseResume: "Bentornato. Eravamo alla domanda {question} di {questions}; continuiamo."},
 		"pt": {PhraseNoInput: "Desculpe, não ouvi a sua resposta.", PhraseNoMatch: "Desculpe, essa resposta não é válida.",
-			PhraseLanguageMenu: "Para português, pressione %d.", PhraseApology: "Desculpe, esta pesquisa não está disponível. Adeus."},
+			PhraseLanguageMenu: "Para português, pressione %d.", PhraseApology: "Desculpe, esta pesquisa não está disponível. Adeus.",
+			PhraseResume: "Bem-vindo de volta. Estávamos na pergunta {question} de {questions}; vamos continuar."},
 	}
 }
 

@@ -25,17 +25,31 @@ UPDATE attempt SET
     ended_at    = coalesce(ended_at, $8),
     recording   = CASE WHEN $9 = '' THEN recording ELSE $9 END,
     hung_up_by  = $10,
-    end_reason  = left($11, 500)
+    end_reason  = left($11, 500),
+    amd_result  = nullif($12, ''),
+    amd_cause   = left($13, 100),
+    amd_ms      = CASE WHEN $12 = '' THEN NULL ELSE $14::int END,
+    rule        = left($15, 100)
 WHERE id = $1`
 
 // RecordCall stores f on attempt id; survey.NotFound when there is no such
 // attempt.
 func (db *DB) RecordCall(ctx context.Context, id survey.AttemptID, f survey.CallFacts) error {
+	return db.retry(ctx, func() error { return recordCall(ctx, db.pool, id, f) })
+}
+
+// recordCall is RecordCall in the caller's transaction.
+func recordCall(ctx context.Context, q DBTX, id survey.AttemptID, f survey.CallFacts) error {
 	if f.SIPStatus != 0 && (f.SIPStatus < 100 || f.SIPStatus > 699) {
 		f.SIPStatus = 0
 	}
 	if f.Q850Cause < 0 || f.Q850Cause > 127 {
 		f.Q850Cause = 0
+	}
+	switch f.AMD {
+	case "", "human", "machine", "notsure", "hangup":
+	default:
+		f.AMD = "notsure"
 	}
 	var answered, ended any
 	if !f.AnsweredAt.IsZero() {
@@ -44,15 +58,14 @@ func (db *DB) RecordCall(ctx context.Context, id survey.AttemptID, f survey.Call
 	if !f.EndedAt.IsZero() {
 		ended = f.EndedAt
 	}
-	return db.retry(ctx, func() error {
-		tag, err := db.pool.Exec(ctx, sqlRecordCall, id, f.CallID, f.SIPStatus, f.Q850Cause,
-			f.Ring.Milliseconds(), f.Talk.Milliseconds(), answered, ended, f.Recording, f.HungUpBy, f.Reason)
-		if err != nil {
-			return fmt.Errorf("record the call of attempt %d: %w", id, err)
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("record the call of attempt %d: %w", id, survey.NotFound)
-		}
-		return nil
-	})
+	tag, err := q.Exec(ctx, sqlRecordCall, id, f.CallID, f.SIPStatus, f.Q850Cause,
+		max(f.Ring.Milliseconds(), 0), max(f.Talk.Milliseconds(), 0), answered, ended, f.Recording, f.HungUpBy, f.Reason,
+		f.AMD, f.AMDCause, max(f.AMDTime.Milliseconds(), 0), f.Rule)
+	if err != nil {
+		return fmt.Errorf("record the call of attempt %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("record the call of attempt %d: %w", id, survey.NotFound)
+	}
+	return nil
 }

@@ -75,9 +75,21 @@ func (db *DB) Appointments(ctx context.Context, userID survey.UserID) ([]survey.
 // survey.NotFound if there is none.
 func (db *DB) Case(ctx context.Context, id survey.CaseID) (survey.Case, error) {
 	var c survey.Case
-	err := db.retry(ctx, func() error {
-		c = survey.Case{}
-		err := db.pool.QueryRow(ctx, sqlCaseDetail, id).Scan(&c.ID, &c.CampaignID, &c.CampaignName, &c.Questionnaire,
+	err := db.retry(ctx, func() (err error) {
+		c, err = loadCase(ctx, db.pool, id)
+		return err
+	})
+	if err != nil {
+		return survey.Case{}, err
+	}
+	return c, nil
+}
+
+// loadCase is Case through q (in the caller's transaction).
+func loadCase(ctx context.Context, q DBTX, id survey.CaseID) (survey.Case, error) {
+	var c survey.Case
+	err := func() error {
+		err := q.QueryRow(ctx, sqlCaseDetail, id).Scan(&c.ID, &c.CampaignID, &c.CampaignName, &c.Questionnaire,
 			&c.Status, &c.Priority, &c.Attempts, &c.MaxAttempts, &c.OwnerUserID, &c.InterviewID, &c.NextAttemptAt,
 			&c.LastDisposition, &c.FinalDisposition,
 			&c.Contact.ID, &c.Contact.Phone, &c.Contact.TZ, &c.Contact.Language, &c.Contact.Attrs)
@@ -85,7 +97,7 @@ func (db *DB) Case(ctx context.Context, id survey.CaseID) (survey.Case, error) {
 			return err
 		}
 		c.NextAttemptAt = c.NextAttemptAt.UTC()
-		rows, err := db.pool.Query(ctx, sqlCaseAttempts, id)
+		rows, err := q.Query(ctx, sqlCaseAttempts, id)
 		if err != nil {
 			return err
 		}
@@ -101,7 +113,7 @@ func (db *DB) Case(ctx context.Context, id survey.CaseID) (survey.Case, error) {
 		}); err != nil {
 			return err
 		}
-		rows, err = db.pool.Query(ctx, sqlCaseNotes, id)
+		rows, err = q.Query(ctx, sqlCaseNotes, id)
 		if err != nil {
 			return err
 		}
@@ -112,7 +124,7 @@ func (db *DB) Case(ctx context.Context, id survey.CaseID) (survey.Case, error) {
 		}); err != nil {
 			return err
 		}
-		rows, err = db.pool.Query(ctx, sqlCaseAppointments, id)
+		rows, err = q.Query(ctx, sqlCaseAppointments, id)
 		if err != nil {
 			return err
 		}
@@ -122,7 +134,7 @@ func (db *DB) Case(ctx context.Context, id survey.CaseID) (survey.Case, error) {
 			return a, err
 		})
 		return err
-	})
+	}()
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = survey.NotFound
 	}

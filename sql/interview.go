@@ -18,10 +18,15 @@ import (
 	"github.com/canvass/canvass/survey"
 )
 
+// sqlStartInterview links the interview of a case to the case at once, so
+// a keypad interview left in progress is found for the call back.
 const sqlStartInterview = `
-INSERT INTO interview (questionnaire_id, version, mode, language, context, contact, started_at, case_id, attempt_id)
-VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), nullif($8, 0), nullif($9, 0))
-RETURNING id`
+WITH iv AS (
+    INSERT INTO interview (questionnaire_id, version, mode, language, context, contact, started_at, case_id, attempt_id)
+    VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), nullif($8, 0), nullif($9, 0))
+    RETURNING id, case_id),
+link AS (UPDATE survey_case sc SET interview_id = iv.id FROM iv WHERE sc.id = iv.case_id)
+SELECT id FROM iv`
 
 // StartInterview stores r as a new interview in progress, started now unless
 // r.StartedAt is set; r's status, end and answers are ignored. The
@@ -314,6 +319,8 @@ WHERE ($2 = '' OR i.questionnaire_id = $2)
   AND ($5::timestamptz IS NULL OR i.started_at < $5)
   AND i.id > $6
   AND ($8 = '' OR i.mode = $8)
+  AND (NOT $9 OR i.case_id IS NULL
+       OR NOT EXISTS (SELECT 1 FROM survey_case sc WHERE sc.id = i.case_id AND sc.interview_id = i.id AND sc.status <> 'closed'))
 ORDER BY i.id
 LIMIT $7`
 
@@ -388,7 +395,7 @@ func eachInterview(ctx context.Context, q DBTX, f InterviewFilter, fn func(surve
 		limit = &f.Limit
 	}
 	rows, err := q.Query(ctx, sqlInterviews, f.WithAnswers, f.Questionnaire, string(f.Status),
-		nullTime(f.From), nullTime(f.To), f.AfterID, limit, string(f.Mode))
+		nullTime(f.From), nullTime(f.To), f.AfterID, limit, string(f.Mode), f.Unheld)
 	if err != nil {
 		return err
 	}

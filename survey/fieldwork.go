@@ -102,6 +102,8 @@ type CampaignSettings struct {
 	// (off by default); the questionnaire's recording_consent is what the
 	// interviewer reads when recording starts.
 	RecordCalls bool `json:"record_calls,omitempty"`
+	// Dialing is how the dialer places the campaign's calls.
+	Dialing Dialing `json:"dialing,omitzero"`
 }
 
 // DecodeSettings reads a campaign's settings JSON ("" or {} = defaults).

@@ -30,6 +30,7 @@ type rawQuestionnaire struct {
 	Intro             yaml.Node   `yaml:"intro"`
 	Thanks            yaml.Node   `yaml:"thanks"`
 	RecordingConsent  yaml.Node   `yaml:"recording_consent"`
+	Resume            yaml.Node   `yaml:"resume"`
 	PartialThreshold  *float64    `yaml:"partial_threshold"`
 	CompleteThreshold *float64    `yaml:"complete_threshold"`
 	Questions         []yaml.Node `yaml:"questions"`
@@ -220,6 +221,7 @@ func (p *parser) questionnaire(n *yaml.Node) {
 	q.Intro = p.text(&r.Intro, "intro", false, n.Line)
 	q.Thanks = p.text(&r.Thanks, "thanks", false, n.Line)
 	q.RecordingConsent = p.text(&r.RecordingConsent, "recording_consent", false, n.Line)
+	q.ResumeText = p.text(&r.Resume, "resume", false, n.Line)
 	q.PartialThreshold = 0.5
 	if r.PartialThreshold != nil {
 		if t := *r.PartialThreshold; t <= 0 || t > 1 || math.IsNaN(t) {

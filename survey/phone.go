@@ -137,6 +137,14 @@ type CallFacts struct {
 	Recording  string
 	HungUpBy   string // as CallEvent's
 	Reason     string // why it ended, in words
+	// AMD is the answering-machine detection's verdict (human, machine,
+	// notsure, hangup; "" when it did not run), AMDCause why, in app_amd's
+	// words, and AMDTime the audio heard until the verdict.
+	AMD      string
+	AMDCause string
+	AMDTime  time.Duration
+	// Rule is the cause-table row that settled the attempt ("SIP 486").
+	Rule string
 }
 
 // Facts is what the store keeps of an ended call.

@@ -48,6 +48,10 @@ type Questionnaire struct {
 	// RecordingConsent is what a CATI interviewer reads when a recorded
 	// call starts (campaigns that record calls); may be empty.
 	RecordingConsent Text
+	// ResumeText (resume:) greets a keypad respondent called back to finish an
+	// interview, with {question} and {questions} filled in; empty: the
+	// stock phrase ("We were at question 4 of 6…").
+	ResumeText Text
 	// PartialThreshold is the share of applicable questions a respondent must
 	// answer for an interview that ends early to count as partial (AAPOR 1.2)
 	// rather than a break-off (2.12).

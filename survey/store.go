@@ -72,4 +72,8 @@ type InterviewFilter struct {
 	AfterID       InterviewID // keyset pagination: ids above this one
 	Limit         int         // at most this many; 0: no limit
 	WithAnswers   bool
+	// Unheld leaves out the interviews a case keeps in progress for a
+	// call back (its case not closed): the dialer resumes them, so they
+	// are not lost.
+	Unheld bool
 }

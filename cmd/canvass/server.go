@@ -249,6 +249,13 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		return err
 	}
 	defer closePhones()
+	runner, err := wireDialer(cfg, db, engine, sip, ari, log)
+	if err != nil {
+		return err
+	}
+	if runner != nil {
+		runners = append(runners, runner.Run)
+	}
 	srv, err := cati.New(cati.Deps{
 		Options: cfg.HTTP,
 		Store:   db,

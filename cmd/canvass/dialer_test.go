@@ -1,0 +1,289 @@
+package main
+
+// The dialer end to end with real peers: a keypad campaign in a real
+// PostgreSQL, the runner, the IVR engine and the embedded SIP endpoint
+// dialing through its trunk to a real phone (baresip). The respondent
+// answers the first question and hangs up; the dialer calls back, the
+// interview resumes at the second question ("we were at question 2 of
+// 3"), and completes. A number the phone does not have settles as not
+// working from its 404; a number on the do-not-call list and one outside
+// its local calling window are never dialed.
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canvass/canvass/dialer"
+	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/sipua"
+	"github.com/canvass/canvass/ivr/sipua/baresiptest"
+	"github.com/canvass/canvass/sql"
+	"github.com/canvass/canvass/sql/sqltest"
+	"github.com/canvass/canvass/survey"
+)
+
+const keypadStudy = `id: callback-study
+title: Callback study
+modes: [ivr]
+languages: [en]
+questions:
+  - id: nps
+    type: nps
+    text: {en: "How likely are you to recommend us, from 0 to 10?"}
+  - id: csat
+    type: scale
+    min: 1
+    max: 5
+    text: {en: "How satisfied were you, from 1 to 5?"}
+  - id: resolved
+    type: yes_no
+    text: {en: "Was your problem solved? Press 1 for yes, 2 for no."}
+`
+
+// heardPrompts is a prompt source of short tones that keeps what each
+// prompt said.
+type heardPrompts struct {
+	mu   sync.Mutex
+	said []string // id: text
+}
+
+func (p *heardPrompts) PCM(ctx context.Context, questionnaire, id, lang, text string) ([]int16, error) {
+	p.mu.Lock()
+	p.said = append(p.said, id+": "+text)
+	p.mu.Unlock()
+	pcm := make([]int16, 8*300)
+	for i := range pcm {
+		pcm[i] = int16(3000 * math.Sin(2*math.Pi*440*float64(i)/8000))
+	}
+	return pcm, nil
+}
+
+func (p *heardPrompts) Said() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.said)
+}
+
+type tempRecordings string
+
+func (d tempRecordings) RecordingPath(name string) (string, error) {
+	return filepath.Join(string(d), name+".wav"), nil
+}
+
+// keypadEnv is a keypad campaign dialed by a runner through the SIP
+// endpoint's trunk to a phone.
+type keypadEnv struct {
+	db      *sql.DB
+	prompts *heardPrompts
+	phone   *baresiptest.Phone
+	camp    survey.CampaignID
+	cases   map[string]survey.CaseID // by number
+}
+
+func startKeypadCampaign(t *testing.T, numbers []string, tz map[string]string) *keypadEnv {
+	t.Helper()
+	ctx := t.Context()
+	db := sqltest.New(t)
+	q, err := survey.Parse([]byte(keypadStudy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.PutQuestionnaire(ctx, q.Version([]byte(keypadStudy))); err != nil {
+		t.Fatal(err)
+	}
+	// Open an hour either side of now, every day, in each respondent's
+	// own time.
+	h := time.Now().UTC().Hour()
+	var ws survey.Windows
+	for d := range 7 {
+		ws = append(ws, survey.Window{Dow: d, Opens: max(h-1, 0) * 60, Closes: min(h+2, 24) * 60})
+	}
+	settings, _ := json.Marshal(survey.CampaignSettings{RetrySeconds: map[survey.DispositionCode]int64{survey.CodeBreakoff: 1},
+		Dialing: survey.Dialing{CallsPerSecond: 20, MaxLines: 4, RingSeconds: 15}})
+	camp, err := db.CreateCampaign(ctx, survey.Campaign{Name: "callbacks", Questionnaire: "callback-study", Mode: survey.CampaignIVR,
+		Status: survey.CampaignRunning, MaxAttempts: 3, Settings: settings, Windows: ws}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []survey.SampleRow
+	for i, n := range numbers {
+		rows = append(rows, survey.SampleRow{Line: i + 2, Phone: n, TZ: tz[n], Language: "en", Attrs: map[string]string{}})
+	}
+	if _, _, err := db.ImportSample(ctx, camp, rows, "test"); err != nil {
+		t.Fatal(err)
+	}
+	e := &keypadEnv{db: db, prompts: &heardPrompts{}, camp: camp, cases: map[string]survey.CaseID{}}
+	err = db.Tx(ctx, func(tx sql.DBTX) error {
+		rows, err := tx.Query(ctx, `SELECT sc.id, ct.phone_e164 FROM survey_case sc JOIN contact ct ON ct.id = sc.contact_id WHERE sc.campaign_id = $1`, camp)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				id    survey.CaseID
+				phone string
+			)
+			if err := rows.Scan(&id, &phone); err != nil {
+				return err
+			}
+			e.cases[phone] = id
+		}
+		return rows.Err()
+	})
+	if err != nil || len(e.cases) != len(numbers) {
+		t.Fatalf("cases %v: %v", e.cases, err)
+	}
+	return e
+}
+
+func TestKeypadCampaignDialsResumesAndObeysTheRules(t *testing.T) {
+	const (
+		answers = "+12125550100"
+		missing = "+12125550199" // the phone has no such user: 404
+		listed  = "+12125550102" // on the do-not-call list
+		asleep  = "+12125550103" // ten hours away from the window
+	)
+	e := startKeypadCampaign(t, []string{answers, missing, listed, asleep}, map[string]string{asleep: "Pacific/Kiritimati"})
+	ctx := t.Context()
+	if _, err := e.db.AddDNC(ctx, []survey.DNCEntry{{Phone: listed, AddedAt: time.Now(), AddedBy: "test", Source: survey.DNCAPI}}); err != nil {
+		t.Fatal(err)
+	}
+	e.phone = baresiptest.Start(t, baresiptest.Options{Name: "keypad-respondent", User: answers, AutoAnswer: true,
+		Say: make([]int16, 8000*120)})
+
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	iopts := ivr.DefaultOptions()
+	iopts.InitialTimeout, iopts.InterDigitTimeout, iopts.ScaleInterDigitTimeout = 3*time.Second, 700*time.Millisecond, 700*time.Millisecond
+	engine := ivr.New(iopts, e.db, e.db, log, nil)
+	sopts := sipua.DefaultOptions()
+	sopts.Addr, sopts.RTPPorts, sopts.RTPTimeout = "127.0.0.1:0", "0", 10*time.Second
+	sopts.Trunk.URI = "sip:" + e.phone.Addr()
+	srv, err := sipua.New(sopts, engine, e.prompts, tempRecordings(t.TempDir()), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = srv.Run(runCtx) }()
+	dopts := dialer.DefaultOptions()
+	dopts.Tick = 50 * time.Millisecond
+	runner := dialer.NewRunner(e.db, keypadCalls{engine: engine, dialer: srv}, dopts, nil, log)
+	go func() { defer wg.Done(); _ = runner.Run(runCtx) }()
+	t.Cleanup(func() { stop(); wg.Wait() })
+
+	// First call: nps 9, then the respondent hangs up in the middle of csat.
+	e.phone.WaitEstablished(20 * time.Second)
+	e.phone.TypeAfter(400*time.Millisecond, "9")
+	iv := waitInterview(t, e.db, e.cases[answers], func(r survey.InterviewRecord) bool { return len(r.Answers) == 1 })
+	e.phone.Type("b")
+	// The case goes back to the queue with its interview kept, then the
+	// dialer calls again and the interview resumes at question 2 of 3.
+	if !e.phone.Printed("Call established", 2, 30*time.Second) {
+		t.Fatalf("the dialer did not call back:\n%s", e.phone.Output())
+	}
+	e.phone.TypeAfter(1500*time.Millisecond, "4")
+	waitInterview(t, e.db, e.cases[answers], func(r survey.InterviewRecord) bool { return len(r.Answers) == 2 })
+	e.phone.Type("1")
+	done := waitInterview(t, e.db, e.cases[answers], func(r survey.InterviewRecord) bool { return r.Status == survey.StatusComplete })
+	if done.ID != iv.ID {
+		t.Errorf("the call back started interview %d; want %d resumed", done.ID, iv.ID)
+	}
+	got := map[string]any{}
+	for _, a := range done.Answers {
+		got[a.Question] = a.Value
+	}
+	if got["nps"] != int64(9) || got["csat"] != int64(4) || got["resolved"] != true {
+		t.Errorf("answers %v, want nps 9, csat 4, resolved true", got)
+	}
+	if !slices.ContainsFunc(e.prompts.Said(), func(s string) bool {
+		return strings.HasPrefix(s, "resume: ") && strings.Contains(s, "question 2 of 3")
+	}) {
+		t.Errorf("the call back did not say where the interview stood; prompts: %q", e.prompts.Said())
+	}
+
+	c := waitCase(t, e.db, e.cases[answers], func(c survey.Case) bool { return c.Status == survey.CaseClosed })
+	if c.FinalDisposition != survey.CodeComplete || len(c.History) != 2 ||
+		c.History[0].Disposition != survey.CodeBreakoff || c.History[1].Disposition != survey.CodeComplete {
+		t.Errorf("case %+v, want closed 1.1 after a 2.12 and a 1.1 attempt", c)
+	}
+	if c.History[0].SIPStatus != 200 || c.History[0].AnsweredAt == nil || c.History[0].HungUpBy != "respondent" {
+		t.Errorf("first attempt %+v: want answered (200) and hung up by the respondent", c.History[0])
+	}
+
+	m := waitCase(t, e.db, e.cases[missing], func(c survey.Case) bool { return c.Status == survey.CaseClosed })
+	if len(m.History) != 1 || m.History[0].SIPStatus != 404 || m.History[0].Disposition != survey.CodeNonWorking ||
+		m.FinalDisposition != survey.CodeNonWorking {
+		t.Errorf("case of a missing number %+v: want closed as non-working after one 404", m)
+	}
+	for _, n := range []string{listed, asleep} {
+		c, err := e.db.Case(ctx, e.cases[n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.History) != 0 || c.Status != survey.CaseOpen {
+			t.Errorf("case of %s was dialed: %+v", n, c)
+		}
+	}
+}
+
+// tWriter logs through t.
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// waitInterview waits until the case's interview satisfies ok.
+func waitInterview(t *testing.T, db *sql.DB, id survey.CaseID, ok func(survey.InterviewRecord) bool) survey.InterviewRecord {
+	t.Helper()
+	var last survey.InterviewRecord
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		c, err := db.Case(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.InterviewID == 0 {
+			continue
+		}
+		if last, err = db.Interview(t.Context(), c.InterviewID); err != nil {
+			t.Fatal(err)
+		}
+		if ok(last) {
+			return last
+		}
+	}
+	t.Fatalf("case %d: interview never got there: %+v", id, last)
+	return last
+}
+
+// waitCase waits until the case satisfies ok.
+func waitCase(t *testing.T, db *sql.DB, id survey.CaseID, ok func(survey.Case) bool) survey.Case {
+	t.Helper()
+	var c survey.Case
+	for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var err error
+		if c, err = db.Case(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+		if ok(c) {
+			return c
+		}
+	}
+	t.Fatalf("case %d never got there: %+v", id, c)
+	return c
+}

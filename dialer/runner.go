@@ -1,0 +1,351 @@
+package dialer
+
+// This file is the runner: the loop that dials keypad (IVR) campaigns. At
+// each tick it plans every running keypad campaign (Plan with its token
+// bucket, its lines up and its completes), claims that many due cases from
+// the Store — the calling window, the do-not-call lists, the attempts and
+// the retry delay are checked in the claiming statement — and places each
+// call through the Originator, which runs the questionnaire on the answered
+// ones. When a call ends, Decide settles its case in the transaction that
+// records what the network said. Cases a node claimed and never settled
+// (it died) are given back when a runner of the same name starts.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/canvass/canvass/survey"
+)
+
+// Store is what the runner needs of the database; *sql.DB is one.
+type Store interface {
+	Campaigns(ctx context.Context) ([]survey.Campaign, error)
+	// ClaimDials claims up to n due cases of a keypad campaign for owner
+	// and starts their attempts.
+	ClaimDials(ctx context.Context, id survey.CampaignID, owner string, n int, now time.Time) ([]survey.DialJob, error)
+	// SettleDial records f on the job's attempt and, if the case is still
+	// the dialer's, applies the outcome decide makes of it, in one
+	// transaction.
+	SettleDial(ctx context.Context, job survey.DialJob, f survey.CallFacts, decide func(survey.Case) (survey.Outcome, error), now time.Time) (survey.Outcome, error)
+	// ReleaseDials gives back the cases owner claimed and never settled.
+	ReleaseDials(ctx context.Context, owner string, now time.Time) (int, error)
+	// DialStats is a campaign's completes and ended dials.
+	DialStats(ctx context.Context, id survey.CampaignID) (completes, dials int, err error)
+}
+
+// Call is a keypad call for the Originator to place.
+type Call struct {
+	Job      survey.DialJob
+	CallerID string        // the campaign's; "" is the adapter's
+	Ring     time.Duration // how long it may ring
+	// Keep leaves the interview in progress when the respondent hangs up
+	// before the end, so the call back resumes it (ivr.CallInfo.Keep).
+	Keep bool
+}
+
+// Result is how a keypad call went.
+type Result struct {
+	Signal Signal
+	Facts  survey.CallFacts
+	// Status is how the interview ended: "" when none ran;
+	// survey.StatusInProgress when it was kept for the call back.
+	Status survey.Status
+}
+
+// Originator places keypad calls and runs the questionnaire on the
+// answered ones; cmd/canvass makes one of an ivr.Dialer (the embedded SIP
+// endpoint or Asterisk) and the IVR engine. An error means the call could
+// not be placed, or its survey failed; Result says what is known.
+type Originator interface {
+	Survey(ctx context.Context, c Call) (Result, error)
+}
+
+// Options tune the runner.
+type Options struct {
+	// Via is the telephony keypad campaigns dial through: sip (the
+	// embedded endpoint's trunk), ari (Asterisk), auto (sip when a trunk
+	// is set, else ari) or off.
+	Via string `yaml:"via"`
+	// ARIDial is the Asterisk dial string, {number} replaced
+	// ("PJSIP/{number}@trunk"), when Via is ari.
+	ARIDial string `yaml:"ari_dial"`
+	// Node names this dialer; its claims are "dialer:<node>". Two nodes
+	// sharing a database need different names.
+	Node string `yaml:"node"`
+	// Tick is how often campaigns are planned.
+	Tick time.Duration `yaml:"tick"`
+	// RetrySoon is the delay after a network fault (the cause table's
+	// "soon"); 0 is DefaultSoon.
+	RetrySoon time.Duration `yaml:"retry_soon"`
+}
+
+// DefaultOptions are a runner on this host.
+func DefaultOptions() Options {
+	return Options{Via: "auto", ARIDial: "PJSIP/{number}@trunk", Node: "canvass", Tick: 200 * time.Millisecond}
+}
+
+// Validate names every bad option.
+func (o Options) Validate() error {
+	var errs []error
+	switch o.Via {
+	case "auto", "sip", "ari", "off":
+	default:
+		errs = append(errs, fmt.Errorf("dialer.via: %q must be auto, sip, ari or off", o.Via))
+	}
+	if o.Via == "ari" && !strings.Contains(o.ARIDial, "{number}") {
+		errs = append(errs, errors.New("dialer.ari_dial: give the Asterisk dial string with {number}, e.g. PJSIP/{number}@trunk"))
+	}
+	if o.Node == "" || len(o.Node) > 60 {
+		errs = append(errs, errors.New("dialer.node: name this dialer node (1 to 60 characters)"))
+	}
+	if o.Tick < 10*time.Millisecond || o.Tick > 10*time.Second {
+		errs = append(errs, fmt.Errorf("dialer.tick: %s must be between 10ms and 10s", o.Tick))
+	}
+	if o.RetrySoon < 0 || o.RetrySoon > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("dialer.retry_soon: %s must be between 0 (5m) and 24h", o.RetrySoon))
+	}
+	return errors.Join(errs...)
+}
+
+// Runner dials keypad campaigns. Run it once per node.
+type Runner struct {
+	store Store
+	orig  Originator
+	opts  Options
+	now   func() time.Time
+	log   *slog.Logger
+
+	mu    sync.Mutex
+	camps map[survey.CampaignID]*campaign
+	calls sync.WaitGroup
+}
+
+// campaign is what the runner keeps of one keypad campaign.
+type campaign struct {
+	c         survey.Campaign
+	dialing   survey.Dialing
+	bucket    *Bucket
+	up        int // calls placed and not yet settled
+	completes int
+	dials     int
+	statsAt   time.Time
+	last      Step
+	running   bool
+}
+
+// NewRunner returns a runner; now nil is time.Now.
+func NewRunner(store Store, orig Originator, o Options, now func() time.Time, log *slog.Logger) *Runner {
+	if now == nil {
+		now = time.Now
+	}
+	return &Runner{store: store, orig: orig, opts: o, now: now, log: log, camps: map[survey.CampaignID]*campaign{}}
+}
+
+// owner is the runner's claim owner.
+func (r *Runner) owner() string { return "dialer:" + r.opts.Node }
+
+// campaignsEvery is how often the campaign list is read again.
+const campaignsEvery = 2 * time.Second
+
+// Run dials until ctx ends, then waits for the calls up to end (their
+// interviews close with cause "shutdown", every answer kept) and returns.
+func (r *Runner) Run(ctx context.Context) error {
+	if n, err := r.store.ReleaseDials(ctx, r.owner(), r.now()); err != nil {
+		return err
+	} else if n > 0 {
+		r.log.Warn("gave back the cases of calls this node had up when it stopped", "attempts", n)
+	}
+	t := time.NewTicker(r.opts.Tick)
+	defer t.Stop()
+	var listed time.Time
+	for {
+		now := r.now()
+		if now.Sub(listed) >= campaignsEvery {
+			if err := r.refresh(ctx, now); err != nil {
+				r.log.Error("list campaigns", "err", err)
+			} else {
+				listed = now
+			}
+		}
+		r.step(ctx, now)
+		select {
+		case <-ctx.Done():
+			r.calls.Wait()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// refresh reads the campaigns again: new keypad campaigns start, paused
+// ones stop placing calls (their calls up run to the end).
+func (r *Runner) refresh(ctx context.Context, now time.Time) error {
+	cs, err := r.store.Campaigns(ctx)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range r.camps {
+		k.running = false
+	}
+	for _, c := range cs {
+		if c.Mode != survey.CampaignIVR || c.Status != survey.CampaignRunning {
+			continue
+		}
+		st, err := c.DecodeSettings()
+		if err != nil {
+			r.log.Error("campaign settings; not dialing it", "campaign", c.Name, "err", err)
+			continue
+		}
+		cps, _ := st.Dialing.Pace()
+		k := r.camps[c.ID]
+		if k == nil {
+			k = &campaign{}
+			r.camps[c.ID] = k
+		}
+		if k.bucket == nil || k.dialing.CallsPerSecond != st.Dialing.CallsPerSecond {
+			k.bucket = NewBucket(cps, max(1, int(cps)), now)
+		}
+		k.c, k.dialing, k.running = c, st.Dialing, true
+	}
+	for id, k := range r.camps {
+		if !k.running && k.up == 0 {
+			delete(r.camps, id)
+		}
+	}
+	return nil
+}
+
+// statsEvery is how often a campaign's completes are read again; between
+// reads the runner counts its own.
+const statsEvery = 10 * time.Second
+
+// step plans each keypad campaign and places its calls.
+func (r *Runner) step(ctx context.Context, now time.Time) {
+	r.mu.Lock()
+	var ks []*campaign
+	for _, k := range r.camps {
+		if k.running {
+			ks = append(ks, k)
+		}
+	}
+	r.mu.Unlock()
+	slices.SortFunc(ks, func(a, b *campaign) int { return int(a.c.ID - b.c.ID) })
+	for _, k := range ks {
+		if ctx.Err() != nil {
+			return
+		}
+		if now.Sub(k.statsAt) >= statsEvery {
+			completes, dials, err := r.store.DialStats(ctx, k.c.ID)
+			if err != nil {
+				r.log.Error("campaign stats", "campaign", k.c.Name, "err", err)
+			} else {
+				r.mu.Lock()
+				k.completes, k.dials, k.statsAt = completes, dials, now
+				r.mu.Unlock()
+			}
+		}
+		r.mu.Lock()
+		_, maxLines := k.dialing.Pace()
+		kp := Keypad{Connected: k.up, Tokens: k.bucket.Available(now), NextToken: k.bucket.Next(now),
+			Completes: k.completes, Target: k.dialing.TargetCompletes}
+		if k.dials > 0 {
+			kp.CompleteRate = float64(k.completes) / float64(k.dials)
+		}
+		plan := Plan(now, State{Mode: ModeIVR, Cap: maxLines, TrunkRoom: maxLines, Keypad: kp})
+		k.last = plan
+		r.mu.Unlock()
+		if plan.Calls == 0 {
+			continue
+		}
+		jobs, err := r.store.ClaimDials(ctx, k.c.ID, r.owner(), plan.Calls, now)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Error("claim dials", "campaign", k.c.Name, "err", err)
+			}
+			continue
+		}
+		r.mu.Lock()
+		k.bucket.Take(now, len(jobs))
+		k.up += len(jobs)
+		r.mu.Unlock()
+		for _, j := range jobs {
+			r.calls.Add(1)
+			go r.place(ctx, k, j)
+		}
+	}
+}
+
+// place runs one call to its end and settles its case.
+func (r *Runner) place(ctx context.Context, k *campaign, j survey.DialJob) {
+	defer r.calls.Done()
+	log := r.log.With("campaign", k.c.Name, "case_id", j.Case, "attempt_id", j.Attempt)
+	r.mu.Lock()
+	c := Call{Job: j, Ring: k.dialing.Ring(), Keep: !k.dialing.NoResume && !j.LastAttempt()}
+	camp := k.c
+	r.mu.Unlock()
+	res, err := r.orig.Survey(ctx, c)
+	if err != nil && ctx.Err() == nil {
+		log.Warn("keypad call", "err", err, "outcome", res.Signal)
+	}
+	if res.Facts.EndedAt.IsZero() {
+		res.Facts.EndedAt = r.now()
+	}
+	s := Settle(res.Signal)
+	res.Facts.Rule = s.Rule
+	if s.Unknown != "" {
+		log.Warn("the cause table does not know what the network said; retrying", "unknown", s.Unknown)
+	}
+	decide := func(cs survey.Case) (survey.Outcome, error) {
+		return Decide(cs, camp, res, r.opts.RetrySoon, r.now())
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	o, err := r.store.SettleDial(sctx, j, res.Facts, decide, r.now())
+	if err != nil {
+		log.Error("settle the call; the case is given back when this node starts again", "err", err)
+	} else {
+		log.Info("keypad call settled", "rule", s.Rule, "interview", res.Status, "code", o.AttemptCode, "case", o.Status)
+	}
+	r.mu.Lock()
+	k.up--
+	k.dials++
+	if res.Status == survey.StatusComplete {
+		k.completes++
+	}
+	r.mu.Unlock()
+}
+
+// CampaignLine is one keypad campaign as the supervisor's view shows it.
+type CampaignLine struct {
+	Campaign  survey.CampaignID
+	Name      string
+	Mode      Mode
+	Up        int     // calls ringing or in the survey
+	Cap       int     // the most lines at once
+	Rate      float64 // calls a second
+	Completes int
+	Target    int
+	Why       string // what limited the last step (Step.Why)
+}
+
+// Lines is the keypad campaigns this runner dials, by id.
+func (r *Runner) Lines() []CampaignLine {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ls []CampaignLine
+	for _, k := range r.camps {
+		cps, maxLines := k.dialing.Pace()
+		ls = append(ls, CampaignLine{Campaign: k.c.ID, Name: k.c.Name, Mode: ModeIVR, Up: k.up, Cap: maxLines, Rate: cps,
+			Completes: k.completes, Target: k.dialing.TargetCompletes, Why: k.last.Why})
+	}
+	slices.SortFunc(ls, func(a, b CampaignLine) int { return int(a.Campaign - b.Campaign) })
+	return ls
+}

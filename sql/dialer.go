@@ -1,0 +1,209 @@
+package sql
+
+// This file is what the dialer (dialer.Runner) asks of the database: claim
+// a keypad campaign's due cases and start their attempts in one statement,
+// settle an attempt with the outcome the dialer decides in the same
+// transaction that records what the network said, and give back the
+// claims of a node that stopped.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/canvass/canvass/survey"
+)
+
+// sqlClaimDials claims up to $3 due cases of keypad campaign $1 at $2 for
+// owner $4, by the same rules as an interviewer's claim (sqlClaim): inside
+// the respondent's local calling window, on no do-not-call list, attempts
+// left or an appointment due; and starts each one's call attempt, counted.
+// One statement: the claim, the count and the attempts commit together.
+const sqlClaimDials = `
+WITH cand AS (
+    SELECT sc.id
+    FROM survey_case sc
+    JOIN campaign cp ON cp.id = sc.campaign_id AND cp.status = 'running' AND cp.mode = 'ivr'
+    JOIN contact ct ON ct.id = sc.contact_id
+    ` + sqlInWindow + `
+    LEFT JOIN LATERAL (
+        SELECT a.at FROM appointment a
+        WHERE a.case_id = sc.id AND a.status = 'pending' ORDER BY a.at LIMIT 1) ap ON true
+    WHERE sc.campaign_id = $1 AND sc.next_attempt_at <= $2
+      AND ((sc.status = 'open' AND sc.attempts < cp.max_attempts)
+           OR (sc.status = 'appointment' AND ap.at <= $2))
+      AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_e164 = ct.phone_e164
+                      AND (d.campaign_id IS NULL OR d.campaign_id = sc.campaign_id)
+                      AND (d.expires_at IS NULL OR d.expires_at > $2))
+    ORDER BY (sc.status = 'appointment') DESC, sc.priority DESC, (w.closes - l.local::time), sc.next_attempt_at, sc.id
+    LIMIT $3
+    FOR UPDATE OF sc SKIP LOCKED
+),
+claimed AS (
+    UPDATE survey_case s SET status = 'claimed', owner = $4, owner_user_id = NULL, attempts = s.attempts + 1
+    FROM cand WHERE s.id = cand.id
+    RETURNING s.id, s.campaign_id, s.contact_id, s.attempts, coalesce(s.interview_id, 0) AS interview_id
+),
+att AS (
+    INSERT INTO attempt (case_id, direction, phone_e164, started_at)
+    SELECT c.id, 'outbound', ct.phone_e164, $2 FROM claimed c JOIN contact ct ON ct.id = c.contact_id
+    RETURNING id, case_id
+)
+SELECT c.id, att.id, ct.phone_e164, ct.tz, ct.language, ct.attrs, cp.questionnaire_id,
+       CASE WHEN iv.status = 'in_progress' THEN c.interview_id ELSE 0 END, c.attempts, cp.max_attempts
+FROM claimed c
+JOIN att ON att.case_id = c.id
+JOIN contact ct ON ct.id = c.contact_id
+JOIN campaign cp ON cp.id = c.campaign_id
+LEFT JOIN interview iv ON iv.id = c.interview_id
+ORDER BY c.id`
+
+// ClaimDials claims up to n due cases of keypad campaign id at now for
+// owner (the dialer node, "dialer:<name>") and starts their attempts. It
+// returns none, with no error, when nothing is due.
+func (db *DB) ClaimDials(ctx context.Context, id survey.CampaignID, owner string, n int, now time.Time) ([]survey.DialJob, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	var jobs []survey.DialJob
+	err := db.retry(ctx, func() error {
+		rows, err := db.pool.Query(ctx, sqlClaimDials, id, now, n, owner)
+		if err != nil {
+			return err
+		}
+		jobs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.DialJob, error) {
+			j := survey.DialJob{Campaign: id}
+			err := row.Scan(&j.Case, &j.Attempt, &j.Phone, &j.TZ, &j.Language, &j.Contact, &j.Questionnaire,
+				&j.Interview, &j.Attempts, &j.MaxAttempts)
+			return j, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim %d dials of campaign %d: %w", n, id, err)
+	}
+	return jobs, nil
+}
+
+// SettleDial records what the network said of job's call (f) and, if the
+// case is still the dialer's, moves it on as decide says from the case
+// with its history, in one transaction. A case a supervisor took meanwhile
+// keeps their decision; the attempt is still recorded and ended.
+func (db *DB) SettleDial(ctx context.Context, job survey.DialJob, f survey.CallFacts, decide func(survey.Case) (survey.Outcome, error), now time.Time) (survey.Outcome, error) {
+	var o survey.Outcome
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		o = survey.Outcome{}
+		if _, err := lockCase(ctx, tx, job.Case); err != nil {
+			return err
+		}
+		if err := recordCall(ctx, tx, job.Attempt, f); err != nil {
+			return err
+		}
+		c, err := loadCase(ctx, tx, job.Case)
+		if err != nil {
+			return err
+		}
+		if c.Status != survey.CaseClaimed || c.OwnerUserID != 0 {
+			_, err := tx.Exec(ctx, sqlEndAttempt, job.Attempt, now, "", "")
+			return err
+		}
+		if o, err = decide(c); err != nil {
+			return err
+		}
+		err = ApplyOutcome(ctx, tx, Settle{Case: job.Case, Attempt: job.Attempt, Interview: c.InterviewID}, o, now)
+		if err != nil {
+			return err
+		}
+		_, err = WriteEvent(ctx, tx, survey.Event{At: now, Kind: "dial.completed", CampaignID: job.Campaign,
+			CaseID: job.Case, InterviewID: c.InterviewID, Payload: dialPayload(job, f, o)})
+		return err
+	})
+	if err != nil {
+		return o, fmt.Errorf("settle dial %d of case %d: %w", job.Attempt, job.Case, err)
+	}
+	return o, nil
+}
+
+// dialPayload is the dial.completed event's payload.
+func dialPayload(job survey.DialJob, f survey.CallFacts, o survey.Outcome) []byte {
+	b, err := json.Marshal(map[string]any{"attempt_id": job.Attempt, "sip_status": f.SIPStatus, "q850_cause": f.Q850Cause,
+		"rule": f.Rule, "amd": f.AMD, "code": o.AttemptCode, "case_status": o.Status, "answered": !f.AnsweredAt.IsZero()})
+	if err != nil {
+		return []byte("{}")
+	}
+	return b
+}
+
+// sqlReleaseDials gives back the cases owner claimed and never settled (a
+// node that stopped mid-call): their open attempts end with no code, and
+// the cases are due again at once; the attempt still counts.
+const sqlReleaseDials = `
+WITH rel AS (
+    UPDATE survey_case SET status = CASE WHEN EXISTS (SELECT 1 FROM appointment a WHERE a.case_id = survey_case.id AND a.status = 'pending')
+                                         THEN 'appointment' ELSE 'open' END,
+                           owner = '', next_attempt_at = $2
+    WHERE status = 'claimed' AND owner = $1
+    RETURNING id)
+UPDATE attempt SET ended_at = $2, note = 'the dialer stopped during the call'
+WHERE case_id IN (SELECT id FROM rel) AND ended_at IS NULL`
+
+// ReleaseDials gives back every case owner claimed (run when a dialer node
+// starts: its earlier self died) and says how many attempts it ended.
+func (db *DB) ReleaseDials(ctx context.Context, owner string, now time.Time) (int, error) {
+	var n int
+	err := db.retry(ctx, func() error {
+		tag, err := db.pool.Exec(ctx, sqlReleaseDials, owner, now)
+		n = int(tag.RowsAffected())
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("release the dials of %s: %w", owner, err)
+	}
+	return n, nil
+}
+
+// sqlDialStats is a campaign's completes and dials since the campaign
+// began: the completes stop a campaign at its target and, per dial, say
+// how many more dials the target needs.
+const sqlDialStats = `
+SELECT (SELECT count(*) FROM interview i JOIN survey_case sc ON sc.id = i.case_id
+        WHERE sc.campaign_id = $1 AND i.status = 'complete'),
+       (SELECT count(*) FROM attempt a JOIN survey_case sc ON sc.id = a.case_id
+        WHERE sc.campaign_id = $1 AND a.ended_at IS NOT NULL)`
+
+// DialStats is campaign id's completes and ended dials.
+func (db *DB) DialStats(ctx context.Context, id survey.CampaignID) (completes, dials int, err error) {
+	err = db.retry(ctx, func() error {
+		return db.pool.QueryRow(ctx, sqlDialStats, id).Scan(&completes, &dials)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("dial stats of campaign %d: %w", id, err)
+	}
+	return completes, dials, nil
+}
+
+const sqlResumeInterview = `UPDATE interview SET attempt_id = $2 WHERE id = $1 AND status = 'in_progress'`
+
+// ResumeInterview puts interview id, still in progress, on call attempt
+// attempt and returns it with its answers (ivr.Resumer): the dialer's call
+// back resumes it. survey.Conflict when it has ended meanwhile.
+func (db *DB) ResumeInterview(ctx context.Context, id survey.InterviewID, attempt survey.AttemptID) (survey.InterviewRecord, error) {
+	err := db.retry(ctx, func() error {
+		tag, err := db.pool.Exec(ctx, sqlResumeInterview, id, nullID(attempt))
+		if err == nil && tag.RowsAffected() == 0 {
+			err = survey.Errorf(survey.EConflict, "interview %d is no longer in progress", id)
+		}
+		return err
+	})
+	if err != nil {
+		return survey.InterviewRecord{}, fmt.Errorf("resume interview %d: %w", id, err)
+	}
+	return db.Interview(ctx, id)
+}

@@ -1,0 +1,16 @@
+-- 0007_dialer: what the dialer keeps of its calls. The AMD verdict was
+-- already a column (amd_result); its cause as app_amd words it and the
+-- audio heard until the verdict come with it. The cause-table row that
+-- settled an attempt is kept for the record. The claim of a keypad
+-- campaign's due cases uses 0002's survey_case_due_cati; the index here
+-- serves the release of a dead node's claims.
+ALTER TABLE attempt
+    ADD COLUMN amd_cause text NOT NULL DEFAULT '',
+    ADD COLUMN amd_ms    int CHECK (amd_ms >= 0),
+    ADD COLUMN rule      text NOT NULL DEFAULT '';
+CREATE INDEX survey_case_claimed ON survey_case (owner) WHERE status = 'claimed';
+-- A case is claimed by an interviewer or, while its call is up, by a dialer
+-- node ("dialer:<node>", no interviewer).
+ALTER TABLE survey_case DROP CONSTRAINT survey_case_claimed_owner,
+    ADD CONSTRAINT survey_case_claimed_owner
+        CHECK (status <> 'claimed' OR owner_user_id IS NOT NULL OR owner LIKE 'dialer:%');

@@ -1,0 +1,143 @@
+package survey
+
+// This file is how a campaign asks to be dialed: the pacing mode and its
+// figures, kept in the campaign's settings. The dialer (dialer/) reads
+// them; the admin page and the API write them; Validate is the one check.
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DialMode is how a campaign's calls are placed.
+type DialMode string
+
+// Dial modes. A CATI campaign is preview (the default) or progressive; a
+// keypad (IVR) campaign is always dialed by the dialer.
+const (
+	DialPreview     DialMode = "preview"     // the interviewer sees the case, then dials
+	DialProgressive DialMode = "progressive" // a free interviewer gets the next case already dialing
+	DialKeypad      DialMode = "ivr"         // no interviewers: the questionnaire runs on the keypad
+)
+
+// Dialing defaults.
+const (
+	DefaultCallsPerSecond = 1.0
+	DefaultMaxLines       = 10
+	DefaultRing           = 25 * time.Second
+	// MinRing is the shortest ring the rules allow: an unanswered call
+	// rings at least 15 s (Ofcom; 47 CFR 64.1200(a)(6)).
+	MinRing = 15 * time.Second
+	// DefaultResumeAfter is when a respondent who hung up in the middle
+	// of a keypad survey is called back, when the campaign sets no retry
+	// delay for 2.12.
+	DefaultResumeAfter = time.Hour
+)
+
+// Dialing is a campaign's dialer settings; the zero value is preview for a
+// CATI campaign and the defaults above for a keypad one.
+type Dialing struct {
+	// Mode is preview or progressive for CATI; "" is the campaign's
+	// natural mode (preview, or ivr for a keypad campaign).
+	Mode DialMode `json:"mode,omitempty"`
+	// AutoDialSeconds dials a preview that long after it is shown (0:
+	// the interviewer clicks).
+	AutoDialSeconds int `json:"auto_dial_seconds,omitempty"`
+	// CallsPerSecond and MaxLines pace a keypad campaign: new calls a
+	// second, and calls up at once (ringing and in the survey).
+	CallsPerSecond float64 `json:"calls_per_second,omitempty"`
+	MaxLines       int     `json:"max_lines,omitempty"`
+	// TargetCompletes stops a keypad campaign's dialing at that many
+	// completes (0: until the sample is worked).
+	TargetCompletes int `json:"target_completes,omitempty"`
+	// RingSeconds is how long an unanswered call rings (at least 15).
+	RingSeconds int `json:"ring_seconds,omitempty"`
+	// NoResume starts a keypad interview from the beginning on a call
+	// back; by default it resumes at the first unanswered question.
+	NoResume bool `json:"no_resume,omitempty"`
+}
+
+// DialMode is the campaign's effective dial mode.
+func (c Campaign) DialMode(d Dialing) DialMode {
+	if c.Mode == CampaignIVR {
+		return DialKeypad
+	}
+	if d.Mode == "" {
+		return DialPreview
+	}
+	return d.Mode
+}
+
+// Pace is the keypad pacing with the defaults filled in.
+func (d Dialing) Pace() (cps float64, maxLines int) {
+	cps, maxLines = d.CallsPerSecond, d.MaxLines
+	if cps <= 0 {
+		cps = DefaultCallsPerSecond
+	}
+	if maxLines <= 0 {
+		maxLines = DefaultMaxLines
+	}
+	return cps, maxLines
+}
+
+// Ring is how long an unanswered call rings.
+func (d Dialing) Ring() time.Duration {
+	if d.RingSeconds <= 0 {
+		return DefaultRing
+	}
+	return time.Duration(d.RingSeconds) * time.Second
+}
+
+// Validate checks d for a campaign of mode m, naming each bad field.
+func (d Dialing) Validate(m CampaignMode) error {
+	var errs []error
+	switch {
+	case d.Mode == "":
+	case m == CampaignIVR && d.Mode != DialKeypad:
+		errs = append(errs, fmt.Errorf("dialing mode %q: a keypad campaign is dialed as ivr", d.Mode))
+	case m == CampaignCATI && d.Mode != DialPreview && d.Mode != DialProgressive:
+		errs = append(errs, fmt.Errorf("dialing mode %q: pick preview or progressive", Clip(string(d.Mode), 20)))
+	}
+	if d.AutoDialSeconds < 0 || d.AutoDialSeconds > 600 {
+		errs = append(errs, fmt.Errorf("auto-dial after %d s: use 0 (off) to 600 seconds", d.AutoDialSeconds))
+	}
+	if d.CallsPerSecond < 0 || d.CallsPerSecond > 500 {
+		errs = append(errs, fmt.Errorf("calls per second %g: use 0 (the default, %g) to 500", d.CallsPerSecond, DefaultCallsPerSecond))
+	}
+	if d.MaxLines < 0 || d.MaxLines > 10000 {
+		errs = append(errs, fmt.Errorf("max lines %d: use 0 (the default, %d) to 10000", d.MaxLines, DefaultMaxLines))
+	}
+	if d.TargetCompletes < 0 {
+		errs = append(errs, fmt.Errorf("target completes %d: use 0 (no target) or more", d.TargetCompletes))
+	}
+	if d.RingSeconds != 0 && (time.Duration(d.RingSeconds)*time.Second < MinRing || d.RingSeconds > 120) {
+		errs = append(errs, fmt.Errorf("ring %d s: an unanswered call rings 15 to 120 seconds", d.RingSeconds))
+	}
+	for i, e := range errs {
+		errs[i] = Errorf(EInvalid, "%v", e)
+	}
+	return errors.Join(errs...)
+}
+
+// DialJob is one call the dialer places: a case claimed for it, with its
+// call attempt already started and counted.
+type DialJob struct {
+	Campaign      CampaignID
+	Case          CaseID
+	Attempt       AttemptID
+	Phone         string // E.164
+	TZ            string
+	Language      string
+	Contact       map[string]string
+	Questionnaire string
+	// Interview is the case's interview in progress, which the call
+	// resumes; 0 for none.
+	Interview InterviewID
+	// Attempts is the case's attempts with this one; MaxAttempts the
+	// campaign's limit.
+	Attempts, MaxAttempts int
+}
+
+// LastAttempt says whether the job is the case's last allowed attempt.
+func (j DialJob) LastAttempt() bool { return j.Attempts >= j.MaxAttempts }
