@@ -70,7 +70,7 @@ func TestDialingValidate(t *testing.T) {
 		}
 	}
 	bad := map[string]survey.Dialing{
-		"ring 15 to 120":    {RingSeconds: 10},
+		"rings 15 to 120":   {RingSeconds: 10},
 		"preview or progre": {Mode: "predictive"},
 		"calls per second":  {CallsPerSecond: -1},
 		"max lines":         {MaxLines: 100000},
