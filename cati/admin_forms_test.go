@@ -48,6 +48,8 @@ func TestRefusedCampaignFormKeepsEveryField(t *testing.T) {
 		chromedp.SetValue(`#campaign input[name='retry_3.13']`, "15"),
 		chromedp.SetValue(`#campaign input[name=quota_north]`, "7"),
 		chromedp.SetValue(`#campaign input[name=e]`, "2"),
+		chromedp.SetValue(`#campaign select[name=dial_mode]`, "progressive"),
+		chromedp.SetValue(`#campaign input[name=ring_seconds]`, "20"),
 		chromedp.Click(`#campaign input[name=interviewer][value="`+ivy+`"]`),
 	)
 	entered := ada.formFields("campaign")
@@ -71,13 +73,15 @@ func TestRefusedCampaignFormKeepsEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	var st struct {
-		Retry  map[string]int64 `json:"retry_seconds"`
-		Quotas map[string]int   `json:"quotas"`
+		Retry   map[string]int64 `json:"retry_seconds"`
+		Quotas  map[string]int   `json:"quotas"`
+		Dialing survey.Dialing   `json:"dialing"`
 	}
 	if err := json.Unmarshal([]byte(settings), &st); err != nil {
 		t.Fatal(err)
 	}
-	if status != "draft" || attempts != 3 || st.Retry["3.13"] != 900 || st.Quotas["north"] != 7 {
+	if status != "draft" || attempts != 3 || st.Retry["3.13"] != 900 || st.Quotas["north"] != 7 ||
+		st.Dialing.Mode != survey.DialProgressive || st.Dialing.RingSeconds != 20 {
 		t.Fatalf("created %s with %d attempts and settings %s", status, attempts, settings)
 	}
 	var windows string

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"io"
 	"maps"
 	"net/http"
@@ -205,7 +206,7 @@ func (s *Server) campaignForm(w http.ResponseWriter, r *http.Request, sess *sess
 
 func (s *Server) campaignFormData(r *http.Request, qid string) (campaignFormData, error) {
 	ctx := r.Context()
-	d := campaignFormData{Values: map[string]string{"max_attempts": "6", "status": "running"}}
+	d := campaignFormData{Values: map[string]string{"max_attempts": "6", "status": "running", "kind": "cati", "dial_mode": "preview"}}
 	var err error
 	if d.Questionnaires, err = s.store.Questionnaires(ctx); err != nil {
 		return d, err
@@ -259,7 +260,9 @@ func (d *campaignFormData) keep(f url.Values) {
 		}
 	}
 	d.Values["record_calls"] = f.Get("record_calls")
-	for _, k := range []string{"name", "max_attempts", "status", "e"} {
+	d.Values["no_resume"] = f.Get("no_resume")
+	for _, k := range []string{"name", "max_attempts", "status", "e", "kind", "dial_mode", "auto_dial_seconds",
+		"calls_per_second", "max_lines", "target_completes", "ring_seconds"} {
 		v := d.Values[k]
 		set(&v, k)
 		d.Values[k] = v
@@ -307,6 +310,17 @@ func (s *Server) parseCampaignForm(r *http.Request) (survey.Campaign, error) {
 	f := r.PostForm
 	var problems []string
 	c := survey.Campaign{Name: strings.TrimSpace(f.Get("name")), Questionnaire: f.Get("questionnaire"), Mode: survey.CampaignCATI, Status: survey.CampaignStatus(f.Get("status"))}
+	switch f.Get("kind") {
+	case "", "cati":
+	case "ivr":
+		c.Mode = survey.CampaignIVR
+	default:
+		problems = append(problems, "who asks the questions: pick interviewers (cati) or the keypad (ivr)")
+	}
+	mode := survey.ModeCATI
+	if c.Mode == survey.CampaignIVR {
+		mode = survey.ModeIVR
+	}
 	if c.Name == "" || len(c.Name) > 100 {
 		problems = append(problems, "give the campaign a name of at most 100 characters")
 	}
@@ -321,8 +335,8 @@ func (s *Server) parseCampaignForm(r *http.Request) (survey.Campaign, error) {
 		problems = append(problems, "pick a questionnaire")
 	} else if q, err = s.desks.questionnaire(r.Context(), c.Questionnaire, 0); err != nil {
 		problems = append(problems, fmt.Sprintf("questionnaire %q: %s", c.Questionnaire, survey.ErrorMessage(err)))
-	} else if !q.HasMode(survey.ModeCATI) {
-		problems = append(problems, fmt.Sprintf("questionnaire %q is not for CATI (its modes: %v)", c.Questionnaire, q.Modes))
+	} else if !q.HasMode(mode) {
+		problems = append(problems, fmt.Sprintf("questionnaire %q is not for %s (its modes: %v)", c.Questionnaire, strings.ToUpper(string(mode)), q.Modes))
 	}
 	st, more := parseSettings(f, q, &c)
 	problems = append(problems, more...)
@@ -403,6 +417,7 @@ func parseSettings(f url.Values, q *survey.Questionnaire, c *survey.Campaign) (s
 		}
 	}
 	st.RecordCalls = f.Get("record_calls") != ""
+	st.Dialing, problems = parseDialing(f, c.Mode, problems)
 	if v := strings.TrimSpace(f.Get("e")); v != "" {
 		e, err := strconv.ParseFloat(v, 64)
 		if err != nil || e < 0 || e > 1 {
@@ -523,6 +538,7 @@ func settingsForm(c survey.Campaign, q *survey.Questionnaire, st survey.Campaign
 	if st.RecordCalls {
 		d.Values["record_calls"] = "1"
 	}
+	dialingForm(d.Values, c.DialMode(st.Dialing), st.Dialing)
 	for dow := range 7 {
 		day := dayForm{Dow: dow, Name: time.Weekday(dow).String(), Opens: "09:00", Closes: "21:00"}
 		for _, w := range c.Windows {
@@ -888,4 +904,62 @@ func (s *Server) importStatus(w http.ResponseWriter, r *http.Request, sess *sess
 	j.mu.Unlock()
 	s.writeJSON(w, r, http.StatusOK, v)
 	return nil
+}
+
+// parseDialing reads the dialing fields of a campaign of mode m.
+func parseDialing(f url.Values, m survey.CampaignMode, problems []string) (survey.Dialing, []string) {
+	var d survey.Dialing
+	num := func(key, what string, dst *int) {
+		v := strings.TrimSpace(f.Get(key))
+		if v == "" {
+			return
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			problems = append(problems, what+" must be a whole number")
+			return
+		}
+		*dst = n
+	}
+	if m == survey.CampaignCATI {
+		d.Mode = survey.DialMode(f.Get("dial_mode"))
+		if d.Mode == survey.DialPreview {
+			d.Mode = ""
+		}
+	}
+	num("auto_dial_seconds", "auto-dial after", &d.AutoDialSeconds)
+	num("max_lines", "most calls up at once", &d.MaxLines)
+	num("target_completes", "target completes", &d.TargetCompletes)
+	num("ring_seconds", "ring for", &d.RingSeconds)
+	if v := strings.TrimSpace(f.Get("calls_per_second")); v != "" {
+		cps, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(cps) {
+			problems = append(problems, "calls per second must be a number")
+		} else {
+			d.CallsPerSecond = cps
+		}
+	}
+	d.NoResume = f.Get("no_resume") != ""
+	if err := d.Validate(m); err != nil {
+		for _, e := range strings.Split(err.Error(), "\n") {
+			problems = append(problems, e)
+		}
+	}
+	return d, problems
+}
+
+// dialingForm fills the dialing fields of a settings form.
+func dialingForm(v map[string]string, mode survey.DialMode, d survey.Dialing) {
+	cps, lines := d.Pace()
+	v["dial_mode"] = string(mode)
+	v["auto_dial_seconds"] = strconv.Itoa(d.AutoDialSeconds)
+	v["calls_per_second"] = strconv.FormatFloat(cps, 'f', -1, 64)
+	v["max_lines"] = strconv.Itoa(lines)
+	v["target_completes"] = strconv.Itoa(d.TargetCompletes)
+	if d.RingSeconds != 0 {
+		v["ring_seconds"] = strconv.Itoa(d.RingSeconds)
+	}
+	if d.NoResume {
+		v["no_resume"] = "1"
+	}
 }
