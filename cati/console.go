@@ -83,6 +83,8 @@ type DeskStore interface {
 	// RecordCall stores what the network said of a call the console placed
 	// on its attempt.
 	RecordCall(ctx context.Context, id survey.AttemptID, f survey.CallFacts) error
+	// DialSlots lists the interviewers the dialer may place a call for.
+	DialSlots(ctx context.Context) ([]survey.AgentSlot, error)
 }
 
 // AnswerStore commits answers one at a time, as ivr.Store does: an answer

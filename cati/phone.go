@@ -11,6 +11,7 @@ package cati
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"net/http"
 	"strconv"
 	"strings"
@@ -425,4 +426,40 @@ func (s *Server) getWhy(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.writeJSON(w, r, http.StatusOK, map[string]any{"case_id": id, "due": len(hs) == 0, "holds": hs})
 	return nil
+}
+
+// Waiting lists the interviewers the dialer may place a call for now
+// (dialer.Agents): idle on a progressive campaign, or with a preview due
+// for its auto-dial, whose browser phone is connected. Without a phone
+// nobody is listed: the dialer cannot place a console's calls.
+func (s *Server) Waiting(ctx context.Context) ([]survey.AgentSlot, error) {
+	if s.phones == nil {
+		return nil, nil
+	}
+	slots, err := s.console.Desks.DialSlots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(slots, func(a survey.AgentSlot) bool { return !s.phones.Ready(a.User) }), nil
+}
+
+// Offer gives an idle interviewer the next due case, already dialing
+// (dialer.Agents, progressive mode); survey.ENotFound when no case is due
+// for them. Their pages show the case and the call at once.
+func (s *Server) Offer(ctx context.Context, id survey.UserID, name string) error {
+	u := survey.User{ID: id, Name: name, Role: survey.RoleInterviewer}
+	defer s.console.hub.refreshUser(id)
+	d, err := s.console.Desks.ClaimNext(ctx, id, name, s.desks.now())
+	if err != nil {
+		return err
+	}
+	return s.dial(ctx, u, d.CaseID)
+}
+
+// DialPreview dials the case on an interviewer's desk for them
+// (dialer.Agents: a preview's auto-dial, or a progressive case left
+// undialed).
+func (s *Server) DialPreview(ctx context.Context, id survey.UserID, name string, caseID survey.CaseID) error {
+	defer s.console.hub.refreshUser(id)
+	return s.dial(ctx, survey.User{ID: id, Name: name, Role: survey.RoleInterviewer}, caseID)
 }

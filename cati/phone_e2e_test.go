@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -506,5 +507,87 @@ func TestNoPhone(t *testing.T) {
 	ivy.next("state")
 	if msg := ivy.refuse("rtc_offer", map[string]any{"sdp": "v=0"}, survey.EConflict); !strings.Contains(msg, "no browser phone") {
 		t.Errorf("%q", msg)
+	}
+}
+
+// The console as the dialer drives it (dialer.Agents): an idle interviewer
+// on a progressive campaign is offered the next case already dialing, and
+// a previewed case of a campaign that auto-dials is dialed for the
+// interviewer; both pages show the call without a click. The test plays
+// the runner's part (Waiting, then Offer or DialPreview), whose own logic
+// dialer's tests cover.
+func TestDialerDrivesTheConsoleInChromium(t *testing.T) {
+	resp := baresiptest.Start(t, baresiptest.Options{Name: "respondents", User: "+12125550100", Also: []string{"+12125550101"},
+		AutoAnswer: true, Say: baresiptest.Sine(respondentHz, 90, 12000)})
+	rig := &phoneRig{}
+	cf := newConsoleWith(t, withPhone(t, resp.Addr(), 0, rig), contact("Alice", "north", "consumer", "fibre"), contact("Bob", "south", "consumer", "tv"))
+	ctx := t.Context()
+	setDialing := func(js string) {
+		t.Helper()
+		if err := cf.db.Tx(ctx, func(tx store.DBTX) error {
+			_, err := tx.Exec(ctx, `UPDATE campaign SET settings = settings || jsonb_build_object('dialing', $2::jsonb) WHERE id = $1`, cf.campaign, js)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slot := func(user survey.UserID, state survey.DeskState) survey.AgentSlot {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			slots, err := cf.server.Waiting(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range slots {
+				if s.User == user && s.State == state {
+					return s
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("user %d never waiting %s: %+v", user, state, slots)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	dir := artifactDir(t)
+
+	setDialing(`{"mode": "progressive"}`)
+	ivy := cf.openTab(toneBrowser(t, interviewerHz), "ivy", dir)
+	ivy.openPhone("/console?rawaudio=1")
+	ivy.do(chromedp.WaitVisible("#next-case"))
+	a := slot(cf.users["ivy"], survey.DeskIdle)
+	if !a.Progressive || a.Name != "ivy" {
+		t.Errorf("slot %+v: want ivy, idle on a progressive campaign", a)
+	}
+	if err := cf.server.Offer(ctx, a.User, a.Name); err != nil {
+		t.Fatal(err)
+	}
+	ivy.call("answered")
+	ivy.hears(respondentHz)
+	ivy.poll(`document.getElementById("console").dataset.state === "dialing"`)
+	ivy.screenshot("progressive")
+	if slots, err := cf.server.Waiting(ctx); err != nil || slices.ContainsFunc(slots, func(s survey.AgentSlot) bool { return s.User == a.User }) {
+		t.Errorf("ivy, on a call, is still waiting: %+v %v", slots, err)
+	}
+
+	setDialing(`{"auto_dial_seconds": 5}`)
+	ian := cf.openTab(toneBrowser(t, interviewerHz), "ian", dir)
+	ian.openPhone("/console?rawaudio=1")
+	ian.do(chromedp.WaitVisible("#next-case"))
+	ian.key("n")
+	ian.do(chromedp.WaitVisible("#dial"))
+	p := slot(cf.users["ian"], survey.DeskOnCase)
+	if p.Progressive || p.AutoDial != 5*time.Second || p.Case == 0 || p.Campaign != cf.campaign {
+		t.Errorf("slot %+v: want ian's preview, auto-dialed after 5 s", p)
+	}
+	if err := cf.server.DialPreview(ctx, p.User, p.Name, p.Case); err != nil {
+		t.Fatal(err)
+	}
+	ian.call("answered")
+	ian.hears(respondentHz)
+	ian.poll(`document.getElementById("console").dataset.state === "dialing"`)
+	if n := cf.count(`SELECT count(DISTINCT interviewer_id) FROM attempt WHERE interviewer_id IS NOT NULL AND ended_at IS NULL`); n != 2 {
+		t.Errorf("%d interviewers with a call attempt up, want 2", n)
 	}
 }

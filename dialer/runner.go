@@ -66,6 +66,20 @@ type Originator interface {
 	Survey(ctx context.Context, c Call) (Result, error)
 }
 
+// Agents is the console's desk workflow as the dialer drives it; the
+// console server (cati.Server) is one. Progressive campaigns and auto-dialed
+// previews go through it: the call is the interviewer's from the start, on
+// their browser phone, with the case on their screen.
+type Agents interface {
+	// Waiting lists the interviewers the dialer may place a call for.
+	Waiting(ctx context.Context) ([]survey.AgentSlot, error)
+	// Offer claims the next due case for an idle interviewer and dials
+	// it; survey.ENotFound when none is due for them.
+	Offer(ctx context.Context, id survey.UserID, name string) error
+	// DialPreview dials the case on the interviewer's desk.
+	DialPreview(ctx context.Context, id survey.UserID, name string, c survey.CaseID) error
+}
+
 // Options tune the runner.
 type Options struct {
 	// Via is the telephony keypad campaigns dial through: sip (the
@@ -121,10 +135,25 @@ type Runner struct {
 	now   func() time.Time
 	log   *slog.Logger
 
+	agents Agents
+	// idleUntil holds back offers to an interviewer for whom nothing was
+	// due, so an empty queue is not asked again at every tick.
+	idleUntil   map[survey.UserID]time.Time
+	progressive Step
+
 	mu    sync.Mutex
 	camps map[survey.CampaignID]*campaign
 	calls sync.WaitGroup
 }
+
+// nothingDueWait is how long an interviewer with nothing due waits before
+// the dialer looks for a case for them again.
+const nothingDueWait = 2 * time.Second
+
+// SetAgents gives the runner the console's interviewers: progressive
+// campaigns and auto-dialed previews are dialed for them. Call it before
+// Run.
+func (r *Runner) SetAgents(a Agents) { r.agents = a }
 
 // campaign is what the runner keeps of one keypad campaign.
 type campaign struct {
@@ -139,12 +168,14 @@ type campaign struct {
 	running   bool
 }
 
-// NewRunner returns a runner; now nil is time.Now.
+// NewRunner returns a runner; now nil is time.Now. With a nil orig, keypad
+// campaigns are not dialed.
 func NewRunner(store Store, orig Originator, o Options, now func() time.Time, log *slog.Logger) *Runner {
 	if now == nil {
 		now = time.Now
 	}
-	return &Runner{store: store, orig: orig, opts: o, now: now, log: log, camps: map[survey.CampaignID]*campaign{}}
+	return &Runner{store: store, orig: orig, opts: o, now: now, log: log, camps: map[survey.CampaignID]*campaign{},
+		idleUntil: map[survey.UserID]time.Time{}}
 }
 
 // owner is the runner's claim owner.
@@ -173,7 +204,12 @@ func (r *Runner) Run(ctx context.Context) error {
 				listed = now
 			}
 		}
-		r.step(ctx, now)
+		if r.orig != nil {
+			r.step(ctx, now)
+		}
+		if r.agents != nil {
+			r.stepAgents(ctx, now)
+		}
 		select {
 		case <-ctx.Done():
 			r.calls.Wait()
@@ -348,4 +384,52 @@ func (r *Runner) Lines() []CampaignLine {
 	}
 	slices.SortFunc(ls, func(a, b CampaignLine) int { return int(a.Campaign - b.Campaign) })
 	return ls
+}
+
+// stepAgents dials for the interviewers waiting: the next case for each
+// idle one on a progressive campaign (one line per free interviewer), and
+// the case on the desk when its preview's auto-dial is due or its
+// campaign is progressive.
+func (r *Runner) stepAgents(ctx context.Context, now time.Time) {
+	slots, err := r.agents.Waiting(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("interviewers waiting", "err", err)
+		}
+		return
+	}
+	var free []survey.AgentSlot
+	for _, a := range slots {
+		switch {
+		case a.State == survey.DeskIdle:
+			if now.Before(r.idleUntil[a.User]) {
+				continue
+			}
+			free = append(free, a)
+		case a.State == survey.DeskOnCase && (a.Progressive || now.Sub(a.Since) >= a.AutoDial):
+			log := r.log.With("interviewer", a.Name, "case_id", a.Case)
+			if err := r.agents.DialPreview(ctx, a.User, a.Name, a.Case); err != nil && ctx.Err() == nil {
+				log.Warn("dial the case on the desk", "err", err)
+			} else if err == nil {
+				log.Info("dialed the case on the desk", "progressive", a.Progressive, "after", now.Sub(a.Since).Round(time.Second))
+			}
+		}
+	}
+	step := Plan(now, State{Mode: ModeProgressive, Free: len(free), Cap: len(free), TrunkRoom: len(free)})
+	r.mu.Lock()
+	r.progressive = step
+	r.mu.Unlock()
+	for _, a := range free[:step.Calls] {
+		err := r.agents.Offer(ctx, a.User, a.Name)
+		switch {
+		case err == nil:
+			delete(r.idleUntil, a.User)
+			r.log.Info("progressive call for an interviewer", "interviewer", a.Name)
+		case survey.ErrorCodeOf(err) == survey.ENotFound:
+			r.idleUntil[a.User] = now.Add(nothingDueWait)
+		case ctx.Err() == nil:
+			r.idleUntil[a.User] = now.Add(nothingDueWait)
+			r.log.Warn("progressive call", "interviewer", a.Name, "err", err)
+		}
+	}
 }

@@ -207,3 +207,51 @@ func (db *DB) ResumeInterview(ctx context.Context, id survey.InterviewID, attemp
 	}
 	return db.Interview(ctx, id)
 }
+
+// sqlDialSlots lists the interviewers the dialer may place a call for: idle
+// and assigned to a running progressive campaign, or on a case, not yet
+// dialed, of a running campaign that auto-dials previews.
+const sqlDialSlots = `
+SELECT d.user_id, u.name, d.state, d.since, 0::bigint, 0::bigint, 0, true
+FROM interviewer_desk d JOIN app_user u ON u.id = d.user_id AND NOT u.disabled
+WHERE d.state = 'idle' AND EXISTS (
+    SELECT 1 FROM campaign_interviewer ci JOIN campaign cp ON cp.id = ci.campaign_id
+    WHERE ci.user_id = d.user_id AND cp.status = 'running' AND cp.mode = 'cati'
+      AND cp.settings->'dialing'->>'mode' = 'progressive')
+UNION ALL
+SELECT d.user_id, u.name, d.state, d.since, d.case_id, sc.campaign_id,
+       coalesce((cp.settings->'dialing'->>'auto_dial_seconds')::int, 0),
+       coalesce(cp.settings->'dialing'->>'mode' = 'progressive', false)
+FROM interviewer_desk d JOIN app_user u ON u.id = d.user_id AND NOT u.disabled
+JOIN survey_case sc ON sc.id = d.case_id
+JOIN campaign cp ON cp.id = sc.campaign_id AND cp.status = 'running'
+WHERE d.state = 'on_case' AND d.attempt_id IS NULL
+  AND (coalesce((cp.settings->'dialing'->>'auto_dial_seconds')::int, 0) > 0
+       OR cp.settings->'dialing'->>'mode' = 'progressive')
+ORDER BY 4, 1`
+
+// DialSlots lists the interviewers the dialer may place a call for
+// (survey.AgentSlot), longest waiting first.
+func (db *DB) DialSlots(ctx context.Context) ([]survey.AgentSlot, error) {
+	var slots []survey.AgentSlot
+	err := db.retry(ctx, func() error {
+		rows, err := db.pool.Query(ctx, sqlDialSlots)
+		if err != nil {
+			return err
+		}
+		slots, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.AgentSlot, error) {
+			var (
+				s    survey.AgentSlot
+				auto int
+			)
+			err := row.Scan(&s.User, &s.Name, &s.State, &s.Since, &s.Case, &s.Campaign, &auto, &s.Progressive)
+			s.AutoDial = time.Duration(auto) * time.Second
+			return s, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list the interviewers waiting for a call: %w", err)
+	}
+	return slots, nil
+}

@@ -141,3 +141,22 @@ type DialJob struct {
 
 // LastAttempt says whether the job is the case's last allowed attempt.
 func (j DialJob) LastAttempt() bool { return j.Attempts >= j.MaxAttempts }
+
+// AgentSlot is an interviewer the dialer may place a call for: idle on a
+// running progressive campaign (the next case, already dialing), or on a
+// previewed case whose campaign auto-dials it.
+type AgentSlot struct {
+	User  UserID
+	Name  string
+	State DeskState // idle or on_case
+	Since time.Time // in that state since
+	// Case and Campaign are the previewed case's (on_case).
+	Case     CaseID
+	Campaign CampaignID
+	// AutoDial is the previewed case's campaign's auto-dial delay (0:
+	// never).
+	AutoDial time.Duration
+	// Progressive: the slot's campaign (an idle interviewer's: one of
+	// theirs) dials progressive, so a case on the desk is dialed at once.
+	Progressive bool
+}

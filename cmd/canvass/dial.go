@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/canvass/canvass/cati"
 	"github.com/canvass/canvass/config"
 	"github.com/canvass/canvass/dialer"
 	"github.com/canvass/canvass/ivr"
@@ -27,6 +28,7 @@ var (
 	_ ivr.Dialer        = (*asterisk.Client)(nil)
 	_ dialer.Originator = keypadCalls{}
 	_ dialer.Store      = (*sql.DB)(nil)
+	_ dialer.Agents     = (*cati.Server)(nil)
 	_ ivr.Resumer       = (*sql.DB)(nil)
 )
 
@@ -82,12 +84,14 @@ func keypadResult(res ivr.DialResult, status survey.Status, start time.Time, err
 	return dialer.Result{Signal: sig, Facts: f, Status: status}
 }
 
-// wireDialer makes the runner of keypad campaigns when a telephony can
-// place their calls; nil when dialer.via is off or none can.
+// wireDialer makes the dialer's runner: it dials keypad campaigns when a
+// telephony can place their calls, and progressive campaigns and
+// auto-dialed previews through the console when it has a phone. nil when
+// dialer.via is off.
 func wireDialer(cfg config.Config, db *sql.DB, engine *ivr.Engine, sip *sipua.Server, ari *asterisk.Client, log *slog.Logger) (*dialer.Runner, error) {
 	o := cfg.Dialer
 	trunk := sip != nil && cfg.SIP.Trunk.URI != ""
-	var k keypadCalls
+	var k dialer.Originator
 	switch {
 	case o.Via == "off":
 		return nil, nil
@@ -103,8 +107,7 @@ func wireDialer(cfg config.Config, db *sql.DB, engine *ivr.Engine, sip *sipua.Se
 	case o.Via == "ari":
 		return nil, errors.New("dialer.via: ari needs Asterisk (ari.url, CANVASS_ARI_URL)")
 	default:
-		log.Info("dialer off: keypad campaigns need a trunk (CANVASS_SIP_TRUNK_URI) or Asterisk to dial through")
-		return nil, nil
+		log.Info("keypad campaigns are not dialed: they need a trunk (CANVASS_SIP_TRUNK_URI) or Asterisk to dial through")
 	}
 	return dialer.NewRunner(db, k, o, nil, log.With("component", "dialer")), nil
 }

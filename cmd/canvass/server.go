@@ -270,6 +270,9 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 	if err != nil {
 		return err
 	}
+	if runner != nil && console.Phones != nil {
+		runner.SetAgents(srv)
+	}
 	// Interviews a crashed node left open get their end (ivr/lost.go).
 	runners = append(runners, func(ctx context.Context) error { return engine.CloseLostEvery(ctx, db, time.Minute) })
 	if err := srv.Listen(); err != nil {
