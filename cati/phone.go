@@ -11,8 +11,8 @@ package cati
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"

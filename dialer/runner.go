@@ -188,7 +188,10 @@ const campaignsEvery = 2 * time.Second
 // interviews close with cause "shutdown", every answer kept) and returns.
 func (r *Runner) Run(ctx context.Context) error {
 	if n, err := r.store.ReleaseDials(ctx, r.owner(), r.now()); err != nil {
-		return err
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.log.Error("give back the cases of calls this node had up when it stopped; they stay claimed until it starts again", "err", err)
 	} else if n > 0 {
 		r.log.Warn("gave back the cases of calls this node had up when it stopped", "attempts", n)
 	}
