@@ -590,4 +590,11 @@ func TestDialerDrivesTheConsoleInChromium(t *testing.T) {
 	if n := cf.count(`SELECT count(DISTINCT interviewer_id) FROM attempt WHERE interviewer_id IS NOT NULL AND ended_at IS NULL`); n != 2 {
 		t.Errorf("%d interviewers with a call attempt up, want 2", n)
 	}
+	// The floor says how the campaign is dialed and what is up.
+	sam := cf.openTab(newBrowser(t), "sam", dir)
+	sam.do(chromedp.Navigate(cf.url + "/supervisor"))
+	sam.poll(`(p => p && p.dataset.mode === "preview" && p.querySelector(".calls-up b").textContent === "2"
+		&& p.querySelector(".abandon-24h b").textContent.endsWith("(0 of 0)") && p.querySelector(".budget b").textContent === "3%")
+		(document.querySelector(".campaign .dialing"))`)
+	sam.screenshot("dialing")
 }

@@ -62,6 +62,37 @@ type campaignView struct {
 	COOP1           survey.Rate           `json:"coop1"`
 	REF1            survey.Rate           `json:"ref1"`
 	CON1            survey.Rate           `json:"con1"`
+	Dialing         dialingView           `json:"dialing"`
+}
+
+// dialingView is how a campaign is dialed, live.
+type dialingView struct {
+	Mode survey.DialMode `json:"mode"`
+	// Ratio is the lines placed per free interviewer (progressive: 1);
+	// 0 in preview and keypad campaigns, which pace by CallsPerSecond and
+	// MaxLines instead.
+	Ratio          float64     `json:"ratio"`
+	CallsPerSecond float64     `json:"calls_per_second,omitempty"`
+	MaxLines       int         `json:"max_lines,omitempty"`
+	CallsUp        int         `json:"calls_up"` // ringing or talking
+	Waiting        int         `json:"waiting"`  // answered, waiting for an interviewer (predictive only)
+	Abandon24h     abandonView `json:"abandon_24h"`
+	Abandon30d     abandonView `json:"abandon_30d"`
+	Budget         float64     `json:"budget"`
+}
+
+type abandonView struct {
+	Live      int         `json:"live"`
+	Abandoned int         `json:"abandoned"`
+	Rate      survey.Rate `json:"rate"`
+}
+
+func abandon(live, abandoned int) abandonView {
+	v := abandonView{Live: live, Abandoned: abandoned}
+	if live > 0 {
+		v.Rate = survey.Rate{Value: float64(abandoned) / float64(live), Defined: true}
+	}
+	return v
 }
 
 type quotaView struct {
@@ -112,6 +143,14 @@ func (s *Server) campaignView(ctx context.Context, c survey.CampaignProgress) (c
 	st, err := camp.DecodeSettings()
 	if err != nil {
 		return cv, err
+	}
+	cv.Dialing = dialingView{Mode: camp.DialMode(st.Dialing), CallsUp: c.CallsUp, Budget: survey.DefaultAbandonBudget,
+		Abandon24h: abandon(c.Live24h, c.Abandoned24h), Abandon30d: abandon(c.Live30d, c.Abandoned30d)}
+	switch cv.Dialing.Mode {
+	case survey.DialProgressive:
+		cv.Dialing.Ratio = 1
+	case survey.DialKeypad:
+		cv.Dialing.CallsPerSecond, cv.Dialing.MaxLines = st.Dialing.Pace()
 	}
 	q, err := s.desks.questionnaire(ctx, c.Questionnaire, 0)
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 const (
 	// MaxBudget is the law's ceiling in the UK and the US (3 % of live
 	// calls); a campaign may set a lower budget, down to 0.
-	MaxBudget = 0.03
+	MaxBudget = survey.DefaultAbandonBudget
 	// DefaultBudget is the budget of a campaign that sets none.
 	DefaultBudget = MaxBudget
 	// DefaultLookAhead is how far ahead the headroom looks (LedgerOptions).

@@ -33,6 +33,10 @@ const (
 	// of a keypad survey is called back, when the campaign sets no retry
 	// delay for 2.12.
 	DefaultResumeAfter = time.Hour
+	// DefaultAbandonBudget is the most abandoned calls a campaign may make,
+	// as a share of the calls a person answered, in any rolling 24 h (Ofcom)
+	// or 30 days (16 CFR 310.4(b)(4)); dialer.DefaultBudget.
+	DefaultAbandonBudget = 0.03
 )
 
 // Dialing is a campaign's dialer settings; the zero value is preview for a

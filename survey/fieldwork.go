@@ -270,6 +270,13 @@ type CampaignProgress struct {
 	Groups          Counts                   // closed cases by rate group
 	QuotaFill       map[string]int           // quota cell -> completes
 	Values          map[string]map[int64]int // question -> value -> answers
+	// CallsUp is the campaign's call attempts not ended (ringing or
+	// talking); Live and Abandoned count the calls a person answered, and
+	// of them those abandoned, over the last 24 h and 30 days: the
+	// abandonment rules' windows.
+	CallsUp               int
+	Live24h, Abandoned24h int
+	Live30d, Abandoned30d int
 }
 
 // Floor is the whole floor at one instant.

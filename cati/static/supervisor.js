@@ -107,8 +107,23 @@ function render() {
         kpi("RR1", pct(c.rr1), "rr1"), kpi("COOP1", pct(c.coop1), "coop1"), kpi("REF1", pct(c.ref1), "ref1"), kpi("CON1", pct(c.con1), "con1"),
         c.nps ? kpi("NPS (n=" + c.nps.n + ")", score(c.nps.score) + (c.nps.margin_of_error !== null ? " ±" + score(c.nps.margin_of_error) : ""), "nps") : null,
         c.csat ? kpi("CSAT (n=" + c.csat.n + ")", c.csat.score === null ? "n/a" : c.csat.score.toFixed(1) + "%", "csat") : null),
+      dialingLine(c.dialing),
       c.quotas.length ? h("p", {}, "Quotas: ", c.quotas.map((q) => h("span", { class: "quota", "data-quota": q.id },
         q.id + " ", h("meter", { min: 0, max: Math.max(q.target, 1), value: q.filled }), " " + q.filled + "/" + q.target))) : null)));
+}
+
+// dialingLine is how the campaign is dialed: its mode and pace, the calls
+// up, and the abandonment rate over the rules' windows against the budget.
+function dialingLine(d) {
+  if (!d) { return null; }
+  const ab = (w) => (w.rate === null ? "—" : pct(w.rate)) + " (" + w.abandoned + " of " + w.live + ")";
+  const pace = d.mode === "ivr" ? d.calls_per_second + " calls/s, up to " + d.max_lines + " lines"
+    : d.mode === "progressive" ? "ratio " + d.ratio.toFixed(1) + " (one line per free interviewer)" : "the interviewer dials";
+  return h("p", { class: "dialing", "data-mode": d.mode },
+    kpi("Dialing", d.mode, "dial-mode"), " ", h("span", { class: "muted" }, pace), " ",
+    kpi("Calls up", d.calls_up, "calls-up"), kpi("Waiting for an interviewer", d.waiting, "waiting"),
+    kpi("Abandoned 24 h", ab(d.abandon_24h), "abandon-24h"), kpi("30 d", ab(d.abandon_30d), "abandon-30d"),
+    kpi("budget", (100 * d.budget).toFixed(0) + "%", "budget"));
 }
 
 function kpi(label, value, cls) {

@@ -14,3 +14,8 @@ CREATE INDEX survey_case_claimed ON survey_case (owner) WHERE status = 'claimed'
 ALTER TABLE survey_case DROP CONSTRAINT survey_case_claimed_owner,
     ADD CONSTRAINT survey_case_claimed_owner
         CHECK (status <> 'claimed' OR owner_user_id IS NOT NULL OR owner LIKE 'dialer:%');
+-- An abandoned call: a person answered and nobody was there for them within
+-- the rules' 2 s (or AMD took them for a machine and hung up). The
+-- abandonment ledger counts these over live answered calls.
+ALTER TABLE attempt ADD COLUMN abandoned boolean NOT NULL DEFAULT false;
+CREATE INDEX attempt_open ON attempt (case_id) WHERE ended_at IS NULL;
