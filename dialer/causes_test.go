@@ -297,6 +297,13 @@ func TestCauseDoc(t *testing.T) {
 	if diff := cmp.Diff(string(want), got); diff != "" {
 		t.Errorf("%s is stale; rerun with -update (-file +code):\n%s", path, diff)
 	}
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), got) {
+		t.Errorf("README.md's cause table (Outbound dialing) is not %s: paste it there", path)
+	}
 }
 
 // causeMarkdown renders the table for the README.

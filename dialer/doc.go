@@ -25,10 +25,12 @@
 //     outside windows, to DNC numbers, the worst rolling abandonment
 //     rates and utilisation, each checked apart from the dialer's choice.
 //
-// To come, on this API: the runner, which claims due cases in the store
-// (windows, DNC, retries, appointments, the 72 h rule, slice scores in the
-// claiming transaction), places calls through an Originator it declares
-// (satisfied by ivr/asterisk and ivr/sipua), hands answered calls to
-// interviewers through Agents or to the IVR engine, settles each attempt
-// with Settle and feeds the Ledger.
+// And the runner (runner.go), the one part with goroutines: it claims due
+// cases through the Store it declares (the database: windows, DNC,
+// attempts and retry delays are checked in the claiming statement), places
+// keypad calls through an Originator (an ivr.Dialer and the IVR engine,
+// wired in cmd/canvass), dials for interviewers through Agents (the
+// console), and settles each call with Decide (decide.go). Predictive
+// pacing on live calls, with the Ledger fed and the abandonment message,
+// is still to come on this API.
 package dialer
