@@ -166,7 +166,14 @@ type campaign struct {
 	statsAt   time.Time
 	last      Step
 	running   bool
+	// dryUntil holds back claims after one that found fewer cases than
+	// asked (it read every due case: the next one would too).
+	dryUntil time.Time
 }
+
+// dryWait is how long a campaign whose claim came back short waits before
+// the next.
+const dryWait = time.Second
 
 // NewRunner returns a runner; now nil is time.Now. With a nil orig, keypad
 // campaigns are not dialed.
@@ -281,6 +288,9 @@ func (r *Runner) step(ctx context.Context, now time.Time) {
 		if ctx.Err() != nil {
 			return
 		}
+		if now.Before(k.dryUntil) {
+			continue
+		}
 		if now.Sub(k.statsAt) >= statsEvery {
 			completes, dials, err := r.store.DialStats(ctx, k.c.ID)
 			if err != nil {
@@ -314,6 +324,9 @@ func (r *Runner) step(ctx context.Context, now time.Time) {
 		r.mu.Lock()
 		k.bucket.Take(now, len(jobs))
 		k.up += len(jobs)
+		if len(jobs) < plan.Calls {
+			k.dryUntil = now.Add(dryWait)
+		}
 		r.mu.Unlock()
 		for _, j := range jobs {
 			r.calls.Add(1)

@@ -87,33 +87,12 @@ func (db *DB) Case(ctx context.Context, id survey.CaseID) (survey.Case, error) {
 
 // loadCase is Case through q (in the caller's transaction).
 func loadCase(ctx context.Context, q DBTX, id survey.CaseID) (survey.Case, error) {
-	var c survey.Case
-	err := func() error {
-		err := q.QueryRow(ctx, sqlCaseDetail, id).Scan(&c.ID, &c.CampaignID, &c.CampaignName, &c.Questionnaire,
-			&c.Status, &c.Priority, &c.Attempts, &c.MaxAttempts, &c.OwnerUserID, &c.InterviewID, &c.NextAttemptAt,
-			&c.LastDisposition, &c.FinalDisposition,
-			&c.Contact.ID, &c.Contact.Phone, &c.Contact.TZ, &c.Contact.Language, &c.Contact.Attrs)
-		if err != nil {
-			return err
-		}
-		c.NextAttemptAt = c.NextAttemptAt.UTC()
-		rows, err := q.Query(ctx, sqlCaseAttempts, id)
-		if err != nil {
-			return err
-		}
-		if c.History, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.Attempt, error) {
-			var (
-				a          survey.Attempt
-				ring, talk int64
-			)
-			err := row.Scan(&a.ID, &a.StartedAt, &a.AnsweredAt, &a.EndedAt, &a.Disposition, &a.Interviewer, &a.Note,
-				&a.SIPStatus, &a.Q850Cause, &ring, &talk, &a.Recording, &a.HungUpBy, &a.EndReason)
-			a.Ring, a.Talk = time.Duration(ring)*time.Millisecond, time.Duration(talk)*time.Millisecond
-			return a, err
-		}); err != nil {
-			return err
-		}
-		rows, err = q.Query(ctx, sqlCaseNotes, id)
+	c, err := caseHistory(ctx, q, id, false)
+	if err != nil {
+		return c, err
+	}
+	err = func() error {
+		rows, err := q.Query(ctx, sqlCaseNotes, id)
 		if err != nil {
 			return err
 		}
@@ -131,6 +110,45 @@ func loadCase(ctx context.Context, q DBTX, id survey.CaseID) (survey.Case, error
 		c.Appointments, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.Appointment, error) {
 			var a survey.Appointment
 			err := row.Scan(&a.ID, &a.At, &a.Status, &a.Interviewer, &a.Note)
+			return a, err
+		})
+		return err
+	}()
+	if err != nil {
+		return survey.Case{}, fmt.Errorf("load case %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// caseHistory is case id with its contact and attempts, without its notes
+// and appointments; lock holds its row until the transaction ends.
+func caseHistory(ctx context.Context, q DBTX, id survey.CaseID, lock bool) (survey.Case, error) {
+	var c survey.Case
+	query := sqlCaseDetail
+	if lock {
+		query += " FOR UPDATE OF sc"
+	}
+	err := func() error {
+		err := q.QueryRow(ctx, query, id).Scan(&c.ID, &c.CampaignID, &c.CampaignName, &c.Questionnaire,
+			&c.Status, &c.Priority, &c.Attempts, &c.MaxAttempts, &c.OwnerUserID, &c.InterviewID, &c.NextAttemptAt,
+			&c.LastDisposition, &c.FinalDisposition,
+			&c.Contact.ID, &c.Contact.Phone, &c.Contact.TZ, &c.Contact.Language, &c.Contact.Attrs)
+		if err != nil {
+			return err
+		}
+		c.NextAttemptAt = c.NextAttemptAt.UTC()
+		rows, err := q.Query(ctx, sqlCaseAttempts, id)
+		if err != nil {
+			return err
+		}
+		c.History, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.Attempt, error) {
+			var (
+				a          survey.Attempt
+				ring, talk int64
+			)
+			err := row.Scan(&a.ID, &a.StartedAt, &a.AnsweredAt, &a.EndedAt, &a.Disposition, &a.Interviewer, &a.Note,
+				&a.SIPStatus, &a.Q850Cause, &ring, &talk, &a.Recording, &a.HungUpBy, &a.EndReason)
+			a.Ring, a.Talk = time.Duration(ring)*time.Millisecond, time.Duration(talk)*time.Millisecond
 			return a, err
 		})
 		return err

@@ -209,7 +209,7 @@ func TestClaimOrder(t *testing.T) {
 	}
 }
 
-func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {
+func mustExec(t testing.TB, db *sql.DB, q string, args ...any) {
 	t.Helper()
 	if _, err := db.Pool().Exec(t.Context(), q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)

@@ -23,10 +23,18 @@ import (
 // the respondent's local calling window, on no do-not-call list, attempts
 // left or an appointment due; and starts each one's call attempt, counted.
 // One statement: the claim, the count and the attempts commit together.
-const sqlClaimDials = `
-WITH cand AS (
-    SELECT sc.id
-    FROM survey_case sc
+// It reads every due case of the campaign (the window depends on each
+// contact's zone); sqlClaimDialsFast first looks only at the $5 open cases
+// first in line (priority, then longest due), by index.
+const (
+	sqlClaimDials     = `WITH cand AS (SELECT sc.id FROM survey_case sc` + sqlClaimDialsRest
+	sqlClaimDialsFast = `
+WITH pre AS (
+    SELECT p.id FROM survey_case p
+    WHERE p.campaign_id = $1 AND p.status = 'open' AND p.next_attempt_at <= $2
+    ORDER BY p.priority DESC, p.next_attempt_at LIMIT $5),
+cand AS (SELECT sc.id FROM pre JOIN survey_case sc ON sc.id = pre.id` + sqlClaimDialsRest
+	sqlClaimDialsRest = `
     JOIN campaign cp ON cp.id = sc.campaign_id AND cp.status = 'running' AND cp.mode = 'ivr'
     JOIN contact ct ON ct.id = sc.contact_id
     ` + sqlInWindow + `
@@ -61,26 +69,44 @@ JOIN contact ct ON ct.id = c.contact_id
 JOIN campaign cp ON cp.id = c.campaign_id
 LEFT JOIN interview iv ON iv.id = c.interview_id
 ORDER BY c.id`
+)
+
+// fastClaimLook is how many cases first in line the fast claim looks at
+// per case wanted.
+const fastClaimLook = 4
 
 // ClaimDials claims up to n due cases of keypad campaign id at now for
 // owner (the dialer node, "dialer:<name>") and starts their attempts. It
-// returns none, with no error, when nothing is due.
+// returns fewer, or none, with no error, when fewer are due; that read
+// every due case of the campaign, so the runner waits before asking again.
 func (db *DB) ClaimDials(ctx context.Context, id survey.CampaignID, owner string, n int, now time.Time) ([]survey.DialJob, error) {
 	if n <= 0 {
 		return nil, nil
 	}
+	scan := func(row pgx.CollectableRow) (survey.DialJob, error) {
+		j := survey.DialJob{Campaign: id}
+		err := row.Scan(&j.Case, &j.Attempt, &j.Phone, &j.TZ, &j.Language, &j.Contact, &j.Questionnaire,
+			&j.Interview, &j.Attempts, &j.MaxAttempts)
+		return j, err
+	}
 	var jobs []survey.DialJob
 	err := db.retry(ctx, func() error {
-		rows, err := db.pool.Query(ctx, sqlClaimDials, id, now, n, owner)
+		rows, err := db.pool.Query(ctx, sqlClaimDialsFast, id, now, n, owner, max(fastClaimLook*n, 40))
 		if err != nil {
 			return err
 		}
-		jobs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.DialJob, error) {
-			j := survey.DialJob{Campaign: id}
-			err := row.Scan(&j.Case, &j.Attempt, &j.Phone, &j.TZ, &j.Language, &j.Contact, &j.Questionnaire,
-				&j.Interview, &j.Attempts, &j.MaxAttempts)
-			return j, err
-		})
+		if jobs, err = pgx.CollectRows(rows, scan); err != nil || len(jobs) == n {
+			return err
+		}
+		// Too few of the cases first in line can be called now (their
+		// zones are outside the window, their numbers listed) or an
+		// appointment is due: look at them all.
+		rows, err = db.pool.Query(ctx, sqlClaimDials, id, now, n-len(jobs), owner)
+		if err != nil {
+			return err
+		}
+		more, err := pgx.CollectRows(rows, scan)
+		jobs = append(jobs, more...)
 		return err
 	})
 	if err != nil {
@@ -97,14 +123,11 @@ func (db *DB) SettleDial(ctx context.Context, job survey.DialJob, f survey.CallF
 	var o survey.Outcome
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		o = survey.Outcome{}
-		if _, err := lockCase(ctx, tx, job.Case); err != nil {
+		c, err := caseHistory(ctx, tx, job.Case, true) // the case first, as every step that moves it
+		if err != nil {
 			return err
 		}
 		if err := recordCall(ctx, tx, job.Attempt, f); err != nil {
-			return err
-		}
-		c, err := loadCase(ctx, tx, job.Case)
-		if err != nil {
 			return err
 		}
 		if c.Status != survey.CaseClaimed || c.OwnerUserID != 0 {
