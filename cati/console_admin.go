@@ -262,7 +262,7 @@ func (d *campaignFormData) keep(f url.Values) {
 	d.Values["record_calls"] = f.Get("record_calls")
 	d.Values["no_resume"] = f.Get("no_resume")
 	for _, k := range []string{"name", "max_attempts", "status", "e", "kind", "dial_mode", "auto_dial_seconds",
-		"calls_per_second", "max_lines", "target_completes", "ring_seconds"} {
+		"calls_per_second", "max_lines", "target_completes", "ring_seconds", "amd", "machine_message"} {
 		v := d.Values[k]
 		set(&v, k)
 		d.Values[k] = v
@@ -940,6 +940,7 @@ func parseDialing(f url.Values, m survey.CampaignMode, problems []string) (surve
 		}
 	}
 	d.NoResume = f.Get("no_resume") != ""
+	d.AMD, d.MachineMessage = survey.AMDPolicy(f.Get("amd")), strings.TrimSpace(f.Get("machine_message"))
 	if err := d.Validate(m); err != nil {
 		for _, e := range strings.Split(err.Error(), "\n") {
 			problems = append(problems, e)
@@ -962,4 +963,5 @@ func dialingForm(v map[string]string, mode survey.DialMode, d survey.Dialing) {
 	if d.NoResume {
 		v["no_resume"] = "1"
 	}
+	v["amd"], v["machine_message"] = string(d.AMD), d.MachineMessage
 }

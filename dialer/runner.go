@@ -47,6 +47,10 @@ type Call struct {
 	// Keep leaves the interview in progress when the respondent hangs up
 	// before the end, so the call back resumes it (ivr.CallInfo.Keep).
 	Keep bool
+	// AMD asks for answering-machine detection and says what a machine
+	// gets; MachineMessage is what it is told (survey.AMDMessage).
+	AMD            survey.AMDPolicy
+	MachineMessage string
 }
 
 // Result is how a keypad call went.
@@ -340,7 +344,8 @@ func (r *Runner) place(ctx context.Context, k *campaign, j survey.DialJob) {
 	defer r.calls.Done()
 	log := r.log.With("campaign", k.c.Name, "case_id", j.Case, "attempt_id", j.Attempt)
 	r.mu.Lock()
-	c := Call{Job: j, Ring: k.dialing.Ring(), Keep: !k.dialing.NoResume && !j.LastAttempt()}
+	c := Call{Job: j, Ring: k.dialing.Ring(), Keep: !k.dialing.NoResume && !j.LastAttempt(),
+		AMD: k.dialing.AMD, MachineMessage: k.dialing.MachineMessage}
 	camp := k.c
 	r.mu.Unlock()
 	res, err := r.orig.Survey(ctx, c)

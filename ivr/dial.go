@@ -159,6 +159,9 @@ func (e *Engine) Survey(ctx context.Context, d Dialer, r DialRequest, info CallI
 	if err != nil || call == nil {
 		return res, "", err
 	}
+	if res.AMD == AMDMachine && info.OnMachine != "" {
+		return e.machine(ctx, call, res, info)
+	}
 	status, err := sess.Run(ctx, call)
 	if errors.Is(err, ErrHangup) {
 		err = nil
@@ -172,4 +175,23 @@ func (e *Engine) Survey(ctx context.Context, d Dialer, r DialRequest, info CallI
 		err = errors.Join(err, fmt.Errorf("close call %s: %w", res.CallID, cerr))
 	}
 	return res, status, err
+}
+
+// machine ends a call answering-machine detection took for a machine, as
+// info.OnMachine says: with its message said first, or at once.
+func (e *Engine) machine(ctx context.Context, call Call, res DialResult, info CallInfo) (DialResult, survey.Status, error) {
+	var err error
+	if info.OnMachine == "message" && info.Message != "" {
+		ch := NewCall(call, e.now)
+		err = ch.Say(ctx, Prompt{ID: "machine_message", Language: info.Language, Text: info.Message})
+		if errors.Is(err, ErrHangup) {
+			err = nil
+		}
+	}
+	end, cerr := call.Close(context.WithoutCancel(ctx))
+	res.TalkTime = end.Talk
+	if cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close call %s: %w", res.CallID, cerr))
+	}
+	return res, "", err
 }

@@ -42,6 +42,12 @@ type CallInfo struct {
 	// before its end, for the dialer's call back to resume; without it a
 	// hangup ends the interview as partial or break-off.
 	Keep bool
+	// OnMachine is what Engine.Survey does with a dialed call that
+	// answering-machine detection took for a machine: "" runs the survey
+	// anyway, "hangup" hangs up, "message" says Message and hangs up. No
+	// interview is started for a machine that is not surveyed.
+	OnMachine string
+	Message   string
 }
 
 // Resumer is the store of an engine that resumes interviews on a call

@@ -7,6 +7,7 @@ package survey
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -60,7 +61,24 @@ type Dialing struct {
 	// NoResume starts a keypad interview from the beginning on a call
 	// back; by default it resumes at the first unanswered question.
 	NoResume bool `json:"no_resume,omitempty"`
+	// AMD runs answering-machine detection on each answered keypad call
+	// and says what a machine gets: "" (no detection), hangup, message
+	// (MachineMessage is said, then the call ends) or survey (the
+	// questionnaire runs anyway; the verdict is kept on the attempt).
+	AMD            AMDPolicy `json:"amd,omitempty"`
+	MachineMessage string    `json:"machine_message,omitempty"`
 }
+
+// AMDPolicy is what a campaign does with a call AMD takes for a machine.
+type AMDPolicy string
+
+// AMD policies.
+const (
+	AMDOff     AMDPolicy = ""
+	AMDHangup  AMDPolicy = "hangup"
+	AMDMessage AMDPolicy = "message"
+	AMDSurvey  AMDPolicy = "survey"
+)
 
 // DialMode is the campaign's effective dial mode.
 func (c Campaign) DialMode(d Dialing) DialMode {
@@ -117,6 +135,18 @@ func (d Dialing) Validate(m CampaignMode) error {
 	}
 	if d.RingSeconds != 0 && (time.Duration(d.RingSeconds)*time.Second < MinRing || d.RingSeconds > 120) {
 		errs = append(errs, fmt.Errorf("ring %d s: an unanswered call rings 15 to 120 seconds", d.RingSeconds))
+	}
+	switch d.AMD {
+	case AMDOff, AMDHangup, AMDSurvey:
+	case AMDMessage:
+		if strings.TrimSpace(d.MachineMessage) == "" {
+			errs = append(errs, errors.New("machine message: write what an answering machine is told (who called, why, a number to call back), or pick another AMD policy"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("AMD %q: pick none, hangup, message or survey", Clip(string(d.AMD), 20)))
+	}
+	if len(d.MachineMessage) > 500 {
+		errs = append(errs, errors.New("machine message: at most 500 characters"))
 	}
 	for i, e := range errs {
 		errs[i] = Errorf(EInvalid, "%v", e)

@@ -46,9 +46,13 @@ func (k keypadCalls) Survey(ctx context.Context, c dialer.Call) (dialer.Result, 
 	if k.dialString != "" {
 		to = strings.ReplaceAll(k.dialString, "{number}", c.Job.Phone)
 	}
-	req := ivr.DialRequest{To: to, CallerID: c.CallerID, RingTimeout: c.Ring, CaseID: c.Job.Case, AttemptID: c.Job.Attempt}
+	req := ivr.DialRequest{To: to, CallerID: c.CallerID, RingTimeout: c.Ring, CaseID: c.Job.Case, AttemptID: c.Job.Attempt,
+		AMD: c.AMD != survey.AMDOff}
 	info := ivr.CallInfo{Questionnaire: c.Job.Questionnaire, Language: c.Job.Language, Contact: c.Job.Contact,
 		Resume: c.Job.Interview, Keep: c.Keep}
+	if c.AMD == survey.AMDHangup || c.AMD == survey.AMDMessage {
+		info.OnMachine, info.Message = string(c.AMD), c.MachineMessage
+	}
 	start := time.Now()
 	res, status, err := k.engine.Survey(ctx, k.dialer, req, info)
 	return keypadResult(res, status, start, err), err
@@ -67,6 +71,9 @@ func keypadResult(res ivr.DialResult, status survey.Status, start time.Time, err
 	}
 	if answered {
 		sig.SIPStatus, sig.Q850 = 200, 0 // the hangup's cause is not the dial's
+	}
+	if status != "" {
+		sig.AMD = "" // the survey ran (AMD policy survey, or not a machine): the interview decides
 	}
 	if err != nil && !answered && res.Outcome == "" {
 		sig = dialer.Signal{} // not placed: no response, retried soon

@@ -24,6 +24,7 @@ import (
 
 	"github.com/canvass/canvass/dialer"
 	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/ivr/sipua"
 	"github.com/canvass/canvass/ivr/sipua/baresiptest"
 	"github.com/canvass/canvass/sql"
@@ -90,6 +91,10 @@ type keypadEnv struct {
 }
 
 func startKeypadCampaign(t *testing.T, numbers []string, tz map[string]string) *keypadEnv {
+	return startKeypadCampaignWith(t, numbers, tz, survey.Dialing{CallsPerSecond: 20, MaxLines: 4, RingSeconds: 15})
+}
+
+func startKeypadCampaignWith(t *testing.T, numbers []string, tz map[string]string, dialing survey.Dialing) *keypadEnv {
 	t.Helper()
 	ctx := t.Context()
 	db := sqltest.New(t)
@@ -108,7 +113,7 @@ func startKeypadCampaign(t *testing.T, numbers []string, tz map[string]string) *
 		ws = append(ws, survey.Window{Dow: d, Opens: max(h-1, 0) * 60, Closes: min(h+2, 24) * 60})
 	}
 	settings, _ := json.Marshal(survey.CampaignSettings{RetrySeconds: map[survey.DispositionCode]int64{survey.CodeBreakoff: 1},
-		Dialing: survey.Dialing{CallsPerSecond: 20, MaxLines: 4, RingSeconds: 15}})
+		Dialing: dialing})
 	camp, err := db.CreateCampaign(ctx, survey.Campaign{Name: "callbacks", Questionnaire: "callback-study", Mode: survey.CampaignIVR,
 		Status: survey.CampaignRunning, MaxAttempts: 3, Settings: settings, Windows: ws}, "test")
 	if err != nil {
@@ -161,29 +166,7 @@ func TestKeypadCampaignDialsResumesAndObeysTheRules(t *testing.T) {
 	e.phone = baresiptest.Start(t, baresiptest.Options{Name: "keypad-respondent", User: answers, AutoAnswer: true,
 		Say: make([]int16, 8000*120)})
 
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	iopts := ivr.DefaultOptions()
-	iopts.InitialTimeout, iopts.InterDigitTimeout, iopts.ScaleInterDigitTimeout = 3*time.Second, 700*time.Millisecond, 700*time.Millisecond
-	engine := ivr.New(iopts, e.db, e.db, log, nil)
-	sopts := sipua.DefaultOptions()
-	sopts.Addr, sopts.RTPPorts, sopts.RTPTimeout = "127.0.0.1:0", "0", 10*time.Second
-	sopts.Trunk.URI = "sip:" + e.phone.Addr()
-	srv, err := sipua.New(sopts, engine, e.prompts, tempRecordings(t.TempDir()), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = srv.Run(runCtx) }()
-	dopts := dialer.DefaultOptions()
-	dopts.Tick = 50 * time.Millisecond
-	runner := dialer.NewRunner(e.db, keypadCalls{engine: engine, dialer: srv}, dopts, nil, log)
-	go func() { defer wg.Done(); _ = runner.Run(runCtx) }()
-	t.Cleanup(func() { stop(); wg.Wait() })
+	e.run(t, e.phone.Addr(), nil)
 
 	// First call: nps 9, then the respondent hangs up in the middle of csat.
 	e.phone.WaitEstablished(20 * time.Second)
@@ -237,6 +220,66 @@ func TestKeypadCampaignDialsResumesAndObeysTheRules(t *testing.T) {
 		if len(c.History) != 0 || c.Status != survey.CaseOpen {
 			t.Errorf("case of %s was dialed: %+v", n, c)
 		}
+	}
+}
+
+// run dials the campaign through a SIP endpoint whose trunk is the phone at
+// trunk; amd, when set, is the endpoint's detector.
+func (e *keypadEnv) run(t *testing.T, trunk string, amd *media.AMDOptions) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	iopts := ivr.DefaultOptions()
+	iopts.InitialTimeout, iopts.InterDigitTimeout, iopts.ScaleInterDigitTimeout = 3*time.Second, 700*time.Millisecond, 700*time.Millisecond
+	engine := ivr.New(iopts, e.db, e.db, log, nil)
+	sopts := sipua.DefaultOptions()
+	sopts.Addr, sopts.RTPPorts, sopts.RTPTimeout = "127.0.0.1:0", "0", 10*time.Second
+	sopts.Trunk.URI = "sip:" + trunk
+	if amd != nil {
+		sopts.AMD = *amd
+	}
+	srv, err := sipua.New(sopts, engine, e.prompts, tempRecordings(t.TempDir()), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = srv.Run(runCtx) }()
+	dopts := dialer.DefaultOptions()
+	dopts.Tick = 50 * time.Millisecond
+	runner := dialer.NewRunner(e.db, keypadCalls{engine: engine, dialer: srv}, dopts, nil, log)
+	go func() { defer wg.Done(); _ = runner.Run(runCtx) }()
+	t.Cleanup(func() { stop(); wg.Wait() })
+}
+
+// A campaign that detects answering machines leaves its message on one
+// (a greeting that goes on: app_amd's LONGGREETING) and hangs up; the
+// attempt keeps the verdict and the case is tried again later as 3.14.
+// (A person's short "hello" is told apart by media.AMD's own tests.)
+func TestKeypadCampaignLeavesAMessageOnAMachine(t *testing.T) {
+	const machine = "+12125550100"
+	e := startKeypadCampaignWith(t, []string{machine}, nil, survey.Dialing{CallsPerSecond: 20, MaxLines: 4,
+		AMD: survey.AMDMessage, MachineMessage: "This is Canvass Research calling about your recent visit. To opt out call 0800 000 000."})
+	// The machine: a greeting of several seconds of speech-like tone.
+	e.phone = baresiptest.Start(t, baresiptest.Options{Name: "machine", User: machine, AutoAnswer: true,
+		Say: baresiptest.Sine(700, 60, 8000)})
+	e.run(t, e.phone.Addr(), nil)
+	c := waitCase(t, e.db, e.cases[machine], func(c survey.Case) bool { return len(c.History) == 1 && c.History[0].Disposition != "" })
+	if c.Status != survey.CaseOpen || c.History[0].Disposition != survey.CodeAnsweringMachine || c.InterviewID != 0 {
+		t.Errorf("case after a machine %+v: want open again, its attempt 3.14, no interview", c)
+	}
+	var amd, cause string
+	if err := e.db.Pool().QueryRow(t.Context(), `SELECT amd_result, amd_cause FROM attempt WHERE case_id = $1`, e.cases[machine]).Scan(&amd, &cause); err != nil {
+		t.Fatal(err)
+	}
+	if amd != "machine" || cause == "" {
+		t.Errorf("attempt keeps AMD %q (%q), want machine with its cause", amd, cause)
+	}
+	if !slices.ContainsFunc(e.prompts.Said(), func(s string) bool { return strings.HasPrefix(s, "machine_message: This is Canvass") }) {
+		t.Errorf("the message was not left; prompts: %q", e.prompts.Said())
 	}
 }
 
