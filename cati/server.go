@@ -201,6 +201,7 @@ func (s *Server) table() []route {
 		{"GET /api/v1/dnc", readers, s.listDNC},
 		{"POST /api/v1/dnc", uploaders, s.addDNC},
 		{"DELETE /api/v1/dnc/{phone}", uploaders, s.removeDNC},
+		{"GET /api/v1/campaigns/{id}/dialing", readers, s.getDialing},
 		{"GET /api/v1/campaigns/{id}/dnc", readers, s.listDNC},
 		{"POST /api/v1/campaigns/{id}/dnc", uploaders, s.addDNC},
 		{"DELETE /api/v1/campaigns/{id}/dnc/{phone}", uploaders, s.removeDNC},

@@ -63,6 +63,22 @@ type campaignView struct {
 	REF1            survey.Rate           `json:"ref1"`
 	CON1            survey.Rate           `json:"con1"`
 	Dialing         dialingView           `json:"dialing"`
+	Forecast        forecastView          `json:"forecast"`
+}
+
+// forecastView is survey.Forecast as the floor and the API show it.
+type forecastView struct {
+	Target      int         `json:"target"` // 0: none
+	Remaining   int         `json:"remaining"`
+	Eligibility survey.Rate `json:"eligibility"`
+	Contact     survey.Rate `json:"contact"`
+	Cooperation survey.Rate `json:"cooperation"`
+	Yield       survey.Rate `json:"yield"`
+	Expected    int         `json:"expected_completes"`
+	PerDay      float64     `json:"completes_per_day"`
+	Reach       time.Time   `json:"reach_on,omitzero"`
+	Reachable   bool        `json:"reachable"`
+	Text        string      `json:"text"`
 }
 
 // dialingView is how a campaign is dialed, live.
@@ -156,13 +172,24 @@ func (s *Server) campaignView(ctx context.Context, c survey.CampaignProgress) (c
 	if err != nil {
 		return cv, err
 	}
+	quotaTarget := 0
 	for _, qt := range q.Quotas {
 		target := qt.Target
 		if t, ok := st.Quotas[qt.ID]; ok {
 			target = t
 		}
+		quotaTarget += target
 		cv.Quotas = append(cv.Quotas, quotaView{ID: qt.ID, Target: target, Filled: c.QuotaFill[qt.ID]})
 	}
+	target := st.Dialing.TargetCompletes
+	if target == 0 {
+		target = quotaTarget
+	}
+	f := survey.Forecasted(survey.ForecastInput{Counts: c.Groups, Remaining: c.Cases - c.Closed, Completes: c.Completes,
+		Target: target, Recent: c.CompletesWeek, Days: 7, Now: s.now()})
+	cv.Forecast = forecastView{Target: target, Remaining: c.Cases - c.Closed, Eligibility: f.Eligibility, Contact: f.Contact,
+		Cooperation: f.Cooperation, Yield: f.Yield, Expected: f.Expected, PerDay: f.PerDay, Reach: f.Reach,
+		Reachable: f.Reachable, Text: f.Text}
 	for _, qq := range q.Questions {
 		switch {
 		case cv.NPS == nil && qq.Type == survey.TypeNPS:
@@ -271,4 +298,24 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request, sess *sessio
 		return nil
 	}
 	return survey.Errorf(survey.ENotFound, "no such campaign")
+}
+
+// getDialing is a campaign's dialing, live, and its sample forecast.
+func (s *Server) getDialing(w http.ResponseWriter, r *http.Request) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 || s.console == nil {
+		return survey.Errorf(survey.ENotFound, "no campaign %q", survey.Clip(r.PathValue("id"), 20))
+	}
+	v, err := s.floorView(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, c := range v.Campaigns {
+		if c.ID == survey.CampaignID(id) {
+			s.writeJSON(w, r, http.StatusOK, map[string]any{"campaign_id": c.ID, "name": c.Name, "status": c.Status,
+				"dialing": c.Dialing, "forecast": c.Forecast})
+			return nil
+		}
+	}
+	return survey.Errorf(survey.ENotFound, "no campaign %d", id)
 }

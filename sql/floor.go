@@ -45,6 +45,8 @@ SELECT c.id, c.name, c.questionnaire_id, c.status,
        count(sc.id) FILTER (WHERE sc.status = 'closed'),
        (SELECT count(*) FROM interview i JOIN survey_case s2 ON s2.id = i.case_id
         WHERE s2.campaign_id = c.id AND i.status = 'complete' AND i.ended_at > $1::timestamptz - interval '1 hour'),
+       (SELECT count(*) FROM interview i JOIN survey_case s2 ON s2.id = i.case_id
+        WHERE s2.campaign_id = c.id AND i.status = 'complete' AND i.ended_at > $1::timestamptz - interval '7 days'),
        dl.up, dl.live_24h, dl.abandoned_24h, dl.live_30d, dl.abandoned_30d
 FROM campaign c LEFT JOIN survey_case sc ON sc.campaign_id = c.id
 CROSS JOIN LATERAL (
@@ -126,7 +128,7 @@ func (db *DB) Floor(ctx context.Context, now time.Time) (survey.Floor, error) {
 			f.Campaigns, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.CampaignProgress, error) {
 				c := survey.CampaignProgress{QuotaFill: map[string]int{}, Values: map[string]map[int64]int{}}
 				err := row.Scan(&c.ID, &c.Name, &c.Questionnaire, &c.Status, &c.Cases, &c.Open, &c.Claimed, &c.Appointments,
-					&c.AppointmentsDue, &c.Closed, &c.CompletesHour, &c.CallsUp, &c.Live24h, &c.Abandoned24h, &c.Live30d, &c.Abandoned30d)
+					&c.AppointmentsDue, &c.Closed, &c.CompletesHour, &c.CompletesWeek, &c.CallsUp, &c.Live24h, &c.Abandoned24h, &c.Live30d, &c.Abandoned30d)
 				return c, err
 			})
 			if err != nil {

@@ -265,6 +265,7 @@ type CampaignProgress struct {
 	Closed          int
 	Completes       int
 	CompletesHour   int // ended in the last hour
+	CompletesWeek   int // ended in the last 7 days
 	Partials        int
 	Refusals        int
 	Groups          Counts                   // closed cases by rate group

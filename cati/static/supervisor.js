@@ -108,6 +108,7 @@ function render() {
         c.nps ? kpi("NPS (n=" + c.nps.n + ")", score(c.nps.score) + (c.nps.margin_of_error !== null ? " ±" + score(c.nps.margin_of_error) : ""), "nps") : null,
         c.csat ? kpi("CSAT (n=" + c.csat.n + ")", c.csat.score === null ? "n/a" : c.csat.score.toFixed(1) + "%", "csat") : null),
       dialingLine(c.dialing),
+      c.forecast ? h("p", { class: "forecast" + (c.forecast.reachable ? "" : " warn"), "data-reachable": String(c.forecast.reachable) }, "Forecast: " + c.forecast.text) : null,
       c.quotas.length ? h("p", {}, "Quotas: ", c.quotas.map((q) => h("span", { class: "quota", "data-quota": q.id },
         q.id + " ", h("meter", { min: 0, max: Math.max(q.target, 1), value: q.filled }), " " + q.filled + "/" + q.target))) : null)));
 }
