@@ -85,6 +85,8 @@ type DeskStore interface {
 	RecordCall(ctx context.Context, id survey.AttemptID, f survey.CallFacts) error
 	// DialSlots lists the interviewers the dialer may place a call for.
 	DialSlots(ctx context.Context) ([]survey.AgentSlot, error)
+	// HandDial gives the dialer's answered call to an idle interviewer.
+	HandDial(ctx context.Context, user survey.UserID, name string, job survey.DialJob, now time.Time) (survey.Desk, error)
 }
 
 // AnswerStore commits answers one at a time, as ivr.Store does: an answer

@@ -45,6 +45,9 @@ type Phones interface {
 	Away(user survey.UserID)
 	Back(user survey.UserID)
 	Events() <-chan survey.CallEvent
+	// Predictive places a call for whoever take finds free when it is
+	// answered, or abandons it with message after survey.AbandonAfter.
+	Predictive(ctx context.Context, c survey.PhoneCall, take func(context.Context) (survey.UserID, error), message string) (survey.PredictedCall, error)
 }
 
 // PhoneOptions configure the console's phone.
@@ -462,4 +465,37 @@ func (s *Server) Offer(ctx context.Context, id survey.UserID, name string) error
 func (s *Server) DialPreview(ctx context.Context, id survey.UserID, name string, caseID survey.CaseID) error {
 	defer s.console.hub.refreshUser(id)
 	return s.dial(ctx, survey.User{ID: id, Name: name, Role: survey.RoleInterviewer}, caseID)
+}
+
+// DialPredictive places a predictive campaign's call (dialer.Agents): when
+// it is answered it goes to the interviewer waiting longest among those
+// idle on a predictive campaign of theirs with the phone connected — the
+// case and the call on their screen at once — or, with nobody free within
+// survey.AbandonAfter, the respondent hears message and the call ends.
+func (s *Server) DialPredictive(ctx context.Context, job survey.DialJob, message string) (survey.PredictedCall, error) {
+	if s.phones == nil {
+		return survey.PredictedCall{Outcome: survey.DialCancelled}, survey.Errorf(survey.EConflict, "the console has no phone")
+	}
+	take := func(ctx context.Context) (survey.UserID, error) {
+		slots, err := s.Waiting(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, a := range slots {
+			if a.State != survey.DeskIdle || !a.Predictive {
+				continue
+			}
+			_, err := s.console.Desks.HandDial(ctx, a.User, a.Name, job, s.desks.now())
+			if survey.ErrorCodeOf(err) == survey.EConflict {
+				continue // not theirs to take (another campaign, another call)
+			}
+			if err != nil {
+				return 0, err
+			}
+			s.console.hub.refreshUser(a.User)
+			return a.User, nil
+		}
+		return 0, nil
+	}
+	return s.phones.Predictive(ctx, survey.PhoneCall{CaseID: job.Case, AttemptID: job.Attempt, Number: job.Phone, Language: job.Language}, take, message)
 }

@@ -598,3 +598,64 @@ func TestDialerDrivesTheConsoleInChromium(t *testing.T) {
 		(document.querySelector(".campaign .dialing"))`)
 	sam.screenshot("dialing")
 }
+
+// A predictive call (dialer.Agents' DialPredictive, the runner's part
+// played by the test): answered, it goes to the interviewer waiting idle
+// on the predictive campaign, whose page shows the case and the call; the
+// next, answered with nobody free, is abandoned after 2 s with the
+// campaign's message said to the respondent.
+func TestPredictiveCallInChromium(t *testing.T) {
+	resp := baresiptest.Start(t, baresiptest.Options{Name: "respondents", User: "+12125550100", Also: []string{"+12125550101"},
+		AutoAnswer: true, Say: baresiptest.Sine(respondentHz, 90, 12000)})
+	rig := &phoneRig{}
+	cf := newConsoleWith(t, withPhone(t, resp.Addr(), 0, rig), contact("Alice", "north", "consumer", "fibre"), contact("Bob", "south", "consumer", "tv"))
+	ctx := t.Context()
+	const msg = "This is Northwind Research. We will call again another day. To opt out, call 0 800 000 000."
+	cf.exec(`UPDATE campaign SET settings = settings || jsonb_build_object('dialing', jsonb_build_object('mode', 'predictive', 'abandon_message', $1::text))`, msg)
+	ivy := cf.openTab(toneBrowser(t, interviewerHz), "ivy", artifactDir(t))
+	ivy.openPhone("/console?rawaudio=1")
+	ivy.do(chromedp.WaitVisible("#next-case"))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		slots, err := cf.server.Waiting(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(slots, func(s survey.AgentSlot) bool { return s.User == cf.users["ivy"] && s.Predictive }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ivy never waiting for predictive calls: %+v", slots)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	jobs, err := cf.db.ClaimDials(ctx, cf.campaign, "dialer:test", 2, monday)
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("claim: %v %v", jobs, err)
+	}
+	res, err := cf.server.DialPredictive(ctx, jobs[0], msg)
+	if err != nil || res.User != cf.users["ivy"] || res.Facts.Abandoned {
+		t.Fatalf("first call %+v %v: want it handed to ivy", res, err)
+	}
+	ivy.call("answered")
+	ivy.hears(respondentHz)
+	ivy.poll(`document.getElementById("console").dataset.state === "dialing"`)
+	ivy.screenshot("predictive")
+	if n := cf.count(`SELECT count(*) FROM survey_case WHERE id = $1 AND owner_user_id = $2`, jobs[0].Case, cf.users["ivy"]); n != 1 {
+		t.Errorf("the handed case is not ivy's")
+	}
+
+	start := time.Now()
+	res, err = cf.server.DialPredictive(ctx, jobs[1], msg)
+	if err != nil || res.User != 0 || !res.Facts.Abandoned {
+		t.Fatalf("second call %+v %v: want it abandoned (ivy is on a call)", res, err)
+	}
+	// The 2 s wait (less the last 100 ms poll), then the message (about
+	// 5 s of speech).
+	if res.Facts.Talk < survey.AbandonAfter+2*time.Second || time.Since(start) < res.Facts.Talk {
+		t.Errorf("abandoned call: talk %s, %s in all; want the 2 s wait and the message", res.Facts.Talk, time.Since(start))
+	}
+	if !resp.Printed("terminated", 1, 10*time.Second) {
+		t.Errorf("the respondent's phone never saw the abandoned call end:\n%s", resp.Output())
+	}
+}

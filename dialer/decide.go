@@ -12,6 +12,9 @@ package dialer
 //     interview resumes where it stopped; on the last attempt the
 //     interview has ended already, as partial or break-off, and so does
 //     the case;
+//   - an abandoned call (a person answered a predictive call and no
+//     interviewer was free) is not the respondent's doing: no code, and
+//     the number rests 72 h;
 //   - a call nobody answered, or a machine, follows the cause table: a
 //     number that is not one closes the case (RetryNever), any other is
 //     tried again after its delay until the attempts run out, and then the
@@ -43,6 +46,14 @@ func Decide(c survey.Case, camp survey.Campaign, r Result, soon time.Duration, n
 	}
 	reopen := func(code survey.DispositionCode, after time.Duration) survey.Outcome {
 		return survey.Outcome{AttemptCode: code, Status: survey.CaseOpen, NextAttemptAt: now.Add(after)}
+	}
+	if r.Facts.Abandoned {
+		// A person answered and nobody was free: not their doing. The
+		// number rests 72 h (MayRedial), then the case goes on.
+		if last {
+			return closeWith("", ""), nil
+		}
+		return reopen("", RedialAfterAbandon), nil
 	}
 	if s.Retry == RetryWrapUp {
 		switch r.Status {

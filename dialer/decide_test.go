@@ -71,10 +71,11 @@ func TestDialingValidate(t *testing.T) {
 		}
 	}
 	bad := map[string]survey.Dialing{
-		"rings 15 to 120":   {RingSeconds: 10},
-		"preview or progre": {Mode: "predictive"},
-		"calls per second":  {CallsPerSecond: -1},
-		"max lines":         {MaxLines: 100000},
+		"rings 15 to 120":         {RingSeconds: 10},
+		"preview, progressive or": {Mode: "robocall"},
+		"abandoned-call message":  {Mode: "predictive"},
+		"calls per second":        {CallsPerSecond: -1},
+		"max lines":               {MaxLines: 100000},
 	}
 	for want, d := range bad {
 		if err := d.Validate(survey.CampaignCATI); err == nil || !strings.Contains(err.Error(), want) {

@@ -35,6 +35,11 @@ type Store interface {
 	SettleDial(ctx context.Context, job survey.DialJob, f survey.CallFacts, decide func(survey.Case) (survey.Outcome, error), now time.Time) (survey.Outcome, error)
 	// ReleaseDials gives back the cases owner claimed and never settled.
 	ReleaseDials(ctx context.Context, owner string, now time.Time) (int, error)
+	// PredictStats is a campaign's recent dials, for predictive pacing;
+	// LiveCalls its calls a person answered since a time, for the
+	// abandonment ledger.
+	PredictStats(ctx context.Context, id survey.CampaignID) (survey.DialStats, error)
+	LiveCalls(ctx context.Context, id survey.CampaignID, since time.Time) ([]survey.LiveCall, error)
 	// DialStats is a campaign's completes and ended dials.
 	DialStats(ctx context.Context, id survey.CampaignID) (completes, dials int, err error)
 }
@@ -82,6 +87,11 @@ type Agents interface {
 	Offer(ctx context.Context, id survey.UserID, name string) error
 	// DialPreview dials the case on the interviewer's desk.
 	DialPreview(ctx context.Context, id survey.UserID, name string, c survey.CaseID) error
+	// DialPredictive places a predictive campaign's claimed call for
+	// whoever is free when it is answered, or abandons it with message
+	// after survey.AbandonAfter. It returns once the call is handed,
+	// abandoned or not answered.
+	DialPredictive(ctx context.Context, job survey.DialJob, message string) (survey.PredictedCall, error)
 }
 
 // Options tune the runner.
@@ -140,6 +150,8 @@ type Runner struct {
 	log   *slog.Logger
 
 	agents Agents
+	pred   map[survey.CampaignID]*predictiveRun
+	cati   map[survey.CampaignID]survey.Campaign // running predictive campaigns
 	// idleUntil holds back offers to an interviewer for whom nothing was
 	// due, so an empty queue is not asked again at every tick.
 	idleUntil   map[survey.UserID]time.Time
@@ -186,7 +198,7 @@ func NewRunner(store Store, orig Originator, o Options, now func() time.Time, lo
 		now = time.Now
 	}
 	return &Runner{store: store, orig: orig, opts: o, now: now, log: log, camps: map[survey.CampaignID]*campaign{},
-		idleUntil: map[survey.UserID]time.Time{}}
+		idleUntil: map[survey.UserID]time.Time{}, pred: map[survey.CampaignID]*predictiveRun{}}
 }
 
 // owner is the runner's claim owner.
@@ -245,7 +257,14 @@ func (r *Runner) refresh(ctx context.Context, now time.Time) error {
 	for _, k := range r.camps {
 		k.running = false
 	}
+	r.cati = map[survey.CampaignID]survey.Campaign{}
 	for _, c := range cs {
+		if c.Mode == survey.CampaignCATI && c.Status == survey.CampaignRunning {
+			if st, err := c.DecodeSettings(); err == nil && st.Dialing.Mode == survey.DialPredictive {
+				r.cati[c.ID] = c
+			}
+			continue
+		}
 		if c.Mode != survey.CampaignIVR || c.Status != survey.CampaignRunning {
 			continue
 		}
@@ -419,9 +438,11 @@ func (r *Runner) stepAgents(ctx context.Context, now time.Time) {
 		}
 		return
 	}
+	r.stepPredictive(ctx, now, slots)
 	var free []survey.AgentSlot
 	for _, a := range slots {
 		switch {
+		case a.State == survey.DeskIdle && !a.Progressive:
 		case a.State == survey.DeskIdle:
 			if now.Before(r.idleUntil[a.User]) {
 				continue
@@ -452,5 +473,199 @@ func (r *Runner) stepAgents(ctx context.Context, now time.Time) {
 			r.idleUntil[a.User] = now.Add(nothingDueWait)
 			r.log.Warn("progressive call", "interviewer", a.Name, "err", err)
 		}
+	}
+}
+
+// predictiveRun is what the runner keeps of one predictive campaign.
+type predictiveRun struct {
+	c        survey.Campaign
+	dialing  survey.Dialing
+	ledger   *Ledger
+	ringing  int // lines placed, not yet handed, abandoned or failed
+	stats    survey.DialStats
+	statsAt  time.Time
+	last     Step
+	dryUntil time.Time
+}
+
+// minPredictStats is how many ended dials predictive pacing needs before
+// it trusts their answer rate; until then it dials as progressive.
+const minPredictStats = 100
+
+// stepPredictive paces each running predictive campaign: as many lines as
+// Plan allows for the interviewers waiting (free) at the campaign's answer
+// rate, never more than the ledger's headroom could absorb if every extra
+// line were answered with nobody free.
+func (r *Runner) stepPredictive(ctx context.Context, now time.Time, slots []survey.AgentSlot) {
+	free := 0
+	for _, a := range slots {
+		if a.State == survey.DeskIdle && a.Predictive {
+			free++
+		}
+	}
+	for _, c := range r.predictiveCampaigns() {
+		if ctx.Err() != nil {
+			return
+		}
+		p, err := r.predictiveOf(ctx, c, now)
+		if err != nil {
+			r.log.Error("predictive campaign", "campaign", c.Name, "err", err)
+			continue
+		}
+		if now.Before(p.dryUntil) {
+			continue
+		}
+		_, maxLines := p.dialing.Pace()
+		r.mu.Lock()
+		pr := Predict{Handle: Dist{Mean: p.stats.Handle, SD: p.stats.HandleSD}, AnswerWait: p.stats.Ring, Target: DefaultAbandonTarget}
+		if p.stats.Dials >= minPredictStats {
+			pr.AnswerRate = float64(p.stats.Live) / float64(p.stats.Dials)
+		}
+		plan := Plan(now, State{Mode: ModePredictive, Ringing: p.ringing, Cap: maxLines, TrunkRoom: maxLines, Free: free,
+			Predict: pr, Headroom: p.ledger.Headroom(now)})
+		p.last = plan
+		r.mu.Unlock()
+		if plan.Calls == 0 {
+			continue
+		}
+		jobs, err := r.store.ClaimDials(ctx, c.ID, r.owner(), plan.Calls, now)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Error("claim dials", "campaign", c.Name, "err", err)
+			}
+			continue
+		}
+		r.mu.Lock()
+		p.ringing += len(jobs)
+		if len(jobs) < plan.Calls {
+			p.dryUntil = now.Add(dryWait)
+		}
+		r.mu.Unlock()
+		for _, j := range jobs {
+			r.calls.Add(1)
+			go r.placePredictive(ctx, p, j)
+		}
+		free = max(free-len(jobs), 0)
+	}
+}
+
+// predictiveCampaigns are the running CATI campaigns that dial predictive.
+func (r *Runner) predictiveCampaigns() []survey.Campaign {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var cs []survey.Campaign
+	for _, c := range r.cati {
+		cs = append(cs, c)
+	}
+	slices.SortFunc(cs, func(a, b survey.Campaign) int { return int(a.ID - b.ID) })
+	return cs
+}
+
+// predictiveOf is campaign c's state, its ledger loaded from the store the
+// first time and its statistics read again every statsEvery.
+func (r *Runner) predictiveOf(ctx context.Context, c survey.Campaign, now time.Time) (*predictiveRun, error) {
+	st, err := c.DecodeSettings()
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	p := r.pred[c.ID]
+	r.mu.Unlock()
+	if p == nil {
+		calls, err := r.store.LiveCalls(ctx, c.ID, now.Add(-Month-DefaultLookAhead))
+		if err != nil {
+			return nil, err
+		}
+		events := make([]Event, len(calls))
+		for i, lc := range calls {
+			events[i] = Event{At: lc.At, Live: true, Abandoned: lc.Abandoned}
+		}
+		start := c.CreatedAt
+		if start.IsZero() {
+			start = now
+		}
+		l, err := NewLedger(LedgerOptions{Budget: st.Dialing.Budget(), LookAhead: DefaultLookAhead}, start, events)
+		if err != nil {
+			return nil, err
+		}
+		p = &predictiveRun{ledger: l}
+		r.mu.Lock()
+		r.pred[c.ID] = p
+		r.mu.Unlock()
+	}
+	if now.Sub(p.statsAt) >= statsEvery {
+		stats, err := r.store.PredictStats(ctx, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		p.stats, p.statsAt = stats, now
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	p.c, p.dialing = c, st.Dialing
+	r.mu.Unlock()
+	return p, nil
+}
+
+// placePredictive places one predictive call through the console and, when
+// nobody took it, settles its case.
+func (r *Runner) placePredictive(ctx context.Context, p *predictiveRun, j survey.DialJob) {
+	defer r.calls.Done()
+	r.mu.Lock()
+	camp, msg := p.c, p.dialing.AbandonMessage
+	r.mu.Unlock()
+	log := r.log.With("campaign", camp.Name, "case_id", j.Case, "attempt_id", j.Attempt)
+	res, err := r.agents.DialPredictive(ctx, j, msg)
+	if err != nil && ctx.Err() == nil {
+		log.Warn("predictive call", "err", err)
+	}
+	r.mu.Lock()
+	p.ringing--
+	switch {
+	case res.User != 0:
+		p.ledger.Add(Event{At: res.Facts.AnsweredAt, Live: true})
+	case res.Facts.Abandoned:
+		p.ledger.Add(Event{At: res.Facts.AnsweredAt, Live: true, Abandoned: true})
+	}
+	r.mu.Unlock()
+	if res.User != 0 {
+		log.Info("predictive call handed to an interviewer", "user_id", res.User)
+		return // the interviewer's wrap-up settles the case
+	}
+	out := Result{Signal: SignalOf(res.Outcome, res.Facts.SIPStatus, res.Facts.Q850Cause), Facts: res.Facts}
+	if res.Facts.Abandoned {
+		out.Signal = Signal{Answered: true, SIPStatus: 200}
+	}
+	if out.Facts.EndedAt.IsZero() {
+		out.Facts.EndedAt = r.now()
+	}
+	s := Settle(out.Signal)
+	out.Facts.Rule = s.Rule
+	if res.Facts.Abandoned {
+		out.Facts.Rule = "abandoned"
+	}
+	decide := func(cs survey.Case) (survey.Outcome, error) {
+		return Decide(cs, camp, out, r.opts.RetrySoon, r.now())
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	o, err := r.store.SettleDial(sctx, j, out.Facts, decide, r.now())
+	if err != nil {
+		log.Error("settle the predictive call", "err", err)
+		return
+	}
+	log.Info("predictive call settled", "rule", out.Facts.Rule, "abandoned", res.Facts.Abandoned, "code", o.AttemptCode, "case", o.Status)
+}
+
+// SignalOf is the cause table's input from a dial's outcome, final SIP
+// status and Q.850 cause.
+func SignalOf(o survey.DialOutcome, sip, q850 int) Signal {
+	return Signal{
+		Answered:    o == survey.DialAnswered,
+		SIPStatus:   sip,
+		Q850:        q850,
+		RingTimeout: o == survey.DialNoAnswer && (sip == 0 || sip == 487),
+		Cancelled:   o == survey.DialCancelled,
 	}
 }

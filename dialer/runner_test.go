@@ -2,6 +2,7 @@ package dialer
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"slices"
@@ -18,6 +19,10 @@ type fakeAgents struct {
 	offers  []survey.UserID
 	dialed  []survey.CaseID
 	waiting int
+	// DialPredictive's
+	result    survey.PredictedCall
+	predicted []survey.CaseID
+	message   string
 }
 
 func (f *fakeAgents) Waiting(context.Context) ([]survey.AgentSlot, error) {
@@ -67,5 +72,115 @@ func TestStepAgents(t *testing.T) {
 	r.stepAgents(t.Context(), now.Add(nothingDueWait+time.Second))
 	if !slices.Equal(a.offers, []survey.UserID{1, 2}) {
 		t.Errorf("offers after the wait to %v, want 1, 2", a.offers)
+	}
+}
+
+func (f *fakeAgents) DialPredictive(_ context.Context, j survey.DialJob, msg string) (survey.PredictedCall, error) {
+	f.predicted = append(f.predicted, j.Case)
+	f.message = msg
+	return f.result, nil
+}
+
+// fakeStore is the database as the predictive step sees it.
+type fakeStore struct {
+	stats   survey.DialStats
+	live    []survey.LiveCall
+	next    survey.CaseID
+	claims  []int // how many each claim asked for
+	settled []survey.Outcome
+	facts   []survey.CallFacts
+	history survey.Case
+}
+
+func (s *fakeStore) Campaigns(context.Context) ([]survey.Campaign, error) { return nil, nil }
+func (s *fakeStore) ClaimDials(_ context.Context, id survey.CampaignID, _ string, n int, _ time.Time) ([]survey.DialJob, error) {
+	s.claims = append(s.claims, n)
+	var jobs []survey.DialJob
+	for range n {
+		s.next++
+		jobs = append(jobs, survey.DialJob{Campaign: id, Case: s.next, Attempt: survey.AttemptID(s.next), Attempts: 1, MaxAttempts: 3})
+	}
+	return jobs, nil
+}
+func (s *fakeStore) SettleDial(_ context.Context, _ survey.DialJob, f survey.CallFacts, decide func(survey.Case) (survey.Outcome, error), _ time.Time) (survey.Outcome, error) {
+	o, err := decide(s.history)
+	s.settled, s.facts = append(s.settled, o), append(s.facts, f)
+	return o, err
+}
+func (s *fakeStore) ReleaseDials(context.Context, string, time.Time) (int, error) { return 0, nil }
+func (s *fakeStore) DialStats(context.Context, survey.CampaignID) (int, int, error) {
+	return 0, 0, nil
+}
+func (s *fakeStore) PredictStats(context.Context, survey.CampaignID) (survey.DialStats, error) {
+	return s.stats, nil
+}
+func (s *fakeStore) LiveCalls(context.Context, survey.CampaignID, time.Time) ([]survey.LiveCall, error) {
+	return s.live, nil
+}
+
+func TestStepPredictive(t *testing.T) {
+	now := time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC)
+	idle := func(n int) []survey.AgentSlot {
+		var ss []survey.AgentSlot
+		for i := range n {
+			ss = append(ss, survey.AgentSlot{User: survey.UserID(i + 1), State: survey.DeskIdle, Predictive: true})
+		}
+		return ss
+	}
+	camp := func(budget *float64) survey.Campaign {
+		st, _ := json.Marshal(survey.CampaignSettings{Dialing: survey.Dialing{Mode: survey.DialPredictive, MaxLines: 50,
+			AbandonMessage: "Canvass Research; to opt out call 0800 000 000.", AbandonBudget: budget}})
+		return survey.Campaign{ID: 7, Name: "p", Mode: survey.CampaignCATI, Status: survey.CampaignRunning, Settings: st,
+			CreatedAt: now.Add(-10 * 24 * time.Hour)}
+	}
+	// 1,000 answered calls over the last days, none abandoned: room to
+	// spend the budget on.
+	var live []survey.LiveCall
+	for i := range 1000 {
+		live = append(live, survey.LiveCall{At: now.Add(-time.Duration(i) * time.Minute)})
+	}
+	good := survey.DialStats{Dials: 1000, Live: 300, Ring: 15 * time.Second, Handle: 8 * time.Minute, HandleSD: 3 * time.Minute}
+	run := func(c survey.Campaign, stats survey.DialStats, free int) (*fakeStore, *fakeAgents) {
+		st := &fakeStore{stats: stats, live: live}
+		a := &fakeAgents{result: survey.PredictedCall{Outcome: survey.DialNoAnswer}}
+		r := NewRunner(st, nil, DefaultOptions(), func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		r.SetAgents(a)
+		r.cati = map[survey.CampaignID]survey.Campaign{c.ID: c}
+		r.stepPredictive(t.Context(), now, idle(free))
+		r.calls.Wait()
+		return st, a
+	}
+	if st, _ := run(camp(nil), survey.DialStats{Dials: 10, Live: 3}, 4); !slices.Equal(st.claims, []int{4}) {
+		t.Errorf("without statistics: claims %v, want 4 (one line per free interviewer)", st.claims)
+	}
+	if st, _ := run(camp(nil), good, 4); len(st.claims) != 1 || st.claims[0] <= 4 {
+		t.Errorf("at a 30 %% answer rate: claims %v, want more lines than the 4 free interviewers", st.claims)
+	}
+	zero := 0.0
+	if st, _ := run(camp(&zero), good, 4); !slices.Equal(st.claims, []int{4}) {
+		t.Errorf("with a 0 budget: claims %v, want exactly 4", st.claims)
+	}
+}
+
+func TestPlacePredictiveAbandoned(t *testing.T) {
+	now := time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC)
+	st := &fakeStore{history: survey.Case{Attempts: 1, MaxAttempts: 3, History: []survey.Attempt{{}}}}
+	a := &fakeAgents{result: survey.PredictedCall{Outcome: survey.DialAnswered,
+		Facts: survey.CallFacts{SIPStatus: 200, AnsweredAt: now, EndedAt: now.Add(5 * time.Second), Abandoned: true}}}
+	r := NewRunner(st, nil, DefaultOptions(), func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.SetAgents(a)
+	l, err := NewLedger(DefaultLedgerOptions(), now.Add(-time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &predictiveRun{ledger: l, ringing: 1, dialing: survey.Dialing{AbandonMessage: "msg"}}
+	r.calls.Add(1)
+	r.placePredictive(t.Context(), p, survey.DialJob{Case: 1, Attempt: 1})
+	if len(st.settled) != 1 || st.settled[0].Status != survey.CaseOpen || !st.settled[0].NextAttemptAt.Equal(now.Add(RedialAfterAbandon)) ||
+		!st.facts[0].Abandoned || st.facts[0].Rule != "abandoned" {
+		t.Errorf("abandoned call settled as %+v with %+v; want the case open again in 72 h", st.settled, st.facts)
+	}
+	if ts := l.Tallies(now); ts[0].Live != 1 || ts[0].Abandoned != 1 || p.ringing != 0 || a.message != "msg" {
+		t.Errorf("ledger %+v, ringing %d, message %q", ts, p.ringing, a.message)
 	}
 }

@@ -29,7 +29,8 @@ UPDATE attempt SET
     amd_result  = nullif($12, ''),
     amd_cause   = left($13, 100),
     amd_ms      = CASE WHEN $12 = '' THEN NULL ELSE $14::int END,
-    rule        = left($15, 100)
+    rule        = left($15, 100),
+    abandoned   = abandoned OR $16
 WHERE id = $1`
 
 // RecordCall stores f on attempt id; survey.NotFound when there is no such
@@ -60,7 +61,7 @@ func recordCall(ctx context.Context, q DBTX, id survey.AttemptID, f survey.CallF
 	}
 	tag, err := q.Exec(ctx, sqlRecordCall, id, f.CallID, f.SIPStatus, f.Q850Cause,
 		max(f.Ring.Milliseconds(), 0), max(f.Talk.Milliseconds(), 0), answered, ended, f.Recording, f.HungUpBy, f.Reason,
-		f.AMD, f.AMDCause, max(f.AMDTime.Milliseconds(), 0), f.Rule)
+		f.AMD, f.AMDCause, max(f.AMDTime.Milliseconds(), 0), f.Rule, f.Abandoned)
 	if err != nil {
 		return fmt.Errorf("record the call of attempt %d: %w", id, err)
 	}

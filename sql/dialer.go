@@ -18,10 +18,12 @@ import (
 	"github.com/canvass/canvass/survey"
 )
 
-// sqlClaimDials claims up to $3 due cases of keypad campaign $1 at $2 for
-// owner $4, by the same rules as an interviewer's claim (sqlClaim): inside
-// the respondent's local calling window, on no do-not-call list, attempts
-// left or an appointment due; and starts each one's call attempt, counted.
+// sqlClaimDials claims up to $3 due cases of campaign $1 (keypad, or
+// predictive) at $2 for owner $4, by the same rules as an interviewer's
+// claim (sqlClaim): inside the respondent's local calling window, on no
+// do-not-call list, attempts left or an appointment due; and not within
+// 72 h of an abandoned call to the number. It starts each one's call
+// attempt, counted.
 // One statement: the claim, the count and the attempts commit together.
 // It reads every due case of the campaign (the window depends on each
 // contact's zone); sqlClaimDialsFast first looks only at the $5 open cases
@@ -35,7 +37,8 @@ WITH pre AS (
     ORDER BY p.priority DESC, p.next_attempt_at LIMIT $5),
 cand AS (SELECT sc.id FROM pre JOIN survey_case sc ON sc.id = pre.id` + sqlClaimDialsRest
 	sqlClaimDialsRest = `
-    JOIN campaign cp ON cp.id = sc.campaign_id AND cp.status = 'running' AND cp.mode = 'ivr'
+    JOIN campaign cp ON cp.id = sc.campaign_id AND cp.status = 'running'
+         AND (cp.mode = 'ivr' OR cp.settings->'dialing'->>'mode' = 'predictive')
     JOIN contact ct ON ct.id = sc.contact_id
     ` + sqlInWindow + `
     LEFT JOIN LATERAL (
@@ -47,6 +50,8 @@ cand AS (SELECT sc.id FROM pre JOIN survey_case sc ON sc.id = pre.id` + sqlClaim
       AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_e164 = ct.phone_e164
                       AND (d.campaign_id IS NULL OR d.campaign_id = sc.campaign_id)
                       AND (d.expires_at IS NULL OR d.expires_at > $2))
+      AND NOT EXISTS (SELECT 1 FROM attempt x WHERE x.phone_e164 = ct.phone_e164 AND x.abandoned
+                      AND x.answered_at > $2::timestamptz - interval '72 hours')
     ORDER BY (sc.status = 'appointment') DESC, sc.priority DESC, (w.closes - l.local::time), sc.next_attempt_at, sc.id
     LIMIT $3
     FOR UPDATE OF sc SKIP LOCKED
@@ -235,16 +240,18 @@ func (db *DB) ResumeInterview(ctx context.Context, id survey.InterviewID, attemp
 // and assigned to a running progressive campaign, or on a case, not yet
 // dialed, of a running campaign that auto-dials previews.
 const sqlDialSlots = `
-SELECT d.user_id, u.name, d.state, d.since, 0::bigint, 0::bigint, 0, true
+SELECT d.user_id, u.name, d.state, d.since, 0::bigint, 0::bigint, 0, m.progressive, m.predictive
 FROM interviewer_desk d JOIN app_user u ON u.id = d.user_id AND NOT u.disabled
-WHERE d.state = 'idle' AND EXISTS (
-    SELECT 1 FROM campaign_interviewer ci JOIN campaign cp ON cp.id = ci.campaign_id
-    WHERE ci.user_id = d.user_id AND cp.status = 'running' AND cp.mode = 'cati'
-      AND cp.settings->'dialing'->>'mode' = 'progressive')
+CROSS JOIN LATERAL (
+    SELECT coalesce(bool_or(cp.settings->'dialing'->>'mode' = 'progressive'), false) AS progressive,
+           coalesce(bool_or(cp.settings->'dialing'->>'mode' = 'predictive'), false) AS predictive
+    FROM campaign_interviewer ci JOIN campaign cp ON cp.id = ci.campaign_id
+    WHERE ci.user_id = d.user_id AND cp.status = 'running' AND cp.mode = 'cati') m
+WHERE d.state = 'idle' AND (m.progressive OR m.predictive)
 UNION ALL
 SELECT d.user_id, u.name, d.state, d.since, d.case_id, sc.campaign_id,
        coalesce((cp.settings->'dialing'->>'auto_dial_seconds')::int, 0),
-       coalesce(cp.settings->'dialing'->>'mode' = 'progressive', false)
+       coalesce(cp.settings->'dialing'->>'mode' = 'progressive', false), false
 FROM interviewer_desk d JOIN app_user u ON u.id = d.user_id AND NOT u.disabled
 JOIN survey_case sc ON sc.id = d.case_id
 JOIN campaign cp ON cp.id = sc.campaign_id AND cp.status = 'running'
@@ -267,7 +274,7 @@ func (db *DB) DialSlots(ctx context.Context) ([]survey.AgentSlot, error) {
 				s    survey.AgentSlot
 				auto int
 			)
-			err := row.Scan(&s.User, &s.Name, &s.State, &s.Since, &s.Case, &s.Campaign, &auto, &s.Progressive)
+			err := row.Scan(&s.User, &s.Name, &s.State, &s.Since, &s.Case, &s.Campaign, &auto, &s.Progressive, &s.Predictive)
 			s.AutoDial = time.Duration(auto) * time.Second
 			return s, err
 		})
@@ -277,4 +284,109 @@ func (db *DB) DialSlots(ctx context.Context) ([]survey.AgentSlot, error) {
 		return nil, fmt.Errorf("list the interviewers waiting for a call: %w", err)
 	}
 	return slots, nil
+}
+
+const (
+	sqlHandCase = `
+UPDATE survey_case SET owner = 'interviewer:' || $3, owner_user_id = $2
+WHERE id = $1 AND status = 'claimed' AND owner LIKE 'dialer:%'
+  AND EXISTS (SELECT 1 FROM campaign_interviewer ci WHERE ci.campaign_id = survey_case.campaign_id AND ci.user_id = $2)`
+	sqlHandAttempt = `UPDATE attempt SET interviewer_id = $2 WHERE id = $1`
+)
+
+// HandDial gives the dialer's answered call of job to interviewer userID,
+// idle and assigned to its campaign: the case becomes theirs and their desk
+// is on it, dialing, with the call's attempt, as if they had dialed it.
+// survey.Conflict when their desk is not idle or the case is no longer the
+// dialer's.
+func (db *DB) HandDial(ctx context.Context, userID survey.UserID, userName string, job survey.DialJob, now time.Time) (survey.Desk, error) {
+	var d survey.Desk
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if d, err = lockDesk(ctx, tx, userID, now); err != nil {
+			return err
+		}
+		if d.State != survey.DeskIdle {
+			return survey.Errorf(survey.EConflict, "%s is %s, not waiting for a call", userName, d.State.Text())
+		}
+		tag, err := tx.Exec(ctx, sqlHandCase, job.Case, userID, userName)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return survey.Errorf(survey.EConflict, "case %d is not the dialer's to hand to %s", job.Case, userName)
+		}
+		if _, err := tx.Exec(ctx, sqlHandAttempt, job.Attempt, userID); err != nil {
+			return err
+		}
+		d.CaseID, d.CampaignID, d.AttemptID, d.State, d.Since = job.Case, job.Campaign, job.Attempt, survey.DeskDialing, now
+		if err := setDesk(ctx, tx, d, now); err != nil {
+			return err
+		}
+		return deskEvent(ctx, tx, "desk.dialing", d, job.Campaign, now, map[string]any{"predictive": true})
+	})
+	if err != nil {
+		return survey.Desk{}, fmt.Errorf("hand case %d to user %d: %w", job.Case, userID, err)
+	}
+	return d, nil
+}
+
+// sqlPredictStats reads a campaign's last 1,000 ended dials: how many, how
+// many a person answered, the mean ring before those answers, and the
+// mean and deviation of the answered calls' length from dial to end (the
+// interviewer's handle time, wrap-up aside).
+const sqlPredictStats = `
+SELECT count(*), count(*) FILTER (WHERE live),
+       coalesce(avg(ring_ms) FILTER (WHERE live), 0)::bigint,
+       coalesce(avg(handle_ms) FILTER (WHERE live AND NOT abandoned), 0)::bigint,
+       coalesce(stddev_samp(handle_ms) FILTER (WHERE live AND NOT abandoned), 0)::bigint
+FROM (SELECT a.answered_at IS NOT NULL AND coalesce(a.amd_result, '') <> 'machine' AS live, a.abandoned,
+             coalesce(a.ring_ms, 0) AS ring_ms, (extract(epoch FROM a.ended_at - a.answered_at) * 1000)::bigint AS handle_ms
+      FROM attempt a JOIN survey_case sc ON sc.id = a.case_id
+      WHERE sc.campaign_id = $1 AND a.ended_at IS NOT NULL
+      ORDER BY a.id DESC LIMIT 1000) x`
+
+// PredictStats is what predictive pacing knows of campaign id's recent
+// dials.
+func (db *DB) PredictStats(ctx context.Context, id survey.CampaignID) (survey.DialStats, error) {
+	var (
+		st                     survey.DialStats
+		ring, handle, handleSD int64
+	)
+	err := db.retry(ctx, func() error {
+		return db.pool.QueryRow(ctx, sqlPredictStats, id).Scan(&st.Dials, &st.Live, &ring, &handle, &handleSD)
+	})
+	if err != nil {
+		return st, fmt.Errorf("predictive statistics of campaign %d: %w", id, err)
+	}
+	st.Ring, st.Handle, st.HandleSD = time.Duration(ring)*time.Millisecond, time.Duration(handle)*time.Millisecond, time.Duration(handleSD)*time.Millisecond
+	return st, nil
+}
+
+const sqlLiveCalls = `
+SELECT a.answered_at, a.abandoned
+FROM attempt a JOIN survey_case sc ON sc.id = a.case_id
+WHERE sc.campaign_id = $1 AND a.answered_at > $2 AND coalesce(a.amd_result, '') <> 'machine'
+ORDER BY a.answered_at`
+
+// LiveCalls lists campaign id's calls a person answered since since, with
+// whether each was abandoned: the abandonment ledger's record.
+func (db *DB) LiveCalls(ctx context.Context, id survey.CampaignID, since time.Time) ([]survey.LiveCall, error) {
+	var calls []survey.LiveCall
+	err := db.retry(ctx, func() error {
+		rows, err := db.pool.Query(ctx, sqlLiveCalls, id, since)
+		if err != nil {
+			return err
+		}
+		calls, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.LiveCall, error) {
+			var c survey.LiveCall
+			err := row.Scan(&c.At, &c.Abandoned)
+			return c, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("live calls of campaign %d: %w", id, err)
+	}
+	return calls, nil
 }

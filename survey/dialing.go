@@ -7,6 +7,7 @@ package survey
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -19,6 +20,7 @@ type DialMode string
 const (
 	DialPreview     DialMode = "preview"     // the interviewer sees the case, then dials
 	DialProgressive DialMode = "progressive" // a free interviewer gets the next case already dialing
+	DialPredictive  DialMode = "predictive"  // more lines than free interviewers, within the abandonment budget
 	DialKeypad      DialMode = "ivr"         // no interviewers: the questionnaire runs on the keypad
 )
 
@@ -67,6 +69,27 @@ type Dialing struct {
 	// questionnaire runs anyway; the verdict is kept on the attempt).
 	AMD            AMDPolicy `json:"amd,omitempty"`
 	MachineMessage string    `json:"machine_message,omitempty"`
+	// AbandonMessage is what a person hears whose predictive call found
+	// no interviewer free within AbandonAfter: who called and a number to
+	// opt out, no marketing. Predictive campaigns need one.
+	AbandonMessage string `json:"abandon_message,omitempty"`
+	// AbandonBudget is the most abandoned calls as a share of live
+	// answered ones (nil: DefaultAbandonBudget; 0: none, and predictive
+	// dials as progressive).
+	AbandonBudget *float64 `json:"abandon_budget,omitempty"`
+}
+
+// AbandonAfter is how long a person who answers a predictive call may
+// wait for an interviewer before the call is abandoned (Ofcom; 16 CFR
+// 310.4(b)(4)(iii)).
+const AbandonAfter = 2 * time.Second
+
+// Budget is the campaign's abandonment budget.
+func (d Dialing) Budget() float64 {
+	if d.AbandonBudget == nil {
+		return DefaultAbandonBudget
+	}
+	return *d.AbandonBudget
 }
 
 // AMDPolicy is what a campaign does with a call AMD takes for a machine.
@@ -118,8 +141,17 @@ func (d Dialing) Validate(m CampaignMode) error {
 	case d.Mode == "":
 	case m == CampaignIVR && d.Mode != DialKeypad:
 		errs = append(errs, fmt.Errorf("dialing mode %q: a keypad campaign is dialed as ivr", d.Mode))
-	case m == CampaignCATI && d.Mode != DialPreview && d.Mode != DialProgressive:
-		errs = append(errs, fmt.Errorf("dialing mode %q: pick preview or progressive", Clip(string(d.Mode), 20)))
+	case m == CampaignCATI && d.Mode != DialPreview && d.Mode != DialProgressive && d.Mode != DialPredictive:
+		errs = append(errs, fmt.Errorf("dialing mode %q: pick preview, progressive or predictive", Clip(string(d.Mode), 20)))
+	}
+	if d.Mode == DialPredictive && strings.TrimSpace(d.AbandonMessage) == "" {
+		errs = append(errs, errors.New("abandoned-call message: predictive dialing needs the message a person hears when no interviewer is free (who called, a number to opt out)"))
+	}
+	if len(d.AbandonMessage) > 500 {
+		errs = append(errs, errors.New("abandoned-call message: at most 500 characters"))
+	}
+	if b := d.Budget(); b < 0 || b > DefaultAbandonBudget || math.IsNaN(b) {
+		errs = append(errs, fmt.Errorf("abandonment budget %g%%: use 0 to 3%%", 100*b))
 	}
 	if d.AutoDialSeconds < 0 || d.AutoDialSeconds > 600 {
 		errs = append(errs, fmt.Errorf("auto-dial after %d s: use 0 (off) to 600 seconds", d.AutoDialSeconds))
@@ -192,5 +224,29 @@ type AgentSlot struct {
 	AutoDial time.Duration
 	// Progressive: the slot's campaign (an idle interviewer's: one of
 	// theirs) dials progressive, so a case on the desk is dialed at once.
-	Progressive bool
+	// Predictive: an idle interviewer waits for a predictive campaign's
+	// calls.
+	Progressive, Predictive bool
+}
+
+// DialStats is what predictive pacing knows of a campaign's recent dials.
+type DialStats struct {
+	Dials, Live      int           // ended dials, and those a person answered
+	Ring             time.Duration // mean time from dial to a person's answer
+	Handle, HandleSD time.Duration // answered calls' length: mean, deviation
+}
+
+// LiveCall is a call a person answered: the abandonment ledger's unit.
+type LiveCall struct {
+	At        time.Time
+	Abandoned bool
+}
+
+// PredictedCall is how a predictive call went: the dial's outcome and
+// facts, and who took the answered call (0: nobody; Facts.Abandoned when
+// nobody was free in time).
+type PredictedCall struct {
+	Outcome DialOutcome
+	Facts   CallFacts
+	User    UserID
 }

@@ -48,6 +48,9 @@ type PhoneCall struct {
 	CaseID    CaseID
 	AttemptID AttemptID
 	Number    string // E.164
+	// Language is the respondent's, for what the system says to them
+	// (an abandoned call's message); "" is English.
+	Language string
 	// Record: the campaign records its calls; Consent is the wording the
 	// interviewer reads when it starts.
 	Record bool
@@ -145,6 +148,9 @@ type CallFacts struct {
 	AMDTime  time.Duration
 	// Rule is the cause-table row that settled the attempt ("SIP 486").
 	Rule string
+	// Abandoned: a person answered and no interviewer was there for them
+	// in time; they heard the campaign's abandoned-call message.
+	Abandoned bool
 }
 
 // Facts is what the store keeps of an ended call.

@@ -61,14 +61,8 @@ func (k keypadCalls) Survey(ctx context.Context, c dialer.Call) (dialer.Result, 
 // keypadResult is what the dialer needs of an adapter's dial result.
 func keypadResult(res ivr.DialResult, status survey.Status, start time.Time, err error) dialer.Result {
 	answered := res.Outcome == survey.DialAnswered
-	sig := dialer.Signal{
-		Answered:    answered,
-		SIPStatus:   res.SIPStatus,
-		Q850:        res.Q850Cause,
-		RingTimeout: res.Outcome == survey.DialNoAnswer && (res.SIPStatus == 0 || res.SIPStatus == 487),
-		Cancelled:   res.Outcome == survey.DialCancelled,
-		AMD:         dialer.AMD(res.AMD),
-	}
+	sig := dialer.SignalOf(res.Outcome, res.SIPStatus, res.Q850Cause)
+	sig.AMD = dialer.AMD(res.AMD)
 	if answered {
 		sig.SIPStatus, sig.Q850 = 200, 0 // the hangup's cause is not the dial's
 	}

@@ -349,10 +349,19 @@ func (sb *Switchboard) run(ctx context.Context, c *call, r survey.PhoneCall) {
 		log.Info("call not answered", "outcome", res.Outcome, "sip_status", res.SIPStatus, "reason", c.ev.Reason)
 		return
 	}
+	sb.mu.Lock()
+	c.ev.CallID, c.ev.SIPStatus = res.CallID, res.SIPStatus
+	sb.mu.Unlock()
+	sb.carry(ctx, c, up, log)
+}
+
+// carry joins c's answered call to its interviewer's browser and keeps it
+// until it ends, whoever ends it.
+func (sb *Switchboard) carry(ctx context.Context, c *call, up ivr.Call, log *slog.Logger) {
 	leg, err := legOf(ctx, up)
 	sb.mu.Lock()
 	c.up = up
-	c.ev.CallID, c.ev.SIPStatus, c.ev.Outcome = res.CallID, res.SIPStatus, survey.DialAnswered
+	c.ev.Outcome = survey.DialAnswered
 	c.ev.State, c.ev.AnsweredAt = survey.CallAnswered, time.Now()
 	if err == nil {
 		err = sb.bridgeLocked(c, leg)
@@ -364,7 +373,7 @@ func (sb *Switchboard) run(ctx context.Context, c *call, r survey.PhoneCall) {
 	}
 	sb.emit(c)
 	sb.mu.Unlock()
-	log.Info("call answered", "call_id", res.CallID)
+	log.Info("call answered", "call_id", c.ev.CallID)
 
 	who := "respondent"
 	select {
@@ -717,5 +726,129 @@ func (sb *Switchboard) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("phone: calls still ending: %w", ctx.Err())
+	}
+}
+
+// Predictive places r's call for whoever is free when it is answered
+// (predictive dialing): take is asked, until survey.AbandonAfter after the
+// answer, for an interviewer to give the call to; it records the hand-over
+// and returns their id, or 0 while nobody is free. The call then goes on as
+// if they had dialed it, on Events. With nobody in time the respondent
+// hears message (who called, a number to opt out) and the call ends,
+// abandoned. Predictive returns once the call is handed, abandoned or
+// not answered; ending ctx before the answer abandons the dial.
+func (sb *Switchboard) Predictive(ctx context.Context, r survey.PhoneCall, take func(context.Context) (survey.UserID, error), message string) (survey.PredictedCall, error) {
+	sb.mu.Lock()
+	if sb.closed {
+		sb.mu.Unlock()
+		return survey.PredictedCall{Outcome: survey.DialCancelled}, survey.Errorf(survey.EConflict, "the server is shutting down")
+	}
+	sb.wg.Add(1)
+	sb.mu.Unlock()
+	handed := false
+	defer func() {
+		if !handed {
+			sb.wg.Done()
+		}
+	}()
+	log := sb.log.With("case_id", r.CaseID, "attempt_id", r.AttemptID, "predictive", true)
+	to := r.Number
+	if sb.d.DialString != "" {
+		to = strings.ReplaceAll(sb.d.DialString, "{number}", r.Number)
+	}
+	started := time.Now()
+	up, res, err := sb.d.Dialer.Dial(ctx, ivr.DialRequest{To: to, CaseID: r.CaseID, AttemptID: r.AttemptID, RingTimeout: sb.d.RingTimeout})
+	p := survey.PredictedCall{Outcome: res.Outcome, Facts: survey.CallFacts{CallID: res.CallID, SIPStatus: res.SIPStatus,
+		Q850Cause: res.Q850Cause, Ring: res.RingTime, Reason: res.Reason}}
+	if up == nil {
+		if p.Outcome == "" {
+			p.Outcome = survey.DialTechnical
+		}
+		p.Facts.EndedAt = time.Now()
+		return p, err
+	}
+	p.Facts.AnsweredAt = time.Now()
+	deadline := p.Facts.AnsweredAt.Add(survey.AbandonAfter)
+	for {
+		id, err := take(ctx)
+		if err != nil {
+			log.Warn("hand the answered call to an interviewer", "err", err)
+		}
+		if id != 0 {
+			p.User = id
+			break
+		}
+		if !time.Now().Add(takeEvery).Before(deadline) {
+			break
+		}
+		select {
+		case <-time.After(takeEvery):
+		case <-up.Done():
+		}
+		if isDone(up) {
+			break
+		}
+	}
+	if p.User == 0 {
+		// Abandoned: nobody to take the call in time.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		if message != "" && !isDone(up) {
+			lang := r.Language
+			if lang == "" {
+				lang = "en"
+			}
+			if err := ivr.NewCall(up, time.Now).Say(sctx, ivr.Prompt{ID: "abandon_message", Language: lang, Text: message}); err != nil && !errors.Is(err, ivr.ErrHangup) {
+				log.Warn("abandoned-call message", "err", err)
+			}
+		}
+		end, err := up.Close(sctx)
+		cancel()
+		if err != nil {
+			log.Warn("close the abandoned call", "err", err)
+		}
+		p.Facts.Abandoned, p.Facts.EndedAt, p.Facts.Talk = true, p.Facts.AnsweredAt.Add(end.Talk), end.Talk
+		p.Facts.HungUpBy, p.Facts.Reason = "system", "abandoned: no interviewer free within 2 s"
+		log.Info("call abandoned: nobody free in time", "after", time.Since(p.Facts.AnsweredAt).Round(time.Millisecond))
+		return p, nil
+	}
+	sb.mu.Lock()
+	u := sb.userLocked(p.User)
+	ctx2, cancel := context.WithCancel(context.Background())
+	c := &call{owner: u, cancel: cancel, hangup: make(chan string, 1), record: r.Record && sb.d.RecordingsDir != "",
+		ev: survey.CallEvent{User: p.User, CaseID: r.CaseID, AttemptID: r.AttemptID, State: survey.CallRinging, StartedAt: started,
+			CallID: res.CallID, SIPStatus: res.SIPStatus}}
+	busy := u.call != nil
+	if !busy {
+		u.call, u.last = c, c
+	}
+	sb.mu.Unlock()
+	if busy {
+		// take promised a free interviewer; one who is on a call after all
+		// cannot have it.
+		log.Error("the interviewer given the call is on another call; hanging up", "user_id", p.User)
+		cancel()
+		_, err := up.Close(context.WithoutCancel(ctx))
+		return p, errors.Join(errOnCall, err)
+	}
+	handed = true
+	go func() {
+		defer sb.wg.Done()
+		defer cancel()
+		sb.carry(ctx2, c, up, log.With("user_id", p.User))
+	}()
+	return p, nil
+}
+
+// takeEvery is how often a predictive call answered with nobody free asks
+// again before it is abandoned.
+const takeEvery = 100 * time.Millisecond
+
+// isDone says whether the call has ended.
+func isDone(c ivr.Call) bool {
+	select {
+	case <-c.Done():
+		return true
+	default:
+		return false
 	}
 }

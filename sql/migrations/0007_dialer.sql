@@ -19,3 +19,6 @@ ALTER TABLE survey_case DROP CONSTRAINT survey_case_claimed_owner,
 -- abandonment ledger counts these over live answered calls.
 ALTER TABLE attempt ADD COLUMN abandoned boolean NOT NULL DEFAULT false;
 CREATE INDEX attempt_open ON attempt (case_id) WHERE ended_at IS NULL;
+-- The 72 h rule: a number that got an abandoned call is not called again
+-- within 72 h (few rows: abandons are rare).
+CREATE INDEX attempt_abandoned ON attempt (phone_e164, answered_at) WHERE abandoned;
