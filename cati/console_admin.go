@@ -262,7 +262,7 @@ func (d *campaignFormData) keep(f url.Values) {
 	d.Values["record_calls"] = f.Get("record_calls")
 	d.Values["no_resume"] = f.Get("no_resume")
 	for _, k := range []string{"name", "max_attempts", "status", "e", "kind", "dial_mode", "auto_dial_seconds",
-		"calls_per_second", "max_lines", "target_completes", "ring_seconds", "amd", "machine_message"} {
+		"calls_per_second", "max_lines", "target_completes", "ring_seconds", "amd", "machine_message", "abandon_message", "abandon_budget"} {
 		v := d.Values[k]
 		set(&v, k)
 		d.Values[k] = v
@@ -941,6 +941,15 @@ func parseDialing(f url.Values, m survey.CampaignMode, problems []string) (surve
 	}
 	d.NoResume = f.Get("no_resume") != ""
 	d.AMD, d.MachineMessage = survey.AMDPolicy(f.Get("amd")), strings.TrimSpace(f.Get("machine_message"))
+	d.AbandonMessage = strings.TrimSpace(f.Get("abandon_message"))
+	if v := strings.TrimSpace(f.Get("abandon_budget")); v != "" {
+		b, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(b) {
+			problems = append(problems, "abandonment budget must be a percentage from 0 to 3")
+		} else {
+			d.AbandonBudget = new(b / 100)
+		}
+	}
 	if err := d.Validate(m); err != nil {
 		for _, e := range strings.Split(err.Error(), "\n") {
 			problems = append(problems, e)
@@ -964,4 +973,6 @@ func dialingForm(v map[string]string, mode survey.DialMode, d survey.Dialing) {
 		v["no_resume"] = "1"
 	}
 	v["amd"], v["machine_message"] = string(d.AMD), d.MachineMessage
+	v["abandon_message"] = d.AbandonMessage
+	v["abandon_budget"] = strconv.FormatFloat(100*d.Budget(), 'f', -1, 64)
 }

@@ -19,14 +19,17 @@ import (
 
 // deskView is the interviewer's screen, sent as the "state" message.
 type deskView struct {
-	State        survey.DeskState         `json:"state"`
-	Reason       string                   `json:"reason,omitempty"`          // of a break
-	BreakReasons []string                 `json:"break_reasons,omitempty"`   // offered while idle
-	Today        *todayView               `json:"today,omitempty"`           // the interviewer's own counts, while idle
-	Last         *lastCaseView            `json:"last,omitempty"`            // how the latest case was settled, while idle
-	NextDelay    int                      `json:"next_delay,omitempty"`      // seconds before the next case comes by itself; 0: never
-	Mine         []myApptView             `json:"my_appointments,omitempty"` // the call backs booked with the interviewer, while idle
-	Since        time.Time                `json:"since,omitzero"`            // absent before the interviewer's first case
+	State        survey.DeskState `json:"state"`
+	Reason       string           `json:"reason,omitempty"`          // of a break
+	BreakReasons []string         `json:"break_reasons,omitempty"`   // offered while idle
+	Today        *todayView       `json:"today,omitempty"`           // the interviewer's own counts, while idle
+	Last         *lastCaseView    `json:"last,omitempty"`            // how the latest case was settled, while idle
+	NextDelay    int              `json:"next_delay,omitempty"`      // seconds before the next case comes by itself; 0: never
+	Mine         []myApptView     `json:"my_appointments,omitempty"` // the call backs booked with the interviewer, while idle
+	Since        time.Time        `json:"since,omitzero"`            // absent before the interviewer's first case
+	// Dialer, while idle, is "predictive" or "progressive" when a running
+	// campaign of the interviewer's is dialed so: the calls come to them.
+	Dialer       string                   `json:"dialer,omitempty"`
 	Case         *caseView                `json:"case,omitempty"`
 	Intro        string                   `json:"intro,omitempty"`
 	Question     *questionView            `json:"question,omitempty"`
@@ -194,6 +197,9 @@ func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) 
 					loc = time.UTC
 				}
 				v.Mine = append(v.Mine, myApptView{CaseID: a.CaseID, Local: a.At.In(loc).Format("Mon 2 Jan 15:04 MST"), Note: a.Note})
+			}
+			if v.Dialer, err = s.dialerOf(ctx, u.ID); err != nil {
+				return v, err
 			}
 			if e, err := s.console.Desks.LastWrapped(ctx, u.ID); err == nil {
 				v.Last = lastCase(e)
@@ -395,4 +401,31 @@ func lastCase(e survey.Event) *lastCaseView {
 		}
 	}
 	return &lastCaseView{CaseID: e.CaseID, At: e.At, Text: text}
+}
+
+// dialerOf is how the calls of the interviewer's running campaigns come
+// to them: predictive or progressive when one is dialed so (predictive
+// first), else "".
+func (s *Server) dialerOf(ctx context.Context, id survey.UserID) (string, error) {
+	cs, err := s.console.Campaigns.Campaigns(ctx)
+	if err != nil {
+		return "", err
+	}
+	mode := ""
+	for _, c := range cs {
+		if c.Status != survey.CampaignRunning || c.Mode != survey.CampaignCATI || !slices.Contains(c.Interviewers, id) {
+			continue
+		}
+		st, err := c.DecodeSettings()
+		if err != nil {
+			continue
+		}
+		switch st.Dialing.Mode {
+		case survey.DialPredictive:
+			return string(survey.DialPredictive), nil
+		case survey.DialProgressive:
+			mode = string(survey.DialProgressive)
+		}
+	}
+	return mode, nil
 }

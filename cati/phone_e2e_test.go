@@ -614,7 +614,7 @@ func TestPredictiveCallInChromium(t *testing.T) {
 	cf.exec(`UPDATE campaign SET settings = settings || jsonb_build_object('dialing', jsonb_build_object('mode', 'predictive', 'abandon_message', $1::text))`, msg)
 	ivy := cf.openTab(toneBrowser(t, interviewerHz), "ivy", artifactDir(t))
 	ivy.openPhone("/console?rawaudio=1")
-	ivy.do(chromedp.WaitVisible("#next-case"))
+	ivy.do(chromedp.WaitVisible(`#waiting-call[data-dialer="predictive"]`))
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		slots, err := cf.server.Waiting(ctx)

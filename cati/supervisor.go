@@ -91,6 +91,7 @@ type dialingView struct {
 	CallsPerSecond float64     `json:"calls_per_second,omitempty"`
 	MaxLines       int         `json:"max_lines,omitempty"`
 	CallsUp        int         `json:"calls_up"` // ringing or talking
+	Ringing        int         `json:"ringing"`  // predictive: the dialer's lines no interviewer has yet
 	Waiting        int         `json:"waiting"`  // answered, waiting for an interviewer (predictive only)
 	Abandon24h     abandonView `json:"abandon_24h"`
 	Abandon30d     abandonView `json:"abandon_30d"`
@@ -165,6 +166,10 @@ func (s *Server) campaignView(ctx context.Context, c survey.CampaignProgress) (c
 	switch cv.Dialing.Mode {
 	case survey.DialProgressive:
 		cv.Dialing.Ratio = 1
+	case survey.DialPredictive:
+		cv.Dialing.Ratio = float64(c.DialerUp) / float64(max(c.Idle, 1))
+		cv.Dialing.Ringing = c.DialerUp
+		cv.Dialing.Budget = st.Dialing.Budget()
 	case survey.DialKeypad:
 		cv.Dialing.CallsPerSecond, cv.Dialing.MaxLines = st.Dialing.Pace()
 	}

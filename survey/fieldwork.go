@@ -277,6 +277,9 @@ type CampaignProgress struct {
 	// abandonment rules' windows.
 	CallsUp               int
 	Live24h, Abandoned24h int
+	// DialerUp is the calls up that no interviewer has yet (the
+	// dialer's lines, ringing); Idle the campaign's interviewers waiting.
+	DialerUp, Idle        int
 	Live30d, Abandoned30d int
 }
 

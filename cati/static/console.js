@@ -162,8 +162,11 @@ function render() {
       afterCase ? h("p", { class: "flash", id: "after-case", role: "status" }, afterCase.text,
         afterCase.timer ? [" — next case in ", h("span", { id: "after-case-left" }, String(afterCase.left)), " s ",
           h("button", { id: "stay", class: "secondary", onclick: () => { stopAfterCase(false); render(); } }, "Stay here")] : ".") : null,
-      h("h1", {}, "Ready for a case"),
-      h("p", { class: "muted" }, "Press N or the button to get the best case that is due now."),
+      desk.dialer ? h("h1", { id: "waiting-call", "data-dialer": desk.dialer }, "Waiting for a call") : h("h1", {}, "Ready for a case"),
+      desk.dialer ? h("p", { class: "muted" }, desk.dialer === "predictive"
+        ? "The dialer calls for you: the next answered call comes here with its case. Keep the phone bar ready."
+        : "The dialer gives you the next case already dialing. Keep the phone bar ready.")
+        : h("p", { class: "muted" }, "Press N or the button to get the best case that is due now."),
       h("p", { class: "problem-msg", id: "problem", role: "alert" }, message),
       desk.today ? h("p", { id: "today" }, "Today: " + count(desk.today.contacts, "contact") + ", " + count(desk.today.completes, "complete")) : null,
       h("button", { id: "next-case", onclick: () => request("next_case") }, "Next case (N)"),

@@ -119,7 +119,8 @@ function dialingLine(d) {
   if (!d) { return null; }
   const ab = (w) => (w.rate === null ? "—" : pct(w.rate)) + " (" + w.abandoned + " of " + w.live + ")";
   const pace = d.mode === "ivr" ? d.calls_per_second + " calls/s, up to " + d.max_lines + " lines"
-    : d.mode === "progressive" ? "ratio " + d.ratio.toFixed(1) + " (one line per free interviewer)" : "the interviewer dials";
+    : d.mode === "progressive" ? "ratio " + d.ratio.toFixed(1) + " (one line per free interviewer)"
+    : d.mode === "predictive" ? "ratio " + d.ratio.toFixed(2) + " (" + d.ringing + " lines ringing for the free interviewers)" : "the interviewer dials";
   return h("p", { class: "dialing", "data-mode": d.mode },
     kpi("Dialing", d.mode, "dial-mode"), " ", h("span", { class: "muted" }, pace), " ",
     kpi("Calls up", d.calls_up, "calls-up"), kpi("Waiting for an interviewer", d.waiting, "waiting"),
