@@ -30,7 +30,7 @@
 // attempts and retry delays are checked in the claiming statement), places
 // keypad calls through an Originator (an ivr.Dialer and the IVR engine,
 // wired in cmd/canvass), dials for interviewers through Agents (the
-// console), and settles each call with Decide (decide.go). Predictive
-// pacing on live calls, with the Ledger fed and the abandonment message,
-// is still to come on this API.
+// console: progressive, auto-dialed previews and predictive calls, paced
+// by Plan under the Ledger's headroom), and settles each call with Decide
+// (decide.go).
 package dialer
