@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +20,8 @@ type fakeAgents struct {
 	offers  []survey.UserID
 	dialed  []survey.CaseID
 	waiting int
-	// DialPredictive's
+	// DialPredictive's, called from the runner's goroutines
+	mu        sync.Mutex
 	result    survey.PredictedCall
 	predicted []survey.CaseID
 	message   string
@@ -76,6 +78,8 @@ func TestStepAgents(t *testing.T) {
 }
 
 func (f *fakeAgents) DialPredictive(_ context.Context, j survey.DialJob, msg string) (survey.PredictedCall, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.predicted = append(f.predicted, j.Case)
 	f.message = msg
 	return f.result, nil
@@ -83,6 +87,7 @@ func (f *fakeAgents) DialPredictive(_ context.Context, j survey.DialJob, msg str
 
 // fakeStore is the database as the predictive step sees it.
 type fakeStore struct {
+	mu      sync.Mutex // SettleDial is called from the runner's goroutines
 	stats   survey.DialStats
 	live    []survey.LiveCall
 	next    survey.CaseID
@@ -103,6 +108,8 @@ func (s *fakeStore) ClaimDials(_ context.Context, id survey.CampaignID, _ string
 	return jobs, nil
 }
 func (s *fakeStore) SettleDial(_ context.Context, _ survey.DialJob, f survey.CallFacts, decide func(survey.Case) (survey.Outcome, error), _ time.Time) (survey.Outcome, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	o, err := decide(s.history)
 	s.settled, s.facts = append(s.settled, o), append(s.facts, f)
 	return o, err
