@@ -112,3 +112,19 @@ func wireDialer(cfg config.Config, db *sql.DB, engine *ivr.Engine, sip *sipua.Se
 	}
 	return dialer.NewRunner(db, k, o, nil, log.With("component", "dialer")), nil
 }
+
+// dialerHint says in a line how campaigns are dialed, and what to set for
+// keypad campaigns when nothing can dial them.
+func dialerHint(cfg config.Config) string {
+	o := cfg.Dialer
+	trunk := cfg.SIP.Addr != "" && cfg.SIP.Trunk.URI != ""
+	switch {
+	case o.Via == "off":
+		return "off (dialer.via); campaigns are dialed by interviewers in preview only"
+	case (o.Via == "sip" || o.Via == "auto") && trunk:
+		return "keypad campaigns dialed through the SIP trunk " + cfg.SIP.Trunk.URI + "; progressive and predictive through the browser phone"
+	case (o.Via == "ari" || o.Via == "auto") && cfg.ARI.Enabled():
+		return "keypad campaigns dialed through Asterisk as " + o.ARIDial + "; progressive and predictive through the browser phone"
+	}
+	return "keypad campaigns wait for a trunk (CANVASS_SIP_TRUNK_URI=sip:host:port) or Asterisk to dial through"
+}

@@ -35,3 +35,22 @@ func TestPhoneVia(t *testing.T) {
 		}
 	}
 }
+
+func TestDialerHint(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		set     func(*config.Config)
+		hintHas string
+	}{
+		{"defaults: no trunk", func(*config.Config) {}, "CANVASS_SIP_TRUNK_URI"},
+		{"a trunk", func(c *config.Config) { c.SIP.Trunk.URI = "sip:127.0.0.1:5091" }, "through the SIP trunk sip:127.0.0.1:5091"},
+		{"asterisk", func(c *config.Config) { c.ARI.URL = "http://127.0.0.1:8088/ari" }, "through Asterisk as PJSIP/{number}@trunk"},
+		{"off", func(c *config.Config) { c.Dialer.Via = "off" }, "preview only"},
+	} {
+		cfg := config.Default()
+		c.set(&cfg)
+		if h := dialerHint(cfg); !strings.Contains(h, c.hintHas) {
+			t.Errorf("%s: hint %q lacks %q", c.name, h, c.hintHas)
+		}
+	}
+}

@@ -367,9 +367,10 @@ Canvass is running at http://%s
   try it:          curl -H "Authorization: Bearer $(cat %[6]s)" http://%[1]s/api/v1/questionnaires
   console:         http://%[1]s/login
   browser phone:   %[9]s
+  dialer:          %[10]s
 %[8]sStop with Ctrl-C; the database stays in %[7]s.
 
-`, addr, sipAddr, strings.Join(loaded, ", "), password, token, filepath.Join(dataDir, "api-token"), dataDir, cliHint(dataDir, cfg), phoneHint(cfg))
+`, addr, sipAddr, strings.Join(loaded, ", "), password, token, filepath.Join(dataDir, "api-token"), dataDir, cliHint(dataDir, cfg), phoneHint(cfg), dialerHint(cfg))
 	})
 }
 
