@@ -50,10 +50,11 @@ func TestWhyNotCalled(t *testing.T) {
 	cf.exec(`UPDATE campaign SET status = 'paused'`)
 	cf.exec(`UPDATE survey_case SET next_attempt_at = '2026-01-12 20:00+00'`) // the fixture's clock is Monday 15:00 UTC
 	cf.exec(`INSERT INTO dnc (phone_e164, source, added_by) VALUES ('+12125550100', 'api', 'test')`)
+	cf.exec(`UPDATE survey_case SET quota_hold = 'north'`)
 	_, rules := why()
 	got := strings.Join(rules, " | ")
 	for _, want := range []string{"campaign: campaign Northwind study is paused", "retry: retry delay until Mon 12 Jan 15:00 EST",
-		"dnc: on the system-wide do-not-call list since"} {
+		"dnc: on the system-wide do-not-call list since", "quota: quota cell north is full"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("holds %q lack %q", got, want)
 		}

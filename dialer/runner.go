@@ -40,6 +40,12 @@ type Store interface {
 	// abandonment ledger.
 	PredictStats(ctx context.Context, id survey.CampaignID) (survey.DialStats, error)
 	LiveCalls(ctx context.Context, id survey.CampaignID, since time.Time) ([]survey.LiveCall, error)
+	// Questionnaire, QuotaFill and QuotaHolds serve the quota holds: a
+	// campaign's questionnaire, its completes per cell, and setting each
+	// open case's hold from its contact fields.
+	Questionnaire(ctx context.Context, id string, version int) (survey.QuestionnaireVersion, error)
+	QuotaFill(ctx context.Context, id survey.CampaignID) (map[string]int, error)
+	QuotaHolds(ctx context.Context, id survey.CampaignID, hold func(contact map[string]string) string) (int, error)
 	// DialStats is a campaign's completes and ended dials.
 	DialStats(ctx context.Context, id survey.CampaignID) (completes, dials int, err error)
 }
@@ -152,6 +158,11 @@ type Runner struct {
 	agents Agents
 	pred   map[survey.CampaignID]*predictiveRun
 	cati   map[survey.CampaignID]survey.Campaign // running predictive campaigns
+	// running are every running campaign, for the quota holds; full the
+	// cells found full at the last pass, by campaign.
+	running []survey.Campaign
+	full    map[survey.CampaignID]string
+	parsed  *survey.Parsed
 	// idleUntil holds back offers to an interviewer for whom nothing was
 	// due, so an empty queue is not asked again at every tick.
 	idleUntil   map[survey.UserID]time.Time
@@ -198,7 +209,8 @@ func NewRunner(store Store, orig Originator, o Options, now func() time.Time, lo
 		now = time.Now
 	}
 	return &Runner{store: store, orig: orig, opts: o, now: now, log: log, camps: map[survey.CampaignID]*campaign{},
-		idleUntil: map[survey.UserID]time.Time{}, pred: map[survey.CampaignID]*predictiveRun{}}
+		idleUntil: map[survey.UserID]time.Time{}, pred: map[survey.CampaignID]*predictiveRun{},
+		full: map[survey.CampaignID]string{}, parsed: &survey.Parsed{}}
 }
 
 // owner is the runner's claim owner.
@@ -220,7 +232,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(r.opts.Tick)
 	defer t.Stop()
-	var listed time.Time
+	var listed, held time.Time
 	for {
 		now := r.now()
 		if now.Sub(listed) >= campaignsEvery {
@@ -229,6 +241,10 @@ func (r *Runner) Run(ctx context.Context) error {
 			} else {
 				listed = now
 			}
+		}
+		if now.Sub(held) >= quotaEvery {
+			r.holdQuotas(ctx)
+			held = now
 		}
 		if r.orig != nil {
 			r.step(ctx, now)
@@ -258,7 +274,11 @@ func (r *Runner) refresh(ctx context.Context, now time.Time) error {
 		k.running = false
 	}
 	r.cati = map[survey.CampaignID]survey.Campaign{}
+	r.running = r.running[:0]
 	for _, c := range cs {
+		if c.Status == survey.CampaignRunning {
+			r.running = append(r.running, c)
+		}
 		if c.Mode == survey.CampaignCATI && c.Status == survey.CampaignRunning {
 			if st, err := c.DecodeSettings(); err == nil && st.Dialing.Mode == survey.DialPredictive {
 				r.cati[c.ID] = c
@@ -668,4 +688,65 @@ func SignalOf(o survey.DialOutcome, sip, q850 int) Signal {
 		RingTimeout: o == survey.DialNoAnswer && (sip == 0 || sip == 487),
 		Cancelled:   o == survey.DialCancelled,
 	}
+}
+
+// quotaEvery is how often the quota holds are brought up to date.
+const quotaEvery = 30 * time.Second
+
+// holdQuotas holds back, in every running campaign, the open cases whose
+// contact fields put them in a full quota cell, and lets go of those whose
+// cell has room again (a target raised): survey.QuotaHold. A campaign whose
+// questionnaire has no quotas is skipped.
+func (r *Runner) holdQuotas(ctx context.Context) {
+	r.mu.Lock()
+	cs := slices.Clone(r.running)
+	r.mu.Unlock()
+	for _, c := range cs {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := r.holdQuota(ctx, c); err != nil {
+			r.log.Error("quota holds", "campaign", c.Name, "err", err)
+		}
+	}
+}
+
+func (r *Runner) holdQuota(ctx context.Context, c survey.Campaign) error {
+	v, err := r.store.Questionnaire(ctx, c.Questionnaire, 0)
+	if err != nil {
+		return err
+	}
+	q, err := r.parsed.Get(v)
+	if err != nil || len(q.Quotas) == 0 {
+		return err
+	}
+	st, err := c.DecodeSettings()
+	if err != nil {
+		return err
+	}
+	fill, err := r.store.QuotaFill(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	full := survey.FullCells(q.QuotaTargets(st), fill)
+	key := strings.Join(full, ",")
+	r.mu.Lock()
+	last, seen := r.full[c.ID]
+	r.mu.Unlock()
+	if seen && last == key && len(full) == 0 {
+		return nil // nothing full, as before: no case to hold or let go
+	}
+	n, err := r.store.QuotaHolds(ctx, c.ID, func(contact map[string]string) string {
+		return survey.QuotaHold(q.ContactCells(contact), full)
+	})
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.full[c.ID] = key
+	r.mu.Unlock()
+	if n > 0 {
+		r.log.Info("quota holds changed", "campaign", c.Name, "full", full, "cases", n)
+	}
+	return nil
 }

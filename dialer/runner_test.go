@@ -95,6 +95,11 @@ type fakeStore struct {
 	settled []survey.Outcome
 	facts   []survey.CallFacts
 	history survey.Case
+	// the quota holds'
+	source     string
+	fill       map[string]int
+	holds      map[string]string // by segment
+	holdPasses int
 }
 
 func (s *fakeStore) Campaigns(context.Context) ([]survey.Campaign, error) { return nil, nil }
@@ -189,5 +194,63 @@ func TestPlacePredictiveAbandoned(t *testing.T) {
 	}
 	if ts := l.Tallies(now); ts[0].Live != 1 || ts[0].Abandoned != 1 || p.ringing != 0 || a.message != "msg" {
 		t.Errorf("ledger %+v, ringing %d, message %q", ts, p.ringing, a.message)
+	}
+}
+
+func (s *fakeStore) Questionnaire(context.Context, string, int) (survey.QuestionnaireVersion, error) {
+	return survey.QuestionnaireVersion{ID: "q", Version: 1, Source: []byte(s.source)}, nil
+}
+func (s *fakeStore) QuotaFill(context.Context, survey.CampaignID) (map[string]int, error) {
+	return s.fill, nil
+}
+func (s *fakeStore) QuotaHolds(_ context.Context, _ survey.CampaignID, hold func(map[string]string) string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holds = map[string]string{}
+	for _, seg := range []string{"business", "consumer"} {
+		s.holds[seg] = hold(map[string]string{"segment": seg})
+	}
+	s.holdPasses++
+	return len(s.holds), nil
+}
+
+func TestHoldQuota(t *testing.T) {
+	st := &fakeStore{source: `id: q
+title: Q
+languages: [en]
+contact: [segment]
+questions:
+  - {id: ok, type: yes_no, text: {en: "OK?"}}
+quotas:
+  - {id: business, when: contact.segment == "business", target: 2}
+`}
+	r := NewRunner(st, nil, DefaultOptions(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c := survey.Campaign{ID: 1, Name: "c", Questionnaire: "q", Status: survey.CampaignRunning}
+	st.fill = map[string]int{"business": 1}
+	if err := r.holdQuota(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	if st.holds["business"] != "" || st.holds["consumer"] != "" {
+		t.Errorf("holds %v with room in the cell", st.holds)
+	}
+	st.fill = map[string]int{"business": 2}
+	if err := r.holdQuota(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	if st.holds["business"] != "business" || st.holds["consumer"] != "" {
+		t.Errorf("holds %v, want the business sample held", st.holds)
+	}
+	// The campaign raises the target: the cell has room again.
+	st2, _ := json.Marshal(survey.CampaignSettings{Quotas: map[string]int{"business": 3}})
+	c.Settings = st2
+	if err := r.holdQuota(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	if st.holds["business"] != "" {
+		t.Errorf("holds %v after the target was raised", st.holds)
+	}
+	passes := st.holdPasses
+	if err := r.holdQuota(t.Context(), c); err != nil || st.holdPasses != passes {
+		t.Errorf("nothing full, as before: %d passes, want none more (%v)", st.holdPasses-passes, err)
 	}
 }

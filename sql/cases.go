@@ -136,7 +136,7 @@ WITH cand AS (
     LEFT JOIN LATERAL (
         SELECT a.at, a.interviewer_id FROM appointment a
         WHERE a.case_id = sc.id AND a.status = 'pending' ORDER BY a.at LIMIT 1) ap ON true
-    WHERE sc.next_attempt_at <= $2
+    WHERE sc.next_attempt_at <= $2 AND sc.quota_hold = ''
       AND ((sc.status = 'open' AND sc.attempts < cp.max_attempts)
            OR (sc.status = 'appointment' AND ap.at <= $2 AND (ap.interviewer_id IS NULL OR ap.interviewer_id = $1)))
       AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_e164 = ct.phone_e164

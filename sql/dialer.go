@@ -44,7 +44,7 @@ cand AS (SELECT sc.id FROM pre JOIN survey_case sc ON sc.id = pre.id` + sqlClaim
     LEFT JOIN LATERAL (
         SELECT a.at FROM appointment a
         WHERE a.case_id = sc.id AND a.status = 'pending' ORDER BY a.at LIMIT 1) ap ON true
-    WHERE sc.campaign_id = $1 AND sc.next_attempt_at <= $2
+    WHERE sc.campaign_id = $1 AND sc.next_attempt_at <= $2 AND sc.quota_hold = ''
       AND ((sc.status = 'open' AND sc.attempts < cp.max_attempts)
            OR (sc.status = 'appointment' AND ap.at <= $2))
       AND NOT EXISTS (SELECT 1 FROM dnc d WHERE d.phone_e164 = ct.phone_e164
@@ -389,4 +389,79 @@ func (db *DB) LiveCalls(ctx context.Context, id survey.CampaignID, since time.Ti
 		return nil, fmt.Errorf("live calls of campaign %d: %w", id, err)
 	}
 	return calls, nil
+}
+
+const (
+	sqlQuotaFill = `
+SELECT cell, count(*) FROM survey_case sc CROSS JOIN LATERAL unnest(sc.quota_cells) cell
+WHERE sc.campaign_id = $1 AND sc.status = 'closed' AND sc.final_disposition = '1.1'
+GROUP BY cell`
+	sqlOpenCases = `
+SELECT sc.id, ct.attrs, sc.quota_hold
+FROM survey_case sc JOIN contact ct ON ct.id = sc.contact_id
+WHERE sc.campaign_id = $1 AND sc.status IN ('open', 'appointment')`
+	sqlSetQuotaHold = `UPDATE survey_case SET quota_hold = $2 WHERE id = $1 AND status IN ('open', 'appointment')`
+)
+
+// QuotaFill is campaign id's completes per quota cell.
+func (db *DB) QuotaFill(ctx context.Context, id survey.CampaignID) (map[string]int, error) {
+	fill := map[string]int{}
+	err := db.retry(ctx, func() error {
+		clear(fill)
+		var (
+			cell string
+			n    int
+		)
+		rows, err := db.pool.Query(ctx, sqlQuotaFill, id)
+		if err != nil {
+			return err
+		}
+		_, err = pgx.ForEachRow(rows, []any{&cell, &n}, func() error { fill[cell] = n; return nil })
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("quota fill of campaign %d: %w", id, err)
+	}
+	return fill, nil
+}
+
+// QuotaHolds sets the quota hold of campaign id's open cases as hold says
+// from each one's contact fields and its current hold, changing only the
+// cases whose hold changes; it returns how many changed.
+func (db *DB) QuotaHolds(ctx context.Context, id survey.CampaignID, hold func(contact map[string]string) string) (int, error) {
+	type open struct {
+		id        survey.CaseID
+		attrs     map[string]string
+		held, now string
+	}
+	var cases []open
+	err := db.retry(ctx, func() error {
+		rows, err := db.pool.Query(ctx, sqlOpenCases, id)
+		if err != nil {
+			return err
+		}
+		cases, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (open, error) {
+			var o open
+			err := row.Scan(&o.id, &o.attrs, &o.held)
+			return o, err
+		})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("open cases of campaign %d: %w", id, err)
+	}
+	batch := &pgx.Batch{}
+	for i := range cases {
+		c := &cases[i]
+		if c.now = hold(c.attrs); c.now != c.held {
+			batch.Queue(sqlSetQuotaHold, c.id, c.now)
+		}
+	}
+	if batch.Len() == 0 {
+		return 0, nil
+	}
+	if err := db.retry(ctx, func() error { return db.pool.SendBatch(ctx, batch).Close() }); err != nil {
+		return 0, fmt.Errorf("quota holds of campaign %d: %w", id, err)
+	}
+	return batch.Len(), nil
 }

@@ -145,3 +145,38 @@ func BenchmarkDialDatabaseWork(b *testing.B) {
 	b.ReportMetric(float64(claim.Microseconds())/float64(b.N), "claim-µs/dial")
 	b.ReportMetric(float64(settle.Microseconds())/float64(b.N), "settle-µs/dial")
 }
+
+// A case held by a full quota cell is claimed by neither the dialer nor an
+// interviewer, says why, and is let go when the hold is lifted.
+func TestQuotaHoldsClaims(t *testing.T) {
+	db, camp := keypadCampaign(t, 2)
+	ctx := t.Context()
+	mustExec(t, db, `UPDATE contact SET attrs = '{"segment": "business"}' WHERE phone_e164 = '+12025560000'`)
+	n, err := db.QuotaHolds(ctx, camp, func(contact map[string]string) string {
+		if contact["segment"] == "business" {
+			return "business"
+		}
+		return ""
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("held %d (%v), want 1", n, err)
+	}
+	jobs, err := db.ClaimDials(ctx, camp, "dialer:a", 2, monday)
+	if err != nil || len(jobs) != 1 || jobs[0].Phone != "+12025560001" {
+		t.Fatalf("claimed %+v (%v), want only the case not held", jobs, err)
+	}
+	var held survey.CaseID
+	if err := db.Pool().QueryRow(ctx, `SELECT sc.id FROM survey_case sc JOIN contact ct ON ct.id = sc.contact_id WHERE ct.phone_e164 = '+12025560000'`).Scan(&held); err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.Case(ctx, held)
+	if err != nil || c.QuotaHold != "business" {
+		t.Fatalf("case %+v %v", c, err)
+	}
+	if n, err := db.QuotaHolds(ctx, camp, func(map[string]string) string { return "" }); err != nil || n != 1 {
+		t.Fatalf("let go %d (%v)", n, err)
+	}
+	if jobs, err := db.ClaimDials(ctx, camp, "dialer:a", 2, monday); err != nil || len(jobs) != 1 || jobs[0].Case != held {
+		t.Fatalf("after the hold: %+v %v", jobs, err)
+	}
+}

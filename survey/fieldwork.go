@@ -197,6 +197,7 @@ type Case struct {
 	NextAttemptAt    time.Time
 	LastDisposition  DispositionCode
 	FinalDisposition DispositionCode
+	QuotaHold        string // the full quota cell that holds it back; "" none
 	Contact          Contact
 	History          []Attempt
 	Notes            []Note

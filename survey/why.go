@@ -14,7 +14,7 @@ import (
 
 // Hold is one rule keeping a case from being called now.
 type Hold struct {
-	Rule  string    // campaign, closed, claimed, max_attempts, retry, appointment, window, dnc
+	Rule  string    // campaign, closed, claimed, max_attempts, quota, retry, appointment, window, dnc
 	Text  string    // in words, with times in the respondent's zone
 	Until time.Time // when the rule stops holding; zero: not by itself
 }
@@ -48,6 +48,9 @@ func WhyNotCalled(c Case, camp Campaign, dnc []DNCEntry, now time.Time) []Hold {
 		if c.Attempts >= c.MaxAttempts {
 			hs = append(hs, Hold{Rule: "max_attempts", Text: fmt.Sprintf("all %d attempts made", c.MaxAttempts)})
 		}
+	}
+	if c.QuotaHold != "" && c.Status != CaseClaimed {
+		hs = append(hs, Hold{Rule: "quota", Text: "quota cell " + c.QuotaHold + " is full: its sample is not called"})
 	}
 	if c.NextAttemptAt.After(now) {
 		hs = append(hs, Hold{Rule: "retry", Text: "retry delay until " + local(c.NextAttemptAt), Until: c.NextAttemptAt})

@@ -22,3 +22,7 @@ CREATE INDEX attempt_open ON attempt (case_id) WHERE ended_at IS NULL;
 -- The 72 h rule: a number that got an abandoned call is not called again
 -- within 72 h (few rows: abandons are rare).
 CREATE INDEX attempt_abandoned ON attempt (phone_e164, answered_at) WHERE abandoned;
+-- A case whose contact is in a full quota cell is held back from every
+-- claim (the cell's id; '' when not held). The dialer sets it as cells
+-- fill (survey.QuotaHold).
+ALTER TABLE survey_case ADD COLUMN quota_hold text NOT NULL DEFAULT '';
