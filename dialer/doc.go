@@ -17,8 +17,6 @@
 //     (MayRedial);
 //   - pacing (pacing.go): Plan(now, State) for preview, progressive,
 //     predictive and IVR campaigns, and the calls-per-second Bucket;
-//   - time slices (slices.go): attempts rotate across morning, afternoon
-//     and evening, weekday and weekend, in the respondent's local time;
 //   - the simulator (sim.go, `canvass dialer simulate`): Simulate drives
 //     Plan, the Ledger, MayRedial and survey.Windows with a fake clock, a
 //     simulated carrier and interviewers on shifts, and measures dials

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,14 +29,14 @@ import (
 // It reads every due case of the campaign (the window depends on each
 // contact's zone); sqlClaimDialsFast first looks only at the $5 open cases
 // first in line (priority, then longest due), by index.
-const (
-	sqlClaimDials     = `WITH cand AS (SELECT sc.id FROM survey_case sc` + sqlClaimDialsRest
+var (
+	sqlClaimDials     = `WITH cand AS (SELECT sc.id FROM survey_case sc` + strings.ReplaceAll(sqlClaimDialsRest, "$SLICES", "$5")
 	sqlClaimDialsFast = `
 WITH pre AS (
     SELECT p.id FROM survey_case p
     WHERE p.campaign_id = $1 AND p.status = 'open' AND p.next_attempt_at <= $2
     ORDER BY p.priority DESC, p.next_attempt_at LIMIT $5),
-cand AS (SELECT sc.id FROM pre JOIN survey_case sc ON sc.id = pre.id` + sqlClaimDialsRest
+cand AS (SELECT sc.id FROM pre JOIN survey_case sc ON sc.id = pre.id` + strings.ReplaceAll(sqlClaimDialsRest, "$SLICES", "$6")
 	sqlClaimDialsRest = `
     JOIN campaign cp ON cp.id = sc.campaign_id AND cp.status = 'running'
          AND (cp.mode = 'ivr' OR cp.settings->'dialing'->>'mode' = 'predictive')
@@ -44,6 +45,7 @@ cand AS (SELECT sc.id FROM pre JOIN survey_case sc ON sc.id = pre.id` + sqlClaim
     LEFT JOIN LATERAL (
         SELECT a.at FROM appointment a
         WHERE a.case_id = sc.id AND a.status = 'pending' ORDER BY a.at LIMIT 1) ap ON true
+    ` + sqlRotation + `
     WHERE sc.campaign_id = $1 AND sc.next_attempt_at <= $2 AND sc.quota_hold = ''
       AND ((sc.status = 'open' AND sc.attempts < cp.max_attempts)
            OR (sc.status = 'appointment' AND ap.at <= $2))
@@ -52,7 +54,7 @@ cand AS (SELECT sc.id FROM pre JOIN survey_case sc ON sc.id = pre.id` + sqlClaim
                       AND (d.expires_at IS NULL OR d.expires_at > $2))
       AND NOT EXISTS (SELECT 1 FROM attempt x WHERE x.phone_e164 = ct.phone_e164 AND x.abandoned
                       AND x.answered_at > $2::timestamptz - interval '72 hours')
-    ORDER BY (sc.status = 'appointment') DESC, sc.priority DESC, (w.closes - l.local::time), sc.next_attempt_at, sc.id
+    ORDER BY (sc.status = 'appointment') DESC, sc.priority DESC, rot.n, (w.closes - l.local::time), sc.next_attempt_at, sc.id
     LIMIT $3
     FOR UPDATE OF sc SKIP LOCKED
 ),
@@ -96,7 +98,7 @@ func (db *DB) ClaimDials(ctx context.Context, id survey.CampaignID, owner string
 	}
 	var jobs []survey.DialJob
 	err := db.retry(ctx, func() error {
-		rows, err := db.pool.Query(ctx, sqlClaimDialsFast, id, now, n, owner, max(fastClaimLook*n, 40))
+		rows, err := db.pool.Query(ctx, sqlClaimDialsFast, id, now, n, owner, max(fastClaimLook*n, 40), defaultSlices)
 		if err != nil {
 			return err
 		}
@@ -106,7 +108,7 @@ func (db *DB) ClaimDials(ctx context.Context, id survey.CampaignID, owner string
 		// Too few of the cases first in line can be called now (their
 		// zones are outside the window, their numbers listed) or an
 		// appointment is due: look at them all.
-		rows, err = db.pool.Query(ctx, sqlClaimDials, id, now, n-len(jobs), owner)
+		rows, err = db.pool.Query(ctx, sqlClaimDials, id, now, n-len(jobs), owner, defaultSlices)
 		if err != nil {
 			return err
 		}

@@ -77,6 +77,9 @@ type Dialing struct {
 	// answered ones (nil: DefaultAbandonBudget; 0: none, and predictive
 	// dials as progressive).
 	AbandonBudget *float64 `json:"abandon_budget,omitempty"`
+	// Slices are the parts of the respondent's week attempts rotate
+	// across; nil: DefaultSlices.
+	Slices Slices `json:"slices,omitempty"`
 }
 
 // AbandonAfter is how long a person who answers a predictive call may
@@ -179,6 +182,11 @@ func (d Dialing) Validate(m CampaignMode) error {
 	}
 	if len(d.MachineMessage) > 500 {
 		errs = append(errs, errors.New("machine message: at most 500 characters"))
+	}
+	if len(d.Slices) > 0 {
+		if err := d.Slices.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("time slices: %w", err))
+		}
 	}
 	for i, e := range errs {
 		errs[i] = Errorf(EInvalid, "%v", e)

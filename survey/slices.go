@@ -1,10 +1,12 @@
-package dialer
+package survey
 
 // This file is the time-slice rule: a case's attempts rotate across parts
 // of the respondent's week (morning, afternoon, evening, on weekdays and at
 // weekends by default), all in the respondent's local time, so a case is
 // not always tried at the hour nobody is home. A case not yet tried in the
-// slice the respondent is in now ranks first.
+// slice the respondent is in now ranks first. The claims (sql) repeat the
+// rule in SQL over a campaign's slices as JSON; a test keeps the two in
+// step.
 
 import (
 	"errors"
@@ -28,9 +30,10 @@ func (d Days) Has(w time.Weekday) bool { return d&(1<<w) != 0 }
 // Slice is a part of the respondent's week: the days Days, from From to To
 // minutes after local midnight, [From, To).
 type Slice struct {
-	Name     string
-	Days     Days
-	From, To int
+	Name string `json:"name"`
+	Days Days   `json:"days"`
+	From int    `json:"from"`
+	To   int    `json:"to"`
 }
 
 // Slices are a campaign's time slices; a local time falls in one at most.

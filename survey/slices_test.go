@@ -1,16 +1,14 @@
-package dialer
+package survey
 
 import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/canvass/canvass/survey"
 )
 
 func location(t *testing.T, tz string) *time.Location {
 	t.Helper()
-	loc, err := survey.Location(tz)
+	loc, err := Location(tz)
 	if err != nil {
 		t.Fatal(err)
 	}
