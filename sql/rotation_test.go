@@ -31,7 +31,9 @@ CROSS JOIN LATERAL (SELECT $2::timestamptz AT TIME ZONE coalesce(nullif(ct.tz, '
 ` + strings.ReplaceAll(sql.SQLRotation, "$SLICES", "$3") + ` WHERE sc.id = $1`
 	rng := rand.New(rand.NewPCG(3, 4))
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) // the US and EU DST changes fall in the next weeks
-	at := func() time.Time { return start.Add(time.Duration(rng.Int64N(int64(60 * 24 * time.Hour)))).Truncate(time.Minute) }
+	at := func() time.Time {
+		return start.Add(time.Duration(rng.Int64N(int64(60 * 24 * time.Hour)))).Truncate(time.Minute)
+	}
 	for round, ss := range []survey.Slices{survey.DefaultSlices(), own} {
 		if round == 1 {
 			b, _ := json.Marshal(survey.CampaignSettings{Dialing: survey.Dialing{Slices: own}})
