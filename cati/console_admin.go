@@ -581,7 +581,8 @@ func (s *Server) campaignSettings(w http.ResponseWriter, r *http.Request, sess *
 	edited := c
 	st, problems := parseSettings(r.PostForm, q, &edited)
 	if old, err := c.DecodeSettings(); err == nil {
-		st.FieldLabels = old.FieldLabels // set by imports, not by the form
+		st.FieldLabels = old.FieldLabels       // set by imports, not by the form
+		st.Dialing.Slices = old.Dialing.Slices // set in the settings JSON, not by the form
 	}
 	if len(problems) == 0 {
 		b, err := json.Marshal(st)
