@@ -755,7 +755,8 @@ func (s *Server) uploadSample(w http.ResponseWriter, r *http.Request, sess *sess
 		if subtle.ConstantTimeCompare([]byte(form[csrfField]), []byte(sess.rec.CSRF)) != 1 {
 			return survey.Errorf(survey.EForbidden, "the form has expired or did not come from this site; reload the page and try again")
 		}
-		m := Mapping{Phone: form["col_phone"], TZ: form["col_tz"], Language: form["col_language"], Priority: form["col_priority"], Fields: map[string]string{}}
+		m := Mapping{Phone: form["col_phone"], TZ: form["col_tz"], Language: form["col_language"], Priority: form["col_priority"],
+			More: strings.Split(form["col_more"], ","), Fields: map[string]string{}}
 		for k, v := range form {
 			if f, ok := strings.CutPrefix(k, "field_"); ok {
 				m.Fields[f] = v

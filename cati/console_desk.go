@@ -75,6 +75,7 @@ type caseView struct {
 	ID           survey.CaseID     `json:"id"`
 	Campaign     string            `json:"campaign"`
 	Phone        string            `json:"phone"`
+	Numbers      []survey.Number   `json:"numbers,omitempty"` // all the contact's numbers, when several
 	TZ           string            `json:"tz"`
 	LocalTime    string            `json:"local_time"` // the respondent's clock now
 	Language     string            `json:"language,omitempty"`
@@ -299,6 +300,7 @@ func (s *Server) caseView(cd survey.Case, camp survey.Campaign) *caseView {
 		Fields: map[string]string{}, Attempts: cd.Attempts, MaxAttempts: cd.MaxAttempts, Windows: camp.Windows.String(),
 		History: []historyView{}, Notes: []noteView{}, Appointments: []apptView{}}
 	maps.Copy(cv.Fields, cd.Contact.Attrs)
+	cv.Numbers = cd.Numbers
 	if st, err := camp.DecodeSettings(); err == nil {
 		cv.Labels = st.FieldLabels
 	}

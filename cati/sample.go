@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,10 @@ type Mapping struct {
 	TZ       string // "" = derive from the number
 	Language string
 	Priority string
-	Fields   map[string]string // contact field -> column
+	// More are the columns of the contact's other numbers, in the order
+	// they are tried when one is settled as not working.
+	More   []string
+	Fields map[string]string // contact field -> column
 }
 
 // rowError is a row left out, and why.
@@ -133,6 +137,20 @@ func parseSample(r io.Reader, m Mapping, region string, progress func(rows int, 
 	if err != nil {
 		return rep, err
 	}
+	var (
+		moreCols   []int
+		moreLabels []string // copied: the reader reuses the header's record
+	)
+	for _, c := range m.More {
+		if strings.TrimSpace(c) == "" {
+			continue
+		}
+		i, err := col(c)
+		if err != nil {
+			return rep, err
+		}
+		moreCols, moreLabels = append(moreCols, i), append(moreLabels, strings.Clone(strings.TrimSpace(header[i])))
+	}
 	fieldCols := map[string]int{}
 	for f, c := range m.Fields {
 		if c == "" {
@@ -194,6 +212,25 @@ func parseSample(r io.Reader, m Mapping, region string, progress func(rows int, 
 			continue
 		}
 		row := survey.SampleRow{Line: line, Phone: phone, Attrs: map[string]string{}}
+		bad := false
+		for k, i := range moreCols {
+			raw := strings.TrimSpace(rec[i])
+			if raw == "" {
+				continue
+			}
+			_, other, err := parsePhone(raw, region)
+			if err != nil {
+				fail(line, "%s: %s", moreLabels[k], survey.ErrorMessage(err))
+				bad = true
+				break
+			}
+			if other != phone && !slices.ContainsFunc(row.More, func(n survey.Number) bool { return n.Phone == other }) {
+				row.More = append(row.More, survey.Number{Phone: other, Label: moreLabels[k]})
+			}
+		}
+		if bad {
+			continue
+		}
 		if tzCol >= 0 && strings.TrimSpace(rec[tzCol]) != "" {
 			row.TZ = strings.TrimSpace(rec[tzCol])
 			ok, known := tzCache[row.TZ]

@@ -129,6 +129,32 @@ func TestParseSample(t *testing.T) {
 // cmpEmpty treats nil and empty slices alike.
 var cmpEmpty = cmp.FilterValues(func(a, b []rowError) bool { return len(a) == 0 && len(b) == 0 }, cmp.Ignore())
 
+// Other numbers come in the mapping's order, labelled by their column;
+// empty cells and repeats of a number are left out, a bad one refuses the
+// row naming the column.
+func TestParseSampleMoreNumbers(t *testing.T) {
+	csv := "phone,mobile,work,name\n" +
+		"+12025550134,+1 202 555 0135,,Ann\n" +
+		"+12025550136,+12025550136,(202) 555-0137,Ben\n" +
+		"+12025550138,not a number,,Cat\n"
+	rep, err := parseSample(strings.NewReader(csv), Mapping{Phone: "phone", More: []string{"mobile", " work"}, Fields: map[string]string{}}, "US", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 2 || len(rep.Errors) != 1 || rep.Errors[0].Line != 4 || !strings.HasPrefix(rep.Errors[0].Message, "mobile: ") {
+		t.Fatalf("rows %+v, errors %+v", rep.Rows, rep.Errors)
+	}
+	if m := rep.Rows[0].More; len(m) != 1 || m[0] != (survey.Number{Phone: "+12025550135", Label: "mobile"}) {
+		t.Errorf("Ann's other numbers %+v", m)
+	}
+	if m := rep.Rows[1].More; len(m) != 1 || m[0] != (survey.Number{Phone: "+12025550137", Label: "work"}) {
+		t.Errorf("Ben's other numbers %+v (the mobile repeats the main number)", m)
+	}
+	if _, err := parseSample(strings.NewReader(csv), Mapping{Phone: "phone", More: []string{"fax"}}, "US", nil); err == nil || !strings.Contains(err.Error(), `no column "fax"`) {
+		t.Errorf("a missing column: %v", err)
+	}
+}
+
 func TestParseSampleProgress(t *testing.T) {
 	var b bytes.Buffer
 	b.WriteString("phone\n")

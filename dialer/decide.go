@@ -16,7 +16,8 @@ package dialer
 //     interviewer was free) is not the respondent's doing: no code, and
 //     the number rests 72 h;
 //   - a call nobody answered, or a machine, follows the cause table: a
-//     number that is not one closes the case (RetryNever), any other is
+//     number that is not one (RetryNever) goes on with the contact's next
+//     number at once, or closes the case when it has none; any other is
 //     tried again after its delay until the attempts run out, and then the
 //     case closes with the best disposition its attempts reached
 //     (survey.FinalDisposition); a cancelled call (shutdown, the campaign
@@ -88,6 +89,13 @@ func Decide(c survey.Case, camp survey.Campaign, r Result, soon time.Duration, n
 		return reopen("", 0), nil
 	}
 	delay, ok := s.Delay(st.RetrySeconds, soon)
+	if d, _ := survey.LookupDisposition(s.Code); !ok && !last && d.Retry == survey.RetryNextNumber {
+		if next, more := c.NextNumber(); more {
+			o := reopen(s.Code, 0)
+			o.NextNumber = next.Phone
+			return o, nil
+		}
+	}
 	if !ok || last {
 		return closeWith(s.Code, ""), nil
 	}

@@ -38,6 +38,14 @@ func TestDecide(t *testing.T) {
 		{"a machine: tried again later", 1, nil, Result{Signal: Signal{Answered: true, SIPStatus: 200, AMD: AMDMachine}}, survey.CaseOpen, survey.CodeAnsweringMachine, "", 0, ""},
 		{"cancelled: due again at once", 1, nil, Result{Signal: Signal{Cancelled: true}}, survey.CaseOpen, "", "", 0, ""},
 	}
+	t.Run("not a number, another number left", func(t *testing.T) {
+		c := survey.Case{Attempts: 1, MaxAttempts: 3, Contact: survey.Contact{Phone: "+12025550100"},
+			Numbers: []survey.Number{{Phone: "+12025550100"}, {Phone: "+12025550101", Label: "mobile"}}, History: []survey.Attempt{{}}}
+		o, err := Decide(c, camp, Result{Signal: Signal{SIPStatus: 404}}, 0, now)
+		if err != nil || o.Status != survey.CaseOpen || o.NextNumber != "+12025550101" || !o.NextAttemptAt.Equal(now) || o.AttemptCode != survey.CodeNonWorking {
+			t.Errorf("outcome %+v %v; want the mobile called at once", o, err)
+		}
+	})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := survey.Case{Attempts: tc.attempts, MaxAttempts: 3}

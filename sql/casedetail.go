@@ -28,9 +28,13 @@ WHERE sc.id = $1`
 const sqlCaseAttempts = `
 SELECT a.id, a.started_at, a.answered_at, a.ended_at, coalesce(a.disposition, ''), coalesce(u.name, ''), a.note,
        coalesce(a.sip_cause, 0), coalesce(a.q850_cause, 0), coalesce(a.ring_ms, 0), coalesce(a.talk_ms, 0), a.recording,
-       a.hung_up_by, a.end_reason
+       a.hung_up_by, a.end_reason, a.phone_e164
 FROM attempt a LEFT JOIN app_user u ON u.id = a.interviewer_id
 WHERE a.case_id = $1 ORDER BY a.started_at, a.id`
+
+const sqlCaseNumbers = `
+SELECT cn.phone_e164, cn.label, cn.settled_at, cn.settled_as
+FROM contact_number cn WHERE cn.contact_id = $1 ORDER BY cn.rank`
 
 const sqlCaseNotes = `
 SELECT n.at, coalesce(u.name, 'system'), n.body
@@ -147,9 +151,27 @@ func caseHistory(ctx context.Context, q DBTX, id survey.CaseID, lock bool) (surv
 				ring, talk int64
 			)
 			err := row.Scan(&a.ID, &a.StartedAt, &a.AnsweredAt, &a.EndedAt, &a.Disposition, &a.Interviewer, &a.Note,
-				&a.SIPStatus, &a.Q850Cause, &ring, &talk, &a.Recording, &a.HungUpBy, &a.EndReason)
+				&a.SIPStatus, &a.Q850Cause, &ring, &talk, &a.Recording, &a.HungUpBy, &a.EndReason, &a.Phone)
 			a.Ring, a.Talk = time.Duration(ring)*time.Millisecond, time.Duration(talk)*time.Millisecond
 			return a, err
+		})
+		if err != nil {
+			return err
+		}
+		rows, err = q.Query(ctx, sqlCaseNumbers, c.Contact.ID)
+		if err != nil {
+			return err
+		}
+		c.Numbers, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.Number, error) {
+			var (
+				n  survey.Number
+				at *time.Time
+			)
+			err := row.Scan(&n.Phone, &n.Label, &at, &n.SettledAs)
+			if at != nil {
+				n.SettledAt = *at
+			}
+			return n, err
 		})
 		return err
 	}()

@@ -621,6 +621,11 @@ func ApplyOutcome(ctx context.Context, tx DBTX, t Settle, o survey.Outcome, now 
 		if _, err := tx.Exec(ctx, sqlReopenCase, t.Case, string(survey.CaseOpen), o.NextAttemptAt, string(o.AttemptCode)); err != nil {
 			return err
 		}
+		if o.NextNumber != "" {
+			if _, err := tx.Exec(ctx, sqlNextNumber, t.Case, o.NextNumber, string(o.AttemptCode), now); err != nil {
+				return fmt.Errorf("go on with case %d's next number: %w", t.Case, err)
+			}
+		}
 	case survey.CaseAppointment:
 		if _, err := tx.Exec(ctx, sqlReopenCase, t.Case, string(survey.CaseAppointment), o.AppointmentAt, string(o.AttemptCode)); err != nil {
 			return err
@@ -651,6 +656,17 @@ INSERT INTO dnc (phone_e164, campaign_id, added_at, added_by, source, note)
 SELECT ct.phone_e164, sc.campaign_id, $2, coalesce((SELECT 'interviewer:' || name FROM app_user WHERE id = $3), 'system'), 'console', $4
 FROM survey_case sc JOIN contact ct ON ct.id = sc.contact_id WHERE sc.id = $1
 ON CONFLICT (phone_e164, coalesce(campaign_id, 0)) DO NOTHING`
+
+// sqlNextNumber settles case $1's contact's current number as $3 at $4 and
+// makes $2, one of its numbers, the one its cases call.
+const sqlNextNumber = `
+WITH c AS (SELECT contact_id FROM survey_case WHERE id = $1),
+settled AS (
+    UPDATE contact_number cn SET settled_at = $4, settled_as = $3
+    FROM c, contact ct WHERE cn.contact_id = c.contact_id AND ct.id = c.contact_id AND cn.phone_e164 = ct.phone_e164)
+UPDATE contact ct SET phone_e164 = $2
+FROM c WHERE ct.id = c.contact_id
+  AND EXISTS (SELECT 1 FROM contact_number cn WHERE cn.contact_id = c.contact_id AND cn.phone_e164 = $2)`
 
 // nullID is a zero id as NULL.
 func nullID[ID ~int64](id ID) *ID {

@@ -180,3 +180,46 @@ func TestQuotaHoldsClaims(t *testing.T) {
 		t.Fatalf("after the hold: %+v %v", jobs, err)
 	}
 }
+
+// A contact's numbers are stored in order; going on with the next settles
+// the one called and makes the next the one every claim calls; each
+// attempt keeps the number it called.
+func TestNextNumber(t *testing.T) {
+	db, camp := keypadCampaign(t, 0)
+	ctx := t.Context()
+	rows := []survey.SampleRow{{Line: 2, Phone: "+12025557000", TZ: "America/New_York", Attrs: map[string]string{},
+		More: []survey.Number{{Phone: "+12025557001", Label: "mobile"}, {Phone: "+12025557002", Label: "work"}}}}
+	if _, _, err := db.ImportSample(ctx, camp, rows, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, `UPDATE survey_case SET next_attempt_at = '2000-01-01'`)
+	jobs, err := db.ClaimDials(ctx, camp, "dialer:a", 1, monday)
+	if err != nil || len(jobs) != 1 || jobs[0].Phone != "+12025557000" {
+		t.Fatalf("first claim %+v %v", jobs, err)
+	}
+	next := func(c survey.Case) (survey.Outcome, error) {
+		n, ok := c.NextNumber()
+		if !ok {
+			t.Fatalf("case %+v has no next number", c)
+		}
+		return survey.Outcome{AttemptCode: survey.CodeNonWorking, Status: survey.CaseOpen, NextAttemptAt: monday, NextNumber: n.Phone}, nil
+	}
+	if _, err := db.SettleDial(ctx, jobs[0], survey.CallFacts{SIPStatus: 404, EndedAt: monday}, next, monday); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err = db.ClaimDials(ctx, camp, "dialer:a", 1, monday)
+	if err != nil || len(jobs) != 1 || jobs[0].Phone != "+12025557001" {
+		t.Fatalf("second claim %+v %v: want the mobile", jobs, err)
+	}
+	c, err := db.Case(ctx, jobs[0].Case)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Numbers) != 3 || c.Numbers[0].SettledAs != survey.CodeNonWorking || c.Numbers[0].SettledAt.IsZero() ||
+		c.Numbers[1].Label != "mobile" || c.Numbers[1].SettledAs != "" || c.Contact.Phone != "+12025557001" {
+		t.Errorf("numbers %+v, calling %s", c.Numbers, c.Contact.Phone)
+	}
+	if len(c.History) != 2 || c.History[0].Phone != "+12025557000" || c.History[1].Phone != "+12025557001" {
+		t.Errorf("history %+v: each attempt keeps its number", c.History)
+	}
+}

@@ -23,7 +23,7 @@ const (
 	sqlImportTemp = `
 CREATE TEMPORARY TABLE import_row (
     line int NOT NULL, phone text NOT NULL, tz text NOT NULL, language text NOT NULL,
-    priority int NOT NULL, attrs jsonb NOT NULL, contact_id bigint
+    priority int NOT NULL, attrs jsonb NOT NULL, more jsonb NOT NULL, contact_id bigint
 ) ON COMMIT DROP`
 	sqlImportDuplicates = `
 DELETE FROM import_row r
@@ -34,6 +34,14 @@ RETURNING r.line, r.phone`
 	sqlImportContacts = `
 INSERT INTO contact (id, phone_e164, tz, language, attrs)
 SELECT contact_id, phone, tz, language, attrs FROM import_row ORDER BY line`
+	// sqlImportNumbers lists the numbers of the contacts that have more
+	// than one: the main one first (rank 0), then the others in order.
+	sqlImportNumbers = `
+INSERT INTO contact_number (contact_id, rank, phone_e164, label)
+SELECT contact_id, 0, phone, '' FROM import_row WHERE jsonb_array_length(more) > 0
+UNION ALL
+SELECT r.contact_id, n.ord::int, n.v->>'phone', coalesce(n.v->>'label', '')
+FROM import_row r CROSS JOIN LATERAL jsonb_array_elements(r.more) WITH ORDINALITY AS n(v, ord)`
 	sqlImportCases = `
 INSERT INTO survey_case (campaign_id, contact_id, priority, next_attempt_at)
 SELECT $1, contact_id, priority, now() FROM import_row ORDER BY line`
@@ -78,9 +86,18 @@ func (db *DB) ImportSample(ctx context.Context, id survey.CampaignID, rows []sur
 				encodeErr = err
 				return nil, err
 			}
-			return []any{int32(r.Line), r.Phone, r.TZ, r.Language, int32(r.Priority), string(b)}, nil
+			more := r.More
+			if more == nil {
+				more = []survey.Number{}
+			}
+			m, err := json.Marshal(more)
+			if err != nil {
+				encodeErr = err
+				return nil, err
+			}
+			return []any{int32(r.Line), r.Phone, r.TZ, r.Language, int32(r.Priority), string(b), string(m)}, nil
 		})
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_row"}, []string{"line", "phone", "tz", "language", "priority", "attrs"}, src); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_row"}, []string{"line", "phone", "tz", "language", "priority", "attrs", "more"}, src); err != nil {
 			if encodeErr != nil {
 				return encodeErr
 			}
@@ -102,6 +119,9 @@ func (db *DB) ImportSample(ctx context.Context, id survey.CampaignID, rows []sur
 		}
 		if _, err := tx.Exec(ctx, sqlImportContacts); err != nil {
 			return err
+		}
+		if _, err := tx.Exec(ctx, sqlImportNumbers); err != nil {
+			return fmt.Errorf("store the contacts' other numbers: %w", err)
 		}
 		tag, err := tx.Exec(ctx, sqlImportCases, id)
 		if err != nil {
@@ -125,6 +145,11 @@ func (db *DB) ImportSample(ctx context.Context, id survey.CampaignID, rows []sur
 // Callers are expected to have left such rows out (the console reports them
 // as bad rows).
 func checkRow(r survey.SampleRow) error {
+	for _, n := range r.More {
+		if !storable(n.Phone) || !storable(n.Label) {
+			return fmt.Errorf("line %d: number %q (%s) is not UTF-8 or holds a NUL character, which PostgreSQL text cannot store", r.Line, n.Phone, n.Label)
+		}
+	}
 	for _, f := range [...]struct{ name, v string }{{"phone", r.Phone}, {"tz", r.TZ}, {"language", r.Language}} {
 		if !storable(f.v) {
 			return fmt.Errorf("line %d: %s %q is not UTF-8 or holds a NUL character, which PostgreSQL text cannot store", r.Line, f.name, f.v)

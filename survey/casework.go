@@ -258,6 +258,9 @@ type WrapUp struct {
 //   - an appointment keeps the case for a call back at that local time,
 //     which must fall in the campaign's calling window;
 //   - 1.1 needs a complete interview;
+//   - a code that settles the number and not the contact (a fax, a number
+//     not working: RetryNextNumber) goes on with the contact's next number
+//     at once, while it has one and attempts are left;
 //   - a final code, or any code once the attempts are used up, closes the
 //     case with FinalDisposition over every attempt; an interview still in
 //     progress ends then as the engine says (partial or break-off), and a
@@ -299,6 +302,11 @@ func Decide(w WrapUp) (Outcome, error) {
 	code, codes := ClosingCodes(w.Case.History, v, w.Code)
 	d, _ = LookupDisposition(code)
 	o := Outcome{AttemptCode: code, Note: w.Note}
+	if next, ok := w.Case.NextNumber(); ok && d.Retry == RetryNextNumber && w.Dialed && w.Case.Attempts < w.Case.MaxAttempts {
+		// This number is settled, the contact is not: go on with the next.
+		o.Status, o.NextAttemptAt, o.NextNumber = CaseOpen, w.Now, next.Phone
+		return o, nil
+	}
 	if d.Final || w.Case.Attempts >= w.Case.MaxAttempts {
 		o.Status = CaseClosed
 		o.FinalCode = FinalDisposition(codes, true)

@@ -9,6 +9,7 @@ package survey
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -120,8 +121,11 @@ func (c Campaign) DecodeSettings() (CampaignSettings, error) {
 
 // SampleRow is one contact of a sample file, from line Line, ready to store.
 type SampleRow struct {
-	Line     int
-	Phone    string // E.164
+	Line  int
+	Phone string // E.164
+	// More are the contact's other numbers, tried in order when one is
+	// settled as not working (a fax, non-working, changed).
+	More     []Number
 	TZ       string
 	Language string
 	Priority int
@@ -162,6 +166,7 @@ type Attempt struct {
 	Recording  string
 	HungUpBy   string // respondent, interviewer, supervisor, system; "" unknown
 	EndReason  string // why the call ended, in words
+	Phone      string // the number called (E.164): each number has its own history
 }
 
 // Note is a note on a case.
@@ -199,9 +204,12 @@ type Case struct {
 	FinalDisposition DispositionCode
 	QuotaHold        string // the full quota cell that holds it back; "" none
 	Contact          Contact
-	History          []Attempt
-	Notes            []Note
-	Appointments     []Appointment
+	// Numbers are the contact's numbers in order when it has several
+	// (Contact.Phone is the one called now); nil with one.
+	Numbers      []Number
+	History      []Attempt
+	Notes        []Note
+	Appointments []Appointment
 }
 
 // Outcome is how a case leaves an interviewer's, a supervisor's or the
@@ -219,6 +227,29 @@ type Outcome struct {
 	// DoNotCall puts the case's number on its campaign's do-not-call list
 	// in the same transaction (WrapUp.NeverCall).
 	DoNotCall bool
+	// NextNumber, with status open, settles the number just called (as
+	// AttemptCode) and goes on with this one of the contact's numbers.
+	NextNumber string
+}
+
+// Number is one of a contact's numbers.
+type Number struct {
+	Phone     string          `json:"phone"` // E.164
+	Label     string          `json:"label"` // the sample's column: mobile, work…
+	SettledAt time.Time       `json:"settled_at,omitzero"`
+	SettledAs DispositionCode `json:"settled_as,omitempty"` // the code that settled it
+}
+
+// NextNumber is the contact's first number after the one called now that
+// is not settled; ok is false when there is none.
+func (c Case) NextNumber() (Number, bool) {
+	at := slices.IndexFunc(c.Numbers, func(n Number) bool { return n.Phone == c.Contact.Phone })
+	for _, n := range c.Numbers[at+1:] {
+		if n.SettledAs == "" && n.Phone != c.Contact.Phone {
+			return n, true
+		}
+	}
+	return Number{}, false
 }
 
 // Desk is where an interviewer stands: what they are doing, on which case,

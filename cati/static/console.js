@@ -204,6 +204,8 @@ function sidePanel() {
     h("h2", {}, "Case ", h("span", { id: "case-id" }, String(c.id)), " · ", c.campaign),
     h("dl", {},
       h("dt", {}, "Phone"), h("dd", { id: "phone" }, c.phone),
+      c.numbers ? [h("dt", {}, "All numbers"), h("dd", { id: "numbers" }, c.numbers.map((n, i) => h("span", { class: "number" + (n.settled_as ? " settled" : "") },
+        (i ? ", " : "") + n.phone + (n.label ? " (" + n.label + ")" : "") + (n.settled_as ? " — " + n.settled_as : ""))))] : null,
       h("dt", {}, "Their time"), h("dd", {}, c.local_time + " (" + (c.tz || "UTC") + ")"),
       h("dt", {}, "Calling hours"), h("dd", {}, c.windows),
       h("dt", {}, "Attempts"), h("dd", {}, c.attempts + " of " + c.max_attempts),

@@ -330,3 +330,32 @@ func waitCase(t *testing.T, db *sql.DB, id survey.CaseID, ok func(survey.Case) b
 	t.Fatalf("case %d never got there: %+v", id, c)
 	return c
 }
+
+// A contact with several numbers: the first is not a number the phone has
+// (404: settled as not working), so the dialer goes on at once with the
+// next, which answers and gets the survey.
+func TestKeypadCampaignTriesTheNextNumber(t *testing.T) {
+	e := startKeypadCampaignWith(t, nil, nil, survey.Dialing{CallsPerSecond: 20, MaxLines: 4})
+	ctx := t.Context()
+	row := survey.SampleRow{Line: 2, Phone: "+12125550199", Language: "en", Attrs: map[string]string{},
+		More: []survey.Number{{Phone: "+12125550100", Label: "mobile"}}}
+	if _, _, err := e.db.ImportSample(ctx, e.camp, []survey.SampleRow{row}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	var id survey.CaseID
+	if err := e.db.Pool().QueryRow(ctx, `SELECT id FROM survey_case WHERE campaign_id = $1`, e.camp).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	e.phone = baresiptest.Start(t, baresiptest.Options{Name: "mobile", User: "+12125550100", AutoAnswer: true, Say: make([]int16, 8000*60)})
+	e.run(t, e.phone.Addr(), nil)
+	e.phone.WaitEstablished(20 * time.Second)
+	e.phone.Type("b") // answered; the respondent hangs up at once
+	c := waitCase(t, e.db, id, func(c survey.Case) bool { return len(c.History) == 2 && c.History[1].Disposition != "" })
+	if c.History[0].Phone != "+12125550199" || c.History[0].SIPStatus != 404 || c.History[0].Disposition != survey.CodeNonWorking ||
+		c.History[1].Phone != "+12125550100" || c.History[1].SIPStatus != 200 {
+		t.Errorf("history %+v: want a 404 on the first number, then the mobile answered", c.History)
+	}
+	if c.Contact.Phone != "+12125550100" || len(c.Numbers) != 2 || c.Numbers[0].SettledAs != survey.CodeNonWorking || c.Status == survey.CaseClosed {
+		t.Errorf("case %+v: want it on the mobile, the first number settled, still open", c)
+	}
+}
