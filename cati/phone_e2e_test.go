@@ -517,10 +517,7 @@ func TestNoPhone(t *testing.T) {
 // the runner's part (Waiting, then Offer or DialPreview), whose own logic
 // dialer's tests cover.
 func TestDialerDrivesTheConsoleInChromium(t *testing.T) {
-	resp := baresiptest.Start(t, baresiptest.Options{Name: "respondents", User: "+12125550100", Also: []string{"+12125550101"},
-		AutoAnswer: true, Say: baresiptest.Sine(respondentHz, 90, 12000)})
-	rig := &phoneRig{}
-	cf := newConsoleWith(t, withPhone(t, resp.Addr(), 0, rig), contact("Alice", "north", "consumer", "fibre"), contact("Bob", "south", "consumer", "tv"))
+	_, cf := twoRespondents(t)
 	ctx := t.Context()
 	setDialing := func(js string) {
 		t.Helper()
@@ -605,10 +602,7 @@ func TestDialerDrivesTheConsoleInChromium(t *testing.T) {
 // next, answered with nobody free, is abandoned after 2 s with the
 // campaign's message said to the respondent.
 func TestPredictiveCallInChromium(t *testing.T) {
-	resp := baresiptest.Start(t, baresiptest.Options{Name: "respondents", User: "+12125550100", Also: []string{"+12125550101"},
-		AutoAnswer: true, Say: baresiptest.Sine(respondentHz, 90, 12000)})
-	rig := &phoneRig{}
-	cf := newConsoleWith(t, withPhone(t, resp.Addr(), 0, rig), contact("Alice", "north", "consumer", "fibre"), contact("Bob", "south", "consumer", "tv"))
+	resp, cf := twoRespondents(t)
 	ctx := t.Context()
 	const msg = "This is Northwind Research. We will call again another day. To opt out, call 0 800 000 000."
 	cf.exec(`UPDATE campaign SET settings = settings || jsonb_build_object('dialing', jsonb_build_object('mode', 'predictive', 'abandon_message', $1::text))`, msg)
@@ -658,4 +652,13 @@ func TestPredictiveCallInChromium(t *testing.T) {
 	if !resp.Printed("terminated", 1, 10*time.Second) {
 		t.Errorf("the respondent's phone never saw the abandoned call end:\n%s", resp.Output())
 	}
+}
+
+// twoRespondents is a console with the phone over a baresip that answers
+// the fixture's first two contacts' numbers at once.
+func twoRespondents(t *testing.T) (*baresiptest.Phone, *consoleFixture) {
+	resp := baresiptest.Start(t, baresiptest.Options{Name: "respondents", User: "+12125550100", Also: []string{"+12125550101"},
+		AutoAnswer: true, Say: baresiptest.Sine(respondentHz, 90, 12000)})
+	cf := newConsoleWith(t, withPhone(t, resp.Addr(), 0, &phoneRig{}), contact("Alice", "north", "consumer", "fibre"), contact("Bob", "south", "consumer", "tv"))
+	return resp, cf
 }

@@ -66,19 +66,12 @@ type campaignView struct {
 	Forecast        forecastView          `json:"forecast"`
 }
 
-// forecastView is survey.Forecast as the floor and the API show it.
+// forecastView is survey.Forecast with what it was made from, as the floor
+// and the API show it.
 type forecastView struct {
-	Target      int         `json:"target"` // 0: none
-	Remaining   int         `json:"remaining"`
-	Eligibility survey.Rate `json:"eligibility"`
-	Contact     survey.Rate `json:"contact"`
-	Cooperation survey.Rate `json:"cooperation"`
-	Yield       survey.Rate `json:"yield"`
-	Expected    int         `json:"expected_completes"`
-	PerDay      float64     `json:"completes_per_day"`
-	Reach       time.Time   `json:"reach_on,omitzero"`
-	Reachable   bool        `json:"reachable"`
-	Text        string      `json:"text"`
+	Target    int `json:"target"` // 0: none
+	Remaining int `json:"remaining"`
+	survey.Forecast
 }
 
 // dialingView is how a campaign is dialed, live.
@@ -192,9 +185,7 @@ func (s *Server) campaignView(ctx context.Context, c survey.CampaignProgress) (c
 	}
 	f := survey.Forecasted(survey.ForecastInput{Counts: c.Groups, Remaining: c.Cases - c.Closed, Completes: c.Completes,
 		Target: target, Recent: c.CompletesWeek, Days: 7, Now: s.now()})
-	cv.Forecast = forecastView{Target: target, Remaining: c.Cases - c.Closed, Eligibility: f.Eligibility, Contact: f.Contact,
-		Cooperation: f.Cooperation, Yield: f.Yield, Expected: f.Expected, PerDay: f.PerDay, Reach: f.Reach,
-		Reachable: f.Reachable, Text: f.Text}
+	cv.Forecast = forecastView{Target: target, Remaining: c.Cases - c.Closed, Forecast: f}
 	for _, qq := range q.Questions {
 		switch {
 		case cv.NPS == nil && qq.Type == survey.TypeNPS:

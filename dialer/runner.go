@@ -357,45 +357,52 @@ func (r *Runner) step(ctx context.Context, now time.Time) {
 		if plan.Calls == 0 {
 			continue
 		}
-		jobs, err := r.store.ClaimDials(ctx, k.c.ID, r.owner(), plan.Calls, now)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.log.Error("claim dials", "campaign", k.c.Name, "err", err)
-			}
-			continue
-		}
+		n := r.claim(ctx, k.c, plan.Calls, now, &k.up, &k.dryUntil, func(j survey.DialJob) { r.place(ctx, k, j) })
 		r.mu.Lock()
-		k.bucket.Take(now, len(jobs))
-		k.up += len(jobs)
-		if len(jobs) < plan.Calls {
-			k.dryUntil = now.Add(dryWait)
-		}
+		k.bucket.Take(now, n)
 		r.mu.Unlock()
-		for _, j := range jobs {
-			r.calls.Add(1)
-			go r.place(ctx, k, j)
-		}
 	}
 }
 
-// place runs one call to its end and settles its case.
-func (r *Runner) place(ctx context.Context, k *campaign, j survey.DialJob) {
-	defer r.calls.Done()
-	log := r.log.With("campaign", k.c.Name, "case_id", j.Case, "attempt_id", j.Attempt)
-	r.mu.Lock()
-	c := Call{Job: j, Ring: k.dialing.Ring(), Keep: !k.dialing.NoResume && !j.LastAttempt(),
-		AMD: k.dialing.AMD, MachineMessage: k.dialing.MachineMessage}
-	camp := k.c
-	r.mu.Unlock()
-	res, err := r.orig.Survey(ctx, c)
-	if err != nil && ctx.Err() == nil {
-		log.Warn("keypad call", "err", err, "outcome", res.Signal)
+// claim claims up to n due cases of campaign c and places each on its own
+// goroutine with place; up counts the calls placed (under mu), and a claim
+// that comes back short rests the campaign until dry. It returns how many
+// it claimed.
+func (r *Runner) claim(ctx context.Context, c survey.Campaign, n int, now time.Time, up *int, dry *time.Time, place func(survey.DialJob)) int {
+	jobs, err := r.store.ClaimDials(ctx, c.ID, r.owner(), n, now)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("claim dials", "campaign", c.Name, "err", err)
+		}
+		return 0
 	}
+	r.mu.Lock()
+	*up += len(jobs)
+	if len(jobs) < n {
+		*dry = now.Add(dryWait)
+	}
+	r.mu.Unlock()
+	for _, j := range jobs {
+		r.calls.Add(1)
+		go func() {
+			defer r.calls.Done()
+			place(j)
+		}()
+	}
+	return len(jobs)
+}
+
+// settle records how call j went (res) and moves its case on as Decide
+// says, in one transaction; it logs what became of it.
+func (r *Runner) settle(ctx context.Context, log *slog.Logger, camp survey.Campaign, j survey.DialJob, res Result, rule string) survey.Outcome {
 	if res.Facts.EndedAt.IsZero() {
 		res.Facts.EndedAt = r.now()
 	}
 	s := Settle(res.Signal)
 	res.Facts.Rule = s.Rule
+	if rule != "" {
+		res.Facts.Rule = rule
+	}
 	if s.Unknown != "" {
 		log.Warn("the cause table does not know what the network said; retrying", "unknown", s.Unknown)
 	}
@@ -407,9 +414,26 @@ func (r *Runner) place(ctx context.Context, k *campaign, j survey.DialJob) {
 	o, err := r.store.SettleDial(sctx, j, res.Facts, decide, r.now())
 	if err != nil {
 		log.Error("settle the call; the case is given back when this node starts again", "err", err)
-	} else {
-		log.Info("keypad call settled", "rule", s.Rule, "interview", res.Status, "code", o.AttemptCode, "case", o.Status)
+		return o
 	}
+	log.Info("call settled", "rule", res.Facts.Rule, "interview", res.Status, "abandoned", res.Facts.Abandoned,
+		"code", o.AttemptCode, "case", o.Status)
+	return o
+}
+
+// place runs one call to its end and settles its case.
+func (r *Runner) place(ctx context.Context, k *campaign, j survey.DialJob) {
+	log := r.log.With("campaign", k.c.Name, "case_id", j.Case, "attempt_id", j.Attempt)
+	r.mu.Lock()
+	c := Call{Job: j, Ring: k.dialing.Ring(), Keep: !k.dialing.NoResume && !j.LastAttempt(),
+		AMD: k.dialing.AMD, MachineMessage: k.dialing.MachineMessage}
+	camp := k.c
+	r.mu.Unlock()
+	res, err := r.orig.Survey(ctx, c)
+	if err != nil && ctx.Err() == nil {
+		log.Warn("keypad call", "err", err, "outcome", res.Signal)
+	}
+	r.settle(ctx, log, camp, j, res, "")
 	r.mu.Lock()
 	k.up--
 	k.dials++
@@ -548,24 +572,8 @@ func (r *Runner) stepPredictive(ctx context.Context, now time.Time, slots []surv
 		if plan.Calls == 0 {
 			continue
 		}
-		jobs, err := r.store.ClaimDials(ctx, c.ID, r.owner(), plan.Calls, now)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.log.Error("claim dials", "campaign", c.Name, "err", err)
-			}
-			continue
-		}
-		r.mu.Lock()
-		p.ringing += len(jobs)
-		if len(jobs) < plan.Calls {
-			p.dryUntil = now.Add(dryWait)
-		}
-		r.mu.Unlock()
-		for _, j := range jobs {
-			r.calls.Add(1)
-			go r.placePredictive(ctx, p, j)
-		}
-		free = max(free-len(jobs), 0)
+		n := r.claim(ctx, c, plan.Calls, now, &p.ringing, &p.dryUntil, func(j survey.DialJob) { r.placePredictive(ctx, p, j) })
+		free = max(free-n, 0)
 	}
 }
 
@@ -631,7 +639,6 @@ func (r *Runner) predictiveOf(ctx context.Context, c survey.Campaign, now time.T
 // placePredictive places one predictive call through the console and, when
 // nobody took it, settles its case.
 func (r *Runner) placePredictive(ctx context.Context, p *predictiveRun, j survey.DialJob) {
-	defer r.calls.Done()
 	r.mu.Lock()
 	camp, msg := p.c, p.dialing.AbandonMessage
 	r.mu.Unlock()
@@ -653,29 +660,11 @@ func (r *Runner) placePredictive(ctx context.Context, p *predictiveRun, j survey
 		log.Info("predictive call handed to an interviewer", "user_id", res.User)
 		return // the interviewer's wrap-up settles the case
 	}
-	out := Result{Signal: SignalOf(res.Outcome, res.Facts.SIPStatus, res.Facts.Q850Cause), Facts: res.Facts}
+	out, rule := Result{Signal: SignalOf(res.Outcome, res.Facts.SIPStatus, res.Facts.Q850Cause), Facts: res.Facts}, ""
 	if res.Facts.Abandoned {
-		out.Signal = Signal{Answered: true, SIPStatus: 200}
+		out.Signal, rule = Signal{Answered: true, SIPStatus: 200}, "abandoned"
 	}
-	if out.Facts.EndedAt.IsZero() {
-		out.Facts.EndedAt = r.now()
-	}
-	s := Settle(out.Signal)
-	out.Facts.Rule = s.Rule
-	if res.Facts.Abandoned {
-		out.Facts.Rule = "abandoned"
-	}
-	decide := func(cs survey.Case) (survey.Outcome, error) {
-		return Decide(cs, camp, out, r.opts.RetrySoon, r.now())
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	o, err := r.store.SettleDial(sctx, j, out.Facts, decide, r.now())
-	if err != nil {
-		log.Error("settle the predictive call", "err", err)
-		return
-	}
-	log.Info("predictive call settled", "rule", out.Facts.Rule, "abandoned", res.Facts.Abandoned, "code", o.AttemptCode, "case", o.Status)
+	r.settle(ctx, log, camp, j, out, rule)
 }
 
 // SignalOf is the cause table's input from a dial's outcome, final SIP

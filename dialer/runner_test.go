@@ -186,7 +186,6 @@ func TestPlacePredictiveAbandoned(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &predictiveRun{ledger: l, ringing: 1, dialing: survey.Dialing{AbandonMessage: "msg"}}
-	r.calls.Add(1)
 	r.placePredictive(t.Context(), p, survey.DialJob{Case: 1, Attempt: 1})
 	if len(st.settled) != 1 || st.settled[0].Status != survey.CaseOpen || !st.settled[0].NextAttemptAt.Equal(now.Add(RedialAfterAbandon)) ||
 		!st.facts[0].Abandoned || st.facts[0].Rule != "abandoned" {

@@ -30,19 +30,21 @@ type Forecast struct {
 	// (UH, UO) eligible in the share e the known ones are (AAPOR's
 	// proportional e); the contacted share of the eligible so counted (as
 	// CON2); completes of the contacted I+P+R (COOP1).
-	Eligibility, Contact, Cooperation Rate
+	Eligibility Rate `json:"eligibility"`
+	Contact     Rate `json:"contact"`
+	Cooperation Rate `json:"cooperation"`
 	// Yield is the completes expected per remaining case (their product);
 	// Expected the completes the remaining sample gives at it.
-	Yield    Rate
-	Expected int
+	Yield    Rate `json:"yield"`
+	Expected int  `json:"expected_completes"`
 	// PerDay is the recent pace; Reach is the day the target is reached
 	// at it (zero when it is not, or there is no target). Reachable says
 	// whether the sample can give the target at all.
-	PerDay    float64
-	Reach     time.Time
-	Reachable bool
+	PerDay    float64   `json:"completes_per_day"`
+	Reach     time.Time `json:"reach_on,omitzero"`
+	Reachable bool      `json:"reachable"`
 	// Text says it in words for the supervisor.
-	Text string
+	Text string `json:"text"`
 }
 
 // minForecast is how many finished cases the rates need before the
