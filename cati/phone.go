@@ -471,8 +471,10 @@ func (s *Server) DialPreview(ctx context.Context, id survey.UserID, name string,
 // it is answered it goes to the interviewer waiting longest among those
 // idle on a predictive campaign of theirs with the phone connected — the
 // case and the call on their screen at once — or, with nobody free within
-// survey.AbandonAfter, the respondent hears message and the call ends.
-func (s *Server) DialPredictive(ctx context.Context, job survey.DialJob, message string) (survey.PredictedCall, error) {
+// survey.AbandonAfter, the respondent hears the campaign's abandoned-call
+// message and the call ends. With the campaign's AMD policy a machine is
+// hung up on or left its message, or passed on like a person.
+func (s *Server) DialPredictive(ctx context.Context, job survey.DialJob, d survey.Dialing) (survey.PredictedCall, error) {
 	if s.phones == nil {
 		return survey.PredictedCall{Outcome: survey.DialCancelled}, survey.Errorf(survey.EConflict, "the console has no phone")
 	}
@@ -497,5 +499,6 @@ func (s *Server) DialPredictive(ctx context.Context, job survey.DialJob, message
 		}
 		return 0, nil
 	}
-	return s.phones.Predictive(ctx, survey.PhoneCall{CaseID: job.Case, AttemptID: job.Attempt, Number: job.Phone, Language: job.Language}, take, message)
+	return s.phones.Predictive(ctx, survey.PhoneCall{CaseID: job.Case, AttemptID: job.Attempt, Number: job.Phone, Language: job.Language,
+		AMD: d.AMD, MachineMessage: d.MachineMessage}, take, d.AbandonMessage)
 }

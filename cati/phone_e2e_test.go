@@ -627,7 +627,7 @@ func TestPredictiveCallInChromium(t *testing.T) {
 	if err != nil || len(jobs) != 2 {
 		t.Fatalf("claim: %v %v", jobs, err)
 	}
-	res, err := cf.server.DialPredictive(ctx, jobs[0], msg)
+	res, err := cf.server.DialPredictive(ctx, jobs[0], survey.Dialing{AbandonMessage: msg})
 	if err != nil || res.User != cf.users["ivy"] || res.Facts.Abandoned {
 		t.Fatalf("first call %+v %v: want it handed to ivy", res, err)
 	}
@@ -640,7 +640,7 @@ func TestPredictiveCallInChromium(t *testing.T) {
 	}
 
 	start := time.Now()
-	res, err = cf.server.DialPredictive(ctx, jobs[1], msg)
+	res, err = cf.server.DialPredictive(ctx, jobs[1], survey.Dialing{AbandonMessage: msg})
 	if err != nil || res.User != 0 || !res.Facts.Abandoned {
 		t.Fatalf("second call %+v %v: want it abandoned (ivy is on a call)", res, err)
 	}
@@ -661,4 +661,33 @@ func twoRespondents(t *testing.T) (*baresiptest.Phone, *consoleFixture) {
 		AutoAnswer: true, Say: baresiptest.Sine(respondentHz, 90, 12000)})
 	cf := newConsoleWith(t, withPhone(t, resp.Addr(), 0, &phoneRig{}), contact("Alice", "north", "consumer", "fibre"), contact("Bob", "south", "consumer", "tv"))
 	return resp, cf
+}
+
+// A predictive campaign that detects answering machines leaves its message
+// on one (a greeting that goes on) instead of handing it to the waiting
+// interviewer, and reports the verdict for the attempt.
+func TestPredictiveMachineInChromium(t *testing.T) {
+	resp := baresiptest.Start(t, baresiptest.Options{Name: "machine", User: "+12125550100", AutoAnswer: true,
+		Say: baresiptest.Sine(700, 60, 8000)})
+	cf := newConsoleWith(t, withPhone(t, resp.Addr(), 0, &phoneRig{}), contact("Alice", "north", "consumer", "fibre"))
+	ctx := t.Context()
+	cf.exec(`UPDATE campaign SET settings = settings || '{"dialing": {"mode": "predictive", "abandon_message": "x"}}'`)
+	ivy := cf.openTab(toneBrowser(t, interviewerHz), "ivy", artifactDir(t))
+	ivy.openPhone("/console?rawaudio=1")
+	ivy.do(chromedp.WaitVisible(`#waiting-call[data-dialer="predictive"]`))
+	jobs, err := cf.db.ClaimDials(ctx, cf.campaign, "dialer:test", 1, monday)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v %v", jobs, err)
+	}
+	const msg = "This is Northwind Research about your recent order. Please call us back on 0 800 000 000."
+	res, err := cf.server.DialPredictive(ctx, jobs[0], survey.Dialing{AbandonMessage: "x", AMD: survey.AMDMessage, MachineMessage: msg})
+	if err != nil || res.User != 0 || res.Facts.AMD != "machine" || res.Facts.Abandoned || res.Facts.AMDCause == "" {
+		t.Fatalf("result %+v %v: want a machine, not handed, not abandoned", res, err)
+	}
+	if res.Facts.Talk < res.Facts.AMDTime+2*time.Second {
+		t.Errorf("talk %s after %s of detection: the message was not said", res.Facts.Talk, res.Facts.AMDTime)
+	}
+	if n := cf.count(`SELECT count(*) FROM survey_case WHERE id = $1 AND owner_user_id IS NOT NULL`, jobs[0].Case); n != 0 {
+		t.Errorf("the machine's case went to an interviewer")
+	}
 }

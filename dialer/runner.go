@@ -94,10 +94,11 @@ type Agents interface {
 	// DialPreview dials the case on the interviewer's desk.
 	DialPreview(ctx context.Context, id survey.UserID, name string, c survey.CaseID) error
 	// DialPredictive places a predictive campaign's claimed call for
-	// whoever is free when it is answered, or abandons it with message
-	// after survey.AbandonAfter. It returns once the call is handed,
-	// abandoned or not answered.
-	DialPredictive(ctx context.Context, job survey.DialJob, message string) (survey.PredictedCall, error)
+	// whoever is free when it is answered, or abandons it with the
+	// campaign's message after survey.AbandonAfter; d is the campaign's
+	// dialing (the messages, the AMD policy). It returns once the call is
+	// handed, abandoned, taken for a machine or not answered.
+	DialPredictive(ctx context.Context, job survey.DialJob, d survey.Dialing) (survey.PredictedCall, error)
 }
 
 // Options tune the runner.
@@ -640,10 +641,10 @@ func (r *Runner) predictiveOf(ctx context.Context, c survey.Campaign, now time.T
 // nobody took it, settles its case.
 func (r *Runner) placePredictive(ctx context.Context, p *predictiveRun, j survey.DialJob) {
 	r.mu.Lock()
-	camp, msg := p.c, p.dialing.AbandonMessage
+	camp, dialing := p.c, p.dialing
 	r.mu.Unlock()
 	log := r.log.With("campaign", camp.Name, "case_id", j.Case, "attempt_id", j.Attempt)
-	res, err := r.agents.DialPredictive(ctx, j, msg)
+	res, err := r.agents.DialPredictive(ctx, j, dialing)
 	if err != nil && ctx.Err() == nil {
 		log.Warn("predictive call", "err", err)
 	}
@@ -661,6 +662,7 @@ func (r *Runner) placePredictive(ctx context.Context, p *predictiveRun, j survey
 		return // the interviewer's wrap-up settles the case
 	}
 	out, rule := Result{Signal: SignalOf(res.Outcome, res.Facts.SIPStatus, res.Facts.Q850Cause), Facts: res.Facts}, ""
+	out.Signal.AMD = AMD(res.Facts.AMD)
 	if res.Facts.Abandoned {
 		out.Signal, rule = Signal{Answered: true, SIPStatus: 200}, "abandoned"
 	}

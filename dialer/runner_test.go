@@ -77,11 +77,11 @@ func TestStepAgents(t *testing.T) {
 	}
 }
 
-func (f *fakeAgents) DialPredictive(_ context.Context, j survey.DialJob, msg string) (survey.PredictedCall, error) {
+func (f *fakeAgents) DialPredictive(_ context.Context, j survey.DialJob, d survey.Dialing) (survey.PredictedCall, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.predicted = append(f.predicted, j.Case)
-	f.message = msg
+	f.message = d.AbandonMessage
 	return f.result, nil
 }
 
@@ -251,5 +251,26 @@ quotas:
 	passes := st.holdPasses
 	if err := r.holdQuota(t.Context(), c); err != nil || st.holdPasses != passes {
 		t.Errorf("nothing full, as before: %d passes, want none more (%v)", st.holdPasses-passes, err)
+	}
+}
+
+func TestPlacePredictiveMachine(t *testing.T) {
+	now := time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC)
+	st := &fakeStore{history: survey.Case{Attempts: 1, MaxAttempts: 3, History: []survey.Attempt{{}}}}
+	a := &fakeAgents{result: survey.PredictedCall{Outcome: survey.DialAnswered,
+		Facts: survey.CallFacts{SIPStatus: 200, AnsweredAt: now, EndedAt: now.Add(9 * time.Second), AMD: "machine", AMDCause: "LONGGREETING-1500-1500"}}}
+	r := NewRunner(st, nil, DefaultOptions(), func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.SetAgents(a)
+	l, err := NewLedger(DefaultLedgerOptions(), now.Add(-time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.placePredictive(t.Context(), &predictiveRun{ledger: l, ringing: 1}, survey.DialJob{Case: 1, Attempt: 1})
+	if len(st.settled) != 1 || st.settled[0].AttemptCode != survey.CodeAnsweringMachine || st.settled[0].Status != survey.CaseOpen ||
+		st.facts[0].Rule != "AMD machine" {
+		t.Errorf("machine settled as %+v with %+v", st.settled, st.facts)
+	}
+	if ts := l.Tallies(now); ts[0].Live != 0 {
+		t.Errorf("a machine counted as a live call: %+v", ts)
 	}
 }

@@ -51,6 +51,11 @@ type PhoneCall struct {
 	// Language is the respondent's, for what the system says to them
 	// (an abandoned call's message); "" is English.
 	Language string
+	// AMD runs answering-machine detection on a predictive call when set:
+	// a machine is hung up on, or told MachineMessage, or (AMDSurvey)
+	// passed to an interviewer like a person.
+	AMD            AMDPolicy
+	MachineMessage string
 	// Record: the campaign records its calls; Consent is the wording the
 	// interviewer reads when it starts.
 	Record bool

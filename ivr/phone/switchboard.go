@@ -757,9 +757,10 @@ func (sb *Switchboard) Predictive(ctx context.Context, r survey.PhoneCall, take 
 		to = strings.ReplaceAll(sb.d.DialString, "{number}", r.Number)
 	}
 	started := time.Now()
-	up, res, err := sb.d.Dialer.Dial(ctx, ivr.DialRequest{To: to, CaseID: r.CaseID, AttemptID: r.AttemptID, RingTimeout: sb.d.RingTimeout})
+	up, res, err := sb.d.Dialer.Dial(ctx, ivr.DialRequest{To: to, CaseID: r.CaseID, AttemptID: r.AttemptID, RingTimeout: sb.d.RingTimeout,
+		AMD: r.AMD != survey.AMDOff})
 	p := survey.PredictedCall{Outcome: res.Outcome, Facts: survey.CallFacts{CallID: res.CallID, SIPStatus: res.SIPStatus,
-		Q850Cause: res.Q850Cause, Ring: res.RingTime, Reason: res.Reason}}
+		Q850Cause: res.Q850Cause, Ring: res.RingTime, Reason: res.Reason, AMD: string(res.AMD), AMDCause: res.AMDCause, AMDTime: res.AMDTime}}
 	if up == nil {
 		if p.Outcome == "" {
 			p.Outcome = survey.DialTechnical
@@ -767,8 +768,32 @@ func (sb *Switchboard) Predictive(ctx context.Context, r survey.PhoneCall, take 
 		p.Facts.EndedAt = time.Now()
 		return p, err
 	}
-	p.Facts.AnsweredAt = time.Now()
-	deadline := p.Facts.AnsweredAt.Add(survey.AbandonAfter)
+	p.Facts.AnsweredAt = time.Now().Add(-res.AMDTime)
+	lang := r.Language
+	if lang == "" {
+		lang = "en"
+	}
+	say := func(id, text string) (ivr.CallEnd, error) {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if text != "" && !isDone(up) {
+			if err := ivr.NewCall(up, time.Now).Say(sctx, ivr.Prompt{ID: id, Language: lang, Text: text}); err != nil && !errors.Is(err, ivr.ErrHangup) {
+				log.Warn("say "+id, "err", err)
+			}
+		}
+		return up.Close(sctx)
+	}
+	if res.AMD == ivr.AMDMachine && (r.AMD == survey.AMDHangup || r.AMD == survey.AMDMessage) {
+		text := ""
+		if r.AMD == survey.AMDMessage {
+			text = r.MachineMessage
+		}
+		end, err := say("machine_message", text)
+		p.Facts.EndedAt, p.Facts.Talk, p.Facts.HungUpBy, p.Facts.Reason = time.Now(), end.Talk, "system", "answering machine"
+		log.Info("answering machine", "cause", res.AMDCause, "message", text != "")
+		return p, err
+	}
+	deadline := time.Now().Add(survey.AbandonAfter)
 	for {
 		id, err := take(ctx)
 		if err != nil {
@@ -791,18 +816,7 @@ func (sb *Switchboard) Predictive(ctx context.Context, r survey.PhoneCall, take 
 	}
 	if p.User == 0 {
 		// Abandoned: nobody to take the call in time.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		if message != "" && !isDone(up) {
-			lang := r.Language
-			if lang == "" {
-				lang = "en"
-			}
-			if err := ivr.NewCall(up, time.Now).Say(sctx, ivr.Prompt{ID: "abandon_message", Language: lang, Text: message}); err != nil && !errors.Is(err, ivr.ErrHangup) {
-				log.Warn("abandoned-call message", "err", err)
-			}
-		}
-		end, err := up.Close(sctx)
-		cancel()
+		end, err := say("abandon_message", message)
 		if err != nil {
 			log.Warn("close the abandoned call", "err", err)
 		}
