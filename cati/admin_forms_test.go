@@ -50,6 +50,7 @@ func TestRefusedCampaignFormKeepsEveryField(t *testing.T) {
 		chromedp.SetValue(`#campaign input[name=e]`, "2"),
 		chromedp.SetValue(`#campaign select[name=dial_mode]`, "progressive"),
 		chromedp.SetValue(`#campaign input[name=ring_seconds]`, "20"),
+		chromedp.SetValue(`#campaign textarea[name=slices]`, "lunch: Mon-Fri 11:00-14:00\nweekend: Sat,Sun 00:00-24:00"),
 		chromedp.Click(`#campaign input[name=interviewer][value="`+ivy+`"]`),
 	)
 	entered := ada.formFields("campaign")
@@ -81,7 +82,7 @@ func TestRefusedCampaignFormKeepsEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	if status != "draft" || attempts != 3 || st.Retry["3.13"] != 900 || st.Quotas["north"] != 7 ||
-		st.Dialing.Mode != survey.DialProgressive || st.Dialing.RingSeconds != 20 {
+		st.Dialing.Mode != survey.DialProgressive || st.Dialing.RingSeconds != 20 || len(st.Dialing.Slices) != 2 || st.Dialing.Slices[0].From != 660 {
 		t.Fatalf("created %s with %d attempts and settings %s", status, attempts, settings)
 	}
 	var windows string

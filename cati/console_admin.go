@@ -19,6 +19,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -206,7 +207,7 @@ func (s *Server) campaignForm(w http.ResponseWriter, r *http.Request, sess *sess
 
 func (s *Server) campaignFormData(r *http.Request, qid string) (campaignFormData, error) {
 	ctx := r.Context()
-	d := campaignFormData{Values: map[string]string{"max_attempts": "6", "status": "running", "kind": "cati", "dial_mode": "preview"}}
+	d := campaignFormData{Values: map[string]string{"max_attempts": "6", "status": "running", "kind": "cati", "dial_mode": "preview", "slices": survey.DefaultSlices().Text()}}
 	var err error
 	if d.Questionnaires, err = s.store.Questionnaires(ctx); err != nil {
 		return d, err
@@ -262,7 +263,7 @@ func (d *campaignFormData) keep(f url.Values) {
 	d.Values["record_calls"] = f.Get("record_calls")
 	d.Values["no_resume"] = f.Get("no_resume")
 	for _, k := range []string{"name", "max_attempts", "status", "e", "kind", "dial_mode", "auto_dial_seconds",
-		"calls_per_second", "max_lines", "target_completes", "ring_seconds", "amd", "machine_message", "abandon_message", "abandon_budget"} {
+		"calls_per_second", "max_lines", "target_completes", "ring_seconds", "amd", "machine_message", "abandon_message", "abandon_budget", "slices"} {
 		v := d.Values[k]
 		set(&v, k)
 		d.Values[k] = v
@@ -944,6 +945,14 @@ func parseDialing(f url.Values, m survey.CampaignMode, problems []string) (surve
 	d.NoResume = f.Get("no_resume") != ""
 	d.AMD, d.MachineMessage = survey.AMDPolicy(f.Get("amd")), strings.TrimSpace(f.Get("machine_message"))
 	d.AbandonMessage = strings.TrimSpace(f.Get("abandon_message"))
+	if text := strings.TrimSpace(f.Get("slices")); text != "" {
+		ss, err := survey.ParseSlices(text)
+		if err != nil {
+			problems = append(problems, strings.Split(err.Error(), "\n")...)
+		} else if !reflect.DeepEqual(ss, survey.DefaultSlices()) {
+			d.Slices = ss
+		}
+	}
 	if v := strings.TrimSpace(f.Get("abandon_budget")); v != "" {
 		b, err := strconv.ParseFloat(v, 64)
 		if err != nil || math.IsNaN(b) {
@@ -976,5 +985,10 @@ func dialingForm(v map[string]string, mode survey.DialMode, d survey.Dialing) {
 	}
 	v["amd"], v["machine_message"] = string(d.AMD), d.MachineMessage
 	v["abandon_message"] = d.AbandonMessage
+	ss := d.Slices
+	if len(ss) == 0 {
+		ss = survey.DefaultSlices()
+	}
+	v["slices"] = ss.Text()
 	v["abandon_budget"] = strconv.FormatFloat(100*d.Budget(), 'f', -1, 64)
 }

@@ -11,6 +11,7 @@ package survey
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -66,6 +67,8 @@ func (ss Slices) Validate() error {
 		}
 		if s.Name == "" {
 			bad("no name")
+		} else if strings.ContainsAny(s.Name, ":\n") || len(s.Name) > 60 {
+			bad("a name has no colon or line break, and at most 60 characters")
 		} else if names[s.Name] {
 			bad("the name is used twice")
 		}
