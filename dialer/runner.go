@@ -526,12 +526,18 @@ type predictiveRun struct {
 	c        survey.Campaign
 	dialing  survey.Dialing
 	ledger   *Ledger
-	ringing  int // lines placed, not yet handed, abandoned or failed
+	ledgerAt time.Time // when the ledger was read from the store
+	ringing  int       // lines placed, not yet handed, abandoned or failed
 	stats    survey.DialStats
 	statsAt  time.Time
 	last     Step
 	dryUntil time.Time
 }
+
+// ledgerEvery is how often a predictive campaign's ledger is read again
+// from the store, with the calls other nodes placed; between reads the
+// runner adds its own.
+const ledgerEvery = time.Minute
 
 // minPredictStats is how many ended dials predictive pacing needs before
 // it trusts their answer rate; until then it dials as progressive.
@@ -599,8 +605,17 @@ func (r *Runner) predictiveOf(ctx context.Context, c survey.Campaign, now time.T
 	}
 	r.mu.Lock()
 	p := r.pred[c.ID]
-	r.mu.Unlock()
 	if p == nil {
+		p = &predictiveRun{}
+		r.pred[c.ID] = p
+	}
+	stale := p.ledger == nil || now.Sub(p.ledgerAt) >= ledgerEvery
+	r.mu.Unlock()
+	if stale {
+		// From the store, every call of every node: nodes sharing the
+		// campaign see each other's calls within ledgerEvery. A call an
+		// interviewer still has is not there yet (its answer time is
+		// stored when it ends): fewer live calls, less headroom.
 		calls, err := r.store.LiveCalls(ctx, c.ID, now.Add(-Month-DefaultLookAhead))
 		if err != nil {
 			return nil, err
@@ -617,9 +632,8 @@ func (r *Runner) predictiveOf(ctx context.Context, c survey.Campaign, now time.T
 		if err != nil {
 			return nil, err
 		}
-		p = &predictiveRun{ledger: l}
 		r.mu.Lock()
-		r.pred[c.ID] = p
+		p.ledger, p.ledgerAt = l, now
 		r.mu.Unlock()
 	}
 	if now.Sub(p.statsAt) >= statsEvery {

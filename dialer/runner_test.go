@@ -274,3 +274,43 @@ func TestPlacePredictiveMachine(t *testing.T) {
 		t.Errorf("a machine counted as a live call: %+v", ts)
 	}
 }
+
+// Another node's abandoned calls reach this node's ledger when it is read
+// again: with the budget spent, predictive dials as progressive.
+func TestPredictiveLedgerSeesOtherNodes(t *testing.T) {
+	now := time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC)
+	st, _ := json.Marshal(survey.CampaignSettings{Dialing: survey.Dialing{Mode: survey.DialPredictive, MaxLines: 50, AbandonMessage: "m"}})
+	c := survey.Campaign{ID: 7, Name: "p", Mode: survey.CampaignCATI, Status: survey.CampaignRunning, Settings: st, CreatedAt: now.Add(-10 * 24 * time.Hour)}
+	var live []survey.LiveCall
+	for i := range 1000 {
+		live = append(live, survey.LiveCall{At: now.Add(-time.Duration(i) * time.Minute)})
+	}
+	store := &fakeStore{stats: survey.DialStats{Dials: 1000, Live: 300, Ring: 15 * time.Second, Handle: 8 * time.Minute, HandleSD: 3 * time.Minute}, live: live}
+	a := &fakeAgents{result: survey.PredictedCall{Outcome: survey.DialNoAnswer}}
+	clock := now
+	r := NewRunner(store, nil, DefaultOptions(), func() time.Time { return clock }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.SetAgents(a)
+	r.cati = map[survey.CampaignID]survey.Campaign{c.ID: c}
+	var free []survey.AgentSlot
+	for i := range 10 {
+		free = append(free, survey.AgentSlot{User: survey.UserID(i + 1), State: survey.DeskIdle, Predictive: true})
+	}
+	r.stepPredictive(t.Context(), clock, free)
+	r.calls.Wait()
+	if len(store.claims) != 1 || store.claims[0] <= 10 {
+		t.Fatalf("claims %v, want more lines than the 10 free interviewers", store.claims)
+	}
+	// Another node abandoned 40 of the last hour's calls: 4 % of the day.
+	store.mu.Lock()
+	for i := range 40 {
+		store.live[i].Abandoned = true
+	}
+	store.mu.Unlock()
+	clock = now.Add(ledgerEvery + time.Second)
+	store.claims = nil
+	r.stepPredictive(t.Context(), clock, free)
+	r.calls.Wait()
+	if len(store.claims) != 1 || store.claims[0] != 10 {
+		t.Errorf("claims %v after the other node's abandons, want exactly 10 (progressive)", store.claims)
+	}
+}
