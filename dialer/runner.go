@@ -166,8 +166,7 @@ type Runner struct {
 	parsed  *survey.Parsed
 	// idleUntil holds back offers to an interviewer for whom nothing was
 	// due, so an empty queue is not asked again at every tick.
-	idleUntil   map[survey.UserID]time.Time
-	progressive Step
+	idleUntil map[survey.UserID]time.Time
 
 	mu    sync.Mutex
 	camps map[survey.CampaignID]*campaign
@@ -192,7 +191,6 @@ type campaign struct {
 	completes int
 	dials     int
 	statsAt   time.Time
-	last      Step
 	running   bool
 	// dryUntil holds back claims after one that found fewer cases than
 	// asked (it read every due case: the next one would too).
@@ -353,7 +351,6 @@ func (r *Runner) step(ctx context.Context, now time.Time) {
 			kp.CompleteRate = float64(k.completes) / float64(k.dials)
 		}
 		plan := Plan(now, State{Mode: ModeIVR, Cap: maxLines, TrunkRoom: maxLines, Keypad: kp})
-		k.last = plan
 		r.mu.Unlock()
 		if plan.Calls == 0 {
 			continue
@@ -444,33 +441,6 @@ func (r *Runner) place(ctx context.Context, k *campaign, j survey.DialJob) {
 	r.mu.Unlock()
 }
 
-// CampaignLine is one keypad campaign as the supervisor's view shows it.
-type CampaignLine struct {
-	Campaign  survey.CampaignID
-	Name      string
-	Mode      Mode
-	Up        int     // calls ringing or in the survey
-	Cap       int     // the most lines at once
-	Rate      float64 // calls a second
-	Completes int
-	Target    int
-	Why       string // what limited the last step (Step.Why)
-}
-
-// Lines is the keypad campaigns this runner dials, by id.
-func (r *Runner) Lines() []CampaignLine {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var ls []CampaignLine
-	for _, k := range r.camps {
-		cps, maxLines := k.dialing.Pace()
-		ls = append(ls, CampaignLine{Campaign: k.c.ID, Name: k.c.Name, Mode: ModeIVR, Up: k.up, Cap: maxLines, Rate: cps,
-			Completes: k.completes, Target: k.dialing.TargetCompletes, Why: k.last.Why})
-	}
-	slices.SortFunc(ls, func(a, b CampaignLine) int { return int(a.Campaign - b.Campaign) })
-	return ls
-}
-
 // stepAgents dials for the interviewers waiting: the next case for each
 // idle one on a progressive campaign (one line per free interviewer), and
 // the case on the desk when its preview's auto-dial is due or its
@@ -503,9 +473,6 @@ func (r *Runner) stepAgents(ctx context.Context, now time.Time) {
 		}
 	}
 	step := Plan(now, State{Mode: ModeProgressive, Free: len(free), Cap: len(free), TrunkRoom: len(free)})
-	r.mu.Lock()
-	r.progressive = step
-	r.mu.Unlock()
 	for _, a := range free[:step.Calls] {
 		err := r.agents.Offer(ctx, a.User, a.Name)
 		switch {
@@ -530,7 +497,6 @@ type predictiveRun struct {
 	ringing  int       // lines placed, not yet handed, abandoned or failed
 	stats    survey.DialStats
 	statsAt  time.Time
-	last     Step
 	dryUntil time.Time
 }
 
@@ -574,7 +540,6 @@ func (r *Runner) stepPredictive(ctx context.Context, now time.Time, slots []surv
 		}
 		plan := Plan(now, State{Mode: ModePredictive, Ringing: p.ringing, Cap: maxLines, TrunkRoom: maxLines, Free: free,
 			Predict: pr, Headroom: p.ledger.Headroom(now)})
-		p.last = plan
 		r.mu.Unlock()
 		if plan.Calls == 0 {
 			continue
