@@ -14,6 +14,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/canvass/canvass/survey"
+	"github.com/canvass/canvass/testdata"
 )
 
 // multipartPost posts fields (in order) and a file part last, as the pages'
@@ -202,5 +205,55 @@ func TestSampleImport(t *testing.T) {
 	r = ada.multipartPost(path, fields("tok5123456789abcdef"), "file", "s.csv", []byte("Phone,zone,name,region,product\n+12125550600,,Sol,north,tv\n"))
 	if b := body(t, r); r.StatusCode != http.StatusOK || !strings.Contains(b, `<strong id="imported">1</strong> of 1 rows imported`) {
 		t.Fatalf("html result: %d", r.StatusCode)
+	}
+}
+
+// A keypad campaign is created from the same form; its dialing figures are
+// checked, each bad one named, and a questionnaire that cannot run on the
+// keypad is refused.
+func TestCreateKeypadCampaignFromTheForm(t *testing.T) {
+	cf := newConsole(t)
+	ada := cf.login("ada")
+	src, err := testdata.Questionnaires.ReadFile("questionnaires/post-call.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := ada.multipartPost("/admin/questionnaires", [][2]string{{"csrf", ada.csrf}, {"source", string(src)}}, "", "", nil); r.StatusCode >= 400 {
+		t.Fatalf("upload: %d %s", r.StatusCode, body(t, r))
+	}
+	form := url.Values{"csrf": {ada.csrf}, "name": {"Callbacks"}, "questionnaire": {"post-call"}, "kind": {"ivr"},
+		"max_attempts": {"4"}, "status": {"running"}, "day_1": {"1"}, "opens_1": {"09:00"}, "closes_1": {"21:00"},
+		"calls_per_second": {"2.5"}, "max_lines": {"30"}, "target_completes": {"200"}, "amd": {"message"}, "machine_message": {""},
+		"ring_seconds": {"10"}, "slices": {"lunch: Mon-Fri 11:00-14:00"}}
+	r := ada.post("/admin/campaigns", form)
+	b := body(t, r)
+	for _, want := range []string{"ring 10 s: an unanswered call rings 15 to 120 seconds", "machine message: write what an answering machine is told"} {
+		if r.StatusCode != http.StatusBadRequest || !strings.Contains(b, want) {
+			t.Errorf("bad dialing figures: %d, the page lacks %q", r.StatusCode, want)
+		}
+	}
+	form.Set("ring_seconds", "20")
+	form.Set("machine_message", "Northwind Research, about your order; call 0800 000 000.")
+	if r := ada.post("/admin/campaigns", form); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %d %s", r.StatusCode, body(t, r))
+	}
+	var mode, settings string
+	if err := cf.db.Pool().QueryRow(t.Context(), `SELECT mode, settings::text FROM campaign WHERE name = 'Callbacks'`).Scan(&mode, &settings); err != nil {
+		t.Fatal(err)
+	}
+	var st survey.CampaignSettings
+	if err := json.Unmarshal([]byte(settings), &st); err != nil {
+		t.Fatal(err)
+	}
+	d := st.Dialing
+	if mode != "ivr" || d.CallsPerSecond != 2.5 || d.MaxLines != 30 || d.TargetCompletes != 200 || d.AMD != survey.AMDMessage ||
+		d.RingSeconds != 20 || len(d.Slices) != 1 || d.Mode != "" {
+		t.Fatalf("stored %s %s", mode, settings)
+	}
+	// The customer study is for interviewers only: not a keypad campaign.
+	form.Set("name", "Keypad of a CATI study")
+	form.Set("questionnaire", "customer-study")
+	if r := ada.post("/admin/campaigns", form); r.StatusCode != http.StatusBadRequest || !strings.Contains(body(t, r), `questionnaire &#34;customer-study&#34; is not for IVR`) {
+		t.Errorf("a CATI-only questionnaire as a keypad campaign: %d", r.StatusCode)
 	}
 }
