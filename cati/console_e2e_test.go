@@ -95,8 +95,25 @@ func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		tb.screenshot("failure")
-		tb.t.Fatalf("%s: %v", tb.name, err)
+		tb.t.Fatalf("%s: %v (%s)", tb.name, err, tb.pageState())
 	}
+}
+
+// pageState says where a failed step left the page: the console's state,
+// the question on screen, the requests sent and acknowledged, the message
+// shown and the focused element, for a failure seen once in a while.
+func (tb *tab) pageState() string {
+	ctx, cancel := context.WithTimeout(tb.ctx, 3*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const r = document.getElementById("console"), q = document.getElementById("question"),
+		p = document.getElementById("problem"), a = document.activeElement;
+		return "page: state=" + (r && r.dataset.state) + " question=" + (q && q.dataset.id) + " sent=" + (r && r.dataset.sent) +
+			" acked=" + (r && r.dataset.acked) + " problem=" + JSON.stringify(p ? p.textContent : null) +
+			" focus=" + (a ? a.tagName + "#" + a.id : null); })()`))
+	if err != nil {
+		return "page state unknown: " + err.Error()
+	}
+	return s
 }
 
 // text returns an element's text.
@@ -124,7 +141,7 @@ func (tb *tab) poll(expr string) {
 		}
 		if time.Now().After(deadline) || !strings.Contains(err.Error(), "-32000") {
 			tb.screenshot("failure")
-			tb.t.Fatalf("%s: waiting for %s: %v", tb.name, expr, err)
+			tb.t.Fatalf("%s: waiting for %s: %v (%s)", tb.name, expr, err, tb.pageState())
 		}
 		time.Sleep(50 * time.Millisecond) // the page is navigating
 	}
