@@ -30,10 +30,10 @@ const (
 	DefaultLookAhead = time.Hour
 	// RedialAfterAbandon is how long a number that got an abandoned call
 	// is left alone (Ofcom), unless an interviewer is reserved for it.
-	RedialAfterAbandon = 72 * time.Hour
+	RedialAfterAbandon = survey.RestAfterAbandon
 	// AbandonAfter is how long a person who answered may wait for an
 	// interviewer before the call counts as abandoned.
-	AbandonAfter = 2 * time.Second
+	AbandonAfter = survey.AbandonAfter
 )
 
 // The ledger's windows.

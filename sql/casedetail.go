@@ -28,7 +28,7 @@ WHERE sc.id = $1`
 const sqlCaseAttempts = `
 SELECT a.id, a.started_at, a.answered_at, a.ended_at, coalesce(a.disposition, ''), coalesce(u.name, ''), a.note,
        coalesce(a.sip_cause, 0), coalesce(a.q850_cause, 0), coalesce(a.ring_ms, 0), coalesce(a.talk_ms, 0), a.recording,
-       a.hung_up_by, a.end_reason, a.phone_e164
+       a.hung_up_by, a.end_reason, a.phone_e164, a.abandoned
 FROM attempt a LEFT JOIN app_user u ON u.id = a.interviewer_id
 WHERE a.case_id = $1 ORDER BY a.started_at, a.id`
 
@@ -151,7 +151,7 @@ func caseHistory(ctx context.Context, q DBTX, id survey.CaseID, lock bool) (surv
 				ring, talk int64
 			)
 			err := row.Scan(&a.ID, &a.StartedAt, &a.AnsweredAt, &a.EndedAt, &a.Disposition, &a.Interviewer, &a.Note,
-				&a.SIPStatus, &a.Q850Cause, &ring, &talk, &a.Recording, &a.HungUpBy, &a.EndReason, &a.Phone)
+				&a.SIPStatus, &a.Q850Cause, &ring, &talk, &a.Recording, &a.HungUpBy, &a.EndReason, &a.Phone, &a.Abandoned)
 			a.Ring, a.Talk = time.Duration(ring)*time.Millisecond, time.Duration(talk)*time.Millisecond
 			return a, err
 		})

@@ -82,6 +82,11 @@ type Dialing struct {
 	Slices Slices `json:"slices,omitempty"`
 }
 
+// RestAfterAbandon is how long a number that got an abandoned call is not
+// called again by the dialer (Ofcom: 72 h; an interviewer's own claim, with
+// an interviewer reserved for the call, may).
+const RestAfterAbandon = 72 * time.Hour
+
 // AbandonAfter is how long a person who answers a predictive call may
 // wait for an interviewer before the call is abandoned (Ofcom; 16 CFR
 // 310.4(b)(4)(iii)).

@@ -167,6 +167,7 @@ type Attempt struct {
 	HungUpBy   string // respondent, interviewer, supervisor, system; "" unknown
 	EndReason  string // why the call ended, in words
 	Phone      string // the number called (E.164): each number has its own history
+	Abandoned  bool   // answered by a person nobody was free for (predictive)
 }
 
 // Note is a note on a case.

@@ -14,7 +14,7 @@ import (
 
 // Hold is one rule keeping a case from being called now.
 type Hold struct {
-	Rule  string    // campaign, closed, claimed, max_attempts, quota, retry, appointment, window, dnc
+	Rule  string    // campaign, closed, claimed, max_attempts, quota, retry, appointment, window, abandoned, dnc
 	Text  string    // in words, with times in the respondent's zone
 	Until time.Time // when the rule stops holding; zero: not by itself
 }
@@ -62,6 +62,15 @@ func WhyNotCalled(c Case, camp Campaign, dnc []DNCEntry, now time.Time) []Hold {
 			h.Until = next
 		}
 		hs = append(hs, h)
+	}
+	for _, a := range c.History {
+		if a.Abandoned && a.AnsweredAt != nil && a.Phone == c.Contact.Phone && now.Sub(*a.AnsweredAt) < RestAfterAbandon {
+			until := a.AnsweredAt.Add(RestAfterAbandon)
+			hs = append(hs, Hold{Rule: "abandoned", Until: until, Text: fmt.Sprintf(
+				"an abandoned call %d h ago: the dialer leaves the number until %s (an interviewer may still take the case)",
+				int(now.Sub(*a.AnsweredAt).Hours()), local(until))})
+			break
+		}
 	}
 	for _, d := range dnc {
 		list := "the system-wide do-not-call list"

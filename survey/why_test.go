@@ -68,3 +68,19 @@ func TestWhyNotCalled(t *testing.T) {
 		}
 	}
 }
+
+func TestWhyAbandonedRest(t *testing.T) {
+	now := time.Date(2026, 3, 9, 15, 0, 0, 0, time.UTC)
+	answered := now.Add(-70 * time.Hour)
+	c := Case{Status: CaseOpen, Attempts: 1, MaxAttempts: 5, Contact: Contact{Phone: "+12025550100", TZ: "America/New_York"},
+		History: []Attempt{{Phone: "+12025550100", AnsweredAt: &answered, Abandoned: true}}}
+	camp := Campaign{Name: "p", Status: CampaignRunning, Windows: Windows{{Dow: 1, Opens: 0, Closes: 24 * 60}}}
+	hs := WhyNotCalled(c, camp, nil, now)
+	if len(hs) != 1 || hs[0].Rule != "abandoned" || !strings.Contains(hs[0].Text, "an abandoned call 70 h ago") ||
+		!hs[0].Until.Equal(answered.Add(72*time.Hour)) {
+		t.Fatalf("holds %+v", hs)
+	}
+	if hs := WhyNotCalled(c, camp, nil, now.Add(3*time.Hour)); len(hs) != 0 {
+		t.Errorf("after 72 h: %+v", hs)
+	}
+}
