@@ -59,6 +59,8 @@ func TestWhyNotCalled(t *testing.T) {
 			t.Errorf("holds %q lack %q", got, want)
 		}
 	}
+	cf.exec(`INSERT INTO contact_number (contact_id, rank, phone_e164, label) SELECT contact_id, 0, '+12125550100', '' FROM survey_case WHERE id = 1`)
+	cf.exec(`INSERT INTO contact_number (contact_id, rank, phone_e164, label) SELECT contact_id, 1, '+12125550177', 'mobile' FROM survey_case WHERE id = 1`)
 	sam := cf.login("sam")
 	resp := sam.get("/supervisor/cases/1")
 	defer resp.Body.Close()
@@ -71,7 +73,8 @@ func TestWhyNotCalled(t *testing.T) {
 			break
 		}
 	}
-	if !strings.Contains(page.String(), "Not called now: ") || !strings.Contains(page.String(), `data-rule="dnc"`) {
+	if !strings.Contains(page.String(), "Not called now: ") || !strings.Contains(page.String(), `data-rule="dnc"`) ||
+		!strings.Contains(page.String(), `&#43;12125550177 (mobile)`) {
 		t.Errorf("the case page does not say why: %s", page.String())
 	}
 }
