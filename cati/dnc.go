@@ -62,6 +62,21 @@ type dncList struct {
 
 const maxDNCNote = 500
 
+// dncRequest is what a change to a list needs: the store, the list (0: the
+// system-wide one) and the region national numbers are read in.
+func (s *Server) dncRequest(r *http.Request) (DNCStore, survey.CampaignID, string, error) {
+	st, err := s.dncStore()
+	if err != nil {
+		return nil, 0, "", err
+	}
+	campaign, err := dncCampaign(r)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	region, err := s.region(r)
+	return st, campaign, region, err
+}
+
 func (s *Server) dncStore() (DNCStore, error) {
 	if s.dnc == nil {
 		return nil, httpError(http.StatusServiceUnavailable, survey.EInternal, "do-not-call lists are not configured on this server")
@@ -121,15 +136,7 @@ func (s *Server) listDNC(w http.ResponseWriter, r *http.Request) error {
 // addDNC lists one number, {"phone": …, "note": …} as application/json, or
 // a CSV file (text/csv) with a phone column and an optional note column.
 func (s *Server) addDNC(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.dncStore()
-	if err != nil {
-		return err
-	}
-	campaign, err := dncCampaign(r)
-	if err != nil {
-		return err
-	}
-	region, err := s.region(r)
+	st, campaign, region, err := s.dncRequest(r)
 	if err != nil {
 		return err
 	}
@@ -300,15 +307,7 @@ func tooBig(cause, err error) error {
 }
 
 func (s *Server) removeDNC(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.dncStore()
-	if err != nil {
-		return err
-	}
-	campaign, err := dncCampaign(r)
-	if err != nil {
-		return err
-	}
-	region, err := s.region(r)
+	st, campaign, region, err := s.dncRequest(r)
 	if err != nil {
 		return err
 	}

@@ -89,12 +89,10 @@ func Decide(c survey.Case, camp survey.Campaign, r Result, soon time.Duration, n
 		return reopen("", 0), nil
 	}
 	delay, ok := s.Delay(st.RetrySeconds, soon)
-	if d, _ := survey.LookupDisposition(s.Code); !ok && !last && d.Retry == survey.RetryNextNumber {
-		if next, more := c.NextNumber(); more {
-			o := reopen(s.Code, 0)
-			o.NextNumber = next.Phone
-			return o, nil
-		}
+	if next, more := c.NumberAfter(s.Code); more && !ok {
+		o := reopen(s.Code, 0)
+		o.NextNumber = next.Phone
+		return o, nil
 	}
 	if !ok || last {
 		return closeWith(s.Code, ""), nil

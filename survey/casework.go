@@ -302,7 +302,7 @@ func Decide(w WrapUp) (Outcome, error) {
 	code, codes := ClosingCodes(w.Case.History, v, w.Code)
 	d, _ = LookupDisposition(code)
 	o := Outcome{AttemptCode: code, Note: w.Note}
-	if next, ok := w.Case.NextNumber(); ok && d.Retry == RetryNextNumber && w.Dialed && w.Case.Attempts < w.Case.MaxAttempts {
+	if next, ok := w.Case.NumberAfter(code); ok && w.Dialed {
 		// This number is settled, the contact is not: go on with the next.
 		o.Status, o.NextAttemptAt, o.NextNumber = CaseOpen, w.Now, next.Phone
 		return o, nil

@@ -241,6 +241,17 @@ type Number struct {
 	SettledAs DispositionCode `json:"settled_as,omitempty"` // the code that settled it
 }
 
+// NumberAfter says whether an attempt settled with code moves the case to
+// the contact's next number, and which: code settles the number, not the
+// contact (RetryNextNumber), the contact has another number not settled,
+// and attempts are left.
+func (c Case) NumberAfter(code DispositionCode) (Number, bool) {
+	if d, ok := LookupDisposition(code); !ok || d.Retry != RetryNextNumber || c.Attempts >= c.MaxAttempts {
+		return Number{}, false
+	}
+	return c.NextNumber()
+}
+
 // NextNumber is the contact's first number after the one called now that
 // is not settled; ok is false when there is none.
 func (c Case) NextNumber() (Number, bool) {
