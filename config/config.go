@@ -134,6 +134,7 @@ func env(c *Config) []struct {
 		{"CANVASS_ARI_PROMPT_MODE", str(&c.ARI.PromptMode)},
 		{"CANVASS_ARI_PROMPT_BASE_URL", str(&c.ARI.PromptBaseURL)},
 		{"CANVASS_ARI_SAMPLE_SHARE", num(&c.ARI.SampleShare)},
+		{asterisk.EnvAMDContext, str(&c.ARI.AMDContext)},
 		{"CANVASS_WEBRTC_LISTEN", str(&c.WebRTC.Listen)},
 		{"CANVASS_PHONE_VIA", str(&c.Phone.Via)},
 		{"CANVASS_DIALER_VIA", str(&c.Dialer.Via)},

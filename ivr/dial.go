@@ -66,8 +66,9 @@ type DialRequest struct {
 	Variables map[string]string
 	// AMD asks for answering-machine detection on the first seconds of
 	// the answered call's audio: ivr/sipua runs media.AMD (app_amd's rules,
-	// its options under sip.amd) before Dial returns. ivr/asterisk does not
-	// run it yet: its result's AMD stays "".
+	// its options under sip.amd) before Dial returns; ivr/asterisk sends
+	// the answered channel to the dialplan context ari.amd_context, which
+	// runs Asterisk's AMD() and returns the verdict as Stasis arguments.
 	AMD bool
 	// Ringing, when set, is called once when the far end is first seen
 	// ringing (a console's phone bar shows it); it must not block.

@@ -103,6 +103,9 @@ func wireDialer(cfg config.Config, db *sql.DB, engine *ivr.Engine, sip *sipua.Se
 			return nil, errors.New("dialer.ari_dial: give the Asterisk dial string with {number}, e.g. PJSIP/{number}@trunk")
 		}
 		k = keypadCalls{engine: engine, dialer: ari, dialString: o.ARIDial}
+		if cfg.ARI.AMDContext == "" {
+			log.Warn("campaigns with an answering-machine policy cannot be dialed through Asterisk until ari.amd_context names a dialplan context that runs AMD() (README)")
+		}
 	case o.Via == "sip":
 		return nil, errors.New("dialer.via: sip needs the SIP endpoint (sip.addr) and a trunk to dial through (sip.trunk.uri, CANVASS_SIP_TRUNK_URI)")
 	case o.Via == "ari":

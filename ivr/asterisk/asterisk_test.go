@@ -511,6 +511,92 @@ func TestSurveyDial(t *testing.T) {
 		}
 		h.stop() // Run waits for every call it took: Close let go of this one
 	})
+	// AMD runs in the dialplan: the answered channel is sent to
+	// ari.amd_context, and its verdict comes back in the Stasis arguments
+	// of its return to the application; a call that hangs up meanwhile is
+	// answered and already over, verdict notsure (cause HANGUP), as with
+	// the SIP endpoint.
+	t.Run("AMD through the dialplan", func(t *testing.T) {
+		for _, tc := range []struct {
+			name     string
+			fate     func(s *aritest.Server, id string, args []string)
+			verdict  ivr.AMDVerdict
+			cause    string
+			finished bool
+		}{
+			{"machine", func(s *aritest.Server, id string, args []string) {
+				s.Return(id, append(args, "amd=MACHINE", "amd_cause=MAXWORDS-4-3")...)
+			}, ivr.AMDMachine, "MAXWORDS-4-3", false},
+			{"human", func(s *aritest.Server, id string, args []string) {
+				s.Return(id, append(args, "amd=HUMAN", "amd_cause=HUMAN-800-800")...)
+			}, ivr.AMDHuman, "HUMAN-800-800", false},
+			{"hung up during detection", func(s *aritest.Server, id string, args []string) { s.HangUp(id) }, ivr.AMDNotSure, "HANGUP", true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				var args []string
+				var mu sync.Mutex
+				h := start(t, func(o *asterisk.Options, s *aritest.Server) {
+					o.AMDContext = "canvass-amd"
+					s.OnOriginate = func(id string) { s.Answer(id) }
+					s.OnContinue = func(id, context string) {
+						mu.Lock()
+						a := args
+						mu.Unlock()
+						if context == "canvass-amd" {
+							tc.fate(s, id, a)
+						}
+					}
+				})
+				go func() {
+					got := h.await(1, "POST", "/channels", "")
+					mu.Lock()
+					args = strings.Split(got.Query.Get("appArgs"), ",")
+					mu.Unlock()
+				}()
+				call, res, err := h.client.Dial(h.ctx(), ivr.DialRequest{To: "PJSIP/+33612345678@trunk", AMD: true,
+					Variables: map[string]string{"CAMPAIGN": "q3"}})
+				if err != nil || call == nil || res.Outcome != survey.DialAnswered {
+					t.Fatalf("dial: %v %+v %v", call, res, err)
+				}
+				if res.AMD != tc.verdict || res.AMDCause != tc.cause || res.AMDTime <= 0 {
+					t.Errorf("AMD %q %q after %s, want %q %q", res.AMD, res.AMDCause, res.AMDTime, tc.verdict, tc.cause)
+				}
+				org := h.await(1, "POST", "/channels", "")
+				if !strings.Contains(org.Body, `"CANVASS_APP":"canvass"`) || !strings.Contains(org.Body, `"CANVASS_ARGS":"canvass_dial=`+res.CallID) ||
+					!strings.Contains(org.Body, `"CAMPAIGN":"q3"`) {
+					t.Errorf("originate body %s: want the variables the AMD context returns with, and the caller's", org.Body)
+				}
+				cont := h.await(1, "POST", "/channels/"+res.CallID+"/continue", "")
+				if cont.Query.Get("context") != "canvass-amd" || cont.Query.Get("extension") != "s" {
+					t.Errorf("continue %s", cont)
+				}
+				if !h.saw("POST", "/applications/canvass/subscription", 0) {
+					t.Errorf("the client must follow the channel while it is in the dialplan")
+				}
+				select {
+				case <-call.Done():
+					if !tc.finished {
+						t.Errorf("the call is over")
+					}
+				default:
+					if tc.finished {
+						t.Errorf("a call that hung up during detection must be over")
+					}
+				}
+				if _, err := call.Close(h.ctx()); err != nil {
+					t.Errorf("close: %v", err)
+				}
+				h.stop()
+			})
+		}
+		t.Run("refused without a context", func(t *testing.T) {
+			h := start(t, nil)
+			_, _, err := h.client.Dial(h.ctx(), ivr.DialRequest{To: "PJSIP/1@trunk", AMD: true})
+			if survey.ErrorCodeOf(err) != survey.EInvalid || !strings.Contains(err.Error(), "amd_context") {
+				t.Errorf("dial with AMD and no ari.amd_context: %v, want EInvalid naming amd_context", err)
+			}
+		})
+	})
 	// The dialer gives up just as the callee answers: the StasisStart
 	// comes while the hangup is on its way. The call is hung up, nobody
 	// is surveyed, and shutdown does not wait for a call nobody runs.

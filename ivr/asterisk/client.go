@@ -369,6 +369,10 @@ func (c *Client) stasisStart(ctx context.Context, ev event) {
 		return
 	}
 	d := c.dials[ev.Channel]
+	if d != nil && d.detecting(ev) {
+		c.mu.Unlock()
+		return
+	}
 	info := callInfo(ev)
 	log := c.log.With("call_id", info.Context.CallID, "channel", ev.Channel)
 	cl := newCall(c, ev.Channel, log)

@@ -72,6 +72,12 @@ type Options struct {
 	// can reach; the default, 127.0.0.1, suits an Asterisk on the same
 	// host.
 	MediaAddress string `yaml:"media_address"`
+	// AMDContext is the dialplan context a dialed call that asks for
+	// answering-machine detection is sent to once answered (extension s,
+	// priority 1). It must run AMD() and return the channel with
+	// Stasis(${CANVASS_APP},${CANVASS_ARGS},amd=${AMDSTATUS},amd_cause=${AMDCAUSE});
+	// Canvass sets both variables when it dials. "" refuses such dials.
+	AMDContext string `yaml:"amd_context"`
 }
 
 // Environment variables the adapter's settings come from; config.Load reads
@@ -81,6 +87,9 @@ const (
 	EnvUser     = "CANVASS_ARI_USER"
 	EnvPassword = "CANVASS_ARI_PASSWORD"
 	EnvApp      = "CANVASS_ARI_APP"
+	// EnvAMDContext names the dialplan context of answering-machine
+	// detection (Options.AMDContext).
+	EnvAMDContext = "CANVASS_ARI_AMD_CONTEXT"
 )
 
 // DefaultOptions leave the adapter disabled (no URL) with sensible values
@@ -154,5 +163,11 @@ func (o Options) Validate() error {
 	if a, err := netip.ParseAddr(o.MediaAddress); err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
 		bad("media_address", "%q must be one IP address of this host that Asterisk can reach, such as 127.0.0.1 (not 0.0.0.0: Asterisk is told where to send)", o.MediaAddress)
 	}
+	if o.AMDContext != "" && !dialplanName.MatchString(o.AMDContext) {
+		bad("amd_context", "%q must be a dialplan context name: letters, digits, '_', '.' or '-'", o.AMDContext)
+	}
 	return errors.Join(errs...)
 }
+
+// dialplanName is a context name that needs no quoting in a REST query.
+var dialplanName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,79}$`)

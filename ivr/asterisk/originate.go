@@ -63,7 +63,27 @@ type dial struct {
 	causeText string
 	answer    *call
 	closed    bool // Dial has returned: nobody will take an answer
+
+	// Answering-machine detection (Options.AMDContext): the answered
+	// channel's first StasisStart is held back, Dial sends the channel to
+	// the AMD context, and the second StasisStart, with the verdict in its
+	// arguments, is the answer.
+	wantAMD   bool
+	amd       amdState
+	upAt      time.Time // the first StasisStart, when detecting
+	amdStatus string    // AMDSTATUS: HUMAN, MACHINE, NOTSURE
+	amdCause  string    // AMDCAUSE
 }
+
+// amdState is where a dial is in answering-machine detection.
+type amdState int
+
+const (
+	amdNone      amdState = iota // not asked for, or the channel has not answered
+	amdAnswered                  // the channel answered: Dial sends it to the AMD context
+	amdDetecting                 // in the AMD context: the verdict comes with its StasisStart
+	amdDone                      // the verdict came, or the channel ended
+)
 
 func (d *dial) signal() {
 	select {
@@ -95,6 +115,46 @@ func (d *dial) event(ev event) {
 		return
 	}
 	d.signal()
+}
+
+// detecting reports whether a StasisStart of the dial's channel is its
+// answer before detection, which Dial takes and sends to the AMD context.
+// The StasisStart back from that context carries the verdict, kept for
+// Dial; it is the answer.
+func (d *dial) detecting(ev event) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.closed || !d.wantAMD:
+		return false
+	case d.amd == amdNone:
+		d.amd, d.upAt = amdAnswered, time.Now()
+		d.signal()
+		return true
+	case d.amd == amdDetecting:
+		d.amd = amdDone
+		for _, arg := range ev.Args {
+			k, v, _ := strings.Cut(arg, "=")
+			switch strings.TrimSpace(k) {
+			case "amd":
+				d.amdStatus = strings.ToUpper(strings.TrimSpace(v))
+			case "amd_cause":
+				d.amdCause = strings.TrimSpace(v)
+			}
+		}
+	}
+	return false
+}
+
+// verdict is the dial result's AMD verdict for Asterisk's AMDSTATUS.
+func verdict(status string) ivr.AMDVerdict {
+	switch status {
+	case "HUMAN":
+		return ivr.AMDHuman
+	case "MACHINE":
+		return ivr.AMDMachine
+	}
+	return ivr.AMDNotSure
 }
 
 // answered hands the answered call to Dial, or reports that Dial has
@@ -136,7 +196,10 @@ func (c *Client) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, failed, fmt.Errorf("dial: channel id: %w", err)
 	}
-	d := &dial{id: "canvass-" + hex.EncodeToString(b[:]), notify: make(chan struct{}, 1)}
+	if r.AMD && c.opts.AMDContext == "" {
+		return nil, failed, survey.Errorf(survey.EInvalid, "answering-machine detection over Asterisk needs ari.amd_context (%s): a dialplan context that runs AMD() and returns to Stasis, see the README", EnvAMDContext)
+	}
+	d := &dial{id: "canvass-" + hex.EncodeToString(b[:]), notify: make(chan struct{}, 1), wantAMD: r.AMD}
 	log := c.log.With("channel", d.id, "endpoint", r.To)
 	if r.CaseID != 0 {
 		log = log.With("case_id", r.CaseID, "attempt_id", r.AttemptID)
@@ -163,9 +226,19 @@ func (c *Client) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 	if r.CallerID != "" {
 		q.Set("callerId", r.CallerID)
 	}
+	vars := r.Variables
+	if r.AMD {
+		// The AMD context returns the channel with
+		// Stasis(${CANVASS_APP},${CANVASS_ARGS},amd=${AMDSTATUS},amd_cause=${AMDCAUSE}).
+		vars = make(map[string]string, len(r.Variables)+2)
+		for k, v := range r.Variables {
+			vars[k] = v
+		}
+		vars["CANVASS_APP"], vars["CANVASS_ARGS"] = c.opts.App, dialArgs(r, d.id)
+	}
 	var body any
-	if len(r.Variables) > 0 {
-		body = map[string]any{"variables": r.Variables}
+	if len(vars) > 0 {
+		body = map[string]any{"variables": vars}
 	}
 	start := time.Now()
 	res := ivr.DialResult{CallID: d.id}
@@ -183,24 +256,63 @@ func (c *Client) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 		return nil, res, fmt.Errorf("dial %s: %w", r.To, err)
 	}
 	log.Info("originated")
+	var verdictDue <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			c.abandon(ctx, d, log)
 			res.Outcome, res.RingTime = survey.DialCancelled, time.Since(start)
 			return nil, res, ctx.Err()
+		case <-verdictDue:
+			log.Error("no AMD verdict came back from the dialplan; hanging up (check that ari.amd_context runs AMD() then Stasis as the README shows)", "context", c.opts.AMDContext)
+			c.abandon(ctx, d, log)
+			res.Outcome = survey.DialTechnical
+			return nil, res, fmt.Errorf("dial %s: no AMD verdict from context %s within %s", r.To, c.opts.AMDContext, amdVerdictWait)
 		case <-d.notify:
 		}
 		d.mu.Lock()
-		cl, gone := d.answer, d.gone
+		cl, gone, state, upAt := d.answer, d.gone, d.amd, d.upAt
 		res.Rang, res.Q850Cause, res.Reason = d.rang, d.cause, d.causeText
 		status := d.status
+		amdStatus, amdCause := d.amdStatus, d.amdCause
+		if state == amdAnswered {
+			d.amd = amdDetecting
+		}
 		d.mu.Unlock()
-		res.RingTime = time.Since(start)
+		if state == amdAnswered {
+			res.RingTime = upAt.Sub(start)
+			if err := c.detect(ctx, d.id); err != nil {
+				log.Error("cannot send the answered call to the AMD context; hanging up", "context", c.opts.AMDContext, "err", err)
+				c.abandon(ctx, d, log)
+				res.Outcome = survey.DialTechnical
+				return nil, res, fmt.Errorf("dial %s: AMD: %w", r.To, err)
+			}
+			t := time.NewTimer(amdVerdictWait)
+			defer t.Stop()
+			verdictDue = t.C
+			continue
+		}
+		if upAt.IsZero() {
+			res.RingTime = time.Since(start)
+		}
 		if cl != nil {
 			res.Outcome = survey.DialAnswered
+			answered := time.Now()
+			if d.wantAMD {
+				answered = upAt
+				res.AMD, res.AMDCause, res.AMDTime = verdict(amdStatus), amdCause, time.Since(upAt)
+				cl.log.Info("AMD", "verdict", res.AMD, "cause", res.AMDCause, "after", res.AMDTime.Round(time.Millisecond))
+			}
 			cl.log.Info("originated call answered")
-			return &dialed{call: cl, answered: time.Now()}, res, nil
+			return &dialed{call: cl, answered: answered}, res, nil
+		}
+		if gone && !upAt.IsZero() {
+			// Answered, then hung up during the detection: as ivr/sipua,
+			// an answered call that has already ended, verdict notsure.
+			res.Outcome = survey.DialAnswered
+			res.AMD, res.AMDCause, res.AMDTime = ivr.AMDNotSure, "HANGUP", time.Since(upAt)
+			log.Info("call hung up during AMD", "q850_cause", res.Q850Cause)
+			return &dialed{call: c.endedCall(d.id, log, res.Q850Cause, res.Reason), answered: upAt}, res, nil
 		}
 		if gone {
 			res.Outcome = outcomeOf(res.Q850Cause, status)
@@ -208,6 +320,33 @@ func (c *Client) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 			return nil, res, nil
 		}
 	}
+}
+
+// amdVerdictWait bounds the wait for the AMD context's verdict: app_amd
+// concludes within its total_analysis_time (5 s by default).
+const amdVerdictWait = 15 * time.Second
+
+// detect sends an answered channel to the AMD context, following its
+// events there (an application stops hearing of a channel that leaves it).
+func (c *Client) detect(ctx context.Context, id string) error {
+	sub := url.Values{"eventSource": {"channel:" + id}}
+	if err := c.rest.do(ctx, http.MethodPost, "/applications/"+esc(c.opts.App)+"/subscription", sub, nil, nil); err != nil {
+		return fmt.Errorf("subscribe to the channel: %w", err)
+	}
+	q := url.Values{"context": {c.opts.AMDContext}, "extension": {"s"}, "priority": {"1"}}
+	return c.rest.do(ctx, http.MethodPost, "/channels/"+esc(id)+"/continue", q, nil, nil)
+}
+
+// endedCall is the call of an answered channel that ended before Dial
+// could return it, for whoever dialed to find over and Close.
+func (c *Client) endedCall(id string, log *slog.Logger, cause int, text string) *call {
+	cl := newCall(c, id, log)
+	c.mu.Lock()
+	c.live[id] = cl
+	c.calls.Add(1)
+	c.mu.Unlock()
+	cl.hungUp(cause, text)
+	return cl
 }
 
 // dialed is an answered originated channel, until its Close.

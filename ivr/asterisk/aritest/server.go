@@ -102,6 +102,11 @@ type Server struct {
 	// with the new channel's id; it decides the call's fate with Answer,
 	// Ring and Unanswered.
 	OnOriginate func(id string)
+	// OnContinue, when set, is called (in its own goroutine) after a POST
+	// /channels/{id}/continue with the id and the context asked for; the
+	// channel stays, outside the application, for Return or HangUp, as a
+	// dialplan that runs AMD() and then Stasis() again keeps it.
+	OnContinue func(id, context string)
 
 	hs   *httptest.Server
 	tmpl map[string]json.RawMessage
@@ -487,6 +492,19 @@ func (s *Server) Answer(id string) {
 	s.channelEvent("StasisStart", ch, func(m map[string]any) { m["args"] = ch.args })
 }
 
+// Return brings a channel the dialplan has (OnContinue) back into the
+// application with args, as Stasis(app,args…) does.
+func (s *Server) Return(id string, args ...string) {
+	ch := s.channel(id)
+	if ch == nil {
+		return
+	}
+	s.mu.Lock()
+	ch.outside, ch.args = false, args
+	s.mu.Unlock()
+	s.channelEvent("StasisStart", ch, func(m map[string]any) { m["args"] = args })
+}
+
 // Unanswered ends an originated channel that never answered, with a Q.850
 // cause (17 busy, 19 no answer…): Dial events and ChannelDestroyed, no
 // StasisStart.
@@ -702,7 +720,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "POST" && len(seg) == 3 && seg[0] == "channels" && seg[2] == "continue":
 		s.mu.Lock()
 		ch := s.channels[seg[1]]
-		delete(s.channels, seg[1]) // it left the application
+		if s.OnContinue == nil {
+			delete(s.channels, seg[1]) // it left the application
+		} else if ch != nil {
+			ch.outside = true
+		}
 		s.mu.Unlock()
 		if ch == nil {
 			notFound("Channel")
@@ -710,6 +732,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.reply(w, r, p, http.StatusNoContent, nil)
 		s.channelEvent("StasisEnd", ch, nil)
+		if s.OnContinue != nil {
+			go s.OnContinue(ch.id, q.Get("context"))
+		}
+	case r.Method == "POST" && len(seg) == 3 && seg[0] == "applications" && seg[2] == "subscription":
+		if seg[1] != s.App {
+			notFound("Application")
+			return
+		}
+		s.reply(w, r, p, http.StatusOK, map[string]any{"name": s.App})
 	case r.Method == "POST" && len(seg) == 3 && seg[0] == "events" && seg[1] == "user":
 		if q.Get("application") != s.App {
 			s.reply(w, r, p, http.StatusNotFound, map[string]string{"message": "Application not found"})
