@@ -177,6 +177,9 @@ type Console struct {
 	// interviewers use another phone and record what happened.
 	Phones Phones
 	Phone  PhoneOptions
+	// Keypads hand an interviewer's respondent to the keypad (mixed
+	// mode); nil: interviewers cannot.
+	Keypads Keypads
 }
 
 // console is the server's console state.

@@ -263,7 +263,7 @@ func (d *campaignFormData) keep(f url.Values) {
 	d.Values["record_calls"] = f.Get("record_calls")
 	d.Values["no_resume"] = f.Get("no_resume")
 	for _, k := range []string{"name", "max_attempts", "status", "e", "kind", "dial_mode", "auto_dial_seconds",
-		"calls_per_second", "max_lines", "target_completes", "ring_seconds", "amd", "machine_message", "abandon_message", "abandon_budget", "slices"} {
+		"calls_per_second", "max_lines", "target_completes", "ring_seconds", "amd", "machine_message", "abandon_message", "abandon_budget", "slices", "agent_key"} {
 		v := d.Values[k]
 		set(&v, k)
 		d.Values[k] = v
@@ -943,6 +943,7 @@ func parseDialing(f url.Values, m survey.CampaignMode, problems []string) (surve
 		}
 	}
 	d.NoResume = f.Get("no_resume") != ""
+	d.AgentKey = strings.TrimSpace(f.Get("agent_key"))
 	d.AMD, d.MachineMessage = survey.AMDPolicy(f.Get("amd")), strings.TrimSpace(f.Get("machine_message"))
 	d.AbandonMessage = strings.TrimSpace(f.Get("abandon_message"))
 	if text := strings.TrimSpace(f.Get("slices")); text != "" {
@@ -983,6 +984,7 @@ func dialingForm(v map[string]string, mode survey.DialMode, d survey.Dialing) {
 	if d.NoResume {
 		v["no_resume"] = "1"
 	}
+	v["agent_key"] = d.AgentKey
 	v["amd"], v["machine_message"] = string(d.AMD), d.MachineMessage
 	v["abandon_message"] = d.AbandonMessage
 	ss := d.Slices

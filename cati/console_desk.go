@@ -123,6 +123,10 @@ type questionView struct {
 	CanBack  bool             `json:"can_back"`
 	Number   int              `json:"number"` // 1-based position in the questionnaire
 	Of       int              `json:"of"`
+	// Keypad: the respondent can answer this question on the keypad
+	// (mixed mode): "can", or "marked" for a sensitive question
+	// (keypad: true); "" when not.
+	Keypad string `json:"keypad,omitempty"`
 }
 
 type optionView struct {
@@ -254,6 +258,9 @@ func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) 
 			s.deskCall(&v, u, d, iv)
 			if d.State == survey.DeskInterviewing {
 				v.Question = questionOf(iv)
+				if v.Question != nil && (s.console.Keypads == nil || s.phones == nil) {
+					v.Question.Keypad = ""
+				}
 			}
 			v.Outcome = rec.Status
 			if rec.Status == survey.StatusInProgress {
@@ -350,6 +357,12 @@ func questionOf(iv *survey.Interview) *questionView {
 	}
 	q := iv.Questionnaire()
 	v := &questionView{ID: qq.ID, Type: string(qq.Type), Text: iv.Text(qq), Required: qq.Required, Of: len(q.Questions)}
+	if _, _, ok := qq.Keypad(); ok && q.HasMode(survey.ModeIVR) {
+		v.Keypad = "can"
+		if qq.KeypadInCATI {
+			v.Keypad = "marked"
+		}
+	}
 	for i, x := range q.Questions {
 		if x.ID == qq.ID {
 			v.Number = i + 1
@@ -407,7 +420,8 @@ func lastCase(e survey.Event) *lastCaseView {
 
 // dialerOf is how the calls of the interviewer's running campaigns come
 // to them: predictive or progressive when one is dialed so (predictive
-// first), else "".
+// first), mixed when a keypad campaign hands them its respondents who ask
+// for an interviewer, else "".
 func (s *Server) dialerOf(ctx context.Context, id survey.UserID) (string, error) {
 	cs, err := s.console.Campaigns.Campaigns(ctx)
 	if err != nil {
@@ -415,11 +429,17 @@ func (s *Server) dialerOf(ctx context.Context, id survey.UserID) (string, error)
 	}
 	mode := ""
 	for _, c := range cs {
-		if c.Status != survey.CampaignRunning || c.Mode != survey.CampaignCATI || !slices.Contains(c.Interviewers, id) {
+		if c.Status != survey.CampaignRunning || !slices.Contains(c.Interviewers, id) {
 			continue
 		}
 		st, err := c.DecodeSettings()
 		if err != nil {
+			continue
+		}
+		if c.Mode == survey.CampaignIVR {
+			if st.Dialing.AgentKey != "" && mode == "" {
+				mode = "mixed"
+			}
 			continue
 		}
 		switch st.Dialing.Mode {

@@ -244,9 +244,9 @@ func (ds *Desks) Step(ctx context.Context, u survey.User, caseID survey.CaseID, 
 			return survey.Errorf(survey.EInvalid, "this is the first question")
 		}
 	case "skip":
-		a, cleared, err = iv.Skip(survey.Paradata{DurationMillis: st.Millis})
+		a, cleared, err = iv.Skip(survey.Paradata{DurationMillis: st.Millis, Mode: survey.ModeCATI})
 	default:
-		a, cleared, err = iv.Answer(st.Value, survey.Paradata{DurationMillis: st.Millis})
+		a, cleared, err = iv.Answer(st.Value, survey.Paradata{DurationMillis: st.Millis, Mode: survey.ModeCATI})
 	}
 	if err != nil {
 		return err // EInvalid: nothing was stored

@@ -110,7 +110,7 @@ func (r monitorReq) validate() error {
 // phoneTypes are the phone's client messages: the envelope type → handled
 // without a desk refresh.
 var phoneTypes = map[string]bool{"rtc_offer": true, "call_hangup": true, "call_mute": true, "call_hold": true,
-	"call_digits": true, "monitor": true}
+	"call_digits": true, "monitor": true, "call_keypad": true}
 
 // errNoPhones answers phone requests on a server with no phone.
 var errNoPhones = survey.Errorf(survey.EConflict, "this server has no browser phone (webrtc.listen is not set): use a separate phone and record the outcome")
@@ -144,6 +144,8 @@ func (c *wsConn) phone(ctx context.Context, typ, id string, req request) {
 		err = ph.Digits(ctx, c.user.ID, r.Digits)
 	case *monitorReq:
 		err = c.s.monitor(ctx, c.user, r)
+	case *keypadReq:
+		err = c.s.keypad(ctx, c.user, r)
 	case *emptyReq: // call_hangup
 		err = ph.Hangup(c.user.ID)
 	}
@@ -190,6 +192,7 @@ type callView struct {
 	EndedAt      *time.Time         `json:"ended_at,omitempty"`
 	Muted        bool               `json:"muted"`
 	Held         bool               `json:"held"`
+	Keypad       bool               `json:"keypad,omitempty"` // the respondent is answering on the keypad
 	Recording    string             `json:"recording,omitempty"`
 	Monitor      survey.MonitorMode `json:"monitor,omitempty"`
 	SupervisorID survey.UserID      `json:"supervisor_id,omitempty"`
@@ -199,7 +202,7 @@ type callView struct {
 func (s *Server) callView(ev survey.CallEvent) callView {
 	v := callView{UserID: ev.User, CaseID: ev.CaseID, AttemptID: ev.AttemptID, State: ev.State, Outcome: ev.Outcome,
 		SIPStatus: ev.SIPStatus, Q850Cause: ev.Q850Cause, Reason: ev.Reason, HungUpBy: ev.HungUpBy,
-		StartedAt: ev.StartedAt.UTC(), Muted: ev.Muted, Held: ev.Held, Recording: ev.Recording,
+		StartedAt: ev.StartedAt.UTC(), Muted: ev.Muted, Held: ev.Held, Keypad: ev.Keypad, Recording: ev.Recording,
 		Monitor: ev.Monitor, SupervisorID: ev.Supervisor, Seq: s.callSeq.Add(1)}
 	if !ev.AnsweredAt.IsZero() {
 		t := ev.AnsweredAt.UTC()

@@ -179,6 +179,7 @@ var clientTypes = map[string]messageType{
 	"call_mute":   {interviewers, func() request { return &toggleReq{} }},
 	"call_hold":   {interviewers, func() request { return &toggleReq{} }},
 	"call_digits": {interviewers, func() request { return &digitsReq{} }},
+	"call_keypad": {interviewers, func() request { return &keypadReq{} }},
 	"monitor":     {supervisors, func() request { return &monitorReq{} }},
 }
 

@@ -62,6 +62,9 @@ type Call struct {
 	// gets; MachineMessage is what it is told (survey.AMDMessage).
 	AMD            survey.AMDPolicy
 	MachineMessage string
+	// AgentKey is the campaign's mixed mode (survey.Dialing.AgentKey): a
+	// respondent who presses it is handed to a free interviewer.
+	AgentKey string
 }
 
 // Result is how a keypad call went.
@@ -71,6 +74,9 @@ type Result struct {
 	// Status is how the interview ended: "" when none ran;
 	// survey.StatusInProgress when it was kept for the call back.
 	Status survey.Status
+	// Handed: the respondent pressed the agent key and an interviewer
+	// took the call; their wrap-up settles the case, not the dialer.
+	Handed bool
 }
 
 // Originator places keypad calls and runs the questionnaire on the
@@ -424,14 +430,18 @@ func (r *Runner) place(ctx context.Context, k *campaign, j survey.DialJob) {
 	log := r.log.With("campaign", k.c.Name, "case_id", j.Case, "attempt_id", j.Attempt)
 	r.mu.Lock()
 	c := Call{Job: j, Ring: k.dialing.Ring(), Keep: !k.dialing.NoResume && !j.LastAttempt(),
-		AMD: k.dialing.AMD, MachineMessage: k.dialing.MachineMessage}
+		AMD: k.dialing.AMD, MachineMessage: k.dialing.MachineMessage, AgentKey: k.dialing.AgentKey}
 	camp := k.c
 	r.mu.Unlock()
 	res, err := r.orig.Survey(ctx, c)
 	if err != nil && ctx.Err() == nil {
 		log.Warn("keypad call", "err", err, "outcome", res.Signal)
 	}
-	r.settle(ctx, log, camp, j, res, "")
+	if res.Handed {
+		log.Info("keypad respondent handed to an interviewer; their wrap-up settles the case")
+	} else {
+		r.settle(ctx, log, camp, j, res, "")
+	}
 	r.mu.Lock()
 	k.up--
 	k.dials++

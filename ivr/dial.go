@@ -107,6 +107,10 @@ type DialResult struct {
 	// first), and AMDTime the audio heard until the verdict.
 	AMDCause string
 	AMDTime  time.Duration
+	// Transferred: Engine.Survey handed the answered call to an
+	// interviewer (CallInfo.Transfer), who now has it and the interview in
+	// progress; TalkTime is then unknown to the caller.
+	Transferred bool
 }
 
 // Call is an answered call returned by Dial. It is the call's Media, so
@@ -152,6 +156,14 @@ type Dialer interface {
 // and hangs up.
 func (e *Engine) Survey(ctx context.Context, d Dialer, r DialRequest, info CallInfo) (DialResult, survey.Status, error) {
 	info.CaseID, info.AttemptID = r.CaseID, r.AttemptID
+	handed := false
+	if tr := info.Transfer; tr != nil {
+		info.Transfer = func(ctx context.Context, c Call, id survey.InterviewID) (bool, error) {
+			ok, err := tr(ctx, c, id)
+			handed = handed || ok
+			return ok, err
+		}
+	}
 	sess, err := e.Prepare(ctx, info)
 	if err != nil {
 		return DialResult{Outcome: survey.DialTechnical}, "", fmt.Errorf("dial %s: %w", r.To, err)
@@ -164,6 +176,11 @@ func (e *Engine) Survey(ctx context.Context, d Dialer, r DialRequest, info CallI
 		return e.machine(ctx, call, res, info)
 	}
 	status, err := sess.Run(ctx, call)
+	if handed {
+		// The call is the interviewer's now, to carry and close.
+		res.Transferred = true
+		return res, survey.StatusInProgress, err
+	}
 	if errors.Is(err, ErrHangup) {
 		err = nil
 	}

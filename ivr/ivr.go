@@ -173,24 +173,44 @@ const saveTimeout = 10 * time.Second
 // arrived and nothing was answered: then it was no interview, the store
 // keeps the call as an attempt, and the status is "".
 func (e *Engine) Run(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID) (survey.Status, error) {
-	return e.run(ctx, ch, iv, id, false)
+	return e.run(ctx, ch, iv, id, handover{})
 }
 
-// run is Run; keep leaves an interview the caller hung up on in progress
-// (CallInfo.Keep) and then reports survey.StatusInProgress.
-func (e *Engine) run(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID, keep bool) (survey.Status, error) {
+// handover is what a call's interview may do besides ending: keep leaves
+// an interview the caller hung up on in progress (CallInfo.Keep); key and
+// transfer hand the call to an interviewer (CallInfo.AgentKey, Transfer).
+type handover struct {
+	keep     bool
+	key      string
+	transfer func(ctx context.Context, id survey.InterviewID) (bool, error)
+}
+
+// causeTransferred is walk's cause when an interviewer took the call.
+const causeTransferred = "transferred"
+
+// errAgentKey is ask's report that the caller pressed the agent key.
+var errAgentKey = errors.New("the caller asked for an interviewer")
+
+// run is Run with h; a kept or transferred interview stays in progress,
+// and run then reports survey.StatusInProgress.
+func (e *Engine) run(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID, h handover) (survey.Status, error) {
 	callCtx, cancel := context.WithTimeout(ctx, e.opts.MaxCallDuration)
 	defer cancel()
-	cause, err := e.walk(callCtx, ch, iv, id)
+	cause, err := e.walk(callCtx, ch, iv, id, h)
 	if err != nil && callCtx.Err() != nil && ctx.Err() == nil {
 		cause, err = "max_call_duration", nil
 	}
-	return e.finish(ctx, ch, iv, id, keep, cause, err)
+	return e.finish(ctx, ch, iv, id, h, cause, err)
 }
 
 // finish records how the interview ended: cause and err are walk's.
-func (e *Engine) finish(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID, keep bool, cause string, err error) (survey.Status, error) {
+func (e *Engine) finish(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID, h handover, cause string, err error) (survey.Status, error) {
 	log := e.log.With("interview_id", id, "questionnaire", iv.Questionnaire().ID)
+	if cause == causeTransferred && err == nil {
+		log.Info("call handed to an interviewer; the interview goes on in the console")
+		return survey.StatusInProgress, nil
+	}
+	keep := h.keep
 	last := ""
 	if qq := iv.Current(); qq != nil {
 		last = qq.ID
@@ -247,7 +267,7 @@ func (e *Engine) finish(ctx context.Context, ch Channel, iv *survey.Interview, i
 }
 
 // walk asks every relevant question; it returns the cause of a normal end.
-func (e *Engine) walk(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID) (string, error) {
+func (e *Engine) walk(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID, h handover) (string, error) {
 	lang := iv.Language()
 	if text := iv.Intro(); text != "" {
 		if err := ch.Say(ctx, Prompt{Questionnaire: iv.Questionnaire().ID, ID: "intro", Text: text, Language: lang}); err != nil {
@@ -255,7 +275,17 @@ func (e *Engine) walk(ctx context.Context, ch Channel, iv *survey.Interview, id 
 		}
 	}
 	for qq := iv.Current(); qq != nil; qq = iv.Current() {
-		answer, cleared, err := e.ask(ctx, ch, iv, qq)
+		answer, cleared, err := e.ask(ctx, ch, iv, qq, h.key)
+		if errors.Is(err, errAgentKey) {
+			handed, err := e.transfer(ctx, ch, iv, id, h)
+			if err != nil {
+				return "", err
+			}
+			if handed {
+				return causeTransferred, nil
+			}
+			continue // the same question again
+		}
 		if err != nil {
 			return "", err
 		}
@@ -267,6 +297,7 @@ func (e *Engine) walk(ctx context.Context, ch Channel, iv *survey.Interview, id 
 		}
 		// An answer given is stored even if the call ends (shutdown, the
 		// longest call) at this very moment: Run then counts it.
+		answer.Paradata.Mode = survey.ModeIVR
 		sctx, done := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 		if answer != nil {
 			if err := e.store.SaveAnswer(sctx, id, *answer, cleared...); err != nil {
@@ -287,10 +318,31 @@ func (e *Engine) walk(ctx context.Context, ch Channel, iv *survey.Interview, id 
 	return "completed", nil
 }
 
+// transfer asks h for an interviewer to take the call, telling the caller
+// to hold, and that the survey goes on when nobody took it.
+func (e *Engine) transfer(ctx context.Context, ch Channel, iv *survey.Interview, id survey.InterviewID, h handover) (bool, error) {
+	lang := iv.Language()
+	if err := ch.Say(ctx, Prompt{ID: prompts.PhraseTransfer, Text: phrase(lang, prompts.PhraseTransfer), Language: lang}); err != nil {
+		return false, err
+	}
+	handed, err := h.transfer(ctx, id)
+	if err != nil {
+		e.log.Warn("hand the call to an interviewer", "interview_id", id, "err", err)
+	}
+	if handed {
+		return true, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	return false, ch.Say(ctx, Prompt{ID: prompts.PhraseNoAgent, Text: phrase(lang, prompts.PhraseNoAgent), Language: lang})
+}
+
 // ask puts one question to the caller, with reprompts, and records the
 // result in iv. It returns nil, nil, nil when a required question got no
-// valid answer after every attempt.
-func (e *Engine) ask(ctx context.Context, ch Channel, iv *survey.Interview, qq *survey.Question) (*survey.Answer, []string, error) {
+// valid answer after every attempt, and errAgentKey when the caller
+// pressed agentKey ("" for none) alone where it is no answer.
+func (e *Engine) ask(ctx context.Context, ch Channel, iv *survey.Interview, qq *survey.Question, agentKey string) (*survey.Answer, []string, error) {
 	lang := iv.Language()
 	prompt := Prompt{Questionnaire: iv.Questionnaire().ID, ID: qq.ID, Text: iv.Text(qq), Language: lang}
 	switch qq.Type {
@@ -347,6 +399,9 @@ func (e *Engine) ask(ctx context.Context, ch Channel, iv *survey.Interview, qq *
 			continue
 		}
 		v, perr := qq.ParseKeys(in.Digits)
+		if perr != nil && agentKey != "" && in.Digits == agentKey {
+			return nil, nil, errAgentKey
+		}
 		if perr == nil {
 			pd.DurationMillis = e.now().Sub(pd.PromptStart).Milliseconds()
 			a, cleared, err := iv.Answer(v, pd)

@@ -48,6 +48,16 @@ type CallInfo struct {
 	// interview is started for a machine that is not surveyed.
 	OnMachine string
 	Message   string
+	// AgentKey is mixed mode: pressed alone on a question it does not
+	// answer, it asks Transfer to hand the call to an interviewer. "" is
+	// off.
+	AgentKey string
+	// Transfer hands call, whose interview id is in progress, to a free
+	// interviewer and reports whether one took it: the call is then
+	// theirs, and the engine lets go of it, the interview still in
+	// progress. Otherwise the keypad survey goes on. Only a dialed call
+	// (Engine.Survey) can be handed over.
+	Transfer func(ctx context.Context, call Call, id survey.InterviewID) (bool, error)
 }
 
 // Resumer is the store of an engine that resumes interviews on a call
@@ -99,6 +109,11 @@ func (s *Session) Questionnaire() *survey.Questionnaire { return s.q }
 // A caller who hangs up during the language menu leaves no interview.
 func (s *Session) Run(ctx context.Context, m Media) (survey.Status, error) {
 	ch := NewCall(m, s.e.now)
+	h := handover{keep: s.info.Keep}
+	if c, ok := m.(Call); ok && s.info.AgentKey != "" && s.info.Transfer != nil {
+		h.key = s.info.AgentKey
+		h.transfer = func(ctx context.Context, id survey.InterviewID) (bool, error) { return s.info.Transfer(ctx, c, id) }
+	}
 	if s.info.Resume != 0 {
 		iv, id, ok, err := s.resume(ctx)
 		if err != nil {
@@ -107,9 +122,9 @@ func (s *Session) Run(ctx context.Context, m Media) (survey.Status, error) {
 		}
 		if ok {
 			if err := s.e.welcomeBack(ctx, ch, iv); err != nil {
-				return s.e.finish(ctx, ch, iv, id, s.info.Keep, "", err)
+				return s.e.finish(ctx, ch, iv, id, h, "", err)
 			}
-			return s.e.run(ctx, ch, iv, id, s.info.Keep)
+			return s.e.run(ctx, ch, iv, id, h)
 		}
 	}
 	lang := s.info.Language
@@ -133,7 +148,7 @@ func (s *Session) Run(ctx context.Context, m Media) (survey.Status, error) {
 		s.e.apologize(ctx, ch, lang)
 		return "", fmt.Errorf("start interview: %w", err)
 	}
-	return s.e.run(ctx, ch, iv, id, s.info.Keep)
+	return s.e.run(ctx, ch, iv, id, h)
 }
 
 // resume loads the case's interview in progress at the version it is

@@ -52,6 +52,13 @@ const (
 	// PhraseResume greets a respondent called back to finish a keypad
 	// interview; {question} and {questions} are filled in.
 	PhraseResume = "resume"
+	// PhraseTransfer is said to a respondent who pressed the agent key
+	// (mixed mode) while a free interviewer is found; PhraseNoAgent when
+	// none is free in time and the keypad goes on; PhraseHandBack when the
+	// keypad part an interviewer asked for is done.
+	PhraseTransfer = "transfer"
+	PhraseNoAgent  = "no_agent"
+	PhraseHandBack = "hand_back"
 )
 
 // phrases are the stock phrases by language and id.
@@ -59,25 +66,39 @@ func phrases() map[string]map[string]string {
 	return map[string]map[string]string{
 		"en": {PhraseNoInput: "Sorry, I did not hear your answer.", PhraseNoMatch: "Sorry, that is not a valid answer.",
 			PhraseLanguageMenu: "For English, press %d.", PhraseApology: "Sorry, this survey is not available. Goodbye.",
-			PhraseResume: "Welcome back. We were at question {question} of {questions}; let us continue."},
+			PhraseResume:   "Welcome back. We were at question {question} of {questions}; let us continue.",
+			PhraseTransfer: "Please hold: an interviewer will take your call.", PhraseNoAgent: "Sorry, nobody is free to take your call right now; let us continue.",
+			PhraseHandBack: "Thank you. Your interviewer is back with you."},
 		"fr": {PhraseNoInput: "Désolé, je n'ai pas entendu votre réponse.", PhraseNoMatch: "Désolé, cette réponse n'est pas valable.",
 			PhraseLanguageMenu: "Pour le français, appuyez sur le %d.", PhraseApology: "Désolé, ce questionnaire n'est pas disponible. Au revoir.",
-			PhraseResume: "Bon retour. Nous en étions à la question {question} sur {questions}; continuons."},
+			PhraseResume:   "Bon retour. Nous en étions à la question {question} sur {questions}; continuons.",
+			PhraseTransfer: "Veuillez patienter : un enquêteur va prendre votre appel.", PhraseNoAgent: "Désolé, personne n'est disponible pour le moment ; continuons.",
+			PhraseHandBack: "Merci. Votre enquêteur reprend avec vous."},
 		"es": {PhraseNoInput: "Lo siento, no escuché su respuesta.", PhraseNoMatch: "Lo siento, esa respuesta no es válida.",
 			PhraseLanguageMenu: "Para español, oprima el %d.", PhraseApology: "Lo siento, esta encuesta no está disponible. Adiós.",
-			PhraseResume: "Bienvenido de nuevo. Estábamos en la pregunta {question} de {questions}; continuemos."},
+			PhraseResume:   "Bienvenido de nuevo. Estábamos en la pregunta {question} de {questions}; continuemos.",
+			PhraseTransfer: "Por favor, espere: un entrevistador atenderá su llamada.", PhraseNoAgent: "Lo siento, no hay nadie disponible en este momento; continuemos.",
+			PhraseHandBack: "Gracias. Su entrevistador vuelve con usted."},
 		"de": {PhraseNoInput: "Entschuldigung, ich habe Ihre Antwort nicht gehört.", PhraseNoMatch: "Entschuldigung, diese Antwort ist nicht gültig.",
 			PhraseLanguageMenu: "Für Deutsch drücken Sie die %d.", PhraseApology: "Entschuldigung, diese Umfrage ist nicht verfügbar. Auf Wiederhören.",
-			PhraseResume: "Willkommen zurück. Wir waren bei Frage {question} von {questions}; machen wir weiter."},
+			PhraseResume:   "Willkommen zurück. Wir waren bei Frage {question} von {questions}; machen wir weiter.",
+			PhraseTransfer: "Bitte bleiben Sie dran: ein Interviewer übernimmt Ihren Anruf.", PhraseNoAgent: "Entschuldigung, gerade ist niemand frei; machen wir weiter.",
+			PhraseHandBack: "Danke. Ihr Interviewer ist wieder für Sie da."},
 		"nl": {PhraseNoInput: "Sorry, ik heb uw antwoord niet gehoord.", PhraseNoMatch: "Sorry, dat is geen geldig antwoord.",
 			PhraseLanguageMenu: "Voor Nederlands, druk op %d.", PhraseApology: "Sorry, deze enquête is niet beschikbaar. Tot ziens.",
-			PhraseResume: "Welkom terug. We waren bij vraag {question} van {questions}; we gaan verder."},
+			PhraseResume:   "Welkom terug. We waren bij vraag {question} van {questions}; we gaan verder.",
+			PhraseTransfer: "Een ogenblik: een interviewer neemt uw gesprek over.", PhraseNoAgent: "Sorry, er is nu niemand vrij; we gaan verder.",
+			PhraseHandBack: "Dank u. Uw interviewer is weer bij u."},
 		"it": {PhraseNoInput: "Mi scusi, non ho sentito la sua risposta.", PhraseNoMatch: "Mi scusi, questa risposta non è valida.",
 			PhraseLanguageMenu: "Per l'italiano, premere il %d.", PhraseApology: "Mi scusi, questo sondaggio non è disponibile. Arrivederci.",
-			PhraseResume: "Bentornato. Eravamo alla domanda {question} di {questions}; continuiamo."},
+			PhraseResume:   "Bentornato. Eravamo alla domanda {question} di {questions}; continuiamo.",
+			PhraseTransfer: "Resti in linea: un intervistatore prenderà la sua chiamata.", PhraseNoAgent: "Mi scusi, al momento nessuno è disponibile; continuiamo.",
+			PhraseHandBack: "Grazie. Il suo intervistatore è di nuovo con lei."},
 		"pt": {PhraseNoInput: "Desculpe, não ouvi a sua resposta.", PhraseNoMatch: "Desculpe, essa resposta não é válida.",
 			PhraseLanguageMenu: "Para português, pressione %d.", PhraseApology: "Desculpe, esta pesquisa não está disponível. Adeus.",
-			PhraseResume: "Bem-vindo de volta. Estávamos na pergunta {question} de {questions}; vamos continuar."},
+			PhraseResume:   "Bem-vindo de volta. Estávamos na pergunta {question} de {questions}; vamos continuar.",
+			PhraseTransfer: "Aguarde, por favor: um entrevistador vai atender a sua chamada.", PhraseNoAgent: "Desculpe, ninguém está disponível agora; vamos continuar.",
+			PhraseHandBack: "Obrigado. O seu entrevistador está de volta."},
 	}
 }
 

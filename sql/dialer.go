@@ -239,21 +239,23 @@ func (db *DB) ResumeInterview(ctx context.Context, id survey.InterviewID, attemp
 }
 
 // sqlDialSlots lists the interviewers the dialer may place a call for: idle
-// and assigned to a running progressive campaign, or on a case, not yet
-// dialed, of a running campaign that auto-dials previews.
+// and assigned to a running progressive or predictive campaign, or to a
+// running keypad campaign in mixed mode (an agent key), or on a case, not
+// yet dialed, of a running campaign that auto-dials previews.
 const sqlDialSlots = `
-SELECT d.user_id, u.name, d.state, d.since, 0::bigint, 0::bigint, 0, m.progressive, m.predictive
+SELECT d.user_id, u.name, d.state, d.since, 0::bigint, 0::bigint, 0, m.progressive, m.predictive, m.mixed
 FROM interviewer_desk d JOIN app_user u ON u.id = d.user_id AND NOT u.disabled
 CROSS JOIN LATERAL (
-    SELECT coalesce(bool_or(cp.settings->'dialing'->>'mode' = 'progressive'), false) AS progressive,
-           coalesce(bool_or(cp.settings->'dialing'->>'mode' = 'predictive'), false) AS predictive
+    SELECT coalesce(bool_or(cp.mode = 'cati' AND cp.settings->'dialing'->>'mode' = 'progressive'), false) AS progressive,
+           coalesce(bool_or(cp.mode = 'cati' AND cp.settings->'dialing'->>'mode' = 'predictive'), false) AS predictive,
+           coalesce(bool_or(cp.mode = 'ivr' AND coalesce(cp.settings->'dialing'->>'agent_key', '') <> ''), false) AS mixed
     FROM campaign_interviewer ci JOIN campaign cp ON cp.id = ci.campaign_id
-    WHERE ci.user_id = d.user_id AND cp.status = 'running' AND cp.mode = 'cati') m
-WHERE d.state = 'idle' AND (m.progressive OR m.predictive)
+    WHERE ci.user_id = d.user_id AND cp.status = 'running') m
+WHERE d.state = 'idle' AND (m.progressive OR m.predictive OR m.mixed)
 UNION ALL
 SELECT d.user_id, u.name, d.state, d.since, d.case_id, sc.campaign_id,
        coalesce((cp.settings->'dialing'->>'auto_dial_seconds')::int, 0),
-       coalesce(cp.settings->'dialing'->>'mode' = 'progressive', false), false
+       coalesce(cp.settings->'dialing'->>'mode' = 'progressive', false), false, false
 FROM interviewer_desk d JOIN app_user u ON u.id = d.user_id AND NOT u.disabled
 JOIN survey_case sc ON sc.id = d.case_id
 JOIN campaign cp ON cp.id = sc.campaign_id AND cp.status = 'running'
@@ -276,7 +278,7 @@ func (db *DB) DialSlots(ctx context.Context) ([]survey.AgentSlot, error) {
 				s    survey.AgentSlot
 				auto int
 			)
-			err := row.Scan(&s.User, &s.Name, &s.State, &s.Since, &s.Case, &s.Campaign, &auto, &s.Progressive, &s.Predictive)
+			err := row.Scan(&s.User, &s.Name, &s.State, &s.Since, &s.Case, &s.Campaign, &auto, &s.Progressive, &s.Predictive, &s.Mixed)
 			s.AutoDial = time.Duration(auto) * time.Second
 			return s, err
 		})

@@ -56,6 +56,9 @@ type Paradata struct {
 	BargeIn        bool      `json:"barge_in,omitempty"`     // a key cut the prompt short
 	DurationMillis int64     `json:"duration_ms,omitempty"`  // prompt start to answer
 	RecordingMS    int64     `json:"recording_ms,omitempty"` // length of a voice answer
+	// Mode is who asked: the keypad (ivr) or an interviewer (cati). In a
+	// mixed-mode interview it differs from question to question.
+	Mode Mode `json:"mode,omitempty"`
 }
 
 // Context is what the call or the case says about the interview: who handled

@@ -80,7 +80,16 @@ type Dialing struct {
 	// Slices are the parts of the respondent's week attempts rotate
 	// across; nil: DefaultSlices.
 	Slices Slices `json:"slices,omitempty"`
+	// AgentKey is mixed mode in a keypad campaign: a respondent who
+	// presses it (alone, on a question it does not answer) is handed to a
+	// free interviewer of the campaign, with the interview on their
+	// screen. "" is off.
+	AgentKey string `json:"agent_key,omitempty"`
 }
+
+// TransferWait is how long a respondent who pressed the agent key waits
+// for a free interviewer before the keypad survey goes on.
+const TransferWait = 30 * time.Second
 
 // RestAfterAbandon is how long a number that got an abandoned call is not
 // called again by the dialer (Ofcom: 72 h; an interviewer's own claim, with
@@ -188,6 +197,13 @@ func (d Dialing) Validate(m CampaignMode) error {
 	if len(d.MachineMessage) > 500 {
 		errs = append(errs, errors.New("machine message: at most 500 characters"))
 	}
+	switch {
+	case d.AgentKey == "":
+	case m != CampaignIVR:
+		errs = append(errs, errors.New("agent key: only a keypad campaign hands respondents to interviewers on a key; clear it"))
+	case len(d.AgentKey) != 1 || d.AgentKey[0] < '0' || d.AgentKey[0] > '9':
+		errs = append(errs, fmt.Errorf("agent key %q: use one digit, 0 to 9 (* repeats a question and # ends an entry)", Clip(d.AgentKey, 10)))
+	}
 	if len(d.Slices) > 0 {
 		if err := d.Slices.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("time slices: %w", err))
@@ -238,8 +254,9 @@ type AgentSlot struct {
 	// Progressive: the slot's campaign (an idle interviewer's: one of
 	// theirs) dials progressive, so a case on the desk is dialed at once.
 	// Predictive: an idle interviewer waits for a predictive campaign's
-	// calls.
-	Progressive, Predictive bool
+	// calls. Mixed: for the respondents of a keypad campaign who press its
+	// agent key.
+	Progressive, Predictive, Mixed bool
 }
 
 // DialStats is what predictive pacing knows of a campaign's recent dials.

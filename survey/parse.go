@@ -42,6 +42,7 @@ type rawQuestion struct {
 	Type       string      `yaml:"type"`
 	Text       yaml.Node   `yaml:"text"`
 	Required   bool        `yaml:"required"`
+	Keypad     bool        `yaml:"keypad"`
 	Min        *int64      `yaml:"min"`
 	Max        *int64      `yaml:"max"`
 	Labels     yaml.Node   `yaml:"labels"`
@@ -273,7 +274,7 @@ func (p *parser) question(n *yaml.Node) {
 		return
 	}
 	p.q.Questions[len(p.q.Questions)-1] = qq
-	qq.ID, qq.Type, qq.Required = r.ID, QuestionType(r.Type), r.Required
+	qq.ID, qq.Type, qq.Required, qq.KeypadInCATI = r.ID, QuestionType(r.Type), r.Required, r.Keypad
 	if err := validID(r.ID); err != nil {
 		p.addf(fieldLine(n, "id"), "question %v", err)
 	} else if _, dup := p.q.index[r.ID]; dup {
@@ -372,6 +373,14 @@ func (p *parser) question(n *yaml.Node) {
 	}
 	if p.q.HasMode(ModeIVR) && (qq.Type == TypeText || qq.Type == TypeMulti) {
 		p.addf(fieldLine(n, "type"), "%s: type %s cannot be answered on a keypad; use recording or choice, or set modes: [cati]", what, qq.Type)
+	}
+	if r.Keypad {
+		if _, _, ok := qq.Keypad(); !ok {
+			p.addf(fieldLine(n, "keypad"), "%s: keypad: a %s question cannot be answered on the keypad; use nps, scale, yes_no, choice or number", what, qq.Type)
+		}
+		if !p.q.HasMode(ModeIVR) || !p.q.HasMode(ModeCATI) {
+			p.addf(fieldLine(n, "keypad"), "%s: keypad: an interviewer hands a respondent to the keypad only in a questionnaire with modes [ivr, cati]", what)
+		}
 	}
 }
 

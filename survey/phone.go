@@ -84,6 +84,9 @@ type CallEvent struct {
 	EndedAt    time.Time // zero until ended
 	Muted      bool
 	Held       bool
+	// Keypad: the respondent is answering on the keypad (mixed mode);
+	// the interviewer does not hear them meanwhile.
+	Keypad     bool
 	Recording  string // the name of the call's recording, "" when not recorded
 	// Monitor is how a supervisor is on the call ("" when none), and
 	// Supervisor who.

@@ -75,6 +75,10 @@ type Question struct {
 	Text     Text
 	Line     int // in the source, for messages
 	Required bool
+	// KeypadInCATI marks a sensitive question (keypad: true): when an
+	// interviewer hands the respondent to the keypad at it, the keypad asks
+	// it and the marked questions right after it, then hands back.
+	KeypadInCATI bool
 	// Min and Max bound scale values (1..5 by default) and number values.
 	Min, Max int64
 	// Labels name scale points, e.g. {1: {en: Very dissatisfied}}.

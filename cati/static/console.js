@@ -36,8 +36,11 @@ const client = connect({
 // whose outcome is pre-selected from what the network said.
 let phoneCall = null;
 const phone = createPhone({ client, bar: document.getElementById("phonebar"), onCall: (c) => {
+  const keypadWas = !!(phoneCall && phoneCall.keypad);
   phoneCall = c;
   if (desk && desk.state === "dialing" && c.attempt_id === desk.attempt_id) { render(); }
+  // Mixed mode: the question panel says while the respondent is on the keypad.
+  if (desk && desk.state === "interviewing" && !!c.keypad !== keypadWas) { render(); }
 } });
 
 let lastJSON = "";
@@ -165,7 +168,9 @@ function render() {
       desk.dialer ? h("h1", { id: "waiting-call", "data-dialer": desk.dialer }, "Waiting for a call") : h("h1", {}, "Ready for a case"),
       desk.dialer ? h("p", { class: "muted" }, desk.dialer === "predictive"
         ? "The dialer calls for you: the next answered call comes here with its case. Keep the phone bar ready."
-        : "The dialer gives you the next case already dialing. Keep the phone bar ready.")
+        : desk.dialer === "mixed"
+          ? "Keypad respondents who ask for an interviewer come here, with their interview so far. Keep the phone bar ready."
+          : "The dialer gives you the next case already dialing. Keep the phone bar ready.")
         : h("p", { class: "muted" }, "Press N or the button to get the best case that is due now."),
       h("p", { class: "problem-msg", id: "problem", role: "alert" }, message),
       desk.today ? h("p", { id: "today" }, "Today: " + count(desk.today.contacts, "contact") + ", " + count(desk.today.completes, "complete")) : null,
@@ -297,6 +302,15 @@ function questionPanel() {
       break;
     case "statement":
       break;
+  }
+  const up = desk.phone && phoneCall && phoneCall.state === "answered" && phoneCall.attempt_id === desk.attempt_id;
+  if (up && phoneCall.keypad) {
+    wrap.append(h("p", { class: "flash", id: "on-keypad", role: "status" },
+      "The respondent is answering on the keypad; you do not hear each other until they are handed back."));
+  } else if (up && q.keypad) {
+    wrap.append(h("p", { class: "row" }, h("button", { id: "to-keypad", class: "secondary", "data-marked": q.keypad === "marked" ? "1" : null,
+      onclick: () => request("call_keypad", { case_id: caseId(), question: q.id }) },
+    q.keypad === "marked" ? "Hand to the keypad (sensitive)" : "Hand to the keypad")));
   }
   wrap.append(h("div", { class: "actions" },
     h("button", { id: "next", onclick: submit, autofocus: !["number", "text", "recording", "nps"].includes(q.type) }, q.type === "statement" ? "Continue (Enter)" : "Next (Enter)"),

@@ -112,6 +112,7 @@ export function createPhone({ client, bar, supervisor = false, onCall = () => {}
     bar.dataset.outcome = call.outcome || "";
     bar.dataset.muted = String(call.muted);
     bar.dataset.held = String(call.held);
+    bar.dataset.keypad = String(!!call.keypad);
     bar.dataset.monitor = call.monitor || "";
     const clock = h("span", { class: "phone-timer", id: "phone-timer" });
     const tick = () => {

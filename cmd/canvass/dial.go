@@ -37,7 +37,8 @@ var (
 type keypadCalls struct {
 	engine     *ivr.Engine
 	dialer     ivr.Dialer
-	dialString string // {number} replaced; "" dials the number as is
+	dialString string     // {number} replaced; "" dials the number as is
+	transfers  *transfers // mixed mode; nil or empty: off
 }
 
 // Survey places c and runs its survey (dialer.Originator).
@@ -53,9 +54,12 @@ func (k keypadCalls) Survey(ctx context.Context, c dialer.Call) (dialer.Result, 
 	if c.AMD == survey.AMDHangup || c.AMD == survey.AMDMessage {
 		info.OnMachine, info.Message = string(c.AMD), c.MachineMessage
 	}
+	k.transfers.callInfo(c, &info)
 	start := time.Now()
 	res, status, err := k.engine.Survey(ctx, k.dialer, req, info)
-	return keypadResult(res, status, start, err), err
+	out := keypadResult(res, status, start, err)
+	out.Handed = res.Transferred
+	return out, err
 }
 
 // keypadResult is what the dialer needs of an adapter's dial result.
@@ -89,7 +93,7 @@ func keypadResult(res ivr.DialResult, status survey.Status, start time.Time, err
 // telephony can place their calls, and progressive campaigns and
 // auto-dialed previews through the console when it has a phone. nil when
 // dialer.via is off.
-func wireDialer(cfg config.Config, db *sql.DB, engine *ivr.Engine, sip *sipua.Server, ari *asterisk.Client, log *slog.Logger) (*dialer.Runner, error) {
+func wireDialer(cfg config.Config, db *sql.DB, engine *ivr.Engine, sip *sipua.Server, ari *asterisk.Client, t *transfers, log *slog.Logger) (*dialer.Runner, error) {
 	o := cfg.Dialer
 	trunk := sip != nil && cfg.SIP.Trunk.URI != ""
 	var k dialer.Originator
@@ -97,12 +101,12 @@ func wireDialer(cfg config.Config, db *sql.DB, engine *ivr.Engine, sip *sipua.Se
 	case o.Via == "off":
 		return nil, nil
 	case (o.Via == "sip" || o.Via == "auto") && trunk:
-		k = keypadCalls{engine: engine, dialer: sip}
+		k = keypadCalls{engine: engine, dialer: sip, transfers: t}
 	case (o.Via == "ari" || o.Via == "auto") && ari != nil:
 		if !strings.Contains(o.ARIDial, "{number}") {
 			return nil, errors.New("dialer.ari_dial: give the Asterisk dial string with {number}, e.g. PJSIP/{number}@trunk")
 		}
-		k = keypadCalls{engine: engine, dialer: ari, dialString: o.ARIDial}
+		k = keypadCalls{engine: engine, dialer: ari, dialString: o.ARIDial, transfers: t}
 		if cfg.ARI.AMDContext == "" {
 			log.Warn("campaigns with an answering-machine policy cannot be dialed through Asterisk until ari.amd_context names a dialplan context that runs AMD() (README)")
 		}

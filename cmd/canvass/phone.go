@@ -23,7 +23,7 @@ var _ cati.Phones = (*phone.Switchboard)(nil)
 
 // wirePhones gives the console its phone when WebRTC is on and a telephony
 // can place the calls; it returns what closes them.
-func wirePhones(cfg config.Config, c *cati.Console, sip *sipua.Server, ari *asterisk.Client, log *slog.Logger) (func(), error) {
+func wirePhones(cfg config.Config, c *cati.Console, sip *sipua.Server, ari *asterisk.Client, engine *ivr.Engine, log *slog.Logger) (*phone.Switchboard, func(), error) {
 	none := func() {}
 	var (
 		dialer     ivr.Dialer
@@ -32,18 +32,18 @@ func wirePhones(cfg config.Config, c *cati.Console, sip *sipua.Server, ari *aste
 	via, err := phoneVia(cfg)
 	switch {
 	case err != nil:
-		return none, err
+		return nil, none, err
 	case via == "sip":
 		dialer = sip
 	case via == "ari":
 		dialer, dialString = ari, cfg.Phone.ARIDial
 	default:
 		log.Info("browser phone", "state", phoneHint(cfg))
-		return none, nil
+		return nil, none, nil
 	}
 	rtc, err := webrtc.New(cfg.WebRTC, log.With("component", "webrtc"))
 	if err != nil {
-		return none, err
+		return nil, none, err
 	}
 	sb := phone.New(phone.Deps{
 		Dialer: dialer,
@@ -61,9 +61,10 @@ func wirePhones(cfg config.Config, c *cati.Console, sip *sipua.Server, ari *aste
 		Log:           log.With("component", "phone"),
 	})
 	c.Phones = sb
+	c.Keypads = keypads{sb: sb, engine: engine}
 	c.Phone.ICEServers = rtc.ICEServers()
 	log.Info("browser phone on", "ice", rtc.Addr().String())
-	return func() {
+	return sb, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		if err := sb.Close(ctx); err != nil {

@@ -244,12 +244,13 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		runners = append(runners, sip.Run)
 	}
 	console := &cati.Console{Options: cfg.Console, Sessions: db, Campaigns: db, Accounts: db, Desks: db, Answers: db, Floor: db, Events: db}
-	closePhones, err := wirePhones(cfg, console, sip, ari, log)
+	sb, closePhones, err := wirePhones(cfg, console, sip, ari, engine, log)
 	if err != nil {
 		return err
 	}
 	defer closePhones()
-	runner, err := wireDialer(cfg, db, engine, sip, ari, log)
+	mixed := &transfers{sb: sb}
+	runner, err := wireDialer(cfg, db, engine, sip, ari, mixed, log)
 	if err != nil {
 		return err
 	}
@@ -272,6 +273,7 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 	}
 	if runner != nil && console.Phones != nil {
 		runner.SetAgents(srv)
+		mixed.srv = srv // before the runner runs
 	}
 	// Interviews a crashed node left open get their end (ivr/lost.go).
 	runners = append(runners, func(ctx context.Context) error { return engine.CloseLostEvery(ctx, db, time.Minute) })

@@ -468,13 +468,14 @@ func (sb *Switchboard) routeLocked(c *call) {
 	if c.watcher != nil {
 		mode = c.ev.Monitor
 	}
-	rt := routes(c.ev.Muted, c.ev.Held, mode)
+	rt := routes(c.ev.Muted, c.ev.Held || c.ev.Keypad, mode)
 	for _, p := range []string{respondent, interviewer, supervisor} {
 		c.room.Hear(p, rt[p]...)
 	}
 }
 
-// routes says who hears whom. Held: the respondent hears nothing of us and
+// routes says who hears whom. Held (or on the keypad, where the call's own
+// prompts play to the respondent): the respondent hears nothing of us and
 // the interviewer nothing of them. Muted: the respondent does not hear the
 // interviewer. Listen: the supervisor hears both, nobody hears them;
 // whisper: the interviewer hears them too; barge: everybody does.
@@ -825,11 +826,24 @@ func (sb *Switchboard) Predictive(ctx context.Context, r survey.PhoneCall, take 
 		log.Info("call abandoned: nobody free in time", "after", time.Since(p.Facts.AnsweredAt).Round(time.Millisecond))
 		return p, nil
 	}
+	if err := sb.adopt(up, r, p.User, started, res, log); err != nil {
+		_, cerr := up.Close(context.WithoutCancel(ctx))
+		return p, errors.Join(err, cerr)
+	}
+	handed = true
+	return p, nil
+}
+
+// adopt makes the answered call up user's, as if they had dialed it, and
+// carries it to its end in a goroutine that ends the switchboard's wg hold
+// the caller took. errOnCall when user is on another call (take promised a
+// free interviewer): the call is still the caller's to close.
+func (sb *Switchboard) adopt(up ivr.Call, r survey.PhoneCall, user survey.UserID, started time.Time, res ivr.DialResult, log *slog.Logger) error {
 	sb.mu.Lock()
-	u := sb.userLocked(p.User)
-	ctx2, cancel := context.WithCancel(context.Background())
+	u := sb.userLocked(user)
+	ctx, cancel := context.WithCancel(context.Background())
 	c := &call{owner: u, cancel: cancel, hangup: make(chan string, 1), record: r.Record && sb.d.RecordingsDir != "",
-		ev: survey.CallEvent{User: p.User, CaseID: r.CaseID, AttemptID: r.AttemptID, State: survey.CallRinging, StartedAt: started,
+		ev: survey.CallEvent{User: user, CaseID: r.CaseID, AttemptID: r.AttemptID, State: survey.CallRinging, StartedAt: started,
 			CallID: res.CallID, SIPStatus: res.SIPStatus}}
 	busy := u.call != nil
 	if !busy {
@@ -837,20 +851,92 @@ func (sb *Switchboard) Predictive(ctx context.Context, r survey.PhoneCall, take 
 	}
 	sb.mu.Unlock()
 	if busy {
-		// take promised a free interviewer; one who is on a call after all
-		// cannot have it.
-		log.Error("the interviewer given the call is on another call; hanging up", "user_id", p.User)
+		log.Error("the interviewer given the call is on another call", "user_id", user)
 		cancel()
-		_, err := up.Close(context.WithoutCancel(ctx))
-		return p, errors.Join(errOnCall, err)
+		return errOnCall
 	}
-	handed = true
 	go func() {
 		defer sb.wg.Done()
 		defer cancel()
-		sb.carry(ctx2, c, up, log.With("user_id", p.User))
+		sb.carry(ctx, c, up, log.With("user_id", user))
 	}()
-	return p, nil
+	return nil
+}
+
+// Adopt gives an answered call another part of Canvass placed (a keypad
+// survey's respondent who asked for an interviewer: mixed mode) to
+// interviewer user, as if they had dialed it: bridged to their browser,
+// with listen, whisper, barge and recording, its moves on Events. The call
+// is then the switchboard's to close. errOnCall when user is on a call,
+// errNoPhone when their browser is not connected; the call is then still
+// the caller's.
+func (sb *Switchboard) Adopt(up ivr.Call, r survey.PhoneCall, user survey.UserID, callID string) error {
+	sb.mu.Lock()
+	if sb.closed {
+		sb.mu.Unlock()
+		return survey.Errorf(survey.EConflict, "the server is shutting down")
+	}
+	if u := sb.userLocked(user); u.browser == nil {
+		sb.mu.Unlock()
+		return errNoPhone
+	}
+	sb.wg.Add(1)
+	sb.mu.Unlock()
+	log := sb.log.With("case_id", r.CaseID, "attempt_id", r.AttemptID, "transfer", true)
+	err := sb.adopt(up, r, user, time.Now(), ivr.DialResult{CallID: callID}, log)
+	if err != nil {
+		sb.wg.Done()
+	}
+	return err
+}
+
+// Keypad hands the respondent of id's answered call to the keypad (mixed
+// mode): the interviewer stops hearing them and they stop hearing the
+// interviewer while run asks its questions on the call, then both hear
+// each other again. It returns at once; the moves arrive on Events
+// (CallEvent.Keypad). A call already on the keypad is survey.EConflict.
+func (sb *Switchboard) Keypad(id survey.UserID, run func(ctx context.Context, m ivr.Media) error) error {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	c, err := sb.callOf(id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.up == nil || c.ev.State != survey.CallAnswered:
+		return errNotUp
+	case c.ev.Keypad:
+		return survey.Errorf(survey.EConflict, "the respondent is already on the keypad")
+	}
+	c.ev.Keypad = true
+	sb.routeLocked(c)
+	sb.emit(c)
+	sb.wg.Add(1)
+	go func() {
+		defer sb.wg.Done()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-c.up.Done():
+			case <-ctx.Done():
+			}
+			cancel()
+		}()
+		err := run(ctx, c.up)
+		sb.mu.Lock()
+		defer sb.mu.Unlock()
+		if err != nil && !errors.Is(err, ivr.ErrHangup) {
+			sb.log.Error("keypad questions", "user_id", id, "case_id", c.ev.CaseID, "err", err)
+		}
+		if c.ev.State == survey.CallEnded {
+			return
+		}
+		c.ev.Keypad = false
+		sb.routeLocked(c)
+		sb.emit(c)
+	}()
+	return nil
 }
 
 // takeEvery is how often a predictive call answered with nobody free asks
