@@ -86,8 +86,8 @@ type CallEvent struct {
 	Held       bool
 	// Keypad: the respondent is answering on the keypad (mixed mode);
 	// the interviewer does not hear them meanwhile.
-	Keypad     bool
-	Recording  string // the name of the call's recording, "" when not recorded
+	Keypad    bool
+	Recording string // the name of the call's recording, "" when not recorded
 	// Monitor is how a supervisor is on the call ("" when none), and
 	// Supervisor who.
 	Monitor    MonitorMode
