@@ -43,6 +43,19 @@ const (
 type phoneRig struct {
 	recordings string
 	sb         *phone.Switchboard
+	engine     *ivr.Engine
+	sip        *sipua.Server
+}
+
+// rigKeypads hands respondents to the rig's keypad as cmd/canvass does.
+type rigKeypads struct{ rig *phoneRig }
+
+func (k rigKeypads) Keypad(user survey.UserID, interview survey.InterviewID, from string, done func(error)) error {
+	return k.rig.sb.Keypad(user, func(ctx context.Context, m ivr.Media) error {
+		_, err := k.rig.engine.Keypad(ctx, m, interview, from)
+		done(err)
+		return err
+	})
 }
 
 // withPhone wires the console's phone as cmd/canvass does, dialing out
@@ -87,6 +100,8 @@ func withPhone(t *testing.T, trunk string, ring time.Duration, rig *phoneRig) fu
 			}})
 		d.Console.Phones = rig.sb
 		d.Console.Phone.ICEServers = rtc.ICEServers()
+		rig.engine, rig.sip = engine, sip
+		d.Console.Keypads = rigKeypads{rig}
 		t.Cleanup(func() {
 			ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
 			defer stop()
@@ -657,9 +672,14 @@ func TestPredictiveCallInChromium(t *testing.T) {
 // twoRespondents is a console with the phone over a baresip that answers
 // the fixture's first two contacts' numbers at once.
 func twoRespondents(t *testing.T) (*baresiptest.Phone, *consoleFixture) {
+	return twoRespondentsWith(t, &phoneRig{})
+}
+
+// twoRespondentsWith is twoRespondents with the phone's parts in rig.
+func twoRespondentsWith(t *testing.T, rig *phoneRig) (*baresiptest.Phone, *consoleFixture) {
 	resp := baresiptest.Start(t, baresiptest.Options{Name: "respondents", User: "+12125550100", Also: []string{"+12125550101"},
 		AutoAnswer: true, Say: baresiptest.Sine(respondentHz, 90, 12000)})
-	cf := newConsoleWith(t, withPhone(t, resp.Addr(), 0, &phoneRig{}), contact("Alice", "north", "consumer", "fibre"), contact("Bob", "south", "consumer", "tv"))
+	cf := newConsoleWith(t, withPhone(t, resp.Addr(), 0, rig), contact("Alice", "north", "consumer", "fibre"), contact("Bob", "south", "consumer", "tv"))
 	return resp, cf
 }
 

@@ -106,6 +106,13 @@ func TestLintProblems(t *testing.T) {
     type: text
     text: {en: a, fr: b}
 `, 11, "cannot be answered on a keypad"},
+		{"keypad on a recording", base + `  - id: free
+    type: recording
+    keypad: true
+    text: {en: a, fr: b}
+`, 12, "keypad: a recording question cannot be answered on the keypad"},
+		{"keypad in one mode", strings.Replace(base, "type: nps", "type: nps\n    keypad: true", 1) + "modes: [cati]\n", 6,
+			"only in a questionnaire with modes [ivr, cati]"},
 		{"quota without target", base + "quotas:\n  - id: q1\n    when: nps > 8\n", 11, "target 0 must be at least 1"},
 		{"validate type", base + "    validate: value == \"yes\"\n", 10, "mismatched types"},
 		{"partial threshold", base + "partial_threshold: 2\n", 10, "partial_threshold"},
