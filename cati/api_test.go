@@ -400,10 +400,10 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("export from 2 March (-want +got):\n%s", diff)
 		}
 
-		// With paradata: five more columns per question.
+		// With paradata: six more columns per question.
 		header := append([]string(nil), fixed...)
 		for _, q := range questions {
-			header = append(header, q, q+".raw_keys", q+".first_key_ms", q+".no_input", q+".no_match", q+".barge_in")
+			header = append(header, q, q+".raw_keys", q+".first_key_ms", q+".no_input", q+".no_match", q+".barge_in", q+".mode")
 		}
 		none := []string{"", "", "", "", ""}
 		cells := func(row []string, groups ...[]string) []string {
@@ -411,6 +411,7 @@ func TestRoundTrip(t *testing.T) {
 			for i, g := range groups {
 				out = append(out, row[len(fixed)+i])
 				out = append(out, g...)
+				out = append(out, "") // mode: these answers were stored without one
 			}
 			return out
 		}

@@ -23,7 +23,8 @@ package cati
 //
 // With paradata=1, each question also gets <id>.raw_keys, <id>.first_key_ms
 // (empty when no key was timed), <id>.no_input, <id>.no_match and
-// <id>.barge_in (1 or 0).
+// <id>.barge_in (1 or 0) and <id>.mode (ivr or cati: who took the answer;
+// empty for answers stored before modes were recorded).
 //
 // Formula injection: a spreadsheet runs a cell starting with = + - or @ as a
 // formula, and free text comes from respondents, interviewers and PBXs (the
@@ -59,7 +60,7 @@ var exportColumns = []string{"interview_id", "questionnaire_version", "mode", "l
 	"started_at", "ended_at", "end_cause", "agent", "queue", "call_id", "touchpoint", "caller_number",
 	"case_id", "campaign", "disposition", "phone"}
 
-var paradataColumns = []string{"raw_keys", "first_key_ms", "no_input", "no_match", "barge_in"}
+var paradataColumns = []string{"raw_keys", "first_key_ms", "no_input", "no_match", "barge_in", "mode"}
 
 func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
@@ -201,7 +202,7 @@ func exportRow(row []string, rec survey.InterviewRecord, contact []string, quest
 		if a == nil {
 			row = append(row, "")
 			if paradata {
-				row = append(row, "", "", "", "", "")
+				row = append(row, "", "", "", "", "", "")
 			}
 			continue
 		}
@@ -216,7 +217,7 @@ func exportRow(row []string, rec survey.InterviewRecord, contact []string, quest
 			if p.FirstKeyMillis != 0 {
 				first = strconv.FormatInt(p.FirstKeyMillis, 10)
 			}
-			row = append(row, guard(p.RawKeys), first, strconv.Itoa(p.NoInput), strconv.Itoa(p.NoMatch), flag(p.BargeIn))
+			row = append(row, guard(p.RawKeys), first, strconv.Itoa(p.NoInput), strconv.Itoa(p.NoMatch), flag(p.BargeIn), string(p.Mode))
 		}
 	}
 	return row
