@@ -114,34 +114,23 @@ func (s *Server) Transfer(ctx context.Context, job survey.DialJob, adopt func(su
 	}
 	deadline := time.Now().Add(survey.TransferWait)
 	for {
-		slots, err := s.Waiting(ctx)
+		user, err := s.hand(ctx, job, func(a survey.AgentSlot) bool { return a.Mixed })
 		if err != nil {
 			return 0, err
 		}
-		for _, a := range slots {
-			if a.State != survey.DeskIdle || !a.Mixed {
-				continue
+		if user != 0 {
+			// The respondent is on the line: the interview goes on at once.
+			rec := survey.InterviewRecord{Questionnaire: job.Questionnaire, Mode: survey.ModeCATI, Language: job.Language, Contact: job.Contact}
+			_, err := s.console.Desks.Connect(ctx, user, job.Case, rec, s.desks.now())
+			if err == nil {
+				err = adopt(user)
 			}
-			now := s.desks.now()
-			_, err := s.console.Desks.HandDial(ctx, a.User, a.Name, job, now)
-			if survey.ErrorCodeOf(err) == survey.EConflict {
-				continue // not assigned to the campaign, or busy meanwhile
-			}
+			s.console.hub.refreshUser(user)
 			if err != nil {
 				return 0, err
 			}
-			rec := survey.InterviewRecord{Questionnaire: job.Questionnaire, Mode: survey.ModeCATI, Language: job.Language, Contact: job.Contact}
-			if _, err := s.console.Desks.Connect(ctx, a.User, job.Case, rec, now); err != nil {
-				s.console.hub.refreshUser(a.User)
-				return 0, err
-			}
-			if err := adopt(a.User); err != nil {
-				s.console.hub.refreshUser(a.User)
-				return 0, err
-			}
-			s.console.hub.refreshUser(a.User)
-			s.log.Info("keypad respondent handed to an interviewer", "case_id", job.Case, "user_id", a.User, "interview_id", job.Interview)
-			return a.User, nil
+			s.log.Info("keypad respondent handed to an interviewer", "case_id", job.Case, "user_id", user, "interview_id", job.Interview)
+			return user, nil
 		}
 		if !time.Now().Add(transferEvery).Before(deadline) {
 			return 0, nil

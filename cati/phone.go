@@ -470,6 +470,32 @@ func (s *Server) DialPreview(ctx context.Context, id survey.UserID, name string,
 	return s.dial(ctx, survey.User{ID: id, Name: name, Role: survey.RoleInterviewer}, caseID)
 }
 
+// hand gives the dialer's answered call of job to the interviewer waiting
+// longest whose slot fit accepts (idle, phone ready): the case and its
+// attempt become theirs (HandDial) and their pages refresh. 0 when nobody
+// could take it.
+func (s *Server) hand(ctx context.Context, job survey.DialJob, fit func(survey.AgentSlot) bool) (survey.UserID, error) {
+	slots, err := s.Waiting(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range slots {
+		if a.State != survey.DeskIdle || !fit(a) {
+			continue
+		}
+		_, err := s.console.Desks.HandDial(ctx, a.User, a.Name, job, s.desks.now())
+		if survey.ErrorCodeOf(err) == survey.EConflict {
+			continue // not theirs to take (another campaign, another call)
+		}
+		if err != nil {
+			return 0, err
+		}
+		s.console.hub.refreshUser(a.User)
+		return a.User, nil
+	}
+	return 0, nil
+}
+
 // DialPredictive places a predictive campaign's call (dialer.Agents): when
 // it is answered it goes to the interviewer waiting longest among those
 // idle on a predictive campaign of theirs with the phone connected — the
@@ -482,25 +508,7 @@ func (s *Server) DialPredictive(ctx context.Context, job survey.DialJob, d surve
 		return survey.PredictedCall{Outcome: survey.DialCancelled}, survey.Errorf(survey.EConflict, "the console has no phone")
 	}
 	take := func(ctx context.Context) (survey.UserID, error) {
-		slots, err := s.Waiting(ctx)
-		if err != nil {
-			return 0, err
-		}
-		for _, a := range slots {
-			if a.State != survey.DeskIdle || !a.Predictive {
-				continue
-			}
-			_, err := s.console.Desks.HandDial(ctx, a.User, a.Name, job, s.desks.now())
-			if survey.ErrorCodeOf(err) == survey.EConflict {
-				continue // not theirs to take (another campaign, another call)
-			}
-			if err != nil {
-				return 0, err
-			}
-			s.console.hub.refreshUser(a.User)
-			return a.User, nil
-		}
-		return 0, nil
+		return s.hand(ctx, job, func(a survey.AgentSlot) bool { return a.Predictive })
 	}
 	return s.phones.Predictive(ctx, survey.PhoneCall{CaseID: job.Case, AttemptID: job.Attempt, Number: job.Phone, Language: job.Language,
 		AMD: d.AMD, MachineMessage: d.MachineMessage}, take, d.AbandonMessage)
