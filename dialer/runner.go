@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -124,6 +125,13 @@ type Options struct {
 	// RetrySoon is the delay after a network fault (the cause table's
 	// "soon"); 0 is DefaultSoon.
 	RetrySoon time.Duration `yaml:"retry_soon"`
+	// TrunkLines caps the calls the dialer carries at once through its
+	// trunk, all campaigns together (keypad calls up, predictive lines
+	// ringing); 0: only each campaign's own cap. TrunkCallsPerSecond caps
+	// the new calls a second, all campaigns together; 0: no trunk-wide
+	// rate.
+	TrunkLines          int     `yaml:"trunk_lines"`
+	TrunkCallsPerSecond float64 `yaml:"trunk_calls_per_second"`
 }
 
 // DefaultOptions are a runner on this host.
@@ -147,6 +155,12 @@ func (o Options) Validate() error {
 	}
 	if o.Tick < 10*time.Millisecond || o.Tick > 10*time.Second {
 		errs = append(errs, fmt.Errorf("dialer.tick: %s must be between 10ms and 10s", o.Tick))
+	}
+	if o.TrunkLines < 0 || o.TrunkLines > 100000 {
+		errs = append(errs, fmt.Errorf("dialer.trunk_lines: %d must be between 0 (no trunk-wide cap) and 100000", o.TrunkLines))
+	}
+	if !(o.TrunkCallsPerSecond >= 0 && o.TrunkCallsPerSecond <= 1000) {
+		errs = append(errs, fmt.Errorf("dialer.trunk_calls_per_second: %g must be between 0 (no trunk-wide rate) and 1000", o.TrunkCallsPerSecond))
 	}
 	if o.RetrySoon < 0 || o.RetrySoon > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("dialer.retry_soon: %s must be between 0 (5m) and 24h", o.RetrySoon))
@@ -176,7 +190,36 @@ type Runner struct {
 
 	mu    sync.Mutex
 	camps map[survey.CampaignID]*campaign
+	trunk *Bucket // Options.TrunkCallsPerSecond; nil: none
 	calls sync.WaitGroup
+}
+
+// trunkRoom is how many more calls the trunk takes now, at most want: the
+// trunk-wide cap less the calls up, and the trunk-wide tokens. r.mu is
+// held.
+func (r *Runner) trunkRoom(now time.Time, want int) int {
+	room := want
+	if r.opts.TrunkLines > 0 {
+		up := 0
+		for _, k := range r.camps {
+			up += k.up
+		}
+		for _, p := range r.pred {
+			up += p.ringing
+		}
+		room = min(room, max(r.opts.TrunkLines-up, 0))
+	}
+	if r.trunk != nil {
+		room = min(room, r.trunk.Available(now))
+	}
+	return room
+}
+
+// tookTrunk takes n calls' tokens from the trunk-wide rate. r.mu is held.
+func (r *Runner) tookTrunk(now time.Time, n int) {
+	if r.trunk != nil {
+		r.trunk.Take(now, n)
+	}
 }
 
 // nothingDueWait is how long an interviewer with nothing due waits before
@@ -213,9 +256,13 @@ func NewRunner(store Store, orig Originator, o Options, now func() time.Time, lo
 	if now == nil {
 		now = time.Now
 	}
-	return &Runner{store: store, orig: orig, opts: o, now: now, log: log, camps: map[survey.CampaignID]*campaign{},
+	r := &Runner{store: store, orig: orig, opts: o, now: now, log: log, camps: map[survey.CampaignID]*campaign{},
 		idleUntil: map[survey.UserID]time.Time{}, pred: map[survey.CampaignID]*predictiveRun{},
 		full: map[survey.CampaignID]string{}, parsed: &survey.Parsed{}}
+	if o.TrunkCallsPerSecond > 0 {
+		r.trunk = NewBucket(o.TrunkCallsPerSecond, max(1, int(math.Ceil(o.TrunkCallsPerSecond))), now())
+	}
+	return r
 }
 
 // owner is the runner's claim owner.
@@ -356,7 +403,7 @@ func (r *Runner) step(ctx context.Context, now time.Time) {
 		if k.dials > 0 {
 			kp.CompleteRate = float64(k.completes) / float64(k.dials)
 		}
-		plan := Plan(now, State{Mode: ModeIVR, Cap: maxLines, TrunkRoom: maxLines, Keypad: kp})
+		plan := Plan(now, State{Mode: ModeIVR, Cap: maxLines, TrunkRoom: r.trunkRoom(now, maxLines), Keypad: kp})
 		r.mu.Unlock()
 		if plan.Calls == 0 {
 			continue
@@ -364,6 +411,7 @@ func (r *Runner) step(ctx context.Context, now time.Time) {
 		n := r.claim(ctx, k.c, plan.Calls, now, &k.up, &k.dryUntil, func(j survey.DialJob) { r.place(ctx, k, j) })
 		r.mu.Lock()
 		k.bucket.Take(now, n)
+		r.tookTrunk(now, n)
 		r.mu.Unlock()
 	}
 }
@@ -548,13 +596,16 @@ func (r *Runner) stepPredictive(ctx context.Context, now time.Time, slots []surv
 		if p.stats.Dials >= minPredictStats {
 			pr.AnswerRate = float64(p.stats.Live) / float64(p.stats.Dials)
 		}
-		plan := Plan(now, State{Mode: ModePredictive, Ringing: p.ringing, Cap: maxLines, TrunkRoom: maxLines, Free: free,
+		plan := Plan(now, State{Mode: ModePredictive, Ringing: p.ringing, Cap: maxLines, TrunkRoom: r.trunkRoom(now, maxLines), Free: free,
 			Predict: pr, Headroom: p.ledger.Headroom(now)})
 		r.mu.Unlock()
 		if plan.Calls == 0 {
 			continue
 		}
 		n := r.claim(ctx, c, plan.Calls, now, &p.ringing, &p.dryUntil, func(j survey.DialJob) { r.placePredictive(ctx, p, j) })
+		r.mu.Lock()
+		r.tookTrunk(now, n)
+		r.mu.Unlock()
 		free = max(free-n, 0)
 	}
 }
