@@ -263,7 +263,7 @@ func (d *campaignFormData) keep(f url.Values) {
 	d.Values["record_calls"] = f.Get("record_calls")
 	d.Values["no_resume"] = f.Get("no_resume")
 	for _, k := range []string{"name", "max_attempts", "status", "e", "kind", "dial_mode", "auto_dial_seconds",
-		"calls_per_second", "max_lines", "target_completes", "ring_seconds", "amd", "machine_message", "abandon_message", "abandon_budget", "slices", "agent_key"} {
+		"calls_per_second", "max_lines", "target_completes", "ring_seconds", "amd", "machine_message", "abandon_message", "abandon_budget", "slices", "agent_key", "amd_false_positive"} {
 		v := d.Values[k]
 		set(&v, k)
 		d.Values[k] = v
@@ -954,6 +954,14 @@ func parseDialing(f url.Values, m survey.CampaignMode, problems []string) (surve
 			d.Slices = ss
 		}
 	}
+	if v := strings.TrimSpace(f.Get("amd_false_positive")); v != "" {
+		fp, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(fp) {
+			problems = append(problems, "AMD false positives must be a percentage from 0 to 100")
+		} else {
+			d.AMDFalsePositive = new(fp / 100)
+		}
+	}
 	if v := strings.TrimSpace(f.Get("abandon_budget")); v != "" {
 		b, err := strconv.ParseFloat(v, 64)
 		if err != nil || math.IsNaN(b) {
@@ -985,6 +993,9 @@ func dialingForm(v map[string]string, mode survey.DialMode, d survey.Dialing) {
 		v["no_resume"] = "1"
 	}
 	v["agent_key"] = d.AgentKey
+	if d.AMDFalsePositive != nil {
+		v["amd_false_positive"] = strconv.FormatFloat(100**d.AMDFalsePositive, 'f', -1, 64)
+	}
 	v["amd"], v["machine_message"] = string(d.AMD), d.MachineMessage
 	v["abandon_message"] = d.AbandonMessage
 	ss := d.Slices

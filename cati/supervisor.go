@@ -95,12 +95,17 @@ type abandonView struct {
 	Live      int         `json:"live"`
 	Abandoned int         `json:"abandoned"`
 	Rate      survey.Rate `json:"rate"`
+	// FalsePositives is the estimated persons among the machine
+	// verdicts, counted in Rate as abandoned live calls.
+	FalsePositives float64 `json:"amd_false_positives,omitempty"`
 }
 
-func abandon(live, abandoned int) abandonView {
-	v := abandonView{Live: live, Abandoned: abandoned}
-	if live > 0 {
-		v.Rate = survey.Rate{Value: float64(abandoned) / float64(live), Defined: true}
+// abandon is the abandonment rate of live calls with abandoned of them,
+// and share of machines counted as persons abandoned.
+func abandon(live, abandoned, machines int, share float64) abandonView {
+	v := abandonView{Live: live, Abandoned: abandoned, FalsePositives: share * float64(machines)}
+	if l := float64(live) + v.FalsePositives; l > 0 {
+		v.Rate = survey.Rate{Value: (float64(abandoned) + v.FalsePositives) / l, Defined: true}
 	}
 	return v
 }
@@ -155,7 +160,8 @@ func (s *Server) campaignView(ctx context.Context, c survey.CampaignProgress) (c
 		return cv, err
 	}
 	cv.Dialing = dialingView{Mode: camp.DialMode(st.Dialing), CallsUp: c.CallsUp, Budget: survey.DefaultAbandonBudget,
-		Abandon24h: abandon(c.Live24h, c.Abandoned24h), Abandon30d: abandon(c.Live30d, c.Abandoned30d)}
+		Abandon24h: abandon(c.Live24h, c.Abandoned24h, c.Machines24h, st.Dialing.FalsePositives()),
+		Abandon30d: abandon(c.Live30d, c.Abandoned30d, c.Machines30d, st.Dialing.FalsePositives())}
 	switch cv.Dialing.Mode {
 	case survey.DialProgressive:
 		cv.Dialing.Ratio = 1

@@ -556,6 +556,23 @@ type predictiveRun struct {
 	stats    survey.DialStats
 	statsAt  time.Time
 	dryUntil time.Time
+	fp       falsePositives
+}
+
+// falsePositives turns AMD's machine verdicts into the abandoned live
+// calls they stand for (survey.Dialing.AMDFalsePositive): each verdict adds
+// share, and each whole one is an abandoned call in the ledger.
+type falsePositives struct{ share, sum float64 }
+
+// machine counts one machine verdict and reports whether it completes an
+// abandoned call.
+func (f *falsePositives) machine() bool {
+	f.sum += f.share
+	if f.sum >= 1-1e-9 {
+		f.sum--
+		return true
+	}
+	return false
 }
 
 // ledgerEvery is how often a predictive campaign's ledger is read again
@@ -646,9 +663,15 @@ func (r *Runner) predictiveOf(ctx context.Context, c survey.Campaign, now time.T
 		if err != nil {
 			return nil, err
 		}
-		events := make([]Event, len(calls))
-		for i, lc := range calls {
-			events[i] = Event{At: lc.At, Live: true, Abandoned: lc.Abandoned}
+		events := make([]Event, 0, len(calls))
+		fp := falsePositives{share: st.Dialing.FalsePositives()}
+		for _, lc := range calls {
+			switch {
+			case !lc.Machine:
+				events = append(events, Event{At: lc.At, Live: true, Abandoned: lc.Abandoned})
+			case fp.machine():
+				events = append(events, Event{At: lc.At, Live: true, Abandoned: true})
+			}
 		}
 		start := c.CreatedAt
 		if start.IsZero() {
@@ -659,7 +682,7 @@ func (r *Runner) predictiveOf(ctx context.Context, c survey.Campaign, now time.T
 			return nil, err
 		}
 		r.mu.Lock()
-		p.ledger, p.ledgerAt = l, now
+		p.ledger, p.ledgerAt, p.fp = l, now, fp
 		r.mu.Unlock()
 	}
 	if now.Sub(p.statsAt) >= statsEvery {
@@ -695,6 +718,12 @@ func (r *Runner) placePredictive(ctx context.Context, p *predictiveRun, j survey
 		p.ledger.Add(Event{At: res.Facts.AnsweredAt, Live: true})
 	case res.Facts.Abandoned:
 		p.ledger.Add(Event{At: res.Facts.AnsweredAt, Live: true, Abandoned: true})
+	case res.Facts.AMD == string(AMDMachine):
+		// A machine to AMD; perhaps a person hung up on.
+		p.fp.share = dialing.FalsePositives()
+		if p.fp.machine() {
+			p.ledger.Add(Event{At: res.Facts.AnsweredAt, Live: true, Abandoned: true})
+		}
 	}
 	r.mu.Unlock()
 	if res.User != 0 {

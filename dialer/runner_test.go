@@ -314,3 +314,40 @@ func TestPredictiveLedgerSeesOtherNodes(t *testing.T) {
 		t.Errorf("claims %v after the other node's abandons, want exactly 10 (progressive)", store.claims)
 	}
 }
+
+// AMD's false positives count as abandoned calls: at an estimated share
+// of a half, every second machine verdict is an abandoned live call in the
+// ledger, whether the ledger hears of it as it happens or reads it from the
+// store.
+func TestAMDFalsePositivesCountAsAbandoned(t *testing.T) {
+	now := time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC)
+	half := 0.5
+	d := survey.Dialing{Mode: survey.DialPredictive, AbandonMessage: "m", AMD: survey.AMDHangup, AMDFalsePositive: &half}
+	st := &fakeStore{history: survey.Case{Attempts: 1, MaxAttempts: 3, History: []survey.Attempt{{}}}}
+	a := &fakeAgents{result: survey.PredictedCall{Outcome: survey.DialAnswered,
+		Facts: survey.CallFacts{SIPStatus: 200, AnsweredAt: now, EndedAt: now.Add(9 * time.Second), AMD: "machine"}}}
+	r := NewRunner(st, nil, DefaultOptions(), func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.SetAgents(a)
+	l, err := NewLedger(DefaultLedgerOptions(), now.Add(-time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &predictiveRun{ledger: l, ringing: 4, dialing: d}
+	for i := range 4 {
+		r.placePredictive(t.Context(), p, survey.DialJob{Case: survey.CaseID(i + 1), Attempt: survey.AttemptID(i + 1)})
+	}
+	if ts := l.Tallies(now); ts[0].Live != 2 || ts[0].Abandoned != 2 {
+		t.Errorf("4 machines at a 50 %% false-positive share: ledger %+v, want 2 abandoned live calls", ts[0])
+	}
+
+	settings, _ := json.Marshal(survey.CampaignSettings{Dialing: d})
+	c := survey.Campaign{ID: 7, Name: "p", Mode: survey.CampaignCATI, Status: survey.CampaignRunning, Settings: settings, CreatedAt: now.Add(-24 * time.Hour)}
+	st.live = []survey.LiveCall{{At: now.Add(-3 * time.Minute)}, {At: now.Add(-2 * time.Minute), Machine: true}, {At: now.Add(-time.Minute), Machine: true}}
+	p2, err := r.predictiveOf(t.Context(), c, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts := p2.ledger.Tallies(now); ts[0].Live != 2 || ts[0].Abandoned != 1 {
+		t.Errorf("read from the store, a live call and 2 machines at 50 %%: ledger %+v, want 2 live, 1 abandoned", ts[0])
+	}
+}

@@ -368,13 +368,15 @@ func (db *DB) PredictStats(ctx context.Context, id survey.CampaignID) (survey.Di
 }
 
 const sqlLiveCalls = `
-SELECT a.answered_at, a.abandoned
+SELECT a.answered_at, a.abandoned, coalesce(a.amd_result, '') = 'machine'
 FROM attempt a JOIN survey_case sc ON sc.id = a.case_id
-WHERE sc.campaign_id = $1 AND a.answered_at > $2 AND coalesce(a.amd_result, '') <> 'machine'
+WHERE sc.campaign_id = $1 AND a.answered_at > $2
+  AND (coalesce(a.amd_result, '') <> 'machine' OR a.interviewer_id IS NULL)
 ORDER BY a.answered_at`
 
 // LiveCalls lists campaign id's calls a person answered since since, with
-// whether each was abandoned: the abandonment ledger's record.
+// whether each was abandoned, and the calls AMD took for a machine that
+// nobody took (survey.LiveCall.Machine): the abandonment ledger's record.
 func (db *DB) LiveCalls(ctx context.Context, id survey.CampaignID, since time.Time) ([]survey.LiveCall, error) {
 	var calls []survey.LiveCall
 	err := db.retry(ctx, func() error {
@@ -384,7 +386,7 @@ func (db *DB) LiveCalls(ctx context.Context, id survey.CampaignID, since time.Ti
 		}
 		calls, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.LiveCall, error) {
 			var c survey.LiveCall
-			err := row.Scan(&c.At, &c.Abandoned)
+			err := row.Scan(&c.At, &c.Abandoned, &c.Machine)
 			return c, err
 		})
 		return err

@@ -47,7 +47,7 @@ SELECT c.id, c.name, c.questionnaire_id, c.status,
         WHERE s2.campaign_id = c.id AND i.status = 'complete' AND i.ended_at > $1::timestamptz - interval '1 hour'),
        (SELECT count(*) FROM interview i JOIN survey_case s2 ON s2.id = i.case_id
         WHERE s2.campaign_id = c.id AND i.status = 'complete' AND i.ended_at > $1::timestamptz - interval '7 days'),
-       dl.up, dl.live_24h, dl.abandoned_24h, dl.live_30d, dl.abandoned_30d, dl.dialer_up,
+       dl.up, dl.live_24h, dl.abandoned_24h, dl.live_30d, dl.abandoned_30d, dl.dialer_up, dl.machines_24h, dl.machines_30d,
        (SELECT count(*) FROM interviewer_desk d JOIN campaign_interviewer ci ON ci.user_id = d.user_id
         WHERE ci.campaign_id = c.id AND d.state = 'idle')
 FROM campaign c LEFT JOIN survey_case sc ON sc.campaign_id = c.id
@@ -57,12 +57,15 @@ CROSS JOIN LATERAL (
            count(*) FILTER (WHERE a.live AND a.answered_at > $1::timestamptz - interval '24 hours') AS live_24h,
            count(*) FILTER (WHERE a.live AND a.abandoned AND a.answered_at > $1::timestamptz - interval '24 hours') AS abandoned_24h,
            count(*) FILTER (WHERE a.live) AS live_30d,
-           count(*) FILTER (WHERE a.live AND a.abandoned) AS abandoned_30d
+           count(*) FILTER (WHERE a.live AND a.abandoned) AS abandoned_30d,
+           count(*) FILTER (WHERE a.machine AND a.answered_at > $1::timestamptz - interval '24 hours') AS machines_24h,
+           count(*) FILTER (WHERE a.machine) AS machines_30d
     FROM (SELECT at.ended_at, at.started_at, at.answered_at, at.abandoned, at.interviewer_id,
-                 at.answered_at IS NOT NULL AND coalesce(at.amd_result, '') <> 'machine' AS live
+                 at.answered_at IS NOT NULL AND coalesce(at.amd_result, '') <> 'machine' AS live,
+                 at.answered_at IS NOT NULL AND at.amd_result = 'machine' AND at.interviewer_id IS NULL AS machine
           FROM attempt at JOIN survey_case s3 ON s3.id = at.case_id
           WHERE s3.campaign_id = c.id AND at.started_at > $1::timestamptz - interval '30 days') a) dl
-GROUP BY c.id, dl.up, dl.live_24h, dl.abandoned_24h, dl.live_30d, dl.abandoned_30d, dl.dialer_up ORDER BY c.id`
+GROUP BY c.id, dl.up, dl.live_24h, dl.abandoned_24h, dl.live_30d, dl.abandoned_30d, dl.dialer_up, dl.machines_24h, dl.machines_30d ORDER BY c.id`
 
 const sqlFloorGroups = `
 SELECT sc.campaign_id, d.rate_group, count(*) FILTER (WHERE d.code LIKE '1.1%'), count(*) FILTER (WHERE d.code LIKE '1.2%'), count(*)
@@ -131,7 +134,7 @@ func (db *DB) Floor(ctx context.Context, now time.Time) (survey.Floor, error) {
 			f.Campaigns, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (survey.CampaignProgress, error) {
 				c := survey.CampaignProgress{QuotaFill: map[string]int{}, Values: map[string]map[int64]int{}}
 				err := row.Scan(&c.ID, &c.Name, &c.Questionnaire, &c.Status, &c.Cases, &c.Open, &c.Claimed, &c.Appointments,
-					&c.AppointmentsDue, &c.Closed, &c.CompletesHour, &c.CompletesWeek, &c.CallsUp, &c.Live24h, &c.Abandoned24h, &c.Live30d, &c.Abandoned30d, &c.DialerUp, &c.Idle)
+					&c.AppointmentsDue, &c.Closed, &c.CompletesHour, &c.CompletesWeek, &c.CallsUp, &c.Live24h, &c.Abandoned24h, &c.Live30d, &c.Abandoned30d, &c.DialerUp, &c.Machines24h, &c.Machines30d, &c.Idle)
 				return c, err
 			})
 			if err != nil {

@@ -69,6 +69,14 @@ type Dialing struct {
 	// questionnaire runs anyway; the verdict is kept on the attempt).
 	AMD            AMDPolicy `json:"amd,omitempty"`
 	MachineMessage string    `json:"machine_message,omitempty"`
+	// AMDFalsePositive is the campaign's estimate of the share of calls
+	// AMD takes for a machine that a person answered (measure it by
+	// listening to a sample). Regulators count those persons as abandoned
+	// calls: each machine verdict on a predictive call not handed to an
+	// interviewer counts as that share of an abandoned live call in the
+	// ledger and on the floor. A predictive campaign that hangs up on
+	// machines (or leaves them a message) must give it; 0 is allowed.
+	AMDFalsePositive *float64 `json:"amd_false_positive,omitempty"`
 	// AbandonMessage is what a person hears whose predictive call found
 	// no interviewer free within AbandonAfter: who called and a number to
 	// opt out, no marketing. Predictive campaigns need one.
@@ -100,6 +108,15 @@ const RestAfterAbandon = 72 * time.Hour
 // wait for an interviewer before the call is abandoned (Ofcom; 16 CFR
 // 310.4(b)(4)(iii)).
 const AbandonAfter = 2 * time.Second
+
+// FalsePositives is the campaign's AMD false-positive estimate (0 when
+// none is set).
+func (d Dialing) FalsePositives() float64 {
+	if d.AMDFalsePositive == nil {
+		return 0
+	}
+	return *d.AMDFalsePositive
+}
 
 // Budget is the campaign's abandonment budget.
 func (d Dialing) Budget() float64 {
@@ -194,6 +211,12 @@ func (d Dialing) Validate(m CampaignMode) error {
 	default:
 		errs = append(errs, fmt.Errorf("AMD %q: pick none, hangup, message or survey", Clip(string(d.AMD), 20)))
 	}
+	if fp := d.AMDFalsePositive; fp != nil && !(*fp >= 0 && *fp <= 1) {
+		errs = append(errs, fmt.Errorf("AMD false positives %g%%: give the share of machine verdicts that were persons, 0 to 100%%", 100**fp))
+	}
+	if d.Mode == DialPredictive && (d.AMD == AMDHangup || d.AMD == AMDMessage) && d.AMDFalsePositive == nil {
+		errs = append(errs, errors.New("AMD false positives: a predictive campaign that hangs up on machines must estimate how many were persons (0 to 100%; listen to a sample) — regulators count them as abandoned calls"))
+	}
 	if len(d.MachineMessage) > 500 {
 		errs = append(errs, errors.New("machine message: at most 500 characters"))
 	}
@@ -270,6 +293,10 @@ type DialStats struct {
 type LiveCall struct {
 	At        time.Time
 	Abandoned bool
+	// Machine: AMD took it for a machine and nobody took it; it counts
+	// in the ledger as the campaign's false-positive share of an abandoned
+	// live call.
+	Machine bool
 }
 
 // PredictedCall is how a predictive call went: the dial's outcome and

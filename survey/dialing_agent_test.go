@@ -29,3 +29,19 @@ func TestAgentKeyValidation(t *testing.T) {
 		}
 	}
 }
+
+// A predictive campaign that hangs up on machines estimates how many were
+// persons: regulators count them as abandoned calls.
+func TestAMDFalsePositiveRequired(t *testing.T) {
+	d := survey.Dialing{Mode: survey.DialPredictive, AbandonMessage: "m", AMD: survey.AMDHangup}
+	if err := d.Validate(survey.CampaignCATI); err == nil || !strings.Contains(err.Error(), "AMD false positives") {
+		t.Errorf("predictive AMD without an estimate: %v", err)
+	}
+	zero, over := 0.0, 1.5
+	if d.AMDFalsePositive = &zero; d.Validate(survey.CampaignCATI) != nil {
+		t.Errorf("an estimate of 0: %v", d.Validate(survey.CampaignCATI))
+	}
+	if d.AMDFalsePositive = &over; d.Validate(survey.CampaignCATI) == nil {
+		t.Errorf("an estimate of 150 %% passed")
+	}
+}

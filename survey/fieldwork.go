@@ -325,6 +325,10 @@ type CampaignProgress struct {
 	// dialer's lines, ringing); Idle the campaign's interviewers waiting.
 	DialerUp, Idle        int
 	Live30d, Abandoned30d int
+	// Machines are the calls AMD took for a machine that nobody took,
+	// over the same windows: the campaign's false-positive estimate of
+	// them counts as abandoned (survey.Dialing.AMDFalsePositive).
+	Machines24h, Machines30d int
 }
 
 // Floor is the whole floor at one instant.

@@ -117,7 +117,8 @@ function render() {
 // up, and the abandonment rate over the rules' windows against the budget.
 function dialingLine(d) {
   if (!d) { return null; }
-  const ab = (w) => (w.rate === null ? "—" : pct(w.rate)) + " (" + w.abandoned + " of " + w.live + ")";
+  const ab = (w) => (w.rate === null ? "—" : pct(w.rate)) + " (" + w.abandoned + " of " + w.live +
+    (w.amd_false_positives ? ", with ~" + w.amd_false_positives.toFixed(1) + " persons AMD took for machines" : "") + ")";
   const pace = d.mode === "ivr" ? d.calls_per_second + " calls/s, up to " + d.max_lines + " lines"
     : d.mode === "progressive" ? "ratio " + d.ratio.toFixed(1) + " (one line per free interviewer)"
     : d.mode === "predictive" ? "ratio " + d.ratio.toFixed(2) + " (" + d.ringing + " lines ringing for the free interviewers)" : "the interviewer dials";
