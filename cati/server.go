@@ -79,9 +79,12 @@ type Server struct {
 	parsed  *survey.Parsed
 	audio   Audio    // nil: the prompt endpoints answer 503
 	dnc     DNCStore // nil: the do-not-call endpoints answer 503
-	console *console // nil: no console
-	desks   *Desks   // with the console
-	phones  Phones   // with the console; nil: no browser phone
+	// requests decide survey requests by requestRules; nil: 503.
+	requests     RequestStore
+	requestRules survey.RequestRules
+	console      *console // nil: no console
+	desks        *Desks   // with the console
+	phones       Phones   // with the console; nil: no browser phone
 	// phoneUsers are the users whose browsers connected a phone here
 	// (id → survey.User), for moving a desk when its call ends.
 	phoneUsers sync.Map
@@ -116,7 +119,11 @@ type Deps struct {
 	// a token: Asterisk fetching prompt files it was given long, unguessable
 	// URLs for. Pattern → handler.
 	Mounts map[string]http.Handler
-	Log    *slog.Logger
+	// Requests decides survey requests (POST /api/v1/survey-requests) by
+	// RequestRules; nil leaves the endpoint answering 503.
+	Requests     RequestStore
+	RequestRules survey.RequestRules
+	Log          *slog.Logger
 }
 
 // New returns a server with every dependency it will use.
@@ -134,6 +141,9 @@ func New(d Deps) (*Server, error) {
 		parsed:  d.Parsed,
 		audio:   d.Audio,
 		dnc:     d.DNC,
+
+		requests:     d.Requests,
+		requestRules: d.RequestRules,
 	}
 	if s.parsed == nil {
 		s.parsed = new(survey.Parsed)
@@ -205,6 +215,7 @@ func (s *Server) table() []route {
 		{"GET /api/v1/campaigns/{id}/dnc", readers, s.listDNC},
 		{"POST /api/v1/campaigns/{id}/dnc", uploaders, s.addDNC},
 		{"DELETE /api/v1/campaigns/{id}/dnc/{phone}", uploaders, s.removeDNC},
+		{"POST /api/v1/survey-requests", uploaders, s.requestSurvey},
 
 		// Anything else under /api/ gets a JSON 404 rather than ServeMux's text.
 		{"/api/", public, s.noRoute},

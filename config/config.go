@@ -26,6 +26,7 @@ import (
 	"github.com/canvass/canvass/ivr/webrtc"
 	"github.com/canvass/canvass/prompts"
 	"github.com/canvass/canvass/sql"
+	"github.com/canvass/canvass/survey"
 )
 
 // Config is the whole configuration.
@@ -40,6 +41,7 @@ type Config struct {
 	WebRTC   webrtc.Options      `yaml:"webrtc"`
 	Phone    phone.Options       `yaml:"phone"`
 	Dialer   dialer.Options      `yaml:"dialer"`
+	Requests survey.RequestRules `yaml:"requests"`
 	Log      LogOptions          `yaml:"log"`
 }
 
@@ -76,6 +78,7 @@ func Default() Config {
 		WebRTC:   webrtc.DefaultOptions(),
 		Phone:    phone.DefaultOptions(),
 		Dialer:   dialer.DefaultOptions(),
+		Requests: survey.DefaultRequestRules(),
 		Log:      LogOptions{Level: "info", Format: "text"},
 	}
 }
@@ -228,5 +231,5 @@ func Load(file string, getenv func(string) string) (Config, error) {
 
 // Validate returns every problem of every section.
 func (c Config) Validate() error {
-	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.SIP.Validate(), c.ARI.Validate(), c.WebRTC.Validate(), c.Phone.Validate(), c.Dialer.Validate(), c.Log.Validate())
+	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.SIP.Validate(), c.ARI.Validate(), c.WebRTC.Validate(), c.Phone.Validate(), c.Dialer.Validate(), c.Requests.Validate(), c.Log.Validate())
 }

@@ -61,7 +61,7 @@ cand AS (SELECT sc.id FROM pre JOIN survey_case sc ON sc.id = pre.id` + strings.
 claimed AS (
     UPDATE survey_case s SET status = 'claimed', owner = $4, owner_user_id = NULL, attempts = s.attempts + 1
     FROM cand WHERE s.id = cand.id
-    RETURNING s.id, s.campaign_id, s.contact_id, s.attempts, coalesce(s.interview_id, 0) AS interview_id
+    RETURNING s.id, s.campaign_id, s.contact_id, s.attempts, coalesce(s.interview_id, 0) AS interview_id, s.context
 ),
 att AS (
     INSERT INTO attempt (case_id, direction, phone_e164, started_at)
@@ -69,7 +69,7 @@ att AS (
     RETURNING id, case_id
 )
 SELECT c.id, att.id, ct.phone_e164, ct.tz, ct.language, ct.attrs, cp.questionnaire_id,
-       CASE WHEN iv.status = 'in_progress' THEN c.interview_id ELSE 0 END, c.attempts, cp.max_attempts
+       CASE WHEN iv.status = 'in_progress' THEN c.interview_id ELSE 0 END, c.attempts, cp.max_attempts, c.context
 FROM claimed c
 JOIN att ON att.case_id = c.id
 JOIN contact ct ON ct.id = c.contact_id
@@ -93,7 +93,7 @@ func (db *DB) ClaimDials(ctx context.Context, id survey.CampaignID, owner string
 	scan := func(row pgx.CollectableRow) (survey.DialJob, error) {
 		j := survey.DialJob{Campaign: id}
 		err := row.Scan(&j.Case, &j.Attempt, &j.Phone, &j.TZ, &j.Language, &j.Contact, &j.Questionnaire,
-			&j.Interview, &j.Attempts, &j.MaxAttempts)
+			&j.Interview, &j.Attempts, &j.MaxAttempts, &j.Context)
 		return j, err
 	}
 	var jobs []survey.DialJob

@@ -70,6 +70,7 @@ type Context struct {
 	CallID       string            `json:"call_id,omitempty"` // the PBX's or CRM's id of the surveyed call
 	Touchpoint   string            `json:"touchpoint,omitempty"`
 	CallerNumber string            `json:"caller_number,omitempty"`
+	CustomerID   string            `json:"customer_id,omitempty"` // the CRM's customer, for the score history
 	Extra        map[string]string `json:"extra,omitempty"`
 }
 

@@ -255,6 +255,10 @@ type DialJob struct {
 	// Attempts is the case's attempts with this one; MaxAttempts the
 	// campaign's limit.
 	Attempts, MaxAttempts int
+	// Context is the interview context of a case a survey request queued
+	// (agent, queue, call id, touchpoint, customer, CRM fields); zero for a
+	// sample's case.
+	Context Context
 }
 
 // LastAttempt says whether the job is the case's last allowed attempt.

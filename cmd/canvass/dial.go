@@ -50,7 +50,10 @@ func (k keypadCalls) Survey(ctx context.Context, c dialer.Call) (dialer.Result, 
 	req := ivr.DialRequest{To: to, CallerID: c.CallerID, RingTimeout: c.Ring, CaseID: c.Job.Case, AttemptID: c.Job.Attempt,
 		AMD: c.AMD != survey.AMDOff}
 	info := ivr.CallInfo{Questionnaire: c.Job.Questionnaire, Language: c.Job.Language, Contact: c.Job.Contact,
-		Resume: c.Job.Interview, Keep: c.Keep}
+		Resume: c.Job.Interview, Keep: c.Keep, Context: c.Job.Context}
+	if info.Context.CallerNumber == "" {
+		info.Context.CallerNumber = c.Job.Phone
+	}
 	if c.AMD == survey.AMDHangup || c.AMD == survey.AMDMessage {
 		info.OnMachine, info.Message = string(c.AMD), c.MachineMessage
 	}

@@ -264,9 +264,12 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		Audio:   promptsAudio{catalog},
 		DNC:     db,
 		Console: console,
-		Parsed:  engine.Parsed(),
-		Mounts:  mounts,
-		Log:     log.With("component", "http"),
+
+		Requests:     db,
+		RequestRules: cfg.Requests,
+		Parsed:       engine.Parsed(),
+		Mounts:       mounts,
+		Log:          log.With("component", "http"),
 	})
 	if err != nil {
 		return err

@@ -70,6 +70,8 @@ func callInfo(ev event) ivr.CallInfo {
 			ctx.CallID = v
 		case "touchpoint":
 			ctx.Touchpoint = v
+		case "customer_id", "customer":
+			ctx.CustomerID = v
 		case "caller", "caller_number":
 			ctx.CallerNumber = v
 		default:

@@ -346,6 +346,7 @@ func (s *Server) callInfo(req *sip.Request) ivr.CallInfo {
 		Queue:        pick("X-Canvass-Queue", "queue"),
 		CallID:       pick("X-Canvass-Call-Id", "call_id"),
 		Touchpoint:   pick("X-Canvass-Touchpoint", "touchpoint"),
+		CustomerID:   pick("X-Canvass-Customer-Id", "customer_id"),
 		CallerNumber: callerNumber(req),
 		Extra:        map[string]string{},
 	}
@@ -353,7 +354,7 @@ func (s *Server) callInfo(req *sip.Request) ivr.CallInfo {
 		c.Extra["sip_call_id"] = clean(h.Value())
 	}
 	known := map[string]bool{"x-canvass-agent": true, "x-canvass-queue": true, "x-canvass-call-id": true,
-		"x-canvass-touchpoint": true, "x-canvass-language": true}
+		"x-canvass-touchpoint": true, "x-canvass-language": true, "x-canvass-customer-id": true}
 	for _, h := range req.Headers() {
 		name := strings.ToLower(h.Name())
 		if !strings.HasPrefix(name, "x-canvass-") || known[name] || len(c.Extra) >= maxExtra {

@@ -1,0 +1,87 @@
+package sql_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canvass/canvass/survey"
+)
+
+// Survey requests: a number on a do-not-call list is skipped, then the
+// draw decides (the share of the agent, else the touchpoint, is kept with
+// the request); concurrent requests for one number queue exactly one
+// survey, the others skipped for fatigue; an Asterisk transfer counts for
+// fatigue too; and a questionnaire no running keypad campaign asks is
+// refused, naming what to do.
+func TestDecideRequest(t *testing.T) {
+	db, camp := keypadCampaign(t, 0)
+	ctx := t.Context()
+	now := time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC)
+	rules := survey.RequestRules{Share: 1, Touchpoints: map[string]float64{"billing": 0.25}, Agents: map[string]float64{"bob": 0.5}, FatigueDays: 30}
+	req := func(phone string, c survey.Context) survey.SurveyRequest {
+		return survey.SurveyRequest{Source: survey.RequestAPI, Phone: phone, Questionnaire: "post-call", Language: "en", Context: c}
+	}
+	always := func(float64) bool { return true }
+
+	if _, err := db.AddDNC(ctx, []survey.DNCEntry{{Phone: "+12125550111", AddedAt: now, AddedBy: "t", Source: survey.DNCAPI}}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.DecideRequest(ctx, req("+12125550111", survey.Context{}), rules, always, now)
+	if err != nil || d.Decision != survey.RequestSkipped || d.Reason != survey.SkipDNC || d.DNC == nil || d.Case != 0 {
+		t.Errorf("listed number: %+v %v", d, err)
+	}
+
+	var drawn []float64
+	never := func(s float64) bool { drawn = append(drawn, s); return false }
+	d, err = db.DecideRequest(ctx, req("+12125550112", survey.Context{Touchpoint: "billing", Agent: "bob"}), rules, never, now)
+	if err != nil || d.Decision != survey.RequestSkipped || d.Reason != survey.SkipSampledOut || d.Share != 0.5 || len(drawn) != 1 {
+		t.Errorf("sampled out: %+v %v (drawn at %v); want skipped at bob's share 0.5", d, err, drawn)
+	}
+	d, err = db.DecideRequest(ctx, req("+12125550112", survey.Context{Touchpoint: "billing"}), rules, always, now)
+	if err != nil || d.Decision != survey.RequestQueued || d.Share != 0.25 || d.Campaign != camp || d.CallAfter == nil || !d.CallAfter.Equal(now) {
+		t.Errorf("drawn: %+v %v; want queued at billing's share, due now (a skipped request is no survey for fatigue)", d, err)
+	}
+
+	const n = 8
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		got = map[string]int{}
+	)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := db.DecideRequest(ctx, req("+12125550113", survey.Context{}), rules, always, now)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			got[d.Decision+"/"+d.Reason]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if got["queued/"] != 1 || got["skipped/fatigue"] != n-1 {
+		t.Errorf("%d concurrent requests for one number: %v; want one queued, the rest skipped for fatigue", n, got)
+	}
+	if d, err := db.DecideRequest(ctx, req("+12125550113", survey.Context{}), rules, always, now.Add(31*24*time.Hour)); err != nil || d.Decision != survey.RequestQueued {
+		t.Errorf("after the fatigue period: %+v %v", d, err)
+	}
+
+	ari := survey.SurveyRequest{Source: survey.RequestARI, Phone: "+12125550114", Questionnaire: "post-call"}
+	if d, err := db.DecideRequest(ctx, ari, rules, always, now); err != nil || d.Decision != survey.RequestSurveyed || d.Case != 0 {
+		t.Errorf("transferred call: %+v %v; want surveyed now, no case", d, err)
+	}
+	if d, err := db.DecideRequest(ctx, req("+12125550114", survey.Context{}), rules, always, now.Add(time.Hour)); err != nil || d.Reason != survey.SkipFatigue {
+		t.Errorf("a request after a transferred call was surveyed: %+v %v; want skipped for fatigue", d, err)
+	}
+
+	bad := req("+12125550115", survey.Context{})
+	bad.Questionnaire = "nothing-asks-this"
+	if _, err := db.DecideRequest(ctx, bad, rules, always, now); survey.ErrorCodeOf(err) != survey.EConflict {
+		t.Errorf("no keypad campaign: %v, want EConflict", err)
+	}
+}
