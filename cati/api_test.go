@@ -376,18 +376,18 @@ func TestRoundTrip(t *testing.T) {
 			}
 		}
 		fixed := []string{"interview_id", "questionnaire_version", "mode", "language", "status", "started_at", "ended_at",
-			"end_cause", "agent", "queue", "call_id", "touchpoint", "caller_number", "case_id", "campaign", "disposition", "phone"}
+			"end_cause", "agent", "queue", "call_id", "touchpoint", "caller_number", "customer_id", "context", "case_id", "campaign", "disposition", "phone"}
 		questions := []string{"nps", "why", "csat", "ces", "resolved", "callback"}
 		id := func(i int) string { return fmt.Sprint(ids[i]) }
 		want := [][]string{
 			append(fixed, questions...),
-			{id(0), "1", "ivr", "en", "complete", "2025-03-01T10:00:00Z", ended[ids[0]], "completed", "alice", "billing", "c-1", "phone", "+15551230001", "", "", "", "",
+			{id(0), "1", "ivr", "en", "complete", "2025-03-01T10:00:00Z", ended[ids[0]], "completed", "alice", "billing", "c-1", "phone", "+15551230001", "", "", "", "", "", "",
 				"10", "", "5", "7", "1", ""},
-			{id(1), "1", "ivr", "fr", "complete", "2025-03-01T11:00:00Z", ended[ids[1]], "completed", "bob", "billing", "c-2", "web", "'=cmd|' /C calc'!A0", "", "", "", "",
+			{id(1), "1", "ivr", "fr", "complete", "2025-03-01T11:00:00Z", ended[ids[1]], "completed", "bob", "billing", "c-2", "web", "'=cmd|' /C calc'!A0", "", "", "", "", "", "",
 				"3", "recordings/2.wav", "2", "", "0", "yes"},
-			{id(2), "1", "cati", "en", "breakoff", "2025-03-02T09:00:00Z", ended[ids[2]], "hangup", "alice", "support", "", "phone", "+1 (555) 123-0003", "", "", "", "",
+			{id(2), "1", "cati", "en", "breakoff", "2025-03-02T09:00:00Z", ended[ids[2]], "hangup", "alice", "support", "", "phone", "+1 (555) 123-0003", "", "", "", "", "", "",
 				"8", "", "", "", "", ""},
-			{id(3), "1", "ivr", "en", "in_progress", "2025-03-02T12:00:00Z", "", "", "alice", "billing", "", "", "-42", "", "", "", "",
+			{id(3), "1", "ivr", "en", "in_progress", "2025-03-02T12:00:00Z", "", "", "alice", "billing", "", "", "-42", "", "", "", "", "", "",
 				"9", "", "", "", "", ""},
 		}
 		got := exportCSV(t, f, "/api/v1/questionnaires/post-call/export.csv", "post-call.csv")
@@ -462,12 +462,12 @@ func TestRoundTrip(t *testing.T) {
 		}
 		want := [][]string{
 			{"interview_id", "questionnaire_version", "mode", "language", "status", "started_at", "ended_at",
-				"end_cause", "agent", "queue", "call_id", "touchpoint", "caller_number", "case_id", "campaign", "disposition", "phone",
+				"end_cause", "agent", "queue", "call_id", "touchpoint", "caller_number", "customer_id", "context", "case_id", "campaign", "disposition", "phone",
 				"contact.first_name", "contact.region", "contact.segment", "contact.product",
 				"main_user", "tenure", "region", "sat_overall", "sat_reason", "nps", "nps_reason", "contacted_support",
 				"support_channels", "support_ease", "employees", "household", "renew", "renew_no_reason", "recontact"},
 			{fmt.Sprint(ids[0]), "1", "cati", "en", "complete", "2025-03-04T15:00:00Z", rec.EndedAt.UTC().Format(time.RFC3339),
-				"completed", "ivan", "outbound", "", "'@home", "", "", "", "", "", "", "", "", "",
+				"completed", "ivan", "outbound", "", "'@home", "", "", "", "", "", "", "", "", "", "", "",
 				"1", "5", "north", "2", "'=1+2 too slow", "6", "'+cmd|calc", "1",
 				"phone;chat", "3", "", "4", "no", "'-price, \"too high\"\nand slow", "0"},
 		}

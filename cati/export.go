@@ -6,13 +6,14 @@ package cati
 //
 // Columns: interview_id, questionnaire_version, mode, language, status,
 // started_at, ended_at (RFC 3339, UTC), end_cause, agent, queue, call_id,
-// touchpoint, caller_number; then, for an interview a campaign dialed, what
+// touchpoint, caller_number, customer_id, context (the other context fields:
+// CRM fields, SIP headers, Stasis arguments, as a JSON object with sorted
+// keys; empty when none); then, for an interview a campaign dialed, what
 // joins it back to the sample file: case_id, campaign, disposition (the
 // case's final one, empty while open), phone and contact.<field> for each
 // contact field of the questionnaire, as imported; then one column per
 // answerable question of the latest version, in questionnaire order.
-// Answers to questions the latest version no longer has are left out, and
-// so is Context.Extra.
+// Answers to questions the latest version no longer has are left out.
 //
 // Answer cells: nps, scale and number as decimal integers; yes_no as 1 (yes)
 // or 0 (no), the coding statistics packages expect; choice as the option
@@ -58,7 +59,7 @@ const exportStall = time.Minute
 
 var exportColumns = []string{"interview_id", "questionnaire_version", "mode", "language", "status",
 	"started_at", "ended_at", "end_cause", "agent", "queue", "call_id", "touchpoint", "caller_number",
-	"case_id", "campaign", "disposition", "phone"}
+	"customer_id", "context", "case_id", "campaign", "disposition", "phone"}
 
 var paradataColumns = []string{"raw_keys", "first_key_ms", "no_input", "no_match", "barge_in", "mode"}
 
@@ -181,7 +182,7 @@ func exportRow(row []string, rec survey.InterviewRecord, contact []string, quest
 	row = append(row,
 		strconv.FormatInt(int64(rec.ID), 10), strconv.Itoa(rec.Version), guard(string(rec.Mode)), guard(rec.Language),
 		guard(string(rec.Status)), rec.StartedAt.UTC().Format(time.RFC3339), ended, guard(rec.EndCause),
-		guard(c.Agent), guard(c.Queue), guard(c.CallID), guard(c.Touchpoint), guard(c.CallerNumber))
+		guard(c.Agent), guard(c.Queue), guard(c.CallID), guard(c.Touchpoint), guard(c.CallerNumber), guard(c.CustomerID), contextCell(c.Extra))
 	if l := rec.Sample; l != nil {
 		row = append(row, strconv.FormatInt(int64(rec.CaseID), 10), guard(l.Campaign), guard(string(l.Disposition)), guard(l.Phone))
 		for _, f := range contact {
@@ -221,6 +222,19 @@ func exportRow(row []string, rec survey.InterviewRecord, contact []string, quest
 		}
 	}
 	return row
+}
+
+// contextCell is the context's other fields as a JSON object (sorted keys),
+// "" when there are none.
+func contextCell(extra map[string]string) string {
+	if len(extra) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(extra)
+	if err != nil {
+		return ""
+	}
+	return guard(string(b))
 }
 
 // cell formats an answer value. It goes by the value's Go type rather than

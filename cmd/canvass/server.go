@@ -231,6 +231,7 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		if ari, err = asterisk.New(cfg.ARI, engine, catalog, catalog, ps, log.With("component", "ari")); err != nil {
 			return err
 		}
+		ari.SetGate(requestGate{db: db, rules: cfg.Requests, region: cfg.Console.DefaultRegion})
 		runners = append(runners, ari.Run)
 	}
 	sipBound := ""

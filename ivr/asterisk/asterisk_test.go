@@ -129,6 +129,13 @@ var engineOptions = ivr.Options{Attempts: 3, InitialTimeout: 500 * time.Millisec
 
 func start(t *testing.T, change func(*asterisk.Options, *aritest.Server)) *harness {
 	t.Helper()
+	return startWith(t, change, nil)
+}
+
+// startWith is start with a gate deciding which transferred calls are
+// surveyed.
+func startWith(t *testing.T, change func(*asterisk.Options, *aritest.Server), gate asterisk.Gate) *harness {
+	t.Helper()
 	srv := aritest.New(templates(t))
 	t.Cleanup(srv.Close)
 	h := &harness{t: t, srv: srv, store: newStore(t), logs: &logs{}, recDir: t.TempDir()}
@@ -145,6 +152,9 @@ func start(t *testing.T, change func(*asterisk.Options, *aritest.Server)) *harne
 		t.Fatal(err)
 	}
 	h.client, h.engine = c, engine
+	if gate != nil {
+		c.SetGate(gate)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -801,6 +811,48 @@ func TestSampling(t *testing.T) {
 	h.await(1, "POST", "/channels/"+id+"/continue", "")
 	if h.saw("POST", "/channels/"+id+"/answer", 0) || h.store.Count() != 0 {
 		t.Errorf("a call not drawn must go back to the dialplan untouched")
+	}
+}
+
+// gateFunc is a Gate.
+type gateFunc func(ivr.CallInfo) (bool, string, error)
+
+func (g gateFunc) Admit(_ context.Context, info ivr.CallInfo) (bool, string, error) { return g(info) }
+
+// The request rules' gate decides after ari.sample_share: a call it does
+// not admit goes back to the dialplan untouched; one it admits, or when it
+// fails, is surveyed. It sees the call's context.
+func TestGate(t *testing.T) {
+	var seen []ivr.CallInfo
+	var mu sync.Mutex
+	for _, tc := range []struct {
+		name   string
+		ok     bool
+		err    error
+		survey bool
+	}{{"not admitted", false, nil, false}, {"admitted", true, nil, true}, {"gate fails", false, errors.New("database down"), true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := startWith(t, nil, gateFunc(func(info ivr.CallInfo) (bool, string, error) {
+				mu.Lock()
+				seen = append(seen, info)
+				mu.Unlock()
+				return tc.ok, "fatigue", tc.err
+			}))
+			id := h.srv.Call("tester", "questionnaire=post-call", "lang=en", "touchpoint=billing", "customer_id=C-9")
+			if tc.survey {
+				h.prompt(id, 1, "nps")
+				return
+			}
+			h.await(1, "POST", "/channels/"+id+"/continue", "")
+			if h.saw("POST", "/channels/"+id+"/answer", 0) || h.store.Count() != 0 {
+				t.Errorf("a call the gate did not admit must go back to the dialplan untouched")
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 3 || seen[0].Context.Touchpoint != "billing" || seen[0].Context.CustomerID != "C-9" || seen[0].Context.CallerNumber == "" {
+		t.Errorf("the gate saw %+v", seen)
 	}
 }
 

@@ -62,6 +62,7 @@ var ErrNotConnected = errors.New("not connected to Asterisk ARI")
 type Client struct {
 	opts       Options
 	sessions   Sessions
+	gate       Gate // nil: ari.sample_share alone decides
 	prompts    PromptFiles
 	recordings Recordings
 	server     *PromptServer

@@ -23,6 +23,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -110,13 +111,46 @@ func drawn(share float64) bool {
 	return float64(binary.BigEndian.Uint64(b[:])>>11)/(1<<53) < share
 }
 
+// Gate decides whether a call Asterisk transferred is surveyed, by the
+// rules of survey requests (sampling by touchpoint or agent, survey
+// fatigue, do-not-call), and keeps the decision; cmd/canvass makes one of
+// the store. It reports why a call is not surveyed.
+type Gate interface {
+	Admit(ctx context.Context, info ivr.CallInfo) (ok bool, why string, err error)
+}
+
+// SetGate makes g decide which transferred calls are surveyed, after
+// ari.sample_share. Call it before Run.
+func (c *Client) SetGate(g Gate) { c.gate = g }
+
+// admitted reports whether a transferred call is surveyed: drawn at
+// ari.sample_share, then admitted by the gate. A gate that fails (the
+// database) does not stop the survey: it is logged.
+func (c *Client) admitted(ctx context.Context, info ivr.CallInfo, log *slog.Logger) bool {
+	if !drawn(c.opts.SampleShare) {
+		log.Info("call not drawn for the survey; continuing in the dialplan", "sample_share", c.opts.SampleShare)
+		return false
+	}
+	if c.gate == nil {
+		return true
+	}
+	ok, why, err := c.gate.Admit(ctx, info)
+	if err != nil {
+		log.Error("survey rules could not decide; surveying the call", "err", err)
+		return true
+	}
+	if !ok {
+		log.Info("call not surveyed by the request rules; continuing in the dialplan", "why", why)
+	}
+	return ok
+}
+
 // inbound runs the survey on a channel that entered the application.
 func (c *Client) inbound(ctx context.Context, cl *call, info ivr.CallInfo) {
 	defer c.end(cl)
 	log := cl.log.With("questionnaire", info.Questionnaire)
 	_, originated := info.Context.Extra[dialKey]
-	if !originated && !drawn(c.opts.SampleShare) {
-		log.Info("call not drawn for the survey; continuing in the dialplan", "sample_share", c.opts.SampleShare)
+	if !originated && !c.admitted(ctx, info, log) {
 		err := c.rest.do(ctx, http.MethodPost, "/channels/"+esc(cl.id)+"/continue", nil, nil, nil)
 		if err != nil && !isNotFound(err) {
 			log.Error("cannot continue the channel in the dialplan; hanging up", "err", err)
