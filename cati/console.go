@@ -67,7 +67,9 @@ type DeskStore interface {
 	StartDial(ctx context.Context, user survey.UserID, caseID survey.CaseID, now time.Time) (survey.Desk, error)
 	Connect(ctx context.Context, user survey.UserID, caseID survey.CaseID, r survey.InterviewRecord, now time.Time) (survey.Desk, error)
 	SetDeskQuestion(ctx context.Context, user survey.UserID, interviewID survey.InterviewID, question string) error
-	CompleteInterview(ctx context.Context, user survey.UserID, caseID survey.CaseID, status survey.Status, lastQuestion string, quotaCells []string, now time.Time) (survey.Desk, error)
+	// CompleteInterview ends the desk's interview and raises its
+	// end-time alerts with it.
+	CompleteInterview(ctx context.Context, user survey.UserID, caseID survey.CaseID, status survey.Status, lastQuestion string, quotaCells []string, alerts []survey.Alert, now time.Time) (survey.Desk, error)
 	EndCall(ctx context.Context, user survey.UserID, caseID survey.CaseID, now time.Time) (survey.Desk, error)
 	WrapUp(ctx context.Context, user survey.UserID, caseID survey.CaseID, o survey.Outcome, now time.Time) (survey.Desk, error)
 	// Today counts the interviewer's answered calls and completes since
@@ -93,6 +95,9 @@ type DeskStore interface {
 // and the clearing of the answers it made irrelevant in one transaction.
 type AnswerStore interface {
 	SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer, cleared ...string) error
+	// SaveAnswerAlerts is SaveAnswer raising alerts (survey.Interview.Alerts)
+	// in the same transaction, each at most once per interview.
+	SaveAnswerAlerts(ctx context.Context, id survey.InterviewID, a survey.Answer, alerts []survey.Alert, cleared ...string) error
 }
 
 // FloorStore is what supervisors read and do. Reassign, Release and

@@ -61,6 +61,7 @@ func (ds *Desks) engine(ctx context.Context, d survey.Desk) (*survey.Interview, 
 	if err != nil {
 		return nil, rec, fmt.Errorf("resume interview %d: %w", d.InterviewID, err)
 	}
+	iv.SetContext(rec.Context)
 	if d.Question != "" {
 		seek(q, iv, d.Question)
 	}
@@ -252,7 +253,7 @@ func (ds *Desks) Step(ctx context.Context, u survey.User, caseID survey.CaseID, 
 		return err // EInvalid: nothing was stored
 	}
 	if a != nil {
-		if err := ds.answers.SaveAnswer(ctx, id, *a, cleared...); err != nil {
+		if err := ds.answers.SaveAnswerAlerts(ctx, id, *a, iv.Alerts(false, a.Question), cleared...); err != nil {
 			return fmt.Errorf("save answer %s: %w", a.Question, err)
 		}
 		log.Debug("answer saved", "interview_id", id, "question", a.Question)
@@ -262,7 +263,7 @@ func (ds *Desks) Step(ctx context.Context, u survey.User, caseID survey.CaseID, 
 		if a != nil {
 			last = a.Question
 		}
-		if _, err := ds.store.CompleteInterview(ctx, u.ID, caseID, survey.StatusComplete, last, iv.QuotaCells(), ds.now()); err != nil {
+		if _, err := ds.store.CompleteInterview(ctx, u.ID, caseID, survey.StatusComplete, last, iv.QuotaCells(), iv.Alerts(true, ""), ds.now()); err != nil {
 			return err
 		}
 		log.Info("interview complete", "case_id", caseID, "interview_id", id)
@@ -323,6 +324,9 @@ func (ds *Desks) wrapUp(ctx context.Context, u survey.User, caseID survey.CaseID
 	o, err := survey.Decide(w)
 	if err != nil {
 		return err
+	}
+	if o.FinishInterview != "" && w.Interview != nil {
+		o.Alerts = w.Interview.Alerts(true, "")
 	}
 	if _, err := ds.store.WrapUp(ctx, u.ID, caseID, o, ds.now()); err != nil {
 		return err

@@ -92,7 +92,7 @@ func (ds *Desks) afterKeypad(ctx context.Context, u survey.User, d survey.Desk) 
 		if n := len(rec.Answers); n > 0 {
 			last = rec.Answers[n-1].Question
 		}
-		_, err := ds.store.CompleteInterview(ctx, u.ID, d.CaseID, survey.StatusComplete, last, iv.QuotaCells(), ds.now())
+		_, err := ds.store.CompleteInterview(ctx, u.ID, d.CaseID, survey.StatusComplete, last, iv.QuotaCells(), iv.Alerts(true, ""), ds.now())
 		return err
 	}
 	return ds.store.SetDeskQuestion(ctx, u.ID, d.InterviewID, iv.Current().ID)

@@ -99,6 +99,35 @@ type Store interface {
 	FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, lastQuestion string) error
 }
 
+// AlertStore is a Store that raises a questionnaire's alerts with the
+// answer or the end that triggers them, in one transaction, each at most
+// once per interview (*sql.DB). With any other Store alerts are not raised.
+type AlertStore interface {
+	SaveAnswerAlerts(ctx context.Context, id survey.InterviewID, a survey.Answer, alerts []survey.Alert, cleared ...string) error
+	FinishInterviewAlerts(ctx context.Context, id survey.InterviewID, to survey.Status, cause, lastQuestion string, alerts []survey.Alert) error
+}
+
+// saveAnswer stores a, raising the alerts it triggers when the store can.
+func (e *Engine) saveAnswer(ctx context.Context, id survey.InterviewID, iv *survey.Interview, a survey.Answer, cleared []string) error {
+	if s, ok := e.store.(AlertStore); ok {
+		if alerts := iv.Alerts(false, a.Question); len(alerts) > 0 {
+			return s.SaveAnswerAlerts(ctx, id, a, alerts, cleared...)
+		}
+	}
+	return e.store.SaveAnswer(ctx, id, a, cleared...)
+}
+
+// finishInterview closes the interview, raising its end-time alerts when
+// the store can.
+func (e *Engine) finishInterview(ctx context.Context, id survey.InterviewID, iv *survey.Interview, to survey.Status, cause, last string) error {
+	if s, ok := e.store.(AlertStore); ok {
+		if alerts := iv.Alerts(true, ""); len(alerts) > 0 {
+			return s.FinishInterviewAlerts(ctx, id, to, cause, last, alerts)
+		}
+	}
+	return e.store.FinishInterview(ctx, id, to, cause, last)
+}
+
 // Options tune the keypad rules.
 type Options struct {
 	Attempts          int           `yaml:"attempts"`
@@ -252,7 +281,7 @@ func (e *Engine) finish(ctx context.Context, ch Channel, iv *survey.Interview, i
 		return survey.StatusInProgress, err
 	}
 	if e.store != nil {
-		if ferr := e.store.FinishInterview(finishCtx, id, status, cause, last); ferr != nil {
+		if ferr := e.finishInterview(finishCtx, id, iv, status, cause, last); ferr != nil {
 			log.Error("close interview", "status", status, "cause", cause, "err", ferr)
 			err = errors.Join(err, ferr)
 		}
@@ -300,7 +329,7 @@ func (e *Engine) walk(ctx context.Context, ch Channel, iv *survey.Interview, id 
 		answer.Paradata.Mode = survey.ModeIVR
 		sctx, done := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 		if answer != nil {
-			if err := e.store.SaveAnswer(sctx, id, *answer, cleared...); err != nil {
+			if err := e.saveAnswer(sctx, id, iv, *answer, cleared); err != nil {
 				done()
 				return "", fmt.Errorf("save answer %s: %w", qq.ID, err)
 			}

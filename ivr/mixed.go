@@ -55,6 +55,7 @@ func (e *Engine) Keypad(ctx context.Context, m Media, id survey.InterviewID, fro
 	if err != nil {
 		return "", fmt.Errorf("resume interview %d: %w", id, err)
 	}
+	iv.SetContext(rec.Context)
 	// Statements before the first unanswered question were read by the
 	// interviewer.
 	for cur := iv.Current(); cur != nil && cur.ID != from && !cur.Answerable(); cur = iv.Current() {
@@ -89,7 +90,7 @@ func (e *Engine) Keypad(ctx context.Context, m Media, id survey.InterviewID, fro
 		}
 		a.Paradata.Mode = survey.ModeIVR
 		sctx, done := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
-		err = e.store.SaveAnswer(sctx, id, *a, cleared...)
+		err = e.saveAnswer(sctx, id, iv, *a, cleared)
 		done()
 		if err != nil {
 			return qq.ID, fmt.Errorf("save answer %s: %w", qq.ID, err)

@@ -141,6 +141,7 @@ func (s *Session) Run(ctx context.Context, m Media) (survey.Status, error) {
 	if err != nil {
 		return "", err
 	}
+	iv.SetContext(s.info.Context)
 	id, err := s.e.store.StartInterview(ctx, survey.InterviewRecord{Questionnaire: s.q.ID, Version: s.version,
 		Mode: survey.ModeIVR, Language: lang, Context: s.info.Context, Contact: s.info.Contact,
 		CaseID: s.info.CaseID, AttemptID: s.info.AttemptID})
@@ -178,6 +179,7 @@ func (s *Session) resume(ctx context.Context) (*survey.Interview, survey.Intervi
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("resume interview %d: %w", rec.ID, err)
 	}
+	iv.SetContext(rec.Context)
 	return iv, rec.ID, true, nil
 }
 

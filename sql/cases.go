@@ -475,7 +475,7 @@ const sqlQuotaCells = `UPDATE survey_case SET quota_cells = $2 WHERE id = $1`
 // CompleteInterview ends the desk's interview as status (compare-and-set:
 // survey.Conflict if it had already ended) and moves the desk to wrap-up.
 // quotaCells are the quota cells a complete counts in.
-func (db *DB) CompleteInterview(ctx context.Context, userID survey.UserID, caseID survey.CaseID, status survey.Status, lastQuestion string, quotaCells []string, now time.Time) (survey.Desk, error) {
+func (db *DB) CompleteInterview(ctx context.Context, userID survey.UserID, caseID survey.CaseID, status survey.Status, lastQuestion string, quotaCells []string, alerts []survey.Alert, now time.Time) (survey.Desk, error) {
 	var d survey.Desk
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		var (
@@ -486,6 +486,9 @@ func (db *DB) CompleteInterview(ctx context.Context, userID survey.UserID, caseI
 			return err
 		}
 		if err := finishInterviewAt(ctx, tx, d.InterviewID, status, "interviewer", lastQuestion, now); err != nil {
+			return err
+		}
+		if err := raiseAlerts(ctx, tx, d.InterviewID, alerts, now); err != nil {
 			return err
 		}
 		if quotaCells == nil {
@@ -605,7 +608,12 @@ func ApplyOutcome(ctx context.Context, tx DBTX, t Settle, o survey.Outcome, now 
 	}
 	if o.FinishInterview != "" && t.Interview != 0 {
 		err := finishInterviewAt(ctx, tx, t.Interview, o.FinishInterview, "disposition", o.LastQuestion, now)
-		if err != nil && !errors.Is(err, survey.Conflict) { // already ended: fine
+		switch {
+		case err == nil:
+			if err := raiseAlerts(ctx, tx, t.Interview, o.Alerts, now); err != nil {
+				return err
+			}
+		case !errors.Is(err, survey.Conflict): // already ended: fine
 			return err
 		}
 	}

@@ -46,6 +46,9 @@ func (p *parser) typeEnv(self *Question) map[string]any {
 	if self != nil {
 		env["value"] = zero(self)
 	}
+	if p.alertEnv {
+		p.alertTypes(env)
+	}
 	return env
 }
 

@@ -225,6 +225,9 @@ type Outcome struct {
 	// FinishInterview, when set, ends the case's interview in progress.
 	FinishInterview Status
 	LastQuestion    string
+	// Alerts are the end-time alerts of the interview FinishInterview
+	// ends, raised with it.
+	Alerts []Alert
 	// DoNotCall puts the case's number on its campaign's do-not-call list
 	// in the same transaction (WrapUp.NeverCall).
 	DoNotCall bool

@@ -26,6 +26,7 @@ type Interview struct {
 	cursor  int // index of the current question; len(q.Questions) when done
 	now     func() time.Time
 	started bool
+	context Context // the call's, for alert rules
 }
 
 // ErrAtStart is returned by Back on the first question.

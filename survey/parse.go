@@ -35,6 +35,7 @@ type rawQuestionnaire struct {
 	CompleteThreshold *float64    `yaml:"complete_threshold"`
 	Questions         []yaml.Node `yaml:"questions"`
 	Quotas            []yaml.Node `yaml:"quotas"`
+	Alerts            []yaml.Node `yaml:"alerts"`
 }
 
 type rawQuestion struct {
@@ -75,6 +76,7 @@ type parser struct {
 	problems Problems
 	q        *Questionnaire
 	langs    []string
+	alertEnv bool // compiling an alert condition: the call context is in scope
 }
 
 func (p *parser) addf(line int, format string, args ...any) {
@@ -262,6 +264,9 @@ func (p *parser) questionnaire(n *yaml.Node) {
 	}
 	for i := range r.Quotas {
 		p.quota(&r.Quotas[i])
+	}
+	for i := range r.Alerts {
+		p.alert(&r.Alerts[i])
 	}
 	p.reachability()
 }

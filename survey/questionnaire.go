@@ -63,6 +63,7 @@ type Questionnaire struct {
 	CompleteThreshold float64
 	Questions         []*Question
 	Quotas            []*Quota
+	Alerts            []*AlertRule
 
 	index map[string]int
 	pipes pipes // of Intro and Thanks

@@ -1,0 +1,207 @@
+package survey
+
+// This file is a questionnaire's alert rules (alerts: in the file): a
+// condition over the answers and the call's context, a severity, who owns
+// the alert (by touchpoint, queue or agent), when it is due, and whether it
+// is raised as soon as an answer makes it true or when the interview ends.
+// The interview evaluates them; the store raises each at most once per
+// interview, in the transaction that commits the answer (or the end) that
+// triggers it.
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Alert severities, least to most.
+var Severities = []string{"low", "medium", "high", "critical"}
+
+// AlertRule is one rule of a questionnaire.
+type AlertRule struct {
+	ID       string
+	Severity string
+	// Owner is who owns an alert where Owners has no entry for the call's
+	// Route field (touchpoint, queue or agent; "" routes nothing).
+	Owner  string
+	Route  string
+	Owners map[string]string
+	Due    time.Duration // from the raise to when it should be closed
+	OnEnd  bool          // raised when the interview ends, not on the answer
+	Line   int
+	when   *program
+}
+
+// Source is the rule's condition as written.
+func (r *AlertRule) Source() string {
+	if r.when == nil {
+		return ""
+	}
+	return r.when.src
+}
+
+// Alert is an alert an interview raises: the rule, its severity, its owner
+// for the call, when it is due from its raise, and the answer that raised
+// it ("" when raised at the end).
+type Alert struct {
+	Rule     string        `json:"rule"`
+	Severity string        `json:"severity"`
+	Owner    string        `json:"owner,omitempty"`
+	Due      time.Duration `json:"-"`
+	Question string        `json:"question,omitempty"`
+}
+
+// contextNames are the call-context fields alert conditions read by name
+// (touchpoint == "billing"), unless a question has that id; every field is
+// context.<name> too, CRM fields included.
+var contextNames = []string{"agent", "queue", "call_id", "touchpoint", "customer_id", "caller_number"}
+
+// contextFields is a context as alert conditions see it.
+func contextFields(c Context) map[string]string {
+	m := make(map[string]string, len(c.Extra)+len(contextNames))
+	for k, v := range c.Extra {
+		m[k] = v
+	}
+	for k, v := range map[string]string{"agent": c.Agent, "queue": c.Queue, "call_id": c.CallID, "touchpoint": c.Touchpoint,
+		"customer_id": c.CustomerID, "caller_number": c.CallerNumber} {
+		m[k] = v
+	}
+	return m
+}
+
+// routeValue is the context field a rule routes by.
+func (r *AlertRule) owner(c Context) string {
+	v := ""
+	switch r.Route {
+	case "touchpoint":
+		v = c.Touchpoint
+	case "queue":
+		v = c.Queue
+	case "agent":
+		v = c.Agent
+	}
+	if o, ok := r.Owners[v]; ok && v != "" {
+		return o
+	}
+	return r.Owner
+}
+
+// SetContext gives the interview its call's context, for alert conditions
+// and owner routing.
+func (iv *Interview) SetContext(c Context) { iv.context = c }
+
+// Alerts are the alerts whose conditions hold now: the answer-time rules
+// (ended false) or the end-time ones (ended true). Raising one twice is the
+// store's to prevent (one per rule and interview); q is the answer just
+// given, recorded with answer-time alerts.
+func (iv *Interview) Alerts(ended bool, q string) []Alert {
+	if len(iv.q.Alerts) == 0 {
+		return nil
+	}
+	e := iv.env()
+	ctx := contextFields(iv.context)
+	e["context"] = ctx
+	for _, n := range contextNames {
+		if _, isQuestion := e[n]; !isQuestion {
+			e[n] = ctx[n]
+		}
+	}
+	var out []Alert
+	for _, r := range iv.q.Alerts {
+		if r.OnEnd != ended || r.when == nil {
+			continue
+		}
+		if v, ok := r.when.eval(e); ok && v == true {
+			a := Alert{Rule: r.ID, Severity: r.Severity, Owner: r.owner(iv.context), Due: r.Due}
+			if !ended {
+				a.Question = q
+			}
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+type rawAlert struct {
+	ID       string            `yaml:"id"`
+	When     yaml.Node         `yaml:"when"`
+	Severity string            `yaml:"severity"`
+	Owner    string            `yaml:"owner"`
+	Route    string            `yaml:"route"`
+	Owners   map[string]string `yaml:"owners"`
+	Due      string            `yaml:"due"`
+	Raise    string            `yaml:"raise"`
+}
+
+// DefaultAlertDue is when an alert is due when its rule does not say.
+const DefaultAlertDue = 24 * time.Hour
+
+func (p *parser) alert(n *yaml.Node) {
+	var r rawAlert
+	if !p.decode(n, &r, "an alert") {
+		return
+	}
+	a := &AlertRule{ID: r.ID, Severity: r.Severity, Owner: r.Owner, Route: r.Route, Owners: r.Owners, Due: DefaultAlertDue, Line: n.Line}
+	what := "alert " + r.ID
+	if err := validID(r.ID); err != nil {
+		p.addf(n.Line, "alert %v", err)
+	}
+	for _, other := range p.q.Alerts {
+		if other.ID == r.ID {
+			p.addf(n.Line, "alert id %q is used twice (first at line %d)", r.ID, other.Line)
+		}
+	}
+	switch {
+	case a.Severity == "":
+		a.Severity = "medium"
+	case !slices.Contains(Severities, a.Severity):
+		p.addf(fieldLine(n, "severity"), "%s: severity %q is not one of %v", what, r.Severity, Severities)
+	}
+	switch r.Route {
+	case "", "touchpoint", "queue", "agent":
+	default:
+		p.addf(fieldLine(n, "route"), "%s: route %q: route owners by touchpoint, queue or agent", what, r.Route)
+	}
+	if len(r.Owners) > 0 && r.Route == "" {
+		p.addf(fieldLine(n, "owners"), "%s: owners need a route (touchpoint, queue or agent) to pick from", what)
+	}
+	if r.Due != "" {
+		d, err := time.ParseDuration(r.Due)
+		if err != nil || d < time.Minute || d > 90*24*time.Hour {
+			p.addf(fieldLine(n, "due"), "%s: due %q must be a duration from 1m to 2160h (90 days), e.g. 4h", what, r.Due)
+		} else {
+			a.Due = d
+		}
+	}
+	switch r.Raise {
+	case "", "answer":
+	case "end":
+		a.OnEnd = true
+	default:
+		p.addf(fieldLine(n, "raise"), "%s: raise %q must be answer (as soon as an answer makes it true) or end (when the interview ends)", what, r.Raise)
+	}
+	if r.When.Kind == 0 {
+		p.addf(n.Line, "%s: when is missing: the condition that raises it, e.g. nps <= 6", what)
+	} else {
+		p.alertEnv = true
+		a.when = p.compile(r.When.Value, r.When.Line, len(p.q.Questions), nil, true, what+" when")
+		p.alertEnv = false
+	}
+	p.q.Alerts = append(p.q.Alerts, a)
+}
+
+// alertTypes adds the call context to an alert condition's type
+// environment.
+func (p *parser) alertTypes(env map[string]any) {
+	env["context"] = map[string]string{}
+	for _, n := range contextNames {
+		if _, isQuestion := env[n]; !isQuestion {
+			env[n] = ""
+		}
+	}
+}
+
+// String names a rule for logs.
+func (r *AlertRule) String() string { return fmt.Sprintf("alert %s (%s)", r.ID, r.Severity) }

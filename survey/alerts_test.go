@@ -1,0 +1,93 @@
+package survey_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canvass/canvass/survey"
+)
+
+const alerting = `id: a
+languages: [en]
+questions:
+  - id: nps
+    type: nps
+    text: Recommend?
+  - id: resolved
+    type: yes_no
+    text: Resolved?
+alerts:
+  - id: detractor
+    when: nps <= 6 or resolved == false
+    severity: high
+    route: touchpoint
+    owner: cx-team
+    owners: {billing: billing-team}
+    due: 4h
+  - id: gold_unhappy
+    when: context.plan == "gold" and nps <= 8 and touchpoint == "billing"
+    raise: end
+`
+
+// Alert rules: raised by the answer that makes them true (owner routed by
+// the call's touchpoint), or at the end; conditions read the answers, the
+// context by name and CRM fields as context.<field>.
+func TestAlertRules(t *testing.T) {
+	q, err := survey.Parse([]byte(alerting))
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv, err := q.Start("en", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv.SetContext(survey.Context{Touchpoint: "billing", Extra: map[string]string{"plan": "gold"}})
+	if got := iv.Alerts(false, ""); len(got) != 0 {
+		t.Errorf("no answer yet: %v", got)
+	}
+	if _, _, err := iv.Answer(int64(8), survey.Paradata{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := iv.Alerts(false, "nps"); len(got) != 0 {
+		t.Errorf("nps 8, resolved unknown: %v", got)
+	}
+	if _, _, err := iv.Answer(false, survey.Paradata{}); err != nil {
+		t.Fatal(err)
+	}
+	got := iv.Alerts(false, "resolved")
+	if len(got) != 1 || got[0].Rule != "detractor" || got[0].Owner != "billing-team" || got[0].Severity != "high" ||
+		got[0].Due != 4*time.Hour || got[0].Question != "resolved" {
+		t.Errorf("unresolved on billing: %+v", got)
+	}
+	end := iv.Alerts(true, "")
+	if len(end) != 1 || end[0].Rule != "gold_unhappy" || end[0].Owner != "" || end[0].Severity != "medium" || end[0].Question != "" {
+		t.Errorf("at the end: %+v", end)
+	}
+	iv2, _ := q.Start("en", nil, nil)
+	iv2.SetContext(survey.Context{Touchpoint: "web"})
+	iv2.Answer(int64(3), survey.Paradata{})
+	if got := iv2.Alerts(false, "nps"); len(got) != 1 || got[0].Owner != "cx-team" {
+		t.Errorf("a detractor on the web: %+v; want the default owner", got)
+	}
+}
+
+func TestAlertLint(t *testing.T) {
+	base := strings.SplitAfter(alerting, "alerts:\n")[0]
+	for _, tc := range []struct{ rule, want string }{
+		{"  - id: x\n    when: csat <= 2\n", "unknown name csat"},
+		{"  - id: x\n    when: nps + 1\n", "expected bool"},
+		{"  - id: x\n    when: nps <= 6\n    severity: urgent\n", `severity "urgent" is not one of`},
+		{"  - id: x\n    when: nps <= 6\n    due: soon\n", "due \"soon\" must be a duration"},
+		{"  - id: x\n    when: nps <= 6\n    route: region\n", "route \"region\""},
+		{"  - id: x\n    when: nps <= 6\n    owners: {a: b}\n", "owners need a route"},
+		{"  - id: x\n    when: nps <= 6\n    raise: later\n", "raise \"later\""},
+		{"  - id: x\n    severity: low\n", "when is missing"},
+		{"  - id: x\n    when: nps <= 6\n  - id: x\n    when: nps <= 5\n", `alert id "x" is used twice`},
+	} {
+		_, err := survey.Parse([]byte(base + tc.rule))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want …%s…", tc.rule, err, tc.want)
+		}
+	}
+}
