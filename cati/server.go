@@ -82,9 +82,13 @@ type Server struct {
 	// requests decide survey requests by requestRules; nil: 503.
 	requests     RequestStore
 	requestRules survey.RequestRules
-	console      *console // nil: no console
-	desks        *Desks   // with the console
-	phones       Phones   // with the console; nil: no browser phone
+	// webhooks keep subscriptions; dispatcher delivers (and replays).
+	webhooks    WebhookStore
+	webhookOpts WebhookOptions
+	dispatcher  *Dispatcher
+	console     *console // nil: no console
+	desks       *Desks   // with the console
+	phones      Phones   // with the console; nil: no browser phone
 	// phoneUsers are the users whose browsers connected a phone here
 	// (id → survey.User), for moving a desk when its call ends.
 	phoneUsers sync.Map
@@ -123,7 +127,12 @@ type Deps struct {
 	// RequestRules; nil leaves the endpoint answering 503.
 	Requests     RequestStore
 	RequestRules survey.RequestRules
-	Log          *slog.Logger
+	// Webhooks keeps webhook subscriptions and their outbox, delivered by
+	// the server's Dispatcher (RunWebhooks) with WebhookOptions; nil leaves
+	// the endpoints answering 503.
+	Webhooks       WebhookStore
+	WebhookOptions WebhookOptions
+	Log            *slog.Logger
 }
 
 // New returns a server with every dependency it will use.
@@ -144,6 +153,14 @@ func New(d Deps) (*Server, error) {
 
 		requests:     d.Requests,
 		requestRules: d.RequestRules,
+		webhooks:     d.Webhooks,
+		webhookOpts:  d.WebhookOptions,
+	}
+	if s.webhookOpts == (WebhookOptions{}) {
+		s.webhookOpts = DefaultWebhookOptions()
+	}
+	if d.Webhooks != nil {
+		s.dispatcher = NewDispatcher(d.Webhooks, s.webhookOpts, d.Log.With("component", "webhooks"))
 	}
 	if s.parsed == nil {
 		s.parsed = new(survey.Parsed)
@@ -170,6 +187,18 @@ func New(d Deps) (*Server, error) {
 	s.handler = s.instrument(top)
 	return s, nil
 }
+
+// RunWebhooks delivers the webhook outbox until ctx ends (nil without
+// webhooks). Run it on every node.
+func (s *Server) RunWebhooks(ctx context.Context) error {
+	if s.dispatcher == nil {
+		return nil
+	}
+	return s.dispatcher.Run(ctx)
+}
+
+// Dispatcher is the server's webhook dispatcher; nil without webhooks.
+func (s *Server) Dispatcher() *Dispatcher { return s.dispatcher }
 
 // Who may call what. A route with no roles is public.
 var (
@@ -216,6 +245,13 @@ func (s *Server) table() []route {
 		{"POST /api/v1/campaigns/{id}/dnc", uploaders, s.addDNC},
 		{"DELETE /api/v1/campaigns/{id}/dnc/{phone}", uploaders, s.removeDNC},
 		{"POST /api/v1/survey-requests", uploaders, s.requestSurvey},
+		{"GET /api/v1/webhooks", uploaders, s.listWebhooks},
+		{"POST /api/v1/webhooks", uploaders, s.createWebhook},
+		{"GET /api/v1/webhooks/{id}", uploaders, s.getWebhook},
+		{"PATCH /api/v1/webhooks/{id}", uploaders, s.updateWebhook},
+		{"DELETE /api/v1/webhooks/{id}", uploaders, s.deleteWebhook},
+		{"GET /api/v1/webhooks/{id}/deliveries", uploaders, s.listDeliveries},
+		{"POST /api/v1/webhooks/{id}/deliveries/{delivery}/replay", uploaders, s.replayDelivery},
 
 		// Anything else under /api/ gets a JSON 404 rather than ServeMux's text.
 		{"/api/", public, s.noRoute},

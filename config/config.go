@@ -42,6 +42,7 @@ type Config struct {
 	Phone    phone.Options       `yaml:"phone"`
 	Dialer   dialer.Options      `yaml:"dialer"`
 	Requests survey.RequestRules `yaml:"requests"`
+	Webhooks cati.WebhookOptions `yaml:"webhooks"`
 	Log      LogOptions          `yaml:"log"`
 }
 
@@ -79,6 +80,7 @@ func Default() Config {
 		Phone:    phone.DefaultOptions(),
 		Dialer:   dialer.DefaultOptions(),
 		Requests: survey.DefaultRequestRules(),
+		Webhooks: cati.DefaultWebhookOptions(),
 		Log:      LogOptions{Level: "info", Format: "text"},
 	}
 }
@@ -231,5 +233,5 @@ func Load(file string, getenv func(string) string) (Config, error) {
 
 // Validate returns every problem of every section.
 func (c Config) Validate() error {
-	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.SIP.Validate(), c.ARI.Validate(), c.WebRTC.Validate(), c.Phone.Validate(), c.Dialer.Validate(), c.Requests.Validate(), c.Log.Validate())
+	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.SIP.Validate(), c.ARI.Validate(), c.WebRTC.Validate(), c.Phone.Validate(), c.Dialer.Validate(), c.Requests.Validate(), c.Webhooks.Validate(), c.Log.Validate())
 }

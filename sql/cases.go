@@ -512,9 +512,23 @@ func (db *DB) CompleteInterview(ctx context.Context, userID survey.UserID, caseI
 }
 
 const sqlFinishInterviewAt = `
-UPDATE interview
-SET status = $2, ended_at = $5, end_cause = $3, last_question = $4
-WHERE id = $1 AND status = 'in_progress'`
+WITH done AS (
+    UPDATE interview
+    SET status = $2, ended_at = $5, end_cause = $3, last_question = $4
+    WHERE id = $1 AND status = 'in_progress'
+    RETURNING *)` + sqlInterviewEnded
+
+// sqlCaseFinalized is the "case.finalized" event of a case just closed,
+// notified: its final AAPOR code, attempts, interview and context.
+const sqlCaseFinalized = `
+WITH ins AS (
+    INSERT INTO event (at, kind, campaign_id, interview_id, case_id, payload)
+    SELECT $2, 'case.finalized', sc.campaign_id, sc.interview_id, sc.id,
+           jsonb_build_object('final_disposition', sc.final_disposition, 'attempts', sc.attempts,
+               'phone', ct.phone_e164, 'context', sc.context, 'interview_id', sc.interview_id)
+    FROM survey_case sc JOIN contact ct ON ct.id = sc.contact_id WHERE sc.id = $1
+    RETURNING id)
+SELECT count(*) FROM (SELECT pg_notify('` + EventChannel + `', id::text) FROM ins) n`
 
 // finishInterviewAt is finishInterview at a given time.
 func finishInterviewAt(ctx context.Context, q DBTX, id survey.InterviewID, to survey.Status, cause, lastQuestion string, now time.Time) error {
@@ -523,11 +537,11 @@ func finishInterviewAt(ctx context.Context, q DBTX, id survey.InterviewID, to su
 	default:
 		return fmt.Errorf("%q is not a final status", to)
 	}
-	tag, err := q.Exec(ctx, sqlFinishInterviewAt, id, string(to), cause, lastQuestion, now)
-	if err != nil {
+	var n int
+	if err := q.QueryRow(ctx, sqlFinishInterviewAt, id, string(to), cause, lastQuestion, now).Scan(&n); err != nil {
 		return err
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return notInProgress(ctx, q, id)
 	}
 	return nil
@@ -623,6 +637,10 @@ func ApplyOutcome(ctx context.Context, tx DBTX, t Settle, o survey.Outcome, now 
 	switch o.Status {
 	case survey.CaseClosed:
 		if _, err := tx.Exec(ctx, sqlCloseCase, t.Case, string(o.FinalCode), string(o.AttemptCode), now); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, sqlCaseFinalized, t.Case, now).Scan(&n); err != nil {
 			return err
 		}
 	case survey.CaseOpen:

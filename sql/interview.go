@@ -215,9 +215,27 @@ func (db *DB) DiscardInterview(ctx context.Context, id survey.InterviewID, cause
 }
 
 const sqlFinishInterview = `
-UPDATE interview
-SET status = $2, ended_at = now(), end_cause = $3, last_question = $4
-WHERE id = $1 AND status = 'in_progress'`
+WITH done AS (
+    UPDATE interview
+    SET status = $2, ended_at = now(), end_cause = $3, last_question = $4
+    WHERE id = $1 AND status = 'in_progress'
+    RETURNING *)` + sqlInterviewEnded
+
+// sqlInterviewEnded follows a CTE done (the interview just ended) with its
+// "interview.ended" event, notified, in the same statement; it returns 1
+// when the interview ended, 0 when it was not in progress. The event says
+// how it ended, its context and its answers, for the webhooks.
+const sqlInterviewEnded = `,
+ins AS (
+    INSERT INTO event (at, kind, campaign_id, interview_id, case_id, payload)
+    SELECT d.ended_at, 'interview.ended', sc.campaign_id, d.id, d.case_id,
+           jsonb_build_object('status', d.status, 'end_cause', d.end_cause, 'questionnaire', d.questionnaire_id,
+               'version', d.version, 'mode', d.mode, 'language', d.language, 'context', d.context,
+               'started_at', d.started_at, 'ended_at', d.ended_at,
+               'answers', coalesce((SELECT jsonb_object_agg(a.question_id, a.value) FROM answer a WHERE a.interview_id = d.id), '{}'::jsonb))
+    FROM done d LEFT JOIN survey_case sc ON sc.id = d.case_id
+    RETURNING id)
+SELECT count(*) FROM (SELECT pg_notify('` + EventChannel + `', id::text) FROM ins) n`
 
 // FinishInterview moves the interview from in_progress to status to, once:
 // survey.Conflict if it had already ended (the other side of a hangup/timeout race
@@ -236,11 +254,11 @@ func finishInterview(ctx context.Context, q DBTX, id survey.InterviewID, to surv
 	default:
 		return fmt.Errorf("%q is not a final status", to)
 	}
-	tag, err := q.Exec(ctx, sqlFinishInterview, id, string(to), cause, lastQuestion)
-	if err != nil {
+	var n int
+	if err := q.QueryRow(ctx, sqlFinishInterview, id, string(to), cause, lastQuestion).Scan(&n); err != nil {
 		return err
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return notInProgress(ctx, q, id)
 	}
 	return nil

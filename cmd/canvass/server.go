@@ -266,11 +266,13 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		DNC:     db,
 		Console: console,
 
-		Requests:     db,
-		RequestRules: cfg.Requests,
-		Parsed:       engine.Parsed(),
-		Mounts:       mounts,
-		Log:          log.With("component", "http"),
+		Requests:       db,
+		RequestRules:   cfg.Requests,
+		Webhooks:       db,
+		WebhookOptions: cfg.Webhooks,
+		Parsed:         engine.Parsed(),
+		Mounts:         mounts,
+		Log:            log.With("component", "http"),
 	})
 	if err != nil {
 		return err
@@ -290,6 +292,7 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return srv.RunConsole(gctx) })
+	g.Go(func() error { return srv.RunWebhooks(gctx) })
 	for _, run := range runners {
 		g.Go(func() error { return run(gctx) })
 	}
@@ -310,6 +313,8 @@ func (e env) dev(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return err
 	}
+	// A developer's receiver is on this host: webhooks may reach it.
+	cfg.Webhooks.AllowPrivate = true
 	// Prompts and voice answers live beside the database, unless configured.
 	if def := prompts.DefaultOptions(); cfg.Prompts.Dir == def.Dir && cfg.Prompts.CacheDir == def.CacheDir && cfg.Prompts.RecordingsDir == def.RecordingsDir {
 		cfg.Prompts.Dir = filepath.Join(dataDir, "prompts")
