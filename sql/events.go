@@ -111,11 +111,18 @@ const sqlPruneEvents = `DELETE FROM event WHERE at < $1 AND id < (SELECT max(id)
 // newest (LastEventID stays where it is), and returns how many went. The
 // events only carry the live feed from node to node; a node that comes back
 // after longer than that resyncs from the screens, not from the feed.
+// Webhook deliveries keep their own copy of the event (webhook_outbox);
+// those delivered before before go too, with their attempts, while pending
+// and dead-lettered ones stay for the receiver and the replay.
 func (db *DB) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	err := db.retry(ctx, func() error {
 		tag, err := db.pool.Exec(ctx, sqlPruneEvents, before)
+		if err != nil {
+			return err
+		}
 		n = tag.RowsAffected()
+		_, err = db.pool.Exec(ctx, `DELETE FROM webhook_outbox WHERE state = 'delivered' AND done_at < $1`, before)
 		return err
 	})
 	if err != nil {
