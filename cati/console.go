@@ -138,6 +138,9 @@ type ConsoleOptions struct {
 	// NextCaseDelay is how long after a case is settled the next one comes
 	// by itself (the interviewer may stay); 0 waits for the interviewer.
 	NextCaseDelay time.Duration `yaml:"next_case_delay"`
+	// RecoveryCampaign is the running interviewer campaign an alert's
+	// "call back now" opens a case in, by name; "" disables it.
+	RecoveryCampaign string `yaml:"recovery_campaign"`
 }
 
 // DefaultConsoleOptions: a working shift with lunch idle, a day at most.
@@ -185,6 +188,8 @@ type Console struct {
 	// Keypads hand an interviewer's respondent to the keypad (mixed
 	// mode); nil: interviewers cannot.
 	Keypads Keypads
+	// Alerts is the alert inbox's store; nil leaves it out.
+	Alerts AlertStore
 }
 
 // console is the server's console state.

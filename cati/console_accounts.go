@@ -16,7 +16,7 @@ import (
 )
 
 // accountRoles are the roles a console account may have.
-var accountRoles = []survey.Role{survey.RoleInterviewer, survey.RoleSupervisor, survey.RoleAdmin}
+var accountRoles = []survey.Role{survey.RoleInterviewer, survey.RoleSupervisor, survey.RoleAdmin, survey.RoleManager}
 
 // newPassword checks a password typed twice and hashes it.
 func newPassword(password, again string) ([]byte, error) {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/canvass/canvass/survey"
@@ -87,6 +88,18 @@ type caseView struct {
 	Notes        []noteView        `json:"notes"`
 	Appointments []apptView        `json:"appointments"`
 	Windows      string            `json:"windows"`
+	// Recovery is the alert a call back is for, with the original
+	// interview's answers: what the customer said.
+	Recovery *recoveryView `json:"recovery,omitempty"`
+}
+
+// recoveryView is the alert behind a recovery call back.
+type recoveryView struct {
+	Alert    survey.AlertID `json:"alert_id"`
+	Rule     string         `json:"rule"`
+	Severity string         `json:"severity"`
+	Answers  map[string]any `json:"answers"`
+	Context  survey.Context `json:"context"`
 }
 
 type historyView struct {
@@ -223,6 +236,11 @@ func (s *Server) deskView(ctx context.Context, u survey.User) (deskView, error) 
 		return v, fmt.Errorf("load campaign %d: %w", cd.CampaignID, err)
 	}
 	v.Case = s.caseView(cd, camp)
+	if id, _ := strconv.ParseInt(cd.Context.Extra["alert_id"], 10, 64); id > 0 && c.Alerts != nil {
+		if a, err := c.Alerts.Alert(ctx, survey.AlertID(id)); err == nil {
+			v.Case.Recovery = &recoveryView{Alert: a.ID, Rule: a.Rule, Severity: a.Severity, Answers: a.Answers, Context: a.Context}
+		}
+	}
 	q, err := s.desks.questionnaire(ctx, camp.Questionnaire, 0)
 	if err != nil {
 		return v, err

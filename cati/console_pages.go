@@ -37,6 +37,12 @@ func loadAssets() (*assets, error) {
 		"hhmm":       func(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) },
 		"has":        slices.Contains[[]survey.UserID],
 		"pathescape": url.PathEscape,
+		"duration": func(d time.Duration) string {
+			if d <= 0 {
+				return "—"
+			}
+			return d.Round(time.Second).String()
+		},
 	}
 	layout, err := fs.ReadFile(staticFiles, "static/pages/layout.html")
 	if err != nil {
@@ -160,15 +166,18 @@ func (s *Server) consoleRoutes() []route {
 		{"GET /{$}", public, s.root},
 		{"GET /login", public, s.loginPage},
 		{"POST /login", public, s.login},
-		{"POST /logout", public, s.page(consoleUsers, s.logout)},
+		{"POST /logout", public, s.page(allUsers, s.logout)},
 		{"GET /static/{file}", public, s.static},
-		{"GET /console/whoami", public, s.page(consoleUsers, s.whoami)},
+		{"GET /console/whoami", public, s.page(allUsers, s.whoami)},
 		{"GET /console/ws", public, s.serveWS},
 		{"GET /console", public, s.page(interviewers, s.consolePage)},
 		{"GET /supervisor", public, s.page(supervisors, s.supervisorPage)},
 		{"GET /supervisor/report/{id}", public, s.page(supervisors, s.reportPage)},
 		{"GET /supervisor/cases/{id}", public, s.page(supervisors, s.casePage)},
 		{"GET /supervisor/recordings/{name}", public, s.page(supervisors, s.recordingPage)},
+		{"GET /alerts", public, s.page(alertUsers, s.alertsPage)},
+		{"GET /alerts/{id}", public, s.page(alertUsers, s.alertPage)},
+		{"POST /alerts/{id}/{action}", public, s.page(alertUsers, s.alertAction)},
 		{"GET /admin", public, s.page(admins, s.adminPage)},
 		{"POST /admin/questionnaires", public, s.page(admins, s.adminUpload, true)},
 		{"GET /admin/campaigns/new", public, s.page(admins, s.campaignForm)},

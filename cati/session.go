@@ -52,6 +52,8 @@ var (
 	supervisors  = []survey.Role{survey.RoleSupervisor, survey.RoleAdmin}
 	admins       = []survey.Role{survey.RoleAdmin}
 	consoleUsers = []survey.Role{survey.RoleInterviewer, survey.RoleSupervisor, survey.RoleAdmin}
+	// allUsers may sign in: the console's users and managers (alerts).
+	allUsers = []survey.Role{survey.RoleInterviewer, survey.RoleSupervisor, survey.RoleAdmin, survey.RoleManager}
 )
 
 // home is where a role lands after login.
@@ -61,6 +63,8 @@ func home(role survey.Role) string {
 		return "/console"
 	case survey.RoleAdmin:
 		return "/admin"
+	case survey.RoleManager:
+		return "/alerts"
 	}
 	return "/supervisor"
 }

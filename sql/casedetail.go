@@ -19,7 +19,7 @@ const sqlCaseDetail = `
 SELECT sc.id, sc.campaign_id, cp.name, cp.questionnaire_id, sc.status, sc.priority, sc.attempts, cp.max_attempts,
        coalesce(sc.owner_user_id, 0), coalesce(sc.interview_id, 0), sc.next_attempt_at,
        coalesce(sc.last_disposition, ''), coalesce(sc.final_disposition, ''),
-       ct.id, ct.phone_e164, ct.tz, ct.language, ct.attrs, sc.quota_hold
+       ct.id, ct.phone_e164, ct.tz, ct.language, ct.attrs, sc.quota_hold, sc.context
 FROM survey_case sc
 JOIN campaign cp ON cp.id = sc.campaign_id
 JOIN contact ct ON ct.id = sc.contact_id
@@ -136,7 +136,7 @@ func caseHistory(ctx context.Context, q DBTX, id survey.CaseID, lock bool) (surv
 		err := q.QueryRow(ctx, query, id).Scan(&c.ID, &c.CampaignID, &c.CampaignName, &c.Questionnaire,
 			&c.Status, &c.Priority, &c.Attempts, &c.MaxAttempts, &c.OwnerUserID, &c.InterviewID, &c.NextAttemptAt,
 			&c.LastDisposition, &c.FinalDisposition,
-			&c.Contact.ID, &c.Contact.Phone, &c.Contact.TZ, &c.Contact.Language, &c.Contact.Attrs, &c.QuotaHold)
+			&c.Contact.ID, &c.Contact.Phone, &c.Contact.TZ, &c.Contact.Language, &c.Contact.Attrs, &c.QuotaHold, &c.Context)
 		if err != nil {
 			return err
 		}

@@ -205,3 +205,78 @@ func (p *parser) alertTypes(env map[string]any) {
 
 // String names a rule for logs.
 func (r *AlertRule) String() string { return fmt.Sprintf("alert %s (%s)", r.ID, r.Severity) }
+
+// AlertID identifies a raised alert.
+type AlertID int64
+
+// Alert states.
+const (
+	AlertOpen    = "open"    // raised, nobody has acted on it
+	AlertWorking = "working" // someone owns it or acted on it
+	AlertClosed  = "closed"
+)
+
+// Alert outcomes, when closed.
+const (
+	AlertRecovered    = "recovered"
+	AlertNotRecovered = "not_recovered"
+)
+
+// AlertCase is a raised alert as the inbox shows it.
+type AlertCase struct {
+	ID            AlertID           `json:"id"`
+	Interview     InterviewID       `json:"interview_id"`
+	Questionnaire string            `json:"questionnaire"`
+	Rule          string            `json:"rule"`
+	Severity      string            `json:"severity"`
+	Owner         string            `json:"owner"`
+	Question      string            `json:"question,omitempty"`
+	Status        string            `json:"status"`
+	Assignee      string            `json:"assignee,omitempty"`
+	RaisedAt      time.Time         `json:"raised_at"`
+	DueAt         time.Time         `json:"due_at"`
+	FirstAction   *time.Time        `json:"first_action_at,omitempty"`
+	ClosedAt      *time.Time        `json:"closed_at,omitempty"`
+	RootCause     string            `json:"root_cause,omitempty"`
+	Outcome       string            `json:"outcome,omitempty"`
+	RecoveryCase  CaseID            `json:"recovery_case_id,omitempty"`
+	Context       Context           `json:"context"`
+	Phone         string            `json:"phone,omitempty"`
+	Answers       map[string]any    `json:"answers"`
+	Notes         []AlertNote       `json:"notes,omitempty"`
+	Later         []LaterInterview  `json:"later_interviews,omitempty"`
+	Contact       map[string]string `json:"-"`
+}
+
+// AlertNote is one step in an alert's history.
+type AlertNote struct {
+	At   time.Time `json:"at"`
+	By   string    `json:"by"`
+	Kind string    `json:"kind"` // note, assigned, callback, closed
+	Text string    `json:"text"`
+}
+
+// LaterInterview is a later survey of the same respondent (customer or
+// number): whether recovery worked shows there.
+type LaterInterview struct {
+	ID        InterviewID    `json:"id"`
+	StartedAt time.Time      `json:"started_at"`
+	Status    Status         `json:"status"`
+	Answers   map[string]any `json:"answers"`
+}
+
+// AlertFilter selects alerts for the inbox.
+type AlertFilter struct {
+	Status   string // "" open and working; "all"; or one state
+	Owner    string
+	Severity string
+	Limit    int
+}
+
+// AlertStats are the inbox's measures over a period: how many alerts, how
+// soon someone acted and how soon they were closed (medians), and how many
+// were recovered.
+type AlertStats struct {
+	Raised, Closed, Recovered, Overdue int
+	FirstAction, ToClose               time.Duration
+}

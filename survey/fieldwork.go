@@ -204,7 +204,10 @@ type Case struct {
 	LastDisposition  DispositionCode
 	FinalDisposition DispositionCode
 	QuotaHold        string // the full quota cell that holds it back; "" none
-	Contact          Contact
+	// Context is a requested survey's call context, or a call back's
+	// (an alert's recovery: Extra["alert_id"], Extra["original_interview"]).
+	Context Context
+	Contact Contact
 	// Numbers are the contact's numbers in order when it has several
 	// (Contact.Phone is the one called now); nil with one.
 	Numbers      []Number

@@ -23,6 +23,7 @@ const (
 	RoleSupervisor  Role = "supervisor"
 	RoleInterviewer Role = "interviewer"
 	RoleIntegrator  Role = "integrator" // API tokens for PBXes and CRMs
+	RoleManager     Role = "manager"    // works the alert inbox
 )
 
 // GroupBy is how a report splits interviews.

@@ -207,6 +207,10 @@ function sidePanel() {
     booked.length ? h("div", { class: "flash", id: "appointment-booked" }, booked.map((a) =>
       h("p", {}, h("b", {}, "Call back booked: " + a.local), a.note ? " — " + a.note : ""))) : null,
     h("h2", {}, "Case ", h("span", { id: "case-id" }, String(c.id)), " · ", c.campaign),
+    c.recovery ? h("div", { class: "flash", id: "recovery", "data-alert": c.recovery.alert_id },
+      h("p", {}, h("b", {}, "Call back for alert #" + c.recovery.alert_id + " (" + c.recovery.rule + ", " + c.recovery.severity + ")"),
+        c.recovery.context.touchpoint ? " after their " + c.recovery.context.touchpoint + " call" : ""),
+      h("p", {}, "They answered: " + Object.entries(c.recovery.answers || {}).map(([q, v]) => q + " " + v).join(", "))) : null,
     h("dl", {},
       h("dt", {}, "Phone"), h("dd", { id: "phone" }, c.phone),
       c.numbers ? [h("dt", {}, "All numbers"), h("dd", { id: "numbers" }, c.numbers.map((n, i) => h("span", { class: "number" + (n.settled_as ? " settled" : "") },

@@ -244,7 +244,7 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		log.Info("sip listening", "addr", sipBound)
 		runners = append(runners, sip.Run)
 	}
-	console := &cati.Console{Options: cfg.Console, Sessions: db, Campaigns: db, Accounts: db, Desks: db, Answers: db, Floor: db, Events: db}
+	console := &cati.Console{Options: cfg.Console, Sessions: db, Campaigns: db, Accounts: db, Desks: db, Answers: db, Floor: db, Events: db, Alerts: db}
 	sb, closePhones, err := wirePhones(cfg, console, sip, ari, engine, log)
 	if err != nil {
 		return err
