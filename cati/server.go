@@ -220,6 +220,7 @@ func (s *Server) table() []route {
 	return []route{
 		{"GET /healthz", public, s.healthz},
 		{"GET /metrics", public, s.serveMetrics},
+		{"GET /api/v1/openapi.json", public, s.openapiJSON},
 
 		{"GET /api/v1/questionnaires", readers, s.listQuestionnaires},
 		{"POST /api/v1/questionnaires", uploaders, s.uploadQuestionnaire},
