@@ -12,9 +12,9 @@ help: ## list the targets
 
 # Debian packages the tests drive as real peers: PostgreSQL (the store), espeak-ng
 # (prompt synthesis), baresip + sox (a real SIP phone and its test audio), Chromium
-# (the console end-to-end tests).
+# (the console end-to-end tests), R (the export's R script is loaded by a test).
 RUN_PACKAGES := postgresql espeak-ng
-TEST_PACKAGES := $(RUN_PACKAGES) baresip-core sox chromium
+TEST_PACKAGES := $(RUN_PACKAGES) baresip-core sox chromium r-base-core
 DEB_PACKAGES ?= $(TEST_PACKAGES)
 
 # A fresh machine's unattended upgrades may hold the package lock for minutes:

@@ -37,6 +37,8 @@ var apiOps = []apiOp{
 	{"GET", "/api/v1/questionnaires/{id}/versions/{version}", "One stored version", readers, nil, "", "QuestionnaireVersion", 200},
 	{"GET", "/api/v1/questionnaires/{id}/report", "NPS, CSAT, CES with confidence intervals, AAPOR rates; grouped", readers, []string{"from", "to", "by"}, "", "Report", 200},
 	{"GET", "/api/v1/questionnaires/{id}/export.csv", "Streamed CSV of the interviews, joinable to the sample", readers, []string{"from", "to", "paradata"}, "", "", 200},
+	{"GET", "/api/v1/questionnaires/{id}/export.sps", "SPSS syntax reading the CSV export with variable and value labels and missing values", readers, []string{"lang"}, "", "", 200},
+	{"GET", "/api/v1/questionnaires/{id}/export.R", "An R script reading the CSV export with labels, factors and NA", readers, []string{"lang"}, "", "", 200},
 	{"GET", "/api/v1/questionnaires/{id}/prompts", "Prompt coverage: recorded, synthesized, missing", readers, nil, "", "Prompts", 200},
 	{"PUT", "/api/v1/questionnaires/{id}/prompts/{lang}/{prompt}", "Upload a prompt recording (WAV)", uploaders, nil, "audio/wav", "", 204},
 	{"GET", "/api/v1/recordings/{name}", "A recording (voice answer or call), WAV", readers, nil, "", "", 200},
