@@ -231,6 +231,7 @@ func (s *Server) table() []route {
 		{"GET /api/v1/questionnaires/{id}/export.csv", readers, s.export},
 		{"GET /api/v1/questionnaires/{id}/export.sps", readers, s.exportSPS},
 		{"GET /api/v1/questionnaires/{id}/export.R", readers, s.exportR},
+		{"GET /api/v1/questionnaires/{id}/themes", readers, s.themes},
 		{"GET /api/v1/questionnaires/{id}/prompts", readers, s.listPrompts},
 		{"PUT /api/v1/questionnaires/{id}/prompts/{lang}/{prompt}", uploaders, s.putPrompt},
 
