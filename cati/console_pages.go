@@ -190,6 +190,11 @@ func (s *Server) consoleRoutes() []route {
 		{"POST /admin/users/{name}", public, s.page(admins, s.updateAccount)},
 		{"POST /admin/campaigns/{id}/sample", public, s.page(admins, s.uploadSample, true)},
 		{"GET /admin/imports/{id}/status", public, s.page(admins, s.importStatus)},
+		{"GET /admin/webhooks", public, s.page(admins, s.webhooksPage)},
+		{"POST /admin/webhooks", public, s.page(admins, s.webhookSubscribe)},
+		{"GET /admin/webhooks/{id}", public, s.page(admins, s.webhookDeliveriesPage)},
+		{"POST /admin/webhooks/{id}/{action}", public, s.page(admins, s.webhookChange)},
+		{"POST /admin/webhooks/{id}/deliveries/{delivery}/replay", public, s.page(admins, s.webhookReplayPage)},
 	}
 }
 
