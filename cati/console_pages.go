@@ -176,6 +176,8 @@ func (s *Server) consoleRoutes() []route {
 		{"GET /supervisor/cases/{id}", public, s.page(supervisors, s.casePage)},
 		{"GET /supervisor/recordings/{name}", public, s.page(supervisors, s.recordingPage)},
 		{"GET /alerts", public, s.page(alertUsers, s.alertsPage)},
+		{"GET /dashboard", public, s.page(alertUsers, s.dashboardPage)},
+		{"GET /dashboard.csv", public, s.page(alertUsers, s.dashboardCSV)},
 		{"GET /alerts/{id}", public, s.page(alertUsers, s.alertPage)},
 		{"POST /alerts/{id}/{action}", public, s.page(alertUsers, s.alertAction)},
 		{"GET /admin", public, s.page(admins, s.adminPage)},

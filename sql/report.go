@@ -25,11 +25,15 @@ WITH i AS (
                WHEN 'touchpoint' THEN coalesce(context->>'touchpoint', '')
                WHEN 'agent' THEN coalesce(context->>'agent', '')
                WHEN 'queue' THEN coalesce(context->>'queue', '')
+               WHEN 'week' THEN to_char(date_trunc('week', started_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')
+               WHEN 'month' THEN to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM')
            END AS grp
     FROM interview
     WHERE questionnaire_id = $1
       AND ($2::timestamptz IS NULL OR started_at >= $2)
       AND ($3::timestamptz IS NULL OR started_at < $3)
+      AND ($5::text = '' OR language = $5)
+      AND ($6::text = '' OR coalesce(context->>$6, context->'extra'->>$6, '') = $7::text)
 )`
 
 const sqlTallyStatus = sqlReportInterviews + `
@@ -89,11 +93,11 @@ func (db *DB) Tally(ctx context.Context, q survey.ReportQuery) ([]survey.Tally, 
 // tally should run in a repeatable-read transaction so that its queries agree.
 func tally(ctx context.Context, tx DBTX, q survey.ReportQuery) ([]survey.Tally, error) {
 	switch q.By {
-	case survey.ByDay, survey.ByTouchpoint, survey.ByAgent, survey.ByQueue:
+	case survey.ByDay, survey.ByTouchpoint, survey.ByAgent, survey.ByQueue, survey.ByWeek, survey.ByMonth:
 	default:
 		return nil, fmt.Errorf("unknown grouping %q", q.By)
 	}
-	args := []any{q.Questionnaire, nullTime(q.From), nullTime(q.To), string(q.By)}
+	args := []any{q.Questionnaire, nullTime(q.From), nullTime(q.To), string(q.By), q.Language, q.Field, q.Value}
 	groups := map[string]*survey.Tally{}
 	group := func(g string) *survey.Tally {
 		t := groups[g]

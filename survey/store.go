@@ -35,6 +35,8 @@ const (
 	ByTouchpoint GroupBy = "touchpoint"
 	ByAgent      GroupBy = "agent"
 	ByQueue      GroupBy = "queue"
+	ByWeek       GroupBy = "week"  // the Monday (YYYY-MM-DD, UTC)
+	ByMonth      GroupBy = "month" // YYYY-MM, UTC
 )
 
 // ReportQuery selects the interviews a report covers: one questionnaire (all
@@ -43,6 +45,10 @@ type ReportQuery struct {
 	Questionnaire string
 	From, To      time.Time
 	By            GroupBy
+	// Language, and Field = Value (a context field: touchpoint, agent,
+	// queue, customer_id or a CRM field), narrow the interviews; "" is any.
+	Language     string
+	Field, Value string
 }
 
 // Tally is what the store counts for one report group; BuildReport turns

@@ -1,0 +1,391 @@
+package cati
+
+// This file is the dashboard for supervisors and managers: a
+// questionnaire's NPS, CSAT and CES over time (day, week or month) with their
+// 95 % confidence intervals, promoters/passives/detractors stacked, the
+// breakdown and ranking by touchpoint, agent and queue (with n, and a
+// small-sample warning instead of a meaningless margin), completion rates,
+// the drop-off funnel per question and the alerts' volume and time to
+// close; filtered by date range, language and any context field. Charts are
+// SVG drawn on the server with gonum/plot (no internet, no front-end build);
+// every chart's numbers download as CSV.
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/csv"
+	"fmt"
+	"html/template"
+	"image/color"
+	"math"
+	"mime"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/canvass/canvass/survey"
+)
+
+// smallSample is the n below which a margin of error is not shown.
+const smallSample = 30
+
+// dashPoint is one bucket's metrics.
+type dashPoint struct {
+	Group                           string
+	N                               int // interviews started
+	Complete                        int
+	Completion                      survey.Rate
+	NPS, NPSMargin                  survey.Rate
+	NPSN                            int
+	Promoters, Passives, Detractors int
+	CSAT, CSATMargin                survey.Rate
+	CSATN                           int
+	CES, CESMargin                  survey.Rate
+	CESN                            int
+}
+
+// Small says whether the bucket's NPS rests on too few answers for a
+// margin.
+func (p dashPoint) Small() bool { return p.NPSN < smallSample }
+
+// dashboard is what the page shows.
+type dashboard struct {
+	Questionnaire  string
+	Questionnaires []string
+	From, To       time.Time
+	Interval       survey.GroupBy
+	Language       string
+	Field, Value   string
+	Over           []dashPoint
+	Breakdowns     map[string][]dashPoint // by touchpoint, agent, queue: ranked by NPS
+	Funnel         []funnelStep
+	Alerts         survey.AlertStats
+	Charts         map[string]template.URL
+}
+
+type funnelStep struct {
+	Question string
+	Answered int
+	Share    survey.Rate // of the interviews started
+}
+
+// dashQuery reads the dashboard's filters, naming a bad one.
+func (s *Server) dashQuery(r *http.Request) (survey.ReportQuery, *survey.Questionnaire, error) {
+	q := r.URL.Query()
+	if err := checkParams(q, "questionnaire", "from", "to", "interval", "lang", "field", "value", "chart", "by"); err != nil {
+		return survey.ReportQuery{}, nil, err
+	}
+	from, to, err := parseRange(q)
+	if err != nil {
+		return survey.ReportQuery{}, nil, err
+	}
+	if from, to, err = defaultRange(from, to, s.now().UTC(), reportSpan); err != nil {
+		return survey.ReportQuery{}, nil, err
+	}
+	interval, err := oneOf(q, "interval", survey.ByDay, survey.ByDay, survey.ByWeek, survey.ByMonth)
+	if err != nil {
+		return survey.ReportQuery{}, nil, err
+	}
+	id := q.Get("questionnaire")
+	if id == "" {
+		qs, err := s.store.Questionnaires(r.Context())
+		if err != nil {
+			return survey.ReportQuery{}, nil, err
+		}
+		if len(qs) == 0 {
+			return survey.ReportQuery{}, nil, survey.Errorf(survey.ENotFound, "no questionnaire yet: upload one (admin)")
+		}
+		id = qs[0].ID
+	}
+	_, qn, err := s.latest(r.Context(), id)
+	if err != nil {
+		return survey.ReportQuery{}, nil, err
+	}
+	field, value := q.Get("field"), q.Get("value")
+	if field != "" && !contextKey(field) {
+		return survey.ReportQuery{}, nil, invalidParam("field", "a context field such as touchpoint, agent, queue or a CRM field", field)
+	}
+	return survey.ReportQuery{Questionnaire: id, From: from, To: to, By: interval, Language: q.Get("lang"), Field: field, Value: value}, qn, nil
+}
+
+// points turns a report into the dashboard's buckets.
+func points(qn *survey.Questionnaire, rep survey.Report) []dashPoint {
+	var out []dashPoint
+	for _, g := range rep.Groups {
+		p := dashPoint{Group: g.Group, N: g.Started, Complete: g.Complete,
+			Completion: survey.Rate{Value: g.CompletionRate.Value * 100, Defined: g.CompletionRate.Defined}}
+		for _, qs := range g.Questions {
+			switch {
+			case qs.NPS != nil && p.NPSN == 0:
+				p.NPS, p.NPSMargin, p.NPSN = qs.NPS.Score, qs.NPS.MarginOfError, qs.NPS.N
+				p.Promoters, p.Passives, p.Detractors = qs.NPS.Promoters, qs.NPS.Passives, qs.NPS.Detractors
+			case qs.CSAT != nil && p.CSATN == 0:
+				p.CSAT, p.CSATN = qs.CSAT.Score, qs.CSAT.N
+				if qs.CSAT.N > 0 {
+					pr := qs.CSAT.Score.Value / 100
+					p.CSATMargin = survey.Rate{Value: 196 * math.Sqrt(pr*(1-pr)/float64(qs.CSAT.N)), Defined: true}
+				}
+			case qs.CES != nil && p.CESN == 0:
+				p.CES, p.CESN = qs.CES.Mean, qs.CES.N
+				if qs.CES.N > 1 {
+					var ss float64
+					for v, c := range qs.CES.Distribution {
+						d := float64(v) - qs.CES.Mean.Value
+						ss += d * d * float64(c)
+					}
+					sd := math.Sqrt(ss / float64(qs.CES.N-1))
+					p.CESMargin = survey.Rate{Value: 1.96 * sd / math.Sqrt(float64(qs.CES.N)), Defined: true}
+				}
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// build computes the dashboard for rq.
+func (s *Server) buildDashboard(ctx context.Context, rq survey.ReportQuery, qn *survey.Questionnaire) (dashboard, error) {
+	d := dashboard{Questionnaire: rq.Questionnaire, From: rq.From, To: rq.To, Interval: rq.By, Language: rq.Language,
+		Field: rq.Field, Value: rq.Value, Breakdowns: map[string][]dashPoint{}}
+	tallies, err := s.store.Tally(ctx, rq)
+	if err != nil {
+		return d, err
+	}
+	rep := qn.BuildReport(rq, tallies)
+	d.Over = points(qn, rep)
+	for _, qs := range rep.Total.Questions {
+		d.Funnel = append(d.Funnel, funnelStep{Question: qs.ID, Answered: qs.Answered})
+	}
+	for i := range d.Funnel {
+		if rep.Total.Started > 0 {
+			d.Funnel[i].Share = survey.Rate{Value: float64(d.Funnel[i].Answered) / float64(rep.Total.Started) * 100, Defined: true}
+		}
+	}
+	for _, by := range []survey.GroupBy{survey.ByTouchpoint, survey.ByAgent, survey.ByQueue} {
+		b := rq
+		b.By = by
+		ts, err := s.store.Tally(ctx, b)
+		if err != nil {
+			return d, err
+		}
+		ps := points(qn, qn.BuildReport(b, ts))
+		sort.SliceStable(ps, func(i, j int) bool { return ps[i].NPS.Value > ps[j].NPS.Value })
+		d.Breakdowns[string(by)] = ps
+	}
+	if s.console != nil && s.console.Alerts != nil {
+		if d.Alerts, err = s.console.Alerts.AlertStats(ctx, rq.From, rq.To); err != nil {
+			return d, err
+		}
+	}
+	qs, err := s.store.Questionnaires(ctx)
+	if err != nil {
+		return d, err
+	}
+	for _, v := range qs {
+		d.Questionnaires = append(d.Questionnaires, v.ID)
+	}
+	return d, nil
+}
+
+// dashboardPage is GET /dashboard.
+func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, sess *session) error {
+	rq, qn, err := s.dashQuery(r)
+	if err != nil {
+		return err
+	}
+	d, err := s.buildDashboard(r.Context(), rq, qn)
+	if err != nil {
+		return err
+	}
+	d.Charts = map[string]template.URL{}
+	for name, draw := range map[string]func([]dashPoint) (*plot.Plot, error){"nps": npsChart, "groups": groupsChart, "csat": csatChart, "ces": cesChart} {
+		p, err := draw(d.Over)
+		if err != nil {
+			return err
+		}
+		svg, err := svgOf(p)
+		if err != nil {
+			return err
+		}
+		d.Charts[name] = svg
+	}
+	s.render(w, r, http.StatusOK, "dashboard", pageData{Title: "Dashboard", Session: sess, Data: d})
+	return nil
+}
+
+// svgOf draws p as an SVG data URL, for an img: the chart keeps its own
+// styles, whatever the page's.
+func svgOf(p *plot.Plot) (template.URL, error) {
+	wt, err := p.WriterTo(18*vg.Centimeter, 7*vg.Centimeter, "svg")
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if _, err := wt.WriteTo(&b); err != nil {
+		return "", err
+	}
+	return template.URL("data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(b.Bytes())), nil
+}
+
+// errPoints are values with symmetric 95 % margins, for error bars.
+type errPoints struct {
+	plotter.XYs
+	plotter.YErrors
+}
+
+// seriesChart is a line of ps's values with error bars, x by bucket.
+func seriesChart(ps []dashPoint, title, y string, get func(dashPoint) (survey.Rate, survey.Rate, bool)) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text, p.Y.Label.Text = title, y
+	var pts errPoints
+	var labels []string
+	for i, d := range ps {
+		labels = append(labels, d.Group)
+		v, m, ok := get(d)
+		if !ok || !v.Defined {
+			continue
+		}
+		margin := 0.0
+		if m.Defined {
+			margin = m.Value
+		}
+		pts.XYs = append(pts.XYs, plotter.XY{X: float64(i), Y: v.Value})
+		pts.YErrors = append(pts.YErrors, struct{ Low, High float64 }{margin, margin})
+	}
+	p.NominalX(labels...)
+	p.X.Min, p.X.Max = -0.6, float64(len(labels))-0.4 // room for the first and last labels
+	if len(pts.XYs) == 0 {
+		return p, nil
+	}
+	line, marks, err := plotter.NewLinePoints(pts.XYs)
+	if err != nil {
+		return nil, err
+	}
+	line.Color, marks.Color = color.RGBA{B: 160, A: 255}, color.RGBA{B: 160, A: 255}
+	bars, err := plotter.NewYErrorBars(pts)
+	if err != nil {
+		return nil, err
+	}
+	p.Add(line, marks, bars, plotter.NewGrid())
+	return p, nil
+}
+
+func npsChart(ps []dashPoint) (*plot.Plot, error) {
+	return seriesChart(ps, "NPS (95 % confidence interval)", "NPS", func(d dashPoint) (survey.Rate, survey.Rate, bool) {
+		return d.NPS, d.NPSMargin, d.NPSN > 0
+	})
+}
+
+func csatChart(ps []dashPoint) (*plot.Plot, error) {
+	return seriesChart(ps, "CSAT, top two boxes (95 % CI)", "%", func(d dashPoint) (survey.Rate, survey.Rate, bool) {
+		return d.CSAT, d.CSATMargin, d.CSATN > 0
+	})
+}
+
+func cesChart(ps []dashPoint) (*plot.Plot, error) {
+	return seriesChart(ps, "CES, mean (95 % CI)", "mean", func(d dashPoint) (survey.Rate, survey.Rate, bool) {
+		return d.CES, d.CESMargin, d.CESN > 0
+	})
+}
+
+// groupsChart stacks promoters, passives and detractors per bucket.
+func groupsChart(ps []dashPoint) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text, p.Y.Label.Text = "Promoters, passives, detractors", "answers"
+	var labels []string
+	var pro, pas, det plotter.Values
+	for _, d := range ps {
+		labels = append(labels, d.Group)
+		pro, pas, det = append(pro, float64(d.Promoters)), append(pas, float64(d.Passives)), append(det, float64(d.Detractors))
+	}
+	p.NominalX(labels...)
+	p.X.Min, p.X.Max = -0.6, float64(len(labels))-0.4
+	if len(ps) == 0 {
+		return p, nil
+	}
+	w := vg.Points(14)
+	bd, err := plotter.NewBarChart(det, w)
+	if err != nil {
+		return nil, err
+	}
+	bp, err := plotter.NewBarChart(pas, w)
+	if err != nil {
+		return nil, err
+	}
+	bo, err := plotter.NewBarChart(pro, w)
+	if err != nil {
+		return nil, err
+	}
+	bd.Color, bp.Color, bo.Color = color.RGBA{R: 200, G: 60, B: 60, A: 255}, color.RGBA{R: 200, G: 200, B: 200, A: 255}, color.RGBA{G: 150, B: 80, A: 255}
+	bp.StackOn(bd)
+	bo.StackOn(bp)
+	p.Add(bd, bp, bo)
+	p.Legend.Add("detractors", bd)
+	p.Legend.Add("passives", bp)
+	p.Legend.Add("promoters", bo)
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs = vg.Points(30)
+	return p, nil
+}
+
+// dashboardCSV is GET /dashboard.csv?chart=over|breakdown|funnel.
+func (s *Server) dashboardCSV(w http.ResponseWriter, r *http.Request, _ *session) error {
+	rq, qn, err := s.dashQuery(r)
+	if err != nil {
+		return err
+	}
+	chart, err := oneOf(r.URL.Query(), "chart", "over", "over", "breakdown", "funnel")
+	if err != nil {
+		return err
+	}
+	by, err := oneOf(r.URL.Query(), "by", survey.ByTouchpoint, survey.ByTouchpoint, survey.ByAgent, survey.ByQueue)
+	if err != nil {
+		return err
+	}
+	d, err := s.buildDashboard(r.Context(), rq, qn)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
+	rate := func(x survey.Rate) string {
+		if !x.Defined {
+			return ""
+		}
+		return strconv.FormatFloat(x.Value, 'f', 2, 64)
+	}
+	rows := func(ps []dashPoint, first string) {
+		cw.Write([]string{first, "interviews", "completes", "completion_rate", "nps_n", "nps", "nps_margin", "promoters", "passives", "detractors",
+			"csat_n", "csat", "csat_margin", "ces_n", "ces", "ces_margin", "small_sample"})
+		for _, p := range ps {
+			cw.Write([]string{guard(p.Group), strconv.Itoa(p.N), strconv.Itoa(p.Complete), rate(p.Completion), strconv.Itoa(p.NPSN), rate(p.NPS),
+				rate(p.NPSMargin), strconv.Itoa(p.Promoters), strconv.Itoa(p.Passives), strconv.Itoa(p.Detractors),
+				strconv.Itoa(p.CSATN), rate(p.CSAT), rate(p.CSATMargin), strconv.Itoa(p.CESN), rate(p.CES), rate(p.CESMargin), strconv.FormatBool(p.Small())})
+		}
+	}
+	switch chart {
+	case "over":
+		rows(d.Over, string(rq.By))
+	case "breakdown":
+		rows(d.Breakdowns[string(by)], string(by))
+	case "funnel":
+		cw.Write([]string{"question", "answered", "share_of_started"})
+		for _, f := range d.Funnel {
+			cw.Write([]string{f.Question, strconv.Itoa(f.Answered), rate(f.Share)})
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": fmt.Sprintf("%s-%s.csv", rq.Questionnaire, chart)}))
+	_, err = w.Write(buf.Bytes())
+	return err
+}
