@@ -42,6 +42,16 @@ func (s *Server) alertStore() (AlertStore, error) {
 	return s.console.Alerts, nil
 }
 
+// requestedAlert is the alert store and the alert id the path names.
+func (s *Server) requestedAlert(r *http.Request) (AlertStore, survey.AlertID, error) {
+	st, err := s.alertStore()
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := alertID(r)
+	return st, id, err
+}
+
 func alertID(r *http.Request) (survey.AlertID, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
@@ -97,11 +107,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) error {
 
 // getAlert is GET /api/v1/alerts/{id}.
 func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.alertStore()
-	if err != nil {
-		return err
-	}
-	id, err := alertID(r)
+	st, id, err := s.requestedAlert(r)
 	if err != nil {
 		return err
 	}
@@ -139,11 +145,7 @@ func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request, sess *sessio
 
 // alertPage is one alert.
 func (s *Server) alertPage(w http.ResponseWriter, r *http.Request, sess *session) error {
-	st, err := s.alertStore()
-	if err != nil {
-		return err
-	}
-	id, err := alertID(r)
+	st, id, err := s.requestedAlert(r)
 	if err != nil {
 		return err
 	}
@@ -169,11 +171,7 @@ func (s *Server) alertPage(w http.ResponseWriter, r *http.Request, sess *session
 
 // alertAction is POST /alerts/{id}/{action}: assign, note, callback, close.
 func (s *Server) alertAction(w http.ResponseWriter, r *http.Request, sess *session) error {
-	st, err := s.alertStore()
-	if err != nil {
-		return err
-	}
-	id, err := alertID(r)
+	st, id, err := s.requestedAlert(r)
 	if err != nil {
 		return err
 	}

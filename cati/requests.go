@@ -9,8 +9,6 @@ package cati
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -53,26 +51,9 @@ const (
 	maxCallAfter     = 30 * 24 * time.Hour
 )
 
-// drawShare draws with probability share from crypto/rand, so that nobody
-// (an agent asking for surveys of their best calls) can predict or steer
-// which calls are surveyed.
-func drawShare(share float64) bool {
-	if share >= 1 {
-		return true
-	}
-	if share <= 0 {
-		return false
-	}
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return true // crypto/rand does not fail on Linux
-	}
-	return float64(binary.BigEndian.Uint64(b[:])>>11)/(1<<53) < share
-}
-
-// DrawShare is the sampling draw of survey requests, for the other paths
-// that sample calls by the same rules (Asterisk transfers).
-func DrawShare(share float64) bool { return drawShare(share) }
+// DrawShare is the sampling draw of survey requests (survey.Draw), for
+// the other paths that sample calls by the same rules.
+func DrawShare(share float64) bool { return survey.Draw(share) }
 
 func (s *Server) requestSurvey(w http.ResponseWriter, r *http.Request) error {
 	if s.requests == nil {
@@ -95,7 +76,7 @@ func (s *Server) requestSurvey(w http.ResponseWriter, r *http.Request) error {
 	}
 	p, _ := r.Context().Value(principalKey{}).(principal)
 	req.RequestedBy = "token:" + p.name
-	dec, err := s.requests.DecideRequest(r.Context(), req, s.requestRules, drawShare, s.now().UTC())
+	dec, err := s.requests.DecideRequest(r.Context(), req, s.requestRules, survey.Draw, s.now().UTC())
 	if err != nil {
 		return err
 	}

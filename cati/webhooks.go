@@ -397,16 +397,22 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) error {
+// requestedWebhook is the store and the subscription the path names.
+func (s *Server) requestedWebhook(r *http.Request) (WebhookStore, survey.Webhook, error) {
 	st, err := s.webhookStore()
 	if err != nil {
-		return err
+		return nil, survey.Webhook{}, err
 	}
 	id, err := webhookID(r)
 	if err != nil {
-		return err
+		return nil, survey.Webhook{}, err
 	}
 	hook, err := st.Webhook(r.Context(), id)
+	return st, hook, err
+}
+
+func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) error {
+	_, hook, err := s.requestedWebhook(r)
 	if err != nil {
 		return err
 	}
@@ -415,18 +421,11 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.webhookStore()
+	st, hook, err := s.requestedWebhook(r)
 	if err != nil {
 		return err
 	}
-	id, err := webhookID(r)
-	if err != nil {
-		return err
-	}
-	hook, err := st.Webhook(r.Context(), id)
-	if err != nil {
-		return err
-	}
+	id := hook.ID
 	in, err := s.decodeWebhook(w, r)
 	if err != nil {
 		return err
@@ -483,17 +482,11 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.webhookStore()
+	st, hook, err := s.requestedWebhook(r)
 	if err != nil {
 		return err
 	}
-	id, err := webhookID(r)
-	if err != nil {
-		return err
-	}
-	if _, err := st.Webhook(r.Context(), id); err != nil {
-		return err
-	}
+	id := hook.ID
 	state := r.URL.Query().Get("state")
 	switch state {
 	case "", "pending", "delivered", "dead":

@@ -59,18 +59,11 @@ func (s *Server) webhookSubscribe(w http.ResponseWriter, r *http.Request, sess *
 }
 
 func (s *Server) webhookChange(w http.ResponseWriter, r *http.Request, sess *session) error {
-	st, err := s.webhookStore()
+	st, hook, err := s.requestedWebhook(r)
 	if err != nil {
 		return err
 	}
-	id, err := webhookID(r)
-	if err != nil {
-		return err
-	}
-	hook, err := st.Webhook(r.Context(), id)
-	if err != nil {
-		return err
-	}
+	id := hook.ID
 	secret := ""
 	switch r.PathValue("action") {
 	case "active":
@@ -93,18 +86,11 @@ func (s *Server) webhookChange(w http.ResponseWriter, r *http.Request, sess *ses
 }
 
 func (s *Server) webhookDeliveriesPage(w http.ResponseWriter, r *http.Request, sess *session) error {
-	st, err := s.webhookStore()
+	st, hook, err := s.requestedWebhook(r)
 	if err != nil {
 		return err
 	}
-	id, err := webhookID(r)
-	if err != nil {
-		return err
-	}
-	hook, err := st.Webhook(r.Context(), id)
-	if err != nil {
-		return err
-	}
+	id := hook.ID
 	ds, err := st.Deliveries(r.Context(), id, "", 100)
 	if err != nil {
 		return err

@@ -66,3 +66,19 @@ func TestOnDNCNamesTheList(t *testing.T) {
 		}
 	}
 }
+
+// The sampling draw: about share of the draws, never at 0, always at 1.
+func TestDraw(t *testing.T) {
+	n := 0
+	for range 4000 {
+		if survey.Draw(0.25) {
+			n++
+		}
+	}
+	if n < 800 || n > 1200 {
+		t.Errorf("drew %d of 4000 at 25%%", n)
+	}
+	if survey.Draw(0) || !survey.Draw(1) {
+		t.Errorf("0 must never draw and 1 always")
+	}
+}

@@ -7,11 +7,30 @@ package survey
 // do-not-call lists. The store applies them in one transaction per number.
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"time"
 )
+
+// Draw is true with probability share, drawn from crypto/rand so that
+// nobody (an agent wanting their best calls surveyed) can predict or steer
+// which calls are sampled.
+func Draw(share float64) bool {
+	if share >= 1 {
+		return true
+	}
+	if share <= 0 {
+		return false
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return true // crypto/rand does not fail on Linux; survey rather than skip
+	}
+	return float64(binary.BigEndian.Uint64(b[:])>>11)/(1<<53) < share
+}
 
 // RequestID identifies a stored survey request.
 type RequestID int64

@@ -167,20 +167,6 @@ func TestDialArgsRoundTrip(t *testing.T) {
 	}
 }
 
-func TestDrawn(t *testing.T) {
-	n := 0
-	for range 4000 {
-		if drawn(0.25) {
-			n++
-		}
-	}
-	if n < 800 || n > 1200 {
-		t.Errorf("drew %d of 4000 at 25%%", n)
-	}
-	if drawn(0) || !drawn(1) {
-		t.Errorf("0 must never draw and 1 always")
-	}
-}
 
 func wavBytes(dataLen, byteRate uint32, declared uint32) []byte {
 	le := binary.LittleEndian

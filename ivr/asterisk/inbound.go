@@ -20,8 +20,6 @@ package asterisk
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -95,21 +93,6 @@ func extra(ctx *survey.Context, k, v string) {
 	ctx.Extra[k] = v
 }
 
-// drawn reports whether a call is surveyed, with probability share, from
-// crypto/rand so nobody can predict or steer the draw.
-func drawn(share float64) bool {
-	if share >= 1 {
-		return true
-	}
-	if share <= 0 {
-		return false
-	}
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return true // crypto/rand does not fail on Linux; survey rather than skip
-	}
-	return float64(binary.BigEndian.Uint64(b[:])>>11)/(1<<53) < share
-}
 
 // Gate decides whether a call Asterisk transferred is surveyed, by the
 // rules of survey requests (sampling by touchpoint or agent, survey
@@ -127,7 +110,7 @@ func (c *Client) SetGate(g Gate) { c.gate = g }
 // ari.sample_share, then admitted by the gate. A gate that fails (the
 // database) does not stop the survey: it is logged.
 func (c *Client) admitted(ctx context.Context, info ivr.CallInfo, log *slog.Logger) bool {
-	if !drawn(c.opts.SampleShare) {
+	if !survey.Draw(c.opts.SampleShare) {
 		log.Info("call not drawn for the survey; continuing in the dialplan", "sample_share", c.opts.SampleShare)
 		return false
 	}
