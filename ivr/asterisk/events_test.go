@@ -167,7 +167,6 @@ func TestDialArgsRoundTrip(t *testing.T) {
 	}
 }
 
-
 func wavBytes(dataLen, byteRate uint32, declared uint32) []byte {
 	le := binary.LittleEndian
 	b := le.AppendUint32([]byte("RIFF"), 36+dataLen)

@@ -93,7 +93,6 @@ func extra(ctx *survey.Context, k, v string) {
 	ctx.Extra[k] = v
 }
 
-
 // Gate decides whether a call Asterisk transferred is surveyed, by the
 // rules of survey requests (sampling by touchpoint or agent, survey
 // fatigue, do-not-call), and keeps the decision; cmd/canvass makes one of
