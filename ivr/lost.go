@@ -79,9 +79,10 @@ func (e *Engine) closeLost(ctx context.Context, r survey.InterviewRecord) (bool,
 		return false, fmt.Errorf("lost interview %d: questionnaire %s version %d: %w", r.ID, r.Questionnaire, r.Version, err)
 	}
 	q, err := e.parsed.Get(v)
+	var iv *survey.Interview
 	if err == nil {
-		var iv *survey.Interview
 		if iv, err = q.Resume(r.Language, r.Contact, r.Answers, e.now); err == nil {
+			iv.SetContext(r.Context)
 			status = iv.Outcome()
 			if qq := iv.Current(); qq != nil {
 				last = qq.ID
@@ -92,7 +93,13 @@ func (e *Engine) closeLost(ctx context.Context, r survey.InterviewRecord) (bool,
 		// Its answers stay as they are; only the status is a guess.
 		log.Warn("lost interview cannot be replayed; closing it as a break-off", "err", err)
 	}
-	if err := e.store.FinishInterview(ctx, r.ID, status, CauseLost, last); err != nil {
+	var finish error
+	if iv != nil && err == nil {
+		finish = e.finishInterview(ctx, r.ID, iv, status, CauseLost, last) // with its end-time alerts
+	} else {
+		finish = e.store.FinishInterview(ctx, r.ID, status, CauseLost, last)
+	}
+	if err := finish; err != nil {
 		if survey.ErrorCodeOf(err) == survey.EConflict {
 			return false, nil
 		}
