@@ -124,9 +124,13 @@ func TestMixedModeInChromium(t *testing.T) {
 	ivy.call("answered")
 	ivy.hears(respondentHz)
 	ivy.screenshot("handed")
-	ivy.do(chromedp.Click(`#options button[data-value="4"]`), chromedp.Click(`#next`))
+	// Keys, not clicks: a call event may redraw the panel between a
+	// click's query and the click.
+	ivy.key("4")
+	ivy.do(chromedp.WaitVisible(`#options button.picked[data-value="4"]`))
+	ivy.key("\r")
 	ivy.poll(`document.getElementById("question").dataset.id === "income" && !!document.querySelector('#to-keypad[data-marked="1"]')`)
-	ivy.do(chromedp.Click(`#to-keypad`))
+	ivy.eval(`document.getElementById("to-keypad").click(), true`) // in one step: a redraw cannot come between finding and clicking
 	ivy.poll(`document.getElementById("phonebar").dataset.keypad === "true" && !!document.getElementById("on-keypad")`)
 	ivy.screenshot("on-keypad")
 	ivy.neverHears(respondentHz, "on the keypad")
@@ -134,7 +138,9 @@ func TestMixedModeInChromium(t *testing.T) {
 	answered("income")
 	ivy.poll(`document.getElementById("question").dataset.id === "resolved" && document.getElementById("phonebar").dataset.keypad === "false"`)
 	ivy.hears(respondentHz)
-	ivy.do(chromedp.Click(`#options button[data-value="true"]`), chromedp.Click(`#next`))
+	ivy.key("1")
+	ivy.do(chromedp.WaitVisible(`#options button.picked[data-value="true"]`))
+	ivy.key("\r")
 	ivy.poll(`document.getElementById("console").dataset.state !== "interviewing"`)
 
 	modes := map[string]string{}
