@@ -62,10 +62,25 @@ func (ds *Desks) engine(ctx context.Context, d survey.Desk) (*survey.Interview, 
 		return nil, rec, fmt.Errorf("resume interview %d: %w", d.InterviewID, err)
 	}
 	iv.SetContext(rec.Context)
+	if h, ok := ds.interviews.(customerHistory); ok && rec.Context.CustomerID != "" && len(q.Alerts) > 0 {
+		if prev, ok, err := h.LastInterviewOf(ctx, rec.Context.CustomerID, rec.StartedAt, rec.ID); err == nil && ok {
+			if pv, err := ds.questionnaire(ctx, prev.Questionnaire, prev.Version); err == nil {
+				if nps, ok := pv.NPSOf(prev.Answers); ok {
+					iv.SetPreviousNPS(nps)
+				}
+			}
+		}
+	}
 	if d.Question != "" {
 		seek(q, iv, d.Question)
 	}
 	return iv, rec, nil
+}
+
+// customerHistory finds a customer's previous survey (sql.DB), for the
+// previous_nps of alert rules.
+type customerHistory interface {
+	LastInterviewOf(ctx context.Context, customer string, before time.Time, except survey.InterviewID) (survey.InterviewRecord, bool, error)
 }
 
 // seek moves a resumed interview to the question on the desk: forward over

@@ -107,6 +107,37 @@ type AlertStore interface {
 	FinishInterviewAlerts(ctx context.Context, id survey.InterviewID, to survey.Status, cause, lastQuestion string, alerts []survey.Alert) error
 }
 
+// CustomerHistory finds a customer's previous survey (*sql.DB), for the
+// previous_nps of alert rules.
+type CustomerHistory interface {
+	LastInterviewOf(ctx context.Context, customer string, before time.Time, except survey.InterviewID) (survey.InterviewRecord, bool, error)
+}
+
+// previous gives iv the NPS its customer gave in their previous survey,
+// when the store keeps history and the call names the customer.
+func (e *Engine) previous(ctx context.Context, iv *survey.Interview, c survey.Context, id survey.InterviewID) {
+	h, ok := e.store.(CustomerHistory)
+	if !ok || c.CustomerID == "" || e.questionnaires == nil {
+		return
+	}
+	rec, ok, err := h.LastInterviewOf(ctx, c.CustomerID, e.now(), id)
+	if err != nil || !ok {
+		if err != nil {
+			e.log.Warn("customer history", "customer_id", c.CustomerID, "err", err)
+		}
+		return
+	}
+	v, err := e.questionnaires.Questionnaire(ctx, rec.Questionnaire, rec.Version)
+	if err != nil {
+		return
+	}
+	if q, err := e.parsed.Get(v); err == nil {
+		if nps, ok := q.NPSOf(rec.Answers); ok {
+			iv.SetPreviousNPS(nps)
+		}
+	}
+}
+
 // saveAnswer stores a, raising the alerts it triggers when the store can.
 func (e *Engine) saveAnswer(ctx context.Context, id survey.InterviewID, iv *survey.Interview, a survey.Answer, cleared []string) error {
 	if s, ok := e.store.(AlertStore); ok {

@@ -142,6 +142,7 @@ func (s *Session) Run(ctx context.Context, m Media) (survey.Status, error) {
 		return "", err
 	}
 	iv.SetContext(s.info.Context)
+	s.e.previous(ctx, iv, s.info.Context, 0)
 	id, err := s.e.store.StartInterview(ctx, survey.InterviewRecord{Questionnaire: s.q.ID, Version: s.version,
 		Mode: survey.ModeIVR, Language: lang, Context: s.info.Context, Contact: s.info.Contact,
 		CaseID: s.info.CaseID, AttemptID: s.info.AttemptID})
@@ -180,6 +181,7 @@ func (s *Session) resume(ctx context.Context) (*survey.Interview, survey.Intervi
 		return nil, 0, false, fmt.Errorf("resume interview %d: %w", rec.ID, err)
 	}
 	iv.SetContext(rec.Context)
+	s.e.previous(ctx, iv, rec.Context, rec.ID)
 	return iv, rec.ID, true, nil
 }
 

@@ -340,3 +340,24 @@ FROM alert WHERE raised_at >= $1`, since, now).Scan(&st.Raised, &st.Closed, &st.
 	st.FirstAction, st.ToClose = time.Duration(first*float64(time.Second)), time.Duration(toClose*float64(time.Second))
 	return st, nil
 }
+
+// LastInterviewOf is customer's latest ended interview started before
+// before, other than except, with its answers; ok is false when they have
+// none.
+func (db *DB) LastInterviewOf(ctx context.Context, customer string, before time.Time, except survey.InterviewID) (survey.InterviewRecord, bool, error) {
+	var id survey.InterviewID
+	err := db.retry(ctx, func() error {
+		return db.pool.QueryRow(ctx, `
+SELECT id FROM interview
+WHERE context ? 'customer_id' AND context->>'customer_id' = $1 AND id <> $3 AND status <> 'in_progress' AND started_at < $2
+ORDER BY started_at DESC LIMIT 1`, customer, before, except).Scan(&id)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return survey.InterviewRecord{}, false, nil
+	}
+	if err != nil {
+		return survey.InterviewRecord{}, false, fmt.Errorf("last interview of customer %s: %w", customer, err)
+	}
+	rec, err := db.Interview(ctx, id)
+	return rec, err == nil, err
+}

@@ -59,3 +59,26 @@ func TestAlertsRaisedOnce(t *testing.T) {
 		t.Errorf("%d alerts, want the detractor and the end-time one (none from the refused answer)", n)
 	}
 }
+
+// A customer's previous survey: the latest ended one before the given time,
+// not the one asking; none for a new customer.
+func TestLastInterviewOf(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := sqltest.New(t)
+	putQuestionnaire(t, db, "q", "id: q\n")
+	first := startInterview(t, db, "q", day0, survey.Context{CustomerID: "C-1"})
+	saveAnswer(t, db, first, "nps", int64(10))
+	if err := db.FinishInterview(ctx, first, survey.StatusComplete, "completed", "nps"); err != nil {
+		t.Fatal(err)
+	}
+	open := startInterview(t, db, "q", day0.Add(time.Hour), survey.Context{CustomerID: "C-1"}) // in progress: not history
+	now := startInterview(t, db, "q", day0.Add(2*time.Hour), survey.Context{CustomerID: "C-1"})
+	rec, ok, err := db.LastInterviewOf(ctx, "C-1", day0.Add(2*time.Hour), now)
+	if err != nil || !ok || rec.ID != first || len(rec.Answers) != 1 {
+		t.Errorf("previous of C-1: %d %v %v (open %d); want %d with its answer", rec.ID, ok, err, open, first)
+	}
+	if _, ok, err := db.LastInterviewOf(ctx, "C-2", day0.Add(3*time.Hour), 0); ok || err != nil {
+		t.Errorf("a new customer has a previous survey: %v %v", ok, err)
+	}
+}

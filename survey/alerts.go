@@ -92,6 +92,31 @@ func (r *AlertRule) owner(c Context) string {
 // and owner routing.
 func (iv *Interview) SetContext(c Context) { iv.context = c }
 
+// SetPreviousNPS gives the interview the NPS the same customer gave in
+// their previous survey (previous_nps in alert conditions: a promoter
+// turned detractor, two low scores in a row — a churn risk).
+func (iv *Interview) SetPreviousNPS(nps int64) { iv.previousNPS = &nps }
+
+// NPSOf is the NPS answer (the first nps-metric question's) among answers.
+func (q *Questionnaire) NPSOf(answers []Answer) (int64, bool) {
+	for _, qq := range q.Questions {
+		if qq.Metric != MetricNPS {
+			continue
+		}
+		for _, a := range answers {
+			if a.Question == qq.ID {
+				v, ok := a.Value.(int64)
+				if f, isF := a.Value.(float64); isF {
+					v, ok = int64(f), true
+				}
+				return v, ok && !a.Skipped
+			}
+		}
+		return 0, false
+	}
+	return 0, false
+}
+
 // Alerts are the alerts whose conditions hold now: the answer-time rules
 // (ended false) or the end-time ones (ended true). Raising one twice is the
 // store's to prevent (one per rule and interview); q is the answer just
@@ -106,6 +131,12 @@ func (iv *Interview) Alerts(ended bool, q string) []Alert {
 	for _, n := range contextNames {
 		if _, isQuestion := e[n]; !isQuestion {
 			e[n] = ctx[n]
+		}
+	}
+	if _, isQuestion := e["previous_nps"]; !isQuestion {
+		e["previous_nps"] = nil
+		if iv.previousNPS != nil {
+			e["previous_nps"] = int(*iv.previousNPS)
 		}
 	}
 	var out []Alert
@@ -200,6 +231,9 @@ func (p *parser) alertTypes(env map[string]any) {
 		if _, isQuestion := env[n]; !isQuestion {
 			env[n] = ""
 		}
+	}
+	if _, isQuestion := env["previous_nps"]; !isQuestion {
+		env["previous_nps"] = 0
 	}
 }
 

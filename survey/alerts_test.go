@@ -91,3 +91,40 @@ func TestAlertLint(t *testing.T) {
 		}
 	}
 }
+
+// previous_nps: the customer's previous score, for churn-risk rules; an
+// unknown one never raises.
+func TestChurnRiskRule(t *testing.T) {
+	q, err := survey.Parse([]byte(`id: c
+languages: [en]
+questions:
+  - id: nps
+    type: nps
+    text: Recommend?
+alerts:
+  - id: churn_risk
+    severity: high
+    when: nps <= 6 and (previous_nps >= 9 or previous_nps <= 6)
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		prev  int64
+		known bool
+		nps   int64
+		want  bool
+	}{{10, true, 3, true}, {5, true, 6, true}, {8, true, 2, false}, {0, false, 2, false}, {10, true, 9, false}} {
+		iv, _ := q.Start("en", nil, nil)
+		if tc.known {
+			iv.SetPreviousNPS(tc.prev)
+		}
+		iv.Answer(tc.nps, survey.Paradata{})
+		if got := len(iv.Alerts(false, "nps")) == 1; got != tc.want {
+			t.Errorf("previous %d (known %v), now %d: churn risk %v, want %v", tc.prev, tc.known, tc.nps, got, tc.want)
+		}
+	}
+	if v, ok := q.NPSOf([]survey.Answer{{Question: "nps", Value: int64(7)}}); !ok || v != 7 {
+		t.Errorf("NPSOf: %d %v", v, ok)
+	}
+}

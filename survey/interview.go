@@ -27,6 +27,9 @@ type Interview struct {
 	now     func() time.Time
 	started bool
 	context Context // the call's, for alert rules
+	// previousNPS is the customer's previous NPS (alert rules); nil
+	// unknown.
+	previousNPS *int64
 }
 
 // ErrAtStart is returned by Back on the first question.
