@@ -11,6 +11,7 @@ package cati
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,32 +70,29 @@ func alertFilter(r *http.Request) (survey.AlertFilter, error) {
 	default:
 		return f, invalidParam("status", "open, working, closed or all", f.Status)
 	}
-	if f.Severity != "" && !slicesContains(survey.Severities, f.Severity) {
+	if f.Severity != "" && !slices.Contains(survey.Severities, f.Severity) {
 		return f, invalidParam("severity", strings.Join(survey.Severities, ", "), f.Severity)
 	}
 	return f, nil
 }
 
-func slicesContains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
+// filteredAlerts are the alerts the request's filters select.
+func (s *Server) filteredAlerts(r *http.Request) (AlertStore, []survey.AlertCase, survey.AlertFilter, error) {
+	st, err := s.alertStore()
+	if err != nil {
+		return nil, nil, survey.AlertFilter{}, err
 	}
-	return false
+	f, err := alertFilter(r)
+	if err != nil {
+		return nil, nil, f, err
+	}
+	as, err := st.Alerts(r.Context(), f)
+	return st, as, f, err
 }
 
 // listAlerts is GET /api/v1/alerts.
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.alertStore()
-	if err != nil {
-		return err
-	}
-	f, err := alertFilter(r)
-	if err != nil {
-		return err
-	}
-	as, err := st.Alerts(r.Context(), f)
+	_, as, _, err := s.filteredAlerts(r)
 	if err != nil {
 		return err
 	}
@@ -121,15 +119,7 @@ func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) error {
 
 // alertsPage is the inbox.
 func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request, sess *session) error {
-	st, err := s.alertStore()
-	if err != nil {
-		return err
-	}
-	f, err := alertFilter(r)
-	if err != nil {
-		return err
-	}
-	as, err := st.Alerts(r.Context(), f)
+	st, as, f, err := s.filteredAlerts(r)
 	if err != nil {
 		return err
 	}
@@ -159,7 +149,7 @@ func (s *Server) alertPage(w http.ResponseWriter, r *http.Request, sess *session
 	}
 	var owners []survey.User
 	for _, u := range users {
-		if !u.Disabled && slicesContains([]string{"supervisor", "admin", "manager"}, string(u.Role)) {
+		if !u.Disabled && slices.Contains(alertUsers, u.Role) {
 			owners = append(owners, u)
 		}
 	}

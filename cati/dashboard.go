@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"html/template"
 	"image/color"
-	"math"
 	"mime"
 	"net/http"
 	"sort"
@@ -31,9 +30,6 @@ import (
 
 	"github.com/canvass/canvass/survey"
 )
-
-// smallSample is the n below which a margin of error is not shown.
-const smallSample = 30
 
 // dashPoint is one bucket's metrics.
 type dashPoint struct {
@@ -52,7 +48,7 @@ type dashPoint struct {
 
 // Small says whether the bucket's NPS rests on too few answers for a
 // margin.
-func (p dashPoint) Small() bool { return p.NPSN < smallSample }
+func (p dashPoint) Small() bool { return p.NPSN < survey.SmallSample }
 
 // dashboard is what the page shows.
 type dashboard struct {
@@ -126,22 +122,9 @@ func points(qn *survey.Questionnaire, rep survey.Report) []dashPoint {
 				p.NPS, p.NPSMargin, p.NPSN = qs.NPS.Score, qs.NPS.MarginOfError, qs.NPS.N
 				p.Promoters, p.Passives, p.Detractors = qs.NPS.Promoters, qs.NPS.Passives, qs.NPS.Detractors
 			case qs.CSAT != nil && p.CSATN == 0:
-				p.CSAT, p.CSATN = qs.CSAT.Score, qs.CSAT.N
-				if qs.CSAT.N > 0 {
-					pr := qs.CSAT.Score.Value / 100
-					p.CSATMargin = survey.Rate{Value: 196 * math.Sqrt(pr*(1-pr)/float64(qs.CSAT.N)), Defined: true}
-				}
+				p.CSAT, p.CSATN, p.CSATMargin = qs.CSAT.Score, qs.CSAT.N, qs.CSAT.MarginOfError()
 			case qs.CES != nil && p.CESN == 0:
-				p.CES, p.CESN = qs.CES.Mean, qs.CES.N
-				if qs.CES.N > 1 {
-					var ss float64
-					for v, c := range qs.CES.Distribution {
-						d := float64(v) - qs.CES.Mean.Value
-						ss += d * d * float64(c)
-					}
-					sd := math.Sqrt(ss / float64(qs.CES.N-1))
-					p.CESMargin = survey.Rate{Value: 1.96 * sd / math.Sqrt(float64(qs.CES.N)), Defined: true}
-				}
+				p.CES, p.CESN, p.CESMargin = qs.CES.Mean, qs.CES.N, qs.CES.MarginOfError()
 			}
 		}
 		out = append(out, p)

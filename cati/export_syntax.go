@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,7 +105,7 @@ func (s *Server) syntaxRequest(r *http.Request) (survey.QuestionnaireVersion, *s
 	lang := q.Get("lang")
 	if lang == "" {
 		lang = qn.DefaultLanguage()
-	} else if !slicesContains(qn.Languages, lang) {
+	} else if !slices.Contains(qn.Languages, lang) {
 		return v, nil, "", invalidParam("lang", "one of "+strings.Join(qn.Languages, ", "), lang)
 	}
 	return v, qn, lang, nil

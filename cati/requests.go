@@ -51,10 +51,6 @@ const (
 	maxCallAfter     = 30 * 24 * time.Hour
 )
 
-// DrawShare is the sampling draw of survey requests (survey.Draw), for
-// the other paths that sample calls by the same rules.
-func DrawShare(share float64) bool { return survey.Draw(share) }
-
 func (s *Server) requestSurvey(w http.ResponseWriter, r *http.Request) error {
 	if s.requests == nil {
 		return httpError(http.StatusServiceUnavailable, survey.EInternal, "survey requests are not configured on this server")

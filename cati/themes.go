@@ -7,6 +7,7 @@ package cati
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/canvass/canvass/survey"
 )
@@ -40,7 +41,10 @@ func (s *Server) themes(w http.ResponseWriter, r *http.Request) error {
 				texts = append(texts, x.ID)
 			}
 		}
-		return invalidParam("question", "the id of a text question of "+id+" ("+joinOr(texts)+")", question)
+		if len(texts) == 0 {
+			texts = []string{"it has none"}
+		}
+		return invalidParam("question", "the id of a text question of "+id+" ("+strings.Join(texts, ", ")+")", question)
 	}
 	nps := ""
 	for _, x := range qn.Questions {
@@ -81,16 +85,4 @@ func (s *Server) themes(w http.ResponseWriter, r *http.Request) error {
 	s.writeJSON(w, r, http.StatusOK, map[string]any{"questionnaire": id, "question": question, "comments": len(comments),
 		"languages": survey.ThemeLanguages(), "themes": themes})
 	return nil
-}
-
-// joinOr lists ids for a message.
-func joinOr(ids []string) string {
-	if len(ids) == 0 {
-		return "it has none"
-	}
-	out := ids[0]
-	for _, x := range ids[1:] {
-		out += ", " + x
-	}
-	return out
 }

@@ -504,19 +504,25 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request) error {
+// replayRequested sends again the delivery the path names (API and page).
+func (s *Server) replayRequested(r *http.Request) (survey.WebhookID, int64, survey.DeliveryAttempt, error) {
 	if s.dispatcher == nil {
-		return httpError(http.StatusServiceUnavailable, survey.EInternal, "webhooks are not configured on this server")
+		return 0, 0, survey.DeliveryAttempt{}, httpError(http.StatusServiceUnavailable, survey.EInternal, "webhooks are not configured on this server")
 	}
 	id, err := webhookID(r)
 	if err != nil {
-		return err
+		return 0, 0, survey.DeliveryAttempt{}, err
 	}
 	del, err := strconv.ParseInt(r.PathValue("delivery"), 10, 64)
 	if err != nil || del <= 0 {
-		return survey.Errorf(survey.ENotFound, "no delivery %q", survey.Clip(r.PathValue("delivery"), 20))
+		return 0, 0, survey.DeliveryAttempt{}, survey.Errorf(survey.ENotFound, "no delivery %q", survey.Clip(r.PathValue("delivery"), 20))
 	}
 	a, err := s.dispatcher.Replay(r.Context(), id, del)
+	return id, del, a, err
+}
+
+func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request) error {
+	id, del, a, err := s.replayRequested(r)
 	if err != nil {
 		return err
 	}

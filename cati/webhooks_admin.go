@@ -101,18 +101,7 @@ func (s *Server) webhookDeliveriesPage(w http.ResponseWriter, r *http.Request, s
 }
 
 func (s *Server) webhookReplayPage(w http.ResponseWriter, r *http.Request, sess *session) error {
-	if s.dispatcher == nil {
-		return httpError(http.StatusServiceUnavailable, survey.EInternal, "webhooks are not configured on this server")
-	}
-	id, err := webhookID(r)
-	if err != nil {
-		return err
-	}
-	del, err := strconv.ParseInt(r.PathValue("delivery"), 10, 64)
-	if err != nil || del <= 0 {
-		return survey.Errorf(survey.ENotFound, "no such delivery")
-	}
-	a, err := s.dispatcher.Replay(r.Context(), id, del)
+	id, _, a, err := s.replayRequested(r)
 	if err != nil {
 		return err
 	}

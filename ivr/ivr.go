@@ -117,8 +117,8 @@ type CustomerHistory interface {
 // when the store keeps history and the call names the customer.
 func (e *Engine) previous(ctx context.Context, iv *survey.Interview, c survey.Context, id survey.InterviewID) {
 	h, ok := e.store.(CustomerHistory)
-	if !ok || c.CustomerID == "" || e.questionnaires == nil {
-		return
+	if !ok || c.CustomerID == "" || e.questionnaires == nil || len(iv.Questionnaire().Alerts) == 0 {
+		return // nothing would read it: no query on the call's setup
 	}
 	rec, ok, err := h.LastInterviewOf(ctx, c.CustomerID, e.now(), id)
 	if err != nil || !ok {

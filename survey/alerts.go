@@ -258,28 +258,27 @@ const (
 
 // AlertCase is a raised alert as the inbox shows it.
 type AlertCase struct {
-	ID            AlertID           `json:"id"`
-	Interview     InterviewID       `json:"interview_id"`
-	Questionnaire string            `json:"questionnaire"`
-	Rule          string            `json:"rule"`
-	Severity      string            `json:"severity"`
-	Owner         string            `json:"owner"`
-	Question      string            `json:"question,omitempty"`
-	Status        string            `json:"status"`
-	Assignee      string            `json:"assignee,omitempty"`
-	RaisedAt      time.Time         `json:"raised_at"`
-	DueAt         time.Time         `json:"due_at"`
-	FirstAction   *time.Time        `json:"first_action_at,omitempty"`
-	ClosedAt      *time.Time        `json:"closed_at,omitempty"`
-	RootCause     string            `json:"root_cause,omitempty"`
-	Outcome       string            `json:"outcome,omitempty"`
-	RecoveryCase  CaseID            `json:"recovery_case_id,omitempty"`
-	Context       Context           `json:"context"`
-	Phone         string            `json:"phone,omitempty"`
-	Answers       map[string]any    `json:"answers"`
-	Notes         []AlertNote       `json:"notes,omitempty"`
-	Later         []LaterInterview  `json:"later_interviews,omitempty"`
-	Contact       map[string]string `json:"-"`
+	ID            AlertID          `json:"id"`
+	Interview     InterviewID      `json:"interview_id"`
+	Questionnaire string           `json:"questionnaire"`
+	Rule          string           `json:"rule"`
+	Severity      string           `json:"severity"`
+	Owner         string           `json:"owner"`
+	Question      string           `json:"question,omitempty"`
+	Status        string           `json:"status"`
+	Assignee      string           `json:"assignee,omitempty"`
+	RaisedAt      time.Time        `json:"raised_at"`
+	DueAt         time.Time        `json:"due_at"`
+	FirstAction   *time.Time       `json:"first_action_at,omitempty"`
+	ClosedAt      *time.Time       `json:"closed_at,omitempty"`
+	RootCause     string           `json:"root_cause,omitempty"`
+	Outcome       string           `json:"outcome,omitempty"`
+	RecoveryCase  CaseID           `json:"recovery_case_id,omitempty"`
+	Context       Context          `json:"context"`
+	Phone         string           `json:"phone,omitempty"`
+	Answers       map[string]any   `json:"answers"`
+	Notes         []AlertNote      `json:"notes,omitempty"`
+	Later         []LaterInterview `json:"later_interviews,omitempty"`
 }
 
 // AlertNote is one step in an alert's history.

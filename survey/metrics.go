@@ -36,15 +36,16 @@ func NPSFrom(dist map[int64]int) NPS {
 		if count < 1 {
 			continue
 		}
-		switch {
-		case v >= 9 && v <= 10:
-			n.Promoters += count
-		case v >= 7 && v <= 8:
-			n.Passives += count
-		case v >= 0 && v <= 6:
-			n.Detractors += count
-		default:
+		if v < 0 || v > 10 {
 			continue
+		}
+		switch NPSGroup(v) {
+		case "promoter":
+			n.Promoters += count
+		case "passive":
+			n.Passives += count
+		default:
+			n.Detractors += count
 		}
 		n.N += count
 	}
@@ -131,3 +132,33 @@ func scaleDistribution(dist map[int64]int, lo, hi int64) map[int64]int {
 	}
 	return out
 }
+
+// MarginOfError is the half-width of the 95% confidence interval of the
+// CSAT score, in percentage points (normal approximation of a proportion);
+// undefined when N is 0.
+func (c CSAT) MarginOfError() Rate {
+	if c.N == 0 {
+		return Rate{}
+	}
+	p := float64(c.TopTwo) / float64(c.N)
+	return Rate{Value: 196 * math.Sqrt(p*(1-p)/float64(c.N)), Defined: true}
+}
+
+// MarginOfError is the half-width of the 95% confidence interval of the
+// CES mean, on the question's scale (sample standard deviation); undefined
+// below two answers.
+func (c CES) MarginOfError() Rate {
+	if c.N < 2 || !c.Mean.Defined {
+		return Rate{}
+	}
+	var ss float64
+	for v, count := range c.Distribution {
+		d := float64(v) - c.Mean.Value
+		ss += d * d * float64(count)
+	}
+	return Rate{Value: 1.96 * math.Sqrt(ss/float64(c.N-1)) / math.Sqrt(float64(c.N)), Defined: true}
+}
+
+// SmallSample is the number of answers below which a margin of error means
+// little: reports say "small sample" instead.
+const SmallSample = 30

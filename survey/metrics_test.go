@@ -197,3 +197,19 @@ func checkRate(t *testing.T, name string, got, want survey.Rate) {
 		t.Errorf("%s = %.15f, want %.15f", name, got.Value, want.Value)
 	}
 }
+
+// The margins the dashboard draws: CSAT's of a proportion, CES's from the
+// sample deviation; none without answers.
+func TestMetricMargins(t *testing.T) {
+	c := survey.CSATFrom(map[int64]int{5: 50, 1: 50}, 1, 5)
+	if m := c.MarginOfError(); !m.Defined || m.Value < 9.7 || m.Value > 9.9 { // 1.96·√(.25/100)·100 = 9.8
+		t.Errorf("CSAT margin %+v, want 9.8 points", m)
+	}
+	e := survey.CESFrom(map[int64]int{1: 2, 7: 2}, 1, 7)
+	if m := e.MarginOfError(); !m.Defined || m.Value < 3.3 || m.Value > 3.4 { // sd √12 = 3.46, 1.96·3.46/2 = 3.39
+		t.Errorf("CES margin %+v, want 3.39", m)
+	}
+	if (survey.CSAT{}).MarginOfError().Defined || (survey.CES{}).MarginOfError().Defined {
+		t.Errorf("a margin without answers")
+	}
+}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
-	"github.com/canvass/canvass/cati"
 	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/ivr/asterisk"
 	"github.com/canvass/canvass/sql"
@@ -32,7 +31,7 @@ func (g requestGate) Admit(ctx context.Context, info ivr.CallInfo) (bool, string
 		phone = phonenumbers.Format(num, phonenumbers.E164)
 	}
 	d, err := g.db.DecideRequest(ctx, survey.SurveyRequest{Source: survey.RequestARI, Phone: phone, Questionnaire: info.Questionnaire,
-		Language: info.Language, Context: info.Context, RequestedBy: "asterisk"}, g.rules, cati.DrawShare, time.Now())
+		Language: info.Language, Context: info.Context, RequestedBy: "asterisk"}, g.rules, survey.Draw, time.Now())
 	if err != nil {
 		return false, "", err
 	}
