@@ -152,7 +152,7 @@ type apiError struct {
 }
 
 // questionnaireFile reads an example questionnaire from testdata.
-func questionnaireFile(t *testing.T, name string) []byte {
+func questionnaireFile(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := testdata.Questionnaires.ReadFile("questionnaires/" + name)
 	if err != nil {

@@ -52,6 +52,9 @@ type InterviewStore interface {
 	// without holding them all in memory; an error from fn stops it.
 	EachInterview(ctx context.Context, f survey.InterviewFilter, fn func(survey.InterviewRecord) error) error
 	Tally(ctx context.Context, q survey.ReportQuery) ([]survey.Tally, error)
+	// ClosedCases counts, per day, week or month (q.By), the cases of the
+	// questionnaire's campaigns closed in q's range, by AAPOR rate group.
+	ClosedCases(ctx context.Context, q survey.ReportQuery) ([]survey.GroupCounts, error)
 }
 
 // Store is everything the server reads and writes, and Ping for /healthz.

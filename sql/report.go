@@ -1,6 +1,11 @@
 // Report store: the counts behind a questionnaire's report, per group (day,
-// touchpoint, agent or queue), from three GROUP BY queries over one snapshot.
+// week, month, touchpoint, agent or queue), over one snapshot.
 // survey.BuildReport turns them into NPS, CSAT, CES and completion rates.
+//
+// Whole days that have not changed since RollUp counted them are read from
+// the roll-up (report_slice*, migration 0014); dirty days, today and the
+// range's partial first and last days are counted from the interviews
+// themselves by the same three GROUP BY queries, and the two are added.
 
 package sql
 
@@ -9,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -16,15 +22,16 @@ import (
 )
 
 // sqlReportInterviews is the interviews a report covers and their group:
-// $1 questionnaire, [$2, $3) started (NULL: unbounded), $4 grouping.
+// $1 questionnaire, [$2, $3) started (NULL: unbounded), $4 grouping, $5
+// language ("": any), $6 = $7 a context field's value ($6 "": any).
 const sqlReportInterviews = `
 WITH i AS (
     SELECT id, status, last_question,
            CASE $4::text
                WHEN 'day' THEN to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
-               WHEN 'touchpoint' THEN coalesce(context->>'touchpoint', '')
-               WHEN 'agent' THEN coalesce(context->>'agent', '')
-               WHEN 'queue' THEN coalesce(context->>'queue', '')
+               WHEN 'touchpoint' THEN coalesce(context->>'touchpoint', context->'extra'->>'touchpoint', '')
+               WHEN 'agent' THEN coalesce(context->>'agent', context->'extra'->>'agent', '')
+               WHEN 'queue' THEN coalesce(context->>'queue', context->'extra'->>'queue', '')
                WHEN 'week' THEN to_char(date_trunc('week', started_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')
                WHEN 'month' THEN to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM')
            END AS grp
@@ -72,6 +79,40 @@ FROM i
 WHERE status IN ('partial', 'breakoff')
 GROUP BY grp, last_question`
 
+// The roll-up's reading queries: $1 questionnaire, $2 dim, $3 whether
+// value must be $4, whole days [$5, $6) (NULL: unbounded), $7 language ("":
+// any), $8 days counted from the interviews instead, $9 grouping.
+const sqlRolledWhere = `
+WHERE questionnaire_id = $1 AND dim = $2
+  AND (NOT $3::boolean OR value = $4::text)
+  AND ($5::date IS NULL OR day >= $5)
+  AND ($6::date IS NULL OR day < $6)
+  AND ($7::text = '' OR language = $7)
+  AND day <> ALL ($8::date[])`
+
+const sqlRolledGroup = `
+CASE $9::text
+    WHEN 'day' THEN to_char(day, 'YYYY-MM-DD')
+    WHEN 'week' THEN to_char(day - (extract(isodow FROM day)::int - 1), 'YYYY-MM-DD')
+    WHEN 'month' THEN to_char(day, 'YYYY-MM')
+    ELSE value
+END`
+
+const (
+	sqlRolledStatus = `SELECT ` + sqlRolledGroup + ` AS grp, sum(started)::int, sum(in_progress)::int,
+       sum(complete)::int, sum(partial)::int, sum(breakoff)::int
+FROM report_slice` + sqlRolledWhere + `
+GROUP BY grp`
+	sqlRolledAnswers = `SELECT ` + sqlRolledGroup + ` AS grp, question_id, n, total, sum(count)::int
+FROM report_slice_answer` + sqlRolledWhere + `
+GROUP BY grp, question_id, n, total`
+	sqlRolledStopped = `SELECT ` + sqlRolledGroup + ` AS grp, last_question, sum(count)::int
+FROM report_slice_stop` + sqlRolledWhere + `
+GROUP BY grp, last_question`
+	sqlDirtyDays = `SELECT day FROM report_dirty
+WHERE questionnaire_id = $1 AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)`
+)
+
 // Tally counts, per group of q, interviews by status, answers per question
 // and per integer value, and where ended, incomplete interviews stopped.
 // Groups come in key order; a group exists when an interview falls in it.
@@ -90,6 +131,28 @@ func (db *DB) Tally(ctx context.Context, q survey.ReportQuery) ([]survey.Tally, 
 	return ts, nil
 }
 
+// rolledDims are the context fields the roll-up is sliced by.
+var rolledDims = []string{"touchpoint", "agent", "queue"}
+
+// slice says which of the roll-up's slices answers q: dim ("" for all
+// interviews) and whether its value must be q.Value. ok is false when q
+// filters on one field and groups by another, or filters on a field the
+// roll-up does not slice by: those are counted from the interviews.
+func slice(q survey.ReportQuery) (dim string, filter, ok bool) {
+	if q.Field != "" && !slices.Contains(rolledDims, q.Field) {
+		return "", false, false
+	}
+	switch q.By {
+	case survey.ByDay, survey.ByWeek, survey.ByMonth:
+		return q.Field, q.Field != "", true
+	default:
+		if q.Field != "" && q.Field != string(q.By) {
+			return "", false, false
+		}
+		return string(q.By), q.Field != "", true
+	}
+}
+
 // tally should run in a repeatable-read transaction so that its queries agree.
 func tally(ctx context.Context, tx DBTX, q survey.ReportQuery) ([]survey.Tally, error) {
 	switch q.By {
@@ -97,8 +160,96 @@ func tally(ctx context.Context, tx DBTX, q survey.ReportQuery) ([]survey.Tally, 
 	default:
 		return nil, fmt.Errorf("unknown grouping %q", q.By)
 	}
-	args := []any{q.Questionnaire, nullTime(q.From), nullTime(q.To), string(q.By), q.Language, q.Field, q.Value}
 	groups := map[string]*survey.Tally{}
+	dim, filter, ok := slice(q)
+	if !ok {
+		if err := count(ctx, tx, groups, liveArgs(q, q.From, q.To), sqlTallyStatus, sqlTallyAnswers, sqlTallyStopped); err != nil {
+			return nil, err
+		}
+		return sorted(groups), nil
+	}
+	first, last, liveDays, err := days(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
+	rolled := []any{q.Questionnaire, dim, filter, q.Value, first, last, q.Language, liveDays, string(q.By)}
+	if err := count(ctx, tx, groups, rolled, sqlRolledStatus, sqlRolledAnswers, sqlRolledStopped); err != nil {
+		return nil, err
+	}
+	// Day by day, so each is one range of the interview_report index.
+	for _, d := range liveDays {
+		from, to := d, d.AddDate(0, 0, 1)
+		if q.From.After(from) {
+			from = q.From
+		}
+		if !q.To.IsZero() && q.To.Before(to) {
+			to = q.To
+		}
+		if err := count(ctx, tx, groups, liveArgs(q, from, to), sqlTallyStatus, sqlTallyAnswers, sqlTallyStopped); err != nil {
+			return nil, err
+		}
+	}
+	return sorted(groups), nil
+}
+
+// liveArgs are the arguments of the queries counting q's interviews
+// started in [from, to).
+func liveArgs(q survey.ReportQuery, from, to time.Time) []any {
+	return []any{q.Questionnaire, nullTime(from), nullTime(to), string(q.By), q.Language, q.Field, q.Value}
+}
+
+// days splits q's range for the roll-up: whole days [first, last) (nil:
+// unbounded) are read from it except liveDays, which are counted from the
+// interviews: the partial first and last days, and the days changed since
+// they were rolled up (today's among them).
+func days(ctx context.Context, tx DBTX, q survey.ReportQuery) (first, last *time.Time, liveDays []time.Time, err error) {
+	liveDays = []time.Time{} // an array, never NULL: day <> ALL (NULL) is never true
+	var lo, hi *time.Time    // the range's days, inclusive
+	if !q.From.IsZero() {
+		d := utcDay(q.From)
+		lo = &d
+		if !d.Equal(q.From) {
+			liveDays = append(liveDays, d)
+			d = d.AddDate(0, 0, 1)
+		}
+		first = &d
+	}
+	if !q.To.IsZero() {
+		d := utcDay(q.To)
+		last = &d
+		if !d.Equal(q.To) {
+			liveDays = append(liveDays, d)
+			hi = &d
+		} else {
+			prev := d.AddDate(0, 0, -1)
+			hi = &prev
+		}
+	}
+	rows, err := tx.Query(ctx, sqlDirtyDays, q.Questionnaire, lo, hi)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dirty, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read the days changed since the roll-up: %w", err)
+	}
+	for _, d := range dirty {
+		if !slices.ContainsFunc(liveDays, d.Equal) {
+			liveDays = append(liveDays, d)
+		}
+	}
+	return first, last, liveDays, nil
+}
+
+// utcDay is the start of t's UTC day.
+func utcDay(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// count adds to groups what the status, answers and stops queries count
+// with args.
+func count(ctx context.Context, tx DBTX, groups map[string]*survey.Tally, args []any, status, answers, stopped string) error {
 	group := func(g string) *survey.Tally {
 		t := groups[g]
 		if t == nil {
@@ -108,9 +259,9 @@ func tally(ctx context.Context, tx DBTX, q survey.ReportQuery) ([]survey.Tally, 
 		return t
 	}
 
-	rows, err := tx.Query(ctx, sqlTallyStatus, args...)
+	rows, err := tx.Query(ctx, status, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var (
 		g    string
@@ -119,53 +270,220 @@ func tally(ctx context.Context, tx DBTX, q survey.ReportQuery) ([]survey.Tally, 
 	)
 	if _, err := pgx.ForEachRow(rows, scan, func() error {
 		gt := group(g)
-		gt.Started, gt.InProgress, gt.Complete, gt.Partial, gt.Breakoff = t.Started, t.InProgress, t.Complete, t.Partial, t.Breakoff
+		gt.Started += t.Started
+		gt.InProgress += t.InProgress
+		gt.Complete += t.Complete
+		gt.Partial += t.Partial
+		gt.Breakoff += t.Breakoff
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("count statuses: %w", err)
+		return fmt.Errorf("count statuses: %w", err)
 	}
 
-	rows, err = tx.Query(ctx, sqlTallyAnswers, args...)
+	rows, err = tx.Query(ctx, answers, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var (
 		question string
 		n        *int64
 		total    bool
-		count    int
+		c        int
 	)
-	if _, err := pgx.ForEachRow(rows, []any{&g, &question, &n, &total, &count}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&g, &question, &n, &total, &c}, func() error {
 		gt := group(g)
 		switch {
 		case total:
-			gt.Answered[question] = count
+			gt.Answered[question] += c
 		case n != nil:
 			if gt.Values[question] == nil {
 				gt.Values[question] = map[int64]int{}
 			}
-			gt.Values[question][*n] = count
+			gt.Values[question][*n] += c
 		}
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("count answers: %w", err)
+		return fmt.Errorf("count answers: %w", err)
 	}
 
-	rows, err = tx.Query(ctx, sqlTallyStopped, args...)
+	rows, err = tx.Query(ctx, stopped, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := pgx.ForEachRow(rows, []any{&g, &question, &count}, func() error {
-		group(g).StoppedAt[question] = count
+	if _, err := pgx.ForEachRow(rows, []any{&g, &question, &c}, func() error {
+		group(g).StoppedAt[question] += c
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("count stops: %w", err)
+		return fmt.Errorf("count stops: %w", err)
 	}
+	return nil
+}
 
+func sorted(groups map[string]*survey.Tally) []survey.Tally {
 	ts := make([]survey.Tally, 0, len(groups))
 	for _, t := range groups {
 		ts = append(ts, *t)
 	}
 	slices.SortFunc(ts, func(a, b survey.Tally) int { return strings.Compare(a.Group, b.Group) })
-	return ts, nil
+	return ts
+}
+
+// The roll-up's writing statements: $1 questionnaire, $2 the UTC day.
+const sqlRollDay = `
+WITH i AS (
+    SELECT id, status, last_question, language,
+           coalesce(context->>'touchpoint', context->'extra'->>'touchpoint', '') AS touchpoint,
+           coalesce(context->>'agent', context->'extra'->>'agent', '') AS agent,
+           coalesce(context->>'queue', context->'extra'->>'queue', '') AS queue
+    FROM interview
+    WHERE questionnaire_id = $1
+      AND started_at >= $2::date::timestamp AT TIME ZONE 'UTC'
+      AND started_at < ($2::date + 1)::timestamp AT TIME ZONE 'UTC'
+), s AS (
+    SELECT i.*, d.dim, d.value
+    FROM i CROSS JOIN LATERAL (VALUES ('', ''), ('touchpoint', i.touchpoint), ('agent', i.agent), ('queue', i.queue)) d (dim, value)
+)`
+
+const (
+	sqlRollLock          = `SELECT pg_advisory_xact_lock(hashtextextended('report:' || $1 || '/' || to_char($2::date, 'YYYY-MM-DD'), 0))`
+	sqlRollClean         = `DELETE FROM report_dirty WHERE questionnaire_id = $1 AND day = $2`
+	sqlRollForget        = `DELETE FROM report_slice WHERE questionnaire_id = $1 AND day = $2`
+	sqlRollForgetAnswers = `DELETE FROM report_slice_answer WHERE questionnaire_id = $1 AND day = $2`
+	sqlRollForgetStops   = `DELETE FROM report_slice_stop WHERE questionnaire_id = $1 AND day = $2`
+	sqlRollStatus        = sqlRollDay + `
+INSERT INTO report_slice (questionnaire_id, day, language, dim, value, started, in_progress, complete, partial, breakoff)
+SELECT $1, $2, language, dim, value, count(*),
+       count(*) FILTER (WHERE status = 'in_progress'),
+       count(*) FILTER (WHERE status = 'complete'),
+       count(*) FILTER (WHERE status = 'partial'),
+       count(*) FILTER (WHERE status = 'breakoff')
+FROM s
+GROUP BY language, dim, value`
+	sqlRollAnswers = sqlRollDay + `, v AS (
+    SELECT s.language, s.dim, s.value, a.question_id,
+           CASE jsonb_typeof(a.value)
+               WHEN 'boolean' THEN CASE WHEN a.value = 'true' THEN 1 ELSE 0 END
+               WHEN 'number' THEN CASE
+                   WHEN (a.value::numeric) = trunc(a.value::numeric)
+                    AND (a.value::numeric) BETWEEN -9223372036854775808 AND 9223372036854775807
+                   THEN (a.value::numeric)::bigint
+               END
+           END AS n
+    FROM s JOIN answer a ON a.interview_id = s.id
+    WHERE NOT a.skipped
+)
+INSERT INTO report_slice_answer (questionnaire_id, day, language, dim, value, question_id, n, total, count)
+SELECT $1, $2, language, dim, value, question_id, n, grouping(n) = 1, count(*)
+FROM v
+GROUP BY GROUPING SETS ((language, dim, value, question_id), (language, dim, value, question_id, n))
+HAVING grouping(n) = 1 OR n IS NOT NULL`
+	sqlRollStopped = sqlRollDay + `
+INSERT INTO report_slice_stop (questionnaire_id, day, language, dim, value, last_question, count)
+SELECT $1, $2, language, dim, value, last_question, count(*)
+FROM s
+WHERE status IN ('partial', 'breakoff')
+GROUP BY language, dim, value, last_question`
+	sqlRollDue = `SELECT questionnaire_id, day FROM report_dirty
+WHERE day < (now() AT TIME ZONE 'UTC')::date ORDER BY day, questionnaire_id LIMIT $1`
+)
+
+// RollUp counts into the report roll-up up to limit days that changed
+// since they were last counted, today excepted (it is still changing;
+// reports count it from the interviews), and says how many it counted.
+// Several nodes may roll up at once: each day is counted under its lock.
+func (db *DB) RollUp(ctx context.Context, limit int) (int, error) {
+	type due struct {
+		q   string
+		day time.Time
+	}
+	var days []due
+	err := db.retry(ctx, func() error {
+		rows, err := db.pool.Query(ctx, sqlRollDue, limit)
+		if err != nil {
+			return err
+		}
+		days, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (d due, err error) {
+			return d, r.Scan(&d.q, &d.day)
+		})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("find the days to roll up: %w", err)
+	}
+	n := 0
+	for _, d := range days {
+		err := db.retry(ctx, func() error {
+			return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, sqlRollLock, d.q, d.day); err != nil {
+					return err
+				}
+				tag, err := tx.Exec(ctx, sqlRollClean, d.q, d.day)
+				if err != nil || tag.RowsAffected() == 0 { // another node counted it
+					return err
+				}
+				for _, stmt := range []string{sqlRollForget, sqlRollForgetAnswers, sqlRollForgetStops, sqlRollStatus, sqlRollAnswers, sqlRollStopped} {
+					if _, err := tx.Exec(ctx, stmt, d.q, d.day); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return n, fmt.Errorf("roll up %s on %s: %w", d.q, d.day.Format(time.DateOnly), err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+const sqlClosedCases = `
+SELECT CASE $4::text
+           WHEN 'day' THEN to_char(sc.closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+           WHEN 'week' THEN to_char(date_trunc('week', sc.closed_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')
+           WHEN 'month' THEN to_char(sc.closed_at AT TIME ZONE 'UTC', 'YYYY-MM')
+       END AS grp, d.rate_group, count(*)::int
+FROM campaign c
+JOIN survey_case sc ON sc.campaign_id = c.id AND sc.status = 'closed'
+JOIN disposition_code d ON d.code = sc.final_disposition
+WHERE c.questionnaire_id = $1
+  AND ($2::timestamptz IS NULL OR sc.closed_at >= $2)
+  AND ($3::timestamptz IS NULL OR sc.closed_at < $3)
+GROUP BY grp, d.rate_group
+ORDER BY grp`
+
+// ClosedCases counts, per day, week or month of closing (q.By), the cases
+// of q's questionnaire's campaigns closed in q's range, by AAPOR rate group:
+// the AAPOR rates over time. Language and context filters do not apply.
+func (db *DB) ClosedCases(ctx context.Context, q survey.ReportQuery) ([]survey.GroupCounts, error) {
+	switch q.By {
+	case survey.ByDay, survey.ByWeek, survey.ByMonth:
+	default:
+		return nil, fmt.Errorf("closed cases by %q: only by day, week or month", q.By)
+	}
+	var out []survey.GroupCounts
+	err := db.retry(ctx, func() error {
+		out = out[:0]
+		rows, err := db.pool.Query(ctx, sqlClosedCases, q.Questionnaire, nullTime(q.From), nullTime(q.To), string(q.By))
+		if err != nil {
+			return err
+		}
+		var (
+			g     string
+			group survey.RateGroup
+			n     int
+		)
+		_, err = pgx.ForEachRow(rows, []any{&g, &group, &n}, func() error {
+			if len(out) == 0 || out[len(out)-1].Group != g {
+				out = append(out, survey.GroupCounts{Group: g})
+			}
+			out[len(out)-1].Counts.AddN(group, n)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count closed cases of %s: %w", q.Questionnaire, err)
+	}
+	return out, nil
 }

@@ -5,6 +5,8 @@ package sql_test
 
 import (
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,5 +161,129 @@ func TestTally(t *testing.T) {
 
 	if _, err := db.Tally(ctx, survey.ReportQuery{Questionnaire: "cx", By: "hour"}); err == nil {
 		t.Error("Tally by hour succeeded")
+	}
+}
+
+// The roll-up counts what the interviews count, whatever the range, the
+// grouping and the filter, before and after a rolled day changes, and
+// while answers change during the roll-up.
+func TestTallyRolledUp(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := sqltest.New(t)
+	from, to := reportSet(t, db)
+	dirty := func() {
+		t.Helper()
+		if _, err := db.Pool().Exec(ctx, `INSERT INTO report_dirty SELECT DISTINCT questionnaire_id, (started_at AT TIME ZONE 'UTC')::date FROM interview ON CONFLICT DO NOTHING`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rollUp := func() {
+		t.Helper()
+		for {
+			n, err := db.RollUp(ctx, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+		var left int
+		if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM report_dirty`).Scan(&left); err != nil || left != 0 {
+			t.Fatalf("after the roll-up %d days are dirty (%v)", left, err)
+		}
+	}
+	var queries []survey.ReportQuery
+	for _, r := range [][2]time.Time{{from, to}, {from.Add(9*time.Hour + 30*time.Minute), to.Add(-time.Hour)}, {}, {from, time.Time{}}, {time.Time{}, to.Add(time.Minute)}} {
+		for _, by := range []survey.GroupBy{survey.ByDay, survey.ByWeek, survey.ByMonth, survey.ByTouchpoint, survey.ByAgent, survey.ByQueue} {
+			for _, f := range [][3]string{{}, {"en", "", ""}, {"", "touchpoint", "web"}, {"", "agent", "bob"}, {"", "queue", ""}, {"", "customer_id", "c1"}} {
+				queries = append(queries, survey.ReportQuery{Questionnaire: "cx", From: r[0], To: r[1], By: by, Language: f[0], Field: f[1], Value: f[2]})
+			}
+		}
+	}
+	tallies := func() [][]survey.Tally {
+		t.Helper()
+		var out [][]survey.Tally
+		for _, q := range queries {
+			ts, err := db.Tally(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, ts)
+		}
+		return out
+	}
+	same := func(when string, want, got [][]survey.Tally) {
+		t.Helper()
+		for i := range queries {
+			if diff := cmp.Diff(want[i], got[i], cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("%s: Tally %+v (-interviews +roll-up):\n%s", when, queries[i], diff)
+			}
+		}
+	}
+
+	live := tallies() // every day is dirty: counted from the interviews
+	rollUp()
+	same("rolled up", live, tallies())
+
+	// A rolled day changes: reports see it at once, and again once rolled.
+	if _, err := db.Pool().Exec(ctx, `UPDATE answer SET value = '0' WHERE question_id = 'nps' AND value = '10'`); err != nil {
+		t.Fatal(err)
+	}
+	changed := tallies()
+	if cmp.Equal(live, changed, cmpopts.EquateEmpty()) {
+		t.Fatal("changing the answers changed no tally")
+	}
+	dirty()
+	same("changed", tallies(), changed)
+	rollUp()
+	same("changed and rolled up", changed, tallies())
+
+	// Answers changing while days are rolled up are never left out.
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var updates atomic.Int64
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for v := 0; ; v++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := db.Pool().Exec(ctx, `UPDATE answer SET value = to_jsonb($1::int) WHERE question_id = 'nps' AND NOT skipped AND interview_id % 3 = $2`, v%11, w); err != nil {
+					t.Error(err)
+					return
+				}
+				updates.Add(1)
+			}
+		}()
+	}
+	for updates.Load() < 30 {
+		if _, err := db.RollUp(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	rollUp()
+	rolled := tallies()
+	dirty()
+	same("rolled up during changes", tallies(), rolled)
+
+	// And reports do read the roll-up: a whole day's slice, altered, shows.
+	rollUp()
+	if _, err := db.Pool().Exec(ctx, `UPDATE report_slice SET started = started + 100 WHERE day = '2025-03-10' AND dim = ''`); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := db.Tally(ctx, survey.ReportQuery{Questionnaire: "cx", From: from, To: to, By: survey.ByDay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 2 || ts[0].Started != 102 {
+		t.Errorf("Tally by day over the altered roll-up = %+v, want 102 started on the first day", ts)
 	}
 }

@@ -366,24 +366,27 @@ type Counts struct {
 // Add counts one case in group g. A group that is not Valid is not counted;
 // the disposition_code table's CHECK constraint keeps such groups out of the
 // store.
-func (c *Counts) Add(g RateGroup) {
+func (c *Counts) Add(g RateGroup) { c.AddN(g, 1) }
+
+// AddN counts n cases in group g, as Add.
+func (c *Counts) AddN(g RateGroup, n int) {
 	switch g {
 	case GroupI:
-		c.I++
+		c.I += n
 	case GroupP:
-		c.P++
+		c.P += n
 	case GroupR:
-		c.R++
+		c.R += n
 	case GroupNC:
-		c.NC++
+		c.NC += n
 	case GroupO:
-		c.O++
+		c.O += n
 	case GroupUH:
-		c.UH++
+		c.UH += n
 	case GroupUO:
-		c.UO++
+		c.UO += n
 	case GroupNE:
-		c.NE++
+		c.NE += n
 	}
 }
 

@@ -24,6 +24,7 @@ const MaxSourceBytes = 1 << 20
 type rawQuestionnaire struct {
 	ID                string      `yaml:"id"`
 	Title             string      `yaml:"title"`
+	Kind              string      `yaml:"kind"`
 	Languages         []string    `yaml:"languages"`
 	Modes             []string    `yaml:"modes"`
 	Contact           []string    `yaml:"contact"`
@@ -221,6 +222,13 @@ func (p *parser) questionnaire(n *yaml.Node) {
 		}
 	}
 	q.Contact = r.Contact
+	switch q.Kind = Kind(r.Kind); q.Kind {
+	case "":
+		q.Kind = Transactional
+	case Transactional, Relational:
+	default:
+		p.addf(fieldLine(n, "kind"), "kind %q must be transactional (after a touchpoint: a call, a delivery) or relational (periodic, about the whole relationship)", r.Kind)
+	}
 	q.Intro = p.text(&r.Intro, "intro", false, n.Line)
 	q.Thanks = p.text(&r.Thanks, "thanks", false, n.Line)
 	q.RecordingConsent = p.text(&r.RecordingConsent, "recording_consent", false, n.Line)

@@ -148,7 +148,7 @@ func TestLintListsEveryProblem(t *testing.T) {
 		t.Fatalf("want 2 problems, got %v", err)
 	}
 	got := ps.Format("f.yaml")
-	want := "f.yaml:8: question resolved: type \"stars\" is not one of [nps scale yes_no choice multi number text recording statement]\nf.yaml:10: unknown field \"colour\" in the questionnaire (known fields: id, title, languages, modes, contact, intro, thanks, recording_consent, resume, partial_threshold, complete_threshold, questions, quotas, alerts)\n"
+	want := "f.yaml:8: question resolved: type \"stars\" is not one of [nps scale yes_no choice multi number text recording statement]\nf.yaml:10: unknown field \"colour\" in the questionnaire (known fields: id, title, kind, languages, modes, contact, intro, thanks, recording_consent, resume, partial_threshold, complete_threshold, questions, quotas, alerts)\n"
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}

@@ -36,8 +36,12 @@ var questionTypes = []QuestionType{TypeNPS, TypeScale, TypeYesNo, TypeChoice, Ty
 // and every text exists in every language. Build one with Parse; it is
 // immutable afterwards and safe to share between interviews.
 type Questionnaire struct {
-	ID        string
-	Title     string
+	ID    string
+	Title string
+	// Kind tells a transactional survey (after a touchpoint: its scores are
+	// the touchpoint's) from a relational one (periodic, about the whole
+	// relationship); reports keep them apart.
+	Kind      Kind
 	Languages []string // the first is the default
 	Modes     []Mode   // where it may run; both by default
 	// Contact lists the contact fields expressions and piping may use, as
@@ -68,6 +72,14 @@ type Questionnaire struct {
 	index map[string]int
 	pipes pipes // of Intro and Thanks
 }
+
+// Kind is a questionnaire's kind: Transactional (the default) or Relational.
+type Kind string
+
+const (
+	Transactional Kind = "transactional"
+	Relational    Kind = "relational"
+)
 
 // Question is one question of a questionnaire.
 type Question struct {

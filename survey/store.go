@@ -69,6 +69,13 @@ type Tally struct {
 	StoppedAt map[string]int
 }
 
+// GroupCounts is the AAPOR counts of the cases closed in one report group
+// (day, week or month of closing).
+type GroupCounts struct {
+	Group  string
+	Counts Counts
+}
+
 // InterviewFilter selects stored interviews in id order. Zero fields select
 // all.
 type InterviewFilter struct {

@@ -283,6 +283,8 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 	}
 	// Interviews a crashed node left open get their end (ivr/lost.go).
 	runners = append(runners, func(ctx context.Context) error { return engine.CloseLostEvery(ctx, db, time.Minute) })
+	// Past days' report counts are rolled up for the dashboard (sql/report.go).
+	runners = append(runners, func(ctx context.Context) error { return rollUpEvery(ctx, db, time.Minute, log) })
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -592,4 +594,27 @@ func (e env) tokenCreate(ctx context.Context, args []string) error {
 	fmt.Fprintf(e.stderr, "token %q created with role %s; it is shown once, store it now:\n", fs.Arg(0), r)
 	fmt.Fprintln(e.stdout, token)
 	return nil
+}
+
+// rollUpEvery rolls up the report counts of past days that changed, every
+// interval, until ctx ends.
+func rollUpEvery(ctx context.Context, db *sql.DB, interval time.Duration, log *slog.Logger) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := db.RollUp(ctx, 100)
+			if err != nil && ctx.Err() == nil {
+				log.Error("rolling up report counts", "err", err)
+			}
+			if err != nil || n < 100 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
