@@ -241,7 +241,9 @@ type unsavedError struct {
 	err      error
 }
 
-func (u *unsavedError) Error() string { return fmt.Sprintf("save answer %s: %v", u.question, u.err) }
+func (u *unsavedError) Error() string {
+	return fmt.Sprintf("answer to %s not stored: %v", u.question, u.err)
+}
 func (u *unsavedError) Unwrap() error { return u.err }
 
 // Run conducts iv over ch until it is complete, the caller hangs up, or the
