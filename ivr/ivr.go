@@ -206,6 +206,7 @@ type Engine struct {
 	log            *slog.Logger
 	now            func() time.Time
 	parsed         *survey.Parsed
+	unclosed       unclosed
 }
 
 // New returns an Engine. A nil store keeps answers only in the Interview
@@ -223,8 +224,27 @@ func New(opts Options, store Store, questionnaires Questionnaires, log *slog.Log
 func (e *Engine) Parsed() *survey.Parsed { return e.parsed }
 
 // saveTimeout bounds storing one answer once it is given, whatever happens
-// to the call meanwhile.
+// to the call meanwhile. The store retries within it (a database restart
+// takes a fraction of a second); the caller hears silence meanwhile.
 const saveTimeout = 10 * time.Second
+
+// CauseUnsaved is the end cause of an interview whose last answer could not
+// be stored within saveTimeout: the caller heard the apology, and the
+// interview was closed with what was stored.
+const CauseUnsaved = "answer_not_saved"
+
+// unsavedError is walk's report that an answer could not be stored; status
+// is what the answers stored before it earn.
+type unsavedError struct {
+	question string
+	status   survey.Status
+	err      error
+}
+
+func (u *unsavedError) Error() string {
+	return fmt.Sprintf("answer to %s not stored: %v", u.question, u.err)
+}
+func (u *unsavedError) Unwrap() error { return u.err }
 
 // Run conducts iv over ch until it is complete, the caller hangs up, or the
 // call lasts too long, and returns how the interview ended. Answers already
@@ -276,7 +296,15 @@ func (e *Engine) finish(ctx context.Context, ch Channel, iv *survey.Interview, i
 		last = qq.ID
 	}
 	status := iv.Outcome()
+	var unsaved *unsavedError
 	switch {
+	case errors.As(err, &unsaved) && survey.ErrorCodeOf(err) == survey.EInternal:
+		// The store is unreachable (an interview closed or deleted meanwhile
+		// is a conflict: that one is only an error). The caller is told, and
+		// the interview ends with what was stored.
+		status, cause, last = unsaved.status, CauseUnsaved, unsaved.question
+		log.Error("answer not saved within its budget; apologizing", "question", unsaved.question, "err", unsaved.err)
+		e.apologize(ctx, ch, iv.Language())
 	case errors.Is(err, ErrHangup):
 		cause, err = "hangup", nil
 		if ec, ok := ch.(EndCauser); ok && ec.EndCause() != "" {
@@ -304,7 +332,7 @@ func (e *Engine) finish(ctx context.Context, ch Channel, iv *survey.Interview, i
 	if keep && status != survey.StatusComplete && cause != "completed" && cause != "no_valid_answer" {
 		// The dialer calls back and the interview resumes where it stopped.
 		log.Info("interview left in progress for the call back", "cause", cause, "last_question", last)
-		if cause != "hangup" {
+		if cause != "hangup" && cause != CauseUnsaved {
 			if herr := ch.Hangup(finishCtx); herr != nil && !errors.Is(herr, ErrHangup) {
 				log.Warn("hang up", "err", herr)
 			}
@@ -312,12 +340,25 @@ func (e *Engine) finish(ctx context.Context, ch Channel, iv *survey.Interview, i
 		return survey.StatusInProgress, err
 	}
 	if e.store != nil {
-		if ferr := e.finishInterview(finishCtx, id, iv, status, cause, last); ferr != nil {
-			log.Error("close interview", "status", status, "cause", cause, "err", ferr)
+		p := pendingClose{id: id, status: status, cause: cause, last: last, iv: iv}
+		if cause == CauseUnsaved {
+			// The database just failed for saveTimeout: close in the
+			// background as soon as it is back, without holding the call.
+			// No end-time alerts: they would count the answer not stored.
+			p.iv = nil
+			e.closeLater(p)
+		} else if ferr := e.closeNow(finishCtx, p); ferr != nil {
+			if survey.ErrorCodeOf(ferr) == survey.EInternal {
+				// The database is away: close it as soon as it is back.
+				log.Error("close interview: closing it when the database is back", "status", status, "cause", cause, "err", ferr)
+				e.closeLater(p)
+			} else {
+				log.Error("close interview", "status", status, "cause", cause, "err", ferr)
+			}
 			err = errors.Join(err, ferr)
 		}
 	}
-	if cause != "hangup" {
+	if cause != "hangup" && cause != CauseUnsaved {
 		if herr := ch.Hangup(finishCtx); herr != nil && !errors.Is(herr, ErrHangup) {
 			log.Warn("hang up", "err", herr)
 		}
@@ -335,6 +376,7 @@ func (e *Engine) walk(ctx context.Context, ch Channel, iv *survey.Interview, id 
 		}
 	}
 	for qq := iv.Current(); qq != nil; qq = iv.Current() {
+		stored := iv.Outcome() // what the stored answers earn, should this one not be stored
 		answer, cleared, err := e.ask(ctx, ch, iv, qq, h.key)
 		if errors.Is(err, errAgentKey) {
 			handed, err := e.transfer(ctx, ch, iv, id, h)
@@ -359,13 +401,11 @@ func (e *Engine) walk(ctx context.Context, ch Channel, iv *survey.Interview, id 
 		// longest call) at this very moment: Run then counts it.
 		answer.Paradata.Mode = survey.ModeIVR
 		sctx, done := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
-		if answer != nil {
-			if err := e.saveAnswer(sctx, id, iv, *answer, cleared); err != nil {
-				done()
-				return "", fmt.Errorf("save answer %s: %w", qq.ID, err)
-			}
-		}
+		err = e.saveAnswer(sctx, id, iv, *answer, cleared)
 		done()
+		if err != nil {
+			return "", &unsavedError{question: qq.ID, status: stored, err: err}
+		}
 		if err := ctx.Err(); err != nil {
 			return "", err
 		}

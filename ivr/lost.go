@@ -9,7 +9,9 @@ package ivr
 // rate. CloseLost gives it the end the engine would have given at a hangup:
 // complete, partial or break-off by the questionnaire's thresholds, cause
 // "lost". Any node may run it: FinishInterview's compare-and-set lets
-// several run at once, and a live call's interview is never that old.
+// several run at once, and a live call's interview is never that old. An
+// interview this process could not close because the database was away is
+// not lost: it keeps its own cause (unclosed.go).
 
 import (
 	"context"
@@ -93,17 +95,30 @@ func (e *Engine) closeLost(ctx context.Context, r survey.InterviewRecord) (bool,
 		// Its answers stay as they are; only the status is a guess.
 		log.Warn("lost interview cannot be replayed; closing it as a break-off", "err", err)
 	}
+	// An interview this process could not close when its call ended (the
+	// database was away) keeps the cause of its end.
+	cause := CauseLost
+	pending, unclosed := e.unclosed.get(r.ID)
+	if unclosed {
+		cause = pending.cause
+	}
 	var finish error
 	if iv != nil && err == nil {
-		finish = e.finishInterview(ctx, r.ID, iv, status, CauseLost, last) // with its end-time alerts
+		finish = e.finishInterview(ctx, r.ID, iv, status, cause, last) // with its end-time alerts
 	} else {
-		finish = e.store.FinishInterview(ctx, r.ID, status, CauseLost, last)
+		finish = e.store.FinishInterview(ctx, r.ID, status, cause, last)
 	}
 	if err := finish; err != nil {
 		if survey.ErrorCodeOf(err) == survey.EConflict {
 			return false, nil
 		}
 		return false, fmt.Errorf("close lost interview %d: %w", r.ID, err)
+	}
+	if unclosed {
+		e.unclosed.remove(r.ID)
+		log.Warn("closed an interview whose end the database could not take when its call ended",
+			"status", status, "cause", cause, "last_question", last, "answers", len(r.Answers))
+		return true, nil
 	}
 	log.Warn("closed an interview left open by a process that stopped mid-call",
 		"status", status, "last_question", last, "answers", len(r.Answers))

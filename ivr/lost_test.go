@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,5 +170,77 @@ func TestCloseLostSkipsAFailure(t *testing.T) {
 		if want := i > 0; (r.Status != survey.StatusInProgress) != want {
 			t.Errorf("interview %d: %s, want closed %v", i, r.Status, want)
 		}
+	}
+}
+
+// awayStore is the database, except that while down is set, closing an
+// interview fails as an unreachable server does; conflicts says each time a
+// close found the interview closed already.
+type awayStore struct {
+	*sql.DB
+	down      *atomic.Bool
+	conflicts chan struct{}
+}
+
+func (a awayStore) FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, last string) error {
+	if a.down.Load() {
+		return errors.New("database unavailable: connection refused")
+	}
+	err := a.DB.FinishInterview(ctx, id, to, cause, last)
+	if errors.Is(err, survey.Conflict) {
+		a.conflicts <- struct{}{}
+	}
+	return err
+}
+
+// An interview whose end the database could not take when its call ended
+// is not lost: whether its own retry or the lost-interview sweep closes it
+// once the database is back, it ends with its call's cause, not "lost".
+func TestCloseLostKeepsTheCauseOfAnEndNotStored(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, store, v := postCallDB(t)
+	away := awayStore{DB: store, down: new(atomic.Bool), conflicts: make(chan struct{}, 4)}
+	old := time.Now().Add(-ivr.DefaultOptions().LostAfter() - time.Minute)
+	id, err := store.StartInterview(ctx, survey.InterviewRecord{Questionnaire: "post-call", Version: v.Version,
+		Mode: survey.ModeIVR, Language: "en", StartedAt: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv, err := postCall(t).Start("en", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := ivr.New(ivr.DefaultOptions(), away, store, slog.New(slog.DiscardHandler), nil)
+
+	// The caller answers nps, then hangs up while the database is away.
+	away.down.Store(true)
+	if _, err := e.Run(ctx, &script{inputs: []ivr.Input{keys("9")}}, iv, id); err == nil {
+		t.Error("Run reported no error although the interview could not be closed")
+	}
+	if r, err := db.Interview(ctx, id); err != nil || r.Status != survey.StatusInProgress {
+		t.Fatalf("with the database away: %s (%v), want still in progress", r.Status, err)
+	}
+
+	away.down.Store(false)
+	n, err := e.CloseLost(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("closed by the sweep: %t", n == 1)
+	if n == 1 {
+		// The sweep won; wait for the retry to find it closed and stop.
+		select {
+		case <-away.conflicts:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the retry did not stop after the sweep closed the interview")
+		}
+	}
+	r, err := db.Interview(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != survey.StatusBreakoff || r.EndCause != "hangup" || r.LastQuestion != "csat" {
+		t.Errorf("closed as %s, cause %q, last %q; want breakoff, hangup, csat", r.Status, r.EndCause, r.LastQuestion)
 	}
 }

@@ -72,25 +72,31 @@ func (db *DB) SaveAnswerAlerts(ctx context.Context, id survey.InterviewID, a sur
 	if len(alerts) == 0 {
 		return db.SaveAnswer(ctx, id, a, cleared...)
 	}
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		if err := saveAnswer(ctx, tx, id, a); err != nil {
-			return err
-		}
-		if len(cleared) > 0 {
-			if err := clearAnswers(ctx, tx, id, cleared); err != nil {
-				return err
-			}
-		}
-		at := a.AnsweredAt
-		if at.IsZero() {
-			at = time.Now()
-		}
-		return raiseAlerts(ctx, tx, id, alerts, at)
+	err := db.retryIdempotent(ctx, func() error {
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return saveAnswerAlerts(ctx, tx, id, a, alerts, cleared) })
 	})
 	if err != nil {
 		return fmt.Errorf("save answer %s of interview %d with alerts: %w", a.Question, id, err)
 	}
 	return nil
+}
+
+// saveAnswerAlerts is idempotent, as SaveAnswer: the answer is an upsert
+// and each alert is raised once.
+func saveAnswerAlerts(ctx context.Context, tx pgx.Tx, id survey.InterviewID, a survey.Answer, alerts []survey.Alert, cleared []string) error {
+	if err := saveAnswer(ctx, tx, id, a); err != nil {
+		return err
+	}
+	if len(cleared) > 0 {
+		if err := clearAnswers(ctx, tx, id, cleared); err != nil {
+			return err
+		}
+	}
+	at := a.AnsweredAt
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return raiseAlerts(ctx, tx, id, alerts, at)
 }
 
 // FinishInterviewAlerts is FinishInterview raising the end-time alerts in
@@ -99,11 +105,13 @@ func (db *DB) FinishInterviewAlerts(ctx context.Context, id survey.InterviewID, 
 	if len(alerts) == 0 {
 		return db.FinishInterview(ctx, id, to, cause, lastQuestion)
 	}
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		if err := finishInterview(ctx, tx, id, to, cause, lastQuestion); err != nil {
-			return err
-		}
-		return raiseAlerts(ctx, tx, id, alerts, time.Now())
+	err := db.finishOnce(ctx, id, to, cause, func() error {
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			if err := finishInterview(ctx, tx, id, to, cause, lastQuestion); err != nil {
+				return err
+			}
+			return raiseAlerts(ctx, tx, id, alerts, time.Now())
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("finish interview %d as %s with alerts: %w", id, to, err)

@@ -1,5 +1,5 @@
 // The database: configuration, the connection pool, the package's errors and
-// the retry after a server restart. Each store lives in a file of its own,
+// the retry while the server restarts or is out of reach. Each store lives in a file of its own,
 // its SQL beside the function that runs it.
 
 package sql
@@ -8,6 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -122,35 +127,137 @@ func rollback(ctx context.Context, tx pgx.Tx, err error) error {
 	return err
 }
 
-// retry runs fn, and runs it again on fresh connections while it fails on a
-// connection the server had already closed (a restart, a failover) in a way
-// that proves the statement did not take effect: a FATAL shutdown error
-// (the transaction was rolled back) or a failure before anything was sent.
-// Any statement, compare-and-set included, is then safe to run again. The
-// pool is reset, since such a failure means its other connections are gone
-// too; otherwise the first query after a restart would fail.
+// Retrying after a lost server. A restart (pg_ctl restart -m fast takes a
+// fraction of a second), a failover or a network blip must not cost a
+// caller's answer: a statement that failed because the server was away is
+// run again on a fresh connection, with backoff, until it goes through or
+// the budget ends. The budget is the context's deadline, or retryBudget
+// when it has none.
+const (
+	retryBudget   = 10 * time.Second
+	retryFirst    = 25 * time.Millisecond // the first pause; it doubles
+	retryMaxPause = time.Second
+)
+
+// retry runs fn, and runs it again while it fails in a way that proves the
+// statement did not take effect: the server could not be reached or was
+// not accepting connections yet (refused, starting up, shutting down), or
+// it ended the session before running the statement (a FATAL shutdown
+// error: the transaction was rolled back), or nothing was sent. Any
+// statement, compare-and-set included, is then safe to run again.
 func (db *DB) retry(ctx context.Context, fn func() error) error {
+	return retryLoop(ctx, db.pool.Reset, notRun, fn)
+}
+
+// retryIdempotent is retry for statements that may safely run twice (an
+// upsert keyed on what it stores, a delete): it also retries when the
+// connection was lost after the statement was sent, when nobody knows
+// whether it committed.
+func (db *DB) retryIdempotent(ctx context.Context, fn func() error) error {
+	return retryLoop(ctx, db.pool.Reset, connLost, fn)
+}
+
+// retryLoop runs fn until it succeeds, fails with an error transient does
+// not accept, or the budget is spent; reset empties the pool after a
+// transient failure, since its other connections are then gone too (else
+// each would fail once in turn). It waits between tries with exponential
+// backoff and jitter, so that many calls retrying at once do not hit the
+// server in step; it does not start a pause it cannot finish within the
+// budget. Giving up, it returns the last error, with how long it tried.
+func retryLoop(ctx context.Context, reset func(), transient func(error) bool, fn func() error) error {
+	start := time.Now()
+	deadline, ok := ctx.Deadline()
+	if !ok || deadline.Sub(start) > retryBudget {
+		deadline = start.Add(retryBudget)
+	}
+	gaveUp := func(tries int, err error) error {
+		return fmt.Errorf("database unavailable for %s (%d tries): %w", time.Since(start).Round(time.Millisecond), tries, err)
+	}
 	err := fn()
-	for try := 0; try < 2 && ctx.Err() == nil && deadConn(err); try++ {
-		db.pool.Reset()
-		err = fn()
+	pause := retryFirst
+	for tries := 1; err != nil && transient(err); tries++ {
+		reset()
+		wait := pause/2 + rand.N(pause/2+1) // 50–100 % of pause
+		if time.Now().Add(wait).After(deadline) {
+			return gaveUp(tries, err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return gaveUp(tries, errors.Join(err, ctx.Err()))
+		case <-t.C:
+		}
+		pause = min(2*pause, retryMaxPause)
+		last := err
+		if err = fn(); err != nil && ctx.Err() != nil && !transient(err) {
+			// The budget ran out during this try: the error of the one
+			// before says why.
+			return gaveUp(tries+1, errors.Join(last, err))
+		}
 	}
 	return err
 }
 
-// PostgreSQL error codes of a server ending sessions.
+// PostgreSQL error codes of a server that ends sessions or does not take
+// new ones yet.
 const (
-	codeAdminShutdown = "57P01"
-	codeCrashShutdown = "57P02"
+	codeAdminShutdown      = "57P01" // terminating connection due to administrator command
+	codeCrashShutdown      = "57P02"
+	codeCannotConnectNow   = "57P03" // the database system is starting up / shutting down
+	codeTooManyConnections = "53300"
 )
 
-func deadConn(err error) bool {
+// notRun reports whether err proves that the statement did not run.
+func notRun(err error) bool {
 	if err == nil || pgconn.Timeout(err) {
 		return false
+	}
+	if unreachable(err) {
+		return true
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		return pe.Severity == "FATAL" && (pe.Code == codeAdminShutdown || pe.Code == codeCrashShutdown)
 	}
 	return pgconn.SafeToRetry(err)
+}
+
+// unreachable reports whether err is a failure to connect that may pass:
+// the server refused the connection or dropped it (down, restarting), or
+// said it is starting up, shutting down or full. A wrong password or a
+// missing database is not.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case codeAdminShutdown, codeCrashShutdown, codeCannotConnectNow, codeTooManyConnections:
+			return true
+		}
+		return false
+	}
+	return true
+}
+
+// connLost reports whether err says the connection was lost, before or
+// while the statement ran: whether it committed is unknown.
+func connLost(err error) bool {
+	if notRun(err) {
+		return true
+	}
+	if err == nil || pgconn.Timeout(err) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08 is connection exception; 57P0x a server ending sessions.
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P0")
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed)
 }

@@ -7,3 +7,9 @@ const SQLInWindow = sqlInWindow
 // SQLRotation is the claims' time-slice count, for the test that holds it
 // to survey.Slices.Score.
 const SQLRotation = sqlRotation
+
+// NotRun and ConnLost classify the errors retry and retryIdempotent retry.
+var (
+	NotRun   = notRun
+	ConnLost = connLost
+)

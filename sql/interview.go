@@ -83,8 +83,12 @@ SET value = excluded.value, skipped = excluded.skipped, paradata = excluded.para
 // in the same transaction: no crash leaves one without the other. A skipped
 // answer is stored with a null value. survey.Conflict if the interview is no
 // longer in progress, survey.NotFound if there is no such interview.
+//
+// It is idempotent (an upsert on the interview and question, and a delete),
+// so it is retried even when the connection was lost mid-commit: the answer
+// is stored once.
 func (db *DB) SaveAnswer(ctx context.Context, id survey.InterviewID, a survey.Answer, cleared ...string) error {
-	err := db.retry(ctx, func() error {
+	err := db.retryIdempotent(ctx, func() error {
 		if len(cleared) == 0 {
 			return saveAnswer(ctx, db.pool, id, a) // one statement: no transaction to pay for
 		}
@@ -132,7 +136,7 @@ const (
 // irrelevant (an irrelevant question's answer is NULL). Same rule as
 // SaveAnswer: survey.Conflict once the interview is no longer in progress.
 func (db *DB) ClearAnswers(ctx context.Context, id survey.InterviewID, questions []string) error {
-	err := db.retry(ctx, func() error {
+	err := db.retryIdempotent(ctx, func() error {
 		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return clearAnswers(ctx, tx, id, questions) })
 	})
 	if err != nil {
@@ -241,11 +245,32 @@ SELECT count(*) FROM (SELECT pg_notify('` + EventChannel + `', id::text) FROM in
 // survey.Conflict if it had already ended (the other side of a hangup/timeout race
 // won), survey.NotFound if there is no such interview.
 func (db *DB) FinishInterview(ctx context.Context, id survey.InterviewID, to survey.Status, cause, lastQuestion string) error {
-	err := db.retry(ctx, func() error { return finishInterview(ctx, db.pool, id, to, cause, lastQuestion) })
+	err := db.finishOnce(ctx, id, to, cause, func() error { return finishInterview(ctx, db.pool, id, to, cause, lastQuestion) })
 	if err != nil {
 		return fmt.Errorf("finish interview %d as %s: %w", id, to, err)
 	}
 	return nil
+}
+
+const sqlEndedAs = `SELECT status = $2 AND end_cause = $3 FROM interview WHERE id = $1`
+
+// finishOnce runs finish, which ends interview id as to with cause, and
+// runs it again when the connection was lost. A try that then finds the
+// interview already ended exactly so means that the lost one committed: it
+// succeeded, rather than conflicting with itself.
+func (db *DB) finishOnce(ctx context.Context, id survey.InterviewID, to survey.Status, cause string, finish func() error) error {
+	tries := 0
+	return db.retryIdempotent(ctx, func() error {
+		tries++
+		err := finish()
+		if tries > 1 && errors.Is(err, survey.Conflict) {
+			var same bool
+			if qerr := db.pool.QueryRow(ctx, sqlEndedAs, id, string(to), cause).Scan(&same); qerr == nil && same {
+				return nil
+			}
+		}
+		return err
+	})
 }
 
 func finishInterview(ctx context.Context, q DBTX, id survey.InterviewID, to survey.Status, cause, lastQuestion string) error {

@@ -103,6 +103,14 @@ func TestStartReuseStopRestart(t *testing.T) {
 	if got := query(t, c.URL("canvass"), nil, "SELECT s FROM kept"); got != "still here" {
 		t.Errorf("after restart: %q", got)
 	}
+
+	// Restart keeps the port, the options and the data.
+	if err := c.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := query(t, c.URL("canvass"), nil, "SELECT s || ', fsync ' || current_setting('fsync') FROM kept"); got != "still here, fsync on" {
+		t.Errorf("after pg_ctl restart: %q", got)
+	}
 }
 
 func TestStartRefusesForeignDir(t *testing.T) {

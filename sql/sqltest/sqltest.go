@@ -21,6 +21,7 @@ package sqltest
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -211,3 +212,83 @@ func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
 
 // randomName keeps the databases of test binaries sharing a server apart.
 func randomName() string { return strings.ToLower(rand.Text()[:10]) }
+
+// Server is a PostgreSQL server of one test's own, for a test that
+// restarts or stops it (a fault), which the other tests' shared server must
+// not see.
+type Server struct {
+	t   testing.TB
+	dir string
+	c   *pglocal.Cluster
+}
+
+// NewServer starts a throwaway cluster for t alone and returns it with a
+// migrated database on it, opened with a pool of maxConns; both are closed,
+// and the cluster removed, when t ends. Without the server binaries it
+// skips t when the other tests use EnvURL, and fails it otherwise.
+func NewServer(t testing.TB, maxConns int32) (*Server, *sql.DB) {
+	t.Helper()
+	ctx := t.Context()
+	// Not t.TempDir: its parent is closed to user postgres when run as root.
+	dir, err := os.MkdirTemp("", "canvass-server-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Error(err)
+		}
+	})
+	c, err := pglocal.Start(ctx, dir, pglocal.Options{Throwaway: true})
+	if errors.Is(err, pglocal.ErrNotInstalled) && os.Getenv(EnvURL) != "" {
+		t.Skipf("the other tests use %s; this one needs the server binaries: %v", EnvURL, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{t: t, dir: dir, c: c}
+	t.Cleanup(func() {
+		if err := s.c.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := c.CreateDatabase(ctx, "canvass"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open(ctx, c.URL("canvass"), maxConns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close) // before the cluster stops
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s, db
+}
+
+// Restart restarts the server as `pg_ctl restart -m fast`: sessions end,
+// committed work stays.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if err := s.c.Restart(s.t.Context()); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// Stop shuts the server down (fast mode); Start brings it back on its port.
+func (s *Server) Stop() {
+	s.t.Helper()
+	if err := s.c.Stop(s.t.Context()); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// Start starts the stopped server again, on the port it had.
+func (s *Server) Start() {
+	s.t.Helper()
+	c, err := pglocal.Start(s.t.Context(), s.dir, pglocal.Options{Port: s.c.Port(), Throwaway: true})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.c = c
+}
