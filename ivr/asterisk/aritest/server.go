@@ -7,7 +7,8 @@
 // events cloned from captured ones (Templates) with ids and timestamps
 // filled in. It logs every REST request it received, can be told to fail
 // requests (Fail) or answer them late (Delay), to drop its WebSockets
-// (Drop) or to send any frame (SendRaw).
+// (Drop) or to send any frame (SendRaw). SetHTTP makes its HTTP side behave
+// as Asterisk's does under load (http.go).
 package aritest
 
 import (
@@ -17,6 +18,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -109,7 +111,14 @@ type Server struct {
 	OnContinue func(id, context string)
 
 	hs   *httptest.Server
+	ln   net.Listener // the TCP listener under hs (http.go)
 	tmpl map[string]json.RawMessage
+
+	httpMu      sync.Mutex // http.go's state
+	http        HTTP
+	connStats   ConnStats
+	connChanged chan struct{}
+	chanLocks   map[string]*sync.Mutex
 
 	emitMu sync.Mutex // one event at a time, in order, to every socket
 
@@ -179,7 +188,13 @@ func New(templates map[string]json.RawMessage) *Server {
 		playbacks: map[string]*playback{}, recordings: map[string]*recording{}, stored: map[string][]byte{},
 		bridges: map[string]*bridge{}, media: map[string]*extMedia{}, voices: map[string]float64{},
 		heard: map[string][]int16{}, digits: map[string]string{}}
-	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.connChanged, s.chanLocks = make(chan struct{}), map[string]*sync.Mutex{}
+	s.hs = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.ln = s.hs.Listener
+	s.hs.Listener = listener{Listener: s.ln, s: s}
+	s.hs.Config.ConnState = s.connState
+	s.hs.Config.ConnContext = connContext
+	s.hs.Start()
 	s.URL = s.hs.URL + "/ari"
 	return s
 }
@@ -570,6 +585,9 @@ func WAV(d time.Duration) []byte {
 
 // serve answers REST requests and the events WebSocket.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if s.crossed(w, r) {
+		return
+	}
 	p, ok := strings.CutPrefix(r.URL.Path, "/ari")
 	if !ok {
 		http.NotFound(w, r)
@@ -584,6 +602,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.events(w, r)
 		return
 	}
+	defer s.serveLatency(p)()
 	if st := s.fault(r.Method, p); st != 0 {
 		s.reply(w, r, p, st, map[string]string{"message": http.StatusText(st)})
 		return
