@@ -446,10 +446,22 @@ func (s *Server) Press(id, keys string) {
 	}
 }
 
-// HangUp is the caller hanging up, in Asterisk's order of events.
-func (s *Server) HangUp(id string) { s.hangup(id, 16, "Normal Clearing") }
+// HangUp is the caller hanging up, in Asterisk's order of events and as
+// captured: a ChannelHangupRequest without a cause, ChannelDestroyed with
+// Q.850 16.
+func (s *Server) HangUp(id string) { s.hangup(id, nil, 16, "Normal Clearing") }
 
-func (s *Server) hangup(id string, cause int, text string) bool {
+// HangUpCause is the far end hanging up with a Q.850 cause as Asterisk 22
+// reports it: the ChannelHangupRequest is soft and its cause is Asterisk's
+// internal soft-hangup flag (4 was seen), and only ChannelDestroyed carries
+// the Q.850 cause and its text.
+func (s *Server) HangUpCause(id string, cause int, text string) {
+	s.hangup(id, map[string]any{"cause": 4, "soft": true}, cause, text)
+}
+
+// hangup ends a channel: a ChannelHangupRequest with req's fields, then
+// ChannelDestroyed with the Q.850 cause.
+func (s *Server) hangup(id string, req map[string]any, cause int, text string) bool {
 	s.mu.Lock()
 	ch := s.channels[id]
 	delete(s.channels, id)
@@ -473,7 +485,11 @@ func (s *Server) hangup(id string, cause int, text string) bool {
 		return false
 	}
 	s.closeMedia(id)
-	s.channelEvent("ChannelHangupRequest", ch, func(m map[string]any) { m["cause"] = cause })
+	s.channelEvent("ChannelHangupRequest", ch, func(m map[string]any) {
+		for k, v := range req {
+			m[k] = v
+		}
+	})
 	s.leaveBridges(ch)
 	for _, p := range pbs {
 		s.playbackEvent("PlaybackFinished", p, "done")
@@ -735,7 +751,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.reply(w, r, p, http.StatusNoContent, nil)
-		s.hangup(seg[1], 16, "Normal Clearing")
+		// As captured: a soft request with AST_SOFTHANGUP_EXPLICIT (32).
+		s.hangup(seg[1], map[string]any{"cause": 32, "soft": true}, 16, "Normal Clearing")
 	case r.Method == "POST" && len(seg) == 3 && seg[0] == "channels" && seg[2] == "continue":
 		s.mu.Lock()
 		ch := s.channels[seg[1]]
