@@ -35,7 +35,7 @@ import (
 var captures embed.FS
 
 // templates are the captured events, one of each type.
-func templates(t *testing.T) map[string]json.RawMessage {
+func templates(t testing.TB) map[string]json.RawMessage {
 	t.Helper()
 	files, err := fs.Glob(captures, "testdata/ari/*.jsonl")
 	if err != nil || len(files) == 0 {
@@ -57,7 +57,7 @@ func templates(t *testing.T) map[string]json.RawMessage {
 }
 
 // newStore is an in-memory store holding the example post-call survey.
-func newStore(t *testing.T) *ivrtest.Store {
+func newStore(t testing.TB) *ivrtest.Store {
 	t.Helper()
 	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
 	if err != nil {

@@ -36,6 +36,7 @@ type Request struct {
 	Query  url.Values
 	Body   string
 	Status int
+	At     time.Time // when it took effect (answered, or about to be)
 }
 
 func (r Request) String() string {
@@ -410,14 +411,22 @@ func (s *Server) channel(id string) *channel {
 // Call sends a new inbound channel into the application with args (each
 // key=value) from caller, and returns its id.
 func (s *Server) Call(caller string, args ...string) string {
+	id, _ := s.CallAt(caller, args...)
+	return id
+}
+
+// CallAt is Call, also returning when the StasisStart was handed to the
+// events sockets.
+func (s *Server) CallAt(caller string, args ...string) (string, time.Time) {
 	s.mu.Lock()
 	s.seq++
 	ch := &channel{id: fmt.Sprintf("1795375138.%d", s.seq), name: fmt.Sprintf("SIP/%s-%08x", caller, s.seq),
 		caller: caller, state: "Ring", args: args}
 	s.channels[ch.id] = ch
 	s.mu.Unlock()
+	at := time.Now()
 	s.channelEvent("StasisStart", ch, func(m map[string]any) { m["args"] = args })
-	return ch.id
+	return ch.id, at
 }
 
 // Orphan puts a caller in Stasis application app with args, without a
@@ -829,7 +838,7 @@ func (s *Server) log(r *http.Request, p string, status int) {
 		}
 	}
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: p, Query: r.URL.Query(), Body: body.String(), Status: status})
+	s.requests = append(s.requests, Request{Method: r.Method, Path: p, Query: r.URL.Query(), Body: body.String(), Status: status, At: time.Now()})
 	s.notify()
 	s.mu.Unlock()
 }
