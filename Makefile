@@ -49,13 +49,21 @@ lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-bench: deps build ## run the Go benchmarks, the SIP load test (100, 500, 1,000 calls), then the bridged-call benchmark (100, 300)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: deps build ## run the Go benchmarks, ARI call setup (bench-ari), the SIP load test (100, 500, 1,000 calls), then the bridged-call benchmark (100, 300)
+	$(GO) test -run '^$$' -bench . -skip StasisSetup -benchmem ./...
+	@$(MAKE) --no-print-directory bench-ari
 	@# A fresh data directory that user postgres can enter (mktemp makes it 0700).
 	@dir=$$(mktemp -d /tmp/canvass-bench-XXXXXX) && chmod 755 $$dir && \
 	  $(BIN) loadtest -spawn $$dir -calls 100,500,1000; status=$$?; rm -rf $$dir; exit $$status
 	@uptime
 	$(BIN) bridgebench -calls 100,300
+
+# ARI_CALLS: concurrent calls of each bench-ari run; ARI_RATE: calls started a second.
+ARI_CALLS ?= 100,300,600,1000
+ARI_RATE ?= 50
+bench-ari: ## ARI call setup (StasisStart → answer) at ARI_CALLS calls against the stand-in Asterisk, before/after issue 13
+	$(GO) test -run '^$$' -bench StasisSetup -benchtime 1x ./ivr/asterisk -ari-calls $(ARI_CALLS) -ari-rate $(ARI_RATE)
+	@uptime
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	@for pkg in $$($(GO) list ./...); do \
@@ -67,4 +75,4 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 clean: ## remove the build output (keeps .data/)
 	rm -rf bin
 
-.PHONY: help deps build run test lint bench fuzz clean
+.PHONY: help deps build run test lint bench bench-ari fuzz clean

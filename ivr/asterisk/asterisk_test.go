@@ -12,6 +12,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -34,7 +35,7 @@ import (
 var captures embed.FS
 
 // templates are the captured events, one of each type.
-func templates(t *testing.T) map[string]json.RawMessage {
+func templates(t testing.TB) map[string]json.RawMessage {
 	t.Helper()
 	files, err := fs.Glob(captures, "testdata/ari/*.jsonl")
 	if err != nil || len(files) == 0 {
@@ -56,7 +57,7 @@ func templates(t *testing.T) map[string]json.RawMessage {
 }
 
 // newStore is an in-memory store holding the example post-call survey.
-func newStore(t *testing.T) *ivrtest.Store {
+func newStore(t testing.TB) *ivrtest.Store {
 	t.Helper()
 	src, err := fs.ReadFile(testdata.Questionnaires, "questionnaires/post-call.yaml")
 	if err != nil {
@@ -392,6 +393,51 @@ func TestHangupMidSurvey(t *testing.T) {
 	}
 	if h.saw("DELETE", "/channels/"+id, 0) {
 		t.Errorf("the caller hung up: no need to hang up the channel")
+	}
+}
+
+// The cause of a hangup is ChannelDestroyed's Q.850 cause, never the
+// soft-hangup flag or the missing cause of the ChannelHangupRequest before
+// it: in the log line of an inbound call and in an originated call's end.
+func TestHangupCause(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		hangUp func(s *aritest.Server, id string)
+		cause  int
+		text   string
+	}{
+		{"request without a cause", func(s *aritest.Server, id string) { s.HangUp(id) }, 16, "Normal Clearing"},
+		{"soft request with a flag", func(s *aritest.Server, id string) { s.HangUpCause(id, 127, "Interworking, unspecified") }, 127, "Interworking, unspecified"},
+	} {
+		t.Run("inbound, "+tc.name, func(t *testing.T) {
+			h := start(t, nil)
+			id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
+			h.prompt(id, 1, "nps")
+			tc.hangUp(h.srv, id)
+			h.finished()
+			want := fmt.Sprintf("q850_cause=%d", tc.cause)
+			h.awaitLog(want)
+			for _, line := range strings.Split(h.logs.String(), "\n") {
+				if strings.Contains(line, "q850_cause=") && !strings.Contains(line, want) {
+					t.Errorf("logged another cause: %s", line)
+				}
+			}
+		})
+		t.Run("dialed, "+tc.name, func(t *testing.T) {
+			h := start(t, func(o *asterisk.Options, s *aritest.Server) {
+				s.OnOriginate = func(id string) { s.Answer(id) }
+			})
+			call, res, err := h.client.Dial(h.ctx(), ivr.DialRequest{To: "PJSIP/+33612345678@trunk"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.hangUp(h.srv, res.CallID)
+			<-call.Done()
+			end, err := call.Close(h.ctx())
+			if err != nil || end.Q850Cause != tc.cause || end.Reason != tc.text {
+				t.Errorf("call end %+v %v, want cause %d %q", end, err, tc.cause, tc.text)
+			}
+		})
 	}
 }
 

@@ -38,20 +38,22 @@ type call struct {
 	id  string
 	log *slog.Logger
 
-	inbox chan event
-	keys  chan ivr.Key
-	stop  chan struct{} // ends loop
-	done  chan struct{} // the call has ended
-	once  struct{ done, stop, abort sync.Once }
+	inbox     chan event
+	keys      chan ivr.Key
+	stop      chan struct{} // ends loop
+	done      chan struct{} // the call has ended
+	destroyed chan struct{} // ChannelDestroyed came: the cause is final
+	once      struct{ done, stop, abort, destroyed sync.Once }
 
-	mu        sync.Mutex
-	playbacks map[string]*playback
-	recorders map[string]*recorder
-	seq       int
-	cause     int
-	causeText string
-	endedAt   time.Time // when hungUp was first called
-	failure   error     // the first ARI failure; Hangup apologizes first
+	mu          sync.Mutex
+	playbacks   map[string]*playback
+	recorders   map[string]*recorder
+	seq         int
+	cause       int       // Q.850; 0 until an event carries one
+	causeText   string    // its text, or why the call ended without one
+	endedAt     time.Time // when hungUp was first called
+	hangupAsked bool      // ChannelHangupRequest came: ChannelDestroyed follows
+	failure     error     // the first ARI failure; Hangup apologizes first
 
 	legMu sync.Mutex // held while a leg is made
 	leg   *leg       // the newest leg (leg.go)
@@ -61,7 +63,7 @@ var _ ivr.Media = (*call)(nil)
 
 func newCall(c *Client, id string, log *slog.Logger) *call {
 	cl := &call{c: c, id: id, log: log, inbox: make(chan event, queueSize), keys: make(chan ivr.Key),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}), destroyed: make(chan struct{}),
 		playbacks: map[string]*playback{}, recorders: map[string]*recorder{}}
 	go cl.loop()
 	return cl
@@ -135,32 +137,88 @@ func (cl *call) apply(ev event) {
 			}
 			rec.finish(ev.Duration, err)
 		}
-	case "ChannelHangupRequest", "StasisEnd", "ChannelDestroyed":
-		cl.hungUp(ev.Cause, ev.CauseText)
-		if ev.Type == "ChannelDestroyed" && ev.Cause != 0 {
-			// The hangup request often carries no cause; the destruction
-			// does.
-			cl.mu.Lock()
-			cl.cause, cl.causeText = ev.Cause, ev.CauseText
-			cl.mu.Unlock()
+	case "ChannelHangupRequest":
+		// A soft hangup request's cause is Asterisk's internal flag
+		// (AST_SOFTHANGUP_EXPLICIT is 32), not Q.850; a hard one from
+		// the channel driver may carry Q.850, or nothing.
+		cause := ev.Cause
+		if ev.Soft {
+			cause = 0
 		}
+		cl.mu.Lock()
+		cl.hangupAsked = true
+		cl.mu.Unlock()
+		cl.hungUp(cause, "hangup requested")
+	case "StasisEnd":
+		cl.hungUp(0, "left the application")
+	case "ChannelDestroyed":
+		// The final word: the Q.850 cause and its text.
+		cl.mu.Lock()
+		if ev.Cause != 0 {
+			cl.cause, cl.causeText = ev.Cause, ev.CauseText
+		}
+		cause, text := cl.cause, cl.causeText
+		cl.mu.Unlock()
+		cl.hungUp(cause, text)
+		cl.log.Info("channel destroyed", "q850_cause", cause, "cause_text", text)
+		cl.once.destroyed.Do(func() { close(cl.destroyed) })
 	}
 }
 
 // hungUp marks the call ended: Done closes and prompts end with ErrHangup.
+// cause is a Q.850 cause, 0 when the event that ended the call carries
+// none; text is its text, or why the call ended. A cause already known is
+// kept (only ChannelDestroyed overrides it).
 func (cl *call) hungUp(cause int, text string) {
+	cl.mu.Lock()
+	switch {
+	case cl.cause == 0 && cause != 0:
+		cl.cause, cl.causeText = cause, text
+	case cl.cause == 0 && cl.causeText == "":
+		cl.causeText = text
+	}
+	cl.mu.Unlock()
 	cl.once.done.Do(func() {
 		cl.mu.Lock()
-		cl.cause, cl.causeText, cl.endedAt = cause, text, time.Now()
+		cl.endedAt = time.Now()
 		pbs := cl.playbacks
 		cl.playbacks = map[string]*playback{}
 		cl.mu.Unlock()
-		cl.log.Info("call ended", "q850_cause", cause, "cause_text", text)
+		if cause != 0 {
+			cl.log.Info("call ended", "q850_cause", cause, "cause_text", text)
+		} else {
+			cl.log.Info("call ended; its cause comes with ChannelDestroyed", "why", text)
+		}
 		close(cl.done)
 		for _, pb := range pbs {
 			pb.finish(ivr.ErrHangup)
 		}
 	})
+}
+
+// causeWait bounds the wait for ChannelDestroyed once a call has ended:
+// it follows StasisEnd within milliseconds.
+const causeWait = 2 * time.Second
+
+// awaitCause waits, on a call hung up whose Q.850 cause is not known yet,
+// for the ChannelDestroyed that carries it (at most causeWait), so that
+// what is logged and reported is the real cause. (A channel sent on in
+// the dialplan, or gone while the socket was down, brings none.)
+func (cl *call) awaitCause(ctx context.Context) {
+	cl.mu.Lock()
+	wait := cl.cause == 0 && cl.hangupAsked
+	cl.mu.Unlock()
+	if !wait {
+		return
+	}
+	t := time.NewTimer(causeWait)
+	defer t.Stop()
+	select {
+	case <-cl.destroyed:
+	case <-t.C:
+		cl.log.Debug("no ChannelDestroyed after the call ended; its cause stays unknown")
+	case <-ctx.Done():
+	}
 }
 
 func (cl *call) ended() bool {
@@ -362,7 +420,11 @@ func (cl *call) Hangup(ctx context.Context) error {
 // hangupChannel deletes the channel; one already gone is fine.
 func (cl *call) hangupChannel(ctx context.Context) error {
 	err := cl.c.rest.do(ctx, http.MethodDelete, "/channels/"+esc(cl.id), url.Values{"reason": {"normal"}}, nil, nil)
-	if err != nil && !isNotFound(err) {
+	if isNotFound(err) {
+		cl.hungUp(0, "channel not found") // gone already: its cause is its own
+		return nil
+	}
+	if err != nil {
 		cl.log.Error("cannot hang up the channel", "err", err)
 		return fmt.Errorf("hang up %s: %w", cl.id, err)
 	}

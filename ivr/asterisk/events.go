@@ -25,8 +25,9 @@ var errIgnored = errors.New("event not used")
 type event struct {
 	Type      string
 	Channel   string // the channel it concerns: channel.id, a Dial's peer, a playback's or recording's target
-	Cause     int    // Q.850, on ChannelDestroyed and ChannelHangupRequest
+	Cause     int    // Q.850 on ChannelDestroyed; see Soft for ChannelHangupRequest
 	CauseText string
+	Soft      bool   // ChannelHangupRequest: a soft hangup, whose Cause is Asterisk's internal flag (AST_SOFTHANGUP_*), not Q.850
 	Digit     rune   // ChannelDtmfReceived
 	State     string // channel, playback or recording state; a Dial's dialstatus
 	Playback  string // playback id
@@ -82,7 +83,7 @@ func decodeEvent(data []byte) (event, error) {
 	case *ari.ChannelDestroyed:
 		ev.Channel, ev.Cause, ev.CauseText = e.Channel.ID, e.Cause, e.CauseTxt
 	case *ari.ChannelHangupRequest:
-		ev.Channel, ev.Cause = e.Channel.ID, e.Cause
+		ev.Channel, ev.Cause, ev.Soft = e.Channel.ID, e.Cause, e.Soft
 	case *ari.ChannelDtmfReceived:
 		ev.Channel = e.Channel.ID
 		if len(e.Digit) != 1 || !strings.Contains("0123456789*#ABCD", e.Digit) {

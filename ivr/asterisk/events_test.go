@@ -89,6 +89,17 @@ func TestDecodeCapturedEvents(t *testing.T) {
 	if e := got["ChannelDestroyed"]; e.Cause != 19 && e.Cause != 16 {
 		t.Errorf("ChannelDestroyed cause %d", e.Cause)
 	}
+	// A soft hangup request carries Asterisk's flags (32 is
+	// AST_SOFTHANGUP_EXPLICIT), not Q.850: it must be told apart.
+	var soft int
+	for _, frame := range captured(t) {
+		if ev, err := decodeEvent(frame); err == nil && ev.Type == "ChannelHangupRequest" && ev.Soft {
+			soft++
+		}
+	}
+	if soft == 0 {
+		t.Errorf("no soft ChannelHangupRequest decoded from the captures")
+	}
 }
 
 func TestDecodeRejects(t *testing.T) {

@@ -129,7 +129,10 @@ func (c *Client) admitted(ctx context.Context, info ivr.CallInfo, log *slog.Logg
 
 // inbound runs the survey on a channel that entered the application.
 func (c *Client) inbound(ctx context.Context, cl *call, info ivr.CallInfo) {
-	defer c.end(cl)
+	defer func() {
+		cl.awaitCause(ctx) // so the cause logged is Q.850
+		c.end(cl)
+	}()
 	log := cl.log.With("questionnaire", info.Questionnaire)
 	_, originated := info.Context.Extra[dialKey]
 	if !originated && !c.admitted(ctx, info, log) {

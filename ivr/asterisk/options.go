@@ -66,6 +66,18 @@ type Options struct {
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	// Backoff is the first wait before reconnecting; it doubles up to 30s.
 	Backoff time.Duration `yaml:"backoff"`
+	// IdleTimeout is how long an unused REST connection is kept for the
+	// next request. Keep it below Asterisk's session_keep_alive (http.conf,
+	// 15 s by default): Asterisk closes a connection idle that long, and a
+	// request sent on it as it closes fails.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnections caps the REST connections to Asterisk; requests
+	// beyond wait for one to be free. Asterisk serves at most http.conf's
+	// sessionlimit connections (100 by default, the events WebSocket and
+	// other ARI clients included) and closes any past it unanswered, and
+	// takes new ones through a listen backlog of 10: a few connections
+	// kept open and reused serve every call.
+	MaxConnections int `yaml:"max_connections"`
 	// MediaAddress is the local IP address of the UDP sockets Canvass
 	// opens for a call's audio (Leg: an externalMedia channel). Asterisk
 	// sends RTP to it, so it must be an address of this host that Asterisk
@@ -98,7 +110,8 @@ func DefaultOptions() Options {
 	return Options{App: "canvass", PromptMode: PromptDir, SampleShare: 1,
 		ApologyMedia: "sound:im-sorry,sound:vm-goodbye", MaxRecording: 5 * time.Minute,
 		RequestTimeout: 5 * time.Second, ConnectTimeout: 10 * time.Second,
-		Heartbeat: 15 * time.Second, Backoff: 500 * time.Millisecond, MediaAddress: "127.0.0.1"}
+		Heartbeat: 15 * time.Second, Backoff: 500 * time.Millisecond, IdleTimeout: 10 * time.Second,
+		MaxConnections: 64, MediaAddress: "127.0.0.1"}
 }
 
 // Enabled reports whether an Asterisk is configured.
@@ -159,6 +172,12 @@ func (o Options) Validate() error {
 	}
 	if o.Backoff < 10*time.Millisecond || o.Backoff > 30*time.Second {
 		bad("backoff", "%s must be between 10ms and 30s", o.Backoff)
+	}
+	if o.IdleTimeout < 10*time.Millisecond || o.IdleTimeout > 5*time.Minute {
+		bad("idle_timeout", "%s must be between 10ms and 5m, and below Asterisk's session_keep_alive (15s by default)", o.IdleTimeout)
+	}
+	if o.MaxConnections < 1 || o.MaxConnections > 1000 {
+		bad("max_connections", "%d must be between 1 and 1000, and below Asterisk's http.conf sessionlimit (100 by default)", o.MaxConnections)
 	}
 	if a, err := netip.ParseAddr(o.MediaAddress); err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
 		bad("media_address", "%q must be one IP address of this host that Asterisk can reach, such as 127.0.0.1 (not 0.0.0.0: Asterisk is told where to send)", o.MediaAddress)

@@ -366,6 +366,7 @@ func (d *dialed) Close(ctx context.Context) (ivr.CallEnd, error) {
 		if !d.ended() {
 			err = errors.Join(err, d.Hangup(ctx))
 		}
+		d.awaitCause(ctx) // the callee hung up: the Q.850 cause is on its way
 		d.c.end(d.call)
 		d.mu.Lock()
 		endedAt := d.endedAt

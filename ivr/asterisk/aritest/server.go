@@ -7,7 +7,8 @@
 // events cloned from captured ones (Templates) with ids and timestamps
 // filled in. It logs every REST request it received, can be told to fail
 // requests (Fail) or answer them late (Delay), to drop its WebSockets
-// (Drop) or to send any frame (SendRaw).
+// (Drop) or to send any frame (SendRaw). SetHTTP makes its HTTP side behave
+// as Asterisk's does under load (http.go).
 package aritest
 
 import (
@@ -17,6 +18,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -34,6 +36,7 @@ type Request struct {
 	Query  url.Values
 	Body   string
 	Status int
+	At     time.Time // when it took effect (answered, or about to be)
 }
 
 func (r Request) String() string {
@@ -109,7 +112,14 @@ type Server struct {
 	OnContinue func(id, context string)
 
 	hs   *httptest.Server
+	ln   net.Listener // the TCP listener under hs (http.go)
 	tmpl map[string]json.RawMessage
+
+	httpMu      sync.Mutex // http.go's state
+	http        HTTP
+	connStats   ConnStats
+	connChanged chan struct{}
+	chanLocks   map[string]*sync.Mutex
 
 	emitMu sync.Mutex // one event at a time, in order, to every socket
 
@@ -179,7 +189,13 @@ func New(templates map[string]json.RawMessage) *Server {
 		playbacks: map[string]*playback{}, recordings: map[string]*recording{}, stored: map[string][]byte{},
 		bridges: map[string]*bridge{}, media: map[string]*extMedia{}, voices: map[string]float64{},
 		heard: map[string][]int16{}, digits: map[string]string{}}
-	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.connChanged, s.chanLocks = make(chan struct{}), map[string]*sync.Mutex{}
+	s.hs = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.ln = s.hs.Listener
+	s.hs.Listener = listener{Listener: s.ln, s: s}
+	s.hs.Config.ConnState = s.connState
+	s.hs.Config.ConnContext = connContext
+	s.hs.Start()
 	s.URL = s.hs.URL + "/ari"
 	return s
 }
@@ -395,14 +411,22 @@ func (s *Server) channel(id string) *channel {
 // Call sends a new inbound channel into the application with args (each
 // key=value) from caller, and returns its id.
 func (s *Server) Call(caller string, args ...string) string {
+	id, _ := s.CallAt(caller, args...)
+	return id
+}
+
+// CallAt is Call, also returning when the StasisStart was handed to the
+// events sockets.
+func (s *Server) CallAt(caller string, args ...string) (string, time.Time) {
 	s.mu.Lock()
 	s.seq++
 	ch := &channel{id: fmt.Sprintf("1795375138.%d", s.seq), name: fmt.Sprintf("SIP/%s-%08x", caller, s.seq),
 		caller: caller, state: "Ring", args: args}
 	s.channels[ch.id] = ch
 	s.mu.Unlock()
+	at := time.Now()
 	s.channelEvent("StasisStart", ch, func(m map[string]any) { m["args"] = args })
-	return ch.id
+	return ch.id, at
 }
 
 // Orphan puts a caller in Stasis application app with args, without a
@@ -431,10 +455,22 @@ func (s *Server) Press(id, keys string) {
 	}
 }
 
-// HangUp is the caller hanging up, in Asterisk's order of events.
-func (s *Server) HangUp(id string) { s.hangup(id, 16, "Normal Clearing") }
+// HangUp is the caller hanging up, in Asterisk's order of events and as
+// captured: a ChannelHangupRequest without a cause, ChannelDestroyed with
+// Q.850 16.
+func (s *Server) HangUp(id string) { s.hangup(id, nil, 16, "Normal Clearing") }
 
-func (s *Server) hangup(id string, cause int, text string) bool {
+// HangUpCause is the far end hanging up with a Q.850 cause as Asterisk 22
+// reports it: the ChannelHangupRequest is soft and its cause is Asterisk's
+// internal soft-hangup flag (4 was seen), and only ChannelDestroyed carries
+// the Q.850 cause and its text.
+func (s *Server) HangUpCause(id string, cause int, text string) {
+	s.hangup(id, map[string]any{"cause": 4, "soft": true}, cause, text)
+}
+
+// hangup ends a channel: a ChannelHangupRequest with req's fields, then
+// ChannelDestroyed with the Q.850 cause.
+func (s *Server) hangup(id string, req map[string]any, cause int, text string) bool {
 	s.mu.Lock()
 	ch := s.channels[id]
 	delete(s.channels, id)
@@ -458,7 +494,11 @@ func (s *Server) hangup(id string, cause int, text string) bool {
 		return false
 	}
 	s.closeMedia(id)
-	s.channelEvent("ChannelHangupRequest", ch, func(m map[string]any) { m["cause"] = cause })
+	s.channelEvent("ChannelHangupRequest", ch, func(m map[string]any) {
+		for k, v := range req {
+			m[k] = v
+		}
+	})
 	s.leaveBridges(ch)
 	for _, p := range pbs {
 		s.playbackEvent("PlaybackFinished", p, "done")
@@ -570,6 +610,9 @@ func WAV(d time.Duration) []byte {
 
 // serve answers REST requests and the events WebSocket.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if s.crossed(w, r) {
+		return
+	}
 	p, ok := strings.CutPrefix(r.URL.Path, "/ari")
 	if !ok {
 		http.NotFound(w, r)
@@ -584,6 +627,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.events(w, r)
 		return
 	}
+	defer s.serveLatency(p)()
 	if st := s.fault(r.Method, p); st != 0 {
 		s.reply(w, r, p, st, map[string]string{"message": http.StatusText(st)})
 		return
@@ -716,7 +760,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.reply(w, r, p, http.StatusNoContent, nil)
-		s.hangup(seg[1], 16, "Normal Clearing")
+		// As captured: a soft request with AST_SOFTHANGUP_EXPLICIT (32).
+		s.hangup(seg[1], map[string]any{"cause": 32, "soft": true}, 16, "Normal Clearing")
 	case r.Method == "POST" && len(seg) == 3 && seg[0] == "channels" && seg[2] == "continue":
 		s.mu.Lock()
 		ch := s.channels[seg[1]]
@@ -793,7 +838,7 @@ func (s *Server) log(r *http.Request, p string, status int) {
 		}
 	}
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: p, Query: r.URL.Query(), Body: body.String(), Status: status})
+	s.requests = append(s.requests, Request{Method: r.Method, Path: p, Query: r.URL.Query(), Body: body.String(), Status: status, At: time.Now()})
 	s.notify()
 	s.mu.Unlock()
 }
