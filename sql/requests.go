@@ -54,8 +54,13 @@ func (db *DB) DecideRequest(ctx context.Context, r survey.SurveyRequest, rules s
 	var d survey.RequestDecision
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		d = survey.RequestDecision{Share: 1}
-		if _, err := tx.Exec(ctx, sqlRequestLock, r.Phone); err != nil {
-			return err
+		// The number's lock makes the fatigue check and this decision one
+		// step; without fatigue there is nothing to serialize, and calls
+		// from one number (a switchboard's, a load test's) must not queue.
+		if rules.FatigueDays > 0 {
+			if _, err := tx.Exec(ctx, sqlRequestLock, r.Phone); err != nil {
+				return err
+			}
 		}
 		var campaignName, questionnaire string
 		if r.Source == survey.RequestAPI {
