@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -141,6 +142,10 @@ type ConsoleOptions struct {
 	// RecoveryCampaign is the running interviewer campaign an alert's
 	// "call back now" opens a case in, by name; "" disables it.
 	RecoveryCampaign string `yaml:"recovery_campaign"`
+	// Journey is the customer journey's stages in order, each a touchpoint
+	// (context.touchpoint), e.g. purchase, delivery, support, renewal: the
+	// dashboard shows the transactional surveys' scores along it.
+	Journey []string `yaml:"journey"`
 }
 
 // DefaultConsoleOptions: a working shift with lunch idle, a day at most.
@@ -157,6 +162,11 @@ func (o ConsoleOptions) Validate() error {
 	}
 	if o.SessionLifetime < o.IdleTimeout {
 		errs = append(errs, fmt.Errorf("console.session_lifetime: must be at least the idle timeout %s, not %s", o.IdleTimeout, o.SessionLifetime))
+	}
+	for i, stage := range o.Journey {
+		if stage == "" || slices.Contains(o.Journey[:i], stage) {
+			errs = append(errs, fmt.Errorf("console.journey: stage %d %q must be a touchpoint named once (e.g. [purchase, delivery, support, renewal])", i+1, stage))
+		}
 	}
 	if len(o.DefaultRegion) != 2 {
 		errs = append(errs, fmt.Errorf("console.default_region: %q is not a two-letter country code", o.DefaultRegion))

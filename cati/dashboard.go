@@ -20,10 +20,13 @@ import (
 	"image/color"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -53,6 +56,7 @@ func (p dashPoint) Small() bool { return p.NPSN < survey.SmallSample }
 // dashboard is what the page shows.
 type dashboard struct {
 	Questionnaire  string
+	Kind           survey.Kind
 	Questionnaires []string
 	From, To       time.Time
 	Interval       survey.GroupBy
@@ -61,6 +65,8 @@ type dashboard struct {
 	Over           []dashPoint
 	Breakdowns     map[string][]dashPoint // by touchpoint, agent, queue: ranked by NPS
 	Funnel         []funnelStep
+	AAPOR          []aaporPoint
+	Journey        []stagePoint
 	Alerts         survey.AlertStats
 	Charts         map[string]template.URL
 }
@@ -80,6 +86,16 @@ func (s *Server) dashQuery(r *http.Request) (survey.ReportQuery, *survey.Questio
 	from, to, err := parseRange(q)
 	if err != nil {
 		return survey.ReportQuery{}, nil, err
+	}
+	if from.IsZero() {
+		// The last 30 days by default, from a midnight (UTC): whole days,
+		// which the report roll-up answers.
+		end := to
+		if end.IsZero() {
+			end = s.now().UTC()
+		}
+		y, m, d := end.Add(-reportSpan).UTC().Date()
+		from = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	}
 	if from, to, err = defaultRange(from, to, s.now().UTC(), reportSpan); err != nil {
 		return survey.ReportQuery{}, nil, err
@@ -132,48 +148,180 @@ func points(qn *survey.Questionnaire, rep survey.Report) []dashPoint {
 	return out
 }
 
-// build computes the dashboard for rq.
+// build computes the dashboard for rq: its queries run side by side.
 func (s *Server) buildDashboard(ctx context.Context, rq survey.ReportQuery, qn *survey.Questionnaire) (dashboard, error) {
-	d := dashboard{Questionnaire: rq.Questionnaire, From: rq.From, To: rq.To, Interval: rq.By, Language: rq.Language,
+	d := dashboard{Questionnaire: rq.Questionnaire, Kind: qn.Kind, From: rq.From, To: rq.To, Interval: rq.By, Language: rq.Language,
 		Field: rq.Field, Value: rq.Value, Breakdowns: map[string][]dashPoint{}}
-	tallies, err := s.store.Tally(ctx, rq)
-	if err != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		tallies, err := s.store.Tally(gctx, rq)
+		if err != nil {
+			return err
+		}
+		rep := qn.BuildReport(rq, tallies)
+		d.Over = points(qn, rep)
+		for _, qs := range rep.Total.Questions {
+			step := funnelStep{Question: qs.ID, Answered: qs.Answered}
+			if rep.Total.Started > 0 {
+				step.Share = survey.Rate{Value: float64(qs.Answered) / float64(rep.Total.Started) * 100, Defined: true}
+			}
+			d.Funnel = append(d.Funnel, step)
+		}
+		return nil
+	})
+	breakdowns := make([][]dashPoint, 3)
+	for i, by := range []survey.GroupBy{survey.ByTouchpoint, survey.ByAgent, survey.ByQueue} {
+		g.Go(func() error {
+			b := rq
+			b.By = by
+			ts, err := s.store.Tally(gctx, b)
+			if err != nil {
+				return err
+			}
+			ps := points(qn, qn.BuildReport(b, ts))
+			sort.SliceStable(ps, func(i, j int) bool { return ps[i].NPS.Value > ps[j].NPS.Value })
+			breakdowns[i] = ps
+			return nil
+		})
+	}
+	g.Go(func() (err error) {
+		d.AAPOR, err = s.aaporOverTime(gctx, rq)
+		return err
+	})
+	if s.console != nil && s.console.Alerts != nil {
+		g.Go(func() (err error) {
+			d.Alerts, err = s.console.Alerts.AlertStats(gctx, rq.From, rq.To)
+			return err
+		})
+	}
+	g.Go(func() (err error) {
+		d.Journey, err = s.journey(gctx, rq)
+		return err
+	})
+	g.Go(func() error {
+		qs, err := s.store.Questionnaires(gctx)
+		for _, v := range qs {
+			d.Questionnaires = append(d.Questionnaires, v.ID)
+		}
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return d, err
 	}
-	rep := qn.BuildReport(rq, tallies)
-	d.Over = points(qn, rep)
-	for _, qs := range rep.Total.Questions {
-		d.Funnel = append(d.Funnel, funnelStep{Question: qs.ID, Answered: qs.Answered})
+	for i, by := range []survey.GroupBy{survey.ByTouchpoint, survey.ByAgent, survey.ByQueue} {
+		d.Breakdowns[string(by)] = breakdowns[i]
 	}
-	for i := range d.Funnel {
-		if rep.Total.Started > 0 {
-			d.Funnel[i].Share = survey.Rate{Value: float64(d.Funnel[i].Answered) / float64(rep.Total.Started) * 100, Defined: true}
-		}
+	return d, nil
+}
+
+// aaporPoint is one period's AAPOR rates, over the cases closed in it.
+type aaporPoint struct {
+	Group  string
+	Cases  int
+	Counts survey.Counts
+	Rates  survey.Rates
+}
+
+// aaporOverTime is the AAPOR rates of the cases of rq's questionnaire's
+// campaigns, per period of closing; e is each period's proportional
+// estimate (1 when no case's eligibility is known).
+func (s *Server) aaporOverTime(ctx context.Context, rq survey.ReportQuery) ([]aaporPoint, error) {
+	gcs, err := s.store.ClosedCases(ctx, rq)
+	if err != nil {
+		return nil, err
 	}
-	for _, by := range []survey.GroupBy{survey.ByTouchpoint, survey.ByAgent, survey.ByQueue} {
-		b := rq
-		b.By = by
-		ts, err := s.store.Tally(ctx, b)
+	var out []aaporPoint
+	for _, gc := range gcs {
+		c := gc.Counts
+		rates, err := c.Rates(campaignE(survey.CampaignSettings{}, c))
 		if err != nil {
-			return d, err
+			return nil, err
 		}
-		ps := points(qn, qn.BuildReport(b, ts))
-		sort.SliceStable(ps, func(i, j int) bool { return ps[i].NPS.Value > ps[j].NPS.Value })
-		d.Breakdowns[string(by)] = ps
+		out = append(out, aaporPoint{Group: gc.Group, Cases: c.I + c.P + c.R + c.NC + c.O + c.UH + c.UO + c.NE, Counts: c, Rates: rates})
 	}
-	if s.console != nil && s.console.Alerts != nil {
-		if d.Alerts, err = s.console.Alerts.AlertStats(ctx, rq.From, rq.To); err != nil {
-			return d, err
-		}
+	return out, nil
+}
+
+// stagePoint is one journey stage's scores over every transactional
+// questionnaire asked at that touchpoint.
+type stagePoint struct {
+	Stage          string
+	Questionnaires []string
+	NPS            survey.NPS
+	CSAT           survey.CSAT
+	CSATMargin     survey.Rate
+}
+
+// Small says whether the stage's NPS rests on too few answers for a
+// margin.
+func (p stagePoint) Small() bool { return p.NPS.N < survey.SmallSample }
+
+// journey is the scores along console.journey: per stage (a touchpoint),
+// NPS and CSAT (top two boxes) of all transactional questionnaires, in
+// rq's range and with its language and field filters. Relational
+// questionnaires are about the whole relationship, not a stage, and are
+// left out.
+func (s *Server) journey(ctx context.Context, rq survey.ReportQuery) ([]stagePoint, error) {
+	if s.console == nil || len(s.console.Options.Journey) == 0 {
+		return nil, nil
+	}
+	stages := make([]stagePoint, len(s.console.Options.Journey))
+	npsDist := make([]map[int64]int, len(stages))
+	for i, stage := range s.console.Options.Journey {
+		stages[i].Stage, npsDist[i] = stage, map[int64]int{}
 	}
 	qs, err := s.store.Questionnaires(ctx)
 	if err != nil {
-		return d, err
+		return nil, err
 	}
 	for _, v := range qs {
-		d.Questionnaires = append(d.Questionnaires, v.ID)
+		_, qn, err := s.latest(ctx, v.ID)
+		if err != nil {
+			return nil, err
+		}
+		if qn.Kind != survey.Transactional {
+			continue
+		}
+		b := rq
+		b.Questionnaire, b.By = v.ID, survey.ByTouchpoint
+		ts, err := s.store.Tally(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		for _, grp := range qn.BuildReport(b, ts).Groups {
+			i := slices.Index(s.console.Options.Journey, grp.Group)
+			if i < 0 {
+				continue
+			}
+			asked := false
+			for _, q := range grp.Questions {
+				switch {
+				case q.NPS != nil:
+					// NPS groups are the same on every 0–10 question: the
+					// stage adds them up.
+					npsDist[i][10] += q.NPS.Promoters
+					npsDist[i][7] += q.NPS.Passives
+					npsDist[i][0] += q.NPS.Detractors
+					asked = asked || q.NPS.N > 0
+				case q.CSAT != nil:
+					stages[i].CSAT.N += q.CSAT.N
+					stages[i].CSAT.TopTwo += q.CSAT.TopTwo
+					asked = asked || q.CSAT.N > 0
+				}
+			}
+			if asked {
+				stages[i].Questionnaires = append(stages[i].Questionnaires, v.ID)
+			}
+		}
 	}
-	return d, nil
+	for i := range stages {
+		stages[i].NPS = survey.NPSFrom(npsDist[i])
+		if c := &stages[i].CSAT; c.N > 0 {
+			c.Score = survey.Rate{Value: float64(c.TopTwo) / float64(c.N) * 100, Defined: true}
+			stages[i].CSATMargin = c.MarginOfError()
+		}
+	}
+	return stages, nil
 }
 
 // dashboardPage is GET /dashboard.
@@ -187,8 +335,16 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, sess *ses
 		return err
 	}
 	d.Charts = map[string]template.URL{}
-	for name, draw := range map[string]func([]dashPoint) (*plot.Plot, error){"nps": npsChart, "groups": groupsChart, "csat": csatChart, "ces": cesChart} {
-		p, err := draw(d.Over)
+	charts := map[string]func() (*plot.Plot, error){
+		"nps":     func() (*plot.Plot, error) { return npsChart(d.Over) },
+		"groups":  func() (*plot.Plot, error) { return groupsChart(d.Over) },
+		"csat":    func() (*plot.Plot, error) { return csatChart(d.Over) },
+		"ces":     func() (*plot.Plot, error) { return cesChart(d.Over) },
+		"aapor":   func() (*plot.Plot, error) { return aaporChart(d.AAPOR) },
+		"journey": func() (*plot.Plot, error) { return journeyChart(d.Journey) },
+	}
+	for name, draw := range charts {
+		p, err := draw()
 		if err != nil {
 			return err
 		}
@@ -277,6 +433,61 @@ func cesChart(ps []dashPoint) (*plot.Plot, error) {
 	})
 }
 
+// aaporChart draws RR3, COOP1 and REF1 per period of closing.
+func aaporChart(ps []aaporPoint) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text, p.Y.Label.Text = "AAPOR rates of the cases closed", "%"
+	var labels []string
+	for _, a := range ps {
+		labels = append(labels, a.Group)
+	}
+	p.NominalX(labels...)
+	p.X.Min, p.X.Max = -0.6, float64(len(labels))-0.4
+	for _, r := range []struct {
+		name string
+		get  func(survey.Rates) survey.Rate
+		c    color.RGBA
+		dash []vg.Length
+	}{
+		{"RR3", func(r survey.Rates) survey.Rate { return r.RR3 }, color.RGBA{B: 160, A: 255}, nil},
+		{"COOP1", func(r survey.Rates) survey.Rate { return r.COOP1 }, color.RGBA{G: 130, B: 60, A: 255}, []vg.Length{vg.Points(4), vg.Points(2)}},
+		{"REF1", func(r survey.Rates) survey.Rate { return r.REF1 }, color.RGBA{R: 190, G: 50, B: 50, A: 255}, []vg.Length{vg.Points(1), vg.Points(2)}},
+	} {
+		var xys plotter.XYs
+		for x, a := range ps {
+			if v := r.get(a.Rates); v.Defined {
+				xys = append(xys, plotter.XY{X: float64(x), Y: v.Value * 100})
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		line, marks, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, err
+		}
+		line.Color, marks.Color = r.c, r.c
+		line.Dashes = r.dash
+		p.Add(line, marks)
+		p.Legend.Add(r.name, line, marks)
+	}
+	p.Add(plotter.NewGrid())
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs = vg.Points(30)
+	return p, nil
+}
+
+// journeyChart draws each journey stage's NPS with its 95 % interval.
+func journeyChart(ps []stagePoint) (*plot.Plot, error) {
+	var pts []dashPoint
+	for _, st := range ps {
+		pts = append(pts, dashPoint{Group: st.Stage, NPS: st.NPS.Score, NPSMargin: st.NPS.MarginOfError, NPSN: st.NPS.N})
+	}
+	return seriesChart(pts, "NPS along the journey (95 % CI)", "NPS", func(d dashPoint) (survey.Rate, survey.Rate, bool) {
+		return d.NPS, d.NPSMargin, d.NPSN > 0
+	})
+}
+
 // groupsChart stacks promoters, passives and detractors per bucket.
 func groupsChart(ps []dashPoint) (*plot.Plot, error) {
 	p := plot.New()
@@ -323,7 +534,7 @@ func (s *Server) dashboardCSV(w http.ResponseWriter, r *http.Request, _ *session
 	if err != nil {
 		return err
 	}
-	chart, err := oneOf(r.URL.Query(), "chart", "over", "over", "breakdown", "funnel")
+	chart, err := oneOf(r.URL.Query(), "chart", "over", "over", "breakdown", "funnel", "aapor", "journey")
 	if err != nil {
 		return err
 	}
@@ -361,6 +572,23 @@ func (s *Server) dashboardCSV(w http.ResponseWriter, r *http.Request, _ *session
 		cw.Write([]string{"question", "answered", "share_of_started"})
 		for _, f := range d.Funnel {
 			cw.Write([]string{f.Question, strconv.Itoa(f.Answered), rate(f.Share)})
+		}
+	case "aapor":
+		cw.Write([]string{string(rq.By) + "_closed", "cases", "I", "P", "R", "NC", "O", "UH", "UO", "NE", "e",
+			"RR1", "RR2", "RR3", "RR4", "RR5", "RR6", "COOP1", "COOP2", "REF1", "CON1"})
+		for _, a := range d.AAPOR {
+			c, r := a.Counts, a.Rates
+			pct := func(x survey.Rate) string { return rate(survey.Rate{Value: x.Value * 100, Defined: x.Defined}) }
+			cw.Write([]string{a.Group, strconv.Itoa(a.Cases), strconv.Itoa(c.I), strconv.Itoa(c.P), strconv.Itoa(c.R), strconv.Itoa(c.NC),
+				strconv.Itoa(c.O), strconv.Itoa(c.UH), strconv.Itoa(c.UO), strconv.Itoa(c.NE), strconv.FormatFloat(r.E, 'f', 4, 64),
+				pct(r.RR1), pct(r.RR2), pct(r.RR3), pct(r.RR4), pct(r.RR5), pct(r.RR6), pct(r.COOP1), pct(r.COOP2), pct(r.REF1), pct(r.CON1)})
+		}
+	case "journey":
+		cw.Write([]string{"stage", "questionnaires", "nps_n", "nps", "nps_margin", "promoters", "passives", "detractors", "csat_n", "csat", "csat_margin", "small_sample"})
+		for _, st := range d.Journey {
+			cw.Write([]string{guard(st.Stage), strings.Join(st.Questionnaires, " "), strconv.Itoa(st.NPS.N), rate(st.NPS.Score), rate(st.NPS.MarginOfError),
+				strconv.Itoa(st.NPS.Promoters), strconv.Itoa(st.NPS.Passives), strconv.Itoa(st.NPS.Detractors),
+				strconv.Itoa(st.CSAT.N), rate(st.CSAT.Score), rate(st.CSATMargin), strconv.FormatBool(st.Small())})
 		}
 	}
 	cw.Flush()

@@ -1,6 +1,8 @@
 package cati_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -9,6 +11,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/canvass/canvass/cati"
+	store "github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/survey"
 )
 
@@ -17,8 +21,16 @@ import (
 // confidence intervals and a table, the touchpoints ranked (the small one
 // warned about instead of a margin), the drop-off funnel, and CSV
 // downloads of the same figures; a context-field filter narrows it all.
+//
+// Past days come from the report roll-up (rolled before the page loads),
+// the journey shows the touchpoints in console.journey order, and the
+// AAPOR rates are those of the questionnaire's campaign's cases by the
+// day they closed.
 func TestDashboardInChromium(t *testing.T) {
-	cf := newConsole(t)
+	cf := newConsoleWith(t, func(db *store.DB, d *cati.Deps) {
+		withConsole(db, d)
+		d.Console.Options.Journey = []string{"web", "billing", "renewal"}
+	})
 	ctx := t.Context()
 	src := questionnaireFile(t, "post-call.yaml")
 	q, err := survey.Parse(src)
@@ -56,12 +68,44 @@ func TestDashboardInChromium(t *testing.T) {
 		}
 		add(day.Add(time.Duration(d)*24*time.Hour+time.Hour), "web", 10, 5, true)
 	}
+	// The keypad campaign's cases: on the 9th a complete and a refusal
+	// closed (RR1 = 0.5), on the 10th a no-answer.
+	camp, err := cf.db.CreateCampaign(ctx, survey.Campaign{Name: "Post-call", Questionnaire: "post-call", Mode: "ivr", Status: "running",
+		MaxAttempts: 3, Settings: json.RawMessage(`{}`)}, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []survey.SampleRow
+	for i := range 3 {
+		rows = append(rows, survey.SampleRow{Line: i + 2, Phone: fmt.Sprintf("+1212555%04d", 900+i), TZ: "America/New_York"})
+	}
+	if _, _, err := cf.db.ImportSample(ctx, camp, rows, "ada"); err != nil {
+		t.Fatal(err)
+	}
+	cf.exec(`UPDATE survey_case SET status = 'closed', final_disposition = (ARRAY['1.1', '2.11', '3.13'])[r.n],
+		closed_at = (ARRAY['2026-01-09T11:00:00Z', '2026-01-09T12:00:00Z', '2026-01-10T09:00:00Z'])[r.n]::timestamptz
+		FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM survey_case WHERE campaign_id = $1) r WHERE survey_case.id = r.id`, camp)
+	for {
+		n, err := cf.db.RollUp(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if n := cf.count(`SELECT count(*) FROM report_slice WHERE questionnaire_id = 'post-call'`); n == 0 {
+		t.Fatal("nothing rolled up")
+	}
 	const span = "questionnaire=post-call&from=2026-01-09T00:00:00Z&to=2026-01-12T00:00:00Z"
 	sam := cf.openTab(newBrowser(t), "sam", artifactDir(t))
 	sam.do(chromedp.Navigate(cf.url + "/dashboard?" + span))
 	sam.poll(`document.querySelectorAll("#over tbody tr").length === 3 && (i => i && i.complete && i.naturalWidth > 0)(document.querySelector("#chart-nps img")) && (i => i && i.complete && i.naturalWidth > 0)(document.querySelector("#chart-groups img"))`)
 	sam.poll(`(t => !!(t && t.querySelector('tr[data-group="billing"]') && t.querySelector('tr[data-group="web"] .warn')))(document.getElementById("by-touchpoint"))`)
 	sam.poll(`!!document.querySelector('#funnel tr[data-question="nps"]')`)
+	sam.poll(`(r => !!r && r.children[1].textContent === "2" && r.children[2].textContent === "0.5000")(document.querySelector('#aapor tr[data-group="2026-01-09"]'))`)
+	sam.poll(`[...document.querySelectorAll("#journey tbody tr")].map(r => r.dataset.stage + ":" + r.children[1].textContent).join(" ") === "web:3 billing:45 renewal:0"`)
+	sam.poll(`document.getElementById("kind").textContent === "transactional" && (i => i && i.complete && i.naturalWidth > 0)(document.querySelector("#chart-aapor img"))`)
 	sam.screenshot("dashboard")
 	if got := sam.eval(`document.querySelector('#by-touchpoint tbody tr').dataset.group`); got != "web" {
 		t.Errorf("first in the ranking: %s, want web (all promoters)", got)
@@ -82,6 +126,17 @@ func TestDashboardInChromium(t *testing.T) {
 	body, _ = io.ReadAll(resp.Body)
 	if !strings.Contains(string(body), "web,3,3,") || !strings.Contains(string(body), ",true\n") {
 		t.Errorf("breakdown CSV:\n%s", body)
+	}
+	resp = b.get("/dashboard.csv?chart=aapor&" + span)
+	body, _ = io.ReadAll(resp.Body)
+	if !strings.HasPrefix(string(body), "day_closed,cases,I,P,R,NC,O,UH,UO,NE,e,RR1") || !strings.Contains(string(body), "\n2026-01-09,2,1,0,1,0,0,0,0,0,1.0000,50.00,") ||
+		!strings.Contains(string(body), "\n2026-01-10,1,0,0,0,0,0,1,0,0,") {
+		t.Errorf("AAPOR CSV:\n%s", body)
+	}
+	resp = b.get("/dashboard.csv?chart=journey&" + span)
+	body, _ = io.ReadAll(resp.Body)
+	if !strings.HasPrefix(string(body), "stage,questionnaires,nps_n") || !strings.Contains(string(body), "\nweb,post-call,3,100.00,") {
+		t.Errorf("journey CSV:\n%s", body)
 	}
 	if resp := b.get("/dashboard?" + span + "&interval=year"); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("a bad interval: %d, want 400", resp.StatusCode)
