@@ -177,6 +177,7 @@ func (s *Server) consoleRoutes() []route {
 		{"GET /supervisor/recordings/{name}", public, s.page(supervisors, s.recordingPage)},
 		{"GET /alerts", public, s.page(alertUsers, s.alertsPage)},
 		{"GET /dashboard", public, s.page(alertUsers, s.dashboardPage)},
+		{"GET /customers/{id}", public, s.page(alertUsers, s.customerPage)},
 		{"GET /dashboard.csv", public, s.page(alertUsers, s.dashboardCSV)},
 		{"GET /alerts/{id}", public, s.page(alertUsers, s.alertPage)},
 		{"POST /alerts/{id}/{action}", public, s.page(alertUsers, s.alertAction)},

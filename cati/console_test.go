@@ -60,6 +60,7 @@ type consoleFixture struct {
 	clock    *testClock
 	campaign survey.CampaignID
 	users    map[string]survey.UserID
+	tokens   map[survey.Role]string // API tokens, by role (setup's)
 }
 
 // withConsole builds the server with the console over db.
@@ -93,7 +94,7 @@ func newConsoleWith(t *testing.T, with func(*store.DB, *cati.Deps), contacts ...
 			t.Errorf("RunConsole: %v", err)
 		}
 	})
-	cf := &consoleFixture{t: t, db: f.db, server: f.server, url: hs.URL, clock: clock, users: map[string]survey.UserID{}}
+	cf := &consoleFixture{t: t, db: f.db, server: f.server, url: hs.URL, clock: clock, users: map[string]survey.UserID{}, tokens: f.tokens}
 	hash, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)

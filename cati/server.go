@@ -254,6 +254,7 @@ func (s *Server) table() []route {
 		{"POST /api/v1/survey-requests", uploaders, s.requestSurvey},
 		{"GET /api/v1/alerts", readers, s.listAlerts},
 		{"GET /api/v1/alerts/{id}", readers, s.getAlert},
+		{"GET /api/v1/customers/{id}/history", readers, s.getCustomerHistory},
 		{"GET /api/v1/webhooks", uploaders, s.listWebhooks},
 		{"POST /api/v1/webhooks", uploaders, s.createWebhook},
 		{"GET /api/v1/webhooks/{id}", uploaders, s.getWebhook},

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -153,8 +154,9 @@ func (db *DB) Alerts(ctx context.Context, f survey.AlertFilter) ([]survey.AlertC
 		rows, err := db.pool.Query(ctx, sqlAlertCols+`
 WHERE CASE $1 WHEN '' THEN a.status <> 'closed' WHEN 'all' THEN true ELSE a.status = $1 END
   AND ($2 = '' OR a.owner = $2) AND ($3 = '' OR a.severity = $3)
+  AND ($5 = '' OR (i.context ? 'customer_id' AND i.context->>'customer_id' = $5))
 ORDER BY (a.status = 'closed'), CASE WHEN a.status = 'closed' THEN -extract(epoch FROM a.closed_at) ELSE extract(epoch FROM a.due_at) END, a.id
-LIMIT $4`, f.Status, f.Owner, f.Severity, limit)
+LIMIT $4`, f.Status, f.Owner, f.Severity, limit, f.Customer)
 		if err != nil {
 			return err
 		}
@@ -368,4 +370,28 @@ ORDER BY started_at DESC LIMIT 1`, customer, before, except).Scan(&id)
 	}
 	rec, err := db.Interview(ctx, id)
 	return rec, err == nil, err
+}
+
+const sqlCustomerInterviews = sqlSelectInterviews + `
+WHERE i.context ? 'customer_id' AND i.context->>'customer_id' = $2
+ORDER BY i.started_at DESC, i.id DESC
+LIMIT $3`
+
+// CustomerInterviews is a customer's (context.customer_id's) latest limit
+// interviews with their answers, oldest first: the score history.
+func (db *DB) CustomerInterviews(ctx context.Context, customer string, limit int) ([]survey.InterviewRecord, error) {
+	var rs []survey.InterviewRecord
+	err := db.retry(ctx, func() error {
+		rows, err := db.pool.Query(ctx, sqlCustomerInterviews, true, customer, limit)
+		if err != nil {
+			return err
+		}
+		rs, err = pgx.CollectRows(rows, scanInterview)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("interviews of customer %s: %w", customer, err)
+	}
+	slices.Reverse(rs)
+	return rs, nil
 }

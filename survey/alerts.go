@@ -98,9 +98,24 @@ func (iv *Interview) SetContext(c Context) { iv.context = c }
 func (iv *Interview) SetPreviousNPS(nps int64) { iv.previousNPS = &nps }
 
 // NPSOf is the NPS answer (the first nps-metric question's) among answers.
-func (q *Questionnaire) NPSOf(answers []Answer) (int64, bool) {
+func (q *Questionnaire) NPSOf(answers []Answer) (int64, bool) { return q.metricOf(MetricNPS, answers) }
+
+// CSATOf is the CSAT answer (the first csat-metric question's) among
+// answers, with the top of its scale.
+func (q *Questionnaire) CSATOf(answers []Answer) (v, top int64, ok bool) {
+	v, ok = q.metricOf(MetricCSAT, answers)
 	for _, qq := range q.Questions {
-		if qq.Metric != MetricNPS {
+		if qq.Metric == MetricCSAT {
+			return v, qq.Max, ok
+		}
+	}
+	return v, 0, ok
+}
+
+// metricOf is the integer answer to the first question with metric m.
+func (q *Questionnaire) metricOf(m Metric, answers []Answer) (int64, bool) {
+	for _, qq := range q.Questions {
+		if qq.Metric != m {
 			continue
 		}
 		for _, a := range answers {
@@ -115,6 +130,51 @@ func (q *Questionnaire) NPSOf(answers []Answer) (int64, bool) {
 		return 0, false
 	}
 	return 0, false
+}
+
+// CustomerScore is one survey in a customer's score history.
+type CustomerScore struct {
+	Interview     InterviewID `json:"interview_id"`
+	Questionnaire string      `json:"questionnaire"`
+	Kind          Kind        `json:"kind"`
+	StartedAt     time.Time   `json:"started_at"`
+	Status        Status      `json:"status"`
+	Touchpoint    string      `json:"touchpoint,omitempty"`
+	NPS           *int64      `json:"nps,omitempty"`
+	CSAT          *int64      `json:"csat,omitempty"`
+	CSATTop       int64       `json:"csat_scale_top,omitempty"`
+	// ChurnRisk says why this survey's score flags the customer: "promoter
+	// turned detractor" or "two low scores in a row"; "" when it does not.
+	ChurnRisk string      `json:"churn_risk,omitempty"`
+	Alerts    []AlertCase `json:"alerts,omitempty"`
+}
+
+// Churn-risk reasons.
+const (
+	ChurnTurned = "promoter turned detractor"
+	ChurnTwoLow = "two low scores in a row"
+)
+
+// FlagChurn marks, in a customer's history (oldest first), the surveys
+// whose NPS falls as the CX literature watches for: a detractor's score
+// after a promoter's, or a second detractor's score in a row. Surveys
+// without an NPS answer are passed over.
+func FlagChurn(h []CustomerScore) {
+	var prev *int64
+	for i := range h {
+		if h[i].NPS == nil {
+			continue
+		}
+		if prev != nil && NPSGroup(*h[i].NPS) == "detractor" {
+			switch NPSGroup(*prev) {
+			case "promoter":
+				h[i].ChurnRisk = ChurnTurned
+			case "detractor":
+				h[i].ChurnRisk = ChurnTwoLow
+			}
+		}
+		prev = h[i].NPS
+	}
 }
 
 // Alerts are the alerts whose conditions hold now: the answer-time rules
@@ -303,6 +363,7 @@ type AlertFilter struct {
 	Status   string // "" open and working; "all"; or one state
 	Owner    string
 	Severity string
+	Customer string // context.customer_id; "" any
 	Limit    int
 }
 

@@ -128,3 +128,17 @@ alerts:
 		t.Errorf("NPSOf: %d %v", v, ok)
 	}
 }
+
+func TestFlagChurn(t *testing.T) {
+	n := func(v int64) *int64 { return &v }
+	h := []survey.CustomerScore{{NPS: n(9)}, {}, {NPS: n(4)}, {NPS: n(6)}, {NPS: n(8)}, {NPS: n(2)}, {NPS: n(10)}, {NPS: n(0)}}
+	survey.FlagChurn(h)
+	var got []string
+	for _, s := range h {
+		got = append(got, s.ChurnRisk)
+	}
+	want := []string{"", "", survey.ChurnTurned, survey.ChurnTwoLow, "", "", "", survey.ChurnTurned}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("FlagChurn = %q, want %q", got, want)
+	}
+}
