@@ -35,5 +35,8 @@ func (s *Server) CallOf(callID string) (any, bool) {
 
 // SetAckTimers sets T1 and T2 of the wait for the ACK of a 200 OK (RFC
 // 3261 §13.3.1.4), so that a test gives up after 64*t1 rather than 32 s.
-// Call it before Run.
-func (s *Server) SetAckTimers(t1, t2 time.Duration) { s.t1, s.t2 = t1, t2 }
+func (s *Server) SetAckTimers(t1, t2 time.Duration) {
+	s.mu.Lock()
+	s.t1, s.t2 = t1, t2
+	s.mu.Unlock()
+}

@@ -218,7 +218,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	res.AppendHeader(&contact)
 	if err := s.answer(dlg, tx, res); errors.Is(err, errNoAck) && !c.byeFirst.Load() {
 		// RFC 3261 §13.3.1.4: the dialog is confirmed, and ended with a BYE.
-		log.Warn("no ACK for our 200 OK; hanging up", "waited", 64*s.t1)
+		log.Warn("hanging up", "err", err)
 		c.end("no_ack")
 		release()      // the slot is free now, whatever the BYE meets
 		tx.Terminate() // else the BYE waits for the INVITE transaction to time out
@@ -259,11 +259,14 @@ var errNoAck = errors.New("no ACK for the 200 OK")
 // also resent at the doubling intervals in between (T1, 2*T1, 4*T1, … up
 // to T2), and after 64*T1 the wait ends with errNoAck.
 func (s *Server) answer(dlg *sipgo.DialogServerSession, tx sip.ServerTransaction, res *sip.Response) error {
+	s.mu.Lock()
+	t1, t2 := s.t1, s.t2
+	s.mu.Unlock()
 	done := make(chan error, 1)
 	go func() { done <- dlg.WriteResponse(res) }()
-	giveUp := time.NewTimer(64 * s.t1)
+	giveUp := time.NewTimer(64 * t1)
 	defer giveUp.Stop()
-	interval := s.t1
+	interval := t1
 	resend := time.NewTimer(interval)
 	defer resend.Stop()
 	for {
@@ -274,10 +277,10 @@ func (s *Server) answer(dlg *sipgo.DialogServerSession, tx sip.ServerTransaction
 			if err := tx.Respond(res); err != nil {
 				return <-done // the transaction ended: so does WriteResponse
 			}
-			interval = min(2*interval, s.t2)
+			interval = min(2*interval, t2)
 			resend.Reset(interval)
 		case <-giveUp.C:
-			return errNoAck
+			return fmt.Errorf("%w after %s", errNoAck, 64*t1)
 		}
 	}
 }

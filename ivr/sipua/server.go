@@ -88,11 +88,11 @@ type Server struct {
 	allow       []netip.Prefix
 	limits      *limiter
 	nonceKey    [32]byte
-	t1, t2      time.Duration // RFC 3261 timers of the 200 OK's wait for its ACK
 	running     atomic.Bool
 	ready       chan struct{} // closed once the listeners serve
 
 	mu      sync.Mutex
+	t1, t2  time.Duration // RFC 3261 timers of a 200 OK's wait for its ACK
 	runCtx  context.Context
 	calls   map[string]*call // by SIP dialog id
 	active  int
