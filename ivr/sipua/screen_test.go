@@ -121,9 +121,9 @@ func TestShortBody(t *testing.T) {
 		{head + "Content-Length: 4x\r\n\r\nv=0\n", "not a number"},
 		{head + "Content-Length: -1\r\n\r\n", "not a number"},
 		{head + "Content-Length: 99999999999999999999\r\n\r\n", "not a number"},
-		{head + "\r\nv=0\n", ""}, // no Content-Length: the datagram's end is the body's
+		{head + "\r\nv=0\n", ""},                             // no Content-Length: the datagram's end is the body's
 		{"SIP/2.0 200 OK\r\nContent-Length: 40\r\n\r\n", ""}, // a response: sipgo drops it
-		{head + "Content-Length: 40", ""},                     // no end of headers: sipgo decides
+		{head + "Content-Length: 40", ""},                    // no end of headers: sipgo decides
 	} {
 		if got := shortBody([]byte(tt.msg)); (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
 			t.Errorf("%q: %q, want %q", tt.msg, got, tt.want)
