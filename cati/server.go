@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/canvass/canvass/survey"
 )
 
@@ -135,7 +137,9 @@ type Deps struct {
 	// the endpoints answering 503.
 	Webhooks       WebhookStore
 	WebhookOptions WebhookOptions
-	Log            *slog.Logger
+	// Collectors are more metrics for /metrics (the SIP endpoint's).
+	Collectors []prometheus.Collector
+	Log        *slog.Logger
 }
 
 // New returns a server with every dependency it will use.
@@ -149,7 +153,7 @@ func New(d Deps) (*Server, error) {
 		tokens:  d.Tokens,
 		log:     d.Log,
 		now:     time.Now,
-		metrics: newMetrics(),
+		metrics: newMetrics(d.Collectors...),
 		parsed:  d.Parsed,
 		audio:   d.Audio,
 		dnc:     d.DNC,

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/term"
@@ -258,6 +259,10 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 	if runner != nil {
 		runners = append(runners, runner.Run)
 	}
+	var collectors []prometheus.Collector
+	if sip != nil {
+		collectors = append(collectors, sip.Collector())
+	}
 	srv, err := cati.New(cati.Deps{
 		Options: cfg.HTTP,
 		Store:   db,
@@ -272,6 +277,7 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		WebhookOptions: cfg.Webhooks,
 		Parsed:         engine.Parsed(),
 		Mounts:         mounts,
+		Collectors:     collectors,
 		Log:            log.With("component", "http"),
 	})
 	if err != nil {

@@ -167,6 +167,9 @@ func (c *call) renegotiate(offer []byte, events bool) ([]byte, error) {
 		return c.local.Marshal(), nil
 	}
 	st, err := sdp.Negotiate(offer, events, c.local.Codecs[0])
+	if err == nil {
+		err = reachable(c.localIP(), st)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +183,11 @@ func (c *call) renegotiate(offer []byte, events bool) ([]byte, error) {
 	c.update(st)
 	c.log.Info("media renegotiated", "rtp_peer", st.Addr, "direction", st.Direction, "codec", st.Codec.Name())
 	return next.Marshal(), nil
+}
+
+// localIP is the address the call's RTP socket is bound to.
+func (c *call) localIP() netip.Addr {
+	return c.conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr()
 }
 
 // start runs the sender and the receiver until the call ends.

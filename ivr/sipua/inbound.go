@@ -72,16 +72,36 @@ func (s *Server) allowed(ip netip.Addr) bool {
 	return false
 }
 
+// badRequest says what makes a request unusable (RFC 3261 §8.1.1: every
+// request carries To, From, Call-ID, CSeq, Via; the CSeq method is the
+// request's), or "" when nothing does.
+func badRequest(req *sip.Request) string {
+	switch cseq := req.CSeq(); {
+	case req.CallID() == nil || req.CallID().Value() == "":
+		return "no Call-ID header"
+	case req.From() == nil:
+		return "no From header"
+	case req.To() == nil:
+		return "no To header"
+	case cseq == nil:
+		return "no CSeq header"
+	case cseq.MethodName != req.Method:
+		return fmt.Sprintf("the CSeq method %s is not the request's (%s)", cseq.MethodName, req.Method)
+	}
+	return ""
+}
+
 func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if bad := badRequest(req); bad != "" {
+		s.log.Info("INVITE refused: malformed", "from", req.Source(), "reason", bad)
+		respond(s.log, tx, req, sip.StatusBadRequest, "Bad Request", warning(399, bad))
+		return
+	}
 	if hasToTag(req) {
 		s.onReoffer(req, tx)
 		return
 	}
-	callID := ""
-	if h := req.CallID(); h != nil {
-		callID = h.Value()
-	}
-	log := s.log.With("call_id", callID, "from", req.Source(), "transport", req.Transport())
+	log := s.log.With("call_id", req.CallID().Value(), "from", req.Source(), "transport", req.Transport())
 	respond(log, tx, req, sip.StatusTrying, "Trying")
 
 	if src := sourceIP(req); !s.allowed(src) {
@@ -113,12 +133,18 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	lateOffer := len(req.Body()) == 0
 	var st sdp.Stream
 	if !lateOffer {
-		st, err = sdp.Negotiate(req.Body(), s.opts.AcceptTelephoneEvent)
+		if st, err = sdp.Negotiate(req.Body(), s.opts.AcceptTelephoneEvent); err == nil {
+			err = reachable(s.rtpIP, st)
+		}
 	}
 	switch {
 	case errors.Is(err, sdp.ErrNoCommonCodec):
 		log.Info("INVITE refused: no common codec", "err", err)
 		respond(log, tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warning(305, "Incompatible media format: PCMU or PCMA over RTP/AVP"))
+		return
+	case errors.Is(err, errAddressFamily):
+		log.Info("INVITE refused: RTP address of another IP family", "err", err)
+		respond(log, tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warning(301, "Incompatible network address formats"))
 		return
 	case err != nil:
 		log.Info("INVITE refused: bad SDP", "err", err)
@@ -190,8 +216,20 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, c.local.Marshal())
 	contact := s.contact(req.Transport())
 	res.AppendHeader(&contact)
-	if err := dlg.WriteResponse(res); err != nil && !c.byeFirst.Load() {
-		// CANCEL arrived (sipgo answered it 200 and the INVITE 487), or no ACK.
+	if err := s.answer(dlg, tx, res); errors.Is(err, errNoAck) && !c.byeFirst.Load() {
+		// RFC 3261 §13.3.1.4: the dialog is confirmed, and ended with a BYE.
+		log.Warn("hanging up", "err", err)
+		c.end("no_ack")
+		release()      // the slot is free now, whatever the BYE meets
+		tx.Terminate() // else the BYE waits for the INVITE transaction to time out
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.callCtx()), 5*time.Second)
+		if err := dlg.Bye(ctx); err != nil {
+			log.Info("BYE after no ACK", "err", err)
+		}
+		cancel()
+		return
+	} else if err != nil && !c.byeFirst.Load() {
+		// CANCEL arrived (sipgo answered it 200 and the INVITE 487).
 		log.Info("call not established", "err", err)
 		c.end("cancel")
 		return
@@ -209,6 +247,42 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	log.Info("call answered", "codec", st.Codec.Name(), "telephone_event", st.EventPT >= 0, "rtp_peer", st.Addr, "rtp_local", c.local.Addr,
 		"late_offer", lateOffer)
 	s.converse(s.callCtx(), c, sess, dlg.Context()) // logs how the survey ended
+}
+
+// errNoAck: our 200 OK to an INVITE was retransmitted for 64*T1 and no
+// ACK came.
+var errNoAck = errors.New("no ACK for the 200 OK")
+
+// answer sends our 200 OK to an INVITE and waits for its ACK (RFC 3261
+// §13.3.1.4). sipgo's dialog sends the 200, resends it after T1 and then
+// every T2, and only stops when its transaction ends; here the 200 is
+// also resent at the doubling intervals in between (T1, 2*T1, 4*T1, … up
+// to T2), and after 64*T1 the wait ends with errNoAck.
+func (s *Server) answer(dlg *sipgo.DialogServerSession, tx sip.ServerTransaction, res *sip.Response) error {
+	s.mu.Lock()
+	t1, t2 := s.t1, s.t2
+	s.mu.Unlock()
+	done := make(chan error, 1)
+	go func() { done <- dlg.WriteResponse(res) }()
+	giveUp := time.NewTimer(64 * t1)
+	defer giveUp.Stop()
+	interval := t1
+	resend := time.NewTimer(interval)
+	defer resend.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-resend.C:
+			if err := tx.Respond(res); err != nil {
+				return <-done // the transaction ended: so does WriteResponse
+			}
+			interval = min(2*interval, t2)
+			resend.Reset(interval)
+		case <-giveUp.C:
+			return fmt.Errorf("%w after %s", errNoAck, 64*t1)
+		}
+	}
 }
 
 // offer is our SDP offer for a new RTP socket: PCMU and PCMA, and
@@ -232,6 +306,9 @@ func (c *call) lateAnswer(events bool) (sdp.Stream, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st, err := sdp.Negotiate(*body, events)
+	if err == nil {
+		err = reachable(c.localIP(), st)
+	}
 	if err != nil {
 		return sdp.Stream{}, err
 	}
@@ -423,6 +500,8 @@ func (s *Server) onReoffer(req *sip.Request, tx sip.ServerTransaction) {
 		c.log.Info("re-offer refused; the call keeps its media", "method", req.Method, "err", err)
 		if errors.Is(err, sdp.ErrNoCommonCodec) {
 			respond(c.log, tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warning(305, "Incompatible media format"))
+		} else if errors.Is(err, errAddressFamily) {
+			respond(c.log, tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warning(301, "Incompatible network address formats"))
 		} else {
 			respond(c.log, tx, req, sip.StatusBadRequest, "Bad Request", warning(399, err.Error()))
 		}

@@ -67,11 +67,34 @@ type Options struct {
 	// calls to close their interviews before it hangs them up.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 
+	// Limits protect the SIP port from floods and scanners.
+	Limits LimitOptions `yaml:"limits"`
+
 	// Trunk is where Dial places calls.
 	Trunk TrunkOptions `yaml:"trunk"`
 	// AMD are the parameters of answering-machine detection, which Dial
 	// runs when a request asks for it (app_amd's, with its defaults).
 	AMD media.AMDOptions `yaml:"amd"`
+}
+
+// LimitOptions are the per-source limits on what reaches the SIP port
+// (UDP datagrams, TCP reads), checked before any parsing. A source is an
+// IPv4 address or an IPv6 /64. Sources in AllowFrom or Exempt, and the
+// trunk's address when it is an IP, are never limited: behind Kamailio,
+// list the proxy in AllowFrom and the limits apply only to what reaches
+// Canvass directly.
+type LimitOptions struct {
+	// Rate is the messages per second a source may send on average, Burst
+	// how many it may send at once. Rate 0 turns the limits off.
+	Rate  float64 `yaml:"rate"`
+	Burst int     `yaml:"burst"`
+	// Ban is how long a source that went over its rate is ignored
+	// altogether (its datagrams dropped, its TCP connections closed). 0:
+	// only the excess is dropped.
+	Ban time.Duration `yaml:"ban"`
+	// Exempt lists more networks (CIDR or single IP) never limited, e.g.
+	// a trunk named by host name.
+	Exempt []string `yaml:"exempt"`
 }
 
 // TrunkOptions say how outbound calls leave.
@@ -107,6 +130,7 @@ func DefaultOptions() Options {
 		ShutdownGrace:        10 * time.Second,
 		Trunk:                TrunkOptions{FromUser: "canvass", RingTimeout: 45 * time.Second},
 		AMD:                  media.DefaultAMDOptions(),
+		Limits:               LimitOptions{Rate: 50, Burst: 200, Ban: 10 * time.Minute},
 	}
 }
 
@@ -166,6 +190,18 @@ func (o Options) Validate() error {
 	}
 	if o.ShutdownGrace < 0 {
 		bad("shutdown_grace", "%s must not be negative", o.ShutdownGrace)
+	}
+	if o.Limits.Rate < 0 || o.Limits.Rate > 1e6 {
+		bad("limits.rate", "%g must be between 0 (no limits) and 1000000 messages per second", o.Limits.Rate)
+	}
+	if o.Limits.Rate > 0 && (o.Limits.Burst < 1 || o.Limits.Burst > 1e6) {
+		bad("limits.burst", "%d must be between 1 and 1000000 when sip.limits.rate is set", o.Limits.Burst)
+	}
+	if o.Limits.Ban < 0 {
+		bad("limits.ban", "%s must not be negative", o.Limits.Ban)
+	}
+	if _, err := parseAllow(o.Limits.Exempt); err != nil {
+		bad("limits.exempt", "%v", err)
 	}
 	if o.Trunk.URI != "" {
 		if _, err := parseTrunk(o.Trunk.URI); err != nil {

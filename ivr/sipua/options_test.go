@@ -189,3 +189,26 @@ func TestQ850Cause(t *testing.T) {
 		}
 	}
 }
+
+// sip.limits: each bad value is named by its field.
+func TestLimitOptions(t *testing.T) {
+	for _, tt := range []struct {
+		limits LimitOptions
+		field  string // "" when valid
+	}{
+		{LimitOptions{Rate: 50, Burst: 200, Ban: time.Minute}, ""},
+		{LimitOptions{}, ""}, // off
+		{LimitOptions{Rate: 0.5, Burst: 1, Exempt: []string{"10.0.0.5", "2001:db8::/32"}}, ""},
+		{LimitOptions{Rate: -1, Burst: 1}, "sip.limits.rate"},
+		{LimitOptions{Rate: 10}, "sip.limits.burst"},
+		{LimitOptions{Rate: 10, Burst: 5, Ban: -time.Second}, "sip.limits.ban"},
+		{LimitOptions{Exempt: []string{"pbx.example.com"}}, "sip.limits.exempt"},
+	} {
+		o := DefaultOptions()
+		o.Limits = tt.limits
+		err := o.Validate()
+		if tt.field == "" && err != nil || tt.field != "" && (err == nil || !strings.Contains(err.Error(), tt.field)) {
+			t.Errorf("%+v: %v, want an error naming %q", tt.limits, err, tt.field)
+		}
+	}
+}

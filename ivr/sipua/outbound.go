@@ -169,6 +169,9 @@ func (s *Server) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 
 	answer := dlg.InviteResponse
 	st, err := sdp.Negotiate(answer.Body(), s.opts.AcceptTelephoneEvent)
+	if err == nil {
+		err = reachable(s.rtpIP, st)
+	}
 	if ackErr := dlg.Ack(ctx); ackErr != nil {
 		log.Warn("ACK", "err", ackErr)
 	}

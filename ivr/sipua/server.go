@@ -14,7 +14,9 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +27,7 @@ import (
 	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
+	"github.com/canvass/canvass/ivr/sipua/internal/siplimits"
 )
 
 // Sessions prepares calls; *ivr.Engine satisfies it.
@@ -83,11 +86,13 @@ type Server struct {
 	rtpLo       int
 	rtpHi       int
 	allow       []netip.Prefix
+	limits      *limiter
 	nonceKey    [32]byte
 	running     atomic.Bool
 	ready       chan struct{} // closed once the listeners serve
 
 	mu      sync.Mutex
+	t1, t2  time.Duration // RFC 3261 timers of a 200 OK's wait for its ACK
 	runCtx  context.Context
 	calls   map[string]*call // by SIP dialog id
 	active  int
@@ -111,7 +116,8 @@ func New(opts Options, sessions Sessions, prompts Prompts, recordings Recordings
 		return nil, err
 	}
 	s := &Server{opts: opts, sessions: sessions, prompts: prompts, recordings: recordings, log: log,
-		advertise: host, rtpIP: host, calls: map[string]*call{}, runCtx: context.Background(), ready: make(chan struct{})}
+		advertise: host, rtpIP: host, calls: map[string]*call{}, runCtx: context.Background(), ready: make(chan struct{}),
+		t1: sip.T1, t2: sip.T2}
 	if opts.AdvertiseAddr != "" {
 		s.advertise = netip.MustParseAddr(opts.AdvertiseAddr)
 	}
@@ -124,6 +130,18 @@ func New(opts Options, sessions Sessions, prompts Prompts, recordings Recordings
 	if s.allow, err = parseAllow(opts.AllowFrom); err != nil {
 		return nil, err
 	}
+	exempt, err := parseAllow(opts.Limits.Exempt)
+	if err != nil {
+		return nil, err
+	}
+	if u, err := parseTrunk(opts.Trunk.URI); err == nil {
+		if ip, err := netip.ParseAddr(strings.Trim(u.Host, "[]")); err == nil {
+			exempt = append(exempt, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+		}
+	}
+	s.limits = newLimiter(opts.Limits, func(ip netip.Addr) bool {
+		return s.allowed(ip) || slices.ContainsFunc(exempt, func(p netip.Prefix) bool { return p.Contains(ip) })
+	}, log)
 	if _, err := rand.Read(s.nonceKey[:]); err != nil {
 		return nil, err
 	}
@@ -165,10 +183,11 @@ func listen(host netip.Addr, port int) (net.PacketConn, net.Listener, error) {
 
 // setUpSIP builds the sipgo user agent, clients and handlers.
 func (s *Server) setUpSIP() error {
+	siplimits.Apply() // UDP messages up to 64 KB, both ways
 	sipLog := newSipgoLogger(s.log)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("canvass"), sipgo.WithUserAgentHostname(s.advertise.String()),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog)),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)))
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog), sip.WithTransportLayerReadFilter(s.screen)))
 	if err != nil {
 		return fmt.Errorf("sip user agent: %w", err)
 	}
@@ -239,6 +258,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	}
 	close(s.ready)
+	go s.sweepLimits(ctx)
 	s.log.Info("SIP endpoint listening", "addr", s.addr, "advertise", s.advertise,
 		"rtp_ports", s.opts.RTPPorts, "telephone_event", s.opts.AcceptTelephoneEvent)
 	var err error
@@ -263,6 +283,21 @@ func awaitListener(ctx context.Context, ua *sipgo.UserAgent, addr netip.AddrPort
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// sweepLimits forgets, every minute, the sources the limiter no longer
+// needs to remember.
+func (s *Server) sweepLimits(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s.limits.sweep(now)
 		}
 	}
 }
@@ -420,4 +455,17 @@ func (s *Server) ourDescription(conn *net.UDPConn, st sdp.Stream) sdp.Descriptio
 	return sdp.Description{Addr: s.localRTP(conn), SessionID: newSessionID(), Version: 1,
 		Codecs: []media.Codec{st.Codec}, CodecPTs: []uint8{st.CodecPT}, EventPT: st.EventPT,
 		Direction: st.Direction.Reverse(), Lines: st.Lines, Index: st.Index}
+}
+
+// errAddressFamily: the peer's RTP address is IPv6 and our RTP sockets
+// are IPv4, or the other way round: no packet could reach it.
+var errAddressFamily = errors.New("the RTP address is of an IP family the endpoint cannot send to")
+
+// reachable checks that RTP sockets bound to local can send to the peer
+// of st.
+func reachable(local netip.Addr, st sdp.Stream) error {
+	if peer := st.Addr.Addr().Unmap(); peer.Is4() != local.Unmap().Is4() {
+		return fmt.Errorf("%w (%s)", errAddressFamily, peer)
+	}
+	return nil
 }

@@ -32,6 +32,7 @@ import (
 
 	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/ivr/sipua/internal/sdp"
+	"github.com/canvass/canvass/ivr/sipua/internal/siplimits"
 )
 
 // PhoneOptions configure a Phone.
@@ -94,6 +95,7 @@ func NewPhone(opts PhoneOptions) (*Phone, error) {
 		return nil, fmt.Errorf("phone: listen: %w", err)
 	}
 	sipLog := p.log.With("component", "phone")
+	siplimits.Apply()
 	if p.ua, err = sipgo.NewUA(sipgo.WithUserAgent(opts.User), sipgo.WithUserAgentHostname("127.0.0.1"),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog)),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog))); err != nil {
