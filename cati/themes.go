@@ -2,15 +2,23 @@ package cati
 
 // GET /api/v1/questionnaires/{id}/themes: the open answers to a text
 // question grouped into themes per language (survey.Themes), with counts,
-// quotes and the split by the respondents' NPS group.
+// quotes and the split by the respondents' NPS group. A recording
+// question's comments are its voice answers' transcripts (transcribe:).
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/canvass/canvass/survey"
 )
+
+// TranscriptStore reads the transcripts of voice answers (sql.DB).
+type TranscriptStore interface {
+	Transcripts(ctx context.Context, questionnaire, question string, from, to time.Time) (map[survey.InterviewID]string, error)
+}
 
 func (s *Server) themes(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
@@ -34,17 +42,27 @@ func (s *Server) themes(w http.ResponseWriter, r *http.Request) error {
 	}
 	question := q.Get("question")
 	qq := qn.Question(question)
-	if qq == nil || qq.Type != survey.TypeText {
+	if qq == nil || qq.Type != survey.TypeText && qq.Type != survey.TypeRecording {
 		var texts []string
 		for _, x := range qn.Questions {
-			if x.Type == survey.TypeText {
+			if x.Type == survey.TypeText || x.Type == survey.TypeRecording {
 				texts = append(texts, x.ID)
 			}
 		}
 		if len(texts) == 0 {
 			texts = []string{"it has none"}
 		}
-		return invalidParam("question", "the id of a text question of "+id+" ("+strings.Join(texts, ", ")+")", question)
+		return invalidParam("question", "the id of a text or recording question of "+id+" ("+strings.Join(texts, ", ")+")", question)
+	}
+	var transcripts map[survey.InterviewID]string
+	if qq.Type == survey.TypeRecording {
+		ts, ok := s.store.(TranscriptStore)
+		if !ok {
+			return httpError(http.StatusServiceUnavailable, survey.EInternal, "transcripts are not available on this server")
+		}
+		if transcripts, err = ts.Transcripts(r.Context(), id, question, from, to); err != nil {
+			return err
+		}
 	}
 	nps := ""
 	for _, x := range qn.Questions {
@@ -60,7 +78,9 @@ func (s *Server) themes(w http.ResponseWriter, r *http.Request) error {
 		for _, a := range rec.Answers {
 			switch a.Question {
 			case question:
-				c.Text, _ = a.Value.(string)
+				if c.Text, _ = a.Value.(string); transcripts != nil {
+					c.Text = transcripts[rec.ID]
+				}
 			case nps:
 				switch v := a.Value.(type) {
 				case int64:

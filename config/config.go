@@ -23,6 +23,7 @@ import (
 	"github.com/canvass/canvass/ivr/asterisk"
 	"github.com/canvass/canvass/ivr/phone"
 	"github.com/canvass/canvass/ivr/sipua"
+	"github.com/canvass/canvass/ivr/transcribe"
 	"github.com/canvass/canvass/ivr/webrtc"
 	"github.com/canvass/canvass/prompts"
 	"github.com/canvass/canvass/sql"
@@ -43,7 +44,10 @@ type Config struct {
 	Dialer   dialer.Options      `yaml:"dialer"`
 	Requests survey.RequestRules `yaml:"requests"`
 	Webhooks cati.WebhookOptions `yaml:"webhooks"`
-	Log      LogOptions          `yaml:"log"`
+	// Transcribe is the speech-to-text service for voice answers (off
+	// until transcribe.url is set).
+	Transcribe transcribe.Options `yaml:"transcribe"`
+	Log        LogOptions         `yaml:"log"`
 }
 
 // LogOptions say how canvass logs.
@@ -69,19 +73,20 @@ func (o LogOptions) Validate() error {
 // Default is the configuration before any file or variable is read.
 func Default() Config {
 	return Config{
-		HTTP:     cati.DefaultOptions(),
-		Console:  cati.DefaultConsoleOptions(),
-		Database: sql.DefaultOptions(),
-		IVR:      ivr.DefaultOptions(),
-		Prompts:  prompts.DefaultOptions(),
-		SIP:      sipua.DefaultOptions(),
-		ARI:      asterisk.DefaultOptions(),
-		WebRTC:   webrtc.DefaultOptions(),
-		Phone:    phone.DefaultOptions(),
-		Dialer:   dialer.DefaultOptions(),
-		Requests: survey.DefaultRequestRules(),
-		Webhooks: cati.DefaultWebhookOptions(),
-		Log:      LogOptions{Level: "info", Format: "text"},
+		HTTP:       cati.DefaultOptions(),
+		Console:    cati.DefaultConsoleOptions(),
+		Database:   sql.DefaultOptions(),
+		IVR:        ivr.DefaultOptions(),
+		Prompts:    prompts.DefaultOptions(),
+		SIP:        sipua.DefaultOptions(),
+		ARI:        asterisk.DefaultOptions(),
+		WebRTC:     webrtc.DefaultOptions(),
+		Phone:      phone.DefaultOptions(),
+		Dialer:     dialer.DefaultOptions(),
+		Requests:   survey.DefaultRequestRules(),
+		Webhooks:   cati.DefaultWebhookOptions(),
+		Transcribe: transcribe.DefaultOptions(),
+		Log:        LogOptions{Level: "info", Format: "text"},
 	}
 }
 
@@ -165,6 +170,8 @@ func env(c *Config) []struct {
 			}
 			return nil
 		}},
+		{"CANVASS_TRANSCRIBE_URL", str(&c.Transcribe.URL)},
+		{"CANVASS_TRANSCRIBE_API_KEY", str(&c.Transcribe.APIKey)},
 		{"CANVASS_LOG_LEVEL", str(&c.Log.Level)},
 		{"CANVASS_LOG_FORMAT", str(&c.Log.Format)},
 	}
@@ -233,5 +240,5 @@ func Load(file string, getenv func(string) string) (Config, error) {
 
 // Validate returns every problem of every section.
 func (c Config) Validate() error {
-	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.SIP.Validate(), c.ARI.Validate(), c.WebRTC.Validate(), c.Phone.Validate(), c.Dialer.Validate(), c.Requests.Validate(), c.Webhooks.Validate(), c.Log.Validate())
+	return errors.Join(c.HTTP.Validate(), c.Console.Validate(), c.Database.Validate(), c.IVR.Validate(), c.Prompts.Validate(), c.SIP.Validate(), c.ARI.Validate(), c.WebRTC.Validate(), c.Phone.Validate(), c.Dialer.Validate(), c.Requests.Validate(), c.Webhooks.Validate(), c.Transcribe.Validate(), c.Log.Validate())
 }

@@ -108,3 +108,11 @@ type SampleLink struct {
 	Phone       string
 	Fields      map[string]string // the contact's fields, as imported
 }
+
+// PendingRecording is a voice answer waiting for its transcript.
+type PendingRecording struct {
+	Interview InterviewID
+	Question  string
+	Recording string // the stored recording's name
+	Language  string // the interview's
+}

@@ -32,6 +32,7 @@ import (
 	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/ivr/asterisk"
 	"github.com/canvass/canvass/ivr/sipua"
+	"github.com/canvass/canvass/ivr/transcribe"
 	"github.com/canvass/canvass/prompts"
 	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/sql/pglocal"
@@ -289,6 +290,10 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 	}
 	// Interviews a crashed node left open get their end (ivr/lost.go).
 	runners = append(runners, func(ctx context.Context) error { return engine.CloseLostEvery(ctx, db, time.Minute) })
+	// Voice answers are transcribed when a speech-to-text service is set.
+	if w := transcribe.NewWorker(cfg.Transcribe, db, catalog, log.With("component", "transcribe")); w != nil {
+		runners = append(runners, w.Run)
+	}
 	// Past days' report counts are rolled up for the dashboard (sql/report.go).
 	runners = append(runners, func(ctx context.Context) error { return rollUpEvery(ctx, db, time.Minute, log) })
 	if err := srv.Listen(); err != nil {
