@@ -49,9 +49,10 @@ lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-bench: deps build ## run the Go benchmarks, ARI call setup (bench-ari), the SIP load test (100, 500, 1,000 calls), then the bridged-call benchmark (100, 300)
-	$(GO) test -run '^$$' -bench . -skip StasisSetup -benchmem ./...
+bench: deps build ## run the Go benchmarks, ARI call setup (bench-ari), the dashboard over 1,000,000 interviews (bench-dashboard), the SIP load test (100, 500, 1,000 calls), then the bridged-call benchmark (100, 300)
+	$(GO) test -run '^$$' -bench . -skip 'StasisSetup|Dashboard1M' -benchmem ./...
 	@$(MAKE) --no-print-directory bench-ari
+	@$(MAKE) --no-print-directory bench-dashboard
 	@# A fresh data directory that user postgres can enter (mktemp makes it 0700).
 	@dir=$$(mktemp -d /tmp/canvass-bench-XXXXXX) && chmod 755 $$dir && \
 	  $(BIN) loadtest -spawn $$dir -calls 100,500,1000; status=$$?; rm -rf $$dir; exit $$status
@@ -65,6 +66,10 @@ bench-ari: ## ARI call setup (StasisStart → answer) at ARI_CALLS calls against
 	$(GO) test -run '^$$' -bench StasisSetup -benchtime 1x ./ivr/asterisk -ari-calls $(ARI_CALLS) -ari-rate $(ARI_RATE)
 	@uptime
 
+bench-dashboard: ## the dashboard page over 1,000,000 generated interviews (p50, p95), with and without the report roll-up
+	$(GO) test -run '^$$' -bench Dashboard1M -benchtime 20x -timeout 60m -v ./cati 2>&1 | grep -E 'Benchmark|generated|rolled up|ok|FAIL'
+	@uptime
+
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
@@ -75,4 +80,4 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 clean: ## remove the build output (keeps .data/)
 	rm -rf bin
 
-.PHONY: help deps build run test lint bench bench-ari fuzz clean
+.PHONY: help deps build run test lint bench bench-ari bench-dashboard fuzz clean
