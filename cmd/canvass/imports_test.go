@@ -36,6 +36,7 @@ func TestImportRules(t *testing.T) {
 		"ivr/asterisk/aritest":   {"ivr/media"},
 		"dialer":                 {"survey"},
 		"cati":                   {"survey"},
+		"kamailio":               {},
 		"config":                 {"survey", "prompts", "sql", "ivr", "ivr/asterisk", "ivr/sipua", "ivr/webrtc", "ivr/phone", "dialer", "cati"},
 		// The one wiring point may import everything.
 		"cmd/canvass": nil,
