@@ -12,9 +12,11 @@ help: ## list the targets
 
 # Debian packages the tests drive as real peers: PostgreSQL (the store), espeak-ng
 # (prompt synthesis), baresip + sox (a real SIP phone and its test audio), Chromium
-# (the console end-to-end tests), R (the export's R script is loaded by a test).
+# (the console end-to-end tests), R (the export's R script is loaded by a test),
+# Kamailio (the SIP front of a cluster: make cluster, TestCluster).
 RUN_PACKAGES := postgresql espeak-ng
-TEST_PACKAGES := $(RUN_PACKAGES) baresip-core sox chromium r-base-core
+CLUSTER_PACKAGES := $(RUN_PACKAGES) kamailio
+TEST_PACKAGES := $(CLUSTER_PACKAGES) baresip-core sox chromium r-base-core
 DEB_PACKAGES ?= $(TEST_PACKAGES)
 
 # A fresh machine's unattended upgrades may hold the package lock for minutes:
@@ -43,7 +45,13 @@ run: build ## start canvass with a local PostgreSQL in .data/ and the example su
 test: deps ## install what the tests need, then run every test (race detector on)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 12m ./...
+	CANVASS_REQUIRE_KAMAILIO=1 $(GO) test -race -count=1 -timeout 12m ./...
+
+# NODES: canvass nodes behind Kamailio (127.0.0.1:5080); nodes on 127.0.0.1:5090+i (SIP), :8090+i (HTTP).
+NODES ?= 3
+cluster: build ## Kamailio on 127.0.0.1:5080 in front of NODES canvass nodes sharing a local PostgreSQL in .data/cluster
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(CLUSTER_PACKAGES)"
+	$(BIN) cluster run -nodes $(NODES) -data .data/cluster
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
@@ -80,4 +88,4 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 clean: ## remove the build output (keeps .data/)
 	rm -rf bin
 
-.PHONY: help deps build run test lint bench bench-ari bench-dashboard fuzz clean
+.PHONY: help deps build run cluster test lint bench bench-ari bench-dashboard fuzz clean

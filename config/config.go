@@ -120,6 +120,8 @@ func env(c *Config) []struct {
 		{"CANVASS_IVR_INITIAL_TIMEOUT", dur(&c.IVR.InitialTimeout)},
 		{"CANVASS_IVR_INTER_DIGIT_TIMEOUT", dur(&c.IVR.InterDigitTimeout)},
 		{"CANVASS_IVR_MAX_CALL_DURATION", dur(&c.IVR.MaxCallDuration)},
+		{"CANVASS_IVR_NODE_TIMEOUT", dur(&c.IVR.NodeTimeout)},
+		{"CANVASS_IVR_LOST_SWEEP", dur(&c.IVR.LostSweep)},
 		{"CANVASS_PROMPTS_DIR", str(&c.Prompts.Dir)},
 		{"CANVASS_RECORDINGS_DIR", str(&c.Prompts.RecordingsDir)},
 		{"CANVASS_SIP_ADDR", str(&c.SIP.Addr)},

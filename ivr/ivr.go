@@ -169,12 +169,19 @@ type Options struct {
 	ScaleInterDigitTimeout time.Duration `yaml:"scale_inter_digit_timeout"`
 	MaxRepeats             int           `yaml:"max_repeats"`
 	MaxCallDuration        time.Duration `yaml:"max_call_duration"`
+	// NodeTimeout: a node whose heartbeat stopped this long ago is dead,
+	// and the other nodes close its keypad interviews as lost (lost.go).
+	// It beats four times per NodeTimeout.
+	NodeTimeout time.Duration `yaml:"node_timeout"`
+	// LostSweep is how often a node looks for lost interviews.
+	LostSweep time.Duration `yaml:"lost_sweep"`
 }
 
 // DefaultOptions are the DESIGN.md §3 values.
 func DefaultOptions() Options {
 	return Options{Attempts: 3, InitialTimeout: 5 * time.Second, InterDigitTimeout: 2 * time.Second,
-		ScaleInterDigitTimeout: 1500 * time.Millisecond, MaxRepeats: 5, MaxCallDuration: 15 * time.Minute}
+		ScaleInterDigitTimeout: 1500 * time.Millisecond, MaxRepeats: 5, MaxCallDuration: 15 * time.Minute,
+		NodeTimeout: 20 * time.Second, LostSweep: 10 * time.Second}
 }
 
 // Validate reports every bad option at once.
@@ -195,6 +202,12 @@ func (o Options) Validate() error {
 	if o.MaxCallDuration < time.Minute {
 		errs = append(errs, fmt.Errorf("ivr.max_call_duration: %s must be at least 1m", o.MaxCallDuration))
 	}
+	if o.NodeTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("ivr.node_timeout: %s must be at least 1s", o.NodeTimeout))
+	}
+	if o.LostSweep < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("ivr.lost_sweep: %s must be at least 100ms", o.LostSweep))
+	}
 	return errors.Join(errs...)
 }
 
@@ -207,6 +220,7 @@ type Engine struct {
 	now            func() time.Time
 	parsed         *survey.Parsed
 	unclosed       unclosed
+	node           node
 }
 
 // New returns an Engine. A nil store keeps answers only in the Interview

@@ -39,13 +39,28 @@ func (o Options) LostAfter() time.Duration { return o.MaxCallDuration + 5*time.M
 const lostPage = 100
 
 // CloseLost closes every keypad interview still in progress that started
-// more than Options.LostAfter ago, and returns how many it closed. One
+// more than Options.LostAfter ago, or whose node has been silent for
+// Options.NodeTimeout (node.go), and returns how many it closed. One
 // interview that cannot be closed does not hold up the others: it is
 // logged, skipped, and its error returned at the end (it will be tried
 // again next round).
 func (e *Engine) CloseLost(ctx context.Context, list Interviews) (int, error) {
 	f := survey.InterviewFilter{Status: survey.StatusInProgress, Mode: survey.ModeIVR,
 		To: e.now().Add(-e.opts.LostAfter()), Limit: lostPage, WithAnswers: true, Unheld: true}
+	closed, err := e.closeLostBy(ctx, list, f)
+	if err != nil || !e.node.steady(e.now(), e.opts.NodeTimeout) {
+		return closed, err
+	}
+	// Only a node whose own heartbeat has gone through for a whole
+	// NodeTimeout judges the others by theirs: after the database was
+	// away, every node's heartbeat is stale until it beats again.
+	f.To, f.NodeSilentFor = time.Time{}, e.opts.NodeTimeout
+	n, err := e.closeLostBy(ctx, list, f)
+	return closed + n, err
+}
+
+// closeLostBy closes the interviews f selects.
+func (e *Engine) closeLostBy(ctx context.Context, list Interviews, f survey.InterviewFilter) (int, error) {
 	closed := 0
 	var errs []error
 	for {

@@ -145,7 +145,7 @@ func (s *Session) Run(ctx context.Context, m Media) (survey.Status, error) {
 	s.e.previous(ctx, iv, s.info.Context, 0)
 	id, err := s.e.store.StartInterview(ctx, survey.InterviewRecord{Questionnaire: s.q.ID, Version: s.version,
 		Mode: survey.ModeIVR, Language: lang, Context: s.info.Context, Contact: s.info.Contact,
-		CaseID: s.info.CaseID, AttemptID: s.info.AttemptID})
+		CaseID: s.info.CaseID, AttemptID: s.info.AttemptID, Node: s.e.node.id()})
 	if err != nil {
 		s.e.apologize(ctx, ch, lang)
 		return "", fmt.Errorf("start interview: %w", err)

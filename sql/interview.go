@@ -22,8 +22,8 @@ import (
 // a keypad interview left in progress is found for the call back.
 const sqlStartInterview = `
 WITH iv AS (
-    INSERT INTO interview (questionnaire_id, version, mode, language, context, contact, started_at, case_id, attempt_id)
-    VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), nullif($8, 0), nullif($9, 0))
+    INSERT INTO interview (questionnaire_id, version, mode, language, context, contact, started_at, case_id, attempt_id, node_id)
+    VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), nullif($8, 0), nullif($9, 0), nullif($10, 0))
     RETURNING id, case_id),
 link AS (UPDATE survey_case sc SET interview_id = iv.id FROM iv WHERE sc.id = iv.case_id)
 SELECT id FROM iv`
@@ -59,7 +59,7 @@ func startInterview(ctx context.Context, q DBTX, r survey.InterviewRecord) (surv
 	}
 	var id survey.InterviewID
 	err = q.QueryRow(ctx, sqlStartInterview, r.Questionnaire, r.Version, string(r.Mode), r.Language,
-		ictx, ccontact, nullTime(r.StartedAt), r.CaseID, r.AttemptID).Scan(&id)
+		ictx, ccontact, nullTime(r.StartedAt), r.CaseID, r.AttemptID, r.Node).Scan(&id)
 	if pgCode(err) == codeForeignKeyViolation {
 		return 0, fmt.Errorf("no such questionnaire version, case or attempt: %w", survey.NotFound)
 	}
@@ -364,6 +364,7 @@ WHERE ($2 = '' OR i.questionnaire_id = $2)
   AND ($8 = '' OR i.mode = $8)
   AND (NOT $9 OR i.case_id IS NULL
        OR NOT EXISTS (SELECT 1 FROM survey_case sc WHERE sc.id = i.case_id AND sc.interview_id = i.id AND sc.status <> 'closed'))
+  AND ($10::bigint = 0 OR i.node_id IN (SELECT n.id FROM node n WHERE n.seen_at < now() - $10 * interval '1 millisecond'))
 ORDER BY i.id
 LIMIT $7`
 
@@ -438,7 +439,7 @@ func eachInterview(ctx context.Context, q DBTX, f InterviewFilter, fn func(surve
 		limit = &f.Limit
 	}
 	rows, err := q.Query(ctx, sqlInterviews, f.WithAnswers, f.Questionnaire, string(f.Status),
-		nullTime(f.From), nullTime(f.To), f.AfterID, limit, string(f.Mode), f.Unheld)
+		nullTime(f.From), nullTime(f.To), f.AfterID, limit, string(f.Mode), f.Unheld, f.NodeSilentFor.Milliseconds())
 	if err != nil {
 		return err
 	}

@@ -96,10 +96,17 @@ type InterviewRecord struct {
 	// before they existed; showing them there is for the API to decide.
 	CaseID    CaseID    `json:"-"`
 	AttemptID AttemptID `json:"-"`
+	// Node is the canvass process that runs a keypad interview; 0 when
+	// unknown (CATI, or a process that registered none).
+	Node NodeID `json:"-"`
 	// Sample is the case and contact a campaign dialed, for exports that
 	// join back to the sample file; nil for an interview of no case.
 	Sample *SampleLink `json:"-"`
 }
+
+// NodeID is a canvass process sharing the database with others (one id
+// per start).
+type NodeID int64
 
 // SampleLink ties an interview to its case in a campaign's sample.
 type SampleLink struct {

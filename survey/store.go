@@ -90,4 +90,8 @@ type InterviewFilter struct {
 	// call back (its case not closed): the dialer resumes them, so they
 	// are not lost.
 	Unheld bool
+	// NodeSilentFor, when set, selects only the interviews run by a node
+	// whose heartbeat stopped at least this long ago (by the database's
+	// clock): the interviews of a process that died.
+	NodeSilentFor time.Duration
 }

@@ -35,9 +35,11 @@ func TestImportRules(t *testing.T) {
 		"ivr/sipua/sipuatest":          {"ivr/media", "ivr/sipua/internal/sdp", "ivr/sipua/internal/siplimits"},
 		"ivr/sipua/baresiptest":        {},
 		"ivr/asterisk/aritest":         {"ivr/media"},
+		"ivr/kamailio":                 {},
+		"ivr/transcribe":               {"survey"},
 		"dialer":                       {"survey"},
 		"cati":                         {"survey"},
-		"config":                       {"survey", "prompts", "sql", "ivr", "ivr/asterisk", "ivr/sipua", "ivr/webrtc", "ivr/phone", "dialer", "cati"},
+		"config":                       {"survey", "prompts", "sql", "ivr", "ivr/asterisk", "ivr/sipua", "ivr/webrtc", "ivr/phone", "ivr/transcribe", "dialer", "cati"},
 		// The one wiring point may import everything.
 		"cmd/canvass": nil,
 	}

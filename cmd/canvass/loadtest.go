@@ -928,16 +928,23 @@ func spawnServer(ctx context.Context, exe, dir, dbURL string, maxCalls int, prog
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	s := &spawned{logPath: filepath.Join(dir, "loadtest-server.log"), exited: make(chan struct{})}
+	cmd := exec.Command(exe, "dev", "-data", dir)
+	cmd.Env = append(os.Environ(), "CANVASS_HTTP_ADDR=127.0.0.1:0", "CANVASS_SIP_ADDR=127.0.0.1:0",
+		"CANVASS_SIP_MAX_CALLS="+strconv.Itoa(maxCalls), "CANVASS_LOG_FORMAT=json", "CANVASS_LOG_LEVEL=info")
+	if dbURL != "" {
+		cmd.Env = append(cmd.Env, "CANVASS_DATABASE_URL="+dbURL) // answers stored where they are counted
+	}
+	return spawn(ctx, cmd, filepath.Join(dir, "loadtest-server.log"), true, progress)
+}
+
+// spawn starts cmd, a canvass server logging JSON to stderr, copies its
+// output to logPath, and returns once it serves SIP and HTTP (and, with
+// banner, once `canvass dev` has printed its banner).
+func spawn(ctx context.Context, cmd *exec.Cmd, logPath string, banner bool, progress io.Writer) (*spawned, error) {
+	s := &spawned{cmd: cmd, logPath: logPath, exited: make(chan struct{})}
 	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
-	}
-	s.cmd = exec.Command(exe, "dev", "-data", dir)
-	s.cmd.Env = append(os.Environ(), "CANVASS_HTTP_ADDR=127.0.0.1:0", "CANVASS_SIP_ADDR=127.0.0.1:0",
-		"CANVASS_SIP_MAX_CALLS="+strconv.Itoa(maxCalls), "CANVASS_LOG_FORMAT=json", "CANVASS_LOG_LEVEL=info")
-	if dbURL != "" {
-		s.cmd.Env = append(s.cmd.Env, "CANVASS_DATABASE_URL="+dbURL) // answers stored where they are counted
 	}
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
@@ -949,7 +956,7 @@ func spawnServer(ctx context.Context, exe, dir, dbURL string, maxCalls int, prog
 		logFile.Close()
 		return nil, err
 	}
-	fmt.Fprintf(progress, "loadtest: starting %s dev -data %s\n", exe, dir)
+	fmt.Fprintf(progress, "starting %s\n", strings.Join(s.cmd.Args, " "))
 	if err := s.cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, err
@@ -963,7 +970,7 @@ func spawnServer(ctx context.Context, exe, dir, dbURL string, maxCalls int, prog
 		default:
 		}
 	}
-	banner := false
+	bannered := !banner
 	var streams sync.WaitGroup
 	streams.Go(func() {
 		sc := bufio.NewScanner(stdout)
@@ -971,7 +978,7 @@ func spawnServer(ctx context.Context, exe, dir, dbURL string, maxCalls int, prog
 			fmt.Fprintln(logFile, sc.Text())
 			if strings.HasPrefix(sc.Text(), "Stop with") {
 				mu.Lock()
-				banner = true
+				bannered = true
 				mu.Unlock()
 				wake()
 			}
@@ -1008,7 +1015,7 @@ func spawnServer(ctx context.Context, exe, dir, dbURL string, maxCalls int, prog
 	defer deadline.Stop()
 	for {
 		mu.Lock()
-		ready := banner && seen.sipAddr != "" && seen.httpAddr != ""
+		ready := bannered && seen.sipAddr != "" && seen.httpAddr != ""
 		s.serverLog = seen
 		mu.Unlock()
 		if ready {

@@ -32,6 +32,9 @@ Usage:
                                                 a simulated campaign through the dialer's rules: windows, DNC, abandonment, utilisation
   canvass loadtest [-calls N,...] [-spawn DIR]  concurrent keypad calls: latency, jitter, CPU and memory per call (make bench)
   canvass bridgebench [-calls N,...]            concurrent browser↔SIP bridged calls: latency, loss, CPU and memory per call (make bench)
+  canvass cluster run [-nodes N] [-data DIR]    Kamailio on 127.0.0.1:5080 in front of N nodes sharing a local PostgreSQL (make cluster)
+  canvass cluster config -listen IP:PORT -node IP:PORT... [-out DIR]
+                                                write kamailio.cfg and dispatcher.list for a cluster
 
 Configuration: -config FILE (YAML, see config/example.yaml), then CANVASS_* environment variables.
 `
@@ -88,6 +91,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return loadtest(ctx, rest, stdout, stderr)
 	case "bridgebench":
 		return bridgebench(ctx, rest, stdin, stdout, stderr)
+	case "cluster":
+		return cluster(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		fmt.Fprintf(stdout, "\nEnvironment (each also as NAME_FILE, read from a file, for secrets):\n")

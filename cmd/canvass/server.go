@@ -288,8 +288,10 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		runner.SetAgents(srv)
 		mixed.srv = srv // before the runner runs
 	}
-	// Interviews a crashed node left open get their end (ivr/lost.go).
-	runners = append(runners, func(ctx context.Context) error { return engine.CloseLostEvery(ctx, db, time.Minute) })
+	// This process is a node among those sharing the database; interviews
+	// a crashed node left open get their end (ivr/node.go, ivr/lost.go).
+	runners = append(runners, func(ctx context.Context) error { return engine.Heartbeat(ctx, db) })
+	runners = append(runners, func(ctx context.Context) error { return engine.CloseLostEvery(ctx, db, cfg.IVR.LostSweep) })
 	// Voice answers are transcribed when a speech-to-text service is set.
 	if w := transcribe.NewWorker(cfg.Transcribe, db, catalog, log.With("component", "transcribe")); w != nil {
 		runners = append(runners, w.Run)
@@ -297,6 +299,10 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 	// Past days' report counts are rolled up for the dashboard (sql/report.go).
 	runners = append(runners, func(ctx context.Context) error { return rollUpEvery(ctx, db, time.Minute, log) })
 	if err := srv.Listen(); err != nil {
+		return err
+	}
+	// Before any call comes in: its interview carries the node's id.
+	if _, err := engine.Register(ctx, db, nodeName(sipBound, srv.Addr())); err != nil {
 		return err
 	}
 	if ready != nil {
@@ -310,6 +316,20 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		g.Go(func() error { return run(gctx) })
 	}
 	return g.Wait()
+}
+
+// nodeName names this process in the node register, for people: host,
+// pid and where it listens.
+func nodeName(sipAddr, httpAddr string) string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "?"
+	}
+	name := fmt.Sprintf("%s pid %d http %s", host, os.Getpid(), httpAddr)
+	if sipAddr != "" {
+		name += " sip " + sipAddr
+	}
+	return name
 }
 
 // dev is `make run`: a local database under -data unless one is configured,
