@@ -380,18 +380,7 @@ LIMIT $3`
 // CustomerInterviews is a customer's (context.customer_id's) latest limit
 // interviews with their answers, oldest first: the score history.
 func (db *DB) CustomerInterviews(ctx context.Context, customer string, limit int) ([]survey.InterviewRecord, error) {
-	var rs []survey.InterviewRecord
-	err := db.retry(ctx, func() error {
-		rows, err := db.pool.Query(ctx, sqlCustomerInterviews, true, customer, limit)
-		if err != nil {
-			return err
-		}
-		rs, err = pgx.CollectRows(rows, scanInterview)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("interviews of customer %s: %w", customer, err)
-	}
+	rs, err := collect(ctx, db, "interviews of customer "+customer, scanInterview, sqlCustomerInterviews, true, customer, limit)
 	slices.Reverse(rs)
-	return rs, nil
+	return rs, err
 }

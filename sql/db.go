@@ -261,3 +261,21 @@ func connLost(err error) bool {
 	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, pgconn.ErrConnClosed)
 }
+
+// collect runs query with args (retried as retry does) and collects its rows
+// with fn; what names the read in the error.
+func collect[T any](ctx context.Context, db *DB, what string, fn pgx.RowToFunc[T], query string, args ...any) ([]T, error) {
+	var out []T
+	err := db.retry(ctx, func() error {
+		rows, err := db.pool.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, fn)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}

@@ -52,12 +52,9 @@ SELECT grp, count(*),
 FROM i
 GROUP BY grp`
 
-// sqlTallyAnswers counts answered questions (rows where n is NULL by grouping)
-// and, per integer value, answers whose value is an integral number or a
-// boolean (true = 1, false = 0).
-const sqlTallyAnswers = sqlReportInterviews + `,
-v AS (
-    SELECT i.grp, a.question_id,
+// sqlAnswerN is an answer's value (a) as an integer n: an integral number,
+// or a boolean (true = 1, false = 0); NULL otherwise.
+const sqlAnswerN = `
            CASE jsonb_typeof(a.value)
                WHEN 'boolean' THEN CASE WHEN a.value = 'true' THEN 1 ELSE 0 END
                WHEN 'number' THEN CASE
@@ -65,7 +62,14 @@ v AS (
                     AND (a.value::numeric) BETWEEN -9223372036854775808 AND 9223372036854775807
                    THEN (a.value::numeric)::bigint
                END
-           END AS n
+           END AS n`
+
+// sqlTallyAnswers counts answered questions (rows where n is NULL by grouping)
+// and, per integer value, answers whose value is an integral number or a
+// boolean (true = 1, false = 0).
+const sqlTallyAnswers = sqlReportInterviews + `,
+v AS (
+    SELECT i.grp, a.question_id, ` + sqlAnswerN + `
     FROM i JOIN answer a ON a.interview_id = i.id
     WHERE NOT a.skipped
 )
@@ -360,15 +364,7 @@ SELECT $1, $2, language, dim, value, count(*),
 FROM s
 GROUP BY language, dim, value`
 	sqlRollAnswers = sqlRollDay + `, v AS (
-    SELECT s.language, s.dim, s.value, a.question_id,
-           CASE jsonb_typeof(a.value)
-               WHEN 'boolean' THEN CASE WHEN a.value = 'true' THEN 1 ELSE 0 END
-               WHEN 'number' THEN CASE
-                   WHEN (a.value::numeric) = trunc(a.value::numeric)
-                    AND (a.value::numeric) BETWEEN -9223372036854775808 AND 9223372036854775807
-                   THEN (a.value::numeric)::bigint
-               END
-           END AS n
+    SELECT s.language, s.dim, s.value, a.question_id, ` + sqlAnswerN + `
     FROM s JOIN answer a ON a.interview_id = s.id
     WHERE NOT a.skipped
 )
@@ -396,19 +392,11 @@ func (db *DB) RollUp(ctx context.Context, limit int) (int, error) {
 		q   string
 		day time.Time
 	}
-	var days []due
-	err := db.retry(ctx, func() error {
-		rows, err := db.pool.Query(ctx, sqlRollDue, limit)
-		if err != nil {
-			return err
-		}
-		days, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (d due, err error) {
-			return d, r.Scan(&d.q, &d.day)
-		})
-		return err
-	})
+	days, err := collect(ctx, db, "find the days to roll up", func(r pgx.CollectableRow) (d due, err error) {
+		return d, r.Scan(&d.q, &d.day)
+	}, sqlRollDue, limit)
 	if err != nil {
-		return 0, fmt.Errorf("find the days to roll up: %w", err)
+		return 0, err
 	}
 	n := 0
 	for _, d := range days {

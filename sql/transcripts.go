@@ -36,19 +36,7 @@ RETURNING attempts`
 // PendingRecordings is up to limit voice answers given since since that
 // have no transcript yet, or whose retry (or a lapsed claim) is due at now.
 func (db *DB) PendingRecordings(ctx context.Context, limit int, since, now time.Time) ([]survey.PendingRecording, error) {
-	var out []survey.PendingRecording
-	err := db.retry(ctx, func() error {
-		rows, err := db.pool.Query(ctx, sqlPendingRecordings, limit, now, since)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[survey.PendingRecording])
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("find recordings to transcribe: %w", err)
-	}
-	return out, nil
+	return collect(ctx, db, "find recordings to transcribe", pgx.RowToStructByPos[survey.PendingRecording], sqlPendingRecordings, limit, now, since)
 }
 
 // ClaimRecording takes p for transcription until lease from now; ok is
