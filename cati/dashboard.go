@@ -397,8 +397,7 @@ func seriesChart(ps []dashPoint, title, y string, get func(dashPoint) (survey.Ra
 		pts.XYs = append(pts.XYs, plotter.XY{X: float64(i), Y: v.Value})
 		pts.YErrors = append(pts.YErrors, struct{ Low, High float64 }{margin, margin})
 	}
-	p.NominalX(labels...)
-	p.X.Min, p.X.Max = -0.6, float64(len(labels))-0.4 // room for the first and last labels
+	nominalX(p, labels)
 	if len(pts.XYs) == 0 {
 		return p, nil
 	}
@@ -433,6 +432,16 @@ func cesChart(ps []dashPoint) (*plot.Plot, error) {
 	})
 }
 
+// nominalX labels p's x axis with labels, with room for the first and last;
+// an empty chart (plot panics on no labels) keeps its numeric axis.
+func nominalX(p *plot.Plot, labels []string) {
+	if len(labels) == 0 {
+		return
+	}
+	p.NominalX(labels...)
+	p.X.Min, p.X.Max = -0.6, float64(len(labels))-0.4
+}
+
 // aaporChart draws RR3, COOP1 and REF1 per period of closing.
 func aaporChart(ps []aaporPoint) (*plot.Plot, error) {
 	p := plot.New()
@@ -441,8 +450,7 @@ func aaporChart(ps []aaporPoint) (*plot.Plot, error) {
 	for _, a := range ps {
 		labels = append(labels, a.Group)
 	}
-	p.NominalX(labels...)
-	p.X.Min, p.X.Max = -0.6, float64(len(labels))-0.4
+	nominalX(p, labels)
 	for _, r := range []struct {
 		name string
 		get  func(survey.Rates) survey.Rate
@@ -498,8 +506,7 @@ func groupsChart(ps []dashPoint) (*plot.Plot, error) {
 		labels = append(labels, d.Group)
 		pro, pas, det = append(pro, float64(d.Promoters)), append(pas, float64(d.Passives)), append(det, float64(d.Detractors))
 	}
-	p.NominalX(labels...)
-	p.X.Min, p.X.Max = -0.6, float64(len(labels))-0.4
+	nominalX(p, labels)
 	if len(ps) == 0 {
 		return p, nil
 	}

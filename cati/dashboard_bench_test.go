@@ -16,6 +16,7 @@ package cati_test
 
 import (
 	"context"
+	"flag"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -34,8 +35,10 @@ import (
 	"github.com/canvass/canvass/survey"
 )
 
+var benchInterviews = flag.Int("dashboard-interviews", 1_000_000, "interviews BenchmarkDashboard1M generates")
+
 func BenchmarkDashboard1M(b *testing.B) {
-	const interviews = 1_000_000
+	interviews := *benchInterviews
 	db := sqltest.New(b)
 	ctx := b.Context()
 	src := questionnaireFile(b, "post-call.yaml")

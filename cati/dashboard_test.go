@@ -145,3 +145,17 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("an interviewer: %d", resp.StatusCode)
 	}
 }
+
+// A questionnaire nobody answered yet, with a journey and no closed case,
+// still has a dashboard: empty charts, not an error.
+func TestDashboardEmpty(t *testing.T) {
+	cf := newConsoleWith(t, func(db *store.DB, d *cati.Deps) {
+		withConsole(db, d)
+		d.Console.Options.Journey = []string{"web"}
+	})
+	resp := cf.login("sam").get("/dashboard?questionnaire=customer-study")
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "No case closed in this range") || !strings.Contains(string(body), `id="chart-journey"`) {
+		t.Errorf("empty dashboard: %d\n%.2000s", resp.StatusCode, body)
+	}
+}
