@@ -191,8 +191,30 @@ func (s *Server) listenTLS() error {
 		return fmt.Errorf("listen on sip.tls_addr %s: %w", s.opts.TLSAddr, err)
 	}
 	s.tlsAddr = ln.Addr().(*net.TCPAddr).AddrPort()
-	s.tls = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	s.tls = tls.NewListener(screenedListener{ln, s.limits}, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	return nil
+}
+
+// screenedListener counts each new connection as a message of its source
+// and closes, before any TLS handshake (the costly part), those from
+// sources over their rate or banned; what they send once connected is
+// screened as TCP's is.
+type screenedListener struct {
+	net.Listener
+	limits *limiter
+}
+
+func (l screenedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.limits.allow(addrOf(c.RemoteAddr()), time.Now()) {
+			return c, nil
+		}
+		c.Close()
+	}
 }
 
 // listen binds UDP, then TCP on the same port; with port 0 it retries

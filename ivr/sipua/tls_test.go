@@ -8,6 +8,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -128,6 +129,52 @@ func TestBaresipTLS(t *testing.T) {
 			t.Errorf("interview %s (%s) with %v; want nps 3 kept, ended by the phone's hangup", iv.Status, iv.EndCause, got)
 		}
 	})
+}
+
+// A source opening TLS connections past its rate is banned before its
+// handshakes cost anything: its connections are closed at accept, while a
+// source in allow_from still connects.
+func TestTLSFlood(t *testing.T) {
+	t.Parallel()
+	opts := testOptions()
+	opts.AllowFrom = []string{"127.0.0.1"} // the scanner is 127.0.0.2
+	opts.Limits = sipua.LimitOptions{Rate: 1, Burst: 3, Ban: time.Minute}
+	opts.TLSAddr = "127.0.0.1:0"
+	opts.TLSCert, opts.TLSKey = certFiles(t, t.TempDir(), "127.0.0.1")
+	e := start(t, opts, nil)
+	pem, err := os.ReadFile(opts.TLSCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	handshake := func(from string) error {
+		d := &net.Dialer{Timeout: 3 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err := tls.DialWithDialer(d, "tcp", e.srv.TLSAddr().String(), &tls.Config{RootCAs: pool})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	ok, refused := 0, 0
+	for i := range 12 {
+		if err := handshake("127.0.0.2"); err != nil {
+			refused++
+		} else if refused > 0 {
+			t.Fatalf("connection %d from a banned source got through", i)
+		} else {
+			ok++
+		}
+	}
+	if ok < 3 || ok > 5 || refused == 0 {
+		t.Errorf("%d handshakes done, %d refused; want the burst (3, and what 1/s refills) then none", ok, refused)
+	}
+	if err := handshake("127.0.0.1"); err != nil {
+		t.Errorf("a source in allow_from: %v", err)
+	}
+	if m := gather(t, e.srv.Collector()); m["canvass_sip_bans_total"] != 1 {
+		t.Errorf("metrics %v; want one ban", m)
+	}
 }
 
 // The TLS settings: each problem names its key.
