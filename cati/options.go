@@ -1,7 +1,7 @@
 package cati
 
-// This file is the http section of the configuration: where the API listens
-// and how big a request body may be.
+// This file is the http section of the configuration: where the API listens,
+// how big a request body may be, and HTTPS (tls.go).
 
 import (
 	"errors"
@@ -17,6 +17,18 @@ type Options struct {
 	// MaxBodyBytes bounds a request body, such as an uploaded questionnaire;
 	// bigger bodies are refused with 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+
+	// TLSCert and TLSKey are PEM files of a certificate (chain) and its
+	// private key: the server then speaks HTTPS only. They are read again
+	// when they change (a renewal), without a restart.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// ACME gets certificates from an ACME CA instead (tls.go).
+	ACME ACMEOptions `yaml:"acme"`
+	// RedirectAddr, with TLS, is a plain-HTTP listener (usually :80) that
+	// sends browsers to HTTPS and answers ACME HTTP-01 challenges. Empty:
+	// none, and ACME validates over TLS-ALPN-01 on Addr (port 443).
+	RedirectAddr string `yaml:"redirect_addr"`
 }
 
 // Limits of MaxBodyBytes: a questionnaire must fit, and one request must not
@@ -29,7 +41,7 @@ const (
 // DefaultOptions are the options before any configuration is read: loopback
 // only, so that exposing the API is a decision.
 func DefaultOptions() Options {
-	return Options{Addr: "127.0.0.1:8080", MaxBodyBytes: 1 << 20}
+	return Options{Addr: "127.0.0.1:8080", MaxBodyBytes: 1 << 20, ACME: ACMEOptions{CacheDir: "acme-cache"}}
 }
 
 // Validate returns every problem of o at once, each naming its field.
@@ -48,6 +60,7 @@ func (o Options) Validate() error {
 	if o.MaxBodyBytes < minBodyBytes || o.MaxBodyBytes > maxBodyBytes {
 		errs = append(errs, fmt.Errorf("http.max_body_bytes: must be between %d and %d, not %d", minBodyBytes, maxBodyBytes, o.MaxBodyBytes))
 	}
+	errs = append(errs, o.validateTLS()...)
 	return errors.Join(errs...)
 }
 

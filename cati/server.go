@@ -16,6 +16,7 @@ package cati
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/canvass/canvass/survey"
 )
@@ -102,8 +104,14 @@ type Server struct {
 	pages      http.Handler // the console's routes; nil without it
 	handler    http.Handler
 
-	mu sync.Mutex
-	ln net.Listener
+	// tls, when set, makes Run serve HTTPS (tls.go); acme issues its
+	// certificates when they come from an ACME CA.
+	tls  *tls.Config
+	acme *autocert.Manager
+
+	mu         sync.Mutex
+	ln         net.Listener
+	redirectLn net.Listener // plain HTTP to HTTPS, with RedirectAddr
 }
 
 // Deps is everything the server uses, given once to New.
@@ -176,6 +184,9 @@ func New(d Deps) (*Server, error) {
 		if err := s.enableConsole(*d.Console); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.setUpTLS(); err != nil {
+		return nil, err
 	}
 	s.api = s.mux(s.table())
 	top := http.NewServeMux()
@@ -318,9 +329,9 @@ func (s *Server) Pages() http.Handler { return s.pages }
 // too; nil without a console.
 func (s *Server) Desks() *Desks { return s.desks }
 
-// Listen binds opts.Addr. Run calls it when it has not been called; call it
-// first to learn the address (Addr) before serving, as tests binding
-// 127.0.0.1:0 do.
+// Listen binds opts.Addr, and opts.RedirectAddr when set. Run calls it
+// when it has not been called; call it first to learn the address (Addr)
+// before serving, as tests binding 127.0.0.1:0 do.
 func (s *Server) Listen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -330,6 +341,12 @@ func (s *Server) Listen() error {
 	ln, err := net.Listen("tcp", s.opts.Addr)
 	if err != nil {
 		return fmt.Errorf("http: listen: %w", err)
+	}
+	if s.tls != nil && s.opts.RedirectAddr != "" {
+		if s.redirectLn, err = net.Listen("tcp", s.opts.RedirectAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("http: listen on http.redirect_addr: %w", err)
+		}
 	}
 	s.ln = ln
 	return nil
@@ -345,6 +362,36 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
+// RedirectAddr is the address of the plain-HTTP listener that sends
+// browsers to HTTPS, "" without one or before Listen.
+func (s *Server) RedirectAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.redirectLn == nil {
+		return ""
+	}
+	return s.redirectLn.Addr().String()
+}
+
+// URL is where browsers reach the server: https:// with TLS; "" before
+// Listen.
+func (s *Server) URL() string {
+	addr := s.Addr()
+	switch {
+	case addr == "":
+		return ""
+	case s.tls != nil && len(s.opts.ACME.Hosts) > 0:
+		_, port, _ := net.SplitHostPort(addr)
+		if port == "443" {
+			return "https://" + s.opts.ACME.Hosts[0]
+		}
+		return "https://" + net.JoinHostPort(s.opts.ACME.Hosts[0], port)
+	case s.tls != nil:
+		return "https://" + addr
+	}
+	return "http://" + addr
+}
+
 // shutdownGrace is how long in-flight requests (an export, say) may take to
 // finish once Run's context ends.
 const shutdownGrace = 15 * time.Second
@@ -356,31 +403,59 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	s.mu.Lock()
-	ln := s.ln
+	ln, redirectLn := s.ln, s.redirectLn
 	s.mu.Unlock()
 	srv := &http.Server{
 		Handler:           s.handler,
+		TLSConfig:         s.tls,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	s.log.Info("http listening", "addr", ln.Addr().String())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	servers := []*http.Server{srv}
+	served := make(chan error, 2)
+	if s.tls != nil {
+		s.log.Info("https listening", "addr", ln.Addr().String(), "acme_hosts", s.opts.ACME.Hosts)
+		// The certificate comes from TLSConfig (files or ACME).
+		go func() { served <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		s.log.Info("http listening", "addr", ln.Addr().String())
+		go func() { served <- srv.Serve(ln) }()
+	}
+	if redirectLn != nil {
+		redirect := &http.Server{
+			Handler:           s.redirectHandler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       time.Minute,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
+		servers = append(servers, redirect)
+		s.log.Info("http redirecting to https", "addr", redirectLn.Addr().String(), "acme_http_01", s.acme != nil)
+		go func() { served <- redirect.Serve(redirectLn) }()
+	}
+	var failed error
 	select {
 	case err := <-served:
-		return fmt.Errorf("http: %w", err)
+		failed = fmt.Errorf("http: %w", err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return errors.Join(fmt.Errorf("http: shutdown: %w", err), srv.Close())
+	var errs []error
+	for _, hs := range servers {
+		if err := hs.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("http: shutdown: %w", err), hs.Close())
+		}
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http: %w", err)
+	if failed != nil {
+		return errors.Join(append(errs, failed)...)
 	}
-	return nil
+	for range servers {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // healthz reports whether the server can reach its database.

@@ -102,11 +102,29 @@ func env(c *Config) []struct {
 	dur := func(p *time.Duration) func(string) error {
 		return func(v string) (err error) { *p, err = time.ParseDuration(v); return err }
 	}
+	// list reads a comma-separated list.
+	list := func(p *[]string) func(string) error {
+		return func(v string) error {
+			*p = nil
+			for item := range strings.SplitSeq(v, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					*p = append(*p, item)
+				}
+			}
+			return nil
+		}
+	}
 	return []struct {
 		name string
 		set  func(string) error
 	}{
 		{"CANVASS_HTTP_ADDR", str(&c.HTTP.Addr)},
+		{"CANVASS_HTTP_TLS_CERT", str(&c.HTTP.TLSCert)},
+		{"CANVASS_HTTP_TLS_KEY", str(&c.HTTP.TLSKey)},
+		{"CANVASS_HTTP_REDIRECT_ADDR", str(&c.HTTP.RedirectAddr)},
+		{"CANVASS_HTTP_ACME_HOSTS", list(&c.HTTP.ACME.Hosts)},
+		{"CANVASS_HTTP_ACME_EMAIL", str(&c.HTTP.ACME.Email)},
+		{"CANVASS_HTTP_ACME_CACHE_DIR", str(&c.HTTP.ACME.CacheDir)},
 		{"CANVASS_CONSOLE_SECURE_COOKIES", func(v string) (err error) {
 			c.Console.SecureCookies, err = strconv.ParseBool(v)
 			return err
@@ -126,6 +144,9 @@ func env(c *Config) []struct {
 		{"CANVASS_RECORDINGS_DIR", str(&c.Prompts.RecordingsDir)},
 		{"CANVASS_SIP_ADDR", str(&c.SIP.Addr)},
 		{"CANVASS_SIP_ADVERTISE_ADDR", str(&c.SIP.AdvertiseAddr)},
+		{"CANVASS_SIP_TLS_ADDR", str(&c.SIP.TLSAddr)},
+		{"CANVASS_SIP_TLS_CERT", str(&c.SIP.TLSCert)},
+		{"CANVASS_SIP_TLS_KEY", str(&c.SIP.TLSKey)},
 		{"CANVASS_SIP_RTP_PORTS", str(&c.SIP.RTPPorts)},
 		{"CANVASS_SIP_DEFAULT_QUESTIONNAIRE", str(&c.SIP.DefaultQuestionnaire)},
 		{"CANVASS_SIP_MAX_CALLS", func(v string) (err error) { c.SIP.MaxCalls, err = strconv.Atoi(v); return err }},
@@ -155,15 +176,7 @@ func env(c *Config) []struct {
 		{"CANVASS_PHONE_ARI_DIAL", str(&c.Phone.ARIDial)},
 		{"CANVASS_PHONE_GRACE", dur(&c.Phone.Grace)},
 		{"CANVASS_PHONE_RING_TIMEOUT", dur(&c.Phone.RingTimeout)},
-		{"CANVASS_WEBRTC_PUBLIC_IPS", func(v string) error {
-			c.WebRTC.PublicIPs = nil
-			for ip := range strings.SplitSeq(v, ",") {
-				if ip = strings.TrimSpace(ip); ip != "" {
-					c.WebRTC.PublicIPs = append(c.WebRTC.PublicIPs, ip)
-				}
-			}
-			return nil
-		}},
+		{"CANVASS_WEBRTC_PUBLIC_IPS", list(&c.WebRTC.PublicIPs)},
 		// One credential for every TURN server listed (one TURN service
 		// with several URLs is the usual case).
 		{"CANVASS_WEBRTC_TURN_CREDENTIAL", func(v string) error {

@@ -161,3 +161,31 @@ func TestWebRTC(t *testing.T) {
 		t.Errorf("CANVASS_WEBRTC_LISTEN=off: listen %q, %v", c.WebRTC.Listen, err)
 	}
 }
+
+// The http section's TLS settings from the environment, and a missing key
+// file reported by Load with its key.
+func TestHTTPTLS(t *testing.T) {
+	dir := t.TempDir()
+	vars := map[string]string{
+		"CANVASS_HTTP_ACME_HOSTS":     "canvass.example.com, survey.example.com",
+		"CANVASS_HTTP_ACME_EMAIL":     "ops@example.com",
+		"CANVASS_HTTP_ACME_CACHE_DIR": dir,
+		"CANVASS_HTTP_REDIRECT_ADDR":  ":80",
+	}
+	c, err := config.Load("", func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.HTTP.ACME.Hosts, []string{"canvass.example.com", "survey.example.com"}) || c.HTTP.ACME.Email != "ops@example.com" ||
+		c.HTTP.ACME.CacheDir != dir || c.HTTP.RedirectAddr != ":80" || !c.HTTP.TLS() {
+		t.Errorf("got %+v", c.HTTP)
+	}
+	cert := filepath.Join(dir, "cert.pem")
+	os.WriteFile(cert, []byte("-----BEGIN CERTIFICATE-----\n"), 0o600)
+	_, err = config.Load("", func(k string) string {
+		return map[string]string{"CANVASS_HTTP_TLS_CERT": cert, "CANVASS_HTTP_TLS_KEY": filepath.Join(dir, "missing.pem")}[k]
+	})
+	if err == nil || !strings.Contains(err.Error(), "http.tls_key:") || !strings.Contains(err.Error(), "missing.pem") {
+		t.Errorf("missing key file: %v; want an error naming http.tls_key and the file", err)
+	}
+}

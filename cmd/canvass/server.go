@@ -207,8 +207,9 @@ func (e env) serve(ctx context.Context, args []string, dataDir string) error {
 
 // serveDB runs every long-running component under one errgroup; the first
 // to fail stops the others. ready, if set, runs once the servers listen,
-// with the HTTP address and the SIP one ("" when SIP is off).
-func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *slog.Logger, ready func(httpAddr, sipAddr string)) error {
+// with the console's base URL (http:// or https://) and the SIP address
+// ("" when SIP is off).
+func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *slog.Logger, ready func(baseURL, sipAddr string)) error {
 	catalog, err := prompts.New(cfg.Prompts, log.With("component", "prompts"))
 	if err != nil {
 		return err
@@ -306,7 +307,7 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		return err
 	}
 	if ready != nil {
-		ready(srv.Addr(), sipBound)
+		ready(srv.URL(), sipBound)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
@@ -398,23 +399,23 @@ func (e env) dev(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("dev API token: %w", err)
 	}
-	return e.serveDB(ctx, cfg, db, log, func(addr, sipAddr string) {
+	return e.serveDB(ctx, cfg, db, log, func(base, sipAddr string) {
 		if sipAddr == "" {
 			sipAddr = "(SIP is off: set sip.addr)"
 		}
 		fmt.Fprintf(e.stdout, `
-Canvass is running at http://%s
+Canvass is running at %s
   keypad survey:   call sip:post-call@%s (any SIP phone; the user part names the questionnaire)
   questionnaires:  %s
   admin login:     admin / %s
   API token:       %s   (role admin; kept in %s)
-  try it:          curl -H "Authorization: Bearer $(cat %[6]s)" http://%[1]s/api/v1/questionnaires
-  console:         http://%[1]s/login
+  try it:          curl -H "Authorization: Bearer $(cat %[6]s)" %[1]s/api/v1/questionnaires
+  console:         %[1]s/login
   browser phone:   %[9]s
   dialer:          %[10]s
 %[8]sStop with Ctrl-C; the database stays in %[7]s.
 
-`, addr, sipAddr, strings.Join(loaded, ", "), password, token, filepath.Join(dataDir, "api-token"), dataDir, cliHint(dataDir, cfg), phoneHint(cfg), dialerHint(cfg))
+`, base, sipAddr, strings.Join(loaded, ", "), password, token, filepath.Join(dataDir, "api-token"), dataDir, cliHint(dataDir, cfg), phoneHint(cfg), dialerHint(cfg))
 	})
 }
 

@@ -104,7 +104,7 @@ func TestAccountsAndServe(t *testing.T) {
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() { done <- e.serveDB(ctx, cfg, db, log, func(a, _ string) { addr <- a }) }()
-	base := "http://" + <-addr
+	base := <-addr
 	body, _ := os.ReadFile("../../testdata/questionnaires/post-call.yaml")
 	req, _ := http.NewRequest("POST", base+"/api/v1/questionnaires", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)

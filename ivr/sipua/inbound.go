@@ -180,7 +180,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 
-	dlg, err := s.inbound.ReadInvite(req, tx)
+	dlg, err := s.inboundFor(req).ReadInvite(req, tx)
 	if err != nil {
 		// No Contact, or the caller cancelled already.
 		log.Info("INVITE dropped", "err", err)
@@ -199,7 +199,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c := newCall(conn, st, s, log)
-	c.dialog, c.bye = &dlg.Dialog, dlg.Bye
+	c.dialog, c.bye = &dlg.Dialog, byeOf(dlg)
 	c.local = s.ourDescription(conn, st)
 	if lateOffer {
 		c.local = s.offer(conn)
@@ -223,7 +223,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		release()      // the slot is free now, whatever the BYE meets
 		tx.Terminate() // else the BYE waits for the INVITE transaction to time out
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.callCtx()), 5*time.Second)
-		if err := dlg.Bye(ctx); err != nil {
+		if err := byeOf(dlg)(ctx); err != nil {
 			log.Info("BYE after no ACK", "err", err)
 		}
 		cancel()
@@ -522,18 +522,19 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		body := slices.Clone(req.Body())
 		c.ackBody.CompareAndSwap(nil, &body) // before ReadAck lets the INVITE go on
 	}
-	if err := s.inbound.ReadAck(req, tx); err != nil && !errors.Is(err, sipgo.ErrDialogDoesNotExists) {
+	if err := s.inboundFor(req).ReadAck(req, tx); err != nil && !errors.Is(err, sipgo.ErrDialogDoesNotExists) {
 		s.log.Debug("ACK", "err", err)
 	}
 }
 
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
-	if dt, err := s.inbound.MatchDialogRequest(req); err == nil && dt.LoadState() == sip.DialogStateEstablished {
+	inbound := s.inboundFor(req)
+	if dt, err := inbound.MatchDialogRequest(req); err == nil && dt.LoadState() == sip.DialogStateEstablished {
 		if c := s.callFor(req); c != nil {
 			c.byeFirst.Store(true) // before ReadBye ends the wait for the ACK
 		}
 	}
-	if err := s.inbound.ReadBye(req, tx); err == nil {
+	if err := inbound.ReadBye(req, tx); err == nil {
 		return
 	}
 	for _, out := range []interface {

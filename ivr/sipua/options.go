@@ -3,10 +3,12 @@ package sipua
 // This file is the `sip` section of the configuration.
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +26,14 @@ type Options struct {
 	// required when Addr listens on every interface (0.0.0.0 or [::]).
 	// Empty: Addr's IP.
 	AdvertiseAddr string `yaml:"advertise_addr"`
+	// TLSAddr is where SIP over TLS listens (TCP), e.g. 0.0.0.0:5061, with
+	// the certificate chain and key of the PEM files TLSCert and TLSKey.
+	// Empty: no TLS. Calls over TLS get a Contact with transport=tls, so
+	// the caller's in-dialog requests (ACK, BYE) come back over TLS, and
+	// ours leave on the caller's connection.
+	TLSAddr string `yaml:"tls_addr"`
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 	// RTPAddr is the IP RTP sockets bind to; empty: Addr's IP.
 	RTPAddr string `yaml:"rtp_addr"`
 	// RTPPorts is the range RTP sockets are taken from, "MIN-MAX". One port
@@ -155,6 +165,25 @@ func (o Options) Validate() error {
 	} else if err == nil && host.IsUnspecified() {
 		bad("advertise_addr", "required when sip.addr (%s) listens on every interface: the IP peers send RTP and requests to", o.Addr)
 	}
+	if o.TLSAddr != "" {
+		if _, _, err := splitAddr(o.TLSAddr); err != nil {
+			bad("tls_addr", "%v", err)
+		} else if o.TLSAddr == o.Addr && !strings.HasSuffix(o.TLSAddr, ":0") {
+			bad("tls_addr", "%q is sip.addr too, whose TCP port takes plain SIP; TLS needs a port of its own (5061 by convention)", o.TLSAddr)
+		}
+		switch {
+		case o.TLSCert == "":
+			bad("tls_cert", "required with sip.tls_addr: the PEM file of the certificate (chain) phones and trunks see")
+		case o.TLSKey == "":
+			bad("tls_key", "required with sip.tls_addr: the PEM file of sip.tls_cert's private key")
+		default:
+			if _, err := loadKeyPair(o.TLSCert, o.TLSKey); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	} else if o.TLSCert != "" || o.TLSKey != "" {
+		bad("tls_addr", "required with sip.tls_cert and sip.tls_key: where SIP over TLS listens, e.g. 0.0.0.0:5061")
+	}
 	if o.RTPAddr != "" {
 		if _, err := netip.ParseAddr(o.RTPAddr); err != nil {
 			bad("rtp_addr", "%q is not an IP address", o.RTPAddr)
@@ -230,6 +259,22 @@ func (o Options) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// loadKeyPair reads the TLS certificate and key, with errors naming the
+// setting at fault.
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	if _, err := os.Stat(certFile); err != nil {
+		return tls.Certificate{}, fmt.Errorf("sip.tls_cert: %v", err)
+	}
+	if _, err := os.Stat(keyFile); err != nil {
+		return tls.Certificate{}, fmt.Errorf("sip.tls_key: %v", err)
+	}
+	c, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return c, fmt.Errorf("sip.tls_cert, sip.tls_key: %s and %s are not a PEM certificate and its private key: %v", certFile, keyFile, err)
+	}
+	return c, nil
 }
 
 // splitAddr parses "ip:port" (port 0 allowed: tests).

@@ -8,6 +8,7 @@ package sipua
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,9 +79,12 @@ type Server struct {
 	inbound     *sipgo.DialogServerCache
 	outboundUDP *sipgo.DialogClientCache
 	outboundTCP *sipgo.DialogClientCache
+	inboundTLS  *sipgo.DialogServerCache // calls that came over TLS
 	udp         net.PacketConn
 	tcp         net.Listener
+	tls         net.Listener   // nil without sip.tls_addr
 	addr        netip.AddrPort // bound
+	tlsAddr     netip.AddrPort // bound TLS listener
 	advertise   netip.Addr
 	rtpIP       netip.Addr
 	rtpLo       int
@@ -149,12 +153,68 @@ func New(opts Options, sessions Sessions, prompts Prompts, recordings Recordings
 		return nil, err
 	}
 	s.addr = s.udp.LocalAddr().(*net.UDPAddr).AddrPort()
+	if opts.TLSAddr != "" {
+		if err := s.listenTLS(); err != nil {
+			s.udp.Close()
+			s.tcp.Close()
+			return nil, err
+		}
+	}
 	if err := s.setUpSIP(); err != nil {
 		s.udp.Close()
 		s.tcp.Close()
+		if s.tls != nil {
+			s.tls.Close()
+		}
 		return nil, err
 	}
 	return s, nil
+}
+
+// listenTLS binds the SIP over TLS listener with the configured
+// certificate.
+func (s *Server) listenTLS() error {
+	cert, err := loadKeyPair(s.opts.TLSCert, s.opts.TLSKey)
+	if err != nil {
+		return err
+	}
+	host, port, err := splitAddr(s.opts.TLSAddr)
+	if err != nil {
+		return err
+	}
+	network := "tcp4"
+	if host.Is6() && !host.Is4In6() {
+		network = "tcp6"
+	}
+	ln, err := net.ListenTCP(network, net.TCPAddrFromAddrPort(netip.AddrPortFrom(host, uint16(port))))
+	if err != nil {
+		return fmt.Errorf("listen on sip.tls_addr %s: %w", s.opts.TLSAddr, err)
+	}
+	s.tlsAddr = ln.Addr().(*net.TCPAddr).AddrPort()
+	s.tls = tls.NewListener(screenedListener{ln, s.limits}, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	return nil
+}
+
+// screenedListener counts each new connection as a message of its source
+// and closes, before any TLS handshake (the costly part), those from
+// sources over their rate or banned; what they send once connected is
+// screened as TCP's is.
+type screenedListener struct {
+	net.Listener
+	limits *limiter
+}
+
+func (l screenedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.limits.allow(addrOf(c.RemoteAddr()), time.Now()) {
+			return c, nil
+		}
+		c.Close()
+	}
 }
 
 // listen binds UDP, then TCP on the same port; with port 0 it retries
@@ -207,6 +267,16 @@ func (s *Server) setUpSIP() error {
 		return fmt.Errorf("sip client: %w", err)
 	}
 	s.inbound = sipgo.NewDialogServerCache(udpClient, s.contact("udp"))
+	if s.tls != nil {
+		// Via names the TLS listener; requests in a call that came over
+		// TLS go back on the caller's connection (see byeOf).
+		tlsClient, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog), sipgo.WithClientHostname(s.advertise.String()),
+			sipgo.WithClientPort(int(s.tlsAddr.Port())))
+		if err != nil {
+			return fmt.Errorf("sip client: %w", err)
+		}
+		s.inboundTLS = sipgo.NewDialogServerCache(tlsClient, s.contact("tls"))
+	}
 	s.outboundUDP = sipgo.NewDialogClientCache(udpClient, s.contact("udp"))
 	s.outboundTCP = sipgo.NewDialogClientCache(tcpClient, s.contact("tcp"))
 
@@ -220,18 +290,53 @@ func (s *Server) setUpSIP() error {
 	return nil
 }
 
-// contact is our Contact header for a transport.
+// contact is our Contact header for a transport. Over TLS it names the
+// TLS listener with transport=tls (not sips:, which would ask every hop
+// to the caller to be TLS too, RFC 3261 §26.2.2).
 func (s *Server) contact(transport string) sip.ContactHeader {
 	c := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "canvass", Host: s.advertise.String(), Port: int(s.addr.Port())}}
-	if sip.NetworkToLower(transport) == "tcp" {
+	switch tr := sip.NetworkToLower(transport); tr {
+	case "tcp", "tls":
 		c.Address.UriParams = sip.NewParams()
-		c.Address.UriParams.Add("transport", "tcp")
+		c.Address.UriParams.Add("transport", tr)
+		if tr == "tls" {
+			c.Address.Port = int(s.tlsAddr.Port())
+		}
 	}
 	return c
 }
 
+// inboundFor is the dialog cache of a call's requests: the TLS one for
+// calls that came over TLS.
+func (s *Server) inboundFor(req *sip.Request) *sipgo.DialogServerCache {
+	if s.inboundTLS != nil && sip.NetworkToLower(req.Transport()) == "tls" {
+		return s.inboundTLS
+	}
+	return s.inbound
+}
+
+// byeOf hangs up an inbound call. Over TLS the BYE goes on the caller's
+// own connection (its source address) rather than to its Contact: a
+// phone rarely accepts TLS connections (it would need a certificate we
+// trust), and one behind NAT cannot.
+func byeOf(dlg *sipgo.DialogServerSession) func(context.Context) error {
+	if sip.NetworkToLower(dlg.InviteRequest.Transport()) != "tls" {
+		return dlg.Bye
+	}
+	return func(ctx context.Context) error {
+		bye := sip.NewRequest(sip.BYE, dlg.InviteRequest.Contact().Address)
+		bye.SetTransport(dlg.InviteRequest.Transport())
+		bye.SetDestination(dlg.InviteRequest.Source())
+		return dlg.WriteBye(ctx, bye)
+	}
+}
+
 // Addr is the address SIP listens on (UDP and TCP).
 func (s *Server) Addr() netip.AddrPort { return s.addr }
+
+// TLSAddr is the address SIP over TLS listens on; invalid without
+// sip.tls_addr.
+func (s *Server) TLSAddr() netip.AddrPort { return s.tlsAddr }
 
 // Active is the number of calls up or being set up.
 func (s *Server) Active() int {
@@ -250,16 +355,23 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.runCtx = ctx
 	s.mu.Unlock()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- s.sip.ServeUDP(s.udp) }()
 	go func() { errc <- s.sip.ServeTCP(s.tcp) }()
+	if s.tls != nil {
+		go func() { errc <- s.sip.ServeTLS(s.tls) }()
+	}
 	if err := awaitListener(ctx, s.ua, s.addr); err != nil {
 		s.shutdown() // ctx ended before the listeners were up
 		return nil
 	}
 	close(s.ready)
 	go s.sweepLimits(ctx)
-	s.log.Info("SIP endpoint listening", "addr", s.addr, "advertise", s.advertise,
+	log := s.log
+	if s.tls != nil {
+		log = log.With("tls_addr", s.tlsAddr)
+	}
+	log.Info("SIP endpoint listening", "addr", s.addr, "advertise", s.advertise,
 		"rtp_ports", s.opts.RTPPorts, "telephone_event", s.opts.AcceptTelephoneEvent)
 	var err error
 	select {
@@ -341,6 +453,9 @@ func (s *Server) shutdown() {
 	}
 	s.udp.Close()
 	s.tcp.Close()
+	if s.tls != nil {
+		s.tls.Close()
+	}
 	if err := s.ua.Close(); err != nil {
 		s.log.Debug("close SIP user agent", "err", err)
 	}
