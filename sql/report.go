@@ -84,35 +84,48 @@ WHERE status IN ('partial', 'breakoff')
 GROUP BY grp, last_question`
 
 // The roll-up's reading queries: $1 questionnaire, $2 dim, $3 whether
-// value must be $4, whole days [$5, $6) (NULL: unbounded), $7 language ("":
-// any), $8 days counted from the interviews instead, $9 grouping.
-const sqlRolledWhere = `
-WHERE questionnaire_id = $1 AND dim = $2
-  AND (NOT $3::boolean OR value = $4::text)
-  AND ($5::date IS NULL OR day >= $5)
-  AND ($6::date IS NULL OR day < $6)
-  AND ($7::text = '' OR language = $7)
-  AND day <> ALL ($8::date[])`
+// value must be $4, $5 language ("": any), $6 days counted from the
+// interviews instead, $7 grouping, $8 the whole months read from month rows.
+//
+// rolledFrom is where the roll-up's reading queries take their rows: the
+// whole months' month rows, and the day rows of the day ranges [$9[i],
+// $10[i]) between them (each one index range).
+func rolledFrom(table string) string {
+	return `
+FROM (SELECT * FROM ` + table + `
+      WHERE questionnaire_id = $1 AND dim = $2 AND grain = 'month' AND day = ANY ($8::date[])
+      UNION ALL
+      SELECT x.* FROM unnest($9::date[], $10::date[]) AS r (lo, hi)
+      CROSS JOIN LATERAL (
+          SELECT * FROM ` + table + `
+          WHERE questionnaire_id = $1 AND dim = $2 AND grain = 'day' AND day >= r.lo AND day < r.hi
+            AND day <> ALL ($6::date[])) x) s
+WHERE (NOT $3::boolean OR value = $4::text)
+  AND ($5::text = '' OR language = $5)`
+}
 
 const sqlRolledGroup = `
-CASE $9::text
+CASE $7::text
     WHEN 'day' THEN to_char(day, 'YYYY-MM-DD')
     WHEN 'week' THEN to_char(day - (extract(isodow FROM day)::int - 1), 'YYYY-MM-DD')
     WHEN 'month' THEN to_char(day, 'YYYY-MM')
     ELSE value
 END`
 
-const (
+var (
 	sqlRolledStatus = `SELECT ` + sqlRolledGroup + ` AS grp, sum(started)::int, sum(in_progress)::int,
        sum(complete)::int, sum(partial)::int, sum(breakoff)::int
-FROM report_slice` + sqlRolledWhere + `
+` + rolledFrom("report_slice") + `
 GROUP BY grp`
 	sqlRolledAnswers = `SELECT ` + sqlRolledGroup + ` AS grp, question_id, n, total, sum(count)::int
-FROM report_slice_answer` + sqlRolledWhere + `
+` + rolledFrom("report_slice_answer") + `
 GROUP BY grp, question_id, n, total`
 	sqlRolledStopped = `SELECT ` + sqlRolledGroup + ` AS grp, last_question, sum(count)::int
-FROM report_slice_stop` + sqlRolledWhere + `
+` + rolledFrom("report_slice_stop") + `
 GROUP BY grp, last_question`
+)
+
+const (
 	sqlDirtyDays = `SELECT day FROM report_dirty
 WHERE questionnaire_id = $1 AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3)`
 )
@@ -176,7 +189,12 @@ func tally(ctx context.Context, tx DBTX, q survey.ReportQuery) ([]survey.Tally, 
 	if err != nil {
 		return nil, err
 	}
-	rolled := []any{q.Questionnaire, dim, filter, q.Value, first, last, q.Language, liveDays, string(q.By)}
+	whole := []time.Time{} // month rows cannot be split by day or week
+	if q.By != survey.ByDay && q.By != survey.ByWeek {
+		whole = months(first, last, liveDays)
+	}
+	lo, hi := dayRanges(first, last, whole)
+	rolled := []any{q.Questionnaire, dim, filter, q.Value, q.Language, liveDays, string(q.By), whole, lo, hi}
 	if err := count(ctx, tx, groups, rolled, sqlRolledStatus, sqlRolledAnswers, sqlRolledStopped); err != nil {
 		return nil, err
 	}
@@ -243,6 +261,51 @@ func days(ctx context.Context, tx DBTX, q survey.ReportQuery) (first, last *time
 		}
 	}
 	return first, last, liveDays, nil
+}
+
+// months are the calendar months wholly inside [first, last) with no day
+// in liveDays: read from the roll-up's month rows. None when the range is
+// unbounded.
+func months(first, last *time.Time, liveDays []time.Time) []time.Time {
+	ms := []time.Time{} // an array, never NULL
+	if first == nil || last == nil {
+		return ms
+	}
+	for m := time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, time.UTC); !m.After(*last); m = m.AddDate(0, 1, 0) {
+		next := m.AddDate(0, 1, 0)
+		if m.Before(*first) || next.After(*last) {
+			continue
+		}
+		if !slices.ContainsFunc(liveDays, func(d time.Time) bool { return !d.Before(m) && d.Before(next) }) {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
+// dayRanges are the ranges [lo[i], hi[i]) of [first, last) (nil:
+// unbounded) outside the whole months.
+func dayRanges(first, last *time.Time, whole []time.Time) (lo, hi []time.Time) {
+	from, to := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	if first != nil {
+		from = *first
+	}
+	if last != nil {
+		to = *last
+	}
+	for _, m := range whole {
+		if from.Before(m) {
+			lo, hi = append(lo, from), append(hi, m)
+		}
+		from = m.AddDate(0, 1, 0)
+	}
+	if from.Before(to) {
+		lo, hi = append(lo, from), append(hi, to)
+	}
+	if lo == nil {
+		lo, hi = []time.Time{}, []time.Time{}
+	}
+	return lo, hi
 }
 
 // utcDay is the start of t's UTC day.
@@ -379,6 +442,31 @@ SELECT $1, $2, language, dim, value, last_question, count(*)
 FROM s
 WHERE status IN ('partial', 'breakoff')
 GROUP BY language, dim, value, last_question`
+	// A month's rows are recounted from its day rows when none of its days
+	// is dirty, under the month's lock: of two roll-ups of one month, the
+	// second sees the first's days.
+	sqlRollMonthLock  = `SELECT pg_advisory_xact_lock(hashtextextended('report-month:' || $1 || '/' || to_char($2::date, 'YYYY-MM'), 0))`
+	sqlRollMonthDirty = `SELECT EXISTS (SELECT 1 FROM report_dirty
+WHERE questionnaire_id = $1 AND day >= $2 AND day < ($2::date + interval '1 month'))`
+	sqlMonthWhere             = ` WHERE questionnaire_id = $1 AND day >= $2 AND day < ($2::date + interval '1 month')`
+	sqlRollMonthForget        = `DELETE FROM report_slice WHERE questionnaire_id = $1 AND grain = 'month' AND day = $2`
+	sqlRollMonthForgetAnswers = `DELETE FROM report_slice_answer WHERE questionnaire_id = $1 AND grain = 'month' AND day = $2`
+	sqlRollMonthForgetStops   = `DELETE FROM report_slice_stop WHERE questionnaire_id = $1 AND grain = 'month' AND day = $2`
+	sqlRollMonthStatus        = `
+INSERT INTO report_slice (questionnaire_id, day, grain, language, dim, value, started, in_progress, complete, partial, breakoff)
+SELECT $1, $2, 'month', language, dim, value, sum(started), sum(in_progress), sum(complete), sum(partial), sum(breakoff)
+FROM report_slice` + sqlMonthWhere + ` AND grain = 'day'
+GROUP BY language, dim, value`
+	sqlRollMonthAnswers = `
+INSERT INTO report_slice_answer (questionnaire_id, day, grain, language, dim, value, question_id, n, total, count)
+SELECT $1, $2, 'month', language, dim, value, question_id, n, total, sum(count)
+FROM report_slice_answer` + sqlMonthWhere + ` AND grain = 'day'
+GROUP BY language, dim, value, question_id, n, total`
+	sqlRollMonthStops = `
+INSERT INTO report_slice_stop (questionnaire_id, day, grain, language, dim, value, last_question, count)
+SELECT $1, $2, 'month', language, dim, value, last_question, sum(count)
+FROM report_slice_stop` + sqlMonthWhere + ` AND grain = 'day'
+GROUP BY language, dim, value, last_question`
 	sqlRollDue = `SELECT questionnaire_id, day FROM report_dirty
 WHERE day < (now() AT TIME ZONE 'UTC')::date ORDER BY day, questionnaire_id LIMIT $1`
 )
@@ -414,7 +502,7 @@ func (db *DB) RollUp(ctx context.Context, limit int) (int, error) {
 						return err
 					}
 				}
-				return nil
+				return rollMonth(ctx, tx, d.q, time.Date(d.day.Year(), d.day.Month(), 1, 0, 0, 0, 0, time.UTC))
 			})
 		})
 		if err != nil {
@@ -474,4 +562,22 @@ func (db *DB) ClosedCases(ctx context.Context, q survey.ReportQuery) ([]survey.G
 		return nil, fmt.Errorf("count closed cases of %s: %w", q.Questionnaire, err)
 	}
 	return out, nil
+}
+
+// rollMonth recounts month m's rows of questionnaire q from its day rows,
+// when none of its days is dirty.
+func rollMonth(ctx context.Context, tx pgx.Tx, q string, m time.Time) error {
+	if _, err := tx.Exec(ctx, sqlRollMonthLock, q, m); err != nil {
+		return err
+	}
+	var dirty bool
+	if err := tx.QueryRow(ctx, sqlRollMonthDirty, q, m).Scan(&dirty); err != nil || dirty {
+		return err
+	}
+	for _, stmt := range []string{sqlRollMonthForget, sqlRollMonthForgetAnswers, sqlRollMonthForgetStops, sqlRollMonthStatus, sqlRollMonthAnswers, sqlRollMonthStops} {
+		if _, err := tx.Exec(ctx, stmt, q, m); err != nil {
+			return fmt.Errorf("month %s: %w", m.Format("2006-01"), err)
+		}
+	}
+	return nil
 }

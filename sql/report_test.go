@@ -195,7 +195,9 @@ func TestTallyRolledUp(t *testing.T) {
 		}
 	}
 	var queries []survey.ReportQuery
-	for _, r := range [][2]time.Time{{from, to}, {from.Add(9*time.Hour + 30*time.Minute), to.Add(-time.Hour)}, {}, {from, time.Time{}}, {time.Time{}, to.Add(time.Minute)}} {
+	march, may := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
+	for _, r := range [][2]time.Time{{from, to}, {from.Add(9*time.Hour + 30*time.Minute), to.Add(-time.Hour)}, {}, {from, time.Time{}}, {time.Time{}, to.Add(time.Minute)},
+		{march, may}, {march.AddDate(0, -1, 3), may}} { // whole months from month rows
 		for _, by := range []survey.GroupBy{survey.ByDay, survey.ByWeek, survey.ByMonth, survey.ByTouchpoint, survey.ByAgent, survey.ByQueue} {
 			for _, f := range [][3]string{{}, {"en", "", ""}, {"", "touchpoint", "web"}, {"", "agent", "bob"}, {"", "queue", ""}, {"", "customer_id", "c1"}} {
 				queries = append(queries, survey.ReportQuery{Questionnaire: "cx", From: r[0], To: r[1], By: by, Language: f[0], Field: f[1], Value: f[2]})
@@ -285,5 +287,16 @@ func TestTallyRolledUp(t *testing.T) {
 	}
 	if len(ts) != 2 || ts[0].Started != 102 {
 		t.Errorf("Tally by day over the altered roll-up = %+v, want 102 started on the first day", ts)
+	}
+	// Whole months are read from month rows (March holds all of cx's days).
+	if _, err := db.Pool().Exec(ctx, `UPDATE report_slice SET started = started + 1000 WHERE grain = 'month' AND day = '2025-03-01' AND dim = ''`); err != nil {
+		t.Fatal(err)
+	}
+	ts, err = db.Tally(ctx, survey.ReportQuery{Questionnaire: "cx", From: march, To: may, By: survey.ByMonth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 1 || ts[0].Started != 1007 {
+		t.Errorf("Tally by month over the altered month row = %+v, want 1007 started in 2025-03", ts)
 	}
 }

@@ -17,10 +17,13 @@ CREATE TABLE report_dirty (
 );
 
 -- dim is '' (all interviews), 'touchpoint', 'agent' or 'queue'; value is
--- that context field ('' when unset, and for dim '').
+-- that context field ('' when unset, and for dim ''). grain 'day' rows count
+-- one day; grain 'month' rows (day is the 1st) add up a month's day rows
+-- once none of its days is dirty, so a year reads twelve months' rows.
 CREATE TABLE report_slice (
     questionnaire_id text NOT NULL,
     day              date NOT NULL,
+    grain            text NOT NULL DEFAULT 'day' CHECK (grain IN ('day', 'month')),
     language         text NOT NULL,
     dim              text NOT NULL,
     value            text NOT NULL,
@@ -30,13 +33,14 @@ CREATE TABLE report_slice (
     partial          int NOT NULL,
     breakoff         int NOT NULL
 );
-CREATE INDEX report_slice_day ON report_slice (questionnaire_id, dim, day);
+CREATE INDEX report_slice_day ON report_slice (questionnaire_id, dim, grain, day);
 
 -- total rows count a question's answers; the others count one integer
 -- value (n).
 CREATE TABLE report_slice_answer (
     questionnaire_id text NOT NULL,
     day              date NOT NULL,
+    grain            text NOT NULL DEFAULT 'day' CHECK (grain IN ('day', 'month')),
     language         text NOT NULL,
     dim              text NOT NULL,
     value            text NOT NULL,
@@ -45,18 +49,19 @@ CREATE TABLE report_slice_answer (
     total            boolean NOT NULL,
     count            int NOT NULL
 );
-CREATE INDEX report_slice_answer_day ON report_slice_answer (questionnaire_id, dim, day);
+CREATE INDEX report_slice_answer_day ON report_slice_answer (questionnaire_id, dim, grain, day);
 
 CREATE TABLE report_slice_stop (
     questionnaire_id text NOT NULL,
     day              date NOT NULL,
+    grain            text NOT NULL DEFAULT 'day' CHECK (grain IN ('day', 'month')),
     language         text NOT NULL,
     dim              text NOT NULL,
     value            text NOT NULL,
     last_question    text NOT NULL,
     count            int NOT NULL
 );
-CREATE INDEX report_slice_stop_day ON report_slice_stop (questionnaire_id, dim, day);
+CREATE INDEX report_slice_stop_day ON report_slice_stop (questionnaire_id, dim, grain, day);
 
 CREATE FUNCTION report_touch(q text, started timestamptz) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
