@@ -3,10 +3,11 @@ package sipua
 // This file is one call's media, the ivr.Media the engine drives: a UDP
 // socket, a sender that emits one RTP packet every 20 ms for the whole call
 // (a frame written to the call's leg, the playing prompt, or comfort
-// silence), a receiver that turns the caller's packets into keys (RFC 4733
-// events, or Goertzel detection on the audio when no events were
-// negotiated), recorded audio and the leg's frames, and the RTP timeout
-// watch. Work per received packet is bounded, and allocation-free unless a
+// silence), ticked by the server's media.Clock with every other call's and
+// copying prompts from codes encoded once for all calls (media.Encoded); a
+// receiver that turns the caller's packets into keys (RFC 4733 events, or
+// Goertzel detection on the audio when no events were negotiated),
+// recorded audio and the leg's frames; and the RTP timeout watch. Work per received packet is bounded, and allocation-free unless a
 // leg reader takes the frames (leg.go). Keys we send the far end
 // (SendDigits) take the sender's slots: digits.go.
 
@@ -412,8 +413,8 @@ func (s *sender) Tick(now time.Time) bool {
 func (s *sender) live() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped || s.keying() {
-		return
+	if s.stopped || s.pacer == nil || s.keying() {
+		return // over, not answered yet (frames wait), or keying
 	}
 	now := time.Now()
 	if s.flush() {
