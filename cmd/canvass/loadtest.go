@@ -62,6 +62,7 @@ type loadConfig struct {
 	quiet    time.Duration // no talkspurt for this long: the prompt is over
 	think    time.Duration // at most this long after a prompt, the answer
 	dbURL    string        // where the answers are counted; "" = not counted
+	server   string        // the canvass binary -spawn starts; "" = this one
 	log      io.Writer     // progress
 }
 
@@ -112,6 +113,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	callsFlag := fs.String("calls", "100", "concurrent calls; a comma-separated list makes one run each (100,500,1000)")
 	target := fs.String("target", "sip:post-call@127.0.0.1:5060", "the survey to call: a sip: URI or HOST:PORT (then post-call@HOST:PORT)")
 	spawn := fs.String("spawn", "", "start canvass dev -data `DIR` for each run, measure its CPU and memory, stop it after (DIR must be reachable by user postgres when root)")
+	server := fs.String("server", "", "with -spawn, the canvass `binary` to start (another build, to compare servers under one load generator); default this one")
 	dbURL := fs.String("database", os.Getenv("CANVASS_DATABASE_URL"), "PostgreSQL URL where the answers are counted; default $CANVASS_DATABASE_URL, or the spawned server's")
 	rate := fs.Float64("rate", 200, "call attempts per second: calls start staggered, not all at once")
 	duration := fs.Duration("duration", 45*time.Second, "the measured window: every call up, answering (a call that ends is replaced)")
@@ -142,7 +144,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// the limit).
 	raiseFileLimit(uint64(2*slices.Max(runs)+256), stderr)
 
-	cfg := loadConfig{target: uri, rate: *rate, duration: *duration, warmup: *warmup, dbURL: *dbURL, log: stderr,
+	cfg := loadConfig{target: uri, rate: *rate, duration: *duration, warmup: *warmup, dbURL: *dbURL, server: *server, log: stderr,
 		quiet: 2 * time.Second, think: time.Second}
 	out := newLoadTable(stdout, *asJSON)
 	for _, n := range runs {
@@ -195,6 +197,9 @@ func loadRun(ctx context.Context, n int, cfg loadConfig, spawnDir string) (loadR
 	var probe *serverProbe
 	if spawnDir != "" {
 		exe, err := os.Executable()
+		if cfg.server != "" {
+			exe, err = cfg.server, nil
+		}
 		if err != nil {
 			return loadResult{}, err
 		}

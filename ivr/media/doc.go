@@ -2,7 +2,9 @@
 // the audio room of Canvass. It holds G.711 (µ-law and A-law) coding,
 // RFC 4733 telephone-events, in-band DTMF detection (Goertzel) and tone
 // synthesis, answering-machine detection (AMD, app_amd's rules), the 20 ms
-// packet clock (Pacer), the header rewriting a splice needs when the
+// packet clock (Pacer, and Clock, which ticks every leg's sender from one
+// loop per core), prompts encoded once per codec for every call (Encoded),
+// the header rewriting a splice needs when the
 // source of an outgoing stream changes (Rebaser), and Leg, the small
 // interface through which a bridge or a mixer reads and writes a
 // leg's audio one Frame at a time.

@@ -8,9 +8,11 @@ package sipua
 import (
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 
@@ -63,6 +65,29 @@ func BenchmarkSendPacket(b *testing.B) {
 				s.packet()
 			}
 		})
+	}
+}
+
+// BenchmarkTick is one call's 20 ms tick as the shared clock drives it in
+// steady state: pacing, a prompt packet from the encoded cache, the send.
+// It allocates nothing.
+func BenchmarkTick(b *testing.B) {
+	c := benchCall(b, 101)
+	c.rtpTimeout = math.MaxInt64 // the bench's clock runs ahead of the socket's
+	s := c.sender
+	start := time.Now()
+	s.begin(start)
+	now := start
+	pcm := make([]int16, 10*media.SampleRate)
+	b.ReportAllocs()
+	for b.Loop() {
+		if s.cur == nil && c.pending.Load() == nil {
+			b.StopTimer()
+			c.play(pcm)
+			b.StartTimer()
+		}
+		now = now.Add(media.PacketInterval)
+		s.Tick(now)
 	}
 }
 

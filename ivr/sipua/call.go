@@ -3,10 +3,11 @@ package sipua
 // This file is one call's media, the ivr.Media the engine drives: a UDP
 // socket, a sender that emits one RTP packet every 20 ms for the whole call
 // (a frame written to the call's leg, the playing prompt, or comfort
-// silence), a receiver that turns the caller's packets into keys (RFC 4733
-// events, or Goertzel detection on the audio when no events were
-// negotiated), recorded audio and the leg's frames, and the RTP timeout
-// watch. Work per received packet is bounded, and allocation-free unless a
+// silence), ticked by the server's media.Clock with every other call's and
+// copying prompts from codes encoded once for all calls (media.Encoded); a
+// receiver that turns the caller's packets into keys (RFC 4733 events, or
+// Goertzel detection on the audio when no events were negotiated),
+// recorded audio and the leg's frames; and the RTP timeout watch. Work per received packet is bounded, and allocation-free unless a
 // leg reader takes the frames (leg.go). Keys we send the far end
 // (SendDigits) take the sender's slots: digits.go.
 
@@ -108,6 +109,11 @@ type call struct {
 	workers sync.WaitGroup
 
 	pending atomic.Pointer[playback] // next prompt for the sender
+	// sender is ticked by clock from start on; prompts are encoded once
+	// for every call, in encoded.
+	sender  *sender
+	clock   *media.Clock
+	encoded *media.Encoded
 
 	// keyTurn serializes SendDigits; keyNext is the digits for the sender
 	// (digits.go).
@@ -140,6 +146,8 @@ func newCall(conn *net.UDPConn, st sdp.Stream, s *Server, log *slog.Logger) *cal
 		maxRecording: s.opts.MaxRecording, rtpTimeout: s.opts.RTPTimeout,
 		keys: make(chan ivr.Key, keyQueue), done: make(chan struct{}), keyTurn: make(chan struct{}, 1),
 	}
+	c.clock, c.encoded = s.media()
+	c.sender = newSender(c)
 	c.update(st)
 	return c
 }
@@ -190,19 +198,31 @@ func (c *call) localIP() netip.Addr {
 	return c.conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr()
 }
 
-// start runs the sender and the receiver until the call ends.
+// start runs the sender (on the server's clock) and the receiver until
+// the call ends.
 func (c *call) start() {
 	c.started = time.Now()
 	c.lastRTP.Store(c.started.UnixNano())
-	c.workers.Add(2)
-	go c.sendLoop()
+	c.sender.mu.Lock()
+	c.sender.begin(c.started)
+	c.sender.mu.Unlock()
+	c.clock.Add(c.sender)
+	c.workers.Add(1)
 	go c.recvLoop()
+}
+
+// media is what the calls of a server share: the packet clock and the
+// encoded prompts.
+func (s *Server) media() (*media.Clock, *media.Encoded) {
+	s.mediaOnce.Do(func() { s.clock = media.NewClock(0) })
+	return s.clock, &s.encoded
 }
 
 // end stops the media; it is safe to call more than once.
 func (c *call) end(why string) {
 	c.endOnce.Do(func() {
 		close(c.done)
+		c.sender.stop()
 		if err := c.conn.Close(); err != nil {
 			c.log.Debug("close RTP socket", "err", err)
 		}
@@ -228,9 +248,13 @@ func (c *call) ended() bool {
 	}
 }
 
-// sender builds and sends the call's packets; only sendLoop uses it.
+// sender builds and sends the call's packets. The server's media.Clock
+// ticks it every 20 ms (Tick); a frame written to the call's leg is sent
+// at once by the writer (live). mu guards all of it.
 type sender struct {
 	c         *call
+	mu        sync.Mutex
+	stopped   bool
 	pkt       rtp.Packet
 	buf       []byte
 	payload   []byte
@@ -239,6 +263,9 @@ type sender struct {
 	fromLeg   bool // the last packet was a frame written to the leg
 	keys      digitState
 	errs      int
+	pacer     *media.Pacer
+	liveAt    time.Time // when a written frame last went out
+	nextCheck time.Time // of the RTP timeout
 }
 
 func newSender(c *call) *sender {
@@ -279,11 +306,9 @@ func (s *sender) packet() {
 	case fromLeg:
 		media.Transcode(s.payload, ss.codec, written.payload[:], written.codec)
 	case s.cur != nil:
-		last = s.cur.fill(s.payload, ss.codec)
+		last = s.cur.fill(s.payload, ss.codec, c.encoded)
 	default:
-		for i := range s.payload {
-			s.payload[i] = ss.codec.Silence()
-		}
+		copy(s.payload, silence(ss.codec))
 	}
 	s.pkt.PayloadType, s.pkt.Marker, s.pkt.Payload = ss.pt, s.talkspurt, s.payload
 	s.write(ss)
@@ -294,6 +319,19 @@ func (s *sender) packet() {
 		s.cur.finish(nil) // Done once its last packet is out
 		s.cur = nil
 	}
+}
+
+// Packets of silence, one per law.
+var (
+	silencePCMU = bytes.Repeat([]byte{media.PCMU.Silence()}, media.SamplesPerPacket)
+	silencePCMA = bytes.Repeat([]byte{media.PCMA.Silence()}, media.SamplesPerPacket)
+)
+
+func silence(c media.Codec) []byte {
+	if c == media.PCMA {
+		return silencePCMA
+	}
+	return silencePCMU
 }
 
 // write sends the packet as it is, unless the call is on hold.
@@ -336,65 +374,67 @@ func (s *sender) skip(n int64) {
 	s.talkspurt = true
 }
 
-// sendLoop emits one packet per 20 ms, paced against the wall clock so
-// that ticker drift and scheduling delays do not accumulate.
-func (c *call) sendLoop() {
-	defer c.workers.Done()
-	s := newSender(c)
-	defer func() {
-		s.cur.finish(ivr.ErrHangup)
-		c.pending.Swap(nil).finish(ivr.ErrHangup)
-	}()
-	start := time.Now() // before the ticker (see media.Pacer)
-	pacer := media.NewPacer(start)
-	ticker := time.NewTicker(media.PacketInterval)
-	defer ticker.Stop()
-	nextCheck := start.Add(time.Second)
-	var (
-		wake   <-chan struct{} // once the call has a leg
-		liveAt time.Time       // when a written frame last went out
-	)
-	for {
-		if wake == nil {
-			if q := c.legQ.Load(); q != nil {
-				wake = q.wake
-			}
-		}
-		select {
-		case <-c.done:
-			return
-		case <-wake:
-			// Written frames go out as they come; the clock starts
-			// again from the last one, for when they stop. Keys take
-			// their slots on the clock: meanwhile frames wait for them
-			// (and are dropped when the digit's slot comes).
-			if s.keying() {
-				continue
-			}
-			now := time.Now()
-			if s.flush() {
-				liveAt, pacer = now, media.NewPacer(now)
-				ticker.Reset(media.PacketInterval)
-			}
-			continue
-		case <-ticker.C:
-		}
-		now := time.Now()
-		if now.Sub(liveAt) < 2*media.PacketInterval && !s.keying() {
-			continue // the writer keeps the pace; a slot now would come between its frames
-		}
-		skip, send := pacer.Due(now)
-		if skip > 0 {
-			s.skip(skip)
-		}
-		for range send {
-			s.packet()
-		}
-		if now.After(nextCheck) {
-			nextCheck = now.Add(time.Second)
-			c.checkTimeout(now)
-		}
+// begin starts the packet clock at now.
+func (s *sender) begin(now time.Time) {
+	s.pacer = media.NewPacer(now)
+	s.nextCheck = now.Add(time.Second)
+}
+
+// Tick emits the packets due at now, paced against the wall clock so
+// that scheduling delays do not accumulate (media.Pacer). It reports
+// false once the call has ended.
+func (s *sender) Tick(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return false
 	}
+	if now.Sub(s.liveAt) < 2*media.PacketInterval && !s.keying() {
+		return true // the writer keeps the pace; a slot now would come between its frames
+	}
+	skip, send := s.pacer.Due(now)
+	if skip > 0 {
+		s.skip(skip)
+	}
+	for range send {
+		s.packet()
+	}
+	if now.After(s.nextCheck) {
+		s.nextCheck = now.Add(time.Second)
+		s.c.checkTimeout(now)
+	}
+	return true
+}
+
+// live sends the frames written to the leg at once; the clock starts
+// again from the last one, for when they stop. Keys take their slots on
+// the clock: meanwhile frames wait for them (and are dropped when the
+// digit's slot comes).
+func (s *sender) live() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped || s.pacer == nil || s.keying() {
+		return // over, not answered yet (frames wait), or keying
+	}
+	now := time.Now()
+	if s.flush() {
+		s.liveAt = now
+		s.pacer = media.NewPacer(now)
+	}
+}
+
+// stop ends the sending: nothing is sent after it returns, and the
+// prompts playing or due end with ivr.ErrHangup.
+func (s *sender) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	s.cur.finish(ivr.ErrHangup)
+	s.cur = nil
+	s.c.pending.Swap(nil).finish(ivr.ErrHangup)
 }
 
 // checkTimeout hangs up a call whose peer stopped sending RTP.
@@ -684,20 +724,23 @@ func beep() []int16 {
 // playback is a prompt being played; the sender owns its position.
 type playback struct {
 	pcm     []int16 // shared with the prompt catalog: read only
+	codes   []byte  // pcm in codec, shared with every call: read only
+	codec   media.Codec
 	pos     int
 	stopped atomic.Bool
 	once    sync.Once
 	done    chan error
 }
 
-// fill encodes the next packet into dst; it reports whether that was the
-// last one. A short last packet is padded with silence.
-func (p *playback) fill(dst []byte, codec media.Codec) bool {
-	n := min(len(dst), len(p.pcm)-p.pos)
-	codec.Encode(dst[:n], p.pcm[p.pos:p.pos+n])
-	for i := n; i < len(dst); i++ {
-		dst[i] = codec.Silence()
+// fill copies the next packet into dst, from the prompt encoded once for
+// every call; it reports whether that was the last one. A short last
+// packet is padded with silence.
+func (p *playback) fill(dst []byte, codec media.Codec, enc *media.Encoded) bool {
+	if p.codes == nil || p.codec != codec {
+		p.codes, p.codec = enc.Encode(p.pcm, codec), codec // a re-INVITE may change the codec
 	}
+	n := copy(dst, p.codes[p.pos:])
+	copy(dst[n:], silence(codec))
 	p.pos += n
 	return p.pos >= len(p.pcm)
 }

@@ -2,7 +2,7 @@ package sipua
 
 // This file sends keys to the far end (SendDigits): the console's keypad,
 // to get through a switchboard. Digits go out on the call's own packet
-// clock, from the sender goroutine: as RFC 4733 telephone-events when the
+// clock, from the sender: as RFC 4733 telephone-events when the
 // peer negotiated them, else as DTMF tones in the audio. Either way a digit
 // takes the call's packet slots while it lasts (RFC 4733 §2.5.1.1: the
 // audio pauses during an event), so the frames a bridge writes to the leg

@@ -5,7 +5,7 @@ package sipua
 // queued until Leg is first called, so a call that only runs a survey
 // pays nothing for it. The receiver hands each audio packet it keeps (not
 // events, not duplicates) to the leg's reader as it came, G.711 bytes;
-// the sender sends each written frame as soon as it is written (a bridge
+// the writer sends each frame as soon as it is written (a bridge
 // writes live audio, which keeps its own 20 ms pace: holding it for the
 // next slot of our clock would add up to a slot of delay, and jitter would
 // leave frames queued for good); while no frame comes, the call's own
@@ -34,8 +34,6 @@ var _ media.Leg = (*leg)(nil)
 type legQueues struct {
 	in  chan media.Frame
 	out chan outFrame
-	// wake tells the sender a frame was written: it goes out at once.
-	wake chan struct{}
 }
 
 // outFrame is a written frame, copied so that the writer may reuse its
@@ -49,7 +47,7 @@ type outFrame struct {
 // from the first call on.
 func (c *call) Leg() media.Leg {
 	c.legOnce.Do(func() {
-		c.legQ.Store(&legQueues{in: make(chan media.Frame, legReadQueue), out: make(chan outFrame, legWriteQueue), wake: make(chan struct{}, 1)})
+		c.legQ.Store(&legQueues{in: make(chan media.Frame, legReadQueue), out: make(chan outFrame, legWriteQueue)})
 	})
 	return &leg{c: c, q: c.legQ.Load()}
 }
@@ -117,10 +115,7 @@ func (l *leg) WriteFrame(ctx context.Context, f media.Frame) error {
 	copy(out.payload[:], f.Payload)
 	select {
 	case l.q.out <- out:
-		select {
-		case l.q.wake <- struct{}{}:
-		default: // the sender is already awake
-		}
+		l.c.sender.live() // it goes out at once, from this goroutine
 		return nil
 	case <-l.c.done:
 		return media.ErrEnded

@@ -95,6 +95,11 @@ type Server struct {
 	running     atomic.Bool
 	ready       chan struct{} // closed once the listeners serve
 
+	// What the calls share (call.go: media).
+	mediaOnce sync.Once
+	clock     *media.Clock
+	encoded   media.Encoded
+
 	mu      sync.Mutex
 	t1, t2  time.Duration // RFC 3261 timers of a 200 OK's wait for its ACK
 	runCtx  context.Context

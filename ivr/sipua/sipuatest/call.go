@@ -121,7 +121,7 @@ func (c *Call) start(st sdp.Stream) {
 	conn := c.conn
 	c.mu.Unlock()
 	c.workers.Add(2)
-	go c.sendLoop()
+	c.p.clock.Add(newSender(c))
 	go c.recvLoop(conn)
 	go func() {
 		select {
@@ -413,94 +413,107 @@ func (c *Call) Stats() Stats {
 		Jitter: time.Duration(c.jitterNS.Load()), MaxGap: time.Duration(c.maxNS.Load())}
 }
 
-func (c *Call) sendLoop() {
-	defer c.workers.Done()
-	pkt := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32(), SSRC: rand.Uint32()}}
-	buf := make([]byte, 12+media.SamplesPerPacket)
-	payload := make([]byte, media.SamplesPerPacket)
-	var cur *job
-	var step int
-	var keyTS uint32
-	ticker := time.NewTicker(20 * time.Millisecond)
-	defer ticker.Stop()
-	for {
+// sender is a call's RTP out, ticked every 20 ms by the phone's clock:
+// one loop per core for all of the phone's calls, so that the load
+// generator spends its CPU on calls rather than on timers.
+type sender struct {
+	c       *Call
+	pkt     rtp.Packet
+	buf     []byte
+	payload []byte
+	cur     *job
+	step    int
+	keyTS   uint32
+}
+
+func newSender(c *Call) *sender {
+	return &sender{c: c, buf: make([]byte, 12+media.SamplesPerPacket), payload: make([]byte, media.SamplesPerPacket),
+		pkt: rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32(), SSRC: rand.Uint32()}}}
+}
+
+// Tick sends the call's next packet; it reports false once the call has
+// stopped.
+func (s *sender) Tick(time.Time) bool {
+	c, pkt, payload := s.c, &s.pkt, s.payload
+	select {
+	case <-c.halt:
+		c.workers.Done()
+		return false
+	default:
+	}
+	if s.cur == nil {
+		if c.restart.Swap(false) {
+			pkt.SSRC ^= 1 + rand.Uint32N(1<<31)
+			pkt.SequenceNumber -= 1 << 14
+			pkt.Timestamp -= 1 << 30
+		}
 		select {
-		case <-c.halt:
-			return
-		case <-ticker.C:
-		}
-		if cur == nil {
-			if c.restart.Swap(false) {
-				pkt.SSRC ^= 1 + rand.Uint32N(1<<31)
-				pkt.SequenceNumber -= 1 << 14
-				pkt.Timestamp -= 1 << 30
-			}
-			select {
-			case cur = <-c.jobs:
-				step, keyTS = 0, pkt.Timestamp
-			default:
-			}
-		}
-		c.mu.Lock()
-		conn, to, codec, pt, evPT := c.conn, c.remote, c.codec, c.pt, c.eventPT
-		c.mu.Unlock()
-		tap := c.tap.Load()
-		pkt.Marker = false
-		finished := false
-		switch {
-		case cur != nil && cur.digit > 0:
-			// Five updates, then three end packets, all stamped with the
-			// key's start, as baresip does.
-			code, _ := media.DigitEvent(cur.digit)
-			ev := media.Event{Code: code, Volume: 10, Duration: uint16(min(step+1, 5) * media.SamplesPerPacket), End: step >= 5}
-			pkt.PayloadType, pkt.Timestamp, pkt.Marker = uint8(evPT), keyTS, step == 0
-			pkt.Payload = media.AppendEvent(payload[:0], ev)
-			if step == 5 {
-				cur.mark = time.Now()
-			}
-			step++
-			finished = step == 8
-		case cur != nil:
-			if step == 0 {
-				cur.mark = time.Now()
-			}
-			n := copy16(payload, cur.pcm[step*media.SamplesPerPacket:], codec)
-			pkt.PayloadType, pkt.Payload = pt, payload
-			step++
-			finished = step*media.SamplesPerPacket >= len(cur.pcm) || n == 0
-		case tap != nil && tap.Fill != nil:
-			tap.Fill(payload)
-			pkt.PayloadType, pkt.Payload = pt, payload
+		case s.cur = <-c.jobs:
+			s.step, s.keyTS = 0, pkt.Timestamp
 		default:
-			for i := range payload {
-				payload[i] = codec.Silence()
-			}
-			pkt.PayloadType, pkt.Payload = pt, payload
 		}
-		if !c.mute.Load() {
-			if n, err := pkt.MarshalTo(buf); err == nil {
-				if _, err := conn.WriteToUDPAddrPort(buf[:n], to); err == nil {
-					c.out.Add(1)
-					if tap != nil && tap.Sent != nil && pkt.PayloadType == pt {
-						tap.Sent(pkt.Payload, time.Now())
-					}
+	}
+	cur := s.cur
+	c.mu.Lock()
+	conn, to, codec, pt, evPT := c.conn, c.remote, c.codec, c.pt, c.eventPT
+	c.mu.Unlock()
+	tap := c.tap.Load()
+	pkt.Marker = false
+	finished := false
+	switch {
+	case cur != nil && cur.digit > 0:
+		// Five updates, then three end packets, all stamped with the
+		// key's start, as baresip does.
+		code, _ := media.DigitEvent(cur.digit)
+		ev := media.Event{Code: code, Volume: 10, Duration: uint16(min(s.step+1, 5) * media.SamplesPerPacket), End: s.step >= 5}
+		pkt.PayloadType, pkt.Timestamp, pkt.Marker = uint8(evPT), s.keyTS, s.step == 0
+		pkt.Payload = media.AppendEvent(payload[:0], ev)
+		if s.step == 5 {
+			cur.mark = time.Now()
+		}
+		s.step++
+		finished = s.step == 8
+	case cur != nil:
+		if s.step == 0 {
+			cur.mark = time.Now()
+		}
+		n := copy16(payload, cur.pcm[s.step*media.SamplesPerPacket:], codec)
+		pkt.PayloadType, pkt.Payload = pt, payload
+		s.step++
+		finished = s.step*media.SamplesPerPacket >= len(cur.pcm) || n == 0
+	case tap != nil && tap.Fill != nil:
+		tap.Fill(payload)
+		pkt.PayloadType, pkt.Payload = pt, payload
+	default:
+		for i := range payload {
+			payload[i] = codec.Silence()
+		}
+		pkt.PayloadType, pkt.Payload = pt, payload
+	}
+	if !c.mute.Load() {
+		if n, err := pkt.MarshalTo(s.buf); err == nil {
+			if _, err := conn.WriteToUDPAddrPort(s.buf[:n], to); err == nil {
+				c.out.Add(1)
+				if tap != nil && tap.Sent != nil && pkt.PayloadType == pt {
+					tap.Sent(pkt.Payload, time.Now())
 				}
 			}
 		}
-		pkt.SequenceNumber++
-		if cur != nil && cur.digit > 0 {
-			pkt.Timestamp = keyTS + uint32(step)*media.SamplesPerPacket
-		} else {
-			pkt.Timestamp += media.SamplesPerPacket
-		}
-		if finished {
-			if cur.digit != 0 {
-				c.lastKey.Store(time.Now().UnixNano())
-			}
-			cur.done <- cur.mark
-			cur = nil
-		}
 	}
+	pkt.SequenceNumber++
+	if cur != nil && cur.digit > 0 {
+		pkt.Timestamp = s.keyTS + uint32(s.step)*media.SamplesPerPacket
+	} else {
+		pkt.Timestamp += media.SamplesPerPacket
+	}
+	if finished {
+		if cur.digit != 0 {
+			c.lastKey.Store(time.Now().UnixNano())
+		}
+		cur.done <- cur.mark
+		s.cur = nil
+	}
+	return true
 }
 
 // copy16 encodes up to one packet of src into dst, padding with silence.

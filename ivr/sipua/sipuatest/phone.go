@@ -63,6 +63,7 @@ type Phone struct {
 	addr    netip.AddrPort
 	cancel  context.CancelFunc
 	serving sync.WaitGroup
+	clock   *media.Clock // ticks every call's RTP out
 
 	mu       sync.Mutex
 	closed   bool
@@ -77,7 +78,7 @@ func NewPhone(opts PhoneOptions) (*Phone, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	p := &Phone{opts: opts, log: opts.Log}
+	p := &Phone{opts: opts, log: opts.Log, clock: media.NewClock(0)}
 	var err error
 	for range 20 {
 		var udp *net.UDPConn
