@@ -109,3 +109,10 @@ SELECT DISTINCT questionnaire_id, (started_at AT TIME ZONE 'UTC')::date FROM int
 
 -- The dashboard's AAPOR rates over time count cases by when they closed.
 CREATE INDEX survey_case_closed ON survey_case (campaign_id, closed_at) WHERE status = 'closed';
+
+-- Reports filtered on a touchpoint, agent or queue and counted from the
+-- interviews (today's, or a breakdown the roll-up has no slice for) find
+-- them by the field.
+CREATE INDEX interview_touchpoint ON interview (questionnaire_id, (coalesce(context->>'touchpoint', context->'extra'->>'touchpoint', '')), started_at);
+CREATE INDEX interview_agent ON interview (questionnaire_id, (coalesce(context->>'agent', context->'extra'->>'agent', '')), started_at);
+CREATE INDEX interview_queue ON interview (questionnaire_id, (coalesce(context->>'queue', context->'extra'->>'queue', '')), started_at);
