@@ -53,6 +53,8 @@ func TestImportRules(t *testing.T) {
 		"ivr":          append([]string{"ivr/ivrtest"}, store...),
 		"ivr/asterisk": {"ivr/ivrtest", "ivr/asterisk/aritest", "ivr/phone", "testdata"},
 		"ivr/sipua":    append([]string{"ivr/ivrtest", "ivr/sipua/sipuatest", "ivr/sipua/baresiptest"}, store...),
+		// Transcription over the real store.
+		"ivr/transcribe": store,
 		// The console's phone end to end: the real browser leg, SIP
 		// endpoint and switchboard, and a real SIP phone.
 		"cati": append([]string{"prompts", "ivr", "ivr/webrtc", "ivr/phone", "ivr/sipua", "ivr/sipua/baresiptest"}, store...),
