@@ -82,7 +82,8 @@ bench-dashboard: ## the dashboard page over 1,000,000 generated interviews (p50,
 SOAK_CALLS ?= 1000
 SOAK_DURATION ?= 1h
 SOAK_SAMPLE ?= 30s
-soak: deps build ## SOAK_CALLS calls (1000) for SOAK_DURATION (1h): the server's RSS, goroutines and open files sampled every SOAK_SAMPLE, their drift, lost answers (not part of make test)
+soak: build ## SOAK_CALLS calls (1000) for SOAK_DURATION (1h): the server's RSS, goroutines and open files sampled every SOAK_SAMPLE, their drift, lost answers (not part of make test)
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(RUN_PACKAGES)"
 	@dir=$$(mktemp -d /tmp/canvass-soak-XXXXXX) && chmod 755 $$dir && \
 	  $(BIN) loadtest -spawn $$dir -calls $(SOAK_CALLS) -duration $(SOAK_DURATION) -sample $(SOAK_SAMPLE); status=$$?; rm -rf $$dir; exit $$status
 	@uptime

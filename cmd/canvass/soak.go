@@ -17,7 +17,7 @@ import (
 
 // soakSample is the server at one moment of the window.
 type soakSample struct {
-	At         time.Duration `json:"at_s"`     // since the window opened
+	At         time.Duration `json:"at_ns"`    // since the window opened
 	Calls      int           `json:"calls_up"` // calls past their intro
 	RSS        int64         `json:"rss_bytes"`
 	Goroutines int64         `json:"goroutines"` // go_goroutines; -1 unknown
