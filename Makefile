@@ -78,6 +78,16 @@ bench-dashboard: ## the dashboard page over 1,000,000 generated interviews (p50,
 	$(GO) test -run '^$$' -bench Dashboard1M -benchtime 20x -timeout 60m -v ./cati 2>&1 | grep -E 'Benchmark|generated|rolled up|ok|FAIL'
 	@uptime
 
+# SOAK_CALLS calls kept up for SOAK_DURATION (a call that ends is replaced), the server sampled every SOAK_SAMPLE.
+SOAK_CALLS ?= 1000
+SOAK_DURATION ?= 1h
+SOAK_SAMPLE ?= 30s
+soak: build ## SOAK_CALLS calls (1000) for SOAK_DURATION (1h): the server's RSS, goroutines and open files sampled every SOAK_SAMPLE, their drift, lost answers (not part of make test)
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(RUN_PACKAGES)"
+	@dir=$$(mktemp -d /tmp/canvass-soak-XXXXXX) && chmod 755 $$dir && \
+	  $(BIN) loadtest -spawn $$dir -calls $(SOAK_CALLS) -duration $(SOAK_DURATION) -sample $(SOAK_SAMPLE); status=$$?; rm -rf $$dir; exit $$status
+	@uptime
+
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
@@ -88,4 +98,4 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 clean: ## remove the build output (keeps .data/)
 	rm -rf bin
 
-.PHONY: help deps build run cluster test lint bench bench-ari bench-dashboard fuzz clean
+.PHONY: help deps build run cluster test lint bench bench-ari bench-dashboard soak fuzz clean

@@ -63,6 +63,7 @@ type loadConfig struct {
 	think    time.Duration // at most this long after a prompt, the answer
 	dbURL    string        // where the answers are counted; "" = not counted
 	server   string        // the canvass binary -spawn starts; "" = this one
+	sample   time.Duration // soak: sample the server this often in the window; 0 = not
 	log      io.Writer     // progress
 }
 
@@ -105,6 +106,8 @@ type loadResult struct {
 	Expected        int                   `json:"answers_expected"`
 	Lost            *int                  `json:"lost_answers"`
 	Errors          []string              `json:"errors,omitempty"` // the first distinct ones, with counts
+	Soak            []soakSample          `json:"soak,omitempty"`   // -sample: the server through the window
+	Drift           *soakDrift            `json:"soak_drift_pct,omitempty"`
 }
 
 func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -119,6 +122,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	duration := fs.Duration("duration", 45*time.Second, "the measured window: every call up, answering (a call that ends is replaced)")
 	warmup := fs.Bool("warmup", true, "place one call through the survey before measuring (prompts synthesized and cached)")
 	asJSON := fs.Bool("json", false, "print one JSON object per run instead of the table")
+	sample := fs.Duration("sample", 0, "soak: with -spawn, sample the server's RSS, goroutines and open files this often during the window and print the series and its drift (make soak)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -136,6 +140,9 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *rate <= 0 || *duration < time.Second {
 		return fmt.Errorf("%w: -rate must be positive and -duration at least 1s", errUsage)
 	}
+	if *sample < 0 || *sample > 0 && *spawn == "" {
+		return fmt.Errorf("%w: -sample needs -spawn (the server it samples) and a positive interval", errUsage)
+	}
 	uri, err := surveyURI(*target)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -144,7 +151,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// the limit).
 	raiseFileLimit(uint64(2*slices.Max(runs)+256), stderr)
 
-	cfg := loadConfig{target: uri, rate: *rate, duration: *duration, warmup: *warmup, dbURL: *dbURL, server: *server, log: stderr,
+	cfg := loadConfig{target: uri, rate: *rate, duration: *duration, warmup: *warmup, dbURL: *dbURL, server: *server, sample: *sample, log: stderr,
 		quiet: 2 * time.Second, think: time.Second}
 	out := newLoadTable(stdout, *asJSON)
 	for _, n := range runs {
@@ -296,7 +303,9 @@ func measure(ctx context.Context, n int, cfg loadConfig, probe *serverProbe) (lo
 	var jitter []time.Duration
 	var watching sync.WaitGroup
 	watching.Go(func() {
-		t := time.NewTicker(100 * time.Millisecond)
+		// At most ~3,000 rounds of samples: a soak of an hour at 100 ms
+		// would keep tens of millions.
+		t := time.NewTicker(max(100*time.Millisecond, cfg.duration/3000))
 		defer t.Stop()
 		for {
 			select {
@@ -335,15 +344,27 @@ func measure(ctx context.Context, n int, cfg loadConfig, probe *serverProbe) (lo
 	cpu0, db0, self0, idle0 := probe.cpu(), probe.dbCPU(), selfCPU(), machineIdle()
 	close(r.open)
 	var memPeak goMemory
+	nextSample := window
 	for end := window.Add(cfg.duration); ; {
+		var m goMemory
+		var merr error = errors.New("not read")
 		if haveMem {
-			if m, err := probe.memory(ctx); err == nil {
+			if m, merr = probe.memory(ctx); merr == nil {
 				memPeak.heapInuse = max(memPeak.heapInuse, m.heapInuse)
 				memPeak.liveHeap = max(memPeak.liveHeap, m.liveHeap)
 				memPeak.stacks = max(memPeak.stacks, m.stacks)
 			}
 		}
 		wait := time.Until(end)
+		if cfg.sample > 0 && probe != nil && (!time.Now().Before(nextSample) || wait <= 0) {
+			s := r.sample(probe, time.Since(window), m, merr)
+			res.Soak = append(res.Soak, s)
+			fmt.Fprintf(cfg.log, "loadtest: %s: %d calls up, RSS %.1f MB, %d goroutines, %d fds\n",
+				s.At.Round(time.Second), s.Calls, float64(s.RSS)/(1<<20), s.Goroutines, s.FDs)
+			for !nextSample.After(time.Now()) {
+				nextSample = nextSample.Add(cfg.sample)
+			}
+		}
 		if wait <= 0 || ctx.Err() != nil {
 			break
 		}
@@ -359,6 +380,9 @@ func measure(ctx context.Context, n int, cfg loadConfig, probe *serverProbe) (lo
 	rss.stop()
 
 	r.summarize(&res)
+	if d, ok := drift(res.Soak); ok {
+		res.Drift = &d
+	}
 	res.JitterP99 = ms(percentile(jitter, 0.99))
 	res.Window = wall.Seconds()
 	pct := func(d time.Duration) float64 { return 100 * d.Seconds() / wall.Seconds() }
@@ -448,6 +472,27 @@ func (r *loadCalls) summarize(res *loadResult) {
 		}
 		res.KeyByQuestion[a.question] = [2]float64{ms(percentile(ds, 0.50)), ms(percentile(ds, 0.99))}
 	}
+}
+
+// sample is the server now, for the soak: m and merr are this moment's
+// /metrics scrape.
+func (r *loadCalls) sample(probe *serverProbe, at time.Duration, m goMemory, merr error) soakSample {
+	s := soakSample{At: at, Goroutines: -1, FDs: -1}
+	for i := range r.slots {
+		if r.slots[i].Load() != nil {
+			s.Calls++
+		}
+	}
+	if merr == nil {
+		s.Goroutines = m.goroutines
+	}
+	if v, err := probe.rss(); err == nil {
+		s.RSS = v
+	}
+	if n, err := openFDs(probe.pid); err == nil {
+		s.FDs = n
+	}
+	return s
 }
 
 // slot keeps one call up: it dials again when its call ends while the
@@ -805,6 +850,9 @@ type goMemory struct {
 	heapInuse int64 // go_memstats_heap_inuse_bytes: spans in use, garbage not yet swept included
 	liveHeap  int64 // the heap live after the last GC: next_gc / (1 + GOGC/100)
 	stacks    int64 // go_memstats_stack_inuse_bytes: goroutine stacks
+	// goroutines is go_goroutines (-1: not exposed): no memory, but read
+	// from the same scrape, for the soak.
+	goroutines int64
 }
 
 // memory reads the server's Go memory from its /metrics.
@@ -826,12 +874,21 @@ func (p *serverProbe) memory(ctx context.Context) (goMemory, error) {
 	if resp.StatusCode != http.StatusOK {
 		return goMemory{}, fmt.Errorf("%s: %s", p.metricsURL, resp.Status)
 	}
+	m, err := parseGoMemory(resp.Body)
+	if err != nil {
+		return goMemory{}, fmt.Errorf("%s: %w", p.metricsURL, err)
+	}
+	return m, nil
+}
+
+// parseGoMemory reads the Go runtime's figures from Prometheus text.
+func parseGoMemory(r io.Reader) (goMemory, error) {
 	v := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		name, val, ok := strings.Cut(sc.Text(), " ")
 		switch name {
-		case "go_memstats_heap_inuse_bytes", "go_memstats_next_gc_bytes", "go_memstats_stack_inuse_bytes", "go_gc_gogc_percent":
+		case "go_memstats_heap_inuse_bytes", "go_memstats_next_gc_bytes", "go_memstats_stack_inuse_bytes", "go_gc_gogc_percent", "go_goroutines":
 			if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); ok && err == nil {
 				v[name] = f
 			}
@@ -841,11 +898,14 @@ func (p *serverProbe) memory(ctx context.Context) (goMemory, error) {
 		return goMemory{}, err
 	}
 	if _, ok := v["go_memstats_heap_inuse_bytes"]; !ok {
-		return goMemory{}, fmt.Errorf("%s: no go_memstats_heap_inuse_bytes", p.metricsURL)
+		return goMemory{}, errors.New("no go_memstats_heap_inuse_bytes")
 	}
-	m := goMemory{heapInuse: int64(v["go_memstats_heap_inuse_bytes"]), stacks: int64(v["go_memstats_stack_inuse_bytes"])}
+	m := goMemory{heapInuse: int64(v["go_memstats_heap_inuse_bytes"]), stacks: int64(v["go_memstats_stack_inuse_bytes"]), goroutines: -1}
 	if gogc, ok := v["go_gc_gogc_percent"]; ok && gogc > 0 {
 		m.liveHeap = int64(v["go_memstats_next_gc_bytes"] / (1 + gogc/100))
+	}
+	if g, ok := v["go_goroutines"]; ok {
+		m.goroutines = int64(g)
 	}
 	return m, nil
 }
@@ -1109,8 +1169,14 @@ func (t *loadTable) row(r loadResult) error {
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "    %s\n", e)
 	}
-	_, err := io.WriteString(t.w, b.String())
-	return err
+	if _, err := io.WriteString(t.w, b.String()); err != nil {
+		return err
+	}
+	if len(r.Soak) > 0 {
+		fmt.Fprintf(t.w, "\nSoak: the server sampled through the window (%d calls kept up)\n", r.Calls)
+		return writeSoak(t.w, r.Soak, r.Lost, r.Expected)
+	}
+	return nil
 }
 
 // rssWatch samples a server's resident memory until stopped, keeping the
