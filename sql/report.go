@@ -87,15 +87,19 @@ GROUP BY grp, last_question`
 
 // The roll-up's reading queries: $1 questionnaire, $2 dim, $3 whether
 // value must be $4, $5 language ("": any), $6 days counted from the
-// interviews instead, $7 grouping, $8 the whole months read from month rows.
+// interviews instead, $7 grouping, $8 the whole months read from month rows,
+// $11 the whole weeks read from week rows.
 //
 // rolledFrom is where the roll-up's reading queries take their rows: the
-// whole months' month rows, and the day rows of the day ranges [$9[i],
+// whole months' month rows, the whole weeks' week rows, and the day rows of the day ranges [$9[i],
 // $10[i]) between them (each one index range).
 func rolledFrom(table string) string {
 	return `
 FROM (SELECT * FROM ` + table + `
       WHERE questionnaire_id = $1 AND dim = $2 AND grain = 'month' AND day = ANY ($8::date[])
+      UNION ALL
+      SELECT * FROM ` + table + `
+      WHERE questionnaire_id = $1 AND dim = $2 AND grain = 'week' AND day = ANY ($11::date[])
       UNION ALL
       SELECT x.* FROM unnest($9::date[], $10::date[]) AS r (lo, hi)
       CROSS JOIN LATERAL (
@@ -196,12 +200,8 @@ func tally(ctx context.Context, tx DBTX, q survey.ReportQuery) ([]survey.Tally, 
 	if err != nil {
 		return nil, err
 	}
-	whole := []time.Time{} // month rows cannot be split by day or week
-	if q.By != survey.ByDay && q.By != survey.ByWeek {
-		whole = months(first, last, liveDays)
-	}
-	lo, hi := dayRanges(first, last, whole)
-	rolled := []any{q.Questionnaire, dim, filter, q.Value, q.Language, liveDays, string(q.By), whole, lo, hi}
+	months, weeks, lo, hi := periods(first, last, liveDays, q.By)
+	rolled := []any{q.Questionnaire, dim, filter, q.Value, q.Language, liveDays, string(q.By), months, lo, hi, weeks}
 	if err := count(ctx, tx, groups, rolled, sqlRolledStatus, sqlRolledAnswers, sqlRolledStopped); err != nil {
 		return nil, err
 	}
@@ -302,49 +302,62 @@ func days(ctx context.Context, tx DBTX, q survey.ReportQuery) (first, last *time
 	return first, last, liveDays, nil
 }
 
-// months are the calendar months wholly inside [first, last) with no day
-// in liveDays: read from the roll-up's month rows. None when the range is
-// unbounded.
-func months(first, last *time.Time, liveDays []time.Time) []time.Time {
-	ms := []time.Time{} // an array, never NULL
-	if first == nil || last == nil {
-		return ms
-	}
-	for m := time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, time.UTC); !m.After(*last); m = m.AddDate(0, 1, 0) {
-		next := m.AddDate(0, 1, 0)
-		if m.Before(*first) || next.After(*last) {
-			continue
-		}
-		if !slices.ContainsFunc(liveDays, func(d time.Time) bool { return !d.Before(m) && d.Before(next) }) {
-			ms = append(ms, m)
-		}
-	}
-	return ms
-}
-
-// dayRanges are the ranges [lo[i], hi[i]) of [first, last) (nil:
-// unbounded) outside the whole months.
-func dayRanges(first, last *time.Time, whole []time.Time) (lo, hi []time.Time) {
-	from, to := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+// periods splits the whole days [first, last) of a report (nil:
+// unbounded) into what the roll-up answers it with: whole calendar months
+// (month rows; not when grouping by day or week), then whole ISO weeks
+// (week rows, from Monday; not when grouping by day or month), then day
+// ranges [lo[i], hi[i]). A month or week with a day in liveDays is read
+// day by day. An unbounded range is read day by day.
+func periods(first, last *time.Time, liveDays []time.Time, by survey.GroupBy) (months, weeks, lo, hi []time.Time) {
+	months, weeks, lo, hi = []time.Time{}, []time.Time{}, []time.Time{}, []time.Time{} // arrays, never NULL
+	type span struct{ from, to time.Time }
+	gaps := []span{{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)}}
 	if first != nil {
-		from = *first
+		gaps[0].from = *first
 	}
 	if last != nil {
-		to = *last
+		gaps[0].to = *last
 	}
-	for _, m := range whole {
-		if from.Before(m) {
-			lo, hi = append(lo, from), append(hi, m)
+	clean := func(from, to time.Time) bool {
+		return !slices.ContainsFunc(liveDays, func(d time.Time) bool { return !d.Before(from) && d.Before(to) })
+	}
+	// whole cuts the periods start, next(start) wholly inside the gaps and
+	// clean out of them.
+	whole := func(start func(time.Time) time.Time, next func(time.Time) time.Time) []time.Time {
+		var out []time.Time
+		var rest []span
+		for _, g := range gaps {
+			at := g.from
+			for p := start(g.from); !next(p).After(g.to); p = next(p) {
+				if p.Before(g.from) || !clean(p, next(p)) {
+					continue
+				}
+				if at.Before(p) {
+					rest = append(rest, span{at, p})
+				}
+				out, at = append(out, p), next(p)
+			}
+			if at.Before(g.to) {
+				rest = append(rest, span{at, g.to})
+			}
 		}
-		from = m.AddDate(0, 1, 0)
+		gaps = rest
+		return out
 	}
-	if from.Before(to) {
-		lo, hi = append(lo, from), append(hi, to)
+	if first != nil && last != nil {
+		if by != survey.ByDay && by != survey.ByWeek {
+			months = append(months, whole(func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC) },
+				func(t time.Time) time.Time { return t.AddDate(0, 1, 0) })...)
+		}
+		if by != survey.ByDay && by != survey.ByMonth {
+			weeks = append(weeks, whole(func(t time.Time) time.Time { return t.AddDate(0, 0, -(int(t.Weekday())+6)%7) },
+				func(t time.Time) time.Time { return t.AddDate(0, 0, 7) })...)
+		}
 	}
-	if lo == nil {
-		lo, hi = []time.Time{}, []time.Time{}
+	for _, g := range gaps {
+		lo, hi = append(lo, g.from), append(hi, g.to)
 	}
-	return lo, hi
+	return months, weeks, lo, hi
 }
 
 // utcDay is the start of t's UTC day.
@@ -481,31 +494,6 @@ SELECT $1, $2, language, dim, value, last_question, count(*)
 FROM s
 WHERE status IN ('partial', 'breakoff')
 GROUP BY language, dim, value, last_question`
-	// A month's rows are recounted from its day rows when none of its days
-	// is dirty, under the month's lock: of two roll-ups of one month, the
-	// second sees the first's days.
-	sqlRollMonthLock  = `SELECT pg_advisory_xact_lock(hashtextextended('report-month:' || $1 || '/' || to_char($2::date, 'YYYY-MM'), 0))`
-	sqlRollMonthDirty = `SELECT EXISTS (SELECT 1 FROM report_dirty
-WHERE questionnaire_id = $1 AND day >= $2 AND day < ($2::date + interval '1 month'))`
-	sqlMonthWhere             = ` WHERE questionnaire_id = $1 AND day >= $2 AND day < ($2::date + interval '1 month')`
-	sqlRollMonthForget        = `DELETE FROM report_slice WHERE questionnaire_id = $1 AND grain = 'month' AND day = $2`
-	sqlRollMonthForgetAnswers = `DELETE FROM report_slice_answer WHERE questionnaire_id = $1 AND grain = 'month' AND day = $2`
-	sqlRollMonthForgetStops   = `DELETE FROM report_slice_stop WHERE questionnaire_id = $1 AND grain = 'month' AND day = $2`
-	sqlRollMonthStatus        = `
-INSERT INTO report_slice (questionnaire_id, day, grain, language, dim, value, started, in_progress, complete, partial, breakoff)
-SELECT $1, $2, 'month', language, dim, value, sum(started), sum(in_progress), sum(complete), sum(partial), sum(breakoff)
-FROM report_slice` + sqlMonthWhere + ` AND grain = 'day'
-GROUP BY language, dim, value`
-	sqlRollMonthAnswers = `
-INSERT INTO report_slice_answer (questionnaire_id, day, grain, language, dim, value, question_id, n, total, count)
-SELECT $1, $2, 'month', language, dim, value, question_id, n, total, sum(count)
-FROM report_slice_answer` + sqlMonthWhere + ` AND grain = 'day'
-GROUP BY language, dim, value, question_id, n, total`
-	sqlRollMonthStops = `
-INSERT INTO report_slice_stop (questionnaire_id, day, grain, language, dim, value, last_question, count)
-SELECT $1, $2, 'month', language, dim, value, last_question, sum(count)
-FROM report_slice_stop` + sqlMonthWhere + ` AND grain = 'day'
-GROUP BY language, dim, value, last_question`
 	sqlRollDue = `SELECT questionnaire_id, day FROM report_dirty
 WHERE day < (now() AT TIME ZONE 'UTC')::date ORDER BY day, questionnaire_id LIMIT $1`
 )
@@ -541,7 +529,10 @@ func (db *DB) RollUp(ctx context.Context, limit int) (int, error) {
 						return err
 					}
 				}
-				return rollMonth(ctx, tx, d.q, time.Date(d.day.Year(), d.day.Month(), 1, 0, 0, 0, 0, time.UTC))
+				if err := monthPeriod.roll(ctx, tx, d.q, time.Date(d.day.Year(), d.day.Month(), 1, 0, 0, 0, 0, time.UTC)); err != nil {
+					return err
+				}
+				return weekPeriod.roll(ctx, tx, d.q, d.day.AddDate(0, 0, -(int(d.day.Weekday())+6)%7))
 			})
 		})
 		if err != nil {
@@ -603,19 +594,55 @@ func (db *DB) ClosedCases(ctx context.Context, q survey.ReportQuery) ([]survey.G
 	return out, nil
 }
 
-// rollMonth recounts month m's rows of questionnaire q from its day rows,
-// when none of its days is dirty.
-func rollMonth(ctx context.Context, tx pgx.Tx, q string, m time.Time) error {
-	if _, err := tx.Exec(ctx, sqlRollMonthLock, q, m); err != nil {
+// A period's rows (grain month or week) are recounted from its day rows
+// when none of its days is dirty, under the period's lock: of two roll-ups
+// of one period, the second sees the first's days.
+type period struct {
+	grain, span string // span: the PostgreSQL interval of one period
+	stmts       []string
+}
+
+func newPeriod(grain, span string) period {
+	where := ` WHERE questionnaire_id = $1 AND grain = 'day' AND day >= $2 AND day < ($2::date + interval '` + span + `')`
+	return period{grain: grain, span: span, stmts: []string{
+		`DELETE FROM report_slice WHERE questionnaire_id = $1 AND grain = '` + grain + `' AND day = $2`,
+		`DELETE FROM report_slice_answer WHERE questionnaire_id = $1 AND grain = '` + grain + `' AND day = $2`,
+		`DELETE FROM report_slice_stop WHERE questionnaire_id = $1 AND grain = '` + grain + `' AND day = $2`,
+		`INSERT INTO report_slice (questionnaire_id, day, grain, language, dim, value, started, in_progress, complete, partial, breakoff)
+SELECT $1, $2, '` + grain + `', language, dim, value, sum(started), sum(in_progress), sum(complete), sum(partial), sum(breakoff)
+FROM report_slice` + where + `
+GROUP BY language, dim, value`,
+		`INSERT INTO report_slice_answer (questionnaire_id, day, grain, language, dim, value, question_id, n, total, count)
+SELECT $1, $2, '` + grain + `', language, dim, value, question_id, n, total, sum(count)
+FROM report_slice_answer` + where + `
+GROUP BY language, dim, value, question_id, n, total`,
+		`INSERT INTO report_slice_stop (questionnaire_id, day, grain, language, dim, value, last_question, count)
+SELECT $1, $2, '` + grain + `', language, dim, value, last_question, sum(count)
+FROM report_slice_stop` + where + `
+GROUP BY language, dim, value, last_question`,
+	}}
+}
+
+var (
+	monthPeriod = newPeriod("month", "1 month")
+	weekPeriod  = newPeriod("week", "7 days")
+)
+
+// roll recounts the period starting at start of questionnaire q from its
+// day rows, when none of its days is dirty.
+func (p period) roll(ctx context.Context, tx pgx.Tx, q string, start time.Time) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('report-' || $3 || ':' || $1 || '/' || to_char($2::date, 'YYYY-MM-DD'), 0))`,
+		q, start, p.grain); err != nil {
 		return err
 	}
 	var dirty bool
-	if err := tx.QueryRow(ctx, sqlRollMonthDirty, q, m).Scan(&dirty); err != nil || dirty {
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM report_dirty
+WHERE questionnaire_id = $1 AND day >= $2 AND day < ($2::date + $3::interval))`, q, start, p.span).Scan(&dirty); err != nil || dirty {
 		return err
 	}
-	for _, stmt := range []string{sqlRollMonthForget, sqlRollMonthForgetAnswers, sqlRollMonthForgetStops, sqlRollMonthStatus, sqlRollMonthAnswers, sqlRollMonthStops} {
-		if _, err := tx.Exec(ctx, stmt, q, m); err != nil {
-			return fmt.Errorf("month %s: %w", m.Format("2006-01"), err)
+	for _, stmt := range p.stmts {
+		if _, err := tx.Exec(ctx, stmt, q, start); err != nil {
+			return fmt.Errorf("%s of %s: %w", p.grain, start.Format(time.DateOnly), err)
 		}
 	}
 	return nil

@@ -18,12 +18,13 @@ CREATE TABLE report_dirty (
 
 -- dim is '' (all interviews), 'touchpoint', 'agent' or 'queue'; value is
 -- that context field ('' when unset, and for dim ''). grain 'day' rows count
--- one day; grain 'month' rows (day is the 1st) add up a month's day rows
--- once none of its days is dirty, so a year reads twelve months' rows.
+-- one day; grain 'month' rows (day is the 1st) and 'week' rows (day is the
+-- Monday) add up their days' rows once none of those days is dirty, so a
+-- year reads twelve months' rows and a month four weeks'.
 CREATE TABLE report_slice (
     questionnaire_id text NOT NULL,
     day              date NOT NULL,
-    grain            text NOT NULL DEFAULT 'day' CHECK (grain IN ('day', 'month')),
+    grain            text NOT NULL DEFAULT 'day' CHECK (grain IN ('day', 'week', 'month')),
     language         text NOT NULL,
     dim              text NOT NULL,
     value            text NOT NULL,
@@ -40,7 +41,7 @@ CREATE INDEX report_slice_day ON report_slice (questionnaire_id, dim, grain, day
 CREATE TABLE report_slice_answer (
     questionnaire_id text NOT NULL,
     day              date NOT NULL,
-    grain            text NOT NULL DEFAULT 'day' CHECK (grain IN ('day', 'month')),
+    grain            text NOT NULL DEFAULT 'day' CHECK (grain IN ('day', 'week', 'month')),
     language         text NOT NULL,
     dim              text NOT NULL,
     value            text NOT NULL,
@@ -54,7 +55,7 @@ CREATE INDEX report_slice_answer_day ON report_slice_answer (questionnaire_id, d
 CREATE TABLE report_slice_stop (
     questionnaire_id text NOT NULL,
     day              date NOT NULL,
-    grain            text NOT NULL DEFAULT 'day' CHECK (grain IN ('day', 'month')),
+    grain            text NOT NULL DEFAULT 'day' CHECK (grain IN ('day', 'week', 'month')),
     language         text NOT NULL,
     dim              text NOT NULL,
     value            text NOT NULL,
