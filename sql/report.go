@@ -144,10 +144,15 @@ func (db *DB) Tally(ctx context.Context, q survey.ReportQuery) ([]survey.Tally, 
 	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	err := db.retry(ctx, func() error {
 		return pgx.BeginTxFunc(ctx, db.pool, opts, func(tx pgx.Tx) (err error) {
-			// Plans for these parameters, not a generic one: whether a bound
-			// is NULL or a filter empty decides which index serves.
-			if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
-				return err
+			// With a field filter, plans for these parameters, not a generic
+			// one: whether the filter is set decides which index serves (a
+			// generic plan read the whole answer table). Without one the
+			// cached plans serve, and planning each query again would cost
+			// more than it saves.
+			if q.Field != "" {
+				if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+					return err
+				}
 			}
 			ts, err = tally(ctx, tx, q)
 			return err
