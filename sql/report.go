@@ -88,26 +88,47 @@ GROUP BY grp, last_question`
 // The roll-up's reading queries: $1 questionnaire, $2 dim, $3 whether
 // value must be $4, $5 language ("": any), $6 days counted from the
 // interviews instead, $7 grouping, $8 the whole months read from month rows,
-// $11 the whole weeks read from week rows.
+// $9 the whole weeks read from week rows, then each day range's first and
+// end day ($10, $11, $12, $13…).
 //
-// rolledFrom is where the roll-up's reading queries take their rows: the
-// whole months' month rows, the whole weeks' week rows, and the day rows of the day ranges [$9[i],
-// $10[i]) between them (each one index range).
-func rolledFrom(table string) string {
-	return `
+// rolledFrom is where they take their rows: the whole months' month rows,
+// the whole weeks' week rows, and the day rows of the day ranges between
+// them, each range its own branch so that each is one index range whatever
+// the plan.
+func rolledFrom(table string, ranges int) string {
+	var b strings.Builder
+	b.WriteString(`
 FROM (SELECT * FROM ` + table + `
       WHERE questionnaire_id = $1 AND dim = $2 AND grain = 'month' AND day = ANY ($8::date[])
       UNION ALL
       SELECT * FROM ` + table + `
-      WHERE questionnaire_id = $1 AND dim = $2 AND grain = 'week' AND day = ANY ($11::date[])
+      WHERE questionnaire_id = $1 AND dim = $2 AND grain = 'week' AND day = ANY ($9::date[])`)
+	for i := range ranges {
+		fmt.Fprintf(&b, `
       UNION ALL
-      SELECT x.* FROM unnest($9::date[], $10::date[]) AS r (lo, hi)
-      CROSS JOIN LATERAL (
-          SELECT * FROM ` + table + `
-          WHERE questionnaire_id = $1 AND dim = $2 AND grain = 'day' AND day >= r.lo AND day < r.hi
-            AND day <> ALL ($6::date[])) x) s
+      SELECT * FROM %s
+      WHERE questionnaire_id = $1 AND dim = $2 AND grain = 'day' AND day >= $%d::date AND day < $%d::date AND day <> ALL ($6::date[])`,
+			table, 10+2*i, 11+2*i)
+	}
+	b.WriteString(`) s
 WHERE (NOT $3::boolean OR value = $4::text)
-  AND ($5::text = '' OR language = $5)`
+  AND ($5::text = '' OR language = $5)
+  AND cardinality($6::date[]) >= 0 -- typed even when no day range reads it`)
+	return b.String()
+}
+
+// rolledQueries are the status, answers and stops queries over the roll-up
+// with ranges day ranges.
+func rolledQueries(ranges int) [3]string {
+	return [3]string{
+		`SELECT ` + sqlRolledGroup + ` AS grp, sum(started)::int, sum(in_progress)::int,
+       sum(complete)::int, sum(partial)::int, sum(breakoff)::int` + rolledFrom("report_slice", ranges) + `
+GROUP BY grp`,
+		`SELECT ` + sqlRolledGroup + ` AS grp, question_id, n, total, sum(count)::int` + rolledFrom("report_slice_answer", ranges) + `
+GROUP BY grp, question_id, n, total`,
+		`SELECT ` + sqlRolledGroup + ` AS grp, last_question, sum(count)::int` + rolledFrom("report_slice_stop", ranges) + `
+GROUP BY grp, last_question`,
+	}
 }
 
 const sqlRolledGroup = `
@@ -117,19 +138,6 @@ CASE $7::text
     WHEN 'month' THEN to_char(day, 'YYYY-MM')
     ELSE value
 END`
-
-var (
-	sqlRolledStatus = `SELECT ` + sqlRolledGroup + ` AS grp, sum(started)::int, sum(in_progress)::int,
-       sum(complete)::int, sum(partial)::int, sum(breakoff)::int
-` + rolledFrom("report_slice") + `
-GROUP BY grp`
-	sqlRolledAnswers = `SELECT ` + sqlRolledGroup + ` AS grp, question_id, n, total, sum(count)::int
-` + rolledFrom("report_slice_answer") + `
-GROUP BY grp, question_id, n, total`
-	sqlRolledStopped = `SELECT ` + sqlRolledGroup + ` AS grp, last_question, sum(count)::int
-` + rolledFrom("report_slice_stop") + `
-GROUP BY grp, last_question`
-)
 
 const (
 	sqlDirtyDays = `SELECT day FROM report_dirty
@@ -206,8 +214,12 @@ func tally(ctx context.Context, tx DBTX, q survey.ReportQuery) ([]survey.Tally, 
 		return nil, err
 	}
 	months, weeks, lo, hi := periods(first, last, liveDays, q.By)
-	rolled := []any{q.Questionnaire, dim, filter, q.Value, q.Language, liveDays, string(q.By), months, lo, hi, weeks}
-	if err := count(ctx, tx, groups, rolled, sqlRolledStatus, sqlRolledAnswers, sqlRolledStopped); err != nil {
+	rolled := []any{q.Questionnaire, dim, filter, q.Value, q.Language, liveDays, string(q.By), months, weeks}
+	for i := range lo {
+		rolled = append(rolled, lo[i], hi[i])
+	}
+	rq := rolledQueries(len(lo))
+	if err := count(ctx, tx, groups, rolled, rq[0], rq[1], rq[2]); err != nil {
 		return nil, err
 	}
 	// Day by day, so each is one range of the interview_report index.
