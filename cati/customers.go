@@ -9,6 +9,7 @@ package cati
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/canvass/canvass/survey"
@@ -92,13 +93,11 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request, sess *sess
 	if err != nil {
 		return err
 	}
-	risk := ""
-	if n := len(h); n > 0 {
-		for i := n - 1; i >= 0; i-- {
-			if h[i].NPS != nil {
-				risk = h[i].ChurnRisk // the latest score decides the flag
-				break
-			}
+	risk := "" // the latest score decides the flag
+	for _, sc := range slices.Backward(h) {
+		if sc.NPS != nil {
+			risk = sc.ChurnRisk
+			break
 		}
 	}
 	s.render(w, r, http.StatusOK, "customer", pageData{Title: "Customer " + id, Session: sess,

@@ -237,7 +237,7 @@ func (s *Server) aaporOverTime(ctx context.Context, rq survey.ReportQuery) ([]aa
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, aaporPoint{Group: gc.Group, Cases: c.I + c.P + c.R + c.NC + c.O + c.UH + c.UO + c.NE, Counts: c, Rates: rates})
+		out = append(out, aaporPoint{Group: gc.Group, Cases: c.Cases(), Counts: c, Rates: rates})
 	}
 	return out, nil
 }
@@ -316,10 +316,8 @@ func (s *Server) journey(ctx context.Context, rq survey.ReportQuery) ([]stagePoi
 	}
 	for i := range stages {
 		stages[i].NPS = survey.NPSFrom(npsDist[i])
-		if c := &stages[i].CSAT; c.N > 0 {
-			c.Score = survey.Rate{Value: float64(c.TopTwo) / float64(c.N) * 100, Defined: true}
-			stages[i].CSATMargin = c.MarginOfError()
-		}
+		stages[i].CSAT = survey.CSATTopTwo(stages[i].CSAT.N, stages[i].CSAT.TopTwo)
+		stages[i].CSATMargin = stages[i].CSAT.MarginOfError()
 	}
 	return stages, nil
 }

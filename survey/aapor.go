@@ -390,6 +390,9 @@ func (c *Counts) AddN(g RateGroup, n int) {
 	}
 }
 
+// Cases is how many cases are counted, in every group.
+func (c Counts) Cases() int { return c.I + c.P + c.R + c.NC + c.O + c.UH + c.UO + c.NE }
+
 // Rate is a computed ratio that may be undefined: an AAPOR rate in [0, 1],
 // or a CX score. A rate whose denominator is zero is not 0 and not NaN, it
 // does not exist, and reports must say so.

@@ -87,6 +87,17 @@ func CSATFrom(dist map[int64]int, lo, hi int64) CSAT {
 			c.TopTwo += count
 		}
 	}
+	return c.scored()
+}
+
+// CSATTopTwo is the CSAT of n answers, topTwo of them in the top two boxes:
+// CSATs of different scales added up (a journey stage's).
+func CSATTopTwo(n, topTwo int) CSAT {
+	return CSAT{N: n, TopTwo: topTwo, Distribution: map[int64]int{}}.scored()
+}
+
+// scored sets Score from N and TopTwo.
+func (c CSAT) scored() CSAT {
 	if c.N > 0 {
 		c.Score = Rate{Value: float64(c.TopTwo) / float64(c.N) * 100, Defined: true}
 	}
