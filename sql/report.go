@@ -124,8 +124,9 @@ func rolledQueries(ranges int) [3]string {
 		`SELECT ` + sqlRolledGroup + ` AS grp, sum(started)::int, sum(in_progress)::int,
        sum(complete)::int, sum(partial)::int, sum(breakoff)::int` + rolledFrom("report_slice", ranges) + `
 GROUP BY grp`,
-		`SELECT ` + sqlRolledGroup + ` AS grp, question_id, n, total, sum(count)::int` + rolledFrom("report_slice_answer", ranges) + `
-GROUP BY grp, question_id, n, total`,
+		// One histogram a row, added up by the caller: grouping here would
+		// unnest every row's values again.
+		`SELECT ` + sqlRolledGroup + ` AS grp, question_id, answered, ns, counts` + rolledFrom("report_slice_answer", ranges),
 		`SELECT ` + sqlRolledGroup + ` AS grp, last_question, sum(count)::int` + rolledFrom("report_slice_stop", ranges) + `
 GROUP BY grp, last_question`,
 	}
@@ -194,20 +195,19 @@ func slice(q survey.ReportQuery) (dim string, filter, ok bool) {
 	}
 }
 
-// tally should run in a repeatable-read transaction so that its queries agree.
-func tally(ctx context.Context, tx DBTX, q survey.ReportQuery) ([]survey.Tally, error) {
+// tally should run in a repeatable-read transaction so that its queries
+// agree. Its counting queries go to the server in one batch.
+func tally(ctx context.Context, tx pgx.Tx, q survey.ReportQuery) ([]survey.Tally, error) {
 	switch q.By {
 	case survey.ByDay, survey.ByTouchpoint, survey.ByAgent, survey.ByQueue, survey.ByWeek, survey.ByMonth:
 	default:
 		return nil, fmt.Errorf("unknown grouping %q", q.By)
 	}
-	groups := map[string]*survey.Tally{}
+	c := newCounting()
 	dim, filter, ok := slice(q)
 	if !ok {
-		if err := live(ctx, tx, groups, q, q.From, q.To); err != nil {
-			return nil, err
-		}
-		return sorted(groups), nil
+		c.live(q, q.From, q.To)
+		return c.run(ctx, tx)
 	}
 	first, last, liveDays, err := days(ctx, tx, q)
 	if err != nil {
@@ -218,10 +218,7 @@ func tally(ctx context.Context, tx DBTX, q survey.ReportQuery) ([]survey.Tally, 
 	for i := range lo {
 		rolled = append(rolled, lo[i], hi[i])
 	}
-	rq := rolledQueries(len(lo))
-	if err := count(ctx, tx, groups, rolled, rq[0], rq[1], rq[2]); err != nil {
-		return nil, err
-	}
+	c.add(rolled, rolledQueries(len(lo)), true)
 	// Day by day, so each is one range of the interview_report index.
 	for _, d := range liveDays {
 		from, to := d, d.AddDate(0, 0, 1)
@@ -231,11 +228,9 @@ func tally(ctx context.Context, tx DBTX, q survey.ReportQuery) ([]survey.Tally, 
 		if !q.To.IsZero() && q.To.Before(to) {
 			to = q.To
 		}
-		if err := live(ctx, tx, groups, q, from, to); err != nil {
-			return nil, err
-		}
+		c.live(q, from, to)
 	}
-	return sorted(groups), nil
+	return c.run(ctx, tx)
 }
 
 // sqlFieldFilter is the live queries' context-field filter; for the
@@ -261,13 +256,13 @@ var liveQueries = func() map[string][3]string {
 	return qs
 }()
 
-// live counts q's interviews started in [from, to) into groups.
-func live(ctx context.Context, tx DBTX, groups map[string]*survey.Tally, q survey.ReportQuery, from, to time.Time) error {
+// live counts q's interviews started in [from, to).
+func (c *counting) live(q survey.ReportQuery, from, to time.Time) {
 	qs, ok := liveQueries[q.Field]
 	if !ok {
 		qs = liveQueries[""]
 	}
-	return count(ctx, tx, groups, liveArgs(q, from, to), qs[0], qs[1], qs[2])
+	c.add(liveArgs(q, from, to), qs, false)
 }
 
 // liveArgs are the arguments of the queries counting q's interviews
@@ -383,76 +378,129 @@ func utcDay(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// count adds to groups what the status, answers and stops queries count
-// with args.
-func count(ctx context.Context, tx DBTX, groups map[string]*survey.Tally, args []any, status, answers, stopped string) error {
-	group := func(g string) *survey.Tally {
-		t := groups[g]
-		if t == nil {
-			t = &survey.Tally{Group: g, Values: map[string]map[int64]int{}, Answered: map[string]int{}, StoppedAt: map[string]int{}}
-			groups[g] = t
+// counting is a batch of counting queries, each status, answers and stops
+// query with its arguments, and the groups they add up to.
+type counting struct {
+	batch  pgx.Batch
+	reads  []func(pgx.Rows) error
+	groups map[string]*survey.Tally
+}
+
+func newCounting() *counting { return &counting{groups: map[string]*survey.Tally{}} }
+
+func (c *counting) group(g string) *survey.Tally {
+	t := c.groups[g]
+	if t == nil {
+		t = &survey.Tally{Group: g, Values: map[string]map[int64]int{}, Answered: map[string]int{}, StoppedAt: map[string]int{}}
+		c.groups[g] = t
+	}
+	return t
+}
+
+// value adds n answers of value v to question of group t.
+func value(t *survey.Tally, question string, v int64, n int) {
+	if t.Values[question] == nil {
+		t.Values[question] = map[int64]int{}
+	}
+	t.Values[question][v] += n
+}
+
+// add queues the status, answers and stops queries qs with args. The
+// roll-up's answers query (rolled) gives a histogram a row; the live one a
+// question's total (n NULL, total) or one value's count a row.
+func (c *counting) add(args []any, qs [3]string, rolled bool) {
+	var (
+		g, question string
+		t           survey.Tally
+		n           *int64
+		total       bool
+		k           int
+		ns          []int64
+		counts      []int32
+	)
+	c.batch.Queue(qs[0], args...)
+	c.reads = append(c.reads, func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, []any{&g, &t.Started, &t.InProgress, &t.Complete, &t.Partial, &t.Breakoff}, func() error {
+			gt := c.group(g)
+			gt.Started += t.Started
+			gt.InProgress += t.InProgress
+			gt.Complete += t.Complete
+			gt.Partial += t.Partial
+			gt.Breakoff += t.Breakoff
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("count statuses: %w", err)
 		}
-		return t
-	}
-
-	rows, err := tx.Query(ctx, status, args...)
-	if err != nil {
-		return err
-	}
-	var (
-		g    string
-		t    survey.Tally
-		scan = []any{&g, &t.Started, &t.InProgress, &t.Complete, &t.Partial, &t.Breakoff}
-	)
-	if _, err := pgx.ForEachRow(rows, scan, func() error {
-		gt := group(g)
-		gt.Started += t.Started
-		gt.InProgress += t.InProgress
-		gt.Complete += t.Complete
-		gt.Partial += t.Partial
-		gt.Breakoff += t.Breakoff
 		return nil
-	}); err != nil {
-		return fmt.Errorf("count statuses: %w", err)
-	}
-
-	rows, err = tx.Query(ctx, answers, args...)
-	if err != nil {
-		return err
-	}
-	var (
-		question string
-		n        *int64
-		total    bool
-		c        int
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&g, &question, &n, &total, &c}, func() error {
-		gt := group(g)
-		switch {
-		case total:
-			gt.Answered[question] += c
-		case n != nil:
-			if gt.Values[question] == nil {
-				gt.Values[question] = map[int64]int{}
+	})
+	c.batch.Queue(qs[1], args...)
+	if rolled {
+		c.reads = append(c.reads, func(rows pgx.Rows) error {
+			_, err := pgx.ForEachRow(rows, []any{&g, &question, &k, &ns, &counts}, func() error {
+				if len(ns) != len(counts) {
+					return fmt.Errorf("a histogram of %s has %d values and %d counts", question, len(ns), len(counts))
+				}
+				gt := c.group(g)
+				gt.Answered[question] += k
+				for i, v := range ns {
+					value(gt, question, v, int(counts[i]))
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("count answers: %w", err)
 			}
-			gt.Values[question][*n] += c
+			return nil
+		})
+	} else {
+		c.reads = append(c.reads, func(rows pgx.Rows) error {
+			_, err := pgx.ForEachRow(rows, []any{&g, &question, &n, &total, &k}, func() error {
+				gt := c.group(g)
+				switch {
+				case total:
+					gt.Answered[question] += k
+				case n != nil:
+					value(gt, question, *n, k)
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("count answers: %w", err)
+			}
+			return nil
+		})
+	}
+	c.batch.Queue(qs[2], args...)
+	c.reads = append(c.reads, func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, []any{&g, &question, &k}, func() error {
+			c.group(g).StoppedAt[question] += k
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("count stops: %w", err)
 		}
 		return nil
-	}); err != nil {
-		return fmt.Errorf("count answers: %w", err)
-	}
+	})
+}
 
-	rows, err = tx.Query(ctx, stopped, args...)
-	if err != nil {
-		return err
+// run sends the batch and reads its results into the groups, in key order.
+func (c *counting) run(ctx context.Context, tx pgx.Tx) ([]survey.Tally, error) {
+	br := tx.SendBatch(ctx, &c.batch)
+	for _, read := range c.reads {
+		rows, err := br.Query()
+		if err == nil {
+			err = read(rows)
+		}
+		if err != nil {
+			br.Close()
+			return nil, err
+		}
 	}
-	if _, err := pgx.ForEachRow(rows, []any{&g, &question, &c}, func() error {
-		group(g).StoppedAt[question] += c
-		return nil
-	}); err != nil {
-		return fmt.Errorf("count stops: %w", err)
+	if err := br.Close(); err != nil {
+		return nil, err
 	}
-	return nil
+	return sorted(c.groups), nil
 }
 
 func sorted(groups map[string]*survey.Tally) []survey.Tally {
@@ -499,12 +547,18 @@ GROUP BY language, dim, value`
     SELECT s.language, s.dim, s.value, a.question_id, ` + sqlAnswerN + `
     FROM s JOIN answer a ON a.interview_id = s.id
     WHERE NOT a.skipped
+
+), c AS (
+    SELECT language, dim, value, question_id, n, count(*)::int AS c
+    FROM v
+    GROUP BY language, dim, value, question_id, n
 )
-INSERT INTO report_slice_answer (questionnaire_id, day, language, dim, value, question_id, n, total, count)
-SELECT $1, $2, language, dim, value, question_id, n, grouping(n) = 1, count(*)
-FROM v
-GROUP BY GROUPING SETS ((language, dim, value, question_id), (language, dim, value, question_id, n))
-HAVING grouping(n) = 1 OR n IS NOT NULL`
+INSERT INTO report_slice_answer (questionnaire_id, day, language, dim, value, question_id, answered, ns, counts)
+SELECT $1, $2, language, dim, value, question_id, sum(c)::int,
+       coalesce(array_agg(n ORDER BY n) FILTER (WHERE n IS NOT NULL), '{}'),
+       coalesce(array_agg(c ORDER BY n) FILTER (WHERE n IS NOT NULL), '{}')
+FROM c
+GROUP BY language, dim, value, question_id`
 	sqlRollStopped = sqlRollDay + `
 INSERT INTO report_slice_stop (questionnaire_id, day, language, dim, value, last_question, count)
 SELECT $1, $2, language, dim, value, last_question, count(*)
@@ -629,10 +683,23 @@ func newPeriod(grain, span string) period {
 SELECT $1, $2, '` + grain + `', language, dim, value, sum(started), sum(in_progress), sum(complete), sum(partial), sum(breakoff)
 FROM report_slice` + where + `
 GROUP BY language, dim, value`,
-		`INSERT INTO report_slice_answer (questionnaire_id, day, grain, language, dim, value, question_id, n, total, count)
-SELECT $1, $2, '` + grain + `', language, dim, value, question_id, n, total, sum(count)
-FROM report_slice_answer` + where + `
-GROUP BY language, dim, value, question_id, n, total`,
+		`WITH d AS (
+    SELECT language, dim, value, question_id, answered, ns, counts FROM report_slice_answer` + where + `
+), a AS (
+    SELECT language, dim, value, question_id, sum(answered)::int AS answered
+    FROM d
+    GROUP BY language, dim, value, question_id
+), h AS (
+    SELECT language, dim, value, question_id, array_agg(n ORDER BY n) AS ns, array_agg(c ORDER BY n) AS counts
+    FROM (SELECT language, dim, value, question_id, x.n, sum(x.c)::int AS c
+          FROM d, unnest(d.ns, d.counts) x (n, c)
+          GROUP BY language, dim, value, question_id, x.n) u
+    GROUP BY language, dim, value, question_id
+)
+INSERT INTO report_slice_answer (questionnaire_id, day, grain, language, dim, value, question_id, answered, ns, counts)
+SELECT $1, $2, '` + grain + `', language, dim, value, question_id, a.answered,
+       coalesce(h.ns, '{}'), coalesce(h.counts, '{}')
+FROM a LEFT JOIN h USING (language, dim, value, question_id)`,
 		`INSERT INTO report_slice_stop (questionnaire_id, day, grain, language, dim, value, last_question, count)
 SELECT $1, $2, '` + grain + `', language, dim, value, last_question, sum(count)
 FROM report_slice_stop` + where + `

@@ -288,6 +288,19 @@ func TestTallyRolledUp(t *testing.T) {
 	if len(ts) != 2 || ts[0].Started != 102 {
 		t.Errorf("Tally by day over the altered roll-up = %+v, want 102 started on the first day", ts)
 	}
+	// Answers too: one histogram a question, its values and their counts.
+	before := ts[0]
+	if _, err := db.Pool().Exec(ctx, `UPDATE report_slice_answer SET answered = answered + 3, ns = ns || 7::bigint, counts = counts || 3
+WHERE ctid = (SELECT ctid FROM report_slice_answer WHERE day = '2025-03-10' AND dim = '' AND grain = 'day' AND question_id = 'nps' LIMIT 1)`); err != nil {
+		t.Fatal(err)
+	}
+	ts, err = db.Tally(ctx, survey.ReportQuery{Questionnaire: "cx", From: from, To: to, By: survey.ByDay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 2 || ts[0].Values["nps"][7] != before.Values["nps"][7]+3 || ts[0].Answered["nps"] != before.Answered["nps"]+3 {
+		t.Errorf("Tally by day over the altered histogram = %+v, want 3 more nps answers, of 7, than %+v", ts[0], before)
+	}
 	// Whole months are read from month rows (March holds all of cx's days).
 	if _, err := db.Pool().Exec(ctx, `UPDATE report_slice SET started = started + 1000 WHERE grain = 'month' AND day = '2025-03-01' AND dim = ''`); err != nil {
 		t.Fatal(err)
