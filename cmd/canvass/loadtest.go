@@ -495,8 +495,8 @@ func (r *loadCalls) sample(probe *serverProbe, at time.Duration, m goMemory, mer
 	return s
 }
 
-// slot keeps one call up: it dials again when its call ends while the
-// window is open, and stops at the first failure.
+// slot keeps one call up: it dials again when its call ends, or a second
+// after it failed, until the window closes.
 func (r *loadCalls) slot(ctx context.Context, i int) {
 	upDone := false
 	up := func() {
@@ -512,13 +512,22 @@ func (r *loadCalls) slot(ctx context.Context, i int) {
 		r.calls = append(r.calls, st)
 		r.mu.Unlock()
 		r.respond(ctx, st, &r.slots[i], up)
-		if st.err != nil || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
+		}
+		// A failed call is counted and its slot dials again a second later,
+		// so the load (and a soak's) stays at n calls after a bad moment.
+		pause := time.Duration(0)
+		if st.err != nil {
+			up()
+			pause = time.Second
 		}
 		select {
 		case <-r.shut:
 			return
-		default:
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
 		}
 	}
 }
