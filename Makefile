@@ -75,7 +75,7 @@ bench-ari: ## ARI call setup (StasisStart → answer) at ARI_CALLS calls against
 	@uptime
 
 bench-dashboard: ## the dashboard page over 1,000,000 generated interviews (p50, p95), with and without the report roll-up
-	$(GO) test -run '^$$' -bench Dashboard1M -benchtime 20x -timeout 60m -v ./cati 2>&1 | grep -E 'Benchmark|generated|rolled up|ok|FAIL'
+	$(GO) test -run '^$$' -bench Dashboard1M -benchtime 100x -timeout 60m -v ./cati 2>&1 | grep -E 'Benchmark|generated|rolled up|ok|FAIL'
 	@uptime
 
 # SOAK_CALLS calls kept up for SOAK_DURATION (a call that ends is replaced), the server sampled every SOAK_SAMPLE.

@@ -148,7 +148,10 @@ func BenchmarkDashboard1M(b *testing.B) {
 			took = append(took, time.Since(t0))
 		}
 		slices.Sort(took)
-		b.ReportMetric(float64(took[len(took)*95/100].Microseconds())/1000, "p95-ms")
+		// Nearest rank: the smallest time at least 95 % of the requests took
+		// no longer than.
+		p95 := took[(len(took)*95+99)/100-1]
+		b.ReportMetric(float64(p95.Microseconds())/1000, "p95-ms")
 		b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
 	}
 	// The trailing twelve months, from the 1st: eleven whole months and this

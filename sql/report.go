@@ -111,7 +111,7 @@ FROM (SELECT * FROM ` + table + `
 			table, 10+2*i, 11+2*i)
 	}
 	b.WriteString(`) s
-WHERE (NOT $3::boolean OR value = $4::text)
+WHERE (NOT $3::boolean OR CASE WHEN strpos($2, ':') > 0 THEN (value::jsonb)->>0 ELSE value END = $4::text)
   AND ($5::text = '' OR language = $5)
   AND cardinality($6::date[]) >= 0 -- typed even when no day range reads it`)
 	return b.String()
@@ -137,7 +137,7 @@ CASE $7::text
     WHEN 'day' THEN to_char(day, 'YYYY-MM-DD')
     WHEN 'week' THEN to_char(day - (extract(isodow FROM day)::int - 1), 'YYYY-MM-DD')
     WHEN 'month' THEN to_char(day, 'YYYY-MM')
-    ELSE value
+    ELSE CASE WHEN strpos($2, ':') > 0 THEN (value::jsonb)->>1 ELSE value END
 END`
 
 const (
@@ -173,13 +173,17 @@ func (db *DB) Tally(ctx context.Context, q survey.ReportQuery) ([]survey.Tally, 
 	return ts, nil
 }
 
-// rolledDims are the context fields the roll-up is sliced by.
+// rolledDims are the context fields the roll-up is sliced by. It also has
+// two crossings, "touchpoint:agent" and "touchpoint:queue", whose value is
+// the JSON array [touchpoint, agent or queue]: a touchpoint's breakdown by
+// agent or queue.
 var rolledDims = []string{"touchpoint", "agent", "queue"}
 
 // slice says which of the roll-up's slices answers q: dim ("" for all
-// interviews) and whether its value must be q.Value. ok is false when q
-// filters on one field and groups by another, or filters on a field the
-// roll-up does not slice by: those are counted from the interviews.
+// interviews) and whether its value (a crossing's touchpoint) must be
+// q.Value. ok is false when q filters on a field the roll-up does not slice
+// by, or on one field and groups by another it has no crossing for: those
+// are counted from the interviews.
 func slice(q survey.ReportQuery) (dim string, filter, ok bool) {
 	if q.Field != "" && !slices.Contains(rolledDims, q.Field) {
 		return "", false, false
@@ -187,12 +191,15 @@ func slice(q survey.ReportQuery) (dim string, filter, ok bool) {
 	switch q.By {
 	case survey.ByDay, survey.ByWeek, survey.ByMonth:
 		return q.Field, q.Field != "", true
-	default:
-		if q.Field != "" && q.Field != string(q.By) {
-			return "", false, false
+	case survey.ByAgent, survey.ByQueue:
+		if q.Field == "touchpoint" {
+			return "touchpoint:" + string(q.By), true, true
 		}
-		return string(q.By), q.Field != "", true
 	}
+	if q.Field != "" && q.Field != string(q.By) {
+		return "", false, false
+	}
+	return string(q.By), q.Field != "", true
 }
 
 // tally should run in a repeatable-read transaction so that its queries
@@ -525,7 +532,9 @@ WITH i AS (
       AND started_at < ($2::date + 1)::timestamp AT TIME ZONE 'UTC'
 ), s AS (
     SELECT i.*, d.dim, d.value
-    FROM i CROSS JOIN LATERAL (VALUES ('', ''), ('touchpoint', i.touchpoint), ('agent', i.agent), ('queue', i.queue)) d (dim, value)
+    FROM i CROSS JOIN LATERAL (VALUES ('', ''), ('touchpoint', i.touchpoint), ('agent', i.agent), ('queue', i.queue),
+        ('touchpoint:agent', jsonb_build_array(i.touchpoint, i.agent)::text),
+        ('touchpoint:queue', jsonb_build_array(i.touchpoint, i.queue)::text)) d (dim, value)
 )`
 
 const (

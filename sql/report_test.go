@@ -301,6 +301,18 @@ WHERE ctid = (SELECT ctid FROM report_slice_answer WHERE day = '2025-03-10' AND 
 	if len(ts) != 2 || ts[0].Values["nps"][7] != before.Values["nps"][7]+3 || ts[0].Answered["nps"] != before.Answered["nps"]+3 {
 		t.Errorf("Tally by day over the altered histogram = %+v, want 3 more nps answers, of 7, than %+v", ts[0], before)
 	}
+	// A touchpoint's breakdown by agent reads the crossing's rows.
+	if _, err := db.Pool().Exec(ctx, `UPDATE report_slice SET started = started + 100
+WHERE day = '2025-03-10' AND grain = 'day' AND dim = 'touchpoint:agent' AND value = '["web", "alice"]'`); err != nil {
+		t.Fatal(err)
+	}
+	ts, err = db.Tally(ctx, survey.ReportQuery{Questionnaire: "cx", From: from, To: to, By: survey.ByAgent, Field: "touchpoint", Value: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(ts, func(t survey.Tally) bool { return t.Group == "alice" }); i < 0 || ts[i].Started < 100 {
+		t.Errorf("Tally of touchpoint web by agent over the altered crossing = %+v, want alice's 100 more started", ts)
+	}
 	// Whole months are read from month rows (March holds all of cx's days).
 	if _, err := db.Pool().Exec(ctx, `UPDATE report_slice SET started = started + 1000 WHERE grain = 'month' AND day = '2025-03-01' AND dim = ''`); err != nil {
 		t.Fatal(err)

@@ -1,9 +1,15 @@
--- 0017_report_histogram: the roll-up's answer counts as one row per
+-- 0017_report_histogram: two crossings in the roll-up, and its answer
+-- counts as one row per
 -- question and slice, its integer values a histogram (ns[i] was given
 -- counts[i] times), instead of one row per value. A breakdown by 200
 -- agents over a month read ~50,000 rows, one per agent, language, question
 -- and value; it now reads one per agent, language and question, and the
 -- report adds the histograms up.
+--
+-- The roll-up also gets two crossings of dimensions, dim 'touchpoint:agent'
+-- and 'touchpoint:queue', whose value is the JSON array [touchpoint, agent
+-- or queue]: a touchpoint's breakdown by agent or queue (the dashboard
+-- filtered on a touchpoint) reads them instead of the interviews.
 --
 -- The old rows are dropped and every rolled day marked dirty: reports count
 -- those days from the interviews until RollUp has counted them again (in
