@@ -1,4 +1,4 @@
--- 0017_report_histogram: two crossings in the roll-up, and its answer
+-- 0018_report_histogram: two crossings in the roll-up, and its answer
 -- counts as one row per
 -- question and slice, its integer values a histogram (ns[i] was given
 -- counts[i] times), instead of one row per value. A breakdown by 200
