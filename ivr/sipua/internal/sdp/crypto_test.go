@@ -100,7 +100,7 @@ func TestNegotiateSRTP(t *testing.T) {
 	crypto32 := "a=crypto:5 AES_CM_128_HMAC_SHA1_32 inline:" + baresipKey
 	gcm := "a=crypto:2 AEAD_AES_256_GCM inline:" + baresipKey
 	savp := offer("m=audio 20000 RTP/SAVP 0 101", "a=rtpmap:101 telephone-event/8000", crypto80) // baresip srtp-mand
-	bestEffort := offer("m=audio 20000 RTP/AVP 0", crypto32, crypto80)                        // baresip srtp
+	bestEffort := offer("m=audio 20000 RTP/AVP 0", crypto32, crypto80)                           // baresip srtp
 	plain := offer("m=audio 20000 RTP/AVP 0")
 	for _, tc := range []struct {
 		name      string

@@ -35,7 +35,9 @@ type profileError struct{ why string }
 
 func (e profileError) Error() string { return ErrProfile.Error() + ": " + e.why }
 
-func (e profileError) Is(target error) bool { return target == ErrProfile || target == ErrNoCommonCodec }
+func (e profileError) Is(target error) bool {
+	return target == ErrProfile || target == ErrNoCommonCodec
+}
 
 // SRTP says which audio streams NegotiateSRTP takes.
 type SRTP int
