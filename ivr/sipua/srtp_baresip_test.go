@@ -1,0 +1,164 @@
+// SRTP (SDES) with a real phone: baresip 1.0.0's srtp module, which
+// encrypts with its own SRTP code (libre), not pion's. Both ends refuse
+// plain packets once SRTP is on (baresip logs "failed to decrypt", the
+// endpoint counts junk), so a prompt the phone heard proves our packets
+// decrypt there, and a stored key proves the phone's RFC 4733 packets
+// decrypt here.
+
+package sipua_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/ivrtest"
+	"github.com/canvass/canvass/ivr/sipua"
+	"github.com/canvass/canvass/ivr/sipua/baresiptest"
+	"github.com/canvass/canvass/sql/sqltest"
+)
+
+// baresipSRTPOn is what baresip 1.0.0 prints once a call's SRTP is keyed.
+const baresipSRTPOn = "SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)"
+
+// Keypad calls from baresip with SRTP into an endpoint that requires it:
+// one with srtp-mand (RTP/SAVP) over UDP, one with srtp-mand over TLS (the
+// production shape: the keys travel encrypted), one with best-effort srtp
+// (RTP/AVP with a key). Each answers NPS and CSAT by RFC 4733 keys, which
+// must be stored.
+func TestBaresipSRTP(t *testing.T) {
+	t.Parallel()
+	db := sqltest.New(t)
+	putPostCall(t, db)
+	opts := testOptions()
+	opts.RTPTimeout = 10 * time.Second
+	opts.SRTP = sipua.SRTPRequired
+	opts.TLSAddr = "127.0.0.1:0"
+	opts.TLSCert, opts.TLSKey = certFiles(t, t.TempDir(), "127.0.0.1")
+	e := startPG(t, db, opts)
+	silence := make([]int16, 8000*30)
+
+	var calls sync.WaitGroup
+	call := func(name string, f func(t *testing.T)) { calls.Go(func() { t.Run(name, f) }) }
+	defer calls.Wait()
+	for _, tc := range []struct {
+		name, mediaEnc, callID, uri string
+	}{
+		{"srtp-mand over UDP", "srtp-mand", "srtp-udp", fmt.Sprintf("sip:post-call@%s;lang=en;call_id=srtp-udp", e.srv.Addr())},
+		{"srtp-mand over TLS", "srtp-mand", "srtp-tls", fmt.Sprintf("sip:post-call@%s;transport=tls;lang=en;call_id=srtp-tls", e.srv.TLSAddr())},
+		{"best-effort srtp", "srtp", "srtp-be", fmt.Sprintf("sip:post-call@%s;lang=en;call_id=srtp-be", e.srv.Addr())},
+	} {
+		call(tc.name, func(t *testing.T) {
+			b := baresiptest.Start(t, baresiptest.Options{Name: tc.callID, Say: silence, MediaEnc: tc.mediaEnc, CAFile: opts.TLSCert})
+			b.Dial(tc.uri)
+			b.WaitEstablished(10 * time.Second)
+			b.WaitOutput(baresipSRTPOn, 5*time.Second)
+			b.TypeAfter(1500*time.Millisecond, "9")
+			b.TypeAfter(time.Second, "#")
+			e.answered(t, tc.callID, "nps", 10*time.Second)
+			b.Type("5")
+			e.answered(t, tc.callID, "csat", 10*time.Second)
+			b.Type("b")
+			b.WaitClosed(5 * time.Second)
+			iv := e.interview(t, tc.callID, 5*time.Second)
+			if got := ivrtest.Values(iv); got["nps"] != int64(9) || got["csat"] != int64(5) || iv.EndCause != "hangup" {
+				t.Errorf("interview %s (%s) with %v; want nps 9 and csat 5 stored, ended by the phone", iv.Status, iv.EndCause, got)
+			}
+			heard := b.Heard()
+			if p := baresiptest.Power(heard, 440, 8000); len(heard) < 8000 || p < 1e5 {
+				t.Errorf("the phone heard %.1fs with 440 Hz at power %.0f; want the prompts' tone (our SRTP decrypted)", float64(len(heard))/8000, p)
+			}
+			if strings.Contains(b.Output(), "failed to decrypt") {
+				t.Errorf("baresip could not decrypt some of our packets:\n%s", b.Output())
+			}
+		})
+	}
+}
+
+// What does not match is refused with 488 before anything rings: a plain
+// phone calling an endpoint that requires SRTP, and an SRTP-only phone
+// calling one that does not do SRTP.
+func TestBaresipSRTPRefused(t *testing.T) {
+	t.Parallel()
+	silence := make([]int16, 8000*10)
+	for _, tc := range []struct {
+		name     string
+		endpoint sipua.SRTP
+		phone    string
+	}{
+		{"plain phone, SRTP required", sipua.SRTPRequired, ""},
+		{"SRTP phone, SRTP off", sipua.SRTPOff, "srtp-mand"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			opts := testOptions()
+			opts.SRTP = tc.endpoint
+			e := start(t, opts, nil)
+			b := baresiptest.Start(t, baresiptest.Options{Name: "refused-" + string(tc.endpoint), Say: silence, MediaEnc: tc.phone})
+			b.Dial(fmt.Sprintf("sip:post-call@%s;lang=en", e.srv.Addr()))
+			b.WaitOutput("488 Not Acceptable Here", 10*time.Second)
+			if strings.Contains(b.Output(), "Call established") {
+				t.Errorf("the call was answered:\n%s", b.Output())
+			}
+		})
+	}
+}
+
+// Canvass dials a phone that takes SRTP only, through a trunk with SRTP
+// required: keys go both ways as RFC 4733 events inside SRTP.
+func TestBaresipDialSRTP(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	phone := baresiptest.Start(t, baresiptest.Options{Name: "dial-srtp", Say: make([]int16, 8000*20), AutoAnswer: true, MediaEnc: "srtp-mand"})
+	opts := testOptions()
+	opts.Trunk.URI = "sip:" + phone.Addr()
+	opts.Trunk.SRTP = sipua.SRTPRequired
+	e := start(t, opts, nil)
+	call, res, err := e.srv.Dial(ctx, ivr.DialRequest{To: "tester"})
+	if err != nil || call == nil {
+		t.Fatalf("dial: %+v %v", res, err)
+	}
+	defer func() {
+		if _, err := call.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	phone.WaitOutput(baresipSRTPOn, 5*time.Second)
+	if err := keypadOf(t, call).SendDigits(ctx, "42#"); err != nil {
+		t.Fatal(err)
+	}
+	if !phone.Printed("(end=1)", 3, 5*time.Second) {
+		t.Fatalf("baresip did not see our 3 keys:\n%s", phone.Output())
+	}
+	if got := strings.Join(keysOf(phone.Output()), ""); got != "42#" {
+		t.Errorf("baresip received %q, want 42#", got)
+	}
+	phone.Type("7")
+	select {
+	case k := <-call.Keys():
+		if k.Digit != '7' {
+			t.Errorf("key %q from the phone, want 7", k.Digit)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no key from the phone: its SRTP did not decrypt here")
+	}
+	if strings.Contains(phone.Output(), "failed to decrypt") {
+		t.Errorf("baresip could not decrypt some of our packets:\n%s", phone.Output())
+	}
+}
+
+// keysOf are the keys baresip printed as received, once each.
+func keysOf(out string) []string {
+	var keys []string
+	for _, m := range baresipEvent.FindAllStringSubmatch(out, -1) {
+		if m[2] == "0" {
+			keys = append(keys, m[1])
+		}
+	}
+	return keys
+}
