@@ -19,6 +19,7 @@ import (
 	"github.com/canvass/canvass/ivr/ivrtest"
 	"github.com/canvass/canvass/ivr/sipua"
 	"github.com/canvass/canvass/ivr/sipua/baresiptest"
+	"github.com/canvass/canvass/ivr/sipua/sipuatest"
 	"github.com/canvass/canvass/sql/sqltest"
 )
 
@@ -108,48 +109,84 @@ func TestBaresipSRTPRefused(t *testing.T) {
 	}
 }
 
-// Canvass dials a phone that takes SRTP only, through a trunk with SRTP
-// required: keys go both ways as RFC 4733 events inside SRTP.
+// Canvass dials phones through a trunk with SRTP: required, to a phone
+// that takes SRTP only; optional, to a phone with best-effort SRTP, and to
+// a plain phone (the call is plain RTP). Keys go both ways as RFC 4733
+// events, inside SRTP when it was negotiated.
 func TestBaresipDialSRTP(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		trunk    sipua.SRTP
+		mediaEnc string
+		srtp     bool
+	}{
+		{"required, srtp-mand phone", sipua.SRTPRequired, "srtp-mand", true},
+		{"optional, best-effort phone", sipua.SRTPOptional, "srtp", true},
+		{"optional, plain phone", sipua.SRTPOptional, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			phone := baresiptest.Start(t, baresiptest.Options{Name: "dial-srtp-" + tc.mediaEnc, Say: make([]int16, 8000*20), AutoAnswer: true, MediaEnc: tc.mediaEnc})
+			opts := testOptions()
+			opts.Trunk.URI = "sip:" + phone.Addr()
+			opts.Trunk.SRTP = tc.trunk
+			e := start(t, opts, nil)
+			call, res, err := e.srv.Dial(ctx, ivr.DialRequest{To: "tester"})
+			if err != nil || call == nil {
+				t.Fatalf("dial: %+v %v", res, err)
+			}
+			defer func() {
+				if _, err := call.Close(ctx); err != nil {
+					t.Error(err)
+				}
+			}()
+			phone.WaitEstablished(5 * time.Second)
+			if tc.srtp {
+				phone.WaitOutput(baresipSRTPOn, 5*time.Second)
+			}
+			if err := keypadOf(t, call).SendDigits(ctx, "42#"); err != nil {
+				t.Fatal(err)
+			}
+			if !phone.Printed("(end=1)", 3, 5*time.Second) {
+				t.Fatalf("baresip did not see our 3 keys:\n%s", phone.Output())
+			}
+			if got := strings.Join(keysOf(phone.Output()), ""); got != "42#" {
+				t.Errorf("baresip received %q, want 42#", got)
+			}
+			phone.Type("7")
+			select {
+			case k := <-call.Keys():
+				if k.Digit != '7' {
+					t.Errorf("key %q from the phone, want 7", k.Digit)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no key from the phone")
+			}
+			if on := strings.Contains(phone.Output(), "SRTP is Enabled"); on != tc.srtp {
+				t.Errorf("baresip's SRTP on: %v, want %v", on, tc.srtp)
+			}
+			if strings.Contains(phone.Output(), "failed to decrypt") {
+				t.Errorf("baresip could not decrypt some of our packets:\n%s", phone.Output())
+			}
+		})
+	}
+}
+
+// With sip.srtp optional, a plain phone gets a plain call: its offer has
+// no key; and, calling with a late offer, it answers in its ACK our offer
+// of RTP/AVP with keys in plain RTP.
+func TestSRTPOptionalPlainPhone(t *testing.T) {
+	t.Parallel()
+	opts := testOptions()
+	opts.SRTP = sipua.SRTPOptional
+	e := start(t, opts, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	phone := baresiptest.Start(t, baresiptest.Options{Name: "dial-srtp", Say: make([]int16, 8000*20), AutoAnswer: true, MediaEnc: "srtp-mand"})
-	opts := testOptions()
-	opts.Trunk.URI = "sip:" + phone.Addr()
-	opts.Trunk.SRTP = sipua.SRTPRequired
-	e := start(t, opts, nil)
-	call, res, err := e.srv.Dial(ctx, ivr.DialRequest{To: "tester"})
-	if err != nil || call == nil {
-		t.Fatalf("dial: %+v %v", res, err)
-	}
-	defer func() {
-		if _, err := call.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
-	phone.WaitOutput(baresipSRTPOn, 5*time.Second)
-	if err := keypadOf(t, call).SendDigits(ctx, "42#"); err != nil {
-		t.Fatal(err)
-	}
-	if !phone.Printed("(end=1)", 3, 5*time.Second) {
-		t.Fatalf("baresip did not see our 3 keys:\n%s", phone.Output())
-	}
-	if got := strings.Join(keysOf(phone.Output()), ""); got != "42#" {
-		t.Errorf("baresip received %q, want 42#", got)
-	}
-	phone.Type("7")
-	select {
-	case k := <-call.Keys():
-		if k.Digit != '7' {
-			t.Errorf("key %q from the phone, want 7", k.Digit)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no key from the phone: its SRTP did not decrypt here")
-	}
-	if strings.Contains(phone.Output(), "failed to decrypt") {
-		t.Errorf("baresip could not decrypt some of our packets:\n%s", phone.Output())
-	}
+	e.answerNPS(ctx, sipuatest.DialOptions{}, 7)
+	e.answerNPS(ctx, sipuatest.DialOptions{LateOffer: true}, 6)
 }
 
 // keysOf are the keys baresip printed as received, once each.
