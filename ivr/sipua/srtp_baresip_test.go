@@ -21,6 +21,7 @@ import (
 	"github.com/canvass/canvass/ivr/sipua/baresiptest"
 	"github.com/canvass/canvass/ivr/sipua/sipuatest"
 	"github.com/canvass/canvass/sql/sqltest"
+	"github.com/canvass/canvass/survey"
 )
 
 // baresipSRTPOn is what baresip 1.0.0 prints once a call's SRTP is keyed.
@@ -177,7 +178,9 @@ func TestBaresipDialSRTP(t *testing.T) {
 
 // With sip.srtp optional, a plain phone gets a plain call: its offer has
 // no key; and, calling with a late offer, it answers in its ACK our offer
-// of RTP/AVP with keys in plain RTP.
+// of RTP/AVP with keys in plain RTP. It hears the prompts, and its keys
+// (typed until one lands in a question: the first prompts take none) are
+// stored.
 func TestSRTPOptionalPlainPhone(t *testing.T) {
 	t.Parallel()
 	opts := testOptions()
@@ -185,8 +188,25 @@ func TestSRTPOptionalPlainPhone(t *testing.T) {
 	e := start(t, opts, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	e.answerNPS(ctx, sipuatest.DialOptions{}, 7)
-	e.answerNPS(ctx, sipuatest.DialOptions{LateOffer: true}, 6)
+	for i, o := range []sipuatest.DialOptions{{}, {LateOffer: true}} {
+		c := e.dial(ctx, o)
+		r := newRespondent(t, ctx, c)
+		r.prompt()
+		id := survey.InterviewID(i + 1)
+		for stored := false; !stored; {
+			if ctx.Err() != nil {
+				t.Fatalf("call %d: no answer stored", i+1)
+			}
+			if err := c.SendKeys(ctx, "9#", 150*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			iv, _ := e.store.Interview(id)
+			stored = len(iv.Answers) > 0
+		}
+		if iv := e.hangUp(ctx, c); ivrtest.Values(iv)["nps"] != int64(9) {
+			t.Errorf("call %d (late offer %v): answers %v, want nps 9", i+1, o.LateOffer, ivrtest.Values(iv))
+		}
+	}
 }
 
 // keysOf are the keys baresip printed as received, once each.
