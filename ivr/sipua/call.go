@@ -276,7 +276,7 @@ type sender struct {
 }
 
 func newSender(c *call) *sender {
-	return &sender{c: c, talkspurt: true, buf: make([]byte, 12+media.SamplesPerPacket), payload: make([]byte, media.SamplesPerPacket),
+	return &sender{c: c, talkspurt: true, buf: make([]byte, 12+media.SamplesPerPacket+srtpOverhead), payload: make([]byte, media.SamplesPerPacket),
 		pkt: rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32(), SSRC: rand.Uint32()}}}
 }
 
@@ -349,7 +349,7 @@ func (s *sender) write(ss *sendState) {
 	n, err := s.pkt.MarshalTo(s.buf)
 	b := s.buf[:n]
 	if err == nil && s.c.srtp != nil {
-		b, err = s.c.srtp.protect(b)
+		b, err = s.c.srtp.protect(b) // in place: buf has room for the tag
 	}
 	if err == nil {
 		_, err = s.c.conn.WriteToUDPAddrPort(b, ss.dst)

@@ -78,7 +78,6 @@ var errSRTPAnswer = errors.New("SRTP answer")
 type srtpSession struct {
 	suite  sdp.Suite
 	out    *srtp.Context
-	outBuf []byte
 	outHdr rtp.Header
 	in     atomic.Pointer[srtp.Context]
 	inHdr  rtp.Header
@@ -97,7 +96,7 @@ func newSRTPSession(ours, theirs sdp.Crypto) (*srtpSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &srtpSession{suite: ours.Suite, out: out, outBuf: make([]byte, 0, maxPacket+32), theirs: theirs}
+	s := &srtpSession{suite: ours.Suite, out: out, theirs: theirs}
 	s.in.Store(in)
 	return s, nil
 }
@@ -141,10 +140,17 @@ func newKey(tag int, suite sdp.Suite) sdp.Crypto {
 	return k
 }
 
-// protect encrypts a finished RTP packet; the result is valid until the
-// next call. Called by the sender only.
+// srtpOverhead is what SRTP adds to our packets: the longest
+// authentication tag (we send no MKI).
+const srtpOverhead = 10
+
+// protect encrypts a finished RTP packet in place and returns it with its
+// tag: pkt's buffer must have room for srtpOverhead more bytes (else the
+// packet is copied to a new one). The packet stays where it was, so a
+// batch of packets can be protected before they are written. Called by the
+// sender only.
 func (s *srtpSession) protect(pkt []byte) ([]byte, error) {
-	out, err := s.out.EncryptRTP(s.outBuf[:0], pkt, &s.outHdr)
+	out, err := s.out.EncryptRTP(pkt, pkt, &s.outHdr)
 	if err != nil {
 		return nil, fmt.Errorf("SRTP: %w", err)
 	}

@@ -67,6 +67,14 @@ func rtpPacket(t testing.TB, seq uint16, pt uint8, payload []byte) []byte {
 	return b
 }
 
+// withRoom is a copy of pkt in a buffer with room for the SRTP tag, as
+// the sender's: protect encrypts it in place.
+func withRoom(pkt []byte) []byte {
+	b := make([]byte, len(pkt), len(pkt)+srtpOverhead)
+	copy(b, pkt)
+	return b
+}
+
 func TestSRTPRoundTrip(t *testing.T) {
 	audio := bytes.Repeat([]byte{0x55}, media.SamplesPerPacket)
 	event := []byte{5, 0x8a, 0, 160} // RFC 4733: key 5, end, 160 samples
@@ -97,7 +105,7 @@ func TestSRTPRoundTrip(t *testing.T) {
 				}{{65534, audio}, {65535, event}, {0, audio}, {1, audio}} { // across a rollover
 					seq, payload := p.seq, p.payload
 					plain := rtpPacket(t, seq, 0, payload)
-					enc, err := dir.from.protect(plain)
+					enc, err := dir.from.protect(withRoom(plain))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -114,7 +122,7 @@ func TestSRTPRoundTrip(t *testing.T) {
 					}
 				}
 				next := rtpPacket(t, 200, 0, audio)
-				enc, err := dir.from.protect(next)
+				enc, err := dir.from.protect(withRoom(next))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -135,7 +143,7 @@ func TestSRTPRoundTrip(t *testing.T) {
 			}
 			// Another call's key does not open this call's packets.
 			other, _, _, _ := keyed(t, tc.mode, tc.suites...)
-			enc, err := other.protect(rtpPacket(t, 300, 0, audio))
+			enc, err := other.protect(withRoom(rtpPacket(t, 300, 0, audio)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -316,7 +324,7 @@ func BenchmarkSRTP(b *testing.B) {
 		b.Run(string(suite), func(b *testing.B) {
 			tx, rx, _, _ := keyed(b, SRTPRequired, suite)
 			pkt := rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 1}, Payload: bytes.Repeat([]byte{0x55}, media.SamplesPerPacket)}
-			buf := make([]byte, 12+media.SamplesPerPacket)
+			buf := make([]byte, 12+media.SamplesPerPacket+srtpOverhead)
 			in := make([]byte, maxPacket+1)
 			b.ReportAllocs()
 			for b.Loop() {
