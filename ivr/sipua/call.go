@@ -130,6 +130,10 @@ type call struct {
 	// amd is answering-machine detection while Dial waits for it (amd.go).
 	amd atomic.Pointer[amdRun]
 
+	// srtp encrypts the call's packets; nil: plain RTP (srtp.go). Set
+	// before the media starts.
+	srtp *srtpSession
+
 	stats callStats
 }
 
@@ -174,7 +178,7 @@ func (c *call) renegotiate(offer []byte, events bool) ([]byte, error) {
 	if len(offer) == 0 {
 		return c.local.Marshal(), nil
 	}
-	st, err := sdp.Negotiate(offer, events, c.local.Codecs[0])
+	st, err := sdp.NegotiateSRTP(offer, events, c.srtpPolicy(), c.local.Codecs[0])
 	if err == nil {
 		err = reachable(c.localIP(), st)
 	}
@@ -184,6 +188,9 @@ func (c *call) renegotiate(offer []byte, events bool) ([]byte, error) {
 	next := c.local
 	next.Codecs, next.CodecPTs, next.EventPT, next.Direction = []media.Codec{st.Codec}, []uint8{st.CodecPT}, st.EventPT, st.Direction.Reverse()
 	next.Lines, next.Index = st.Lines, st.Index
+	if err := c.rekey(st, &next); err != nil {
+		return nil, err
+	}
 	if !bytes.Equal(next.Marshal(), c.local.Marshal()) {
 		next.Version++
 	}
@@ -269,7 +276,7 @@ type sender struct {
 }
 
 func newSender(c *call) *sender {
-	return &sender{c: c, talkspurt: true, buf: make([]byte, 12+media.SamplesPerPacket), payload: make([]byte, media.SamplesPerPacket),
+	return &sender{c: c, talkspurt: true, buf: make([]byte, 12+media.SamplesPerPacket+srtpOverhead), payload: make([]byte, media.SamplesPerPacket),
 		pkt: rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32(), SSRC: rand.Uint32()}}}
 }
 
@@ -340,8 +347,12 @@ func (s *sender) write(ss *sendState) {
 		return
 	}
 	n, err := s.pkt.MarshalTo(s.buf)
+	b := s.buf[:n]
+	if err == nil && s.c.srtp != nil {
+		b, err = s.c.srtp.protect(b) // in place: buf has room for the tag
+	}
 	if err == nil {
-		_, err = s.c.conn.WriteToUDPAddrPort(s.buf[:n], ss.dst)
+		_, err = s.c.conn.WriteToUDPAddrPort(b, ss.dst)
 	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		if s.errs++; s.errs == 1 || s.errs%500 == 0 {
@@ -474,7 +485,14 @@ func (c *call) recvLoop() {
 			}
 			continue // e.g. an ICMP error surfaced on the socket
 		}
-		r.packet(buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), pcm)
+		b := buf[:n]
+		if c.srtp != nil {
+			if b, err = c.srtp.unprotect(b); err != nil {
+				c.stats.junk.Add(1) // another key, tampered, replayed, or not SRTP
+				continue
+			}
+		}
+		r.packet(b, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), pcm)
 	}
 }
 

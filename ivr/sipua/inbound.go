@@ -133,11 +133,15 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	lateOffer := len(req.Body()) == 0
 	var st sdp.Stream
 	if !lateOffer {
-		if st, err = sdp.Negotiate(req.Body(), s.opts.AcceptTelephoneEvent); err == nil {
+		if st, err = sdp.NegotiateSRTP(req.Body(), s.opts.AcceptTelephoneEvent, s.opts.SRTP.policy()); err == nil {
 			err = reachable(s.rtpIP, st)
 		}
 	}
 	switch {
+	case errors.Is(err, sdp.ErrProfile):
+		log.Info("INVITE refused: SRTP or plain RTP (sip.srtp)", "err", err, "srtp", s.opts.SRTP)
+		respond(log, tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warning(302, err.Error()))
+		return
 	case errors.Is(err, sdp.ErrNoCommonCodec):
 		log.Info("INVITE refused: no common codec", "err", err)
 		respond(log, tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warning(305, "Incompatible media format: PCMU or PCMA over RTP/AVP"))
@@ -201,9 +205,19 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := newCall(conn, st, s, log)
 	c.dialog, c.bye = &dlg.Dialog, byeOf(dlg)
 	c.local = s.ourDescription(conn, st)
+	c.srtp, err = answerSRTP(st, &c.local)
 	if lateOffer {
 		c.local = s.offer(conn)
+		offerSRTP(&c.local, s.opts.SRTP)
 		c.lateOffer = true
+	}
+	if err != nil {
+		log.Error("INVITE refused", "err", err)
+		if rerr := dlg.Respond(sip.StatusInternalServerError, "Server Internal Error", nil); rerr != nil {
+			log.Debug("respond", "err", rerr)
+		}
+		c.end("error")
+		return
 	}
 	s.register(dlg.ID, c)
 	defer s.unregister(dlg.ID)
@@ -244,8 +258,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
+	warnClearKeys(log, c.srtp, req.Transport())
 	log.Info("call answered", "codec", st.Codec.Name(), "telephone_event", st.EventPT >= 0, "rtp_peer", st.Addr, "rtp_local", c.local.Addr,
-		"late_offer", lateOffer)
+		"late_offer", lateOffer, "srtp", c.srtp.name())
 	s.converse(s.callCtx(), c, sess, dlg.Context()) // logs how the survey ended
 }
 
@@ -305,7 +320,7 @@ func (c *call) lateAnswer(events bool) (sdp.Stream, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st, err := sdp.Negotiate(*body, events)
+	st, err := sdp.NegotiateSRTP(*body, events, offeredPolicy(c.local))
 	if err == nil {
 		err = reachable(c.localIP(), st)
 	}
@@ -314,6 +329,9 @@ func (c *call) lateAnswer(events bool) (sdp.Stream, error) {
 	}
 	if !slices.Contains(c.local.Codecs, st.Codec) || st.EventPT >= 0 && st.EventPT != c.local.EventPT {
 		return sdp.Stream{}, fmt.Errorf("the answer picks %s/%d, which we did not offer", st.Codec.Name(), st.EventPT)
+	}
+	if c.srtp, err = answeredSRTP(&c.local, st); err != nil {
+		return sdp.Stream{}, err
 	}
 	c.local.Codecs, c.local.CodecPTs, c.local.EventPT = []media.Codec{st.Codec}, []uint8{st.CodecPT}, st.EventPT
 	c.local.Direction = st.Direction.Reverse()

@@ -34,6 +34,10 @@ type Options struct {
 	TLSAddr string `yaml:"tls_addr"`
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// SRTP says whether the calls we answer encrypt their audio: off,
+	// optional (when the caller offers it) or required (srtp.go). The
+	// keys travel in the SDP: use it with SIP over TLS.
+	SRTP SRTP `yaml:"srtp"`
 	// RTPAddr is the IP RTP sockets bind to; empty: Addr's IP.
 	RTPAddr string `yaml:"rtp_addr"`
 	// RTPPorts is the range RTP sockets are taken from, "MIN-MAX". One port
@@ -124,6 +128,10 @@ type TrunkOptions struct {
 	FromHost    string `yaml:"from_host"`
 	// RingTimeout gives up (CANCEL) on a call not answered in time.
 	RingTimeout time.Duration `yaml:"ring_timeout"`
+	// SRTP says whether the calls Dial places encrypt their audio: off,
+	// optional (offered as RTP/AVP with keys) or required (offered as
+	// RTP/SAVP).
+	SRTP SRTP `yaml:"srtp"`
 }
 
 // DefaultOptions are the options before any configuration is read.
@@ -138,7 +146,8 @@ func DefaultOptions() Options {
 		AcceptTelephoneEvent: true,
 		MaxRecording:         5 * time.Minute,
 		ShutdownGrace:        10 * time.Second,
-		Trunk:                TrunkOptions{FromUser: "canvass", RingTimeout: 45 * time.Second},
+		SRTP:                 SRTPOff,
+		Trunk:                TrunkOptions{FromUser: "canvass", RingTimeout: 45 * time.Second, SRTP: SRTPOff},
 		AMD:                  media.DefaultAMDOptions(),
 		Limits:               LimitOptions{Rate: 50, Burst: 200, Ban: 10 * time.Minute},
 	}
@@ -183,6 +192,9 @@ func (o Options) Validate() error {
 		}
 	} else if o.TLSCert != "" || o.TLSKey != "" {
 		bad("tls_addr", "required with sip.tls_cert and sip.tls_key: where SIP over TLS listens, e.g. 0.0.0.0:5061")
+	}
+	if !o.SRTP.valid() {
+		bad("srtp", "%q must be off, optional (SRTP when the caller offers it) or required (SRTP only)", o.SRTP)
 	}
 	if o.RTPAddr != "" {
 		if _, err := netip.ParseAddr(o.RTPAddr); err != nil {
@@ -248,6 +260,9 @@ func (o Options) Validate() error {
 	}
 	if strings.ContainsAny(o.Trunk.FromDisplay, "\"\r\n\\") {
 		bad("trunk.from_display", "must not contain quotes, backslashes or line breaks")
+	}
+	if !o.Trunk.SRTP.valid() {
+		bad("trunk.srtp", "%q must be off, optional (offer SRTP, take plain RTP) or required (SRTP only)", o.Trunk.SRTP)
 	}
 	if o.Trunk.RingTimeout < time.Second {
 		bad("trunk.ring_timeout", "%s must be at least 1s", o.Trunk.RingTimeout)

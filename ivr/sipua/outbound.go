@@ -88,6 +88,7 @@ func (s *Server) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 	}()
 
 	offer := s.offer(conn)
+	offerSRTP(&offer, s.opts.Trunk.SRTP)
 	req := sip.NewRequest(sip.INVITE, target)
 	cache := s.outboundUDP
 	if tr, _ := target.UriParams.Get("transport"); strings.EqualFold(tr, "tcp") {
@@ -168,9 +169,13 @@ func (s *Server) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 	}
 
 	answer := dlg.InviteResponse
-	st, err := sdp.Negotiate(answer.Body(), s.opts.AcceptTelephoneEvent)
+	st, err := sdp.NegotiateSRTP(answer.Body(), s.opts.AcceptTelephoneEvent, offeredPolicy(offer))
 	if err == nil {
 		err = reachable(s.rtpIP, st)
+	}
+	var secure *srtpSession
+	if err == nil {
+		secure, err = answeredSRTP(&offer, st)
 	}
 	if ackErr := dlg.Ack(ctx); ackErr != nil {
 		log.Warn("ACK", "err", ackErr)
@@ -187,12 +192,14 @@ func (s *Server) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 	}
 	res.Outcome = survey.DialAnswered
 	c := newCall(conn, st, s, log)
-	c.dialog, c.bye = &dlg.Dialog, dlg.Bye
+	c.dialog, c.bye, c.srtp = &dlg.Dialog, dlg.Bye, secure
 	c.local = offer
 	c.local.Codecs, c.local.CodecPTs, c.local.EventPT = []media.Codec{st.Codec}, []uint8{st.CodecPT}, st.EventPT
 	c.local.Version++
 	s.register(dlg.ID, c)
-	log.Info("call answered", "codec", st.Codec.Name(), "telephone_event", st.EventPT >= 0, "ring", res.RingTime.Round(time.Millisecond))
+	warnClearKeys(log, secure, req.Transport())
+	log.Info("call answered", "codec", st.Codec.Name(), "telephone_event", st.EventPT >= 0, "ring", res.RingTime.Round(time.Millisecond),
+		"srtp", secure.name())
 	var amd *amdRun
 	if r.AMD {
 		// Options were validated: this cannot fail.

@@ -48,6 +48,12 @@ type Options struct {
 	// against it (seen: a call with another CA's file connects), so a test
 	// cannot use it to prove the endpoint's certificate is the right one.
 	CAFile string
+	// MediaEnc is the account's media encryption (its srtp module):
+	// "srtp-mand" offers and answers only RTP/SAVP with an SDES key
+	// (AES_CM_128_HMAC_SHA1_80) and refuses plain RTP; "srtp" offers
+	// RTP/AVP with a key (best effort). Empty: plain RTP, and an SRTP offer
+	// is refused.
+	MediaEnc string
 }
 
 // Phone is a running baresip.
@@ -111,6 +117,9 @@ module_app menu.so
 	if o.CAFile != "" {
 		config += fmt.Sprintf("sip_cafile %s\n", o.CAFile)
 	}
+	if o.MediaEnc != "" {
+		config += "module srtp.so\n"
+	}
 	// baresip offers telephone-event whatever the account says; an
 	// endpoint without RFC 4733 refuses it in its answer.
 	var accounts strings.Builder
@@ -118,6 +127,9 @@ module_app menu.so
 		accounts.WriteString("<sip:" + user + "@127.0.0.1>;regint=0;audio_codecs=PCMU")
 		if o.AutoAnswer {
 			accounts.WriteString(";answermode=auto")
+		}
+		if o.MediaEnc != "" {
+			accounts.WriteString(";mediaenc=" + o.MediaEnc)
 		}
 		accounts.WriteString("\n")
 	}

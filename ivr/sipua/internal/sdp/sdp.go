@@ -1,9 +1,10 @@
 package sdp
 
 // This file is SDP offer/answer (RFC 3264) for one audio stream of G.711
-// with optional RFC 4733 telephone-events, on pion/sdp. Negotiate reads an
-// offer (or an answer to our own offer) and picks the first G.711 codec in
-// the peer's order; Description renders our side.
+// with optional RFC 4733 telephone-events, on pion/sdp, in plain RTP or
+// SRTP with SDES keys (crypto.go). Negotiate reads an offer (or an answer
+// to our own offer) and picks the first G.711 codec in the peer's order;
+// Description renders our side.
 
 import (
 	"errors"
@@ -23,6 +24,37 @@ var (
 	ErrMalformed = errors.New("malformed SDP")
 	// ErrNoCommonCodec: no audio stream we can take (answer 488).
 	ErrNoCommonCodec = errors.New("no common codec: Canvass speaks PCMU or PCMA over RTP/AVP")
+	// ErrProfile: the audio is SRTP where we want plain RTP, or the other
+	// way round, or SRTP without a key we can use (answer 488). It also
+	// matches ErrNoCommonCodec.
+	ErrProfile = errors.New("no common media profile")
+)
+
+// profileError is an ErrProfile, which is also an ErrNoCommonCodec.
+type profileError struct{ why string }
+
+func (e profileError) Error() string { return ErrProfile.Error() + ": " + e.why }
+
+func (e profileError) Is(target error) bool {
+	return target == ErrProfile || target == ErrNoCommonCodec
+}
+
+// SRTP says which audio streams NegotiateSRTP takes.
+type SRTP int
+
+// Policies.
+const (
+	// SRTPOff takes plain RTP (RTP/AVP, RTP/AVPF) only; a=crypto lines
+	// are ignored.
+	SRTPOff SRTP = iota
+	// SRTPOptional takes the first audio stream it can: plain RTP, or SRTP
+	// with a key it can use. An RTP/AVP stream with a=crypto lines is
+	// taken as SRTP (best-effort SRTP, as baresip's "srtp" and Asterisk's
+	// optimistic encryption offer it).
+	SRTPOptional
+	// SRTPRequired takes SRTP only: RTP/SAVP(F), or RTP/AVP(F) with
+	// a=crypto lines, with a key it can use.
+	SRTPRequired
 )
 
 // Direction is an SDP stream direction.
@@ -60,6 +92,12 @@ type Stream struct {
 	CodecPT   uint8 // the payload type the peer uses for Codec
 	EventPT   int   // the telephone-event payload type, -1 when none
 	Direction Direction
+	// Secure: the stream's profile is RTP/SAVP or RTP/SAVPF.
+	Secure bool
+	// Crypto are the usable SDES keys of the stream (a=crypto lines of a
+	// suite we speak), in the peer's order; an answer has one. None: plain
+	// RTP.
+	Crypto []Crypto
 	// Lines are the offer's m= lines, and Index the audio one taken: an
 	// answer has one m= line per offered line, in the same order, the
 	// others refused (RFC 3264 §6).
@@ -85,8 +123,14 @@ const (
 // Negotiate reads the peer's SDP and picks the first PCMU or PCMA format
 // in its order; telephone-event/8000 is taken when events is true. prefer,
 // when it is still offered, wins over the order (a re-INVITE keeps the
-// codec in use).
+// codec in use). It takes plain RTP only (SRTPOff).
 func Negotiate(body []byte, events bool, prefer ...media.Codec) (Stream, error) {
+	return NegotiateSRTP(body, events, SRTPOff, prefer...)
+}
+
+// NegotiateSRTP is Negotiate taking the audio streams policy allows: the
+// first one in the offer's order.
+func NegotiateSRTP(body []byte, events bool, policy SRTP, prefer ...media.Codec) (Stream, error) {
 	if len(body) == 0 {
 		return Stream{}, fmt.Errorf("%w: empty body", ErrMalformed)
 	}
@@ -101,9 +145,13 @@ func Negotiate(body []byte, events bool, prefer ...media.Codec) (Stream, error) 
 		return Stream{}, fmt.Errorf("%w: %d m= lines (at most %d)", ErrMalformed, len(sd.MediaDescriptions), maxMedia)
 	}
 	var (
-		audio *psdp.MediaDescription
-		lines = make([]MediaLine, 0, len(sd.MediaDescriptions))
-		index = -1
+		audio  *psdp.MediaDescription
+		lines  = make([]MediaLine, 0, len(sd.MediaDescriptions))
+		index  = -1
+		secure bool
+		keys   []Crypto
+		// What made the audio streams we skipped unusable.
+		sawSecure, sawPlain, sawKeyless bool
 	)
 	for i, m := range sd.MediaDescriptions {
 		if m == nil || len(m.MediaName.Formats) == 0 {
@@ -113,13 +161,41 @@ func Negotiate(body []byte, events bool, prefer ...media.Codec) (Stream, error) 
 		if audio != nil || !strings.EqualFold(m.MediaName.Media, "audio") || m.MediaName.Port.Value == 0 {
 			continue
 		}
-		proto := strings.ToUpper(strings.Join(m.MediaName.Protos, "/"))
-		if proto != "RTP/AVP" && proto != "RTP/AVPF" {
+		var sec bool
+		switch strings.ToUpper(strings.Join(m.MediaName.Protos, "/")) {
+		case "RTP/AVP", "RTP/AVPF":
+		case "RTP/SAVP", "RTP/SAVPF":
+			sec = true
+		default:
 			continue
 		}
-		audio, index = m, i
+		var ks []Crypto
+		if policy != SRTPOff {
+			ks = usableCrypto(m.Attributes)
+		}
+		switch {
+		case policy == SRTPOff && sec:
+			sawSecure = true
+			continue
+		case len(ks) == 0 && sec:
+			sawKeyless = true
+			continue
+		case len(ks) == 0 && policy == SRTPRequired:
+			sawPlain = true
+			continue
+		}
+		audio, index, secure, keys = m, i, sec, ks
 	}
-	if audio == nil {
+	switch {
+	case audio != nil:
+	case sawKeyless:
+		return Stream{}, profileError{"SRTP with no a=crypto line of a suite Canvass speaks (SDES " +
+			string(AESCM128SHA1_80) + " or " + string(AESCM128SHA1_32) + "; DTLS-SRTP is not supported)"}
+	case sawSecure:
+		return Stream{}, profileError{"the audio is SRTP (RTP/SAVP), which this endpoint does not take"}
+	case sawPlain:
+		return Stream{}, profileError{"the audio is plain RTP, and this endpoint requires SRTP (RTP/SAVP with a=crypto)"}
+	default:
 		return Stream{}, fmt.Errorf("%w: no RTP/AVP audio stream", ErrNoCommonCodec)
 	}
 	if p := audio.MediaName.Port.Value; p < 1 || p > 65535 {
@@ -137,7 +213,7 @@ func Negotiate(body []byte, events bool, prefer ...media.Codec) (Stream, error) 
 		return Stream{}, fmt.Errorf("%w: connection address %q is not an IP address", ErrMalformed, ci.Address.Address)
 	}
 	st := Stream{Addr: netip.AddrPortFrom(ip.Unmap(), uint16(audio.MediaName.Port.Value)), EventPT: -1, Direction: SendRecv,
-		Lines: lines, Index: index}
+		Secure: secure, Crypto: keys, Lines: lines, Index: index}
 
 	rtpmap := map[uint8]string{}
 	for _, a := range audio.Attributes {
@@ -187,6 +263,21 @@ func Negotiate(body []byte, events bool, prefer ...media.Codec) (Stream, error) 
 	return st, nil
 }
 
+// usableCrypto are the a=crypto lines of attrs that ParseCrypto takes,
+// at most maxFormats of them.
+func usableCrypto(attrs []psdp.Attribute) []Crypto {
+	var out []Crypto
+	for _, a := range attrs {
+		if a.Key != "crypto" || len(out) == maxFormats {
+			continue
+		}
+		if c, err := ParseCrypto(a.Value); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func direction(mediaAttrs, session []psdp.Attribute) Direction {
 	for _, attrs := range [][]psdp.Attribute{mediaAttrs, session} {
 		for _, a := range attrs {
@@ -208,6 +299,12 @@ type Description struct {
 	CodecPTs  []uint8        // payload type per codec (the offer's, in an answer)
 	EventPT   int            // -1: no telephone-event
 	Direction Direction
+	// Secure makes an offer's profile RTP/SAVP (an answer repeats the
+	// offer's profile).
+	Secure bool
+	// Crypto are our SDES keys, one a=crypto line each: an offer's, one
+	// per suite; an answer's, the one for the suite taken. None: plain RTP.
+	Crypto []Crypto
 	// Lines and Index, in an answer, are the offer's m= lines and the one
 	// our audio answers (Stream.Lines): the others are refused in place.
 	// An offer has none.
@@ -238,6 +335,9 @@ func (d Description) Marshal() []byte {
 			psdp.NewAttribute("rtpmap", fmt.Sprintf("%d telephone-event/%d", d.EventPT, media.SampleRate)),
 			psdp.NewAttribute("fmtp", fmt.Sprintf("%d 0-16", d.EventPT)))
 	}
+	for _, c := range d.Crypto {
+		attrs = append(attrs, psdp.NewAttribute("crypto", c.Value()))
+	}
 	dir := d.Direction
 	if dir == "" {
 		dir = SendRecv
@@ -250,8 +350,12 @@ func (d Description) Marshal() []byte {
 		ConnectionInformation: &psdp.ConnectionInformation{NetworkType: "IN", AddressType: ipType, Address: &psdp.Address{Address: host}},
 		TimeDescriptions:      []psdp.TimeDescription{{}},
 	}
+	profile := "AVP"
+	if d.Secure {
+		profile = "SAVP"
+	}
 	ours := &psdp.MediaDescription{
-		MediaName:  psdp.MediaName{Media: "audio", Port: psdp.RangedPort{Value: int(d.Addr.Port())}, Protos: []string{"RTP", "AVP"}, Formats: formats},
+		MediaName:  psdp.MediaName{Media: "audio", Port: psdp.RangedPort{Value: int(d.Addr.Port())}, Protos: []string{"RTP", profile}, Formats: formats},
 		Attributes: attrs,
 	}
 	if len(d.Lines) == 0 {
@@ -259,7 +363,7 @@ func (d Description) Marshal() []byte {
 	}
 	for i, l := range d.Lines {
 		if i == d.Index {
-			ours.MediaName.Protos = l.Protos // RTP/AVPF is answered as offered
+			ours.MediaName.Protos = l.Protos // RTP/AVPF, RTP/SAVP are answered as offered
 			s.MediaDescriptions = append(s.MediaDescriptions, ours)
 			continue
 		}
