@@ -7,8 +7,10 @@ package dialer
 // the retry delay are checked in the claiming statement — and places each
 // call through the Originator, which runs the questionnaire on the answered
 // ones. When a call ends, Decide settles its case in the transaction that
-// records what the network said. Cases a node claimed and never settled
-// (it died) are given back when a runner of the same name starts.
+// records what the network said. When the runner is a registered node
+// (SetNode), its claims carry the node's id and it takes over the claims
+// of nodes whose heartbeat went silent (takeover.go); claims made without
+// a node are given back when a runner of the same name starts.
 
 import (
 	"context"
@@ -27,9 +29,17 @@ import (
 // Store is what the runner needs of the database; *sql.DB is one.
 type Store interface {
 	Campaigns(ctx context.Context) ([]survey.Campaign, error)
-	// ClaimDials claims up to n due cases of a keypad campaign for owner
-	// and starts their attempts.
-	ClaimDials(ctx context.Context, id survey.CampaignID, owner string, n int, now time.Time) ([]survey.DialJob, error)
+	// ClaimNodeDials claims up to n due cases of a keypad or predictive
+	// campaign for owner, node node (0: none), and starts their attempts;
+	// a node claims nothing while its own heartbeat is older than silent.
+	ClaimNodeDials(ctx context.Context, id survey.CampaignID, owner string, node survey.NodeID, silent time.Duration, n int, now time.Time) ([]survey.DialJob, error)
+	// MarkDialing records that the job's call is placed now; a
+	// survey.EConflict error when another node took the claim over: the
+	// call must not be placed.
+	MarkDialing(ctx context.Context, job survey.DialJob, now time.Time) error
+	// TakeOverDials settles the placed calls and gives back the undialed
+	// claims of the nodes silent for silent, for node me.
+	TakeOverDials(ctx context.Context, me survey.NodeID, silent time.Duration, decide func(survey.Case, survey.Status) (survey.Outcome, error), now time.Time) (settled, requeued int, err error)
 	// SettleDial records f on the job's attempt and, if the case is still
 	// the dialer's, applies the outcome decide makes of it, in one
 	// transaction.
@@ -173,6 +183,7 @@ type Runner struct {
 	store Store
 	orig  Originator
 	opts  Options
+	node  Node // nil: claims with no node
 	now   func() time.Time
 	log   *slog.Logger
 
@@ -182,6 +193,7 @@ type Runner struct {
 	// running are every running campaign, for the quota holds; full the
 	// cells found full at the last pass, by campaign.
 	running []survey.Campaign
+	byID    map[survey.CampaignID]survey.Campaign // every campaign, for the takeover
 	full    map[survey.CampaignID]string
 	parsed  *survey.Parsed
 	// idleUntil holds back offers to an interviewer for whom nothing was
@@ -284,7 +296,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(r.opts.Tick)
 	defer t.Stop()
-	var listed, held time.Time
+	var listed, held, tookOver time.Time
 	for {
 		now := r.now()
 		if now.Sub(listed) >= campaignsEvery {
@@ -293,6 +305,10 @@ func (r *Runner) Run(ctx context.Context) error {
 			} else {
 				listed = now
 			}
+		}
+		if r.node != nil && now.Sub(tookOver) >= r.node.NodeTimeout()/4 {
+			r.takeOver(ctx)
+			tookOver = now
 		}
 		if now.Sub(held) >= quotaEvery {
 			r.holdQuotas(ctx)
@@ -327,7 +343,9 @@ func (r *Runner) refresh(ctx context.Context, now time.Time) error {
 	}
 	r.cati = map[survey.CampaignID]survey.Campaign{}
 	r.running = r.running[:0]
+	r.byID = make(map[survey.CampaignID]survey.Campaign, len(cs))
 	for _, c := range cs {
+		r.byID[c.ID] = c
 		if c.Status == survey.CampaignRunning {
 			r.running = append(r.running, c)
 		}
@@ -421,7 +439,14 @@ func (r *Runner) step(ctx context.Context, now time.Time) {
 // that comes back short rests the campaign until dry. It returns how many
 // it claimed.
 func (r *Runner) claim(ctx context.Context, c survey.Campaign, n int, now time.Time, up *int, dry *time.Time, place func(survey.DialJob)) int {
-	jobs, err := r.store.ClaimDials(ctx, c.ID, r.owner(), n, now)
+	var (
+		node   survey.NodeID
+		silent time.Duration
+	)
+	if r.node != nil {
+		node, silent = r.node.NodeID(), r.node.NodeTimeout()
+	}
+	jobs, err := r.store.ClaimNodeDials(ctx, c.ID, r.owner(), node, silent, n, now)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Error("claim dials", "campaign", c.Name, "err", err)
@@ -464,7 +489,14 @@ func (r *Runner) settle(ctx context.Context, log *slog.Logger, camp survey.Campa
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	o, err := r.store.SettleDial(sctx, j, res.Facts, decide, r.now())
-	if err != nil {
+	switch {
+	case survey.ErrorCodeOf(err) == survey.EConflict:
+		log.Warn("the call's case was taken over by another node while this one was silent; it settled the case", "err", err)
+		return o
+	case err != nil && r.node != nil:
+		log.Error("settle the call; another node takes the case over if this one dies", "err", err)
+		return o
+	case err != nil:
 		log.Error("settle the call; the case is given back when this node starts again", "err", err)
 		return o
 	}
@@ -481,6 +513,12 @@ func (r *Runner) place(ctx context.Context, k *campaign, j survey.DialJob) {
 		AMD: k.dialing.AMD, MachineMessage: k.dialing.MachineMessage, AgentKey: k.dialing.AgentKey}
 	camp := k.c
 	r.mu.Unlock()
+	if !r.marked(ctx, log, camp, j) {
+		r.mu.Lock()
+		k.up--
+		r.mu.Unlock()
+		return
+	}
 	res, err := r.orig.Survey(ctx, c)
 	if err != nil && ctx.Err() == nil {
 		log.Warn("keypad call", "err", err, "outcome", res.Signal)
@@ -707,6 +745,12 @@ func (r *Runner) placePredictive(ctx context.Context, p *predictiveRun, j survey
 	camp, dialing := p.c, p.dialing
 	r.mu.Unlock()
 	log := r.log.With("campaign", camp.Name, "case_id", j.Case, "attempt_id", j.Attempt)
+	if !r.marked(ctx, log, camp, j) {
+		r.mu.Lock()
+		p.ringing--
+		r.mu.Unlock()
+		return
+	}
 	res, err := r.agents.DialPredictive(ctx, j, dialing)
 	if err != nil && ctx.Err() == nil {
 		log.Warn("predictive call", "err", err)

@@ -104,3 +104,17 @@ func (e *Engine) Heartbeat(ctx context.Context, nodes Nodes) error {
 		}
 	}
 }
+
+// NodeID is the id Register gave this process; 0 before.
+func (e *Engine) NodeID() survey.NodeID { return e.node.id() }
+
+// NodeSteady: this node's heartbeat has gone through without a gap for a
+// whole Options.NodeTimeout, so it may judge the other nodes by theirs
+// (after the database was away every heartbeat is stale until it beats
+// again). The lost-interview sweep and the dialer's takeover of a dead
+// node's claims wait for it.
+func (e *Engine) NodeSteady() bool { return e.node.steady(e.now(), e.opts.NodeTimeout) }
+
+// NodeTimeout is Options.NodeTimeout: a node whose heartbeat stopped this
+// long ago is dead.
+func (e *Engine) NodeTimeout() time.Duration { return e.opts.NodeTimeout }
