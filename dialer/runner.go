@@ -200,6 +200,11 @@ type Runner struct {
 	// due, so an empty queue is not asked again at every tick.
 	idleUntil map[survey.UserID]time.Time
 
+	// hangups end the calls up (by attempt) when the node is fenced;
+	// fenced says it is.
+	hangups map[survey.AttemptID]context.CancelFunc
+	fenced  bool
+
 	mu    sync.Mutex
 	camps map[survey.CampaignID]*campaign
 	trunk *Bucket // Options.TrunkCallsPerSecond; nil: none
@@ -270,7 +275,7 @@ func NewRunner(store Store, orig Originator, o Options, now func() time.Time, lo
 	}
 	r := &Runner{store: store, orig: orig, opts: o, now: now, log: log, camps: map[survey.CampaignID]*campaign{},
 		idleUntil: map[survey.UserID]time.Time{}, pred: map[survey.CampaignID]*predictiveRun{},
-		full: map[survey.CampaignID]string{}, parsed: &survey.Parsed{}}
+		full: map[survey.CampaignID]string{}, parsed: &survey.Parsed{}, hangups: map[survey.AttemptID]context.CancelFunc{}}
 	if o.TrunkCallsPerSecond > 0 {
 		r.trunk = NewBucket(o.TrunkCallsPerSecond, max(1, int(math.Ceil(o.TrunkCallsPerSecond))), now())
 	}
@@ -314,10 +319,11 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.holdQuotas(ctx)
 			held = now
 		}
-		if r.orig != nil {
+		fenced := r.fence()
+		if r.orig != nil && !fenced {
 			r.step(ctx, now)
 		}
-		if r.agents != nil {
+		if r.agents != nil && !fenced {
 			r.stepAgents(ctx, now)
 		}
 		select {
@@ -426,7 +432,7 @@ func (r *Runner) step(ctx context.Context, now time.Time) {
 		if plan.Calls == 0 {
 			continue
 		}
-		n := r.claim(ctx, k.c, plan.Calls, now, &k.up, &k.dryUntil, func(j survey.DialJob) { r.place(ctx, k, j) })
+		n := r.claim(ctx, k.c, plan.Calls, now, &k.up, &k.dryUntil, r.placeKeypad(k))
 		r.mu.Lock()
 		k.bucket.Take(now, n)
 		r.tookTrunk(now, n)
@@ -438,7 +444,7 @@ func (r *Runner) step(ctx context.Context, now time.Time) {
 // goroutine with place; up counts the calls placed (under mu), and a claim
 // that comes back short rests the campaign until dry. It returns how many
 // it claimed.
-func (r *Runner) claim(ctx context.Context, c survey.Campaign, n int, now time.Time, up *int, dry *time.Time, place func(survey.DialJob)) int {
+func (r *Runner) claim(ctx context.Context, c survey.Campaign, n int, now time.Time, up *int, dry *time.Time, place func(context.Context, survey.DialJob)) int {
 	var (
 		node   survey.NodeID
 		silent time.Duration
@@ -461,9 +467,19 @@ func (r *Runner) claim(ctx context.Context, c survey.Campaign, n int, now time.T
 	r.mu.Unlock()
 	for _, j := range jobs {
 		r.calls.Add(1)
+		cctx, hangup := context.WithCancel(ctx)
+		r.mu.Lock()
+		r.hangups[j.Attempt] = hangup
+		r.mu.Unlock()
 		go func() {
 			defer r.calls.Done()
-			place(j)
+			defer func() {
+				r.mu.Lock()
+				delete(r.hangups, j.Attempt)
+				r.mu.Unlock()
+				hangup()
+			}()
+			place(cctx, j)
 		}()
 	}
 	return len(jobs)
@@ -503,6 +519,11 @@ func (r *Runner) settle(ctx context.Context, log *slog.Logger, camp survey.Campa
 	log.Info("call settled", "rule", res.Facts.Rule, "interview", res.Status, "abandoned", res.Facts.Abandoned,
 		"code", o.AttemptCode, "case", o.Status)
 	return o
+}
+
+// placeKeypad places campaign k's calls.
+func (r *Runner) placeKeypad(k *campaign) func(context.Context, survey.DialJob) {
+	return func(ctx context.Context, j survey.DialJob) { r.place(ctx, k, j) }
 }
 
 // place runs one call to its end and settles its case.
@@ -657,7 +678,7 @@ func (r *Runner) stepPredictive(ctx context.Context, now time.Time, slots []surv
 		if plan.Calls == 0 {
 			continue
 		}
-		n := r.claim(ctx, c, plan.Calls, now, &p.ringing, &p.dryUntil, func(j survey.DialJob) { r.placePredictive(ctx, p, j) })
+		n := r.claim(ctx, c, plan.Calls, now, &p.ringing, &p.dryUntil, func(ctx context.Context, j survey.DialJob) { r.placePredictive(ctx, p, j) })
 		r.mu.Lock()
 		r.tookTrunk(now, n)
 		r.mu.Unlock()

@@ -12,7 +12,12 @@ package dialer
 // takes what (the claims are locked, skipped when locked, and settled
 // only while still the silent node's): two survivors never both take a
 // case, and a call is never placed once its claim was taken (the mark and
-// the takeover meet on the attempt's row).
+// the takeover meet on the attempt's row). A node whose own heartbeat
+// has failed for the timeout (cut from the database, or too slow to
+// reach it) is held for dead by the others, which take its claims over
+// and may call its numbers again: it hangs up the calls it placed
+// (fence), as it would at shutdown, so that no number has two of its
+// calls up at once.
 
 import (
 	"context"
@@ -24,12 +29,14 @@ import (
 
 // Node is this process among the nodes sharing the database: its id in
 // the node register, whether its own heartbeat has gone through steadily
-// for a whole timeout (only then does it judge the others by theirs), and
-// the timeout after which a silent node is dead. The IVR engine
-// (ivr.Engine) is one.
+// for a whole timeout (only then does it judge the others by theirs),
+// whether its last one is within the timeout (past it, the others hold
+// it for dead), and the timeout after which a silent node is dead. The
+// IVR engine (ivr.Engine) is one.
 type Node interface {
 	NodeID() survey.NodeID
 	NodeSteady() bool
+	NodeAlive() bool
 	NodeTimeout() time.Duration
 }
 
@@ -82,4 +89,27 @@ func (r *Runner) takeOver(ctx context.Context) {
 		r.log.Warn("took over the claims of silent nodes", "calls_settled_as_lost", settled, "claims_given_back", requeued,
 			"node_timeout", r.node.NodeTimeout())
 	}
+}
+
+// fence hangs up this node's dialer calls once its own heartbeat has
+// failed for the node timeout: the other nodes take their claims over.
+// It reports whether the node is fenced.
+func (r *Runner) fence() bool {
+	if r.node == nil || r.node.NodeID() == 0 || r.node.NodeAlive() {
+		r.fenced = false
+		return false
+	}
+	r.mu.Lock()
+	n := len(r.hangups)
+	for _, hangup := range r.hangups {
+		hangup()
+	}
+	clear(r.hangups)
+	r.mu.Unlock()
+	if !r.fenced || n > 0 {
+		r.log.Error("this node's heartbeat has failed for the node timeout: the other nodes take its calls over; hanging them up",
+			"calls", n, "node_timeout", r.node.NodeTimeout())
+	}
+	r.fenced = true
+	return true
 }

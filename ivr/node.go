@@ -118,3 +118,13 @@ func (e *Engine) NodeSteady() bool { return e.node.steady(e.now(), e.opts.NodeTi
 // NodeTimeout is Options.NodeTimeout: a node whose heartbeat stopped this
 // long ago is dead.
 func (e *Engine) NodeTimeout() time.Duration { return e.opts.NodeTimeout }
+
+// NodeAlive: this node's last heartbeat went through less than
+// Options.NodeTimeout ago. Past that the other nodes hold it for dead:
+// they close its interviews as lost and take its dialer's claims over, so
+// its dialer hangs up the calls it placed (dialer.Node).
+func (e *Engine) NodeAlive() bool {
+	e.node.mu.Lock()
+	defer e.node.mu.Unlock()
+	return e.node.nodeID != 0 && !e.node.last.IsZero() && e.now().Sub(e.node.last) <= e.opts.NodeTimeout
+}
