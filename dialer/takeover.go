@@ -79,7 +79,14 @@ func (r *Runner) takeOver(ctx context.Context) {
 		if iv == survey.StatusComplete {
 			res = Result{Signal: Signal{Answered: true, SIPStatus: 200}, Status: iv}
 		}
-		return Decide(c, camp, res, r.opts.RetrySoon, now)
+		o, err := Decide(c, camp, res, r.opts.RetrySoon, now)
+		if err != nil {
+			// Settings that do not decode: the defaults decide, rather
+			// than the claim staying the dead node's.
+			r.log.Error("take over a call: campaign settings; deciding by the defaults", "campaign", camp.Name, "err", err)
+			return Decide(c, survey.Campaign{}, res, r.opts.RetrySoon, now)
+		}
+		return o, nil
 	}
 	settled, requeued, err := r.store.TakeOverDials(ctx, r.node.NodeID(), r.node.NodeTimeout(), decide, now)
 	switch {

@@ -202,7 +202,9 @@ const sqlAttemptOpen = `SELECT ended_at IS NULL FROM attempt WHERE id = $1`
 // one was silent; that node settled its case.
 var ErrTakenOver = survey.Errorf(survey.EConflict, "another node took this call's case over while this node was silent")
 
-const sqlMarkDialing = `UPDATE attempt SET dialed_at = $2 WHERE id = $1 AND ended_at IS NULL AND dialed_at IS NULL`
+// sqlMarkDialing marks attempt $1 placed at $2 while it is open; marking
+// it again keeps the first time (a retry after a lost reply).
+const sqlMarkDialing = `UPDATE attempt SET dialed_at = coalesce(dialed_at, $2) WHERE id = $1 AND ended_at IS NULL`
 
 // MarkDialing records that job's call is being placed now, just before
 // the INVITE or the originate: from then on a takeover settles the attempt

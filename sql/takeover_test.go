@@ -62,6 +62,10 @@ func TestTakeOverDials(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Marked again (a retry after a lost reply): still placed.
+	if err := db.MarkDialing(ctx, jobs[0], monday.Add(time.Second)); err != nil {
+		t.Errorf("mark a placed call again: %v", err)
+	}
 	var calls int
 	var mu sync.Mutex
 	decide := lostSoon(monday, &calls, &mu)

@@ -343,7 +343,7 @@ func TestClusterDialer(t *testing.T) {
 		held, lostTotal, redialed, sumValues(invites))
 
 	var claimed int
-	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM survey_case WHERE dialer_node_id = $1`, deadID).Scan(&claimed); err != nil || claimed != 0 {
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM survey_case WHERE status = 'claimed' AND dialer_node_id = $1`, deadID).Scan(&claimed); err != nil || claimed != 0 {
 		t.Errorf("%d cases still claimed by the dead node (%v)", claimed, err)
 	}
 }
