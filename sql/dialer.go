@@ -420,7 +420,14 @@ func (db *DB) DialStats(ctx context.Context, id survey.CampaignID) (completes, d
 	return completes, dials, nil
 }
 
-const sqlResumeInterview = `UPDATE interview SET attempt_id = $2 WHERE id = $1 AND status = 'in_progress'`
+// sqlResumeInterview puts interview $1 on attempt $2, and on the node
+// whose claim that attempt is (a call lost with its node is resumed by
+// another).
+const sqlResumeInterview = `
+UPDATE interview SET attempt_id = $2,
+    node_id = coalesce((SELECT sc.dialer_node_id FROM attempt a JOIN survey_case sc ON sc.id = a.case_id
+                        WHERE a.id = $2 AND sc.status = 'claimed'), node_id)
+WHERE id = $1 AND status = 'in_progress'`
 
 // ResumeInterview puts interview id, still in progress, on call attempt
 // attempt and returns it with its answers (ivr.Resumer): the dialer's call

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -85,6 +86,8 @@ func TestClusterDialer(t *testing.T) {
 		up       = map[string]int{} // calls up, by number
 		twice    []string           // numbers that rang while already up
 		ringing  = map[int]int{}    // calls ringing now, by node SIP port
+		answered = map[int]bool{}   // a call of the node is answered and held
+		holding  = map[int]int{}    // calls answered and held now, by node SIP port
 		release  = make(chan struct{})
 		deadPort int
 		handlers sync.WaitGroup
@@ -113,6 +116,64 @@ func TestClusterDialer(t *testing.T) {
 		}
 		defer down()
 		if err := in.Ring(); err != nil {
+			return
+		}
+		// The first call of each node is answered before the kill: its
+		// first answer given, it is held until the kill.
+		mu.Lock()
+		hold := !answered[port]
+		select {
+		case <-release:
+			hold = false
+		default:
+		}
+		if hold {
+			answered[port] = true
+		}
+		mu.Unlock()
+		if hold {
+			c, err := in.Answer(false)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			cctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if _, err := c.WaitPrompt(cctx, time.Time{}); err != nil {
+				return
+			}
+			if err := c.SendKeys(cctx, respondent[0].keys, 0); err != nil {
+				return
+			}
+			mu.Lock()
+			holding[port]++
+			mu.Unlock()
+			select {
+			case <-release:
+			case <-c.Done():
+			}
+			mu.Lock()
+			holding[port]--
+			dead := port == deadPort
+			mu.Unlock()
+			if dead {
+				// Silence since the kill: the respondent hangs up (no
+				// answer comes to the BYE).
+				down()
+				hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				c.Hangup(hctx)
+				cancel()
+				return
+			}
+			for _, a := range respondent[1:] {
+				if err := c.SendKeys(cctx, a.keys, 0); err != nil {
+					return
+				}
+			}
+			select {
+			case <-c.Done():
+			case <-cctx.Done():
+			}
 			return
 		}
 		select {
@@ -223,12 +284,13 @@ func TestClusterDialer(t *testing.T) {
 		ports[i] = p
 	}
 
-	// 1. Calls up on every node, ringing.
-	waitFor(ctx, t, "two calls ringing from every node", func() (bool, error) {
+	// 1. Calls up on every node: one answered, with its first answer
+	// given, and two ringing.
+	waitFor(ctx, t, "a call answered and two ringing on every node", func() (bool, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, p := range ports {
-			if ringing[p] < 2 {
+			if ringing[p] < 2 || holding[p] < 1 {
 				return false, nil
 			}
 		}
@@ -236,9 +298,15 @@ func TestClusterDialer(t *testing.T) {
 	})
 	deadID := nodeOf(ctx, t, db, nodes[0].sipAddr)
 	mu.Lock()
-	held := ringing[ports[0]]
-	t.Logf("%s: calls ringing by node: %v (node SIP ports %v)", time.Since(start).Round(time.Millisecond), ringing, ports)
+	held := ringing[ports[0]] + holding[ports[0]]
+	t.Logf("%s: calls ringing by node: %v, answered: %v (node SIP ports %v)", time.Since(start).Round(time.Millisecond), ringing, holding, ports)
 	mu.Unlock()
+	waitFor(ctx, t, "the first answer of node 1's answered call stored", func() (bool, error) {
+		var n int
+		err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM interview i WHERE i.node_id = $1 AND i.status = 'in_progress'
+			AND EXISTS (SELECT 1 FROM answer a WHERE a.interview_id = i.id)`, deadID).Scan(&n)
+		return n >= 1, err
+	})
 
 	// 2. Node 1 dies with its calls up; the phone lets go.
 	if err := nodes[0].cmd.Process.Kill(); err != nil {
@@ -250,6 +318,7 @@ func TestClusterDialer(t *testing.T) {
 	deadPort = ports[0]
 	mu.Unlock()
 	close(release)
+	before := answersOfNode(ctx, t, db, deadID)
 
 	// 3. Every case ends complete, the dead node's included.
 	wctx, wcancel := context.WithTimeout(ctx, 150*time.Second)
@@ -337,11 +406,34 @@ func TestClusterDialer(t *testing.T) {
 		}
 	}
 	if lostTotal < held {
-		t.Errorf("%d attempts settled as lost with their node; node 1 had %d calls ringing when it was killed", lostTotal, held)
+		t.Errorf("%d attempts settled as lost with their node; node 1 had %d calls up when it was killed", lostTotal, held)
 	}
-	t.Logf("node 1 had %d calls ringing when killed; %d attempts settled as lost with it; %d numbers dialed again after that; %d INVITEs in all",
+	t.Logf("node 1 had %d calls up when killed; %d attempts settled as lost with it; %d numbers dialed again after that; %d INVITEs in all",
 		held, lostTotal, redialed, sumValues(invites))
 
+	// The dead node's interview, kept in progress for the call back as
+	// after a hang-up: resumed by a survivor's call back, complete, its
+	// answer kept.
+	if len(before) == 0 {
+		t.Error("no answer stored on the dead node at the kill")
+	}
+	for id, answers := range before {
+		var status string
+		var node int64
+		var kept []string
+		if err := db.Pool().QueryRow(ctx, `SELECT i.status, coalesce(i.node_id, 0), array(SELECT a.question_id || '=' || a.value::text FROM answer a
+				WHERE a.interview_id = i.id ORDER BY a.question_id) FROM interview i WHERE i.id = $1`, id).Scan(&status, &node, &kept); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range answers {
+			if !slices.Contains(kept, a) {
+				t.Errorf("interview %d of the dead node: answer %s lost (now %v)", id, a, kept)
+			}
+		}
+		if status != "complete" || node == deadID {
+			t.Errorf("interview %d of the dead node: %s on node %d; want complete, resumed on a survivor", id, status, node)
+		}
+	}
 	var claimed int
 	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM survey_case WHERE status = 'claimed' AND dialer_node_id = $1`, deadID).Scan(&claimed); err != nil || claimed != 0 {
 		t.Errorf("%d cases still claimed by the dead node (%v)", claimed, err)
