@@ -6,8 +6,10 @@ package dialer
 // of nodes whose heartbeat went silent (kill -9, a machine gone). A call
 // the silent node had placed is settled as lost with its node (the cause
 // table's "node lost": retried soon, as a network fault; a complete
-// interview closes the case as 1.1); its interview, if any, is closed as
-// lost by the lost-interview sweep, every answer kept. A claim it never
+// interview closes the case as 1.1); its interview, if any, stays in
+// progress as after a hang-up, every answer kept, and the call back
+// resumes it (on the last attempt the case closes and the lost-interview
+// sweep closes the interview as lost). A claim it never
 // dialed goes back to the queue, uncounted. The database decides who
 // takes what (the claims are locked, skipped when locked, and settled
 // only while still the silent node's): two survivors never both take a

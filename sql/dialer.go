@@ -272,8 +272,9 @@ const NoteNodeLost = "the node placing the call went silent (its heartbeat stopp
 // call the silent node had placed gets its attempt ended and its case
 // moved on by decide (the case with its history, this attempt counted,
 // and the status of its interview, "" for none: the runner's Decide for a
-// call lost with its node), its interview, if any, left to the
-// lost-interview sweep; a claim it had not dialed yet is given back to the
+// call lost with its node), its interview, if any, left in progress (the
+// call back resumes it; once the case closes, the lost-interview sweep
+// closes it); a claim it had not dialed yet is given back to the
 // queue, its attempt forgotten and uncounted. Each case is taken by one
 // node only: the claims are locked, and settled under the lock only while
 // the claim and its attempt are still the silent node's. It returns how
