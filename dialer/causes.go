@@ -50,6 +50,10 @@ type Signal struct {
 	// Cancelled: we hung up before an answer for another reason (the
 	// campaign paused, shutdown).
 	Cancelled bool
+	// NodeLost: the node placing the call went silent (killed, its
+	// machine gone) before settling it; another node settles it
+	// (Runner's takeover) knowing nothing of how it went.
+	NodeLost bool
 	// Fax: a fax or modem tone was heard on the answered call.
 	Fax bool
 	// AMD is the detection's verdict on the answered call; "" when it did
@@ -220,6 +224,7 @@ var causes = []Cause{
 	{SourceDial, "CANCEL", "Asterisk: cancelled", survey.DialTechnical, RetrySoon, false},
 
 	{SourceNone, "no response", "no response, cause or status at all", survey.DialTechnical, RetrySoon, false},
+	{SourceNone, "node lost", "the node placing the call went silent (killed); another node settled it", survey.DialTechnical, RetrySoon, false},
 }
 
 // unknownCause is what an attempt nothing known decided settles as: a
@@ -298,6 +303,10 @@ func Settle(sig Signal) Settlement {
 	}
 	if sig.Cancelled {
 		c, _ := row(SourceDialer, "cancelled")
+		return settled(c, nil)
+	}
+	if sig.NodeLost {
+		c, _ := row(SourceNone, "node lost")
 		return settled(c, nil)
 	}
 

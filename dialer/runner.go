@@ -7,8 +7,10 @@ package dialer
 // the retry delay are checked in the claiming statement — and places each
 // call through the Originator, which runs the questionnaire on the answered
 // ones. When a call ends, Decide settles its case in the transaction that
-// records what the network said. Cases a node claimed and never settled
-// (it died) are given back when a runner of the same name starts.
+// records what the network said. When the runner is a registered node
+// (SetNode), its claims carry the node's id and it takes over the claims
+// of nodes whose heartbeat went silent (takeover.go); claims made without
+// a node are given back when a runner of the same name starts.
 
 import (
 	"context"
@@ -27,9 +29,17 @@ import (
 // Store is what the runner needs of the database; *sql.DB is one.
 type Store interface {
 	Campaigns(ctx context.Context) ([]survey.Campaign, error)
-	// ClaimDials claims up to n due cases of a keypad campaign for owner
-	// and starts their attempts.
-	ClaimDials(ctx context.Context, id survey.CampaignID, owner string, n int, now time.Time) ([]survey.DialJob, error)
+	// ClaimNodeDials claims up to n due cases of a keypad or predictive
+	// campaign for owner, node node (0: none), and starts their attempts;
+	// a node claims nothing while its own heartbeat is older than silent.
+	ClaimNodeDials(ctx context.Context, id survey.CampaignID, owner string, node survey.NodeID, silent time.Duration, n int, now time.Time) ([]survey.DialJob, error)
+	// MarkDialing records that the job's call is placed now; a
+	// survey.EConflict error when another node took the claim over: the
+	// call must not be placed.
+	MarkDialing(ctx context.Context, job survey.DialJob, now time.Time) error
+	// TakeOverDials settles the placed calls and gives back the undialed
+	// claims of the nodes silent for silent, for node me.
+	TakeOverDials(ctx context.Context, me survey.NodeID, silent time.Duration, decide func(survey.Case, survey.Status) (survey.Outcome, error), now time.Time) (settled, requeued int, err error)
 	// SettleDial records f on the job's attempt and, if the case is still
 	// the dialer's, applies the outcome decide makes of it, in one
 	// transaction.
@@ -173,6 +183,7 @@ type Runner struct {
 	store Store
 	orig  Originator
 	opts  Options
+	node  Node // nil: claims with no node
 	now   func() time.Time
 	log   *slog.Logger
 
@@ -182,11 +193,17 @@ type Runner struct {
 	// running are every running campaign, for the quota holds; full the
 	// cells found full at the last pass, by campaign.
 	running []survey.Campaign
+	byID    map[survey.CampaignID]survey.Campaign // every campaign, for the takeover
 	full    map[survey.CampaignID]string
 	parsed  *survey.Parsed
 	// idleUntil holds back offers to an interviewer for whom nothing was
 	// due, so an empty queue is not asked again at every tick.
 	idleUntil map[survey.UserID]time.Time
+
+	// hangups end the calls up (by attempt) when the node is fenced;
+	// fenced says it is.
+	hangups map[survey.AttemptID]context.CancelFunc
+	fenced  bool
 
 	mu    sync.Mutex
 	camps map[survey.CampaignID]*campaign
@@ -258,7 +275,7 @@ func NewRunner(store Store, orig Originator, o Options, now func() time.Time, lo
 	}
 	r := &Runner{store: store, orig: orig, opts: o, now: now, log: log, camps: map[survey.CampaignID]*campaign{},
 		idleUntil: map[survey.UserID]time.Time{}, pred: map[survey.CampaignID]*predictiveRun{},
-		full: map[survey.CampaignID]string{}, parsed: &survey.Parsed{}}
+		full: map[survey.CampaignID]string{}, parsed: &survey.Parsed{}, hangups: map[survey.AttemptID]context.CancelFunc{}}
 	if o.TrunkCallsPerSecond > 0 {
 		r.trunk = NewBucket(o.TrunkCallsPerSecond, max(1, int(math.Ceil(o.TrunkCallsPerSecond))), now())
 	}
@@ -284,7 +301,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(r.opts.Tick)
 	defer t.Stop()
-	var listed, held time.Time
+	var listed, held, tookOver time.Time
 	for {
 		now := r.now()
 		if now.Sub(listed) >= campaignsEvery {
@@ -294,14 +311,19 @@ func (r *Runner) Run(ctx context.Context) error {
 				listed = now
 			}
 		}
+		if r.node != nil && now.Sub(tookOver) >= r.node.NodeTimeout()/4 {
+			r.takeOver(ctx)
+			tookOver = now
+		}
 		if now.Sub(held) >= quotaEvery {
 			r.holdQuotas(ctx)
 			held = now
 		}
-		if r.orig != nil {
+		fenced := r.fence()
+		if r.orig != nil && !fenced {
 			r.step(ctx, now)
 		}
-		if r.agents != nil {
+		if r.agents != nil && !fenced {
 			r.stepAgents(ctx, now)
 		}
 		select {
@@ -327,7 +349,9 @@ func (r *Runner) refresh(ctx context.Context, now time.Time) error {
 	}
 	r.cati = map[survey.CampaignID]survey.Campaign{}
 	r.running = r.running[:0]
+	r.byID = make(map[survey.CampaignID]survey.Campaign, len(cs))
 	for _, c := range cs {
+		r.byID[c.ID] = c
 		if c.Status == survey.CampaignRunning {
 			r.running = append(r.running, c)
 		}
@@ -408,7 +432,7 @@ func (r *Runner) step(ctx context.Context, now time.Time) {
 		if plan.Calls == 0 {
 			continue
 		}
-		n := r.claim(ctx, k.c, plan.Calls, now, &k.up, &k.dryUntil, func(j survey.DialJob) { r.place(ctx, k, j) })
+		n := r.claim(ctx, k.c, plan.Calls, now, &k.up, &k.dryUntil, r.placeKeypad(k))
 		r.mu.Lock()
 		k.bucket.Take(now, n)
 		r.tookTrunk(now, n)
@@ -420,8 +444,15 @@ func (r *Runner) step(ctx context.Context, now time.Time) {
 // goroutine with place; up counts the calls placed (under mu), and a claim
 // that comes back short rests the campaign until dry. It returns how many
 // it claimed.
-func (r *Runner) claim(ctx context.Context, c survey.Campaign, n int, now time.Time, up *int, dry *time.Time, place func(survey.DialJob)) int {
-	jobs, err := r.store.ClaimDials(ctx, c.ID, r.owner(), n, now)
+func (r *Runner) claim(ctx context.Context, c survey.Campaign, n int, now time.Time, up *int, dry *time.Time, place func(context.Context, survey.DialJob)) int {
+	var (
+		node   survey.NodeID
+		silent time.Duration
+	)
+	if r.node != nil {
+		node, silent = r.node.NodeID(), r.node.NodeTimeout()
+	}
+	jobs, err := r.store.ClaimNodeDials(ctx, c.ID, r.owner(), node, silent, n, now)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Error("claim dials", "campaign", c.Name, "err", err)
@@ -436,9 +467,19 @@ func (r *Runner) claim(ctx context.Context, c survey.Campaign, n int, now time.T
 	r.mu.Unlock()
 	for _, j := range jobs {
 		r.calls.Add(1)
+		cctx, hangup := context.WithCancel(ctx)
+		r.mu.Lock()
+		r.hangups[j.Attempt] = hangup
+		r.mu.Unlock()
 		go func() {
 			defer r.calls.Done()
-			place(j)
+			defer func() {
+				r.mu.Lock()
+				delete(r.hangups, j.Attempt)
+				r.mu.Unlock()
+				hangup()
+			}()
+			place(cctx, j)
 		}()
 	}
 	return len(jobs)
@@ -464,13 +505,25 @@ func (r *Runner) settle(ctx context.Context, log *slog.Logger, camp survey.Campa
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	o, err := r.store.SettleDial(sctx, j, res.Facts, decide, r.now())
-	if err != nil {
+	switch {
+	case survey.ErrorCodeOf(err) == survey.EConflict:
+		log.Warn("the call's case was taken over by another node while this one was silent; it settled the case", "err", err)
+		return o
+	case err != nil && r.node != nil:
+		log.Error("settle the call; another node takes the case over if this one dies", "err", err)
+		return o
+	case err != nil:
 		log.Error("settle the call; the case is given back when this node starts again", "err", err)
 		return o
 	}
 	log.Info("call settled", "rule", res.Facts.Rule, "interview", res.Status, "abandoned", res.Facts.Abandoned,
 		"code", o.AttemptCode, "case", o.Status)
 	return o
+}
+
+// placeKeypad places campaign k's calls.
+func (r *Runner) placeKeypad(k *campaign) func(context.Context, survey.DialJob) {
+	return func(ctx context.Context, j survey.DialJob) { r.place(ctx, k, j) }
 }
 
 // place runs one call to its end and settles its case.
@@ -481,6 +534,12 @@ func (r *Runner) place(ctx context.Context, k *campaign, j survey.DialJob) {
 		AMD: k.dialing.AMD, MachineMessage: k.dialing.MachineMessage, AgentKey: k.dialing.AgentKey}
 	camp := k.c
 	r.mu.Unlock()
+	if !r.marked(ctx, log, camp, j) {
+		r.mu.Lock()
+		k.up--
+		r.mu.Unlock()
+		return
+	}
 	res, err := r.orig.Survey(ctx, c)
 	if err != nil && ctx.Err() == nil {
 		log.Warn("keypad call", "err", err, "outcome", res.Signal)
@@ -619,7 +678,7 @@ func (r *Runner) stepPredictive(ctx context.Context, now time.Time, slots []surv
 		if plan.Calls == 0 {
 			continue
 		}
-		n := r.claim(ctx, c, plan.Calls, now, &p.ringing, &p.dryUntil, func(j survey.DialJob) { r.placePredictive(ctx, p, j) })
+		n := r.claim(ctx, c, plan.Calls, now, &p.ringing, &p.dryUntil, func(ctx context.Context, j survey.DialJob) { r.placePredictive(ctx, p, j) })
 		r.mu.Lock()
 		r.tookTrunk(now, n)
 		r.mu.Unlock()
@@ -707,6 +766,12 @@ func (r *Runner) placePredictive(ctx context.Context, p *predictiveRun, j survey
 	camp, dialing := p.c, p.dialing
 	r.mu.Unlock()
 	log := r.log.With("campaign", camp.Name, "case_id", j.Case, "attempt_id", j.Attempt)
+	if !r.marked(ctx, log, camp, j) {
+		r.mu.Lock()
+		p.ringing--
+		r.mu.Unlock()
+		return
+	}
 	res, err := r.agents.DialPredictive(ctx, j, dialing)
 	if err != nil && ctx.Err() == nil {
 		log.Warn("predictive call", "err", err)

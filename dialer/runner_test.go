@@ -103,7 +103,7 @@ type fakeStore struct {
 }
 
 func (s *fakeStore) Campaigns(context.Context) ([]survey.Campaign, error) { return nil, nil }
-func (s *fakeStore) ClaimDials(_ context.Context, id survey.CampaignID, _ string, n int, _ time.Time) ([]survey.DialJob, error) {
+func (s *fakeStore) ClaimNodeDials(_ context.Context, id survey.CampaignID, _ string, _ survey.NodeID, _ time.Duration, n int, _ time.Time) ([]survey.DialJob, error) {
 	s.claims = append(s.claims, n)
 	var jobs []survey.DialJob
 	for range n {
@@ -120,6 +120,10 @@ func (s *fakeStore) SettleDial(_ context.Context, _ survey.DialJob, f survey.Cal
 	return o, err
 }
 func (s *fakeStore) ReleaseDials(context.Context, string, time.Time) (int, error) { return 0, nil }
+func (s *fakeStore) MarkDialing(context.Context, survey.DialJob, time.Time) error { return nil }
+func (s *fakeStore) TakeOverDials(context.Context, survey.NodeID, time.Duration, func(survey.Case, survey.Status) (survey.Outcome, error), time.Time) (int, int, error) {
+	return 0, 0, nil
+}
 func (s *fakeStore) DialStats(context.Context, survey.CampaignID) (int, int, error) {
 	return 0, 0, nil
 }

@@ -104,3 +104,27 @@ func (e *Engine) Heartbeat(ctx context.Context, nodes Nodes) error {
 		}
 	}
 }
+
+// NodeID is the id Register gave this process; 0 before.
+func (e *Engine) NodeID() survey.NodeID { return e.node.id() }
+
+// NodeSteady: this node's heartbeat has gone through without a gap for a
+// whole Options.NodeTimeout, so it may judge the other nodes by theirs
+// (after the database was away every heartbeat is stale until it beats
+// again). The lost-interview sweep and the dialer's takeover of a dead
+// node's claims wait for it.
+func (e *Engine) NodeSteady() bool { return e.node.steady(e.now(), e.opts.NodeTimeout) }
+
+// NodeTimeout is Options.NodeTimeout: a node whose heartbeat stopped this
+// long ago is dead.
+func (e *Engine) NodeTimeout() time.Duration { return e.opts.NodeTimeout }
+
+// NodeAlive: this node's last heartbeat went through less than
+// Options.NodeTimeout ago. Past that the other nodes hold it for dead:
+// they close its interviews as lost and take its dialer's claims over, so
+// its dialer hangs up the calls it placed (dialer.Node).
+func (e *Engine) NodeAlive() bool {
+	e.node.mu.Lock()
+	defer e.node.mu.Unlock()
+	return e.node.nodeID != 0 && !e.node.last.IsZero() && e.now().Sub(e.node.last) <= e.opts.NodeTimeout
+}

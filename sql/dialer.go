@@ -24,19 +24,24 @@ import (
 // claim (sqlClaim): inside the respondent's local calling window, on no
 // do-not-call list, attempts left or an appointment due; and not within
 // 72 h of an abandoned call to the number. It starts each one's call
-// attempt, counted.
+// attempt, counted. A claim for a node ($NODE, not 0) names it, so the
+// other nodes can take it over if the node dies, and is made only while
+// the node's own heartbeat is fresher than $SILENT ms: a node the others
+// may already hold for dead claims nothing.
 // One statement: the claim, the count and the attempts commit together.
 // It reads every due case of the campaign (the window depends on each
 // contact's zone); sqlClaimDialsFast first looks only at the $5 open cases
 // first in line (priority, then longest due), by index.
 var (
-	sqlClaimDials     = `WITH cand AS (SELECT sc.id FROM survey_case sc` + strings.ReplaceAll(sqlClaimDialsRest, "$SLICES", "$5")
+	sqlClaimDials = `WITH cand AS (SELECT sc.id FROM survey_case sc` +
+		strings.NewReplacer("$SLICES", "$5", "$NODE", "$6", "$SILENT", "$7").Replace(sqlClaimDialsRest)
 	sqlClaimDialsFast = `
 WITH pre AS (
     SELECT p.id FROM survey_case p
     WHERE p.campaign_id = $1 AND p.status = 'open' AND p.next_attempt_at <= $2
     ORDER BY p.priority DESC, p.next_attempt_at LIMIT $5),
-cand AS (SELECT sc.id FROM pre JOIN survey_case sc ON sc.id = pre.id` + strings.ReplaceAll(sqlClaimDialsRest, "$SLICES", "$6")
+cand AS (SELECT sc.id FROM pre JOIN survey_case sc ON sc.id = pre.id` +
+		strings.NewReplacer("$SLICES", "$6", "$NODE", "$7", "$SILENT", "$8").Replace(sqlClaimDialsRest)
 	sqlClaimDialsRest = `
     JOIN campaign cp ON cp.id = sc.campaign_id AND cp.status = 'running'
          AND (cp.mode = 'ivr' OR cp.settings->'dialing'->>'mode' = 'predictive')
@@ -54,12 +59,15 @@ cand AS (SELECT sc.id FROM pre JOIN survey_case sc ON sc.id = pre.id` + strings.
                       AND (d.expires_at IS NULL OR d.expires_at > $2))
       AND NOT EXISTS (SELECT 1 FROM attempt x WHERE x.phone_e164 = ct.phone_e164 AND x.abandoned
                       AND x.answered_at > $2::timestamptz - interval '72 hours')
+      AND ($NODE::bigint = 0 OR EXISTS (SELECT 1 FROM node me WHERE me.id = $NODE
+                                        AND me.seen_at >= now() - $SILENT::bigint * interval '1 millisecond'))
     ORDER BY (sc.status = 'appointment') DESC, sc.priority DESC, rot.n, (w.closes - l.local::time), sc.next_attempt_at, sc.id
     LIMIT $3
     FOR UPDATE OF sc SKIP LOCKED
 ),
 claimed AS (
-    UPDATE survey_case s SET status = 'claimed', owner = $4, owner_user_id = NULL, attempts = s.attempts + 1
+    UPDATE survey_case s SET status = 'claimed', owner = $4, owner_user_id = NULL, attempts = s.attempts + 1,
+                             dialer_node_id = nullif($NODE::bigint, 0)
     FROM cand WHERE s.id = cand.id
     RETURNING s.id, s.campaign_id, s.contact_id, s.attempts, coalesce(s.interview_id, 0) AS interview_id, s.context
 ),
@@ -87,6 +95,15 @@ const fastClaimLook = 4
 // returns fewer, or none, with no error, when fewer are due; that read
 // every due case of the campaign, so the runner waits before asking again.
 func (db *DB) ClaimDials(ctx context.Context, id survey.CampaignID, owner string, n int, now time.Time) ([]survey.DialJob, error) {
+	return db.ClaimNodeDials(ctx, id, owner, 0, 0, n, now)
+}
+
+// ClaimNodeDials is ClaimDials for a claimer that is a registered node
+// (node): the claims carry the node's id, and none is made while its
+// heartbeat is older than silent (the others may hold it for dead and
+// take its claims over, TakeOverDials). A claim with no node is given back
+// only by ReleaseDials, by owner.
+func (db *DB) ClaimNodeDials(ctx context.Context, id survey.CampaignID, owner string, node survey.NodeID, silent time.Duration, n int, now time.Time) ([]survey.DialJob, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -98,7 +115,7 @@ func (db *DB) ClaimDials(ctx context.Context, id survey.CampaignID, owner string
 	}
 	var jobs []survey.DialJob
 	err := db.retry(ctx, func() error {
-		rows, err := db.pool.Query(ctx, sqlClaimDialsFast, id, now, n, owner, max(fastClaimLook*n, 40), defaultSlices)
+		rows, err := db.pool.Query(ctx, sqlClaimDialsFast, id, now, n, owner, max(fastClaimLook*n, 40), defaultSlices, node, silent.Milliseconds())
 		if err != nil {
 			return err
 		}
@@ -108,7 +125,7 @@ func (db *DB) ClaimDials(ctx context.Context, id survey.CampaignID, owner string
 		// Too few of the cases first in line can be called now (their
 		// zones are outside the window, their numbers listed) or an
 		// appointment is due: look at them all.
-		rows, err = db.pool.Query(ctx, sqlClaimDials, id, now, n-len(jobs), owner, defaultSlices)
+		rows, err = db.pool.Query(ctx, sqlClaimDials, id, now, n-len(jobs), owner, defaultSlices, node, silent.Milliseconds())
 		if err != nil {
 			return err
 		}
@@ -125,7 +142,10 @@ func (db *DB) ClaimDials(ctx context.Context, id survey.CampaignID, owner string
 // SettleDial records what the network said of job's call (f) and, if the
 // case is still the dialer's, moves it on as decide says from the case
 // with its history, in one transaction. A case a supervisor took meanwhile
-// keeps their decision; the attempt is still recorded and ended.
+// keeps their decision; the attempt is still recorded and ended. An
+// attempt another node ended meanwhile (it took the case over while this
+// node was silent, TakeOverDials) is left as that node settled it:
+// ErrTakenOver.
 func (db *DB) SettleDial(ctx context.Context, job survey.DialJob, f survey.CallFacts, decide func(survey.Case) (survey.Outcome, error), now time.Time) (survey.Outcome, error) {
 	var o survey.Outcome
 	err := db.tx(ctx, func(tx pgx.Tx) error {
@@ -133,6 +153,13 @@ func (db *DB) SettleDial(ctx context.Context, job survey.DialJob, f survey.CallF
 		c, err := caseHistory(ctx, tx, job.Case, true) // the case first, as every step that moves it
 		if err != nil {
 			return err
+		}
+		var open bool
+		if err := tx.QueryRow(ctx, sqlAttemptOpen, job.Attempt).Scan(&open); err != nil {
+			return err
+		}
+		if !open {
+			return ErrTakenOver
 		}
 		if err := recordCall(ctx, tx, job.Attempt, f); err != nil {
 			return err
@@ -168,15 +195,190 @@ func dialPayload(job survey.DialJob, f survey.CallFacts, o survey.Outcome) []byt
 	return b
 }
 
-// sqlReleaseDials gives back the cases owner claimed and never settled (a
-// node that stopped mid-call): their open attempts end with no code, and
-// the cases are due again at once; the attempt still counts.
+// sqlAttemptOpen: attempt $1 has not ended (its case's claim still holds).
+const sqlAttemptOpen = `SELECT ended_at IS NULL FROM attempt WHERE id = $1`
+
+// ErrTakenOver: the dial's claim was taken over by another node while this
+// one was silent; that node settled its case.
+var ErrTakenOver = survey.Errorf(survey.EConflict, "another node took this call's case over while this node was silent")
+
+// sqlMarkDialing marks attempt $1 placed at $2 while it is open; marking
+// it again keeps the first time (a retry after a lost reply).
+const sqlMarkDialing = `UPDATE attempt SET dialed_at = coalesce(dialed_at, $2) WHERE id = $1 AND ended_at IS NULL`
+
+// MarkDialing records that job's call is being placed now, just before
+// the INVITE or the originate: from then on a takeover settles the attempt
+// as a call lost with its node instead of giving the case back undialed.
+// ErrTakenOver when another node took the claim over first: the call must
+// not be placed.
+func (db *DB) MarkDialing(ctx context.Context, job survey.DialJob, now time.Time) error {
+	err := db.retry(ctx, func() error {
+		tag, err := db.pool.Exec(ctx, sqlMarkDialing, job.Attempt, now)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = ErrTakenOver
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark attempt %d of case %d dialing: %w", job.Attempt, job.Case, err)
+	}
+	return nil
+}
+
+// sqlTakeOverCands are up to $3 claims of dialer nodes whose heartbeat
+// is older than $1 ms, with their open attempt, taken only by a node
+// ($2) whose own heartbeat is fresh. The cases are locked and locked
+// ones skipped: of two nodes taking over at once, each takes other cases.
+const sqlTakeOverCands = `
+SELECT sc.id, sc.campaign_id, a.id, sc.dialer_node_id, sc.owner
+FROM survey_case sc
+JOIN node n ON n.id = sc.dialer_node_id
+JOIN attempt a ON a.case_id = sc.id AND a.ended_at IS NULL
+WHERE sc.status = 'claimed' AND sc.owner_user_id IS NULL AND sc.owner LIKE 'dialer:%'
+  AND n.seen_at < now() - $1::bigint * interval '1 millisecond'
+  AND EXISTS (SELECT 1 FROM node me WHERE me.id = $2 AND me.id <> n.id
+              AND me.seen_at >= now() - $1::bigint * interval '1 millisecond')
+ORDER BY sc.id
+LIMIT $3
+FOR UPDATE OF sc SKIP LOCKED`
+
+// sqlTakeAttempt ends a taken-over claim's attempt, and says whether its
+// call had been placed. The attempt row's lock orders it against
+// MarkDialing: either the mark came first and the call counts as placed,
+// or the mark finds the attempt ended and the call is never placed.
+const sqlTakeAttempt = `
+UPDATE attempt SET ended_at = $2
+WHERE id = $1 AND ended_at IS NULL
+RETURNING dialed_at IS NOT NULL`
+
+const (
+	sqlForgetAttempt = `DELETE FROM attempt WHERE id = $1`
+	sqlRequeueCase   = `
+UPDATE survey_case SET status = CASE WHEN EXISTS (SELECT 1 FROM appointment a WHERE a.case_id = survey_case.id AND a.status = 'pending')
+                                     THEN 'appointment' ELSE 'open' END,
+                       owner = '', attempts = greatest(attempts - 1, 0), dialer_node_id = NULL
+WHERE id = $1`
+)
+
+// takeOverPage is how many claims of silent nodes one transaction takes
+// over.
+const takeOverPage = 50
+
+// NoteNodeLost is the note of an attempt a takeover settled.
+const NoteNodeLost = "the node placing the call went silent (its heartbeat stopped); another node settled the call"
+
+// TakeOverDials takes over the dial claims of nodes whose heartbeat is
+// older than silent, for node me (whose own heartbeat must be fresh): a
+// call the silent node had placed gets its attempt ended and its case
+// moved on by decide (the case with its history, this attempt counted,
+// and the status of its interview, "" for none: the runner's Decide for a
+// call lost with its node), its interview, if any, left in progress (the
+// call back resumes it; once the case closes, the lost-interview sweep
+// closes it); a claim it had not dialed yet is given back to the
+// queue, its attempt forgotten and uncounted. Each case is taken by one
+// node only: the claims are locked, and settled under the lock only while
+// the claim and its attempt are still the silent node's. It returns how
+// many calls it settled and how many claims it gave back.
+func (db *DB) TakeOverDials(ctx context.Context, me survey.NodeID, silent time.Duration, decide func(survey.Case, survey.Status) (survey.Outcome, error), now time.Time) (settled, requeued int, err error) {
+	for {
+		var pageSettled, pageRequeued, n int
+		err := db.tx(ctx, func(tx pgx.Tx) error {
+			pageSettled, pageRequeued, n = 0, 0, 0
+			type cand struct {
+				c     survey.CaseID
+				camp  survey.CampaignID
+				a     survey.AttemptID
+				node  survey.NodeID
+				owner string
+			}
+			rows, err := tx.Query(ctx, sqlTakeOverCands, silent.Milliseconds(), me, takeOverPage)
+			if err != nil {
+				return err
+			}
+			cands, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (cand, error) {
+				var c cand
+				err := row.Scan(&c.c, &c.camp, &c.a, &c.node, &c.owner)
+				return c, err
+			})
+			if err != nil {
+				return err
+			}
+			n = len(cands)
+			for _, k := range cands {
+				var dialed bool
+				err := tx.QueryRow(ctx, sqlTakeAttempt, k.a, now).Scan(&dialed)
+				if errors.Is(err, pgx.ErrNoRows) {
+					continue // settled under our feet: the case lock says it cannot be
+				}
+				if err != nil {
+					return err
+				}
+				kind := "dial.requeued"
+				var o survey.Outcome
+				if !dialed {
+					if _, err := tx.Exec(ctx, sqlForgetAttempt, k.a); err != nil {
+						return err
+					}
+					if _, err := tx.Exec(ctx, sqlRequeueCase, k.c); err != nil {
+						return err
+					}
+					pageRequeued++
+				} else {
+					c, err := caseHistory(ctx, tx, k.c, false) // locked by the candidates' query
+					if err != nil {
+						return err
+					}
+					var iv survey.Status
+					if c.InterviewID != 0 {
+						if err := tx.QueryRow(ctx, sqlInterviewStatus, c.InterviewID).Scan(&iv); err != nil {
+							return err
+						}
+					}
+					if o, err = decide(c, iv); err != nil {
+						return fmt.Errorf("case %d: %w", k.c, err)
+					}
+					o.Note = NoteNodeLost
+					if err := ApplyOutcome(ctx, tx, Settle{Case: k.c, Attempt: k.a, Interview: c.InterviewID}, o, now); err != nil {
+						return err
+					}
+					if _, err := tx.Exec(ctx, `UPDATE survey_case SET dialer_node_id = NULL WHERE id = $1`, k.c); err != nil {
+						return err
+					}
+					kind = "dial.taken_over"
+					pageSettled++
+				}
+				payload, err := json.Marshal(map[string]any{"attempt_id": k.a, "node_id": k.node, "owner": k.owner,
+					"by_node_id": me, "dialed": dialed, "code": o.AttemptCode, "case_status": o.Status})
+				if err != nil {
+					return err
+				}
+				if _, err := WriteEvent(ctx, tx, survey.Event{At: now, Kind: kind, CampaignID: k.camp, CaseID: k.c, Payload: payload}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return settled, requeued, fmt.Errorf("take over the dials of nodes silent for %s: %w", silent, err)
+		}
+		settled, requeued = settled+pageSettled, requeued+pageRequeued
+		if n < takeOverPage {
+			return settled, requeued, nil
+		}
+	}
+}
+
+// sqlReleaseDials gives back the cases owner claimed with no node and
+// never settled (a node that stopped mid-call): their open attempts end
+// with no code, and the cases are due again at once; the attempt still
+// counts. A node's claims are taken over by the others (TakeOverDials),
+// never released by name: two live processes may share one.
 const sqlReleaseDials = `
 WITH rel AS (
     UPDATE survey_case SET status = CASE WHEN EXISTS (SELECT 1 FROM appointment a WHERE a.case_id = survey_case.id AND a.status = 'pending')
                                          THEN 'appointment' ELSE 'open' END,
                            owner = '', next_attempt_at = $2
-    WHERE status = 'claimed' AND owner = $1
+    WHERE status = 'claimed' AND owner = $1 AND dialer_node_id IS NULL
     RETURNING id)
 UPDATE attempt SET ended_at = $2, note = 'the dialer stopped during the call'
 WHERE case_id IN (SELECT id FROM rel) AND ended_at IS NULL`
@@ -219,7 +421,14 @@ func (db *DB) DialStats(ctx context.Context, id survey.CampaignID) (completes, d
 	return completes, dials, nil
 }
 
-const sqlResumeInterview = `UPDATE interview SET attempt_id = $2 WHERE id = $1 AND status = 'in_progress'`
+// sqlResumeInterview puts interview $1 on attempt $2, and on the node
+// whose claim that attempt is (a call lost with its node is resumed by
+// another).
+const sqlResumeInterview = `
+UPDATE interview SET attempt_id = $2,
+    node_id = coalesce((SELECT sc.dialer_node_id FROM attempt a JOIN survey_case sc ON sc.id = a.case_id
+                        WHERE a.id = $2 AND sc.status = 'claimed'), node_id)
+WHERE id = $1 AND status = 'in_progress'`
 
 // ResumeInterview puts interview id, still in progress, on call attempt
 // attempt and returns it with its answers (ivr.Resumer): the dialer's call
@@ -294,7 +503,8 @@ const (
 	sqlHandCase = `
 UPDATE survey_case SET owner = 'interviewer:' || $3, owner_user_id = $2
 WHERE id = $1 AND status = 'claimed' AND owner LIKE 'dialer:%'
-  AND EXISTS (SELECT 1 FROM campaign_interviewer ci WHERE ci.campaign_id = survey_case.campaign_id AND ci.user_id = $2)`
+  AND EXISTS (SELECT 1 FROM campaign_interviewer ci WHERE ci.campaign_id = survey_case.campaign_id AND ci.user_id = $2)
+  AND EXISTS (SELECT 1 FROM attempt a WHERE a.id = $4 AND a.ended_at IS NULL)`
 	sqlHandAttempt = `UPDATE attempt SET interviewer_id = $2 WHERE id = $1`
 )
 
@@ -313,7 +523,7 @@ func (db *DB) HandDial(ctx context.Context, userID survey.UserID, userName strin
 		if d.State != survey.DeskIdle {
 			return survey.Errorf(survey.EConflict, "%s is %s, not waiting for a call", userName, d.State.Text())
 		}
-		tag, err := tx.Exec(ctx, sqlHandCase, job.Case, userID, userName)
+		tag, err := tx.Exec(ctx, sqlHandCase, job.Case, userID, userName, job.Attempt)
 		if err != nil {
 			return err
 		}

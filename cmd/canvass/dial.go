@@ -28,6 +28,7 @@ var (
 	_ ivr.Dialer        = (*asterisk.Client)(nil)
 	_ dialer.Originator = keypadCalls{}
 	_ dialer.Store      = (*sql.DB)(nil)
+	_ dialer.Node       = (*ivr.Engine)(nil)
 	_ dialer.Agents     = (*cati.Server)(nil)
 	_ ivr.Resumer       = (*sql.DB)(nil)
 )

@@ -47,9 +47,9 @@ type timedStore struct {
 	settled       atomic.Int64
 }
 
-func (s *timedStore) ClaimDials(ctx context.Context, id survey.CampaignID, owner string, n int, now time.Time) ([]survey.DialJob, error) {
+func (s *timedStore) ClaimNodeDials(ctx context.Context, id survey.CampaignID, owner string, node survey.NodeID, silent time.Duration, n int, now time.Time) ([]survey.DialJob, error) {
 	t := time.Now()
-	jobs, err := s.DB.ClaimDials(ctx, id, owner, n, now)
+	jobs, err := s.DB.ClaimNodeDials(ctx, id, owner, node, silent, n, now)
 	s.claim.Add(int64(time.Since(t)))
 	s.claimed.Add(int64(len(jobs)))
 	return jobs, err

@@ -259,6 +259,9 @@ func (e env) serveDB(ctx context.Context, cfg config.Config, db *sql.DB, log *sl
 		return err
 	}
 	if runner != nil {
+		// Its claims carry this node's id (registered below, before Run);
+		// it takes over the claims of nodes gone silent (dialer/takeover.go).
+		runner.SetNode(engine)
 		runners = append(runners, runner.Run)
 	}
 	var collectors []prometheus.Collector

@@ -267,6 +267,7 @@ func (s *Server) setUpSIP() error {
 	if err != nil {
 		return fmt.Errorf("sip client: %w", err)
 	}
+	udpClient.TxRequester = sizedRequests{txl: ua.TransactionLayer(), tpl: ua.TransportLayer(), log: s.log} // large requests over TCP (udpsize.go)
 	tcpClient, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog), sipgo.WithClientHostname(s.advertise.String()))
 	if err != nil {
 		return fmt.Errorf("sip client: %w", err)
