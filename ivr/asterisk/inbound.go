@@ -204,11 +204,11 @@ func (c *Client) inbound(ctx context.Context, cl *call, info ivr.CallInfo, st se
 	// admits is answered whether or not a session can be prepared (one
 	// that cannot is answered for its apology). A call the gate refuses
 	// cancels the preparation.
+	var preparing sync.WaitGroup
+	defer preparing.Wait() // after cancel: a call that ends early does not wait for the lookup
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ready := make(chan prepared, 1)
-	var preparing sync.WaitGroup
-	defer preparing.Wait()
 	preparing.Go(func() {
 		sess, err := c.sessions.Prepare(pctx, info)
 		ready <- prepared{sess: sess, err: err}
