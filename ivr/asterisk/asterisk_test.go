@@ -943,3 +943,64 @@ func TestOrphansAreHungUp(t *testing.T) {
 		t.Error("no log line says why the caller was hung up")
 	}
 }
+
+// A transferred call waits for the gate only: preparing its session (the
+// questionnaire, from the database) runs beside the gate and the answer. A
+// lookup held until the answer has been sent proves it; once released the
+// survey goes on.
+func TestAnswerDoesNotWaitForTheQuestionnaire(t *testing.T) {
+	h := startWith(t, nil, gateFunc(func(ivr.CallInfo) (bool, string, error) { return true, "", nil }))
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // a call stuck in the lookup would hold up the harness's stop
+	looked := make(chan struct{}, 1)
+	h.store.OnLookup(func(ctx context.Context) error {
+		looked <- struct{}{}
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
+	h.await(1, "POST", "/channels/"+id+"/answer", "")
+	select {
+	case <-looked:
+	default:
+		t.Fatal("the call was answered before its questionnaire was even looked up")
+	}
+	if h.saw("POST", "/channels/"+id+"/play", 0) {
+		t.Fatal("a prompt played before the session was prepared")
+	}
+	free()
+	h.prompt(id, 1, "nps")
+}
+
+// A call the gate refuses cancels the preparation running beside it and
+// goes back to the dialplan unanswered.
+func TestRefusedCallCancelsPreparation(t *testing.T) {
+	h := startWith(t, nil, gateFunc(func(info ivr.CallInfo) (bool, string, error) {
+		return info.Context.Touchpoint != "refused", "fatigue", nil
+	}))
+	cancelled := make(chan error, 1)
+	h.store.OnLookup(func(ctx context.Context) error {
+		<-ctx.Done()
+		cancelled <- ctx.Err()
+		return ctx.Err()
+	})
+	id := h.srv.Call("tester", "questionnaire=post-call", "lang=en", "touchpoint=refused")
+	h.await(1, "POST", "/channels/"+id+"/continue", "")
+	select {
+	case err := <-cancelled:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the preparation ended with %v", err)
+		}
+	case <-h.ctx().Done():
+		t.Fatal("the preparation of a refused call was not cancelled")
+	}
+	if h.saw("POST", "/channels/"+id+"/answer", 0) {
+		t.Error("a call the gate refused was answered")
+	}
+}

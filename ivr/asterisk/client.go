@@ -70,6 +70,8 @@ type Client struct {
 	rest       *rest
 	mediaAddr  netip.Addr // opts.MediaAddress
 
+	serialSetup bool // answer only once the session is prepared, as before issue 13 (the setup benchmark's "before")
+
 	calls sync.WaitGroup // call goroutines, waited for by Run
 
 	mu        sync.Mutex
@@ -302,6 +304,7 @@ func (c *Client) dispatch(ctx context.Context, data []byte) {
 			c.log.Error("ARI frame crashed the decoder; skipped", "panic", r, "frame", clip(data))
 		}
 	}()
+	read := time.Now()
 	ev, err := decodeEvent(data)
 	if errors.Is(err, errIgnored) {
 		c.mu.Lock()
@@ -325,7 +328,7 @@ func (c *Client) dispatch(ctx context.Context, data []byte) {
 	case "ChannelUserevent":
 		return // the heartbeat: reading it moved the deadline
 	case "StasisStart":
-		c.stasisStart(ctx, ev)
+		c.stasisStart(ctx, ev, read)
 		return
 	}
 	if ev.Channel == "" {
@@ -354,8 +357,8 @@ func clip(b []byte) string {
 }
 
 // stasisStart takes a channel entering the application: an originated call
-// that answered, or an inbound call.
-func (c *Client) stasisStart(ctx context.Context, ev event) {
+// that answered, or an inbound call. read is when its frame was read.
+func (c *Client) stasisStart(ctx context.Context, ev event, read time.Time) {
 	if ev.Channel == "" {
 		c.log.Warn("skipping a StasisStart without a channel id")
 		return
@@ -383,7 +386,7 @@ func (c *Client) stasisStart(ctx context.Context, ev event) {
 	if d != nil && d.answered(cl) {
 		return
 	}
-	go c.inbound(ctx, cl, info)
+	go c.inbound(ctx, cl, info, setup{created: ev.Created, sent: ev.Sent, read: read})
 }
 
 // mediaStart takes a leg's externalMedia channel entering the application:

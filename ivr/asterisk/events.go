@@ -37,6 +37,8 @@ type event struct {
 	Caller    string            // StasisStart: caller id number
 	Vars      map[string]string // StasisStart: channelvars (ari.conf channelvars)
 	Name      string            // ChannelUserevent: eventname
+	Created   time.Time         // StasisStart: when Asterisk created the channel (ms precision)
+	Sent      time.Time         // StasisStart: when Asterisk raised the event (ms precision)
 }
 
 // used reports the event types the adapter acts on.
@@ -75,6 +77,10 @@ func decodeEvent(data []byte) (event, error) {
 	switch e := v.(type) {
 	case *ari.StasisStart:
 		ev.Channel, ev.Args, ev.Vars = e.Channel.ID, e.Args, e.Channel.ChannelVars
+		ev.Sent = time.Time(e.Timestamp)
+		if ts := e.Channel.Creationtime; ts != nil {
+			ev.Created = time.Unix(ts.Seconds, int64(ts.Nanos))
+		}
 		if e.Channel.Caller != nil {
 			ev.Caller = e.Channel.Caller.Number
 		}

@@ -23,3 +23,8 @@ func UseTransportBefore13(c *Client) {
 	}}
 	c.rest.replay = false
 }
+
+// AnswerOncePrepared makes c answer a transferred call only once its
+// session is prepared, after the gate, as before issue 13: the setup
+// benchmark's "before" column.
+func AnswerOncePrepared(c *Client) { c.serialSetup = true }

@@ -25,6 +25,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/survey"
@@ -105,14 +107,9 @@ type Gate interface {
 // ari.sample_share. Call it before Run.
 func (c *Client) SetGate(g Gate) { c.gate = g }
 
-// admitted reports whether a transferred call is surveyed: drawn at
-// ari.sample_share, then admitted by the gate. A gate that fails (the
-// database) does not stop the survey: it is logged.
+// admitted reports whether the gate admits a call drawn for the survey. A
+// gate that fails (the database) does not stop the survey: it is logged.
 func (c *Client) admitted(ctx context.Context, info ivr.CallInfo, log *slog.Logger) bool {
-	if !survey.Draw(c.opts.SampleShare) {
-		log.Info("call not drawn for the survey; continuing in the dialplan", "sample_share", c.opts.SampleShare)
-		return false
-	}
 	if c.gate == nil {
 		return true
 	}
@@ -127,25 +124,65 @@ func (c *Client) admitted(ctx context.Context, info ivr.CallInfo, log *slog.Logg
 	return ok
 }
 
+// continueDialplan sends a call not surveyed on in the dialplan; one that
+// cannot be is hung up.
+func (c *Client) continueDialplan(ctx context.Context, cl *call, log *slog.Logger) {
+	err := c.rest.do(ctx, http.MethodPost, "/channels/"+esc(cl.id)+"/continue", nil, nil, nil)
+	if err != nil && !isNotFound(err) {
+		log.Error("cannot continue the channel in the dialplan; hanging up", "err", err)
+		if herr := cl.hangupChannel(context.WithoutCancel(ctx)); herr != nil {
+			log.Debug("hang up", "err", herr)
+		}
+	}
+}
+
+// prepared is a session prepared for a call, or why it could not be.
+type prepared struct {
+	sess *ivr.Session
+	err  error
+}
+
+// setup is when a transferred call reached each step before its answer.
+type setup struct {
+	created time.Time // Asterisk created the channel (ms precision)
+	sent    time.Time // Asterisk raised StasisStart (ms precision)
+	read    time.Time // its frame was read from the events WebSocket
+	start   time.Time // inbound began
+	admit   time.Time // the draw and the gate decided
+}
+
+// logAnswered logs the answer of a surveyed call with how long each step
+// before it took: setup_ms is StasisStart read → answer, the part that is
+// Canvass's; wait_ms until the call's goroutine ran; gate_ms the request
+// rules (a database transaction); answer_ms the answer request;
+// event_lag_ms StasisStart raised → read; since_created_ms the channel's
+// creation → answer.
+func (s setup) logAnswered(log *slog.Logger, info ivr.CallInfo) {
+	now := time.Now()
+	args := []any{"language", info.Language, "agent", info.Context.Agent, "queue", info.Context.Queue,
+		"setup_ms", ms(now.Sub(s.read)), "wait_ms", ms(s.start.Sub(s.read)), "gate_ms", ms(s.admit.Sub(s.start)),
+		"answer_ms", ms(now.Sub(s.admit))}
+	if !s.sent.IsZero() {
+		args = append(args, "event_lag_ms", ms(s.read.Sub(s.sent)))
+	}
+	if !s.created.IsZero() {
+		args = append(args, "since_created_ms", ms(now.Sub(s.created)))
+	}
+	log.Info("survey call answered", args...)
+}
+
+// ms is d in milliseconds, for log lines.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
 // inbound runs the survey on a channel that entered the application.
-func (c *Client) inbound(ctx context.Context, cl *call, info ivr.CallInfo) {
+func (c *Client) inbound(ctx context.Context, cl *call, info ivr.CallInfo, st setup) {
+	st.start = time.Now()
 	defer func() {
 		cl.awaitCause(ctx) // so the cause logged is Q.850
 		c.end(cl)
 	}()
 	log := cl.log.With("questionnaire", info.Questionnaire)
-	_, originated := info.Context.Extra[dialKey]
-	if !originated && !c.admitted(ctx, info, log) {
-		err := c.rest.do(ctx, http.MethodPost, "/channels/"+esc(cl.id)+"/continue", nil, nil, nil)
-		if err != nil && !isNotFound(err) {
-			log.Error("cannot continue the channel in the dialplan; hanging up", "err", err)
-			if herr := cl.hangupChannel(context.WithoutCancel(ctx)); herr != nil {
-				log.Debug("hang up", "err", herr)
-			}
-		}
-		return
-	}
-	if originated {
+	if _, originated := info.Context.Extra[dialKey]; originated {
 		// Nobody waits for it any more: what would run on it was the
 		// dialer's to decide.
 		log.Info("an originated call answered after its dialer gave up; hanging up")
@@ -156,7 +193,47 @@ func (c *Client) inbound(ctx context.Context, cl *call, info ivr.CallInfo) {
 		}
 		return
 	}
-	sess, err := c.sessions.Prepare(ctx, info)
+	if !survey.Draw(c.opts.SampleShare) {
+		log.Info("call not drawn for the survey; continuing in the dialplan", "sample_share", c.opts.SampleShare)
+		c.continueDialplan(ctx, cl, log)
+		return
+	}
+	// The caller waits, in silence, for the answer; the gate is all it
+	// must wait for. Preparing the session (the questionnaire, from the
+	// database) runs beside it and beside the answer: a call the gate
+	// admits is answered whether or not a session can be prepared (one
+	// that cannot is answered for its apology). A call the gate refuses
+	// cancels the preparation.
+	var preparing sync.WaitGroup
+	defer preparing.Wait() // after cancel: a call that ends early does not wait for the lookup
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan prepared, 1)
+	preparing.Go(func() {
+		sess, err := c.sessions.Prepare(pctx, info)
+		ready <- prepared{sess: sess, err: err}
+	})
+	if c.serialSetup {
+		// The benchmark's "before": answer only once prepared.
+		p := <-ready
+		ready <- p
+	}
+	admitted := c.admitted(ctx, info, log)
+	st.admit = time.Now()
+	if !admitted {
+		cancel()
+		c.continueDialplan(ctx, cl, log)
+		return
+	}
+	if err := cl.answer(ctx); err != nil {
+		if !errors.Is(err, ivr.ErrHangup) {
+			c.refuse(ctx, cl, err)
+		}
+		return
+	}
+	st.logAnswered(log, info)
+	p := <-ready
+	sess, err := p.sess, p.err
 	if err != nil {
 		switch survey.ErrorCodeOf(err) {
 		case survey.ENotFound:
@@ -169,13 +246,6 @@ func (c *Client) inbound(ctx context.Context, cl *call, info ivr.CallInfo) {
 		c.refuse(ctx, cl, err)
 		return
 	}
-	if err := cl.answer(ctx); err != nil {
-		if !errors.Is(err, ivr.ErrHangup) {
-			c.refuse(ctx, cl, err)
-		}
-		return
-	}
-	log.Info("survey call answered", "language", info.Language, "agent", info.Context.Agent, "queue", info.Context.Queue)
 	status, err := sess.Run(ctx, cl)
 	if err != nil {
 		log.Error("survey call ended with an error", "status", status, "err", err)

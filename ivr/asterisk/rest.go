@@ -21,8 +21,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,12 +81,25 @@ func newREST(o Options) *rest {
 		MaxIdleConnsPerHost:   o.MaxConnections,
 		IdleConnTimeout:       o.IdleTimeout,
 		TLSHandshakeTimeout:   o.ConnectTimeout,
-		ResponseHeaderTimeout: o.RequestTimeout,
 		ExpectContinueTimeout: time.Second,
 	}
 	return &rest{base: strings.TrimRight(o.URL, "/"), user: o.Username, pass: o.Password,
 		hc: &http.Client{Transport: tr}, timeout: o.RequestTimeout, replay: true}
 }
+
+// answerWait bounds, in request timeouts, how long a request's connection
+// waits for Asterisk's answer once the caller has given up on it.
+//
+// Asterisk carries out a request it has read whether or not the client
+// still waits, and its HTTP session stays busy until it has (an answer
+// waits for the channel's own thread). A client that closed the connection
+// at its timeout would free nothing in Asterisk but open another
+// connection for the next request: under a slow Asterisk (1,000 calls on
+// two busy cores) sessions piled up past Asterisk's sessionlimit and every
+// request was refused. So the caller stops waiting at its deadline, but
+// the connection waits on for the answer and then serves the next
+// request: Canvass never holds more than ari.max_connections sessions.
+const answerWait = 12
 
 // replayable reports whether a request may be sent again when Asterisk
 // closed the connection it went out on before answering (its
@@ -135,8 +150,14 @@ func (r *rest) raw(ctx context.Context, method, path string, q url.Values, body 
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	// A request sent outlives ctx (answerWait); its caller does not. One
+	// not sent yet when ctx ends (waiting for a connection) never is.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), answerWait*r.timeout)
+	var sent atomic.Bool
+	rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { sent.Store(true) }})
+	req, err := http.NewRequestWithContext(rctx, method, u, rd)
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("ARI %s %s: %w", method, path, err)
 	}
 	if body != nil {
@@ -150,6 +171,30 @@ func (r *rest) raw(ctx context.Context, method, path string, q url.Values, body 
 		// header. (It replays GET by itself, never a POST or DELETE.)
 		req.Header["Idempotency-Key"] = nil
 	}
+	type answer struct {
+		data []byte
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		defer cancel()
+		data, err := r.send(req, method, path)
+		got <- answer{data, err}
+	}()
+	select {
+	case a := <-got:
+		return a.data, a.err
+	case <-ctx.Done():
+		if !sent.Load() {
+			cancel()
+			return nil, fmt.Errorf("ARI %s %s: %w", method, path, ctx.Err())
+		}
+		return nil, fmt.Errorf("ARI %s %s: %w (sent: Asterisk carries it out all the same)", method, path, ctx.Err())
+	}
+}
+
+// send sends req and returns the body of a 2xx answer, or an *Error.
+func (r *rest) send(req *http.Request, method, path string) ([]byte, error) {
 	resp, err := r.hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("ARI %s %s: %w", method, path, err)

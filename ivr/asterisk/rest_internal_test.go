@@ -9,6 +9,7 @@ package asterisk
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -96,5 +97,61 @@ func TestDefaultIdleTimeoutBelowAsteriskKeepAlive(t *testing.T) {
 	// Asterisk's http.conf session_keep_alive defaults to 15 s.
 	if d := DefaultOptions().IdleTimeout; d <= 0 || d >= 15*time.Second {
 		t.Errorf("default idle timeout %s: must be below Asterisk's 15 s keep-alive", d)
+	}
+}
+
+// Found against Asterisk 22.10.1 at 1,000 calls: answers took longer than
+// the request timeout, and each request given up on kept its HTTP session
+// busy in Asterisk while the client opened another connection, until
+// Asterisk refused sessions past its sessionlimit. A request given up on
+// keeps its connection until Asterisk answers, so the client never holds
+// more than MaxConnections sessions; one that was never sent is not sent
+// after its caller gave up.
+func TestGivenUpRequestsKeepTheirConnections(t *testing.T) {
+	srv := aritest.New(nil)
+	t.Cleanup(srv.Close)
+	const slow = 300 * time.Millisecond
+	srv.Delay(http.MethodPost, "/events/user/", slow, 1000)
+	o := DefaultOptions()
+	o.URL, o.Username, o.Password = srv.URL, srv.User, srv.Pass
+	o.MaxConnections, o.RequestTimeout = 4, slow/3
+	r := newREST(o)
+	t.Cleanup(r.hc.CloseIdleConnections)
+	heartbeat := func(ctx context.Context) error {
+		_, err := r.raw(ctx, http.MethodPost, "/events/user/canvass-heartbeat", url.Values{"application": {"canvass"}}, nil)
+		return err
+	}
+
+	errs := make(chan error, 16)
+	for range cap(errs) {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), o.RequestTimeout)
+			defer cancel()
+			errs <- heartbeat(ctx)
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("a request to a slow Asterisk: %v, want its deadline exceeded", err)
+		}
+	}
+	// The next request waits for a connection whose answer came.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := srv.Conns()
+	if st.Accepted > o.MaxConnections {
+		t.Errorf("the client opened %d connections, at most %d allowed (%+v)", st.Accepted, o.MaxConnections, st)
+	}
+	var taken int
+	for _, req := range srv.Requests() {
+		if strings.HasPrefix(req.Path, "/events/user/") {
+			taken++
+		}
+	}
+	if taken > o.MaxConnections+1 {
+		t.Errorf("Asterisk took %d requests: the ones never sent before their caller gave up must stay unsent", taken)
 	}
 }

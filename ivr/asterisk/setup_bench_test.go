@@ -8,8 +8,13 @@ package asterisk_test
 // Asterisk 22's HTTP server does (aritest.HTTP): 15 s keep-alive, 100
 // sessions, a listen backlog of 10 behind one accept thread that spends
 // 2 ms on each new connection, and 2 ms per REST request, one at a time per
-// channel. Each size runs twice: "before" with the REST transport Canvass
-// had before issue 13, "after" with today's.
+// channel. The database is modelled too, as a pool of -ari-db-conns
+// connections (database.max_conns) where each round trip takes -ari-db-rtt:
+// the request gate's transaction is four (BEGIN, the do-not-call lookup,
+// the request's row, COMMIT), the questionnaire's lookup one. Each size
+// runs twice: "before" as Canvass was before issue 13 (its REST transport,
+// and the answer after the gate and the questionnaire's lookup in turn),
+// "after" as it is today (the answer after the gate alone).
 //
 //	go test -run '^$' -bench StasisSetup -benchtime 1x ./ivr/asterisk
 //	go test -run '^$' -bench StasisSetup -benchtime 1x ./ivr/asterisk -ari-calls 600 -ari-rate 50
@@ -34,7 +39,40 @@ import (
 var (
 	setupCalls = flag.String("ari-calls", "100,300,600,1000", "BenchmarkStasisSetup: comma-separated numbers of concurrent calls")
 	setupRate  = flag.Int("ari-rate", 50, "BenchmarkStasisSetup: calls started a second")
+	setupConns = flag.Int("ari-db-conns", 10, "BenchmarkStasisSetup: the database pool's connections")
+	setupRTT   = flag.Duration("ari-db-rtt", 10*time.Millisecond, "BenchmarkStasisSetup: one database round trip")
 )
+
+// database models the PostgreSQL pool on the setup path: each step holds
+// one of its connections for its round trips.
+type database struct {
+	conns chan struct{}
+	rtt   time.Duration
+}
+
+func (d *database) roundTrips(ctx context.Context, n int) error {
+	select {
+	case d.conns <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-d.conns }()
+	t := time.NewTimer(time.Duration(n) * d.rtt)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// dbGate is the request gate's transaction: it admits every call.
+type dbGate struct{ db *database }
+
+func (g dbGate) Admit(ctx context.Context, _ ivr.CallInfo) (bool, string, error) {
+	return true, "", g.db.roundTrips(ctx, 4)
+}
 
 // asteriskHTTP is the stand-in's HTTP side in the benchmark.
 var asteriskHTTP = aritest.HTTP{KeepAlive: 15 * time.Second, SessionLimit: 100, Backlog: 10,
@@ -65,6 +103,8 @@ func measureSetup(b *testing.B, n int, before bool) {
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store := newStore(b)
+	db := &database{conns: make(chan struct{}, *setupConns), rtt: *setupRTT}
+	store.OnLookup(func(ctx context.Context) error { return db.roundTrips(ctx, 1) })
 	engine := ivr.New(ivr.DefaultOptions(), store, store, quiet, nil)
 	opts := asterisk.DefaultOptions()
 	opts.URL, opts.Username, opts.Password, opts.App = srv.URL, srv.User, srv.Pass, srv.App
@@ -72,8 +112,10 @@ func measureSetup(b *testing.B, n int, before bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	c.SetGate(dbGate{db})
 	if before {
 		asterisk.UseTransportBefore13(c)
+		asterisk.AnswerOncePrepared(c)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
