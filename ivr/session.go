@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/canvass/canvass/prompts"
 	"github.com/canvass/canvass/survey"
@@ -242,11 +243,22 @@ func (e *Engine) languageMenu(ctx context.Context, ch Channel, q *survey.Questio
 
 // apologize tells the caller the survey cannot run and hangs up.
 func (e *Engine) apologize(ctx context.Context, ch Channel, lang string) {
-	ctx = context.WithoutCancel(ctx)
-	if err := ch.Say(ctx, Prompt{ID: prompts.PhraseApology, Language: lang, Text: phrase(lang, prompts.PhraseApology)}); err != nil {
+	say, cancel := context.WithTimeout(context.WithoutCancel(ctx), apologyLimit)
+	defer cancel()
+	if err := ch.Say(say, Prompt{ID: prompts.PhraseApology, Language: lang, Text: phrase(lang, prompts.PhraseApology)}); err != nil {
 		e.log.Debug("apology", "err", err)
 	}
-	if err := ch.Hangup(ctx); err != nil {
+	hangup, cancel := context.WithTimeout(context.WithoutCancel(ctx), hangupLimit)
+	defer cancel()
+	if err := ch.Hangup(hangup); err != nil {
 		e.log.Debug("hang up after apology", "err", err)
 	}
 }
+
+// apologyLimit and hangupLimit bound the apology and the hang-up after it:
+// a channel whose playback never reports its end (Asterisk gone, its events
+// closed at shutdown) must not hold the call, or the shutdown, for ever.
+var (
+	apologyLimit = 30 * time.Second
+	hangupLimit  = 10 * time.Second
+)
