@@ -9,9 +9,6 @@ package sipua
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"runtime"
 	"syscall"
 	"testing"
@@ -25,38 +22,75 @@ import (
 // one of each pair plays a prompt over and over, the other comfort
 // silence, and each receives what the other sends (keys detection,
 // checks, the RTP timeout watch). It reports the CPU the calls take, in
-// % of one core per call, memory per call, and how much of the audio due
-// arrived.
+// % of one core per call, memory per call, allocations per packet in the
+// steady state, and how much of the audio due arrived.
+//
+// "port-per-call" gives each call its own RTP port, as before ports were
+// shared; "shared" puts the calls on m ports, each pair of ports carrying
+// one pair of calls (so that every call on a port has a peer of its own
+// address, as real peers do): about √n calls per port.
 func BenchmarkMediaDensity(b *testing.B) {
 	for _, n := range []int{1000, 3000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			for b.Loop() {
-				mediaDensity(b, n)
-			}
-		})
+		for _, mode := range []struct {
+			name    string
+			perPort int
+		}{{"port-per-call", 1}, {"shared", 1000}} {
+			b.Run(fmt.Sprintf("%s/%d", mode.name, n), func(b *testing.B) {
+				for b.Loop() {
+					mediaDensity(b, n, mode.perPort)
+				}
+			})
+		}
 	}
 }
 
-func mediaDensity(b *testing.B, n int) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := &Server{opts: DefaultOptions()}
+func mediaDensity(b *testing.B, n, perPort int) {
+	s := mediaServer(perPort)
+	ps := s.rtp()
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	conns := make([]*net.UDPConn, n)
-	for i := range conns {
-		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	m := n
+	if perPort > 1 {
+		for m = 2; m*(m-1) < n; m++ {
+		}
+	}
+	ports := make([]*rtpPort, m)
+	for i := range ports {
+		ps.mu.Lock()
+		p, err := ps.open()
+		ps.mu.Unlock()
 		if err != nil {
 			b.Fatal(err)
 		}
-		conns[i] = conn
+		ports[i] = p
 	}
-	calls := make([]*call, n)
-	for i, conn := range conns {
-		peer := conns[i^1].LocalAddr().(*net.UDPAddr).AddrPort()
-		calls[i] = newCall(conn, sdp.Stream{Addr: peer, Codec: media.PCMU, EventPT: 101, Direction: sdp.SendRecv}, s, quiet)
-		calls[i].bye = func(context.Context) error { return nil }
+	var pairs [][2]*rtpPort
+	if perPort == 1 {
+		for i := 0; i+1 < m; i += 2 {
+			pairs = append(pairs, [2]*rtpPort{ports[i], ports[i+1]})
+		}
+	} else {
+		for i := 0; i < m && len(pairs) < n/2; i++ {
+			for j := i + 1; j < m && len(pairs) < n/2; j++ {
+				pairs = append(pairs, [2]*rtpPort{ports[i], ports[j]})
+			}
+		}
 	}
+	calls := make([]*call, 0, n)
+	for _, pr := range pairs {
+		for k := range 2 {
+			p, peer := pr[k], pr[1-k]
+			p.mu.Lock()
+			p.calls++
+			p.reserved++
+			p.mu.Unlock()
+			c := newCall(p, sdp.Stream{Addr: peer.addr, Codec: media.PCMU, EventPT: 101, Direction: sdp.SendRecv}, s, s.log)
+			c.bye = func(context.Context) error { return nil }
+			calls = append(calls, c)
+		}
+	}
+	n = len(calls)
 	for _, c := range calls {
 		c.start()
 		time.Sleep(time.Second / 500) // 500 calls a second
@@ -107,11 +141,15 @@ func mediaDensity(b *testing.B, n int) {
 	time.Sleep(5 * time.Second)
 	cpu, wall := cpuTime()-cpu0, time.Since(t0)
 	got := received(calls) - recv0
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
 	due := float64(n) * wall.Seconds() / media.PacketInterval.Seconds()
 	b.ReportMetric(100*cpu.Seconds()/wall.Seconds()/float64(n), "cpu%/call")
 	b.ReportMetric(float64(up.HeapInuse-before.HeapInuse)/1024/float64(n), "heap-KB/call")
 	b.ReportMetric(float64(up.StackInuse-before.StackInuse)/1024/float64(n), "stack-KB/call")
 	b.ReportMetric(100*float64(got)/due, "%audio-received")
+	// Packets sent and received in the window: about twice those received.
+	b.ReportMetric(float64(after.Mallocs-up.Mallocs)/float64(2*got), "allocs/packet")
 }
 
 func received(calls []*call) (n int64) {
