@@ -112,8 +112,10 @@ type call struct {
 	// once for every call, in encoded.
 	sender  *sender
 	encoded *media.Encoded
-	// rx is the receiver, run by the port's reader only.
-	rx receiver
+	// rx is the receiver, run by the port's reader only, from start on
+	// (receiving).
+	rx        receiver
+	receiving atomic.Bool
 	// demuxSDP and demuxSrc are the sources the port routes to the call;
 	// guarded by the port's mu.
 	demuxSDP, demuxSrc netip.AddrPort
@@ -203,8 +205,9 @@ func (c *call) renegotiate(offer []byte, events bool) ([]byte, error) {
 // localIP is the address the call's RTP port is bound to.
 func (c *call) localIP() netip.Addr { return c.port.addr.Addr() }
 
-// start runs the sender (ticked by the port) until the call ends; the
-// port's reader already hands the call its datagrams.
+// start runs the sender (ticked by the port) and takes the datagrams the
+// port's reader hands the call, until the call ends. Those that came
+// before (between our 200 and the ACK) are dropped.
 func (c *call) start() {
 	c.started = time.Now()
 	c.lastRTP.Store(c.started.UnixNano())
@@ -212,6 +215,7 @@ func (c *call) start() {
 	c.sender.begin(c.started)
 	c.sender.mu.Unlock()
 	c.port.add(c.sender)
+	c.receiving.Store(true)
 }
 
 // media is what the calls of a server share: the encoded prompts (and,
@@ -367,7 +371,7 @@ func (c *call) writePacket(b []byte, dst netip.AddrPort) error {
 // packet the call receives comes in here, on the port's reader. pcm is
 // the reader's decoding scratch.
 func (c *call) datagram(b []byte, from netip.AddrPort, pcm []int16) {
-	if c.ended() {
+	if !c.receiving.Load() || c.ended() {
 		return
 	}
 	c.rx.packet(b, from, pcm)
