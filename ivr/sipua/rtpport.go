@@ -13,7 +13,10 @@ package sipua
 // neither can be a NAT's: a port has at most one call still learning its
 // source (the "open" call, which gets those datagrams and puts them on
 // probation), so a port takes a new call only once its last one has
-// latched. Ports open as calls need them and close when their last call
+// latched; and the sources of calls that just ended are not given to it
+// (their peers send on after the BYE). A re-INVITE that moves a caller
+// while another call of its port is learning can latch only its new SDP
+// address. Ports open as calls need them and close when their last call
 // ends. RTPCallsPerPort 1 is a port per call, as before ports were shared.
 
 import (
@@ -36,6 +39,8 @@ const (
 	// packetRoom is a sent packet's buffer: header, payload, and room for
 	// what a transform of the finished packet may append.
 	packetRoom = 12 + media.SamplesPerPacket + 64
+	// goneFor is how long a port ignores the sources of a call that left.
+	goneFor = 10 * time.Second
 	// portBuffer is the socket buffers asked for a shared port (the system
 	// caps them at net.core.rmem_max and wmem_max): a reader that stalls
 	// 100 ms must not lose the packets of 250 calls.
@@ -63,9 +68,13 @@ type rtpPort struct {
 	reserved int // taken for a call not made yet (take, attach)
 	open     *call
 	demux    map[netip.AddrPort]*call
-	joining  []*sender
-	closed   bool
-	strays   int64 // datagrams from sources no call here knows
+	// gone holds the sources of calls that left, until when their
+	// datagrams are strays: a peer sends on for a while after the BYE, in
+	// sequence, and would pass the open call's probation.
+	gone    map[netip.AddrPort]time.Time
+	joining []*sender
+	closed  bool
+	strays  int64 // datagrams from sources no call here knows
 
 	// rx is held by the reader while it hands a batch to the calls: once
 	// a call has left, waiting for rx means no datagram of it is in
@@ -148,7 +157,7 @@ func (ps *rtpPorts) newPort(conn *net.UDPConn) (*rtpPort, error) {
 		conn.SetWriteBuffer(portBuffer)
 	}
 	addr := conn.LocalAddr().(*net.UDPAddr).AddrPort()
-	p := &rtpPort{pool: ps, conn: conn, addr: addr, out: out, demux: map[netip.AddrPort]*call{},
+	p := &rtpPort{pool: ps, conn: conn, addr: addr, out: out, demux: map[netip.AddrPort]*call{}, gone: map[netip.AddrPort]time.Time{},
 		log: ps.s.log.With("rtp_port", addr.Port())}
 	ps.s.clock.Add(p)
 	go p.read(in)
@@ -175,6 +184,9 @@ func (p *rtpPort) route(c *call, a netip.AddrPort, key *netip.AddrPort) {
 	}
 	if p.demux[*key] == c {
 		delete(p.demux, *key)
+		if c.ended() {
+			p.gone[*key] = time.Now().Add(goneFor)
+		}
 	}
 	*key = netip.AddrPort{}
 	if !a.IsValid() || a.Addr().IsUnspecified() {
@@ -185,6 +197,7 @@ func (p *rtpPort) route(c *call, a netip.AddrPort, key *netip.AddrPort) {
 		return
 	}
 	p.demux[a] = c
+	delete(p.gone, a)
 	*key = a
 }
 
@@ -219,6 +232,12 @@ func (p *rtpPort) leave(c *call) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls--
+	now := time.Now()
+	for a, until := range p.gone {
+		if now.After(until) {
+			delete(p.gone, a)
+		}
+	}
 	if c == nil {
 		p.reserved--
 	} else {
@@ -341,10 +360,15 @@ func (p *rtpPort) read(in *batch) {
 		p.rx.Lock()
 		p.mu.Lock()
 		for i := range n {
-			if to[i] = p.demux[in.from(i)]; to[i] == nil {
-				if to[i] = p.open; to[i] == nil {
-					p.strays++
-				}
+			from := in.from(i)
+			if to[i] = p.demux[from]; to[i] != nil {
+				continue
+			}
+			if _, gone := p.gone[from]; !gone {
+				to[i] = p.open
+			}
+			if to[i] == nil {
+				p.strays++
 			}
 		}
 		p.mu.Unlock()

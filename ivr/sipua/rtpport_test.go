@@ -63,7 +63,7 @@ func TestSharedPort(t *testing.T) {
 		}
 	}
 
-	peerA, peerB, natC, sdpC, evil := sock(), sock(), sock(), sock(), sock()
+	peerA, peerB, natC, sdpC, sdpD, evil := sock(), sock(), sock(), sock(), sock(), sock()
 	p := take()
 	a := newOn(p, addr(peerA))
 	if q := take(); q == p {
@@ -119,8 +119,28 @@ func TestSharedPort(t *testing.T) {
 		}
 	}
 
+	// b hangs up, but its peer sends on, in sequence: the port's next
+	// learning call does not take it for its NAT.
+	b.end("test")
+	b.wait()
+	if q := take(); q != p {
+		t.Fatal("the port did not take a call in b's place")
+	}
+	d := newOn(p, addr(sdpD))
+	for range 2 * probation {
+		send(peerB, p.addr)
+	}
+	waitFor("the departed peer's datagrams, as strays", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.strays == 1+2*probation
+	})
+	if d.stats.received.Load() != 0 || d.send.Load().dst != addr(sdpD) {
+		t.Errorf("the new call took the departed peer's datagrams (received %d, sends to %v)", d.stats.received.Load(), d.send.Load().dst)
+	}
+
 	// The port closes with its last call.
-	for _, c := range []*call{a, b, c} {
+	for _, c := range []*call{a, c, d} {
 		c.end("test")
 		c.wait()
 	}
