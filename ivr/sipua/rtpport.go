@@ -16,8 +16,9 @@ package sipua
 // latched; and the sources of calls that just ended are not given to it
 // (their peers send on after the BYE). A re-INVITE that moves a caller
 // while another call of its port is learning can latch only its new SDP
-// address. Ports open as calls need them and close when their last call
-// ends. RTPCallsPerPort 1 is a port per call, as before ports were shared.
+// address. An outbound call is placed when it is dialed (its INVITE
+// offers the port), so it holds the learning place while it rings. Ports
+// open as calls need them and close when their last call ends. RTPCallsPerPort 1 is a port per call, as before ports were shared.
 
 import (
 	"errors"
