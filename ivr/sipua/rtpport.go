@@ -87,7 +87,8 @@ type rtpPort struct {
 	errs    int
 	dropped int64
 
-	senders []*sender // owned by Tick
+	tickMu  sync.Mutex // the clock ticks a port from one goroutine; a benchmark from another
+	senders []*sender
 }
 
 // rtp is the server's pool, made on first use.
@@ -285,6 +286,8 @@ func (p *rtpPort) add(s *sender) {
 // Tick ticks the port's senders, then sends what they queued. It reports
 // false once the port is closed (media.Ticked).
 func (p *rtpPort) Tick(now time.Time) bool {
+	p.tickMu.Lock()
+	defer p.tickMu.Unlock()
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
