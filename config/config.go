@@ -149,6 +149,7 @@ func env(c *Config) []struct {
 		{"CANVASS_SIP_TLS_KEY", str(&c.SIP.TLSKey)},
 		{"CANVASS_SIP_SRTP", func(v string) error { c.SIP.SRTP = sipua.SRTP(v); return nil }},
 		{"CANVASS_SIP_RTP_PORTS", str(&c.SIP.RTPPorts)},
+		{"CANVASS_SIP_RTP_CALLS_PER_PORT", func(v string) (err error) { c.SIP.RTPCallsPerPort, err = strconv.Atoi(v); return err }},
 		{"CANVASS_SIP_DEFAULT_QUESTIONNAIRE", str(&c.SIP.DefaultQuestionnaire)},
 		{"CANVASS_SIP_MAX_CALLS", func(v string) (err error) { c.SIP.MaxCalls, err = strconv.Atoi(v); return err }},
 		{"CANVASS_SIP_RTP_TIMEOUT", dur(&c.SIP.RTPTimeout)},

@@ -36,14 +36,22 @@ func benchCall(b testing.TB, eventPT int) *call {
 			}
 		}
 	}()
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	s := mediaServer(DefaultOptions().RTPCallsPerPort)
+	port, err := s.rtp().take()
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { conn.Close(); sink.Close() })
-	s := &Server{opts: DefaultOptions()}
 	st := sdp.Stream{Addr: sink.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: media.PCMU, EventPT: eventPT, Direction: sdp.SendRecv}
-	return newCall(conn, st, s, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c := newCall(port, st, s, s.log)
+	b.Cleanup(func() { c.end("test"); sink.Close() })
+	return c
+}
+
+// mediaServer is a server for calls' media alone, on loopback.
+func mediaServer(perPort int) *Server {
+	opts := DefaultOptions()
+	opts.RTPPorts, opts.RTPCallsPerPort = "0", perPort
+	return &Server{opts: opts, rtpIP: netip.MustParseAddr("127.0.0.1"), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
 func BenchmarkSendPacket(b *testing.B) {

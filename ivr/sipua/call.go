@@ -1,25 +1,25 @@
 package sipua
 
-// This file is one call's media, the ivr.Media the engine drives: a UDP
-// socket, a sender that emits one RTP packet every 20 ms for the whole call
-// (a frame written to the call's leg, the playing prompt, or comfort
-// silence), ticked by the server's media.Clock with every other call's and
-// copying prompts from codes encoded once for all calls (media.Encoded); a
-// receiver that turns the caller's packets into keys (RFC 4733 events, or
-// Goertzel detection on the audio when no events were negotiated),
-// recorded audio and the leg's frames; and the RTP timeout watch. Work per received packet is bounded, and allocation-free unless a
+// This file is one call's media, the ivr.Media the engine drives: a place
+// on a shared RTP port (rtpport.go), a sender that emits one RTP packet
+// every 20 ms for the whole call (a frame written to the call's leg, the
+// playing prompt, or comfort silence), ticked by its port with the port's
+// other calls and copying prompts from codes encoded once for all calls
+// (media.Encoded); a receiver that turns the caller's packets into keys
+// (RFC 4733 events, or Goertzel detection on the audio when no events were
+// negotiated), recorded audio and the leg's frames; and the RTP timeout
+// watch. Work per received packet is bounded, and allocation-free unless a
 // leg reader takes the frames (leg.go). Keys we send the far end
-// (SendDigits) take the sender's slots: digits.go.
+// (SendDigits) take the sender's slots: digits.go. Every packet leaves
+// through writePacket and comes in through datagram.
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -72,7 +72,7 @@ const probation = 4
 // call is the media of one answered call.
 type call struct {
 	log          *slog.Logger // carries call_id
-	conn         *net.UDPConn
+	port         *rtpPort
 	prompts      Prompts
 	recordings   Recordings
 	maxRecording time.Duration
@@ -106,14 +106,19 @@ type call struct {
 	keys    chan ivr.Key
 	done    chan struct{}
 	endOnce sync.Once
-	workers sync.WaitGroup
 
 	pending atomic.Pointer[playback] // next prompt for the sender
-	// sender is ticked by clock from start on; prompts are encoded once
-	// for every call, in encoded.
+	// sender is ticked by the port from start on; prompts are encoded
+	// once for every call, in encoded.
 	sender  *sender
-	clock   *media.Clock
 	encoded *media.Encoded
+	// rx is the receiver, run by the port's reader only, from start on
+	// (receiving).
+	rx        receiver
+	receiving atomic.Bool
+	// demuxSDP and demuxSrc are the sources the port routes to the call;
+	// guarded by the port's mu.
+	demuxSDP, demuxSrc netip.AddrPort
 
 	// keyTurn serializes SendDigits; keyNext is the digits for the sender
 	// (digits.go).
@@ -142,17 +147,20 @@ type callStats struct {
 	received, foreign, junk, keys, droppedKeys, droppedFrames atomic.Int64
 }
 
-// newCall wraps an RTP socket; start begins the media once answered.
-func newCall(conn *net.UDPConn, st sdp.Stream, s *Server, log *slog.Logger) *call {
+// newCall makes the call of a place taken on port (rtpPorts.take); start
+// begins the media once answered.
+func newCall(port *rtpPort, st sdp.Stream, s *Server, log *slog.Logger) *call {
 	c := &call{
-		log: log, conn: conn,
+		log: log, port: port,
 		prompts: s.prompts, recordings: s.recordings,
 		maxRecording: s.opts.MaxRecording, rtpTimeout: s.opts.RTPTimeout,
 		keys: make(chan ivr.Key, keyQueue), done: make(chan struct{}), keyTurn: make(chan struct{}, 1),
 	}
-	c.clock, c.encoded = s.media()
+	c.encoded = s.media()
 	c.sender = newSender(c)
+	c.rx = receiver{c: c, emit: c.pushKey}
 	c.update(st)
+	port.attach(c)
 	return c
 }
 
@@ -164,6 +172,7 @@ func (c *call) update(st sdp.Stream) {
 		ss.dst = c.send.Load().dst // same SDP address: keep the latched source
 	} else if prev != nil {
 		c.relatch.Store(true) // moved: learn the new source
+		c.port.moved(c, st.Addr)
 	}
 	c.send.Store(ss)
 	c.recv.Store(&recvState{peer: st.Addr, codec: st.Codec, codecPT: st.CodecPT, eventPT: st.EventPT})
@@ -200,29 +209,32 @@ func (c *call) renegotiate(offer []byte, events bool) ([]byte, error) {
 	return next.Marshal(), nil
 }
 
-// localIP is the address the call's RTP socket is bound to.
-func (c *call) localIP() netip.Addr {
-	return c.conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr()
-}
+// localIP is the address the call's RTP port is bound to.
+func (c *call) localIP() netip.Addr { return c.port.addr.Addr() }
 
-// start runs the sender (on the server's clock) and the receiver until
-// the call ends.
+// start runs the sender (ticked by the port) and takes the datagrams the
+// port's reader hands the call, until the call ends. Those that came
+// before (between our 200 and the ACK) are dropped.
 func (c *call) start() {
 	c.started = time.Now()
 	c.lastRTP.Store(c.started.UnixNano())
 	c.sender.mu.Lock()
 	c.sender.begin(c.started)
 	c.sender.mu.Unlock()
-	c.clock.Add(c.sender)
-	c.workers.Add(1)
-	go c.recvLoop()
+	c.port.add(c.sender)
+	c.receiving.Store(true)
 }
 
-// media is what the calls of a server share: the packet clock and the
-// encoded prompts.
-func (s *Server) media() (*media.Clock, *media.Encoded) {
-	s.mediaOnce.Do(func() { s.clock = media.NewClock(0) })
-	return s.clock, &s.encoded
+// media is what the calls of a server share: the encoded prompts (and,
+// for the ports, the packet clock).
+func (s *Server) media() *media.Encoded {
+	s.mediaOnce.Do(s.initMedia)
+	return &s.encoded
+}
+
+func (s *Server) initMedia() {
+	s.clock = media.NewClock(0)
+	s.ports = &rtpPorts{s: s, perPort: max(s.opts.RTPCallsPerPort, 1)}
 }
 
 // end stops the media; it is safe to call more than once.
@@ -230,9 +242,7 @@ func (c *call) end(why string) {
 	c.endOnce.Do(func() {
 		close(c.done)
 		c.sender.stop()
-		if err := c.conn.Close(); err != nil {
-			c.log.Debug("close RTP socket", "err", err)
-		}
+		c.port.leave(c)
 		c.recMu.Lock()
 		if c.rec != nil {
 			c.rec.finish() // a hangup keeps the partial recording
@@ -243,8 +253,8 @@ func (c *call) end(why string) {
 	})
 }
 
-// wait returns once the media goroutines have exited (after end).
-func (c *call) wait() { c.workers.Wait() }
+// wait returns once no datagram is being handed to the call (after end).
+func (c *call) wait() { c.port.quiesce() }
 
 func (c *call) ended() bool {
 	select {
@@ -255,9 +265,9 @@ func (c *call) ended() bool {
 	}
 }
 
-// sender builds and sends the call's packets. The server's media.Clock
-// ticks it every 20 ms (Tick); a frame written to the call's leg is sent
-// at once by the writer (live). mu guards all of it.
+// sender builds and sends the call's packets. The call's port ticks it
+// every 20 ms (Tick) on the server's media.Clock; a frame written to the
+// call's leg is sent at once by the writer (live). mu guards all of it.
 type sender struct {
 	c         *call
 	mu        sync.Mutex
@@ -352,13 +362,37 @@ func (s *sender) write(ss *sendState) {
 		b, err = s.c.srtp.protect(b) // in place: buf has room for the tag
 	}
 	if err == nil {
-		_, err = s.c.conn.WriteToUDPAddrPort(b, ss.dst)
+		err = s.c.writePacket(b, ss.dst)
 	}
-	if err != nil && !errors.Is(err, net.ErrClosed) {
+	if err != nil {
 		if s.errs++; s.errs == 1 || s.errs%500 == 0 {
 			s.c.log.Warn("send RTP", "to", ss.dst, "errors", s.errs, "err", err)
 		}
 	}
+}
+
+// writePacket sends a finished RTP packet to the peer: every packet the
+// call sends leaves here. The port queues a copy and sends it with its
+// other calls' packets at the end of the tick (or of live).
+func (c *call) writePacket(b []byte, dst netip.AddrPort) error {
+	return c.port.write(b, dst)
+}
+
+// datagram hands the call a datagram its port received from from: every
+// packet the call receives comes in here, on the port's reader. pcm is
+// the reader's decoding scratch.
+func (c *call) datagram(b []byte, from netip.AddrPort, pcm []int16) {
+	if !c.receiving.Load() || c.ended() {
+		return
+	}
+	if c.srtp != nil {
+		var err error
+		if b, err = c.srtp.unprotect(b); err != nil {
+			c.stats.junk.Add(1) // another key, tampered, replayed, or not SRTP
+			return
+		}
+	}
+	c.rx.packet(b, from, pcm)
 }
 
 // keying reports whether digits are being sent, or wait to be.
@@ -429,6 +463,7 @@ func (s *sender) live() {
 	}
 	now := time.Now()
 	if s.flush() {
+		s.c.port.flush()
 		s.liveAt = now
 		s.pacer = media.NewPacer(now)
 	}
@@ -471,32 +506,7 @@ func (c *call) checkTimeout(now time.Time) {
 	}()
 }
 
-// recvLoop reads the caller's packets until the socket closes.
-func (c *call) recvLoop() {
-	defer c.workers.Done()
-	buf := make([]byte, maxPacket+1)
-	pcm := make([]int16, maxPacket)
-	r := receiver{c: c, emit: c.pushKey}
-	for {
-		n, from, err := c.conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) || c.ended() {
-				return
-			}
-			continue // e.g. an ICMP error surfaced on the socket
-		}
-		b := buf[:n]
-		if c.srtp != nil {
-			if b, err = c.srtp.unprotect(b); err != nil {
-				c.stats.junk.Add(1) // another key, tampered, replayed, or not SRTP
-				continue
-			}
-		}
-		r.packet(b, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), pcm)
-	}
-}
-
-// receiver is the receive goroutine's state.
+// receiver is what the receive side keeps between datagrams.
 type receiver struct {
 	c        *call
 	emit     func(rune)
@@ -560,6 +570,7 @@ func (r *receiver) packet(b []byte, from netip.AddrPort, pcm []int16) {
 			}
 		}
 		r.latched, r.haveSrc = from, true
+		c.port.latched(c, from)
 		if ss := c.send.Load(); ss.dst != from {
 			next := *ss
 			next.dst = from

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -194,7 +193,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	defer dlg.Close()
-	conn, err := s.listenRTP()
+	port, err := s.rtp().take()
 	if err != nil {
 		log.Error("INVITE refused", "err", err)
 		if rerr := dlg.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil, retryAfter(5*time.Second)); rerr != nil {
@@ -202,12 +201,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		return
 	}
-	c := newCall(conn, st, s, log)
+	c := newCall(port, st, s, log)
 	c.dialog, c.bye = &dlg.Dialog, byeOf(dlg)
-	c.local = s.ourDescription(conn, st)
+	c.local = s.ourDescription(port, st)
 	c.srtp, err = answerSRTP(st, &c.local)
 	if lateOffer {
-		c.local = s.offer(conn)
+		c.local = s.offer(port)
 		offerSRTP(&c.local, s.opts.SRTP)
 		c.lateOffer = true
 	}
@@ -300,14 +299,14 @@ func (s *Server) answer(dlg *sipgo.DialogServerSession, tx sip.ServerTransaction
 	}
 }
 
-// offer is our SDP offer for a new RTP socket: PCMU and PCMA, and
+// offer is our SDP offer for a new call on port: PCMU and PCMA, and
 // telephone-event unless it is turned off.
-func (s *Server) offer(conn *net.UDPConn) sdp.Description {
+func (s *Server) offer(port *rtpPort) sdp.Description {
 	events := -1
 	if s.opts.AcceptTelephoneEvent {
 		events = eventPT
 	}
-	return sdp.Description{Addr: s.localRTP(conn), SessionID: newSessionID(), Version: 1,
+	return sdp.Description{Addr: s.localRTP(port), SessionID: newSessionID(), Version: 1,
 		Codecs: []media.Codec{media.PCMU, media.PCMA}, EventPT: events, Direction: sdp.SendRecv}
 }
 

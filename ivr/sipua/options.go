@@ -40,10 +40,15 @@ type Options struct {
 	SRTP SRTP `yaml:"srtp"`
 	// RTPAddr is the IP RTP sockets bind to; empty: Addr's IP.
 	RTPAddr string `yaml:"rtp_addr"`
-	// RTPPorts is the range RTP sockets are taken from, "MIN-MAX". One port
-	// per call (no RTCP is sent). "0" takes any free port the system picks
+	// RTPPorts is the range RTP sockets are taken from, "MIN-MAX": a port
+	// per RTPCallsPerPort calls, and one per call still learning its
+	// source (no RTCP is sent). "0" takes any free port the system picks
 	// (tests, or hosts with no firewall to open).
 	RTPPorts string `yaml:"rtp_ports"`
+	// RTPCallsPerPort is how many calls share one RTP port (socket): their
+	// packets are sent and received many per system call. 1: a port per
+	// call.
+	RTPCallsPerPort int `yaml:"rtp_calls_per_port"`
 
 	// Routes maps a request-URI user to a questionnaire id. A user with no
 	// route goes to DefaultQuestionnaire, or, when that is empty, to the
@@ -139,6 +144,7 @@ func DefaultOptions() Options {
 	return Options{
 		Addr:                 "127.0.0.1:5060",
 		RTPPorts:             "20000-29999",
+		RTPCallsPerPort:      200,
 		MaxCalls:             500,
 		AllowFrom:            []string{"127.0.0.0/8", "::1/128"},
 		Realm:                "canvass",
@@ -205,6 +211,9 @@ func (o Options) Validate() error {
 		bad("rtp_ports", "%v", err)
 	} else if lo != 0 && hi-lo < 1 {
 		bad("rtp_ports", "%q holds a single port: one call at a time", o.RTPPorts)
+	}
+	if o.RTPCallsPerPort < 1 || o.RTPCallsPerPort > 1000 {
+		bad("rtp_calls_per_port", "%d: from 1 (a port per call) to 1000", o.RTPCallsPerPort)
 	}
 	for user, q := range o.Routes {
 		if user == "" || q == "" {

@@ -74,20 +74,20 @@ func (s *Server) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 	if err != nil {
 		return nil, failed, fmt.Errorf("dial %s: %w", r.To, err)
 	}
-	conn, err := s.listenRTP()
+	port, err := s.rtp().take()
 	if err != nil {
 		release()
 		return nil, failed, fmt.Errorf("dial %s: %w", r.To, err)
 	}
-	keep := false // the answered call owns the socket and the admission
+	keep := false // the answered call owns the place on the port and the admission
 	defer func() {
 		if !keep {
-			conn.Close()
+			port.leave(nil)
 			release()
 		}
 	}()
 
-	offer := s.offer(conn)
+	offer := s.offer(port)
 	offerSRTP(&offer, s.opts.Trunk.SRTP)
 	req := sip.NewRequest(sip.INVITE, target)
 	cache := s.outboundUDP
@@ -191,7 +191,7 @@ func (s *Server) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.Dia
 		return nil, res, nil
 	}
 	res.Outcome = survey.DialAnswered
-	c := newCall(conn, st, s, log)
+	c := newCall(port, st, s, log)
 	c.dialog, c.bye, c.srtp = &dlg.Dialog, dlg.Bye, secure
 	c.local = offer
 	c.local.Codecs, c.local.CodecPTs, c.local.EventPT = []media.Codec{st.Codec}, []uint8{st.CodecPT}, st.EventPT

@@ -95,10 +95,11 @@ type Server struct {
 	running     atomic.Bool
 	ready       chan struct{} // closed once the listeners serve
 
-	// What the calls share (call.go: media).
+	// What the calls share (call.go: media; rtpport.go).
 	mediaOnce sync.Once
 	clock     *media.Clock
 	encoded   media.Encoded
+	ports     *rtpPorts
 
 	mu      sync.Mutex
 	t1, t2  time.Duration // RFC 3261 timers of a 200 OK's wait for its ACK
@@ -553,13 +554,13 @@ func (s *Server) listenRTP() (*net.UDPConn, error) {
 	return nil, fmt.Errorf("no free RTP port in %s after %d tries", s.opts.RTPPorts, tries)
 }
 
-// localRTP is the RTP address we advertise for conn.
-func (s *Server) localRTP(conn *net.UDPConn) netip.AddrPort {
+// localRTP is the RTP address we advertise for port.
+func (s *Server) localRTP(port *rtpPort) netip.AddrPort {
 	ip := s.advertise
 	if s.opts.RTPAddr != "" && !s.rtpIP.IsUnspecified() {
 		ip = s.rtpIP
 	}
-	return netip.AddrPortFrom(ip, conn.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+	return netip.AddrPortFrom(ip, port.addr.Port())
 }
 
 // newSessionID is an SDP o= session id that fits in int64: some peers
@@ -572,8 +573,8 @@ func retryAfter(d time.Duration) sip.Header {
 }
 
 // ourDescription is our SDP for a negotiated stream.
-func (s *Server) ourDescription(conn *net.UDPConn, st sdp.Stream) sdp.Description {
-	return sdp.Description{Addr: s.localRTP(conn), SessionID: newSessionID(), Version: 1,
+func (s *Server) ourDescription(port *rtpPort, st sdp.Stream) sdp.Description {
+	return sdp.Description{Addr: s.localRTP(port), SessionID: newSessionID(), Version: 1,
 		Codecs: []media.Codec{st.Codec}, CodecPTs: []uint8{st.CodecPT}, EventPT: st.EventPT,
 		Direction: st.Direction.Reverse(), Lines: st.Lines, Index: st.Index}
 }

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 
@@ -221,8 +222,9 @@ func TestSRTPReoffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	port := &rtpPort{conn: conn, addr: netip.MustParseAddrPort(conn.LocalAddr().String()), demux: map[netip.AddrPort]*call{}, gone: map[netip.AddrPort]time.Time{}}
 	_, answerer, _, answer := keyed(t, SRTPRequired) // the call answered an SRTP offer
-	c := &call{log: slog.New(slog.DiscardHandler), conn: conn, srtp: answerer, local: answer}
+	c := &call{log: slog.New(slog.DiscardHandler), port: port, srtp: answerer, local: answer}
 	c.update(sdp.Stream{Addr: netip.MustParseAddrPort("127.0.0.1:4000"), Codec: media.PCMU, EventPT: 101, Direction: sdp.SendRecv})
 
 	reoffer := func(keys ...sdp.Crypto) []byte {
@@ -278,7 +280,7 @@ func TestSRTPReoffer(t *testing.T) {
 		t.Error("a refused re-offer changed our SDP")
 	}
 
-	plainCall := &call{log: slog.New(slog.DiscardHandler), conn: conn, local: sdp.Description{Addr: netip.MustParseAddrPort("127.0.0.1:5000"),
+	plainCall := &call{log: slog.New(slog.DiscardHandler), port: port, local: sdp.Description{Addr: netip.MustParseAddrPort("127.0.0.1:5000"),
 		Codecs: []media.Codec{media.PCMU}, EventPT: 101, Direction: sdp.SendRecv}}
 	plainCall.update(sdp.Stream{Addr: netip.MustParseAddrPort("127.0.0.1:4000"), Codec: media.PCMU, EventPT: 101, Direction: sdp.SendRecv})
 	if _, err := plainCall.renegotiate(reoffer(fresh), true); !errors.Is(err, sdp.ErrProfile) {
