@@ -40,6 +40,34 @@ type Leg interface {
 	Done() <-chan struct{}
 }
 
+// The Room's fast path. A leg that implements these is joined without the
+// goroutines and queues a plain Leg needs: its frames go from the goroutine
+// that received them, through the room, into the listener's socket. On a
+// bridge each packet then wakes one goroutine instead of three, and
+// nothing is copied or allocated on the way.
+
+// Pusher is a Leg that hands the frames it receives to a callback on the
+// goroutine that received them, instead of queueing them for ReadFrame.
+type Pusher interface {
+	Leg
+	// Push makes the leg call f with each frame it receives from now on,
+	// one call at a time, instead of queueing it; ReadFrame is not called
+	// meanwhile. f must not block, and f's Frame.Payload is valid only
+	// until f returns. Push(nil) goes back to queueing, and returns once
+	// no call of the previous f is under way.
+	Push(f func(Frame))
+}
+
+// ImmediateWriter is a Leg whose WriteFrame never waits: it sends f (or
+// drops it) before it returns. A Room writes to such a leg on the
+// goroutine that has the frame (the source's, or the mix tick) rather
+// than through a queue and a writer goroutine of its own.
+type ImmediateWriter interface {
+	Leg
+	// WritesImmediately marks the leg; it does nothing.
+	WritesImmediately()
+}
+
 // Errors of a Leg, checked with errors.Is.
 var (
 	// ErrEnded: the leg is over (hung up).

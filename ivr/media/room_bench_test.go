@@ -51,16 +51,33 @@ func (l *benchLeg) WriteFrame(ctx context.Context, f Frame) error {
 
 func (l *benchLeg) Done() <-chan struct{} { return l.done }
 
+// immediateBenchLeg is a benchLeg the room writes to from the reader's
+// goroutine (its WriteFrame never waits: wrote holds 64).
+type immediateBenchLeg struct{ *benchLeg }
+
+func (immediateBenchLeg) WritesImmediately() {}
+
 // BenchmarkRoomPassthrough: one frame read from a leg, passed through and
-// written to its listener (the goroutine hand-offs included).
+// written to its listener (the goroutine hand-offs included): through the
+// listener's queue and writer goroutine, and written at once to an
+// ImmediateWriter.
 func BenchmarkRoomPassthrough(b *testing.B) {
+	b.Run("queued", func(b *testing.B) { benchPassthrough(b, false) })
+	b.Run("immediate", func(b *testing.B) { benchPassthrough(b, true) })
+}
+
+func benchPassthrough(b *testing.B, immediate bool) {
 	r := NewRoom()
 	defer r.Close()
 	src, dst := newBenchLeg(PCMU, 0), newBenchLeg(PCMU, 0)
+	var dstLeg Leg = dst
+	if immediate {
+		dstLeg = immediateBenchLeg{dst}
+	}
 	if err := r.Join("src", src); err != nil {
 		b.Fatal(err)
 	}
-	if err := r.Join("dst", dst); err != nil {
+	if err := r.Join("dst", dstLeg); err != nil {
 		b.Fatal(err)
 	}
 	r.Hear("dst", "src")
