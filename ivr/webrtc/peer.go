@@ -6,6 +6,7 @@ package webrtc
 // stream whatever wrote it.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -33,7 +34,10 @@ const (
 	talkspurtGap = 5 * media.PacketInterval
 )
 
-var _ media.Leg = (*Peer)(nil)
+var (
+	_ media.Pusher          = (*Peer)(nil)
+	_ media.ImmediateWriter = (*Peer)(nil)
+)
 
 // Peer is one browser's audio, a media.Leg.
 //
@@ -68,6 +72,11 @@ type Peer struct {
 	closeErr error
 	timer    *time.Timer // ends a peer that does not connect
 	haveIn   bool        // a track of the browser is being read
+
+	// push, when set (a Room's fast path), takes the browser's frames
+	// instead of in, on the track's reader; pushMu is held while it runs.
+	pushMu sync.Mutex
+	push   func(media.Frame)
 
 	// w is the writer's state, one writer at a time.
 	w struct {
@@ -220,9 +229,37 @@ func (p *Peer) read(tr *pion.TrackRemote, keep bool) {
 		if d := int16(pkt.SequenceNumber - last); !seen || d > 0 {
 			last, seen = pkt.SequenceNumber, true
 		}
-		p.queue(media.Frame{Codec: codec, Payload: append([]byte(nil), pkt.Payload...), Timestamp: pkt.Timestamp})
+		f := media.Frame{Codec: codec, Payload: pkt.Payload, Timestamp: pkt.Timestamp}
+		if !p.pushed(f) {
+			f.Payload = bytes.Clone(f.Payload)
+			p.queue(f)
+		}
 	}
 }
+
+// pushed hands f to the pusher, if there is one.
+func (p *Peer) pushed(f media.Frame) bool {
+	p.pushMu.Lock()
+	defer p.pushMu.Unlock()
+	if p.push == nil {
+		return false
+	}
+	p.push(f)
+	return true
+}
+
+// Push hands the browser's frames to f on the track's reader instead of
+// queueing them for ReadFrame (media.Pusher); Push(nil) waits for a call
+// of f under way.
+func (p *Peer) Push(f func(media.Frame)) {
+	p.pushMu.Lock()
+	p.push = f
+	p.pushMu.Unlock()
+}
+
+// WritesImmediately marks the peer a media.ImmediateWriter: WriteFrame
+// sends at once and never waits.
+func (p *Peer) WritesImmediately() {}
 
 // queue hands a frame to the reader; when the queue is full the oldest
 // frame makes room.
