@@ -6,6 +6,8 @@ package media
 import (
 	"context"
 	"errors"
+	"slices"
+	"sync"
 )
 
 // Frame is one packet's worth of a leg's audio: SamplesPerPacket G.711
@@ -46,16 +48,46 @@ type Leg interface {
 // bridge each packet then wakes one goroutine instead of three, and
 // nothing is copied or allocated on the way.
 
-// Pusher is a Leg that hands the frames it receives to a callback on the
+// Pusher is a Leg that hands the frames it receives to callbacks on the
 // goroutine that received them, instead of queueing them for ReadFrame.
 type Pusher interface {
 	Leg
-	// Push makes the leg call f with each frame it receives from now on,
-	// one call at a time, instead of queueing it; ReadFrame is not called
-	// meanwhile. f must not block, and f's Frame.Payload is valid only
-	// until f returns. Push(nil) goes back to queueing, and returns once
-	// no call of the previous f is under way.
-	Push(f func(Frame))
+	// Push makes the leg call f with each frame it receives, until stop
+	// is called; stop returns once no call of f is under way. While any f
+	// is set, frames are not queued for ReadFrame. f must not block, and
+	// its Frame.Payload is valid only until it returns. (A leg in two
+	// rooms at once pushes to both.) A Fanout does the bookkeeping.
+	Push(f func(Frame)) (stop func())
+}
+
+// Fanout is a Pusher's callbacks. The zero value has none.
+type Fanout struct {
+	mu sync.Mutex
+	fs []*func(Frame) // pointers: a callback's identity, for its stop
+}
+
+// Add adds f; stop removes it, waiting for a Send under way.
+func (o *Fanout) Add(f func(Frame)) (stop func()) {
+	pf := &f
+	o.mu.Lock()
+	o.fs = append(o.fs, pf)
+	o.mu.Unlock()
+	return func() {
+		o.mu.Lock()
+		o.fs = slices.DeleteFunc(o.fs, func(x *func(Frame)) bool { return x == pf })
+		o.mu.Unlock()
+	}
+}
+
+// Send hands f to every callback in turn. It reports false when there is
+// none: the leg queues f for ReadFrame then.
+func (o *Fanout) Send(f Frame) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, pf := range o.fs {
+		(*pf)(f)
+	}
+	return len(o.fs) > 0
 }
 
 // ImmediateWriter is a Leg whose WriteFrame never waits: it sends f (or

@@ -92,6 +92,8 @@ type party struct {
 	ctx  context.Context
 	wmu  sync.Mutex
 	gone bool
+	// unpush stops a Pusher's frames coming to the room.
+	unpush func()
 
 	// Reader only (for a Pusher, the goroutine that pushes): frames of another size than 20 ms are cut and joined
 	// into 20 ms ones.
@@ -182,8 +184,8 @@ func (r *Room) Join(id string, l Leg) error {
 	r.rebuild()
 	p.wg.Add(1)
 	if pl, ok := l.(Pusher); ok {
-		pl.Push(func(f Frame) { r.received(p, f) })
-		go r.watch(ctx, p, pl)
+		p.unpush = pl.Push(func(f Frame) { r.received(p, f) })
+		go r.watch(ctx, p)
 	} else {
 		go r.read(ctx, p)
 	}
@@ -389,14 +391,14 @@ func (r *Room) read(ctx context.Context, p *party) {
 // watch is a Pusher's reader: the frames come on the leg's goroutine
 // (received); it waits for the end, and stops the pushing before Leave or
 // Close returns.
-func (r *Room) watch(ctx context.Context, p *party, l Pusher) {
+func (r *Room) watch(ctx context.Context, p *party) {
 	defer p.wg.Done()
 	select {
-	case <-l.Done():
+	case <-p.leg.Done():
 		r.ended(p)
 	case <-ctx.Done():
 	}
-	l.Push(nil)
+	p.unpush()
 }
 
 // received routes a frame read from p, cut or joined into 20 ms frames when

@@ -80,41 +80,49 @@ var directLegs bool
 
 type directLeg struct {
 	*fakeLeg
-	mu   sync.Mutex
-	stop chan struct{} // stops the pump; nil while not pushing
-	gone chan struct{} // closed when the pump has stopped
+	mu     sync.Mutex
+	pushes Fanout
+	pumps  int           // pushers; the pump runs while there are any
+	stop   chan struct{} // stops the pump
+	gone   chan struct{} // closed when the pump has stopped
 }
 
 func (*directLeg) WritesImmediately() {}
 
-// Push starts (or, with nil, stops) a pump that hands each frame put in
-// l.in to f.
-func (l *directLeg) Push(f func(Frame)) {
+// Push hands each frame put in l.in to f, from a pump goroutine that
+// runs while anything is pushed to.
+func (l *directLeg) Push(f func(Frame)) (stop func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.stop != nil {
-		close(l.stop)
-		<-l.gone
-		l.stop, l.gone = nil, nil
+	unpush := l.pushes.Add(f)
+	if l.pumps++; l.pumps == 1 {
+		l.stop, l.gone = make(chan struct{}), make(chan struct{})
+		go l.pump(l.stop, l.gone)
 	}
-	if f == nil {
-		return
-	}
-	l.stop, l.gone = make(chan struct{}), make(chan struct{})
-	go func(stop, gone chan struct{}) {
-		defer close(gone)
-		for {
-			select {
-			case fr := <-l.in:
-				l.reads.Add(1)
-				f(fr)
-			case <-stop:
-				return
-			case <-l.done:
-				return
-			}
+	return func() {
+		unpush()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.pumps--; l.pumps == 0 {
+			close(l.stop)
+			<-l.gone
 		}
-	}(l.stop, l.gone)
+	}
+}
+
+func (l *directLeg) pump(stop, gone chan struct{}) {
+	defer close(gone)
+	for {
+		select {
+		case fr := <-l.in:
+			l.reads.Add(1)
+			l.pushes.Send(fr)
+		case <-stop:
+			return
+		case <-l.done:
+			return
+		}
+	}
 }
 
 func asLeg(l *fakeLeg) Leg {
@@ -953,4 +961,29 @@ func TestRoomHearBeforeJoin(t *testing.T) {
 			t.Errorf("after the supervisor joined: respondent in %d frames, supervisor in %d, stats %+v", c[0], c[1], st)
 		}
 	})
+}
+
+// A Pusher in two rooms at once pushes to both; stopping one leaves the
+// other, and with none left the leg queues for ReadFrame again.
+func TestFanout(t *testing.T) {
+	var o Fanout
+	var a, b int
+	f := Frame{Codec: PCMU, Payload: make([]byte, SamplesPerPacket)}
+	if o.Send(f) {
+		t.Fatal("sent with no callback")
+	}
+	stopA := o.Add(func(Frame) { a++ })
+	stopB := o.Add(func(Frame) { b++ })
+	if !o.Send(f) || a != 1 || b != 1 {
+		t.Fatalf("both callbacks: a %d, b %d", a, b)
+	}
+	stopA()
+	stopA() // twice is harmless
+	if !o.Send(f) || a != 1 || b != 2 {
+		t.Fatalf("after stopping a: a %d, b %d", a, b)
+	}
+	stopB()
+	if o.Send(f) || b != 2 {
+		t.Fatalf("after stopping both: sent, b %d", b)
+	}
 }

@@ -15,7 +15,6 @@ package sipua
 import (
 	"bytes"
 	"context"
-	"sync"
 
 	"github.com/canvass/canvass/ivr/media"
 )
@@ -41,10 +40,9 @@ type legQueues struct {
 	in  chan media.Frame
 	out chan outFrame
 
-	// push, when set (a Room's fast path), takes received frames instead
-	// of in, on the receive goroutine; pushMu is held while it runs.
-	pushMu sync.Mutex
-	push   func(media.Frame)
+	// pushes (a Room's fast path) take received frames instead of in, on
+	// the receive goroutine.
+	pushes media.Fanout
 }
 
 // outFrame is a written frame, copied so that the writer may reuse its
@@ -147,24 +145,8 @@ func (l *leg) WriteFrame(ctx context.Context, f media.Frame) error {
 func (l *leg) WritesImmediately() {}
 
 // Push hands received frames to f on the receive goroutine instead of
-// queueing them for ReadFrame (media.Pusher); Push(nil) waits for a call
-// of f under way.
-func (l *leg) Push(f func(media.Frame)) {
-	l.q.pushMu.Lock()
-	l.q.push = f
-	l.q.pushMu.Unlock()
-}
-
-// pushed hands f to the pusher, if there is one.
-func (q *legQueues) pushed(f media.Frame) bool {
-	q.pushMu.Lock()
-	defer q.pushMu.Unlock()
-	if q.push == nil {
-		return false
-	}
-	q.push(f)
-	return true
-}
+// queueing them for ReadFrame, until stop (media.Pusher).
+func (l *leg) Push(f func(media.Frame)) (stop func()) { return l.q.pushes.Add(f) }
 
 // Done is closed when the call has ended.
 func (l *leg) Done() <-chan struct{} { return l.c.done }
@@ -175,7 +157,7 @@ func (c *call) legFrame(codec media.Codec, ts uint32, payload []byte) {
 	if q == nil || len(payload) == 0 {
 		return
 	}
-	if q.pushed(media.Frame{Codec: codec, Payload: payload, Timestamp: ts}) {
+	if q.pushes.Send(media.Frame{Codec: codec, Payload: payload, Timestamp: ts}) {
 		return
 	}
 	if q.received(media.Frame{Codec: codec, Payload: bytes.Clone(payload), Timestamp: ts}) {

@@ -147,7 +147,7 @@ func TestCallLeg(t *testing.T) {
 	// Pushed (a Room's fast path): the same speech comes to the callback,
 	// on the receive goroutine, and nothing is queued for ReadFrame.
 	pushed := make(chan []byte, 200)
-	leg.(media.Pusher).Push(func(f media.Frame) {
+	unpush := leg.(media.Pusher).Push(func(f media.Frame) {
 		if f.Codec == media.PCMU {
 			pushed <- bytes.Clone(f.Payload)
 		}
@@ -166,7 +166,7 @@ func TestCallLeg(t *testing.T) {
 			t.Fatalf("pushed %d of %d bytes of speech", len(got), len(wantBytes))
 		}
 	}
-	leg.(media.Pusher).Push(nil)
+	unpush()
 	if string(got[:len(wantBytes)]) != string(wantBytes) {
 		t.Errorf("pushed %x…, want the phone's %x…", got[:16], wantBytes[:16])
 	}

@@ -73,10 +73,9 @@ type Peer struct {
 	timer    *time.Timer // ends a peer that does not connect
 	haveIn   bool        // a track of the browser is being read
 
-	// push, when set (a Room's fast path), takes the browser's frames
-	// instead of in, on the track's reader; pushMu is held while it runs.
-	pushMu sync.Mutex
-	push   func(media.Frame)
+	// pushes (a Room's fast path) take the browser's frames instead of
+	// in, on the track's reader.
+	pushes media.Fanout
 
 	// w is the writer's state, one writer at a time.
 	w struct {
@@ -230,32 +229,16 @@ func (p *Peer) read(tr *pion.TrackRemote, keep bool) {
 			last, seen = pkt.SequenceNumber, true
 		}
 		f := media.Frame{Codec: codec, Payload: pkt.Payload, Timestamp: pkt.Timestamp}
-		if !p.pushed(f) {
+		if !p.pushes.Send(f) {
 			f.Payload = bytes.Clone(f.Payload)
 			p.queue(f)
 		}
 	}
 }
 
-// pushed hands f to the pusher, if there is one.
-func (p *Peer) pushed(f media.Frame) bool {
-	p.pushMu.Lock()
-	defer p.pushMu.Unlock()
-	if p.push == nil {
-		return false
-	}
-	p.push(f)
-	return true
-}
-
 // Push hands the browser's frames to f on the track's reader instead of
-// queueing them for ReadFrame (media.Pusher); Push(nil) waits for a call
-// of f under way.
-func (p *Peer) Push(f func(media.Frame)) {
-	p.pushMu.Lock()
-	p.push = f
-	p.pushMu.Unlock()
-}
+// queueing them for ReadFrame, until stop (media.Pusher).
+func (p *Peer) Push(f func(media.Frame)) (stop func()) { return p.pushes.Add(f) }
 
 // WritesImmediately marks the peer a media.ImmediateWriter: WriteFrame
 // sends at once and never waits.

@@ -264,14 +264,14 @@ func hear(ctx context.Context, peer *webrtc.Peer, n int) ([]int16, error) {
 // path) instead of read.
 func hearPushed(ctx context.Context, peer *webrtc.Peer, n int) ([]int16, error) {
 	frames := make(chan media.Frame, 64)
-	peer.Push(func(f media.Frame) {
+	unpush := peer.Push(func(f media.Frame) {
 		f.Payload = bytes.Clone(f.Payload) // the peer's until the call returns
 		select {
 		case frames <- f:
 		default:
 		}
 	})
-	defer peer.Push(nil)
+	defer unpush()
 	return hearFrom(peer, n, func() (media.Frame, error) {
 		select {
 		case f := <-frames:
