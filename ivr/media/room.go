@@ -9,6 +9,10 @@ package media
 // rebuilt on each change (Join, Leave, Hear, a leg's end) and read without a
 // lock by the media goroutines, so switching Listen -> Whisper -> Barge is
 // instant and never waits on media, and the frame path allocates nothing.
+// Legs that push their frames and write at once (Pusher, ImmediateWriter:
+// a browser, a SIP call) are bridged on the goroutine that received the
+// packet, from one socket to the other, with no goroutine of the room's
+// in between.
 
 import (
 	"context"

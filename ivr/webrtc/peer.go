@@ -42,7 +42,8 @@ var (
 // Peer is one browser's audio, a media.Leg.
 //
 // ReadFrame returns the frames of the browser's track as they came (20 ms
-// of the negotiated law from a browser), Timestamp from RTP.
+// of the negotiated law from a browser), Timestamp from RTP; a Room has
+// them pushed instead (Push), on the track's reader.
 //
 // WriteFrame sends at once: unlike a SIP leg, a peer has no packet clock
 // of its own (a browser needs no comfort noise), so the writer paces it.
