@@ -57,24 +57,39 @@ type immediateBenchLeg struct{ *benchLeg }
 
 func (immediateBenchLeg) WritesImmediately() {}
 
-// BenchmarkRoomPassthrough: one frame read from a leg, passed through and
-// written to its listener (the goroutine hand-offs included): through the
-// listener's queue and writer goroutine, and written at once to an
-// ImmediateWriter.
-func BenchmarkRoomPassthrough(b *testing.B) {
-	b.Run("queued", func(b *testing.B) { benchPassthrough(b, false) })
-	b.Run("immediate", func(b *testing.B) { benchPassthrough(b, true) })
+// pushBenchLeg is a benchLeg that pushes its frames (media.Pusher): the
+// benchmark's goroutine stands for the leg's receiver.
+type pushBenchLeg struct {
+	*benchLeg
+	pushes Fanout
 }
 
-func benchPassthrough(b *testing.B, immediate bool) {
+func (l *pushBenchLeg) Push(f func(Frame)) (stop func()) { return l.pushes.Add(f) }
+
+// BenchmarkRoomPassthrough: one frame from a leg, passed through and
+// written to its listener (the goroutine hand-offs included): read by the
+// room's reader and written through the listener's queue and writer
+// goroutine; written at once to an ImmediateWriter; and pushed by the
+// source and written at once (the fast path: no hand-off at all).
+func BenchmarkRoomPassthrough(b *testing.B) {
+	b.Run("queued", func(b *testing.B) { benchPassthrough(b, false, false) })
+	b.Run("immediate", func(b *testing.B) { benchPassthrough(b, true, false) })
+	b.Run("direct", func(b *testing.B) { benchPassthrough(b, true, true) })
+}
+
+func benchPassthrough(b *testing.B, immediate, push bool) {
 	r := NewRoom()
 	defer r.Close()
 	src, dst := newBenchLeg(PCMU, 0), newBenchLeg(PCMU, 0)
-	var dstLeg Leg = dst
+	var srcLeg, dstLeg Leg = src, dst
 	if immediate {
 		dstLeg = immediateBenchLeg{dst}
 	}
-	if err := r.Join("src", src); err != nil {
+	pusher := &pushBenchLeg{benchLeg: src}
+	if push {
+		srcLeg = pusher
+	}
+	if err := r.Join("src", srcLeg); err != nil {
 		b.Fatal(err)
 	}
 	if err := r.Join("dst", dstLeg); err != nil {
@@ -83,7 +98,11 @@ func benchPassthrough(b *testing.B, immediate bool) {
 	r.Hear("dst", "src")
 	b.ReportAllocs()
 	for b.Loop() {
-		src.tokens <- struct{}{}
+		if push {
+			pusher.pushes.Send(src.frame)
+		} else {
+			src.tokens <- struct{}{}
+		}
 		<-dst.wrote
 	}
 	if st := r.Stats(); st.Dropped != 0 {
