@@ -217,6 +217,13 @@ func (p *Peer) read(tr *pion.TrackRemote, keep bool) {
 		if err != nil {
 			return // the receiver stopped: the peer is closing
 		}
+		select {
+		case <-p.done:
+			// Closing: what pion still holds for us (it hands out its
+			// buffers' backlog before the end) is no longer wanted.
+			return
+		default:
+		}
 		if err := pkt.Unmarshal(buf[:n]); err != nil || !keep || pkt.PayloadType != uint8(pt) || len(pkt.Payload) == 0 {
 			p.stats.discarded.Add(1)
 			continue
