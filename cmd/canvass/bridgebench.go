@@ -275,6 +275,7 @@ type bridgeRun struct {
 	baseline  *histogram // here → the server's UDP echo → here: the same two hops, no bridge
 	calls     []*benchCall
 	api       *pion.API
+	clock     *media.Clock // paces every browser's packets, as the phone's clock paces its calls'
 	ctl       *bridgeClient
 	quit      chan struct{} // the run is over: phone handlers return
 	echoSent  atomic.Int64
@@ -499,7 +500,7 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 		return res, err
 	}
 	r := &bridgeRun{toBrowser: newHistogram(), toPhone: newHistogram(), mixed: newHistogram(), baseline: newHistogram(),
-		api: api, quit: make(chan struct{})}
+		api: api, clock: media.NewClock(0), quit: make(chan struct{})}
 	for i := range n {
 		c := &benchCall{i: i, supervised: cfg.monitor > 0 && i%cfg.monitor == 0, answered: make(chan *sipuatest.Call, 1)}
 		// Bursts staggered across calls; the browser's a quarter period
@@ -767,7 +768,7 @@ func (r *bridgeRun) setUp(ctx context.Context, c *benchCall) error {
 		return fmt.Errorf("interviewer's browser: %w", err)
 	}
 	c.interviewer = b
-	b.speak(func(p []byte, now time.Time) func() {
+	b.speak(r.clock, func(p []byte, now time.Time) func() {
 		win := r.win.open()
 		seq := c.toPhone.prepare(now, win)
 		frame(p, fromBrowser, c.i, seq, c.webBursts.due(now, win))
@@ -785,7 +786,7 @@ func (r *bridgeRun) setUp(ctx context.Context, c *benchCall) error {
 	}
 	c.supervisor = sup
 	var seq uint16
-	sup.speak(func(p []byte, _ time.Time) func() {
+	sup.speak(r.clock, func(p []byte, _ time.Time) func() {
 		frame(p, fromSup, c.i, seq, false) // heard by nobody in listen mode
 		seq++
 		return func() {}
@@ -1020,31 +1021,43 @@ func (b *browser) connect(ctx context.Context, answer string) error {
 	}
 }
 
-// speak starts sending a packet every 20 ms until the browser closes:
-// fill writes its payload, and the func it returns is called once the
-// packet is written.
-func (b *browser) speak(fill func(payload []byte, now time.Time) (written func())) {
-	b.workers.Go(func() { b.send(fill) })
+// speak starts sending a packet every 20 ms, paced by clock, until the
+// browser closes: fill writes its payload, and the func it returns is
+// called once the packet is written. One clock for every browser keeps the
+// load generator's own cost down (a ticker per browser woke a goroutine
+// per packet).
+func (b *browser) speak(clock *media.Clock, fill func(payload []byte, now time.Time) (written func())) {
+	clock.Add(&browserSender{b: b, fill: fill, pacer: media.NewPacer(time.Now()),
+		pkt: rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()},
+			Payload: make([]byte, media.SamplesPerPacket)}})
 }
 
-func (b *browser) send(fill func(payload []byte, now time.Time) (written func())) {
-	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()},
-		Payload: make([]byte, media.SamplesPerPacket)}
-	tick := time.NewTicker(media.PacketInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-b.done:
-			return
-		case <-tick.C:
-		}
-		written := fill(pkt.Payload, time.Now())
-		if err := b.track.WriteRTP(&pkt); err == nil {
+// browserSender is a browser's microphone, ticked by a media.Clock.
+type browserSender struct {
+	b     *browser
+	fill  func(payload []byte, now time.Time) (written func())
+	pacer *media.Pacer
+	pkt   rtp.Packet
+}
+
+func (s *browserSender) Tick(now time.Time) bool {
+	select {
+	case <-s.b.done:
+		return false
+	default:
+	}
+	skip, send := s.pacer.Due(now)
+	s.pkt.SequenceNumber += uint16(skip)
+	s.pkt.Timestamp += uint32(skip) * media.SamplesPerPacket
+	for range send {
+		written := s.fill(s.pkt.Payload, time.Now())
+		if err := s.b.track.WriteRTP(&s.pkt); err == nil {
 			written()
 		}
-		pkt.SequenceNumber++
-		pkt.Timestamp += media.SamplesPerPacket
+		s.pkt.SequenceNumber++
+		s.pkt.Timestamp += media.SamplesPerPacket
 	}
+	return true
 }
 
 func (b *browser) close() error {

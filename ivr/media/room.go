@@ -9,6 +9,10 @@ package media
 // rebuilt on each change (Join, Leave, Hear, a leg's end) and read without a
 // lock by the media goroutines, so switching Listen -> Whisper -> Barge is
 // instant and never waits on media, and the frame path allocates nothing.
+// Legs that push their frames and write at once (Pusher, ImmediateWriter:
+// a browser, a SIP call) are bridged on the goroutine that received the
+// packet, from one socket to the other, with no goroutine of the room's
+// in between.
 
 import (
 	"context"
@@ -84,10 +88,18 @@ type party struct {
 	view  atomic.Pointer[sourceView] // where its frames go
 	jq    jitter
 
-	out chan outFrame // frames to write to the leg
+	out chan outFrame // frames to write to the leg; nil for an ImmediateWriter
 	cur outFrame      // the frame being written (here, not on the stack: the leg keeps a reference during WriteFrame)
 
-	// Reader only: frames of another size than 20 ms are cut and joined
+	// An ImmediateWriter is written to by whoever has the frame, under
+	// wmu; gone, set by Leave and Close, stops those writes.
+	ctx  context.Context
+	wmu  sync.Mutex
+	gone bool
+	// unpush stops a Pusher's frames coming to the room.
+	unpush func()
+
+	// Reader only (for a Pusher, the goroutine that pushes): frames of another size than 20 ms are cut and joined
 	// into 20 ms ones.
 	acc      [SamplesPerPacket]byte
 	accN     int
@@ -151,8 +163,10 @@ func newRoom() *Room {
 }
 
 // Join adds leg l as party id and starts reading its frames (one goroutine
-// per party, stopped by Leave or Close). It returns ErrRoomClosed after
-// Close and ErrInRoom if id is already in the room.
+// per party, stopped by Leave or Close; a Pusher's frames come on its own
+// goroutine, and an ImmediateWriter is written to without a goroutine of
+// the room's). It returns ErrRoomClosed after Close and ErrInRoom if id is
+// already in the room.
 func (r *Room) Join(id string, l Leg) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -163,14 +177,26 @@ func (r *Room) Join(id string, l Leg) error {
 		return fmt.Errorf("join %q: %w", id, ErrInRoom)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &party{id: id, leg: l, cancel: cancel, out: make(chan outFrame, writeQueue)}
+	p := &party{id: id, leg: l, cancel: cancel, ctx: ctx}
+	_, immediate := l.(ImmediateWriter)
+	if !immediate {
+		p.out = make(chan outFrame, writeQueue)
+	}
 	p.codec.Store(uint32(PCMU))
 	p.view.Store(&sourceView{})
 	r.parties[id] = p
 	r.rebuild()
-	p.wg.Add(2)
-	go r.read(ctx, p)
-	go r.write(ctx, p)
+	p.wg.Add(1)
+	if pl, ok := l.(Pusher); ok {
+		p.unpush = pl.Push(func(f Frame) { r.received(p, f) })
+		go r.watch(ctx, p)
+	} else {
+		go r.read(ctx, p)
+	}
+	if !immediate {
+		p.wg.Add(1)
+		go r.write(ctx, p)
+	}
 	return nil
 }
 
@@ -192,6 +218,7 @@ func (r *Room) Leave(id string) {
 	r.rebuild()
 	r.mu.Unlock()
 	p.cancel()
+	p.stopWrites()
 	p.wg.Wait()
 }
 
@@ -242,8 +269,17 @@ func (r *Room) Close() {
 		p.cancel()
 	}
 	for _, p := range parties {
+		p.stopWrites()
 		p.wg.Wait()
 	}
+}
+
+// stopWrites waits for a write to an ImmediateWriter under way, and stops
+// any after it.
+func (p *party) stopWrites() {
+	p.wmu.Lock()
+	p.gone = true
+	p.wmu.Unlock()
 }
 
 // Stats returns the room's counters.
@@ -356,6 +392,19 @@ func (r *Room) read(ctx context.Context, p *party) {
 	}
 }
 
+// watch is a Pusher's reader: the frames come on the leg's goroutine
+// (received); it waits for the end, and stops the pushing before Leave or
+// Close returns.
+func (r *Room) watch(ctx context.Context, p *party) {
+	defer p.wg.Done()
+	select {
+	case <-p.leg.Done():
+		r.ended(p)
+	case <-ctx.Done():
+	}
+	p.unpush()
+}
+
 // received routes a frame read from p, cut or joined into 20 ms frames when
 // the peer packs another duration.
 func (r *Room) received(p *party, f Frame) {
@@ -395,8 +444,12 @@ func (r *Room) dispatch(p *party, c Codec, b []byte) {
 }
 
 // send queues a frame for listener to's writer; a full queue loses its
-// oldest frame.
+// oldest frame. An ImmediateWriter is written to at once.
 func (r *Room) send(to *party, c Codec, b []byte) {
+	if to.out == nil {
+		r.writeNow(to, c, b)
+		return
+	}
 	var f outFrame
 	f.codec = c
 	copy(f.payload[:], b)
@@ -437,6 +490,20 @@ func (r *Room) write(ctx context.Context, p *party) {
 			// leg's own, and the next frame may go through.
 			r.dropped.Add(1)
 		}
+	}
+}
+
+// writeNow writes a frame to an ImmediateWriter on this goroutine. A leg
+// that has ended is left to its own reader, which sees the end too.
+func (r *Room) writeNow(to *party, c Codec, b []byte) {
+	to.wmu.Lock()
+	defer to.wmu.Unlock()
+	if to.gone {
+		return
+	}
+	err := to.leg.WriteFrame(to.ctx, Frame{Codec: c, Payload: b})
+	if err != nil && to.ctx.Err() == nil && !errors.Is(err, ErrEnded) {
+		r.dropped.Add(1) // the leg's own error; the next frame may go through
 	}
 }
 

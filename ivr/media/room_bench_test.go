@@ -51,22 +51,58 @@ func (l *benchLeg) WriteFrame(ctx context.Context, f Frame) error {
 
 func (l *benchLeg) Done() <-chan struct{} { return l.done }
 
-// BenchmarkRoomPassthrough: one frame read from a leg, passed through and
-// written to its listener (the goroutine hand-offs included).
+// immediateBenchLeg is a benchLeg the room writes to from the reader's
+// goroutine (its WriteFrame never waits: wrote holds 64).
+type immediateBenchLeg struct{ *benchLeg }
+
+func (immediateBenchLeg) WritesImmediately() {}
+
+// pushBenchLeg is a benchLeg that pushes its frames (media.Pusher): the
+// benchmark's goroutine stands for the leg's receiver.
+type pushBenchLeg struct {
+	*benchLeg
+	pushes Fanout
+}
+
+func (l *pushBenchLeg) Push(f func(Frame)) (stop func()) { return l.pushes.Add(f) }
+
+// BenchmarkRoomPassthrough: one frame from a leg, passed through and
+// written to its listener (the goroutine hand-offs included): read by the
+// room's reader and written through the listener's queue and writer
+// goroutine; written at once to an ImmediateWriter; and pushed by the
+// source and written at once (the fast path: no hand-off at all).
 func BenchmarkRoomPassthrough(b *testing.B) {
+	b.Run("queued", func(b *testing.B) { benchPassthrough(b, false, false) })
+	b.Run("immediate", func(b *testing.B) { benchPassthrough(b, true, false) })
+	b.Run("direct", func(b *testing.B) { benchPassthrough(b, true, true) })
+}
+
+func benchPassthrough(b *testing.B, immediate, push bool) {
 	r := NewRoom()
 	defer r.Close()
 	src, dst := newBenchLeg(PCMU, 0), newBenchLeg(PCMU, 0)
-	if err := r.Join("src", src); err != nil {
+	var srcLeg, dstLeg Leg = src, dst
+	if immediate {
+		dstLeg = immediateBenchLeg{dst}
+	}
+	pusher := &pushBenchLeg{benchLeg: src}
+	if push {
+		srcLeg = pusher
+	}
+	if err := r.Join("src", srcLeg); err != nil {
 		b.Fatal(err)
 	}
-	if err := r.Join("dst", dst); err != nil {
+	if err := r.Join("dst", dstLeg); err != nil {
 		b.Fatal(err)
 	}
 	r.Hear("dst", "src")
 	b.ReportAllocs()
 	for b.Loop() {
-		src.tokens <- struct{}{}
+		if push {
+			pusher.pushes.Send(src.frame)
+		} else {
+			src.tokens <- struct{}{}
+		}
 		<-dst.wrote
 	}
 	if st := r.Stats(); st.Dropped != 0 {

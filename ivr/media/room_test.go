@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -69,6 +70,82 @@ func (l *fakeLeg) WriteFrame(ctx context.Context, f Frame) error {
 }
 
 func (l *fakeLeg) Done() <-chan struct{} { return l.done }
+
+// directLegs makes asLeg join fake legs by the room's fast path: as
+// Pushers (a goroutine of the leg's own hands what it says to the room, as
+// a browser's track reader or a SIP call's receiver does) and as
+// ImmediateWriters (their WriteFrame never waits: out holds 4096 frames),
+// which the room writes to from the goroutine that has the frame.
+var directLegs bool
+
+type directLeg struct {
+	*fakeLeg
+	mu     sync.Mutex
+	pushes Fanout
+	pumps  int           // pushers; the pump runs while there are any
+	stop   chan struct{} // stops the pump
+	gone   chan struct{} // closed when the pump has stopped
+}
+
+func (*directLeg) WritesImmediately() {}
+
+// Push hands each frame put in l.in to f, from a pump goroutine that
+// runs while anything is pushed to.
+func (l *directLeg) Push(f func(Frame)) (stop func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	unpush := l.pushes.Add(f)
+	if l.pumps++; l.pumps == 1 {
+		l.stop, l.gone = make(chan struct{}), make(chan struct{})
+		go l.pump(l.stop, l.gone)
+	}
+	return func() {
+		unpush()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.pumps--; l.pumps == 0 {
+			close(l.stop)
+			<-l.gone
+		}
+	}
+}
+
+func (l *directLeg) pump(stop, gone chan struct{}) {
+	defer close(gone)
+	for {
+		select {
+		case fr := <-l.in:
+			l.reads.Add(1)
+			l.pushes.Send(fr)
+		case <-stop:
+			return
+		case <-l.done:
+			return
+		}
+	}
+}
+
+func asLeg(l *fakeLeg) Leg {
+	if directLegs {
+		return &directLeg{fakeLeg: l}
+	}
+	return l
+}
+
+// TestRoomDirect runs the room's tests again with every leg a Pusher and
+// an ImmediateWriter.
+func TestRoomDirect(t *testing.T) {
+	directLegs = true
+	defer func() { directLegs = false }()
+	for name, f := range map[string]func(*testing.T){
+		"Routes": TestRoomRoutes, "Passthrough": TestRoomPassthrough, "Repacketizes": TestRoomRepacketizes,
+		"MixClips": TestRoomMixClips, "MixesLaws": TestRoomMixesLaws, "SwitchRoutes": TestRoomSwitchRoutes,
+		"Leave": TestRoomLeave, "LegEnds": TestRoomLegEnds, "Close": TestRoomClose, "Record": TestRoomRecord,
+		"HearBeforeJoin": TestRoomHearBeforeJoin,
+	} {
+		t.Run(name, f)
+	}
+}
 
 // received drains what was written to the leg.
 func (l *fakeLeg) received() []Frame {
@@ -164,7 +241,7 @@ func threeParties(t *testing.T, r *Room) map[string]*fakeLeg {
 	t.Helper()
 	legs := map[string]*fakeLeg{"r": newFakeLeg(PCMU), "i": newFakeLeg(PCMU), "s": newFakeLeg(PCMU)}
 	for _, id := range []string{"r", "i", "s"} {
-		if err := r.Join(id, legs[id]); err != nil {
+		if err := r.Join(id, asLeg(legs[id])); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -257,10 +334,10 @@ func TestRoomPassthrough(t *testing.T) {
 		r := NewRoom()
 		defer r.Close()
 		src, dst := newFakeLeg(PCMA), newFakeLeg(PCMU)
-		if err := r.Join("src", src); err != nil {
+		if err := r.Join("src", asLeg(src)); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Join("dst", dst); err != nil {
+		if err := r.Join("dst", asLeg(dst)); err != nil {
 			t.Fatal(err)
 		}
 		r.Hear("dst", "src", "not-yet-joined")
@@ -297,10 +374,10 @@ func TestRoomRepacketizes(t *testing.T) {
 		r := NewRoom()
 		defer r.Close()
 		src, dst := newFakeLeg(PCMU), newFakeLeg(PCMU)
-		if err := r.Join("src", src); err != nil {
+		if err := r.Join("src", asLeg(src)); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Join("dst", dst); err != nil {
+		if err := r.Join("dst", asLeg(dst)); err != nil {
 			t.Fatal(err)
 		}
 		r.Hear("dst", "src")
@@ -332,7 +409,7 @@ func TestRoomMixClips(t *testing.T) {
 		defer r.Close()
 		a, b, dst := newFakeLeg(PCMU), newFakeLeg(PCMU), newFakeLeg(PCMU)
 		for id, l := range map[string]*fakeLeg{"a": a, "b": b, "dst": dst} {
-			if err := r.Join(id, l); err != nil {
+			if err := r.Join(id, asLeg(l)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -377,7 +454,7 @@ func TestRoomMixesLaws(t *testing.T) {
 		defer r.Close()
 		legs := map[string]*fakeLeg{"r": newFakeLeg(PCMU), "s": newFakeLeg(PCMA), "i": newFakeLeg(PCMA)}
 		for id, l := range legs {
-			if err := r.Join(id, l); err != nil {
+			if err := r.Join(id, asLeg(l)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -500,10 +577,10 @@ func TestRoomLeave(t *testing.T) {
 		default:
 		}
 		// It may join again, and is heard by nobody until routed.
-		if err := r.Join("s", legs["s"]); err != nil {
+		if err := r.Join("s", asLeg(legs["s"])); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Join("s", legs["s"]); !errors.Is(err, ErrInRoom) {
+		if err := r.Join("s", asLeg(legs["s"])); !errors.Is(err, ErrInRoom) {
 			t.Errorf("joining twice: %v, want ErrInRoom", err)
 		}
 	})
@@ -575,7 +652,7 @@ func TestRoomClose(t *testing.T) {
 			default:
 			}
 		}
-		if err := r.Join("x", newFakeLeg(PCMU)); !errors.Is(err, ErrRoomClosed) {
+		if err := r.Join("x", asLeg(newFakeLeg(PCMU))); !errors.Is(err, ErrRoomClosed) {
 			t.Errorf("Join after Close: %v", err)
 		}
 		if _, err := r.Record(newFile(t), "r", "i"); !errors.Is(err, ErrRoomClosed) {
@@ -863,7 +940,7 @@ func TestRoomHearBeforeJoin(t *testing.T) {
 		r.Hear("i", "r", "s")
 		legs := map[string]*fakeLeg{"r": newFakeLeg(PCMU), "i": newFakeLeg(PCMU), "s": newFakeLeg(PCMU)}
 		for _, id := range []string{"i", "r"} {
-			if err := r.Join(id, legs[id]); err != nil {
+			if err := r.Join(id, asLeg(legs[id])); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -875,7 +952,7 @@ func TestRoomHearBeforeJoin(t *testing.T) {
 		if st := r.Stats(); c[0] < 19 || peak[1] > toneAmp/100 || st.Mixed != 0 {
 			t.Errorf("before the supervisor joined: respondent in %d frames, supervisor at %.0f, stats %+v", c[0], peak[1], st)
 		}
-		if err := r.Join("s", legs["s"]); err != nil {
+		if err := r.Join("s", asLeg(legs["s"])); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(20 * PacketInterval)
@@ -884,4 +961,29 @@ func TestRoomHearBeforeJoin(t *testing.T) {
 			t.Errorf("after the supervisor joined: respondent in %d frames, supervisor in %d, stats %+v", c[0], c[1], st)
 		}
 	})
+}
+
+// A Pusher in two rooms at once pushes to both; stopping one leaves the
+// other, and with none left the leg queues for ReadFrame again.
+func TestFanout(t *testing.T) {
+	var o Fanout
+	var a, b int
+	f := Frame{Codec: PCMU, Payload: make([]byte, SamplesPerPacket)}
+	if o.Send(f) {
+		t.Fatal("sent with no callback")
+	}
+	stopA := o.Add(func(Frame) { a++ })
+	stopB := o.Add(func(Frame) { b++ })
+	if !o.Send(f) || a != 1 || b != 1 {
+		t.Fatalf("both callbacks: a %d, b %d", a, b)
+	}
+	stopA()
+	stopA() // twice is harmless
+	if !o.Send(f) || a != 1 || b != 2 {
+		t.Fatalf("after stopping a: a %d, b %d", a, b)
+	}
+	stopB()
+	if o.Send(f) || b != 2 {
+		t.Fatalf("after stopping both: sent, b %d", b)
+	}
 }

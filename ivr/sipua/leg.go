@@ -4,7 +4,8 @@ package sipua
 // bridge to an interviewer's browser, a supervisor's mix). Nothing is
 // queued until Leg is first called, so a call that only runs a survey
 // pays nothing for it. The receiver hands each audio packet it keeps (not
-// events, not duplicates) to the leg's reader as it came, G.711 bytes;
+// events, not duplicates) to the leg's reader as it came, G.711 bytes (to
+// a Room, on the receive goroutine itself: media.Pusher);
 // the writer sends each frame as soon as it is written (a bridge
 // writes live audio, which keeps its own 20 ms pace: holding it for the
 // next slot of our clock would add up to a slot of delay, and jitter would
@@ -23,17 +24,25 @@ const (
 	// it, the oldest are dropped: a reader that falls behind hears the
 	// present, not a growing delay.
 	legReadQueue = 50
-	// legWriteQueue bounds frames written and not yet sent (100 ms); a
-	// writer waits for room, so it is paced by the call.
+	// legWriteQueue bounds frames written and not yet sent (100 ms):
+	// they wait only before the answer and while digits are sent; past
+	// it, the oldest are dropped.
 	legWriteQueue = 5
 )
 
-var _ media.Leg = (*leg)(nil)
+var (
+	_ media.Pusher          = (*leg)(nil)
+	_ media.ImmediateWriter = (*leg)(nil)
+)
 
 // legQueues are the frames between a call's media goroutines and its leg.
 type legQueues struct {
 	in  chan media.Frame
 	out chan outFrame
+
+	// pushes (a Room's fast path) take received frames instead of in, on
+	// the receive goroutine.
+	pushes media.Fanout
 }
 
 // outFrame is a written frame, copied so that the writer may reuse its
@@ -103,9 +112,14 @@ func (l *leg) ReadFrame(ctx context.Context) (media.Frame, error) {
 	}
 }
 
-// WriteFrame queues f for the sender, waiting while the queue is full.
+// WriteFrame sends f at once, on this goroutine. Before the answer and
+// while digits are sent, frames wait in a short queue that loses its
+// oldest frame when full: WriteFrame never waits.
 func (l *leg) WriteFrame(ctx context.Context, f media.Frame) error {
 	if err := f.Check(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if l.c.ended() {
@@ -113,16 +127,26 @@ func (l *leg) WriteFrame(ctx context.Context, f media.Frame) error {
 	}
 	out := outFrame{codec: f.Codec}
 	copy(out.payload[:], f.Payload)
-	select {
-	case l.q.out <- out:
-		l.c.sender.live() // it goes out at once, from this goroutine
-		return nil
-	case <-l.c.done:
-		return media.ErrEnded
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		select {
+		case l.q.out <- out:
+			l.c.sender.live() // it goes out at once, from this goroutine
+			return nil
+		default:
+		}
+		select {
+		case <-l.q.out:
+		default:
+		}
 	}
 }
+
+// WritesImmediately marks the leg a media.ImmediateWriter.
+func (l *leg) WritesImmediately() {}
+
+// Push hands received frames to f on the receive goroutine instead of
+// queueing them for ReadFrame, until stop (media.Pusher).
+func (l *leg) Push(f func(media.Frame)) (stop func()) { return l.q.pushes.Add(f) }
 
 // Done is closed when the call has ended.
 func (l *leg) Done() <-chan struct{} { return l.c.done }
@@ -131,6 +155,9 @@ func (l *leg) Done() <-chan struct{} { return l.c.done }
 func (c *call) legFrame(codec media.Codec, ts uint32, payload []byte) {
 	q := c.legQ.Load()
 	if q == nil || len(payload) == 0 {
+		return
+	}
+	if q.pushes.Send(media.Frame{Codec: codec, Payload: payload, Timestamp: ts}) {
 		return
 	}
 	if q.received(media.Frame{Codec: codec, Payload: bytes.Clone(payload), Timestamp: ts}) {

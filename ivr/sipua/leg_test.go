@@ -5,6 +5,7 @@
 package sipua_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -141,6 +142,33 @@ func TestCallLeg(t *testing.T) {
 		if d := r.stamps[i] - r.stamps[i-1]; d != media.SamplesPerPacket {
 			t.Fatalf("timestamps %d then %d: want 20 ms apart", r.stamps[i-1], r.stamps[i])
 		}
+	}
+
+	// Pushed (a Room's fast path): the same speech comes to the callback,
+	// on the receive goroutine, and nothing is queued for ReadFrame.
+	pushed := make(chan []byte, 200)
+	unpush := leg.(media.Pusher).Push(func(f media.Frame) {
+		if f.Codec == media.PCMU {
+			pushed <- bytes.Clone(f.Payload)
+		}
+	})
+	if err := c.Say(ctx, said); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	for len(got) < len(wantBytes) {
+		select {
+		case p := <-pushed:
+			if len(got) > 0 || slices.ContainsFunc(p, func(b byte) bool { return b != media.PCMU.Silence() }) {
+				got = append(got, p...)
+			}
+		case <-ctx.Done():
+			t.Fatalf("pushed %d of %d bytes of speech", len(got), len(wantBytes))
+		}
+	}
+	unpush()
+	if string(got[:len(wantBytes)]) != string(wantBytes) {
+		t.Errorf("pushed %x…, want the phone's %x…", got[:16], wantBytes[:16])
 	}
 
 	// A bad frame is refused; after the hangup the leg is over.

@@ -6,6 +6,7 @@ package webrtc
 // stream whatever wrote it.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -33,12 +34,16 @@ const (
 	talkspurtGap = 5 * media.PacketInterval
 )
 
-var _ media.Leg = (*Peer)(nil)
+var (
+	_ media.Pusher          = (*Peer)(nil)
+	_ media.ImmediateWriter = (*Peer)(nil)
+)
 
 // Peer is one browser's audio, a media.Leg.
 //
 // ReadFrame returns the frames of the browser's track as they came (20 ms
-// of the negotiated law from a browser), Timestamp from RTP.
+// of the negotiated law from a browser), Timestamp from RTP; a Room has
+// them pushed instead (Push), on the track's reader.
 //
 // WriteFrame sends at once: unlike a SIP leg, a peer has no packet clock
 // of its own (a browser needs no comfort noise), so the writer paces it.
@@ -68,6 +73,10 @@ type Peer struct {
 	closeErr error
 	timer    *time.Timer // ends a peer that does not connect
 	haveIn   bool        // a track of the browser is being read
+
+	// pushes (a Room's fast path) take the browser's frames instead of
+	// in, on the track's reader.
+	pushes media.Fanout
 
 	// w is the writer's state, one writer at a time.
 	w struct {
@@ -208,6 +217,13 @@ func (p *Peer) read(tr *pion.TrackRemote, keep bool) {
 		if err != nil {
 			return // the receiver stopped: the peer is closing
 		}
+		select {
+		case <-p.done:
+			// Closing: what pion still holds for us (it hands out its
+			// buffers' backlog before the end) is no longer wanted.
+			return
+		default:
+		}
 		if err := pkt.Unmarshal(buf[:n]); err != nil || !keep || pkt.PayloadType != uint8(pt) || len(pkt.Payload) == 0 {
 			p.stats.discarded.Add(1)
 			continue
@@ -220,9 +236,21 @@ func (p *Peer) read(tr *pion.TrackRemote, keep bool) {
 		if d := int16(pkt.SequenceNumber - last); !seen || d > 0 {
 			last, seen = pkt.SequenceNumber, true
 		}
-		p.queue(media.Frame{Codec: codec, Payload: append([]byte(nil), pkt.Payload...), Timestamp: pkt.Timestamp})
+		f := media.Frame{Codec: codec, Payload: pkt.Payload, Timestamp: pkt.Timestamp}
+		if !p.pushes.Send(f) {
+			f.Payload = bytes.Clone(f.Payload)
+			p.queue(f)
+		}
 	}
 }
+
+// Push hands the browser's frames to f on the track's reader instead of
+// queueing them for ReadFrame, until stop (media.Pusher).
+func (p *Peer) Push(f func(media.Frame)) (stop func()) { return p.pushes.Add(f) }
+
+// WritesImmediately marks the peer a media.ImmediateWriter: WriteFrame
+// sends at once and never waits.
+func (p *Peer) WritesImmediately() {}
 
 // queue hands a frame to the reader; when the queue is full the oldest
 // frame makes room.

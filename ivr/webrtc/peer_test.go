@@ -5,6 +5,7 @@ package webrtc_test
 // tone, checked by frequency.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -256,9 +257,35 @@ func play(ctx context.Context, peer *webrtc.Peer) error {
 // hear reads n samples from peer, after skipping the first frames (the
 // start of a stream).
 func hear(ctx context.Context, peer *webrtc.Peer, n int) ([]int16, error) {
+	return hearFrom(peer, n, func() (media.Frame, error) { return peer.ReadFrame(ctx) })
+}
+
+// hearPushed is hear with the frames pushed to a callback (a Room's fast
+// path) instead of read.
+func hearPushed(ctx context.Context, peer *webrtc.Peer, n int) ([]int16, error) {
+	frames := make(chan media.Frame, 64)
+	unpush := peer.Push(func(f media.Frame) {
+		f.Payload = bytes.Clone(f.Payload) // the peer's until the call returns
+		select {
+		case frames <- f:
+		default:
+		}
+	})
+	defer unpush()
+	return hearFrom(peer, n, func() (media.Frame, error) {
+		select {
+		case f := <-frames:
+			return f, nil
+		case <-ctx.Done():
+			return media.Frame{}, ctx.Err()
+		}
+	})
+}
+
+func hearFrom(peer *webrtc.Peer, n int, next func() (media.Frame, error)) ([]int16, error) {
 	var got []int16
 	for skip := 5; len(got) < n; skip-- {
-		f, err := peer.ReadFrame(ctx)
+		f, err := next()
 		if err != nil {
 			return got, err
 		}
@@ -350,7 +377,11 @@ func TestTwoPeersOnePort(t *testing.T) {
 		})
 	}
 	for i, c := range clients {
-		got, err := hear(ctx, peers[i], 4000)
+		hearing := hear
+		if i == 1 {
+			hearing = hearPushed
+		}
+		got, err := hearing(ctx, peers[i], 4000)
 		if err != nil {
 			t.Fatalf("peer %d: read: %v (%+v)", i, err, peers[i].Stats())
 		}

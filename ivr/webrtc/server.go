@@ -27,6 +27,14 @@ import (
 // iceKeepalive is how often ICE checks go to a connected browser.
 const iceKeepalive = 2 * time.Second
 
+// muxReadBuffer is the receive buffer asked for the shared port. Every
+// browser's packets queue there: the default (about 200 KB, some 160
+// packets) is 10 ms of 300 calls' audio, so a busy moment loses packets
+// in the kernel. A megabyte (Linux doubles it: some 1,600 packets) holds
+// about 100 ms of them; more would only deliver stale audio to a server
+// that cannot keep up. The kernel caps it at net.core.rmem_max.
+const muxReadBuffer = 1 << 20
+
 // Errors of Answer and Server, checked with errors.Is.
 var (
 	// ErrBadOffer: the offer is not SDP, is not an offer (an answer, or
@@ -68,6 +76,9 @@ func New(o Options, log *slog.Logger) (*Server, error) {
 	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
 	if err != nil {
 		return nil, fmt.Errorf("webrtc: listen %s: %w", o.Listen, err)
+	}
+	if err := conn.SetReadBuffer(muxReadBuffer); err != nil {
+		log.Warn("webrtc: cannot enlarge the receive buffer", "err", err)
 	}
 	logs := loggerFactory{log: log}
 	mux := pion.NewICEUDPMux(logs.NewLogger("ice"), conn)
