@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/canvass/canvass/ivr/sipua/sipuatest"
 	"github.com/canvass/canvass/sql"
-	"github.com/canvass/canvass/sql/sqltest"
 	"github.com/canvass/canvass/survey"
 )
 
@@ -39,23 +37,7 @@ func TestClusterDialer(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 6*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	exe := filepath.Join(dir, "canvass")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	dbURL := sqltest.EmptyURL(t)
-	db, err := sql.Open(ctx, dbURL, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := loadExamples(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	dir, exe, dbURL, db := clusterBase(ctx, t)
 
 	// The campaign: 24 numbers, three lines a node, dialed all day.
 	const cases = 24

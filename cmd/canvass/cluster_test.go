@@ -44,24 +44,7 @@ func TestCluster(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	exe := filepath.Join(dir, "canvass")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
-	dbURL := sqltest.EmptyURL(t)
-	db, err := sql.Open(ctx, dbURL, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := loadExamples(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	dir, exe, dbURL, db := clusterBase(ctx, t)
 	token, hash, err := cati.NewToken()
 	if err != nil {
 		t.Fatal(err)
@@ -456,4 +439,29 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return strings.ToValidUTF8(string(b), "?")
+}
+
+// clusterBase builds canvass into a temporary directory (dir, exe) and
+// gives a migrated database with the examples (dbURL, db, closed when the
+// test ends), for the tests that run node processes.
+func clusterBase(ctx context.Context, t *testing.T) (dir, exe, dbURL string, db *sql.DB) {
+	t.Helper()
+	dir = t.TempDir()
+	exe = filepath.Join(dir, "canvass")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dbURL = sqltest.EmptyURL(t)
+	db, err := sql.Open(ctx, dbURL, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadExamples(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	return dir, exe, dbURL, db
 }
