@@ -237,23 +237,7 @@ func TestClusterDialer(t *testing.T) {
 		})
 	}
 	starting.Wait()
-	t.Cleanup(func() {
-		for _, n := range nodes {
-			if n != nil {
-				n.cmd.Process.Kill()
-				<-n.exited
-			}
-		}
-		if t.Failed() {
-			for _, n := range nodes {
-				if n != nil {
-					if b, err := os.ReadFile(n.logPath); err == nil {
-						t.Logf("log of node %s (last 3000 bytes):\n%s", n.sipAddr, tail(b, 3000))
-					}
-				}
-			}
-		}
-	})
+	stopNodesAtCleanup(t, nodes)
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}

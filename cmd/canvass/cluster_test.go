@@ -67,23 +67,7 @@ func TestCluster(t *testing.T) {
 		})
 	}
 	starting.Wait()
-	t.Cleanup(func() {
-		for _, n := range nodes {
-			if n != nil {
-				n.cmd.Process.Kill()
-				<-n.exited
-			}
-		}
-		if t.Failed() {
-			for _, n := range nodes {
-				if n != nil {
-					if b, err := os.ReadFile(n.logPath); err == nil {
-						t.Logf("log of node %s (last 3000 bytes):\n%s", n.sipAddr, tail(b, 3000))
-					}
-				}
-			}
-		}
-	})
+	stopNodesAtCleanup(t, nodes)
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
@@ -464,4 +448,26 @@ func clusterBase(ctx context.Context, t *testing.T) (dir, exe, dbURL string, db 
 		t.Fatal(err)
 	}
 	return dir, exe, dbURL, db
+}
+
+// stopNodesAtCleanup kills the started nodes when the test ends, and logs
+// the tail of each one's log when it failed.
+func stopNodesAtCleanup(t *testing.T, nodes []*spawned) {
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			if n != nil {
+				n.cmd.Process.Kill()
+				<-n.exited
+			}
+		}
+		if t.Failed() {
+			for _, n := range nodes {
+				if n != nil {
+					if b, err := os.ReadFile(n.logPath); err == nil {
+						t.Logf("log of node %s (last 3000 bytes):\n%s", n.sipAddr, tail(b, 3000))
+					}
+				}
+			}
+		}
+	})
 }
