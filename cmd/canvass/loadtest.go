@@ -64,6 +64,7 @@ type loadConfig struct {
 	dbURL    string        // where the answers are counted; "" = not counted
 	server   string        // the canvass binary -spawn starts; "" = this one
 	sample   time.Duration // soak: sample the server this often in the window; 0 = not
+	shared   int           // calls per RTP socket of the generator (SharedMedia); 0 = a socket each
 	log      io.Writer     // progress
 }
 
@@ -122,6 +123,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	duration := fs.Duration("duration", 45*time.Second, "the measured window: every call up, answering (a call that ends is replaced)")
 	warmup := fs.Bool("warmup", true, "place one call through the survey before measuring (prompts synthesized and cached)")
 	asJSON := fs.Bool("json", false, "print one JSON object per run instead of the table")
+	shared := fs.Int("shared", 250, "calls per RTP socket of the load generator, each call on a loopback address of its own (127.1.x.y), so the generator costs little next to the server; 0 = a socket on 127.0.0.1 per call")
 	sample := fs.Duration("sample", 0, "soak: with -spawn, sample the server's RSS, goroutines and open files this often during the window and print the series and its drift (make soak)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -137,6 +139,9 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		runs = append(runs, n)
 	}
+	if *shared < 0 {
+		return fmt.Errorf("%w: -shared must be 0 (a socket per call) or more", errUsage)
+	}
 	if *rate <= 0 || *duration < time.Second {
 		return fmt.Errorf("%w: -rate must be positive and -duration at least 1s", errUsage)
 	}
@@ -151,7 +156,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// the limit).
 	raiseFileLimit(uint64(2*slices.Max(runs)+256), stderr)
 
-	cfg := loadConfig{target: uri, rate: *rate, duration: *duration, warmup: *warmup, dbURL: *dbURL, server: *server, sample: *sample, log: stderr,
+	cfg := loadConfig{target: uri, rate: *rate, duration: *duration, warmup: *warmup, dbURL: *dbURL, server: *server, sample: *sample, shared: *shared, log: stderr,
 		quiet: 2 * time.Second, think: time.Second}
 	out := newLoadTable(stdout, *asJSON)
 	for _, n := range runs {
@@ -265,7 +270,7 @@ func measure(ctx context.Context, n int, cfg loadConfig, probe *serverProbe) (lo
 	ramp := time.Duration(float64(n) / cfg.rate * float64(time.Second))
 	ctx, cancel := context.WithTimeout(ctx, 2*ramp+cfg.duration+3*time.Minute)
 	defer cancel()
-	phone, err := sipuatest.NewPhone(sipuatest.PhoneOptions{User: "loadtest"})
+	phone, err := sipuatest.NewPhone(sipuatest.PhoneOptions{User: "loadtest", SharedMedia: cfg.shared})
 	if err != nil {
 		return loadResult{}, err
 	}

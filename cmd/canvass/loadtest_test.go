@@ -61,7 +61,7 @@ func TestLoadtest(t *testing.T) {
 
 	var progress bytes.Buffer
 	lc := loadConfig{target: "sip:post-call@" + addrs.sipAddr, rate: 50, duration: 6 * time.Second, warmup: true,
-		dbURL: dbURL, log: &progress, quiet: 300 * time.Millisecond, think: 100 * time.Millisecond}
+		dbURL: dbURL, log: &progress, quiet: 300 * time.Millisecond, think: 100 * time.Millisecond, shared: 2}
 	// The server runs in this process: its CPU and memory include the
 	// phones'; what is checked is that they were read.
 	probe := &serverProbe{pid: os.Getpid(), metricsURL: "http://" + addrs.httpAddr + "/metrics"}

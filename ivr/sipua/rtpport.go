@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/canvass/canvass/ivr/media"
+	"github.com/canvass/canvass/ivr/sipua/internal/mmsg"
 )
 
 const (
@@ -83,7 +84,7 @@ type rtpPort struct {
 	rx sync.Mutex
 
 	outMu   sync.Mutex
-	out     *batch
+	out     *mmsg.Batch
 	errs    int
 	dropped int64
 
@@ -145,11 +146,11 @@ func (ps *rtpPorts) open() (*rtpPort, error) {
 }
 
 func (ps *rtpPorts) newPort(conn *net.UDPConn) (*rtpPort, error) {
-	out, err := newBatch(conn, min(ps.perPort, writeBatch), packetRoom)
+	out, err := mmsg.New(conn, min(ps.perPort, writeBatch), packetRoom)
 	if err != nil {
 		return nil, fmt.Errorf("RTP socket: %w", err)
 	}
-	in, err := newBatch(conn, min(ps.perPort, readBatch), maxPacket+1)
+	in, err := mmsg.New(conn, min(ps.perPort, readBatch), maxPacket+1)
 	if err != nil {
 		return nil, fmt.Errorf("RTP socket: %w", err)
 	}
@@ -318,15 +319,15 @@ func (p *rtpPort) Tick(now time.Time) bool {
 func (p *rtpPort) write(b []byte, dst netip.AddrPort) error {
 	p.outMu.Lock()
 	defer p.outMu.Unlock()
-	buf := p.out.next()
+	buf := p.out.Next()
 	if buf == nil {
 		p.flushLocked()
-		buf = p.out.next()
+		buf = p.out.Next()
 	}
 	if len(b) > len(buf) {
 		return fmt.Errorf("RTP packet of %d bytes: more than %d", len(b), len(buf))
 	}
-	p.out.queue(copy(buf, b), dst)
+	p.out.Queue(copy(buf, b), dst)
 	return nil
 }
 
@@ -338,7 +339,7 @@ func (p *rtpPort) flush() {
 }
 
 func (p *rtpPort) flushLocked() {
-	dropped, err := p.out.flush()
+	dropped, err := p.out.Flush()
 	if err == nil || errors.Is(err, net.ErrClosed) {
 		return
 	}
@@ -350,11 +351,11 @@ func (p *rtpPort) flushLocked() {
 
 // read hands the datagrams the port receives to their calls until the
 // socket closes.
-func (p *rtpPort) read(in *batch) {
-	to := make([]*call, len(in.bufs))
+func (p *rtpPort) read(in *mmsg.Batch) {
+	to := make([]*call, in.Size())
 	pcm := make([]int16, maxPacket) // decoding scratch, shared by the calls
 	for {
-		n, err := in.read()
+		n, err := in.Read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || p.isClosed() {
 				return
@@ -364,7 +365,7 @@ func (p *rtpPort) read(in *batch) {
 		p.rx.Lock()
 		p.mu.Lock()
 		for i := range n {
-			from := in.from(i)
+			from := in.From(i)
 			if to[i] = p.demux[from]; to[i] != nil {
 				continue
 			}
@@ -378,7 +379,7 @@ func (p *rtpPort) read(in *batch) {
 		p.mu.Unlock()
 		for i := range n {
 			if c := to[i]; c != nil {
-				c.datagram(in.data(i), in.from(i), pcm)
+				c.datagram(in.Data(i), in.From(i), pcm)
 			}
 			to[i] = nil
 		}

@@ -223,6 +223,9 @@ func (l screenedListener) Accept() (net.Conn, error) {
 	}
 }
 
+// sipBuffer is the receive buffer the SIP UDP socket asks for.
+const sipBuffer = 4 << 20
+
 // listen binds UDP, then TCP on the same port; with port 0 it retries
 // until a port is free on both.
 func listen(host netip.Addr, port int) (net.PacketConn, net.Listener, error) {
@@ -238,6 +241,11 @@ func listen(host netip.Addr, port int) (net.PacketConn, net.Listener, error) {
 		bound := udp.LocalAddr().(*net.UDPAddr).AddrPort()
 		tcp, err := net.ListenTCP("tcp"+network, net.TCPAddrFromAddrPort(bound))
 		if err == nil {
+			// Room for a burst of requests while the reader is held up
+			// (the default, ~200 KB, is a few hundred INVITEs): a request
+			// dropped here costs its caller a 500 ms retransmission.
+			// Capped by net.core.rmem_max.
+			udp.SetReadBuffer(sipBuffer)
 			return udp, tcp, nil
 		}
 		udp.Close()

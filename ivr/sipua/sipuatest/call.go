@@ -50,7 +50,10 @@ type Call struct {
 	invited, answered time.Time
 
 	mu      sync.Mutex
-	conn    *net.UDPConn
+	conn    *net.UDPConn // a socket of its own; nil on a shared port
+	port    *mediaPort   // PhoneOptions.SharedMedia: the shared socket
+	ip      netip.Addr   // on a shared port, the call's own loopback address
+	rx      *receiver    // on a shared port, the state of RTP in
 	local   sdp.Description
 	remote  netip.AddrPort
 	codec   media.Codec
@@ -104,14 +107,25 @@ type job struct {
 }
 
 func (p *Phone) newCall(keep bool) (*Call, error) {
+	c := &Call{p: p, keep: keep, onsetCh: make(chan struct{}), keyCh: make(chan struct{}), jobs: make(chan *job, 64), halt: make(chan struct{})}
+	if p.opts.SharedMedia > 0 {
+		if err := p.placeOnPort(c); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return nil, fmt.Errorf("phone: RTP socket: %w", err)
 	}
-	return &Call{p: p, keep: keep, conn: conn, onsetCh: make(chan struct{}), keyCh: make(chan struct{}), jobs: make(chan *job, 64), halt: make(chan struct{})}, nil
+	c.conn = conn
+	return c, nil
 }
 
 func (c *Call) localAddr() netip.AddrPort {
+	if c.port != nil {
+		return netip.AddrPortFrom(c.ip, c.port.port)
+	}
 	return c.conn.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
@@ -120,25 +134,35 @@ func (c *Call) start(st sdp.Stream) {
 	c.remote, c.codec, c.pt, c.eventPT = st.Addr, st.Codec, st.CodecPT, st.EventPT
 	conn := c.conn
 	c.mu.Unlock()
+	context.AfterFunc(c.dialog, c.stop)
+	if c.port != nil {
+		c.workers.Add(1)
+		c.rx = c.newReceiver()
+		c.port.attach(c, newSender(c))
+		return
+	}
 	c.workers.Add(2)
 	c.p.clock.Add(newSender(c))
 	go c.recvLoop(conn)
-	go func() {
-		select {
-		case <-c.dialog.Done():
-			c.stop()
-		case <-c.halt:
-		}
-	}()
 }
 
 func (c *Call) stop() {
 	c.haltOnce.Do(func() {
 		close(c.halt)
-		c.mu.Lock()
-		c.conn.Close()
-		c.mu.Unlock()
+		c.release()
 	})
+}
+
+// release gives back the call's media: its socket, or its place on a
+// shared port.
+func (c *Call) release() {
+	if c.port != nil {
+		c.port.detach(c)
+		return
+	}
+	c.mu.Lock()
+	c.conn.Close()
+	c.mu.Unlock()
 }
 
 // Done is closed when the call has ended (BYE either way).
@@ -185,6 +209,9 @@ func (c *Call) setRemote(a netip.AddrPort) {
 
 // moveRTP switches to a new RTP socket (the old one is closed).
 func (c *Call) moveRTP() error {
+	if c.port != nil {
+		return errSharedMedia
+	}
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return err
@@ -212,6 +239,9 @@ func (c *Call) RestartRTP() { c.restart.Store(true) }
 // WriteRaw sends b from the call's RTP socket to the far end's RTP
 // address (junk, floods).
 func (c *Call) WriteRaw(b []byte) error {
+	if c.port != nil {
+		return errSharedMedia
+	}
 	c.mu.Lock()
 	conn, to := c.conn, c.remote
 	c.mu.Unlock()
@@ -417,13 +447,17 @@ func (c *Call) Stats() Stats {
 // one loop per core for all of the phone's calls, so that the load
 // generator spends its CPU on calls rather than on timers.
 type sender struct {
-	c       *Call
-	pkt     rtp.Packet
-	buf     []byte
-	payload []byte
-	cur     *job
-	step    int
-	keyTS   uint32
+	c        *Call
+	pkt      rtp.Packet
+	buf      []byte
+	payload  []byte
+	cur      *job
+	step     int
+	keyTS    uint32
+	finished bool // cur's last packet is the one in buf
+	tap      *Tap
+	conn     *net.UDPConn   // the call's own socket, when it has one
+	to       netip.AddrPort // the far end's RTP address
 }
 
 func newSender(c *Call) *sender {
@@ -431,14 +465,30 @@ func newSender(c *Call) *sender {
 		pkt: rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32(), SSRC: rand.Uint32()}}}
 }
 
-// Tick sends the call's next packet; it reports false once the call has
-// stopped.
+// Tick sends the next packet of a call with its own socket; it reports
+// false once the call has stopped.
 func (s *sender) Tick(time.Time) bool {
+	n, live := s.packet()
+	if !live {
+		return false
+	}
+	if n > 0 {
+		if _, err := s.conn.WriteToUDPAddrPort(s.buf[:n], s.to); err == nil {
+			s.sent()
+		}
+	}
+	s.advance()
+	return true
+}
+
+// packet makes the call's next packet in s.buf and returns its length (0
+// when muted); false once the call has stopped.
+func (s *sender) packet() (int, bool) {
 	c, pkt, payload := s.c, &s.pkt, s.payload
 	select {
 	case <-c.halt:
 		c.workers.Done()
-		return false
+		return 0, false
 	default:
 	}
 	if s.cur == nil {
@@ -455,11 +505,12 @@ func (s *sender) Tick(time.Time) bool {
 	}
 	cur := s.cur
 	c.mu.Lock()
-	conn, to, codec, pt, evPT := c.conn, c.remote, c.codec, c.pt, c.eventPT
+	s.conn, s.to = c.conn, c.remote
+	codec, pt, evPT := c.codec, c.pt, c.eventPT
 	c.mu.Unlock()
-	tap := c.tap.Load()
+	s.tap = c.tap.Load()
 	pkt.Marker = false
-	finished := false
+	s.finished = false
 	switch {
 	case cur != nil && cur.digit > 0:
 		// Five updates, then three end packets, all stamped with the
@@ -472,7 +523,7 @@ func (s *sender) Tick(time.Time) bool {
 			cur.mark = time.Now()
 		}
 		s.step++
-		finished = s.step == 8
+		s.finished = s.step == 8
 	case cur != nil:
 		if s.step == 0 {
 			cur.mark = time.Now()
@@ -480,9 +531,9 @@ func (s *sender) Tick(time.Time) bool {
 		n := copy16(payload, cur.pcm[s.step*media.SamplesPerPacket:], codec)
 		pkt.PayloadType, pkt.Payload = pt, payload
 		s.step++
-		finished = s.step*media.SamplesPerPacket >= len(cur.pcm) || n == 0
-	case tap != nil && tap.Fill != nil:
-		tap.Fill(payload)
+		s.finished = s.step*media.SamplesPerPacket >= len(cur.pcm) || n == 0
+	case s.tap != nil && s.tap.Fill != nil:
+		s.tap.Fill(payload)
 		pkt.PayloadType, pkt.Payload = pt, payload
 	default:
 		for i := range payload {
@@ -490,30 +541,40 @@ func (s *sender) Tick(time.Time) bool {
 		}
 		pkt.PayloadType, pkt.Payload = pt, payload
 	}
-	if !c.mute.Load() {
-		if n, err := pkt.MarshalTo(s.buf); err == nil {
-			if _, err := conn.WriteToUDPAddrPort(s.buf[:n], to); err == nil {
-				c.out.Add(1)
-				if tap != nil && tap.Sent != nil && pkt.PayloadType == pt {
-					tap.Sent(pkt.Payload, time.Now())
-				}
-			}
-		}
+	if c.mute.Load() {
+		return 0, true
 	}
+	n, err := pkt.MarshalTo(s.buf)
+	if err != nil {
+		return 0, true
+	}
+	return n, true
+}
+
+// sent counts the packet in s.buf as gone out.
+func (s *sender) sent() {
+	s.c.out.Add(1)
+	if t := s.tap; t != nil && t.Sent != nil && s.pkt.PayloadType == s.c.pt {
+		t.Sent(s.pkt.Payload, time.Now())
+	}
+}
+
+// advance moves on to the next packet, closing the job that ended.
+func (s *sender) advance() {
+	pkt, cur := &s.pkt, s.cur
 	pkt.SequenceNumber++
 	if cur != nil && cur.digit > 0 {
 		pkt.Timestamp = s.keyTS + uint32(s.step)*media.SamplesPerPacket
 	} else {
 		pkt.Timestamp += media.SamplesPerPacket
 	}
-	if finished {
+	if s.finished {
 		if cur.digit != 0 {
-			c.lastKey.Store(time.Now().UnixNano())
+			s.c.lastKey.Store(time.Now().UnixNano())
 		}
 		cur.done <- cur.mark
 		s.cur = nil
 	}
-	return true
 }
 
 // copy16 encodes up to one packet of src into dst, padding with silence.
@@ -526,76 +587,119 @@ func copy16(dst []byte, src []int16, codec media.Codec) int {
 	return n
 }
 
+// receiver is the state of a call's RTP in.
+type receiver struct {
+	pkt    rtp.Packet
+	silent bool
+	last   time.Time
+	lastTS uint32
+	jitter float64
+	events media.EventReceiver
+	emit   func(rune) // c.emitKey, taken once
+}
+
+func (c *Call) newReceiver() *receiver { return &receiver{silent: true, emit: c.emitKey} }
+
+// emitKey records a key received as RFC 4733 events; c.mu is held.
+func (c *Call) emitKey(d rune) {
+	c.keys = append(c.keys, d)
+	close(c.keyCh)
+	c.keyCh = make(chan struct{})
+}
+
+// recvLoop reads the RTP of a call with its own socket.
 func (c *Call) recvLoop(conn *net.UDPConn) {
 	defer c.workers.Done()
 	buf := make([]byte, 2048)
 	pcm := make([]int16, 2048)
-	var pkt rtp.Packet
-	silent := true
-	var last time.Time
-	var lastTS uint32
-	var jitter float64
-	var events media.EventReceiver
-	emit := func(d rune) { // c.mu is held
-		c.keys = append(c.keys, d)
-		close(c.keyCh)
-		c.keyCh = make(chan struct{})
-	}
+	r := c.newReceiver()
 	for {
 		n, _, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			return
 		}
-		now := time.Now()
-		if pkt.Unmarshal(buf[:n]) != nil {
-			continue
+		c.received(r, buf[:n], time.Now(), pcm)
+	}
+}
+
+// received takes one datagram b that arrived at now; pcm is scratch room
+// for decoding, at least as long as b.
+func (c *Call) received(r *receiver, b []byte, now time.Time, pcm []int16) {
+	pkt := &r.pkt
+	if pkt.Unmarshal(b) != nil {
+		return
+	}
+	c.mu.Lock()
+	pt, codec, evPT := c.pt, c.codec, c.eventPT
+	if c.keep {
+		c.packets = append(c.packets, Packet{At: now, Header: pkt.Header.Clone(), Payload: append([]byte(nil), pkt.Payload...)})
+	}
+	if evPT >= 0 && int(pkt.PayloadType) == evPT {
+		r.events.Packet(pkt.Timestamp, pkt.Payload, r.emit)
+	}
+	c.mu.Unlock()
+	if pkt.PayloadType != pt {
+		return
+	}
+	c.in.Add(1)
+	if tap := c.tap.Load(); tap != nil && tap.Heard != nil {
+		tap.Heard(pkt.Payload, now)
+	}
+	if !r.last.IsZero() {
+		gap := now.Sub(r.last)
+		if gap > time.Duration(c.maxNS.Load()) {
+			c.maxNS.Store(int64(gap))
 		}
-		c.mu.Lock()
-		pt, codec, evPT := c.pt, c.codec, c.eventPT
-		if c.keep {
-			c.packets = append(c.packets, Packet{At: now, Header: pkt.Header.Clone(), Payload: append([]byte(nil), pkt.Payload...)})
-		}
-		if evPT >= 0 && int(pkt.PayloadType) == evPT {
-			events.Packet(pkt.Timestamp, pkt.Payload, emit)
-		}
-		c.mu.Unlock()
-		if pkt.PayloadType != pt {
-			continue
-		}
-		c.in.Add(1)
-		if tap := c.tap.Load(); tap != nil && tap.Heard != nil {
-			tap.Heard(pkt.Payload, now)
-		}
-		if !last.IsZero() {
-			gap := now.Sub(last)
-			if gap > time.Duration(c.maxNS.Load()) {
-				c.maxNS.Store(int64(gap))
+		// RFC 3550 §6.4.1: J += (|D| - J) / 16.
+		d := gap.Seconds() - float64(pkt.Timestamp-r.lastTS)/media.SampleRate
+		r.jitter += (math.Abs(d) - r.jitter) / 16
+		c.jitterNS.Store(int64(r.jitter * 1e9))
+	}
+	r.last, r.lastTS = now, pkt.Timestamp
+	var samples []int16
+	quiet := true
+	if table, ok := loud[codec]; ok && !c.keep {
+		// Without keeping the audio, the codes tell: no decoding.
+		for _, b := range pkt.Payload {
+			if table[b] {
+				quiet = false
+				break
 			}
-			// RFC 3550 §6.4.1: J += (|D| - J) / 16.
-			d := gap.Seconds() - float64(pkt.Timestamp-lastTS)/media.SampleRate
-			jitter += (math.Abs(d) - jitter) / 16
-			c.jitterNS.Store(int64(jitter * 1e9))
 		}
-		last, lastTS = now, pkt.Timestamp
-		samples := pcm[:len(pkt.Payload)]
+	} else {
+		samples = pcm[:len(pkt.Payload)]
 		codec.Decode(samples, pkt.Payload)
-		quiet := true
 		for _, s := range samples {
 			if s > silenceLevel || s < -silenceLevel {
 				quiet = false
 				break
 			}
 		}
-		c.mu.Lock()
-		if !quiet && (silent || pkt.Marker) {
-			c.onsets = append(c.onsets, now)
-			close(c.onsetCh)
-			c.onsetCh = make(chan struct{})
-		}
-		if c.keep {
-			c.heard = append(c.heard, samples...)
-		}
-		c.mu.Unlock()
-		silent = quiet
 	}
+	c.mu.Lock()
+	if !quiet && (r.silent || pkt.Marker) {
+		c.onsets = append(c.onsets, now)
+		close(c.onsetCh)
+		c.onsetCh = make(chan struct{})
+	}
+	if c.keep {
+		c.heard = append(c.heard, samples...)
+	}
+	c.mu.Unlock()
+	r.silent = quiet
 }
+
+// loud is, for each codec, the codes that decode above silenceLevel.
+var loud = func() map[media.Codec]*[256]bool {
+	m := map[media.Codec]*[256]bool{}
+	for _, codec := range []media.Codec{media.PCMU, media.PCMA} {
+		t := new([256]bool)
+		var pcm [1]int16
+		for b := range 256 {
+			codec.Decode(pcm[:], []byte{byte(b)})
+			t[b] = pcm[0] > silenceLevel || pcm[0] < -silenceLevel
+		}
+		m[codec] = t
+	}
+	return m
+}()

@@ -47,6 +47,12 @@ type PhoneOptions struct {
 	// Username and Password, when set, make incoming INVITEs authenticate
 	// with digest, as a trunk would.
 	Username, Password string
+	// SharedMedia, when positive, puts up to that many calls on each RTP
+	// socket, each call on a loopback address of its own (127.1.x.y), for
+	// a load generator that must cost little next to the server it
+	// measures (shared.go; Linux only). 0 gives every call a socket on
+	// 127.0.0.1.
+	SharedMedia int
 }
 
 // Phone is a SIP user agent on 127.0.0.1 (UDP and TCP on one port).
@@ -68,6 +74,8 @@ type Phone struct {
 	mu       sync.Mutex
 	closed   bool
 	handlers sync.WaitGroup // OnInvite calls in progress
+	ports    []*mediaPort   // SharedMedia
+	lastIP   uint32         // the last call's loopback address, counted from firstIP
 }
 
 // NewPhone starts a phone on 127.0.0.1 with a free port.
@@ -87,6 +95,7 @@ func NewPhone(opts PhoneOptions) (*Phone, error) {
 		}
 		p.addr = udp.LocalAddr().(*net.UDPAddr).AddrPort()
 		if p.tcp, err = net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(p.addr)); err == nil {
+			udp.SetReadBuffer(portBuffer) // a load test's bursts of responses
 			p.udp = udp
 			break
 		}
@@ -172,6 +181,12 @@ func (p *Phone) Close() error {
 	p.closed = true
 	p.mu.Unlock()
 	p.handlers.Wait()
+	p.mu.Lock()
+	ports := p.ports
+	p.mu.Unlock()
+	for _, mp := range ports {
+		mp.close()
+	}
 	p.cancel()
 	p.serving.Wait()
 	return p.ua.Close()
@@ -258,7 +273,7 @@ func (p *Phone) Dial(ctx context.Context, uri string, o DialOptions) (*Call, err
 	ok := false
 	defer func() {
 		if !ok {
-			c.conn.Close()
+			c.release()
 		}
 	}()
 	if len(o.Codecs) == 0 {
@@ -438,7 +453,7 @@ func (in *Incoming) Answer(keepAudio bool) (*Call, error) {
 		Codecs: []media.Codec{st.Codec}, CodecPTs: []uint8{st.CodecPT}, EventPT: st.EventPT, Direction: st.Direction.Reverse()}
 	c.invited = time.Now()
 	if err := in.dlg.RespondSDP(c.local.Marshal()); err != nil {
-		c.conn.Close()
+		c.release()
 		return nil, err
 	}
 	c.answered = time.Now()

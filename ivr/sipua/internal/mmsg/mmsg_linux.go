@@ -1,0 +1,266 @@
+//go:build linux
+
+// Package mmsg moves many UDP datagrams per system call on Linux (recvmmsg
+// and sendmmsg), for the endpoint's shared RTP ports and the load
+// generator's. The headers, addresses and buffers are allocated once per
+// batch and reused, so that reading or writing a batch allocates nothing
+// (golang.org/x/net's ReadBatch allocates the source address of every
+// datagram read).
+//
+// A batch made with Local sees each datagram's local address as well (IPv4
+// IP_PKTINFO): read, the address the datagram was sent to; written, the
+// address it leaves from. One socket bound to the wildcard address can then
+// stand for many addresses, as the load generator's calls do, each on its
+// own loopback address.
+package mmsg
+
+import (
+	"net"
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Batch is the datagrams of one recvmmsg or sendmmsg; one goroutine uses
+// it at a time.
+type Batch struct {
+	raw   syscall.RawConn
+	v6    bool
+	hs    []unix.Mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet6 // large enough for either family
+	bufs  [][]byte
+	ctrl  []byte // Local: one IP_PKTINFO control message per datagram
+	n     int    // datagrams read, or queued to write
+	sent  int    // of those queued, sent so far
+
+	// The system call's result, and the closures handed to the raw conn,
+	// made once: a method value allocates each time it is taken.
+	got    int
+	errno  syscall.Errno
+	readF  func(fd uintptr) bool
+	writeF func(fd uintptr) bool
+}
+
+// pktinfoSpace is the room of one IP_PKTINFO control message.
+var pktinfoSpace = unix.CmsgSpace(unix.SizeofInet4Pktinfo)
+
+// New makes a batch of size datagrams of up to bufSize bytes each.
+func New(conn *net.UDPConn, size, bufSize int) (*Batch, error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	b := &Batch{raw: raw, v6: conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Is6(),
+		hs: make([]unix.Mmsghdr, size), iovs: make([]unix.Iovec, size), names: make([]unix.RawSockaddrInet6, size),
+		bufs: make([][]byte, size)}
+	mem := make([]byte, size*bufSize)
+	for i := range b.hs {
+		b.bufs[i] = mem[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]
+		b.iovs[i].Base = &b.bufs[i][0]
+		b.hs[i].Hdr.Iov = &b.iovs[i]
+		b.hs[i].Hdr.SetIovlen(1)
+		b.hs[i].Hdr.Name = (*byte)(unsafe.Pointer(&b.names[i]))
+	}
+	b.readF, b.writeF = b.recv, b.send
+	return b, nil
+}
+
+// Local makes a batch like New on an IPv4 socket, and turns on the
+// socket's IP_PKTINFO so that To reports the local address of each
+// datagram read, and QueueFrom chooses the one each datagram leaves from.
+func Local(conn *net.UDPConn, size, bufSize int) (*Batch, error) {
+	b, err := New(conn, size, bufSize)
+	if err != nil {
+		return nil, err
+	}
+	if b.v6 {
+		return nil, unix.EAFNOSUPPORT
+	}
+	var serr error
+	if err := b.raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
+	}); err != nil {
+		return nil, err
+	}
+	if serr != nil {
+		return nil, serr
+	}
+	b.ctrl = make([]byte, size*pktinfoSpace)
+	for i := range b.hs {
+		b.hs[i].Hdr.Control = &b.ctrl[i*pktinfoSpace]
+	}
+	return b, nil
+}
+
+// Read waits for datagrams and reads as many as are queued, up to the
+// batch's size; they are then Data(i) and From(i) for i < n.
+func (b *Batch) Read() (int, error) {
+	for i := range b.hs {
+		b.iovs[i].SetLen(len(b.bufs[i]))
+		b.hs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+		if b.ctrl != nil {
+			b.hs[i].Hdr.SetControllen(pktinfoSpace)
+		}
+		b.hs[i].Hdr.Flags = 0
+		b.hs[i].Len = 0
+	}
+	b.n = 0
+	if err := b.raw.Read(b.readF); err != nil {
+		return 0, err
+	}
+	if b.errno != 0 {
+		return 0, b.errno
+	}
+	b.n = b.got
+	return b.n, nil
+}
+
+func (b *Batch) recv(fd uintptr) bool {
+	for {
+		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hs[0])), uintptr(len(b.hs)), 0, 0, 0)
+		switch errno {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false // wait until readable
+		}
+		b.got, b.errno = int(n), errno
+		return true
+	}
+}
+
+// Data is datagram i as read; one longer than the buffer was cut, and
+// comes out as long as the buffer.
+func (b *Batch) Data(i int) []byte { return b.bufs[i][:min(int(b.hs[i].Len), len(b.bufs[i]))] }
+
+// From is the source of datagram i, IPv4 unmapped.
+func (b *Batch) From(i int) netip.AddrPort {
+	sa := &b.names[i]
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), portOf(sa4.Port))
+	case unix.AF_INET6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), portOf(sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// To is the address datagram i was sent to, read from its IP_PKTINFO; the
+// zero Addr when the batch is not Local or the system gave none.
+func (b *Batch) To(i int) netip.Addr {
+	h := &b.hs[i].Hdr
+	if b.ctrl == nil || h.Controllen < uint64(unix.CmsgLen(unix.SizeofInet4Pktinfo)) {
+		return netip.Addr{}
+	}
+	c := b.ctrl[i*pktinfoSpace : (i+1)*pktinfoSpace]
+	cm := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
+	if cm.Level != unix.IPPROTO_IP || cm.Type != unix.IP_PKTINFO {
+		return netip.Addr{}
+	}
+	pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&c[unix.CmsgLen(0)]))
+	return netip.AddrFrom4(pi.Addr)
+}
+
+// portOf reads a port stored in network byte order.
+func portOf(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+// Size is how many datagrams the batch holds.
+func (b *Batch) Size() int { return len(b.hs) }
+
+// Next is the buffer of the next datagram to write, or nil when the batch
+// is full (Flush it).
+func (b *Batch) Next() []byte {
+	if b.n == len(b.hs) {
+		return nil
+	}
+	return b.bufs[b.n]
+}
+
+// Queue adds the first size bytes of Next() as a datagram to dst.
+func (b *Batch) Queue(size int, dst netip.AddrPort) {
+	b.QueueFrom(size, netip.Addr{}, dst)
+}
+
+// QueueFrom adds the first size bytes of Next() as a datagram to dst that
+// leaves from src, an IPv4 address of this host (a Local batch; the
+// socket's own address when src is the zero Addr).
+func (b *Batch) QueueFrom(size int, src netip.Addr, dst netip.AddrPort) {
+	i := b.n
+	sa := &b.names[i]
+	if b.v6 {
+		*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.Addr().As16()}
+		setPort(&sa.Port, dst.Port())
+		b.hs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+	} else {
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		*sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.Addr().Unmap().As4()}
+		setPort(&sa4.Port, dst.Port())
+		b.hs[i].Hdr.Namelen = unix.SizeofSockaddrInet4
+	}
+	if b.ctrl != nil {
+		if src.Is4() {
+			c := b.ctrl[i*pktinfoSpace : (i+1)*pktinfoSpace]
+			cm := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
+			cm.Level, cm.Type = unix.IPPROTO_IP, unix.IP_PKTINFO
+			cm.SetLen(unix.CmsgLen(unix.SizeofInet4Pktinfo))
+			*(*unix.Inet4Pktinfo)(unsafe.Pointer(&c[unix.CmsgLen(0)])) = unix.Inet4Pktinfo{Spec_dst: src.As4()}
+			b.hs[i].Hdr.SetControllen(pktinfoSpace)
+		} else {
+			b.hs[i].Hdr.SetControllen(0)
+		}
+	}
+	b.iovs[i].SetLen(size)
+	b.n++
+}
+
+func setPort(p *uint16, port uint16) {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	b[0], b[1] = byte(port>>8), byte(port)
+}
+
+// Flush sends the queued datagrams and empties the batch. It never waits
+// for the socket: a datagram the system refuses (a full buffer, an
+// unreachable network) is dropped, and the first such error returned,
+// with how many were dropped.
+func (b *Batch) Flush() (dropped int, err error) {
+	for b.sent = 0; b.sent < b.n; {
+		b.got, b.errno = 0, 0
+		if werr := b.raw.Write(b.writeF); werr != nil {
+			dropped += b.n - b.sent
+			err = werr
+			break
+		}
+		if b.errno != 0 {
+			// The datagram at sent failed (sendmmsg reports an error only
+			// when the first one fails): drop it and go on.
+			dropped++
+			if err == nil {
+				err = b.errno
+			}
+			b.sent++
+			continue
+		}
+		b.sent += b.got
+	}
+	b.n = 0
+	return dropped, err
+}
+
+func (b *Batch) send(fd uintptr) bool {
+	hs := b.hs[b.sent:b.n]
+	for {
+		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
+		if errno == unix.EINTR {
+			continue
+		}
+		b.got, b.errno = int(n), errno
+		return true
+	}
+}
