@@ -599,19 +599,29 @@ func (r *receiver) packet(b []byte, from netip.AddrPort, pcm []int16) {
 	r.lastSeq, r.haveSeq = seq, true
 	r.events.Audio(r.pkt.Timestamp, r.emit)
 	c.legFrame(rs.codec, r.pkt.Timestamp, r.pkt.Payload)
+	// The audio is decoded only for what listens to it: the in-band key
+	// detector (no telephone-event), answering-machine detection, a
+	// recording. A keypad call with RFC 4733 keys needs none of them.
 	n := len(r.pkt.Payload)
-	rs.codec.Decode(pcm[:n], r.pkt.Payload)
-	if rs.eventPT < 0 {
-		if r.detector == nil {
-			r.detector = media.NewDetector()
+	decoded := false
+	if a := c.amd.Load(); rs.eventPT < 0 || a != nil {
+		rs.codec.Decode(pcm[:n], r.pkt.Payload)
+		decoded = true
+		if rs.eventPT < 0 {
+			if r.detector == nil {
+				r.detector = media.NewDetector()
+			}
+			r.detector.Write(pcm[:n], r.emit)
 		}
-		r.detector.Write(pcm[:n], r.emit)
-	}
-	if a := c.amd.Load(); a != nil {
-		a.write(pcm[:n])
+		if a != nil {
+			a.write(pcm[:n])
+		}
 	}
 	c.recMu.Lock()
 	if c.rec != nil {
+		if !decoded {
+			rs.codec.Decode(pcm[:n], r.pkt.Payload)
+		}
 		c.rec.write(pcm[:n])
 	}
 	c.recMu.Unlock()
