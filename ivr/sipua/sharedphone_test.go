@@ -44,7 +44,7 @@ func TestSharedMediaPhone(t *testing.T) {
 					t.Errorf("call %d sends from %v, want an address of its own in 127.1.0.0/16", i, c.LocalRTP())
 				}
 				r := newRespondent(t, ctx, c)
-				r.prompt() // intro
+				r.prompt()                          // intro
 				r.answer(fmt.Sprintf("%d#", 7+i%4)) // 7 or more: no voice comment
 				r.answer(fmt.Sprint(1 + i%5))
 				r.answer(fmt.Sprint(1 + i%7))
