@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -88,27 +89,31 @@ type loadResult struct {
 	KeyP99   float64 `json:"key_to_prompt_p99_ms"`
 	KeyMax   float64 `json:"key_to_prompt_max_ms"`
 	// KeyByQuestion is p50 and p99 after each question's last key.
-	KeyByQuestion   map[string][2]float64 `json:"key_to_prompt_by_question_ms"`
-	JitterP99       float64               `json:"jitter_p99_ms"`    // RFC 3550 interarrival jitter, sampled every 100 ms per call
-	MaxGapP99       float64               `json:"max_gap_p99_ms"`   // p99 over calls of the longest gap between two packets
-	Window          float64               `json:"window_s"`         // the measured window, every call up
-	ClientCPU       float64               `json:"client_cpu_pct"`   // this process, % of one core, over the window
-	MachineIdle     float64               `json:"machine_idle_pct"` // all cores, over the window
-	OtherCPU        *float64              `json:"other_cpu_pct"`    // machine busy time not spent by the server, its database or this process: other load
-	ServerCPU       *float64              `json:"server_cpu_pct"`   // % of one core over the window
-	CPUPerCall      *float64              `json:"server_cpu_pct_per_call"`
-	DBCPUPerCall    *float64              `json:"db_cpu_pct_per_call"` // PostgreSQL's processes
-	RSSBefore       *float64              `json:"rss_before_kb"`
-	RSSPeak         *float64              `json:"rss_peak_kb"`
-	RSSPerCall      *float64              `json:"rss_kb_per_call"`
-	HeapPerCall     *float64              `json:"heap_kb_per_call"`      // go_memstats_heap_inuse_bytes, peak in the window minus before
-	LiveHeapPerCall *float64              `json:"live_heap_kb_per_call"` // heap live after a GC, peak minus before
-	StackPerCall    *float64              `json:"stack_kb_per_call"`     // goroutine stacks, peak minus before
-	Expected        int                   `json:"answers_expected"`
-	Lost            *int                  `json:"lost_answers"`
-	Errors          []string              `json:"errors,omitempty"` // the first distinct ones, with counts
-	Soak            []soakSample          `json:"soak,omitempty"`   // -sample: the server through the window
-	Drift           *soakDrift            `json:"soak_drift_pct,omitempty"`
+	KeyByQuestion map[string][2]float64 `json:"key_to_prompt_by_question_ms"`
+	JitterP99     float64               `json:"jitter_p99_ms"`  // RFC 3550 interarrival jitter, sampled every 100 ms per call
+	MaxGapP99     float64               `json:"max_gap_p99_ms"` // p99 over calls of the longest gap between two packets
+	// ServerAnswerP99 bounds the server's own share of setup at p99: the
+	// bucket of canvass_sip_answer_seconds (INVITE in, 200 out) that holds
+	// the 99th percentile of the calls answered since the run began.
+	ServerAnswerP99 *float64     `json:"server_answer_p99_ms_at_most"`
+	Window          float64      `json:"window_s"`         // the measured window, every call up
+	ClientCPU       float64      `json:"client_cpu_pct"`   // this process, % of one core, over the window
+	MachineIdle     float64      `json:"machine_idle_pct"` // all cores, over the window
+	OtherCPU        *float64     `json:"other_cpu_pct"`    // machine busy time not spent by the server, its database or this process: other load
+	ServerCPU       *float64     `json:"server_cpu_pct"`   // % of one core over the window
+	CPUPerCall      *float64     `json:"server_cpu_pct_per_call"`
+	DBCPUPerCall    *float64     `json:"db_cpu_pct_per_call"` // PostgreSQL's processes
+	RSSBefore       *float64     `json:"rss_before_kb"`
+	RSSPeak         *float64     `json:"rss_peak_kb"`
+	RSSPerCall      *float64     `json:"rss_kb_per_call"`
+	HeapPerCall     *float64     `json:"heap_kb_per_call"`      // go_memstats_heap_inuse_bytes, peak in the window minus before
+	LiveHeapPerCall *float64     `json:"live_heap_kb_per_call"` // heap live after a GC, peak minus before
+	StackPerCall    *float64     `json:"stack_kb_per_call"`     // goroutine stacks, peak minus before
+	Expected        int          `json:"answers_expected"`
+	Lost            *int         `json:"lost_answers"`
+	Errors          []string     `json:"errors,omitempty"` // the first distinct ones, with counts
+	Soak            []soakSample `json:"soak,omitempty"`   // -sample: the server through the window
+	Drift           *soakDrift   `json:"soak_drift_pct,omitempty"`
 }
 
 func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -348,13 +353,14 @@ func measure(ctx context.Context, n int, cfg loadConfig, probe *serverProbe) (lo
 	fmt.Fprintf(cfg.log, "loadtest: all up after %s; measuring for %s\n", window.Sub(start).Round(time.Millisecond), cfg.duration)
 	cpu0, db0, self0, idle0 := probe.cpu(), probe.dbCPU(), selfCPU(), machineIdle()
 	close(r.open)
-	var memPeak goMemory
+	var memPeak, memLast goMemory
 	nextSample := window
 	for end := window.Add(cfg.duration); ; {
 		var m goMemory
 		var merr error = errors.New("not read")
 		if haveMem {
 			if m, merr = probe.memory(ctx); merr == nil {
+				memLast = m
 				memPeak.heapInuse = max(memPeak.heapInuse, m.heapInuse)
 				memPeak.liveHeap = max(memPeak.liveHeap, m.liveHeap)
 				memPeak.stacks = max(memPeak.stacks, m.stacks)
@@ -417,6 +423,9 @@ func measure(ctx context.Context, n int, cfg loadConfig, probe *serverProbe) (lo
 			res.HeapPerCall = perCall(memPeak.heapInuse, memBefore.heapInuse)
 			res.LiveHeapPerCall = perCall(memPeak.liveHeap, memBefore.liveHeap)
 			res.StackPerCall = perCall(memPeak.stacks, memBefore.stacks)
+		}
+		if bound, ok := answerP99(memBefore.answered, memLast.answered); ok {
+			res.ServerAnswerP99 = ptr(bound * 1000)
 		}
 	}
 	if cfg.dbURL != "" {
@@ -867,6 +876,9 @@ type goMemory struct {
 	// goroutines is go_goroutines (-1: not exposed): no memory, but read
 	// from the same scrape, for the soak.
 	goroutines int64
+	// answered is canvass_sip_answer_seconds: calls answered within each
+	// bucket's bound in seconds (cumulative), read from the same scrape.
+	answered map[float64]float64
 }
 
 // memory reads the server's Go memory from its /metrics.
@@ -898,9 +910,21 @@ func (p *serverProbe) memory(ctx context.Context) (goMemory, error) {
 // parseGoMemory reads the Go runtime's figures from Prometheus text.
 func parseGoMemory(r io.Reader) (goMemory, error) {
 	v := map[string]float64{}
+	var answered map[float64]float64
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		name, val, ok := strings.Cut(sc.Text(), " ")
+		if le, found := strings.CutPrefix(name, `canvass_sip_answer_seconds_bucket{le="`); found && ok {
+			bound, berr := strconv.ParseFloat(strings.TrimSuffix(le, `"}`), 64)
+			n, nerr := strconv.ParseFloat(strings.TrimSpace(val), 64)
+			if berr == nil && nerr == nil {
+				if answered == nil {
+					answered = map[float64]float64{}
+				}
+				answered[bound] = n
+			}
+			continue
+		}
 		switch name {
 		case "go_memstats_heap_inuse_bytes", "go_memstats_next_gc_bytes", "go_memstats_stack_inuse_bytes", "go_gc_gogc_percent", "go_goroutines":
 			if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); ok && err == nil {
@@ -914,7 +938,7 @@ func parseGoMemory(r io.Reader) (goMemory, error) {
 	if _, ok := v["go_memstats_heap_inuse_bytes"]; !ok {
 		return goMemory{}, errors.New("no go_memstats_heap_inuse_bytes")
 	}
-	m := goMemory{heapInuse: int64(v["go_memstats_heap_inuse_bytes"]), stacks: int64(v["go_memstats_stack_inuse_bytes"]), goroutines: -1}
+	m := goMemory{heapInuse: int64(v["go_memstats_heap_inuse_bytes"]), stacks: int64(v["go_memstats_stack_inuse_bytes"]), goroutines: -1, answered: answered}
 	if gogc, ok := v["go_gc_gogc_percent"]; ok && gogc > 0 {
 		m.liveHeap = int64(v["go_memstats_next_gc_bytes"] / (1 + gogc/100))
 	}
@@ -922,6 +946,26 @@ func parseGoMemory(r io.Reader) (goMemory, error) {
 		m.goroutines = int64(g)
 	}
 	return m, nil
+}
+
+// answerP99 is the upper bound of the canvass_sip_answer_seconds bucket
+// holding the 99th percentile of the calls answered between two scrapes
+// (cumulative buckets by bound).
+func answerP99(before, after map[float64]float64) (float64, bool) {
+	bounds := slices.Sorted(maps.Keys(after))
+	if len(bounds) == 0 {
+		return 0, false
+	}
+	total := after[bounds[len(bounds)-1]] - before[bounds[len(bounds)-1]] // +Inf
+	if total <= 0 {
+		return 0, false
+	}
+	for _, b := range bounds {
+		if after[b]-before[b] >= 0.99*total {
+			return b, true
+		}
+	}
+	return bounds[len(bounds)-1], true
 }
 
 // selfCPU is this process's CPU time.
@@ -1143,7 +1187,7 @@ type loadTable struct {
 
 func newLoadTable(w io.Writer, asJSON bool) *loadTable { return &loadTable{w: w, json: asJSON} }
 
-var loadColumns = []string{"calls", "setup p50/p99 ms", "key→prompt p50/p99 ms", "jitter p99 ms", "cpu %/call",
+var loadColumns = []string{"calls", "setup p50/p99 ms", "server p99 ≤ ms", "key→prompt p50/p99 ms", "max gap p99 ms", "jitter p99 ms", "cpu %/call",
 	"db cpu %/call", "RSS KB/call", "heap KB/call", "lost answers", "failed calls"}
 
 func (t *loadTable) row(r loadResult) error {
@@ -1160,8 +1204,8 @@ func (t *loadTable) row(r loadResult) error {
 	if r.Lost != nil {
 		lost = fmt.Sprintf("%d of %d", *r.Lost, r.Expected)
 	}
-	cells := []string{strconv.Itoa(r.Calls), fmt.Sprintf("%.1f / %.1f", r.SetupP50, r.SetupP99),
-		fmt.Sprintf("%.1f / %.1f", r.KeyP50, r.KeyP99), fmt.Sprintf("%.2f", r.JitterP99), opt(r.CPUPerCall, 3),
+	cells := []string{strconv.Itoa(r.Calls), fmt.Sprintf("%.1f / %.1f", r.SetupP50, r.SetupP99), opt(r.ServerAnswerP99, 0),
+		fmt.Sprintf("%.1f / %.1f", r.KeyP50, r.KeyP99), fmt.Sprintf("%.0f", r.MaxGapP99), fmt.Sprintf("%.2f", r.JitterP99), opt(r.CPUPerCall, 3),
 		opt(r.DBCPUPerCall, 3), opt(r.RSSPerCall, 0), opt(r.HeapPerCall, 0), lost, strconv.Itoa(r.Failed)}
 	var b strings.Builder
 	line := func(cs []string) {
@@ -1175,8 +1219,10 @@ func (t *loadTable) row(r loadResult) error {
 	if !t.header {
 		t.header = true
 		fmt.Fprintf(&b, "Calls start %g a second, staggered; server figures over %.0f s with every call up (a call that ends is\n"+
-			"replaced), per call = (peak - before) / calls. key→prompt: a respondent's last key to the next prompt's first\n"+
-			"audio packet. Jitter: RFC 3550, as received. lost answers: keyed but not stored, of all keyed.\n", r.Rate, r.Window)
+			"replaced), per call = (peak - before) / calls. server p99: INVITE in to 200 out at the server (a bucket\n"+
+			"bound of canvass_sip_answer_seconds). key→prompt: a respondent's last key to the next prompt's first\n"+
+			"audio packet. max gap: p99 over calls of the longest silence between two packets heard. Jitter: RFC 3550,\n"+
+			"as received. lost answers: keyed but not stored, of all keyed.\n", r.Rate, r.Window)
 		line(loadColumns)
 	}
 	line(cells)

@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -98,13 +99,29 @@ go_gc_gogc_percent 100
 go_memstats_heap_inuse_bytes 2.4e+07
 go_memstats_next_gc_bytes 3e+07
 go_memstats_stack_inuse_bytes 4.194304e+06
+canvass_sip_answer_seconds_bucket{le="0.001"} 90
+canvass_sip_answer_seconds_bucket{le="0.01"} 99
+canvass_sip_answer_seconds_bucket{le="+Inf"} 100
 `
 	m, err := parseGoMemory(strings.NewReader(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (goMemory{heapInuse: 24e6, liveHeap: 15e6, stacks: 4194304, goroutines: 926}); m != want {
+	if want := (goMemory{heapInuse: 24e6, liveHeap: 15e6, stacks: 4194304, goroutines: 926,
+		answered: map[float64]float64{.001: 90, .01: 99, math.Inf(1): 100}}); !reflect.DeepEqual(m, want) {
 		t.Errorf("parseGoMemory = %+v, want %+v", m, want)
+	}
+	if p99, ok := answerP99(nil, m.answered); !ok || p99 != .01 {
+		t.Errorf("answerP99 = %v, %v; want 0.01 (99 of 100 calls)", p99, ok)
+	}
+	// Since a scrape with 50 calls, all within 1 ms: of the 50 new ones,
+	// 40 within 1 ms, 49 within 10 ms, one beyond.
+	before := map[float64]float64{.001: 50, .01: 50, math.Inf(1): 50}
+	if p99, ok := answerP99(before, m.answered); !ok || !math.IsInf(p99, 1) {
+		t.Errorf("answerP99 = %v, %v; want +Inf (49 of 50 calls within 10 ms)", p99, ok)
+	}
+	if _, ok := answerP99(m.answered, m.answered); ok {
+		t.Error("answerP99 with no call answered between the scrapes reports a figure")
 	}
 	m, err = parseGoMemory(strings.NewReader("go_memstats_heap_inuse_bytes 1\n"))
 	if err != nil || m.goroutines != -1 {

@@ -100,6 +100,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.onReoffer(req, tx)
 		return
 	}
+	invited := time.Now()
 	log := s.log.With("call_id", req.CallID().Value(), "from", req.Source(), "transport", req.Transport())
 	respond(log, tx, req, sip.StatusTrying, "Trying")
 
@@ -229,6 +230,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewSDPResponseFromRequest(dlg.InviteRequest, c.local.Marshal())
 	contact := s.contact(req.Transport())
 	res.AppendHeader(&contact)
+	s.answerTime.Observe(time.Since(invited).Seconds())
 	if err := s.answer(dlg, tx, res); errors.Is(err, errNoAck) && !c.byeFirst.Load() {
 		// RFC 3261 §13.3.1.4: the dialog is confirmed, and ended with a BYE.
 		log.Warn("hanging up", "err", err)

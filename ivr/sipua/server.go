@@ -24,6 +24,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/canvass/canvass/ivr"
 	"github.com/canvass/canvass/ivr/media"
@@ -91,6 +92,7 @@ type Server struct {
 	rtpHi       int
 	allow       []netip.Prefix
 	limits      *limiter
+	answerTime  prometheus.Histogram // INVITE to 200 OK (metrics.go)
 	nonceKey    [32]byte
 	running     atomic.Bool
 	ready       chan struct{} // closed once the listeners serve
@@ -125,7 +127,7 @@ func New(opts Options, sessions Sessions, prompts Prompts, recordings Recordings
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, sessions: sessions, prompts: prompts, recordings: recordings, log: log,
+	s := &Server{opts: opts, sessions: sessions, prompts: prompts, recordings: recordings, log: log, answerTime: newAnswerTime(),
 		advertise: host, rtpIP: host, calls: map[string]*call{}, runCtx: context.Background(), ready: make(chan struct{}),
 		t1: sip.T1, t2: sip.T2}
 	if opts.AdvertiseAddr != "" {

@@ -57,6 +57,9 @@ func TestSharedMediaPhone(t *testing.T) {
 		}
 	})
 	close(addrs)
+	if m := gather(t, e.srv.Collector()); m["canvass_sip_answer_seconds"] != calls {
+		t.Errorf("canvass_sip_answer_seconds counts %v calls answered, want %d", m["canvass_sip_answer_seconds"], calls)
+	}
 	seen := map[string]bool{}
 	for a := range addrs {
 		if seen[a] {
