@@ -159,6 +159,9 @@ func (ps *rtpPorts) newPort(conn *net.UDPConn) (*rtpPort, error) {
 		conn.SetReadBuffer(portBuffer)
 		conn.SetWriteBuffer(portBuffer)
 	}
+	if err := mmsg.DontFragment(conn); err != nil {
+		ps.s.log.Debug("RTP socket: Don't Fragment", "err", err) // only costlier without
+	}
 	addr := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 	p := &rtpPort{pool: ps, conn: conn, addr: addr, out: out, demux: map[netip.AddrPort]*call{}, gone: map[netip.AddrPort]time.Time{},
 		log: ps.s.log.With("rtp_port", addr.Port())}

@@ -102,6 +102,7 @@ func (p *Phone) openPort() (*mediaPort, error) {
 		if in, err = mmsg.Local(conn, 64, 2048); err == nil {
 			conn.SetReadBuffer(portBuffer)
 			conn.SetWriteBuffer(portBuffer)
+			mmsg.DontFragment(conn) // cheaper sends; best effort
 			mp := &mediaPort{conn: conn, port: conn.LocalAddr().(*net.UDPAddr).AddrPort().Port(), out: out, calls: map[netip.Addr]*Call{}}
 			go mp.read(in)
 			p.clock.Add(mp)

@@ -34,6 +34,9 @@ func Local(*net.UDPConn, int, int) (*Batch, error) {
 	return nil, errors.New("local addresses per datagram need Linux")
 }
 
+// DontFragment does nothing off Linux.
+func DontFragment(*net.UDPConn) error { return nil }
+
 // Read waits for one datagram.
 func (b *Batch) Read() (int, error) {
 	n, from, err := b.conn.ReadFromUDPAddrPort(b.bufs[0])

@@ -5,6 +5,7 @@ package mmsg
 import (
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 )
@@ -27,6 +28,9 @@ func TestLocalAddresses(t *testing.T) {
 	peer := listen(t, net.IPv4(127, 0, 0, 1))
 	peerAddr := peer.LocalAddr().(*net.UDPAddr).AddrPort()
 
+	if err := DontFragment(shared); err != nil {
+		t.Fatal(err)
+	}
 	out, err := Local(shared, 8, 64)
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +126,9 @@ func BenchmarkLocalFlush(b *testing.B) {
 	out, err := Local(shared, 64, 172)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if os.Getenv("MMSG_FRAGMENTABLE") == "" {
+		DontFragment(shared)
 	}
 	go func() {
 		buf := make([]byte, 200)
