@@ -78,6 +78,16 @@ bench-dashboard: ## the dashboard page over 1,000,000 generated interviews (p50,
 	$(GO) test -run '^$$' -bench Dashboard1M -benchtime 100x -timeout 60m -v ./cati 2>&1 | grep -E 'Benchmark|generated|rolled up|ok|FAIL'
 	@uptime
 
+# DENSITY_CALLS: concurrent calls of each bench-density run, started DENSITY_RATE a second.
+DENSITY_CALLS ?= 1000,2000,3000
+DENSITY_RATE ?= 100
+bench-density: build ## issue 13's density: DENSITY_CALLS keypad calls (1,000, 2,000, 3,000) from the lean load generator on this machine; run it on an idle machine
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(RUN_PACKAGES)"
+	@uptime
+	@dir=$$(mktemp -d /tmp/canvass-density-XXXXXX) && chmod 755 $$dir && \
+	  $(BIN) loadtest -spawn $$dir -calls $(DENSITY_CALLS) -rate $(DENSITY_RATE) -duration 30s; status=$$?; rm -rf $$dir; exit $$status
+	@uptime
+
 # SOAK_CALLS calls kept up for SOAK_DURATION (a call that ends is replaced), the server sampled every SOAK_SAMPLE.
 SOAK_CALLS ?= 1000
 SOAK_DURATION ?= 1h
@@ -98,4 +108,4 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 clean: ## remove the build output (keeps .data/)
 	rm -rf bin
 
-.PHONY: help deps build run cluster test lint bench bench-ari bench-dashboard soak fuzz clean
+.PHONY: help deps build run cluster test lint bench bench-ari bench-dashboard bench-density soak fuzz clean
