@@ -1,6 +1,7 @@
 package sql_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -83,5 +84,84 @@ func TestDecideRequest(t *testing.T) {
 	bad.Questionnaire = "nothing-asks-this"
 	if _, err := db.DecideRequest(ctx, bad, rules, always, now); survey.ErrorCodeOf(err) != survey.EConflict {
 		t.Errorf("no keypad campaign: %v, want EConflict", err)
+	}
+}
+
+// A transferred call is decided in one statement (with fatigue, behind the
+// number's lock in the same batch): many calls at once from one number
+// survey exactly one, the rest skipped for fatigue; a listed number is
+// skipped with its listing; without fatigue, calls from one number are
+// each surveyed.
+func TestDecideRequestARI(t *testing.T) {
+	db, _ := keypadCampaign(t, 0)
+	ctx := t.Context()
+	now := time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC)
+	rules := survey.RequestRules{Share: 1, FatigueDays: 30}
+	always := func(float64) bool { return true }
+	call := func(phone string) survey.SurveyRequest {
+		return survey.SurveyRequest{Source: survey.RequestARI, Phone: phone, Questionnaire: "post-call", Language: "en",
+			RequestedBy: "asterisk"}
+	}
+
+	// A round is over in milliseconds: without the lock, rounds overlap
+	// decisions within one statement's snapshot now and then; with it,
+	// never.
+	const rounds, n = 30, 16
+	for i := range rounds {
+		phone := fmt.Sprintf("+1212555%04d", 2000+i)
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			got  = map[string]int{}
+			last []time.Time
+		)
+		start := make(chan struct{})
+		for range n {
+			wg.Go(func() {
+				<-start
+				d, err := db.DecideRequest(ctx, call(phone), rules, always, now)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				got[d.Decision+"/"+d.Reason]++
+				if d.LastSurveyed != nil {
+					last = append(last, *d.LastSurveyed)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if got["surveyed/"] != 1 || got["skipped/fatigue"] != n-1 {
+			t.Errorf("%d concurrent calls from %s: %v; want one surveyed, the rest skipped for fatigue", n, phone, got)
+		}
+		for _, at := range last {
+			if !at.Equal(now) {
+				t.Errorf("skipped for fatigue with last survey %v; want %v", at, now)
+			}
+		}
+	}
+
+	if _, err := db.AddDNC(ctx, []survey.DNCEntry{{Phone: "+12125550122", AddedAt: now, AddedBy: "t", Source: survey.DNCAPI, Note: "asked"}}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.DecideRequest(ctx, call("+12125550122"), rules, always, now)
+	want := survey.DNCEntry{Phone: "+12125550122", AddedAt: now, AddedBy: "t", Source: survey.DNCAPI, Note: "asked"}
+	if err != nil || d.Decision != survey.RequestSkipped || d.Reason != survey.SkipDNC || d.Share != 1 || d.DNC == nil || *d.DNC != want {
+		t.Errorf("listed number: %+v %v (listing %+v); want skipped at share 1 with %+v", d, err, d.DNC, want)
+	}
+
+	never := func(float64) bool { return false }
+	if d, err := db.DecideRequest(ctx, call("+12125550123"), survey.RequestRules{Share: 0.1}, never, now); err != nil ||
+		d.Decision != survey.RequestSkipped || d.Reason != survey.SkipSampledOut || d.Share != 0.1 {
+		t.Errorf("not drawn: %+v %v; want skipped, sampled out at 0.1", d, err)
+	}
+	for i := range 3 {
+		d, err := db.DecideRequest(ctx, call("+12125552000"), survey.RequestRules{Share: 1}, always, now.Add(time.Duration(i)*time.Second))
+		if err != nil || d.Decision != survey.RequestSurveyed || d.ID == 0 {
+			t.Errorf("call %d without fatigue: %+v %v; want surveyed", i, d, err)
+		}
 	}
 }
