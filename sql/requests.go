@@ -30,7 +30,8 @@ ORDER BY id LIMIT 1`
 	// a request that passes them is $11 (queued or surveyed). A queued one
 	// gets its contact and its case in campaign $6, due at $13. It returns
 	// the request with the do-not-call entry and the last survey that
-	// decided it (NULL when none).
+	// decided it (NULL when none), and the latest version of questionnaire
+	// $3 (0 when none), for the call the request admits.
 	sqlDecideRequest = `
 WITH dnc AS (
     SELECT d.phone_e164, coalesce(d.campaign_id, 0) AS campaign_id, d.added_at, d.added_by, d.source, d.note
@@ -66,7 +67,8 @@ WITH dnc AS (
     RETURNING id, decision, reason, share, coalesce(case_id, 0) AS case_id, call_after
 )
 SELECT req.id, req.decision, req.reason, req.share, req.case_id, req.call_after, last.at,
-       dnc.phone_e164, dnc.campaign_id, dnc.added_at, dnc.added_by, dnc.source, dnc.note
+       dnc.phone_e164, dnc.campaign_id, dnc.added_at, dnc.added_by, dnc.source, dnc.note,
+       (SELECT coalesce(max(version), 0) FROM questionnaire_version WHERE questionnaire_id = $3::text)
 FROM req CROSS JOIN last LEFT JOIN dnc ON true`
 )
 
@@ -85,15 +87,32 @@ FROM req CROSS JOIN last LEFT JOIN dnc ON true`
 // statement after the lock sees every decision committed before it was
 // granted). An API request also looks up its campaign, in a transaction.
 func (db *DB) DecideRequest(ctx context.Context, r survey.SurveyRequest, rules survey.RequestRules, draw func(share float64) bool, now time.Time) (survey.RequestDecision, error) {
+	d, _, err := db.decideRequest(ctx, r, rules, draw, now)
+	return d, err
+}
+
+// AdmitCall is DecideRequest for a call Asterisk transferred (r.Source is
+// survey.RequestARI), with the latest version of r's questionnaire as the
+// decision saw it (0 when there is none), so that the call need not look
+// it up again: the version a publish made is seen by every call decided
+// after the publish committed.
+func (db *DB) AdmitCall(ctx context.Context, r survey.SurveyRequest, rules survey.RequestRules, draw func(share float64) bool, now time.Time) (survey.RequestDecision, int, error) {
+	if r.Source != survey.RequestARI {
+		return survey.RequestDecision{}, 0, fmt.Errorf("admit call: source %q is not %q", r.Source, survey.RequestARI)
+	}
+	return db.decideRequest(ctx, r, rules, draw, now)
+}
+
+func (db *DB) decideRequest(ctx context.Context, r survey.SurveyRequest, rules survey.RequestRules, draw func(share float64) bool, now time.Time) (survey.RequestDecision, int, error) {
 	share := rules.ShareFor(r.Context)
 	drawn := draw(share)
 	ictx, err := json.Marshal(r.Context)
 	if err != nil {
-		return survey.RequestDecision{}, err
+		return survey.RequestDecision{}, 0, err
 	}
 	attrs, err := json.Marshal(requestAttrs(r.Context))
 	if err != nil {
-		return survey.RequestDecision{}, err
+		return survey.RequestDecision{}, 0, err
 	}
 	// The number's lock makes the fatigue check and this decision one
 	// step; without fatigue there is nothing to serialize, and calls
@@ -115,7 +134,10 @@ func (db *DB) DecideRequest(ctx context.Context, r survey.SurveyRequest, rules s
 		return []any{r.Source, r.Phone, r.Questionnaire, r.Language, ictx, campaign, now, since, drawn, share, accept,
 			attrs, callAfter, r.RequestedBy}
 	}
-	var d survey.RequestDecision
+	var (
+		d       survey.RequestDecision
+		version int
+	)
 	switch {
 	case r.Source == survey.RequestAPI:
 		err = db.tx(ctx, func(tx pgx.Tx) error {
@@ -128,7 +150,7 @@ func (db *DB) DecideRequest(ctx context.Context, r survey.SurveyRequest, rules s
 			if err != nil {
 				return err
 			}
-			if d, err = scanDecision(tx.QueryRow(ctx, sqlDecideRequest, args(campaign)...)); err != nil {
+			if d, version, err = scanDecision(tx.QueryRow(ctx, sqlDecideRequest, args(campaign)...)); err != nil {
 				return err
 			}
 			if d.Decision == survey.RequestQueued {
@@ -144,20 +166,20 @@ func (db *DB) DecideRequest(ctx context.Context, r survey.SurveyRequest, rules s
 			br := db.pool.SendBatch(ctx, b)
 			_, err := br.Exec()
 			if err == nil {
-				d, err = scanDecision(br.QueryRow())
+				d, version, err = scanDecision(br.QueryRow())
 			}
 			return errors.Join(err, br.Close())
 		})
 	default:
 		err = db.retry(ctx, func() (err error) {
-			d, err = scanDecision(db.pool.QueryRow(ctx, sqlDecideRequest, args(0)...))
+			d, version, err = scanDecision(db.pool.QueryRow(ctx, sqlDecideRequest, args(0)...))
 			return err
 		})
 	}
 	if err != nil {
-		return survey.RequestDecision{}, fmt.Errorf("survey request for %s: %w", r.Phone, err)
+		return survey.RequestDecision{}, 0, fmt.Errorf("survey request for %s: %w", r.Phone, err)
 	}
-	return d, nil
+	return d, version, nil
 }
 
 // requestCampaign is the running keypad campaign an API request is queued
@@ -182,7 +204,7 @@ func requestCampaign(ctx context.Context, tx pgx.Tx, r survey.SurveyRequest, rul
 }
 
 // scanDecision reads sqlDecideRequest's row.
-func scanDecision(row pgx.Row) (survey.RequestDecision, error) {
+func scanDecision(row pgx.Row) (_ survey.RequestDecision, version int, _ error) {
 	var (
 		d         survey.RequestDecision
 		callAfter *time.Time
@@ -195,9 +217,9 @@ func scanDecision(row pgx.Row) (survey.RequestDecision, error) {
 		src       *survey.DNCSource
 	)
 	err := row.Scan(&d.ID, &d.Decision, &d.Reason, &d.Share, &d.Case, &callAfter, &last,
-		&phone, &campaign, &addedAt, &by, &src, &note)
+		&phone, &campaign, &addedAt, &by, &src, &note, &version)
 	if err != nil {
-		return d, err
+		return d, 0, err
 	}
 	if callAfter != nil {
 		t := callAfter.UTC()
@@ -211,7 +233,7 @@ func scanDecision(row pgx.Row) (survey.RequestDecision, error) {
 		t := last.UTC()
 		d.LastSurveyed = &t
 	}
-	return d, nil
+	return d, version, nil
 }
 
 // requestAttrs are a request's context as contact fields, for the
