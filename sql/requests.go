@@ -85,7 +85,9 @@ FROM req CROSS JOIN last LEFT JOIN dnc ON true`
 // silence: one statement decides and keeps it; with fatigue, the number's
 // lock goes before it in the same batch (one implicit transaction, and the
 // statement after the lock sees every decision committed before it was
-// granted). An API request also looks up its campaign, in a transaction.
+// granted). It runs on the gate's own connections, not behind the pool's
+// transactions. An API request also looks up its campaign, in a
+// transaction.
 func (db *DB) DecideRequest(ctx context.Context, r survey.SurveyRequest, rules survey.RequestRules, draw func(share float64) bool, now time.Time) (survey.RequestDecision, error) {
 	d, _, err := db.decideRequest(ctx, r, rules, draw, now)
 	return d, err
@@ -159,11 +161,11 @@ func (db *DB) decideRequest(ctx context.Context, r survey.SurveyRequest, rules s
 			return nil
 		})
 	case since != nil:
-		err = db.retry(ctx, func() error {
+		err = retryLoop(ctx, db.gate.Reset, notRun, func() error {
 			b := &pgx.Batch{}
 			b.Queue(sqlRequestLock, r.Phone)
 			b.Queue(sqlDecideRequest, args(0)...)
-			br := db.pool.SendBatch(ctx, b)
+			br := db.gate.SendBatch(ctx, b)
 			_, err := br.Exec()
 			if err == nil {
 				d, version, err = scanDecision(br.QueryRow())
@@ -171,8 +173,8 @@ func (db *DB) decideRequest(ctx context.Context, r survey.SurveyRequest, rules s
 			return errors.Join(err, br.Close())
 		})
 	default:
-		err = db.retry(ctx, func() (err error) {
-			d, version, err = scanDecision(db.pool.QueryRow(ctx, sqlDecideRequest, args(0)...))
+		err = retryLoop(ctx, db.gate.Reset, notRun, func() (err error) {
+			d, version, err = scanDecision(db.gate.QueryRow(ctx, sqlDecideRequest, args(0)...))
 			return err
 		})
 	}

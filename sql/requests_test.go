@@ -1,6 +1,7 @@
 package sql_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -162,6 +163,33 @@ func TestDecideRequestARI(t *testing.T) {
 		d, err := db.DecideRequest(ctx, call("+12125552000"), survey.RequestRules{Share: 1}, always, now.Add(time.Duration(i)*time.Second))
 		if err != nil || d.Decision != survey.RequestSurveyed || d.ID == 0 {
 			t.Errorf("call %d without fatigue: %+v %v; want surveyed", i, d, err)
+		}
+	}
+}
+
+// A transferred call's caller waits in silence for the gate: its statement
+// has connections of its own, and goes through while every connection of
+// the pool is taken by other work.
+func TestAdmitCallDoesNotQueueBehindThePool(t *testing.T) {
+	db, _ := keypadCampaign(t, 0)
+	ctx := t.Context()
+	pool := db.Pool()
+	for range pool.Stat().MaxConns() {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Release()
+	}
+	// The deadline only bounds a failure: with the gate on the pool, the
+	// call would wait for a connection until it.
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, rules := range []survey.RequestRules{{Share: 1}, {Share: 1, FatigueDays: 30}} {
+		d, version, err := db.AdmitCall(actx, survey.SurveyRequest{Source: survey.RequestARI, Phone: "+12125550131", Questionnaire: "post-call"},
+			rules, func(float64) bool { return true }, time.Now())
+		if err != nil || d.ID == 0 || version != 1 {
+			t.Errorf("fatigue %d days, the pool taken: %+v version %d %v; want decided, naming version 1", rules.FatigueDays, d, version, err)
 		}
 	}
 }
