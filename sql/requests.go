@@ -19,7 +19,15 @@ import (
 )
 
 const (
-	sqlRequestLock     = `SELECT pg_advisory_xact_lock(hashtextextended('survey_request:' || $1, 0))`
+	sqlRequestLock = `SELECT pg_advisory_xact_lock(hashtextextended('survey_request:' || $1, 0))`
+	// sqlGateCommit makes a transferred call's decision commit
+	// asynchronously: visible to every session at once (fatigue and the
+	// number's lock hold as with any commit), but a PostgreSQL crash, not
+	// Canvass's, can lose the decisions of its last fraction of a second
+	// (up to 3 × wal_writer_delay), whose numbers could then be surveyed
+	// again within the fatigue period. Waiting for the disk instead was
+	// most of a call's setup on a busy host (README, ARI call setup).
+	sqlGateCommit      = `SELECT set_config('synchronous_commit', 'off', true)`
 	sqlRequestCampaign = `
 SELECT id, name, questionnaire_id FROM campaign
 WHERE mode = 'ivr' AND status = 'running' AND CASE WHEN $2 <> '' THEN name = $2 ELSE questionnaire_id = $1 END
@@ -86,8 +94,8 @@ FROM req CROSS JOIN last LEFT JOIN dnc ON true`
 // lock goes before it in the same batch (one implicit transaction, and the
 // statement after the lock sees every decision committed before it was
 // granted). It runs on the gate's own connections, not behind the pool's
-// transactions. An API request also looks up its campaign, in a
-// transaction.
+// transactions, and commits asynchronously (sqlGateCommit). An API request
+// also looks up its campaign, in a transaction committed as any other.
 func (db *DB) DecideRequest(ctx context.Context, r survey.SurveyRequest, rules survey.RequestRules, draw func(share float64) bool, now time.Time) (survey.RequestDecision, error) {
 	d, _, err := db.decideRequest(ctx, r, rules, draw, now)
 	return d, err
@@ -160,22 +168,25 @@ func (db *DB) decideRequest(ctx context.Context, r survey.SurveyRequest, rules s
 			}
 			return nil
 		})
-	case since != nil:
+	default:
+		// A caller waits in silence: the decision commits without waiting
+		// for the WAL to reach the disk (sqlGateCommit).
 		err = retryLoop(ctx, db.gate.Reset, notRun, func() error {
 			b := &pgx.Batch{}
-			b.Queue(sqlRequestLock, r.Phone)
+			b.Queue(sqlGateCommit)
+			if since != nil {
+				b.Queue(sqlRequestLock, r.Phone)
+			}
 			b.Queue(sqlDecideRequest, args(0)...)
 			br := db.gate.SendBatch(ctx, b)
 			_, err := br.Exec()
+			if err == nil && since != nil {
+				_, err = br.Exec()
+			}
 			if err == nil {
 				d, version, err = scanDecision(br.QueryRow())
 			}
 			return errors.Join(err, br.Close())
-		})
-	default:
-		err = retryLoop(ctx, db.gate.Reset, notRun, func() (err error) {
-			d, version, err = scanDecision(db.gate.QueryRow(ctx, sqlDecideRequest, args(0)...))
-			return err
 		})
 	}
 	if err != nil {

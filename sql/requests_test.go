@@ -2,11 +2,15 @@ package sql_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/canvass/canvass/sql"
 	"github.com/canvass/canvass/survey"
 )
 
@@ -191,5 +195,53 @@ func TestAdmitCallDoesNotQueueBehindThePool(t *testing.T) {
 		if err != nil || d.ID == 0 || version != 1 {
 			t.Errorf("fatigue %d days, the pool taken: %+v version %d %v; want decided, naming version 1", rules.FatigueDays, d, version, err)
 		}
+	}
+}
+
+// The gate's decision commits asynchronously for its own transaction only:
+// in a batch (one implicit transaction) the setting holds for the
+// statements after it, and no gate connection keeps it after a decision.
+func TestGateCommitIsAsynchronousForItsTransactionOnly(t *testing.T) {
+	db, _ := keypadCampaign(t, 0)
+	ctx := t.Context()
+	c, err := db.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &pgx.Batch{}
+	b.Queue(sql.SQLGateCommit)
+	b.Queue(`SELECT current_setting('synchronous_commit')`)
+	br := c.SendBatch(ctx, b)
+	var in, after string
+	_, err = br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&in)
+	}
+	err = errors.Join(err, br.Close())
+	if err == nil {
+		err = c.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&after)
+	}
+	c.Release()
+	if err != nil || in != "off" || after != "on" {
+		t.Errorf("synchronous_commit in the batch %q, after it %q (%v); want off, then on", in, after, err)
+	}
+
+	for _, rules := range []survey.RequestRules{{Share: 1}, {Share: 1, FatigueDays: 30}} {
+		if _, _, err := db.AdmitCall(ctx, survey.SurveyRequest{Source: survey.RequestARI, Phone: "+12125550141", Questionnaire: "post-call"},
+			rules, func(float64) bool { return true }, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gate := db.GatePool()
+	conns := gate.AcquireAllIdle(ctx)
+	if len(conns) == 0 {
+		t.Fatal("the gate kept no connection")
+	}
+	for _, c := range conns {
+		var s string
+		if err := c.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&s); err != nil || s != "on" {
+			t.Errorf("a gate connection after decisions: synchronous_commit %q %v; want on", s, err)
+		}
+		c.Release()
 	}
 }
