@@ -165,7 +165,7 @@ type setup struct {
 // logAnswered logs the answer of a surveyed call with how long each step
 // before it took: setup_ms is StasisStart read → answer, the part that is
 // Canvass's; wait_ms until the call's goroutine ran; gate_ms the request
-// rules (a database transaction); answer_ms the answer request;
+// rules (one database round trip); answer_ms the answer request;
 // event_lag_ms StasisStart raised → read; since_created_ms the channel's
 // creation → answer.
 func (s setup) logAnswered(log *slog.Logger, info ivr.CallInfo) {
