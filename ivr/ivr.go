@@ -219,6 +219,7 @@ type Engine struct {
 	log            *slog.Logger
 	now            func() time.Time
 	parsed         *survey.Parsed
+	versions       preparedVersions
 	unclosed       unclosed
 	node           node
 }

@@ -26,8 +26,12 @@ type Questionnaires interface {
 // CallInfo is what an adapter knows of a call before answering it.
 type CallInfo struct {
 	Questionnaire string // from the request URI, the Stasis args…
-	Language      string // "" = ask with a language menu when there are several
-	Context       survey.Context
+	// Version is the questionnaire's latest version as the adapter just
+	// read it from the database (the request gate's decision tells it);
+	// 0 = Prepare asks.
+	Version  int
+	Language string // "" = ask with a language menu when there are several
+	Context  survey.Context
 	// Contact is the respondent's fields of an outbound call, for the
 	// questionnaire's piping and relevance (contact.<field>).
 	Contact map[string]string
@@ -78,18 +82,15 @@ type Session struct {
 	info    CallInfo
 }
 
-// Prepare finds the latest version of the call's questionnaire. It fails
+// Prepare finds the latest version of the call's questionnaire (parsed
+// once per version: see questionnaires.go). It fails
 // with survey.ENotFound for an unknown questionnaire and survey.EInvalid for
 // one that cannot run on a keypad.
 func (e *Engine) Prepare(ctx context.Context, info CallInfo) (*Session, error) {
 	if info.Questionnaire == "" {
 		return nil, survey.Errorf(survey.EInvalid, "the call names no questionnaire")
 	}
-	v, err := e.questionnaires.Questionnaire(ctx, info.Questionnaire, 0)
-	if err != nil {
-		return nil, fmt.Errorf("questionnaire %q: %w", info.Questionnaire, err)
-	}
-	q, err := e.parsed.Get(v)
+	q, version, err := e.latest(ctx, info.Questionnaire, info.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -100,11 +101,14 @@ func (e *Engine) Prepare(ctx context.Context, info CallInfo) (*Session, error) {
 		e.log.Warn("call asks for a language the questionnaire lacks; asking the caller", "questionnaire", q.ID, "language", info.Language)
 		info.Language = ""
 	}
-	return &Session{e: e, q: q, version: v.Version, info: info}, nil
+	return &Session{e: e, q: q, version: version, info: info}, nil
 }
 
 // Questionnaire is the questionnaire the session runs.
 func (s *Session) Questionnaire() *survey.Questionnaire { return s.q }
+
+// Version is the version of the questionnaire the session runs.
+func (s *Session) Version() int { return s.version }
 
 // Run conducts the survey over an answered call and returns how it ended.
 // A caller who hangs up during the language menu leaves no interview.

@@ -64,7 +64,14 @@ var (
 // DB is the database: a connection pool and the stores' methods.
 type DB struct {
 	pool *pgxpool.Pool
+	// gate is the request gate's own few connections (requests.go): a
+	// caller waits in silence for its one statement, which must not queue
+	// behind the pool's transactions.
+	gate *pgxpool.Pool
 }
+
+// gateConns is the size of DB.gate, on top of the pool's.
+const gateConns = 4
 
 // Open connects to the database at url with a pool of at most maxConns
 // connections (0: pgx's default), and checks that it answers. Sessions run in UTC unless the URL
@@ -92,11 +99,22 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open database %s: %w", cfg.ConnConfig.Database, err)
 	}
-	return &DB{pool: pool}, nil
+	gcfg := cfg.Copy()
+	gcfg.MaxConns = gateConns
+	gcfg.MinConns = 0
+	gate, err := pgxpool.NewWithConfig(ctx, gcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return &DB{pool: pool, gate: gate}, nil
 }
 
 // Close closes every connection, waiting for those in use to be released.
-func (db *DB) Close() { db.pool.Close() }
+func (db *DB) Close() {
+	db.gate.Close()
+	db.pool.Close()
+}
 
 // Pool is the underlying pool, for LISTEN/NOTIFY and CopyFrom.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }

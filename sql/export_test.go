@@ -1,5 +1,7 @@
 package sql
 
+import "github.com/jackc/pgx/v5/pgxpool"
+
 // SQLInWindow is the claim's calling-window filter, for the test that holds
 // it against survey.Window.Contains.
 const SQLInWindow = sqlInWindow
@@ -13,3 +15,9 @@ var (
 	NotRun   = notRun
 	ConnLost = connLost
 )
+
+// SQLGateCommit is what makes the gate's decisions commit asynchronously.
+const SQLGateCommit = sqlGateCommit
+
+// GatePool is the request gate's own connections.
+func (db *DB) GatePool() *pgxpool.Pool { return db.gate }

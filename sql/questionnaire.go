@@ -115,6 +115,24 @@ func (db *DB) QuestionnaireVersions(ctx context.Context, id string) ([]survey.Qu
 	return vs, nil
 }
 
+const sqlLatestVersion = `SELECT max(version) FROM questionnaire_version WHERE questionnaire_id = $1`
+
+// LatestVersion is the latest version of questionnaire id, without the
+// rest: a small round trip the IVR makes on each call to know whether the
+// version it holds parsed is still the one to run; survey.NotFound if there
+// is none.
+func (db *DB) LatestVersion(ctx context.Context, id string) (int, error) {
+	var v *int
+	err := db.retry(ctx, func() error { return db.pool.QueryRow(ctx, sqlLatestVersion, id).Scan(&v) })
+	if err == nil && v == nil {
+		err = survey.NotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("latest version of questionnaire %s: %w", id, err)
+	}
+	return *v, nil
+}
+
 const sqlQuestionnaire = `
 SELECT questionnaire_id, version, title, languages, source, created_at
 FROM questionnaire_version

@@ -24,16 +24,17 @@ type requestGate struct {
 	region string // of caller numbers without +country
 }
 
-// Admit decides a transferred call (asterisk.Gate).
-func (g requestGate) Admit(ctx context.Context, info ivr.CallInfo) (bool, string, error) {
+// Admit decides a transferred call (asterisk.Gate) in one round trip,
+// which also reads the latest version of the call's questionnaire.
+func (g requestGate) Admit(ctx context.Context, info ivr.CallInfo) (asterisk.Admission, error) {
 	phone := info.Context.CallerNumber
 	if num, err := phonenumbers.Parse(phone, g.region); err == nil && phonenumbers.IsValidNumber(num) {
 		phone = phonenumbers.Format(num, phonenumbers.E164)
 	}
-	d, err := g.db.DecideRequest(ctx, survey.SurveyRequest{Source: survey.RequestARI, Phone: phone, Questionnaire: info.Questionnaire,
+	d, version, err := g.db.AdmitCall(ctx, survey.SurveyRequest{Source: survey.RequestARI, Phone: phone, Questionnaire: info.Questionnaire,
 		Language: info.Language, Context: info.Context, RequestedBy: "asterisk"}, g.rules, survey.Draw, time.Now())
 	if err != nil {
-		return false, "", err
+		return asterisk.Admission{}, err
 	}
-	return d.Decision == survey.RequestSurveyed, d.Reason, nil
+	return asterisk.Admission{Surveyed: d.Decision == survey.RequestSurveyed, Why: d.Reason, Version: version}, nil
 }

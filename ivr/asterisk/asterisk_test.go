@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -861,9 +862,11 @@ func TestSampling(t *testing.T) {
 }
 
 // gateFunc is a Gate.
-type gateFunc func(ivr.CallInfo) (bool, string, error)
+type gateFunc func(ivr.CallInfo) (asterisk.Admission, error)
 
-func (g gateFunc) Admit(_ context.Context, info ivr.CallInfo) (bool, string, error) { return g(info) }
+func (g gateFunc) Admit(_ context.Context, info ivr.CallInfo) (asterisk.Admission, error) {
+	return g(info)
+}
 
 // The request rules' gate decides after ari.sample_share: a call it does
 // not admit goes back to the dialplan untouched; one it admits, or when it
@@ -878,11 +881,11 @@ func TestGate(t *testing.T) {
 		survey bool
 	}{{"not admitted", false, nil, false}, {"admitted", true, nil, true}, {"gate fails", false, errors.New("database down"), true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := startWith(t, nil, gateFunc(func(info ivr.CallInfo) (bool, string, error) {
+			h := startWith(t, nil, gateFunc(func(info ivr.CallInfo) (asterisk.Admission, error) {
 				mu.Lock()
 				seen = append(seen, info)
 				mu.Unlock()
-				return tc.ok, "fatigue", tc.err
+				return asterisk.Admission{Surveyed: tc.ok, Why: "fatigue"}, tc.err
 			}))
 			id := h.srv.Call("tester", "questionnaire=post-call", "lang=en", "touchpoint=billing", "customer_id=C-9")
 			if tc.survey {
@@ -945,11 +948,11 @@ func TestOrphansAreHungUp(t *testing.T) {
 }
 
 // A transferred call waits for the gate only: preparing its session (the
-// questionnaire, from the database) runs beside the gate and the answer. A
-// lookup held until the answer has been sent proves it; once released the
-// survey goes on.
+// questionnaire, from the database when the gate did not name its version)
+// runs beside the answer. A lookup held until the answer has been sent
+// proves it; once released the survey goes on.
 func TestAnswerDoesNotWaitForTheQuestionnaire(t *testing.T) {
-	h := startWith(t, nil, gateFunc(func(ivr.CallInfo) (bool, string, error) { return true, "", nil }))
+	h := startWith(t, nil, gateFunc(func(ivr.CallInfo) (asterisk.Admission, error) { return asterisk.Admission{Surveyed: true}, nil }))
 	release := make(chan struct{})
 	var once sync.Once
 	free := func() { once.Do(func() { close(release) }) }
@@ -968,8 +971,8 @@ func TestAnswerDoesNotWaitForTheQuestionnaire(t *testing.T) {
 	h.await(1, "POST", "/channels/"+id+"/answer", "")
 	select {
 	case <-looked:
-	default:
-		t.Fatal("the call was answered before its questionnaire was even looked up")
+	case <-h.ctx().Done():
+		t.Fatal("the questionnaire was never looked up")
 	}
 	if h.saw("POST", "/channels/"+id+"/play", 0) {
 		t.Fatal("a prompt played before the session was prepared")
@@ -978,29 +981,47 @@ func TestAnswerDoesNotWaitForTheQuestionnaire(t *testing.T) {
 	h.prompt(id, 1, "nps")
 }
 
-// A call the gate refuses cancels the preparation running beside it and
-// goes back to the dialplan unanswered.
-func TestRefusedCallCancelsPreparation(t *testing.T) {
-	h := startWith(t, nil, gateFunc(func(info ivr.CallInfo) (bool, string, error) {
-		return info.Context.Touchpoint != "refused", "fatigue", nil
+// A call the gate refuses goes back to the dialplan unanswered, and its
+// questionnaire is not looked up.
+func TestRefusedCallIsNotPrepared(t *testing.T) {
+	h := startWith(t, nil, gateFunc(func(info ivr.CallInfo) (asterisk.Admission, error) {
+		return asterisk.Admission{Surveyed: info.Context.Touchpoint != "refused", Why: "fatigue"}, nil
 	}))
-	cancelled := make(chan error, 1)
-	h.store.OnLookup(func(ctx context.Context) error {
-		<-ctx.Done()
-		cancelled <- ctx.Err()
-		return ctx.Err()
-	})
+	var lookups atomic.Int32
+	h.store.OnLookup(func(context.Context) error { lookups.Add(1); return nil })
 	id := h.srv.Call("tester", "questionnaire=post-call", "lang=en", "touchpoint=refused")
 	h.await(1, "POST", "/channels/"+id+"/continue", "")
-	select {
-	case err := <-cancelled:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("the preparation ended with %v", err)
-		}
-	case <-h.ctx().Done():
-		t.Fatal("the preparation of a refused call was not cancelled")
-	}
 	if h.saw("POST", "/channels/"+id+"/answer", 0) {
 		t.Error("a call the gate refused was answered")
+	}
+	// A call admitted after it is prepared: had the refused one been, its
+	// lookup would have come first.
+	next := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
+	h.prompt(next, 1, "nps")
+	if n := lookups.Load(); n != 1 {
+		t.Errorf("%d questionnaire lookups for a refused and an admitted call; want 1", n)
+	}
+}
+
+// When the gate names the questionnaire's latest version (read with its
+// decision), calls run it parsed from memory: one lookup for the first
+// call, none for the next; a new version named by the gate is looked up.
+func TestGateVersionSkipsTheLookup(t *testing.T) {
+	var version atomic.Int32
+	version.Store(1)
+	h := startWith(t, nil, gateFunc(func(ivr.CallInfo) (asterisk.Admission, error) {
+		return asterisk.Admission{Surveyed: true, Version: int(version.Load())}, nil
+	}))
+	var lookups atomic.Int32
+	h.store.OnLookup(func(context.Context) error { lookups.Add(1); return nil })
+	for i, want := range []int32{1, 1, 2} {
+		if i == 2 {
+			version.Store(2)
+		}
+		id := h.srv.Call("tester", "questionnaire=post-call", "lang=en")
+		h.prompt(id, 1, "nps")
+		if n := lookups.Load(); n != want {
+			t.Errorf("call %d: %d lookups so far; want %d", i+1, n, want)
+		}
 	}
 }

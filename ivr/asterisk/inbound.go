@@ -98,30 +98,41 @@ func extra(ctx *survey.Context, k, v string) {
 // Gate decides whether a call Asterisk transferred is surveyed, by the
 // rules of survey requests (sampling by touchpoint or agent, survey
 // fatigue, do-not-call), and keeps the decision; cmd/canvass makes one of
-// the store. It reports why a call is not surveyed.
+// the store.
 type Gate interface {
-	Admit(ctx context.Context, info ivr.CallInfo) (ok bool, why string, err error)
+	Admit(ctx context.Context, info ivr.CallInfo) (Admission, error)
+}
+
+// Admission is a gate's decision on a call.
+type Admission struct {
+	Surveyed bool
+	Why      string // why not
+	// Version is the latest version of the call's questionnaire as the
+	// gate read it with its decision (0 = not read): the call is prepared
+	// from it without another lookup.
+	Version int
 }
 
 // SetGate makes g decide which transferred calls are surveyed, after
 // ari.sample_share. Call it before Run.
 func (c *Client) SetGate(g Gate) { c.gate = g }
 
-// admitted reports whether the gate admits a call drawn for the survey. A
-// gate that fails (the database) does not stop the survey: it is logged.
-func (c *Client) admitted(ctx context.Context, info ivr.CallInfo, log *slog.Logger) bool {
+// admit reports whether the gate admits a call drawn for the survey, and
+// the questionnaire version it read. A gate that fails (the database) does
+// not stop the survey: it is logged.
+func (c *Client) admit(ctx context.Context, info ivr.CallInfo, log *slog.Logger) Admission {
 	if c.gate == nil {
-		return true
+		return Admission{Surveyed: true}
 	}
-	ok, why, err := c.gate.Admit(ctx, info)
+	a, err := c.gate.Admit(ctx, info)
 	if err != nil {
 		log.Error("survey rules could not decide; surveying the call", "err", err)
-		return true
+		return Admission{Surveyed: true}
 	}
-	if !ok {
-		log.Info("call not surveyed by the request rules; continuing in the dialplan", "why", why)
+	if !a.Surveyed {
+		log.Info("call not surveyed by the request rules; continuing in the dialplan", "why", a.Why)
 	}
-	return ok
+	return a
 }
 
 // continueDialplan sends a call not surveyed on in the dialplan; one that
@@ -154,7 +165,7 @@ type setup struct {
 // logAnswered logs the answer of a surveyed call with how long each step
 // before it took: setup_ms is StasisStart read → answer, the part that is
 // Canvass's; wait_ms until the call's goroutine ran; gate_ms the request
-// rules (a database transaction); answer_ms the answer request;
+// rules (one database round trip); answer_ms the answer request;
 // event_lag_ms StasisStart raised → read; since_created_ms the channel's
 // creation → answer.
 func (s setup) logAnswered(log *slog.Logger, info ivr.CallInfo) {
@@ -199,11 +210,19 @@ func (c *Client) inbound(ctx context.Context, cl *call, info ivr.CallInfo, st se
 		return
 	}
 	// The caller waits, in silence, for the answer; the gate is all it
-	// must wait for. Preparing the session (the questionnaire, from the
-	// database) runs beside it and beside the answer: a call the gate
-	// admits is answered whether or not a session can be prepared (one
-	// that cannot is answered for its apology). A call the gate refuses
-	// cancels the preparation.
+	// must wait for (one database round trip). Its decision names the
+	// questionnaire's latest version, which is then found parsed in
+	// memory: preparing the session runs beside the answer, and needs the
+	// database only for a version not yet parsed, or when there is no
+	// gate. A call the gate admits is answered whether or not a session
+	// can be prepared (one that cannot is answered for its apology).
+	a := c.admit(ctx, info, log)
+	st.admit = time.Now()
+	if !a.Surveyed {
+		c.continueDialplan(ctx, cl, log)
+		return
+	}
+	info.Version = a.Version
 	var preparing sync.WaitGroup
 	defer preparing.Wait() // after cancel: a call that ends early does not wait for the lookup
 	pctx, cancel := context.WithCancel(ctx)
@@ -217,13 +236,6 @@ func (c *Client) inbound(ctx context.Context, cl *call, info ivr.CallInfo, st se
 		// The benchmark's "before": answer only once prepared.
 		p := <-ready
 		ready <- p
-	}
-	admitted := c.admitted(ctx, info, log)
-	st.admit = time.Now()
-	if !admitted {
-		cancel()
-		c.continueDialplan(ctx, cl, log)
-		return
 	}
 	if err := cl.answer(ctx); err != nil {
 		if !errors.Is(err, ivr.ErrHangup) {
