@@ -537,6 +537,11 @@ func (r *loadCalls) slot(ctx context.Context, i int) {
 			pause = time.Second
 		}
 		select {
+		case <-r.shut: // first: a select with both ready picks at random
+			return
+		default:
+		}
+		select {
 		case <-r.shut:
 			return
 		case <-ctx.Done():
