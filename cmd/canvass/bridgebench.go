@@ -345,8 +345,12 @@ type latencyFigures struct {
 	Sent  int     `json:"sent"`
 	Heard int     `json:"heard"`
 	Lost  int     `json:"lost"`
-	Late  int     `json:"late_or_unknown"`
-	Dup   int     `json:"duplicates"`
+	// Stale: of the lost, how many the server dropped on purpose because
+	// they reached it too late to be worth playing (counted by the server
+	// over the window; the passthrough routes only).
+	Stale int `json:"dropped_stale"`
+	Late  int `json:"late_or_unknown"`
+	Dup   int `json:"duplicates"`
 }
 
 // bridgeResult is one row of the table.
@@ -617,6 +621,10 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 		profiled = make(chan error, 1)
 		go func() { profiled <- profileWindow(ctx, cfg, n, srv.addr) }()
 	}
+	st0, err := r.ctl.stats(ctx)
+	if err != nil {
+		return res, err
+	}
 	cpu0, self0, idle0, t0 := probe.cpu(), selfCPU(), machineIdle(), time.Now()
 	r.win.state.Store(1)
 	select {
@@ -649,6 +657,7 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 		return res, err
 	}
 	res.Server = &st
+	res.ToBrowser.Stale, res.ToPhone.Stale = int(st.StaleSIP-st0.StaleSIP), int(st.StaleIn-st0.StaleIn)
 
 	wall := t1.Sub(t0)
 	res.Window = wall.Seconds()
@@ -1131,7 +1140,7 @@ type bridgeTable struct {
 }
 
 var bridgeColumns = []string{"calls+sup", "server cpu %", "cpu %/call", "RSS MB", "RSS KB/call", "heap KB/call",
-	"phone→browser p50/p99", "browser→phone p50/p99", "mixed p50/p99", "baseline p50/p99", "lost p→b / b→p / mix", "failed"}
+	"phone→browser p50/p99", "browser→phone p50/p99", "mixed p50/p99", "baseline p50/p99", "lost p→b / b→p / mix", "stale p→b / b→p", "failed"}
 
 func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 	if t.json {
@@ -1147,7 +1156,8 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 	cells := []string{fmt.Sprintf("%d+%d", r.Calls, r.Supervisors), opt(r.ServerCPU, 0), opt(r.CPUPerCall, 3),
 		fmt.Sprintf("%s→%s", opt(r.RSSBefore, 0), opt(r.RSSPeak, 0)), opt(r.RSSPerCall, 0), opt(r.HeapPerCall, 0),
 		pq(r.ToBrowser), pq(r.ToPhone), pq(r.Mixed), pq(r.Baseline),
-		fmt.Sprintf("%d / %d / %d", r.ToBrowser.Lost, r.ToPhone.Lost, r.Mixed.Lost), strconv.Itoa(r.Failed)}
+		fmt.Sprintf("%d / %d / %d", r.ToBrowser.Lost, r.ToPhone.Lost, r.Mixed.Lost),
+		fmt.Sprintf("%d / %d", r.ToBrowser.Stale, r.ToPhone.Stale), strconv.Itoa(r.Failed)}
 	var b strings.Builder
 	line := func(cs []string) {
 		for i, c := range cs {
@@ -1171,7 +1181,9 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 			"a UDP echo in the server process, timed alongside) - compare with it, nothing is subtracted.\n"+
 			"phone→browser is the passthrough route; browser→phone also waits for the SIP leg's own 20 ms packet\n"+
 			"clock (0-20 ms per packet, plus any frames already queued for it). mixed: a burst from either side to\n"+
-			"the supervisor, through the room's 20 ms mix tick. lost: tagged packets sent in the window, never heard.\n", monitored, r.Window)
+			"the supervisor, through the room's 20 ms mix tick. lost: tagged packets sent in the window, never heard.\n"+
+			"stale: of those, how many the server dropped because they reached it more than 150 ms behind their\n"+
+			"stream's pace (read late by a starved process: played, they would only add delay).\n", monitored, r.Window)
 		line(bridgeColumns)
 	}
 	line(cells)
@@ -1181,9 +1193,10 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 		r.Mixed.Sent, r.Mixed.Heard, r.Mixed.Max, r.Misrouted, r.ToBrowser.Dup+r.ToPhone.Dup, r.ToBrowser.Late+r.ToPhone.Late)
 	if lost := r.ToBrowser.Lost + r.ToPhone.Lost; lost > 0 {
 		kernel := int(r.KernelDropsServer + r.KernelDropsLoad)
+		stale := r.ToBrowser.Stale + r.ToPhone.Stale
 		fmt.Fprintf(&b, "    datagrams the kernel dropped in the window, unread (socket buffer full: a starved process): %d at the server, %d here;\n"+
-			"    so of the %d tagged packets lost, between %d and %d were lost in the bridge itself\n",
-			r.KernelDropsServer, r.KernelDropsLoad, lost, max(0, lost-kernel), lost)
+			"    %d dropped as stale by the server; so of the %d tagged packets lost, between %d and %d were lost in the bridge itself\n",
+			r.KernelDropsServer, r.KernelDropsLoad, stale, lost, max(0, lost-kernel-stale), max(0, lost-stale))
 	}
 	fmt.Fprintf(&b, "    load: this process (browsers and phone) %.0f%% of a core, machine idle %.0f%% of both cores; baseline %d echoes, %d back (max %.1f ms)\n",
 		r.ClientCPU, r.MachineIdle, r.Baseline.Sent, r.Baseline.Heard, r.Baseline.Max)

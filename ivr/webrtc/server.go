@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5/packetio"
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/canvass/canvass/ivr/media"
@@ -34,6 +36,18 @@ const iceKeepalive = 2 * time.Second
 // about 100 ms of them; more would only deliver stale audio to a server
 // that cannot keep up. The kernel caps it at net.core.rmem_max.
 const muxReadBuffer = 1 << 20
+
+// rtpBufferPackets bounds the packets pion holds for a peer's track after
+// decrypting them and before the peer reads them (500 ms of 20 ms
+// packets); rtcpBufferPackets, its RTCP. pion's default is a megabyte
+// each (some 5,000 audio packets: 100 s), which a starved server fills
+// with audio that then plays late, and keeps as heap once drained. Past
+// the bound the newest packet is dropped; the peer drops what comes
+// late well before that (media.Freshness).
+const (
+	rtpBufferPackets  = 25
+	rtcpBufferPackets = 32
+)
 
 // Errors of Answer and Server, checked with errors.Is.
 var (
@@ -104,6 +118,7 @@ func New(o Options, log *slog.Logger) (*Server, error) {
 	// them only the browser's own checks (about every 25 s) would keep a
 	// connection from "disconnected" (seen against a real Asterisk call).
 	se.SetICETimeouts(o.DisconnectedTimeout, o.FailedTimeout, iceKeepalive)
+	se.BufferFactory = boundedBuffer
 	if len(o.PublicIPs) > 0 {
 		ips := make([]string, len(o.PublicIPs))
 		for i, ip := range o.PublicIPs {
@@ -117,6 +132,37 @@ func New(o Options, log *slog.Logger) (*Server, error) {
 	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
 	log.Info("webrtc listening", "addr", conn.LocalAddr().String(), "public_ips", o.PublicIPs)
 	return &Server{o: o, log: log, conn: conn, mux: mux, api: api, peers: map[*Peer]struct{}{}}, nil
+}
+
+// boundedBuffer is the SettingEngine's BufferFactory: pion's own packet
+// buffer, bounded in packets rather than a megabyte.
+func boundedBuffer(t packetio.BufferPacketType, _ uint32) io.ReadWriteCloser {
+	b := packetio.NewBuffer()
+	if t == packetio.RTPBufferPacket {
+		b.SetLimitCount(rtpBufferPackets)
+	} else {
+		b.SetLimitCount(rtcpBufferPackets)
+	}
+	return packetBuffer{b}
+}
+
+// packetBuffer is a packetio.Buffer as the io.ReadWriteCloser pion's
+// SRTP streams take; they use the attribute methods when present.
+type packetBuffer struct{ *packetio.Buffer }
+
+func (b packetBuffer) Read(p []byte) (int, error) {
+	n, _, err := b.Buffer.Read(p, nil)
+	return n, err
+}
+
+func (b packetBuffer) Write(p []byte) (int, error) { return b.Buffer.Write(p, nil) }
+
+func (b packetBuffer) ReadWithAttributes(p []byte, a packetio.Attributes) (int, packetio.Attributes, error) {
+	return b.Buffer.Read(p, a)
+}
+
+func (b packetBuffer) WriteWithAttributes(p []byte, a packetio.Attributes) (int, error) {
+	return b.Buffer.Write(p, a)
 }
 
 // Addr is the ICE port's address.
