@@ -286,9 +286,9 @@ func (p *Peer) queue(f media.Frame) {
 	}
 }
 
-// readRTCP reads what the browser reports about our stream (pion needs
-// the sender's RTCP read for its interceptors to run) and keeps the loss
-// it reports.
+// readRTCP reads what the browser reports about our stream (unread, it
+// would only wait in pion's bounded buffer) and keeps the loss it
+// reports.
 func (p *Peer) readRTCP(sender *pion.RTPSender) {
 	for {
 		pkts, _, err := sender.ReadRTCP()

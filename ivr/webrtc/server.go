@@ -76,9 +76,10 @@ type Server struct {
 }
 
 // New listens on o.Listen and builds the pion API: a MediaEngine with
-// PCMU (payload type 0) and PCMA (8) only, the RTCP report interceptors
-// only (no NACK, TWCC or header extensions are negotiated then), mDNS
-// off, UDP4, and loopback candidates when the listen address is loopback.
+// PCMU (payload type 0) and PCMA (8) only, no interceptors (no NACK, TWCC
+// or header extensions are negotiated then), SRTP receive buffers bounded,
+// mDNS off, UDP4, and loopback candidates when the listen address is
+// loopback.
 func New(o Options, log *slog.Logger) (*Server, error) {
 	if o.Listen == "" {
 		return nil, errors.New("webrtc: no listen address (WebRTC is off)")
@@ -103,10 +104,14 @@ func New(o Options, log *slog.Logger) (*Server, error) {
 			return nil, errors.Join(fmt.Errorf("webrtc: register %s: %w", c.Name(), err), mux.Close(), conn.Close())
 		}
 	}
+	// No interceptors at all: NACK, TWCC and header extensions are not
+	// negotiated then (Chrome sends plain 12-byte RTP, as a SIP leg does),
+	// and each peer connection saves the report interceptors' two
+	// goroutines and their work on every packet. The browser still sends
+	// its receiver reports, which the peer reads (LostOut); it gets no
+	// sender or receiver reports from us, which only its statistics
+	// (remote-inbound-rtp) would show.
 	ir := &interceptor.Registry{}
-	if err := pion.ConfigureRTCPReports(ir); err != nil {
-		return nil, errors.Join(fmt.Errorf("webrtc: RTCP reports: %w", err), mux.Close(), conn.Close())
-	}
 	var se pion.SettingEngine
 	se.LoggerFactory = logs
 	se.SetICEUDPMux(mux)
