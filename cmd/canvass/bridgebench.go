@@ -349,8 +349,11 @@ type latencyFigures struct {
 	// they reached it too late to be worth playing (counted by the server
 	// over the window; the passthrough routes only).
 	Stale int `json:"dropped_stale"`
-	Late  int `json:"late_or_unknown"`
-	Dup   int `json:"duplicates"`
+	// Full: of the lost, how many pion's bounded receive buffer refused
+	// (browser→phone only: the server's reader was half a second behind).
+	Full int `json:"dropped_buffer_full"`
+	Late int `json:"late_or_unknown"`
+	Dup  int `json:"duplicates"`
 }
 
 // bridgeResult is one row of the table.
@@ -392,6 +395,7 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	rate := fs.Float64("rate", 25, "bridged calls set up per second")
 	monitor := fs.Int("monitor", 10, "every Nth call has a supervisor listening (a mixed route); 0: none")
 	asJSON := fs.Bool("json", false, "print one JSON object per run instead of the table")
+	server := fs.String("server", "", "run this canvass `BINARY` as the server instead of this one (to compare two builds under one load generator)")
 	profile := fs.String("cpuprofile", "", "write CPU profiles of each window, the server's to `PREFIX`-server-N.pprof and this process's to PREFIX-load-N.pprof")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -413,6 +417,9 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	exe, err := os.Executable()
 	if err != nil {
 		return err
+	}
+	if *server != "" {
+		exe = *server
 	}
 	// Here: a browser socket and an RTP socket per call; in the server an
 	// RTP socket per call.
@@ -657,7 +664,6 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 		return res, err
 	}
 	res.Server = &st
-	res.ToBrowser.Stale, res.ToPhone.Stale = int(st.StaleSIP-st0.StaleSIP), int(st.StaleIn-st0.StaleIn)
 
 	wall := t1.Sub(t0)
 	res.Window = wall.Seconds()
@@ -677,8 +683,16 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 		res.HeapPerCall = ptr((float64(st.HeapInuse) - float64(heapBefore)) / 1024 / up)
 	}
 	r.summarize(&res)
-	stopServer()
-	return res, err
+	res.ToBrowser.Stale, res.ToPhone.Stale = int(st.StaleSIP-st0.StaleSIP), int(st.StaleIn-st0.StaleIn)
+	res.ToPhone.Full = int(st.BufferFull - st0.BufferFull)
+	// The window is measured: a server slow to hang up (on a starved
+	// machine the phones answer 300 BYEs late) is noted in the row, not
+	// a reason to lose it.
+	stopped = true
+	if serr := srv.stop(); serr != nil {
+		res.Errors = append(res.Errors, fmt.Sprintf("stop the bridge server: %v", serr))
+	}
+	return res, nil
 }
 
 // profileWindow writes CPU profiles of the measured window: the
@@ -1195,14 +1209,14 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 		kernel := int(r.KernelDropsServer + r.KernelDropsLoad)
 		stale := r.ToBrowser.Stale + r.ToPhone.Stale
 		fmt.Fprintf(&b, "    datagrams the kernel dropped in the window, unread (socket buffer full: a starved process): %d at the server, %d here;\n"+
-			"    %d dropped as stale by the server; so of the %d tagged packets lost, between %d and %d were lost in the bridge itself\n",
-			r.KernelDropsServer, r.KernelDropsLoad, stale, lost, max(0, lost-kernel-stale), max(0, lost-stale))
+			"    %d dropped as stale by the server, %d at its full receive buffers; so of the %d tagged packets lost, between %d and %d were lost in the bridge itself\n",
+			r.KernelDropsServer, r.KernelDropsLoad, stale, r.ToPhone.Full, lost, max(0, lost-kernel-stale-r.ToPhone.Full), max(0, lost-stale))
 	}
 	fmt.Fprintf(&b, "    load: this process (browsers and phone) %.0f%% of a core, machine idle %.0f%% of both cores; baseline %d echoes, %d back (max %.1f ms)\n",
 		r.ClientCPU, r.MachineIdle, r.Baseline.Sent, r.Baseline.Heard, r.Baseline.Max)
 	if s := r.Server; s != nil {
-		fmt.Fprintf(&b, "    server's browser legs (whole run): %d in, %d gaps on arrival, %d dropped unread; %d out, %d reported lost by the browsers; %d goroutines\n",
-			s.PacketsIn, s.LostIn, s.Dropped, s.PacketsOut, s.LostOut, s.Goroutines)
+		fmt.Fprintf(&b, "    server's browser legs (whole run): %d in, %d gaps on arrival, %d dropped unread, %d at a full receive buffer, %d stale; %d out, %d reported lost by the browsers; SIP legs: %d stale; %d goroutines\n",
+			s.PacketsIn, s.LostIn, s.Dropped, s.BufferFull, s.StaleIn, s.PacketsOut, s.LostOut, s.StaleSIP, s.Goroutines)
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "    %s\n", e)

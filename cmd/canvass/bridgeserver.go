@@ -75,6 +75,7 @@ type bridgeStats struct {
 	Dropped      uint64 `json:"dropped"`     // received but dropped: the room read them too late
 	StaleIn      uint64 `json:"stale_in"`    // from the browsers, dropped as stale (arrived too late to play)
 	StaleSIP     uint64 `json:"stale_sip"`   // from the phones, dropped as stale by the SIP legs
+	BufferFull   uint64 `json:"buffer_full"` // from the browsers, dropped by pion's full (bounded) receive buffers
 	PacketsOut   uint64 `json:"packets_out"` // to the browsers
 	LostOut      uint64 `json:"lost_out"`    // what the browsers report lost (RTCP)
 	HeapInuse    uint64 `json:"heap_inuse"`
@@ -354,6 +355,7 @@ func (s *bridgeServer) stats(w http.ResponseWriter, _ *http.Request) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	st.HeapInuse, st.StackInuse, st.Goroutines = ms.HeapInuse, ms.StackInuse, runtime.NumGoroutine()
+	st.BufferFull = s.rtc.BufferFull()
 	w.Header().Set("Content-Type", "application/json")
 	if err := json.NewEncoder(w).Encode(st); err != nil {
 		s.log.Warn("write stats", "err", err)

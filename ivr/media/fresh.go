@@ -27,6 +27,12 @@ const (
 	// drained: a sender that paused without moving its timestamps on, or
 	// a path that got slower. The stream is re-anchored on the last of them.
 	pacedToResync = 10
+	// staleRun is the longest a run of stale frames lasts: dropping is
+	// there to catch up with a backlog, and one that is still there after
+	// this long is the stream's lag now (a process starved for good reads
+	// its sockets a full buffer behind, in batches that never look paced):
+	// playing late beats playing nothing. The stream is re-anchored.
+	staleRun = time.Second
 	// resyncBack is how far a timestamp may step back (reordering) before
 	// the stream is taken to have restarted.
 	resyncBack = SampleRate / 5 // 200 ms
@@ -36,8 +42,10 @@ const (
 // anchors the stream's RTP timestamps to the wall clock at the first frame
 // and keeps the least lag seen since (the path's own delay); a frame whose
 // lag exceeds that by more than StaleAfter is stale. It re-anchors when
-// the SSRC changes, when the timestamp steps back (a restart), and when
-// stale frames keep arriving at their own pace. The zero value is ready;
+// the SSRC changes, when the timestamp steps back (a restart), when stale
+// frames keep arriving at their own pace, and when frames have been stale
+// for a second: a lag that lasts is the stream's, and late audio beats
+// silence. The zero value is ready;
 // it is not safe for concurrent use (one receive goroutine owns it).
 type Freshness struct {
 	started  bool
@@ -49,6 +57,8 @@ type Freshness struct {
 	baseAt   time.Time
 	lastAt   time.Time // arrival of the previous frame
 	paced    int       // stale frames in a row that came at their own pace
+	since    time.Time // arrival of the first frame of the current stale run
+	stale    bool      // the previous frame was stale
 }
 
 // Stale reports whether a frame of stream ssrc with RTP timestamp ts
@@ -72,8 +82,11 @@ func (g *Freshness) Stale(ssrc, ts uint32, now time.Time) bool {
 		g.base = lag
 	}
 	if lag-g.base <= StaleAfter {
-		g.paced = 0
+		g.paced, g.stale = 0, false
 		return false
+	}
+	if !g.stale {
+		g.stale, g.since = true, now
 	}
 	// A backlog being drained comes in a burst, much faster than its pace;
 	// frames that keep coming at their pace carry a lag that is here to
@@ -83,7 +96,7 @@ func (g *Freshness) Stale(ssrc, ts uint32, now time.Time) bool {
 	} else {
 		g.paced = 0
 	}
-	if g.paced >= pacedToResync {
+	if g.paced >= pacedToResync || now.Sub(g.since) >= staleRun {
 		g.anchor(ssrc, ts, now)
 		return false
 	}

@@ -120,3 +120,24 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+func TestFreshnessGivesUpOnALagThatLasts(t *testing.T) {
+	// A starved receiver falls 400 ms behind for good and reads its
+	// socket in batches of 5 frames every 100 ms: never at the frames'
+	// pace, always late. Dropping cannot catch up with that; after a
+	// second of stale frames the lag is taken as the stream's and the
+	// rest play.
+	in := paced(1, 0, 0, 50)
+	for k := 50; k < 250; k++ {
+		batch := time.Duration(k/5*5) * PacketInterval
+		in = append(in, arrival{1, uint32(k) * SamplesPerPacket, batch + 400*time.Millisecond + time.Duration(k%5)*time.Microsecond})
+	}
+	got := staleOf(in)
+	if len(got) == 0 || got[0] != 50 {
+		t.Fatalf("stale frames %v, want a run from frame 50", got)
+	}
+	last := got[len(got)-1]
+	if len(got) != last-50+1 || last < 80 || last > 110 {
+		t.Errorf("stale frames %v, want frames 50 to about 100 (one second of arrivals), then none", got)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -68,6 +69,7 @@ type Server struct {
 	conn *net.UDPConn
 	mux  ice.UDPMux
 	api  *pion.API
+	full *atomic.Uint64 // packets pion's bounded receive buffers refused
 
 	mu     sync.Mutex
 	peers  map[*Peer]struct{}
@@ -123,7 +125,8 @@ func New(o Options, log *slog.Logger) (*Server, error) {
 	// them only the browser's own checks (about every 25 s) would keep a
 	// connection from "disconnected" (seen against a real Asterisk call).
 	se.SetICETimeouts(o.DisconnectedTimeout, o.FailedTimeout, iceKeepalive)
-	se.BufferFactory = boundedBuffer
+	full := new(atomic.Uint64)
+	se.BufferFactory = func(t packetio.BufferPacketType, _ uint32) io.ReadWriteCloser { return boundedBuffer(t, full) }
 	if len(o.PublicIPs) > 0 {
 		ips := make([]string, len(o.PublicIPs))
 		for i, ip := range o.PublicIPs {
@@ -136,39 +139,52 @@ func New(o Options, log *slog.Logger) (*Server, error) {
 	}
 	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
 	log.Info("webrtc listening", "addr", conn.LocalAddr().String(), "public_ips", o.PublicIPs)
-	return &Server{o: o, log: log, conn: conn, mux: mux, api: api, peers: map[*Peer]struct{}{}}, nil
+	return &Server{o: o, log: log, conn: conn, mux: mux, api: api, full: full, peers: map[*Peer]struct{}{}}, nil
 }
 
 // boundedBuffer is the SettingEngine's BufferFactory: pion's own packet
-// buffer, bounded in packets rather than a megabyte.
-func boundedBuffer(t packetio.BufferPacketType, _ uint32) io.ReadWriteCloser {
+// buffer, bounded in packets rather than a megabyte; full counts the
+// packets it refused.
+func boundedBuffer(t packetio.BufferPacketType, full *atomic.Uint64) io.ReadWriteCloser {
 	b := packetio.NewBuffer()
 	if t == packetio.RTPBufferPacket {
 		b.SetLimitCount(rtpBufferPackets)
 	} else {
 		b.SetLimitCount(rtcpBufferPackets)
 	}
-	return packetBuffer{b}
+	return packetBuffer{b, full}
 }
 
 // packetBuffer is a packetio.Buffer as the io.ReadWriteCloser pion's
 // SRTP streams take; they use the attribute methods when present.
-type packetBuffer struct{ *packetio.Buffer }
+type packetBuffer struct {
+	*packetio.Buffer
+	full *atomic.Uint64
+}
 
 func (b packetBuffer) Read(p []byte) (int, error) {
 	n, _, err := b.Buffer.Read(p, nil)
 	return n, err
 }
 
-func (b packetBuffer) Write(p []byte) (int, error) { return b.Buffer.Write(p, nil) }
+func (b packetBuffer) Write(p []byte) (int, error) { return b.WriteWithAttributes(p, nil) }
 
 func (b packetBuffer) ReadWithAttributes(p []byte, a packetio.Attributes) (int, packetio.Attributes, error) {
 	return b.Buffer.Read(p, a)
 }
 
 func (b packetBuffer) WriteWithAttributes(p []byte, a packetio.Attributes) (int, error) {
-	return b.Buffer.Write(p, a)
+	n, err := b.Buffer.Write(p, a)
+	if errors.Is(err, packetio.ErrFull) {
+		b.full.Add(1)
+	}
+	return n, err
 }
+
+// BufferFull counts the packets dropped since New because a peer's
+// receive buffer was full (rtpBufferPackets: its reader was half a second
+// behind).
+func (s *Server) BufferFull() uint64 { return s.full.Load() }
 
 // Addr is the ICE port's address.
 func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
