@@ -350,7 +350,7 @@ type latencyFigures struct {
 	// over the window; the passthrough routes only).
 	Stale int `json:"dropped_stale"`
 	// Full: of the lost, how many pion's bounded receive buffer refused
-	// (browser→phone only: the server's reader was half a second behind).
+	// (browser→phone only: the server's reader was a second behind).
 	Full int `json:"dropped_buffer_full"`
 	Late int `json:"late_or_unknown"`
 	Dup  int `json:"duplicates"`

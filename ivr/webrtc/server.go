@@ -39,14 +39,15 @@ const iceKeepalive = 2 * time.Second
 const muxReadBuffer = 1 << 20
 
 // rtpBufferPackets bounds the packets pion holds for a peer's track after
-// decrypting them and before the peer reads them (500 ms of 20 ms
-// packets); rtcpBufferPackets, its RTCP. pion's default is a megabyte
-// each (some 5,000 audio packets: 100 s), which a starved server fills
-// with audio that then plays late, and keeps as heap once drained. Past
-// the bound the newest packet is dropped; the peer drops what comes
-// late well before that (media.Freshness).
+// decrypting them and before the peer reads them (1 s of 20 ms packets);
+// rtcpBufferPackets, its RTCP. pion's default is a megabyte each (some
+// 5,000 audio packets: 100 s), which a starved server fills with audio
+// that then plays late, and keeps as heap once drained. Past the bound
+// pion drops the newest packet, so the bound must hold a whole backlog
+// that media.Freshness is still dropping (it gives up after a second):
+// with 500 ms, a 600 ms burst lost its freshest frames.
 const (
-	rtpBufferPackets  = 25
+	rtpBufferPackets  = 50
 	rtcpBufferPackets = 32
 )
 
@@ -182,7 +183,7 @@ func (b packetBuffer) WriteWithAttributes(p []byte, a packetio.Attributes) (int,
 }
 
 // BufferFull counts the packets dropped since New because a peer's
-// receive buffer was full (rtpBufferPackets: its reader was half a second
+// receive buffer was full (rtpBufferPackets: its reader was a second
 // behind).
 func (s *Server) BufferFull() uint64 { return s.full.Load() }
 
