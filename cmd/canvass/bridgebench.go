@@ -345,8 +345,15 @@ type latencyFigures struct {
 	Sent  int     `json:"sent"`
 	Heard int     `json:"heard"`
 	Lost  int     `json:"lost"`
-	Late  int     `json:"late_or_unknown"`
-	Dup   int     `json:"duplicates"`
+	// Stale: of the lost, how many the server dropped on purpose because
+	// they reached it too late to be worth playing (counted by the server
+	// over the window; the passthrough routes only).
+	Stale int `json:"dropped_stale"`
+	// Full: of the lost, how many pion's bounded receive buffer refused
+	// (browser→phone only: the server's reader was a second behind).
+	Full int `json:"dropped_buffer_full"`
+	Late int `json:"late_or_unknown"`
+	Dup  int `json:"duplicates"`
 }
 
 // bridgeResult is one row of the table.
@@ -388,6 +395,7 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	rate := fs.Float64("rate", 25, "bridged calls set up per second")
 	monitor := fs.Int("monitor", 10, "every Nth call has a supervisor listening (a mixed route); 0: none")
 	asJSON := fs.Bool("json", false, "print one JSON object per run instead of the table")
+	server := fs.String("server", "", "run this canvass `BINARY` as the server instead of this one (to compare two builds under one load generator)")
 	profile := fs.String("cpuprofile", "", "write CPU profiles of each window, the server's to `PREFIX`-server-N.pprof and this process's to PREFIX-load-N.pprof")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -409,6 +417,9 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	exe, err := os.Executable()
 	if err != nil {
 		return err
+	}
+	if *server != "" {
+		exe = *server
 	}
 	// Here: a browser socket and an RTP socket per call; in the server an
 	// RTP socket per call.
@@ -617,6 +628,10 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 		profiled = make(chan error, 1)
 		go func() { profiled <- profileWindow(ctx, cfg, n, srv.addr) }()
 	}
+	st0, err := r.ctl.stats(ctx)
+	if err != nil {
+		return res, err
+	}
 	cpu0, self0, idle0, t0 := probe.cpu(), selfCPU(), machineIdle(), time.Now()
 	r.win.state.Store(1)
 	select {
@@ -668,8 +683,16 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 		res.HeapPerCall = ptr((float64(st.HeapInuse) - float64(heapBefore)) / 1024 / up)
 	}
 	r.summarize(&res)
-	stopServer()
-	return res, err
+	res.ToBrowser.Stale, res.ToPhone.Stale = int(st.StaleSIP-st0.StaleSIP), int(st.StaleIn-st0.StaleIn)
+	res.ToPhone.Full = int(st.BufferFull - st0.BufferFull)
+	// The window is measured: a server slow to hang up (on a starved
+	// machine the phones answer 300 BYEs late) is noted in the row, not
+	// a reason to lose it.
+	stopped = true
+	if serr := srv.stop(); serr != nil {
+		res.Errors = append(res.Errors, fmt.Sprintf("stop the bridge server: %v", serr))
+	}
+	return res, nil
 }
 
 // profileWindow writes CPU profiles of the measured window: the
@@ -1131,7 +1154,7 @@ type bridgeTable struct {
 }
 
 var bridgeColumns = []string{"calls+sup", "server cpu %", "cpu %/call", "RSS MB", "RSS KB/call", "heap KB/call",
-	"phone→browser p50/p99", "browser→phone p50/p99", "mixed p50/p99", "baseline p50/p99", "lost p→b / b→p / mix", "failed"}
+	"phone→browser p50/p99", "browser→phone p50/p99", "mixed p50/p99", "baseline p50/p99", "lost p→b / b→p / mix", "stale p→b / b→p", "failed"}
 
 func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 	if t.json {
@@ -1147,7 +1170,8 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 	cells := []string{fmt.Sprintf("%d+%d", r.Calls, r.Supervisors), opt(r.ServerCPU, 0), opt(r.CPUPerCall, 3),
 		fmt.Sprintf("%s→%s", opt(r.RSSBefore, 0), opt(r.RSSPeak, 0)), opt(r.RSSPerCall, 0), opt(r.HeapPerCall, 0),
 		pq(r.ToBrowser), pq(r.ToPhone), pq(r.Mixed), pq(r.Baseline),
-		fmt.Sprintf("%d / %d / %d", r.ToBrowser.Lost, r.ToPhone.Lost, r.Mixed.Lost), strconv.Itoa(r.Failed)}
+		fmt.Sprintf("%d / %d / %d", r.ToBrowser.Lost, r.ToPhone.Lost, r.Mixed.Lost),
+		fmt.Sprintf("%d / %d", r.ToBrowser.Stale, r.ToPhone.Stale), strconv.Itoa(r.Failed)}
 	var b strings.Builder
 	line := func(cs []string) {
 		for i, c := range cs {
@@ -1171,7 +1195,9 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 			"a UDP echo in the server process, timed alongside) - compare with it, nothing is subtracted.\n"+
 			"phone→browser is the passthrough route; browser→phone also waits for the SIP leg's own 20 ms packet\n"+
 			"clock (0-20 ms per packet, plus any frames already queued for it). mixed: a burst from either side to\n"+
-			"the supervisor, through the room's 20 ms mix tick. lost: tagged packets sent in the window, never heard.\n", monitored, r.Window)
+			"the supervisor, through the room's 20 ms mix tick. lost: tagged packets sent in the window, never heard.\n"+
+			"stale: of those, how many the server dropped because they reached it more than 150 ms behind their\n"+
+			"stream's pace (read late by a starved process: played, they would only add delay).\n", monitored, r.Window)
 		line(bridgeColumns)
 	}
 	line(cells)
@@ -1181,15 +1207,16 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 		r.Mixed.Sent, r.Mixed.Heard, r.Mixed.Max, r.Misrouted, r.ToBrowser.Dup+r.ToPhone.Dup, r.ToBrowser.Late+r.ToPhone.Late)
 	if lost := r.ToBrowser.Lost + r.ToPhone.Lost; lost > 0 {
 		kernel := int(r.KernelDropsServer + r.KernelDropsLoad)
+		stale := r.ToBrowser.Stale + r.ToPhone.Stale
 		fmt.Fprintf(&b, "    datagrams the kernel dropped in the window, unread (socket buffer full: a starved process): %d at the server, %d here;\n"+
-			"    so of the %d tagged packets lost, between %d and %d were lost in the bridge itself\n",
-			r.KernelDropsServer, r.KernelDropsLoad, lost, max(0, lost-kernel), lost)
+			"    %d dropped as stale by the server, %d at its full receive buffers; so of the %d tagged packets lost, between %d and %d were lost in the bridge itself\n",
+			r.KernelDropsServer, r.KernelDropsLoad, stale, r.ToPhone.Full, lost, max(0, lost-kernel-stale-r.ToPhone.Full), max(0, lost-stale))
 	}
 	fmt.Fprintf(&b, "    load: this process (browsers and phone) %.0f%% of a core, machine idle %.0f%% of both cores; baseline %d echoes, %d back (max %.1f ms)\n",
 		r.ClientCPU, r.MachineIdle, r.Baseline.Sent, r.Baseline.Heard, r.Baseline.Max)
 	if s := r.Server; s != nil {
-		fmt.Fprintf(&b, "    server's browser legs (whole run): %d in, %d gaps on arrival, %d dropped unread; %d out, %d reported lost by the browsers; %d goroutines\n",
-			s.PacketsIn, s.LostIn, s.Dropped, s.PacketsOut, s.LostOut, s.Goroutines)
+		fmt.Fprintf(&b, "    server's browser legs (whole run): %d in, %d gaps on arrival, %d dropped unread, %d at a full receive buffer, %d stale; %d out, %d reported lost by the browsers; SIP legs: %d stale; %d goroutines\n",
+			s.PacketsIn, s.LostIn, s.Dropped, s.BufferFull, s.StaleIn, s.PacketsOut, s.LostOut, s.StaleSIP, s.Goroutines)
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "    %s\n", e)

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/canvass/canvass/ivr"
+	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/ivr/phone"
 	"github.com/canvass/canvass/ivr/sipua"
 	"github.com/canvass/canvass/ivr/webrtc"
@@ -60,6 +61,7 @@ type bridgeServer struct {
 
 	mu      sync.Mutex
 	peers   []*webrtc.Peer
+	calls   []ivr.Call // answered SIP calls, for their legs' counters
 	states  map[survey.UserID]survey.CallState
 	changed chan struct{} // closed and replaced when a call's state changes
 }
@@ -71,6 +73,9 @@ type bridgeStats struct {
 	PacketsIn    uint64 `json:"packets_in"`  // from the browsers
 	LostIn       uint64 `json:"lost_in"`     // gaps in their sequence numbers, as the server received them
 	Dropped      uint64 `json:"dropped"`     // received but dropped: the room read them too late
+	StaleIn      uint64 `json:"stale_in"`    // from the browsers, dropped as stale (arrived too late to play)
+	StaleSIP     uint64 `json:"stale_sip"`   // from the phones, dropped as stale by the SIP legs
+	BufferFull   uint64 `json:"buffer_full"` // from the browsers, dropped by pion's full (bounded) receive buffers
 	PacketsOut   uint64 `json:"packets_out"` // to the browsers
 	LostOut      uint64 `json:"lost_out"`    // what the browsers report lost (RTCP)
 	HeapInuse    uint64 `json:"heap_inuse"`
@@ -99,7 +104,7 @@ func startBridgeServer(trunk string, maxCalls int, log *slog.Logger) (*bridgeSer
 	}
 	s := &bridgeServer{log: log, sip: sip, rtc: rtc, sipDone: make(chan error, 1), quit: make(chan struct{}),
 		states: map[survey.UserID]survey.CallState{}, changed: make(chan struct{})}
-	s.sb = phone.New(phone.Deps{Dialer: sip, Log: log.With("component", "phone"),
+	s.sb = phone.New(phone.Deps{Dialer: keptCalls{sip, s}, Log: log.With("component", "phone"),
 		Answer: func(ctx context.Context, offer string) (phone.Browser, string, error) {
 			p, answer, err := rtc.Answer(ctx, offer)
 			if err != nil {
@@ -121,6 +126,7 @@ func startBridgeServer(trunk string, maxCalls int, log *slog.Logger) (*bridgeSer
 	mux.HandleFunc("POST /monitor", s.monitor)
 	mux.HandleFunc("GET /stats", s.stats)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile) // bridgebench -cpuprofile
+	mux.Handle("GET /debug/pprof/goroutine", pprof.Handler("goroutine"))
 	if s.ln, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
@@ -146,6 +152,23 @@ func startBridgeServer(trunk string, maxCalls int, log *slog.Logger) (*bridgeSer
 		}
 	}()
 	return s, nil
+}
+
+// keptCalls is the SIP endpoint as the switchboard's dialer, keeping each
+// answered call so that /stats can read its leg's counters.
+type keptCalls struct {
+	ivr.Dialer
+	s *bridgeServer
+}
+
+func (d keptCalls) Dial(ctx context.Context, r ivr.DialRequest) (ivr.Call, ivr.DialResult, error) {
+	c, res, err := d.Dialer.Dial(ctx, r)
+	if c != nil {
+		d.s.mu.Lock()
+		d.s.calls = append(d.s.calls, c)
+		d.s.mu.Unlock()
+	}
+	return c, res, err
 }
 
 // Addr is the control API's address.
@@ -301,6 +324,7 @@ func (s *bridgeServer) stats(w http.ResponseWriter, _ *http.Request) {
 	var st bridgeStats
 	s.mu.Lock()
 	peers := append([]*webrtc.Peer(nil), s.peers...)
+	calls := append([]ivr.Call(nil), s.calls...)
 	st.CallsStarted = len(s.states)
 	for _, c := range s.states {
 		switch c {
@@ -319,10 +343,19 @@ func (s *bridgeServer) stats(w http.ResponseWriter, _ *http.Request) {
 		st.Dropped += ps.Dropped
 		st.PacketsOut += ps.PacketsOut
 		st.LostOut += uint64(ps.LostOut)
+		st.StaleIn += ps.Stale
+	}
+	for _, c := range calls {
+		if l, ok := c.(interface{ Leg() media.Leg }); ok {
+			if sl, ok := l.Leg().(interface{ StaleFrames() uint64 }); ok {
+				st.StaleSIP += sl.StaleFrames()
+			}
+		}
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	st.HeapInuse, st.StackInuse, st.Goroutines = ms.HeapInuse, ms.StackInuse, runtime.NumGoroutine()
+	st.BufferFull = s.rtc.BufferFull()
 	w.Header().Set("Content-Type", "application/json")
 	if err := json.NewEncoder(w).Encode(st); err != nil {
 		s.log.Warn("write stats", "err", err)

@@ -5,7 +5,9 @@ package sipua
 // queued until Leg is first called, so a call that only runs a survey
 // pays nothing for it. The receiver hands each audio packet it keeps (not
 // events, not duplicates) to the leg's reader as it came, G.711 bytes (to
-// a Room, on the receive goroutine itself: media.Pusher);
+// a Room, on the receive goroutine itself: media.Pusher), unless it came
+// too late to be worth playing (media.Freshness: the process was starved
+// and the socket held it);
 // the writer sends each frame as soon as it is written (a bridge
 // writes live audio, which keeps its own 20 ms pace: holding it for the
 // next slot of our clock would add up to a slot of delay, and jitter would
@@ -15,6 +17,8 @@ package sipua
 import (
 	"bytes"
 	"context"
+	"sync/atomic"
+	"time"
 
 	"github.com/canvass/canvass/ivr/media"
 )
@@ -43,6 +47,11 @@ type legQueues struct {
 	// pushes (a Room's fast path) take received frames instead of in, on
 	// the receive goroutine.
 	pushes media.Fanout
+
+	// fresh and stale belong to the receive goroutine: frames dropped
+	// because they came too late (stale is read by StaleFrames).
+	fresh media.Freshness
+	stale atomic.Uint64
 }
 
 // outFrame is a written frame, copied so that the writer may reuse its
@@ -148,6 +157,10 @@ func (l *leg) WritesImmediately() {}
 // queueing them for ReadFrame, until stop (media.Pusher).
 func (l *leg) Push(f func(media.Frame)) (stop func()) { return l.q.pushes.Add(f) }
 
+// StaleFrames counts the received frames dropped because they arrived too
+// far behind the call's pace to be worth playing (media.Freshness).
+func (l *leg) StaleFrames() uint64 { return l.q.stale.Load() }
+
 // Done is closed when the call has ended.
 func (l *leg) Done() <-chan struct{} { return l.c.done }
 
@@ -155,6 +168,14 @@ func (l *leg) Done() <-chan struct{} { return l.c.done }
 func (c *call) legFrame(codec media.Codec, ts uint32, payload []byte) {
 	q := c.legQ.Load()
 	if q == nil || len(payload) == 0 {
+		return
+	}
+	// The receiver restarts its own state on a new SSRC; a restart shows
+	// here as a timestamp jump, which Freshness follows by itself.
+	if q.fresh.Stale(0, ts, time.Now()) {
+		if n := q.stale.Add(1); n == 1 || n%500 == 0 {
+			c.log.Debug("leg frames dropped as stale: received too late to play", "stale", n)
+		}
 		return
 	}
 	if q.pushes.Send(media.Frame{Codec: codec, Payload: payload, Timestamp: ts}) {

@@ -2,7 +2,9 @@ package webrtc
 
 // This file is one browser's audio as a media.Leg. What the browser sends
 // is queued for the reader (bounded: a reader that falls behind hears the
-// present); what is written goes out at once, numbered as one steady
+// present), or pushed to a Room; frames that arrive too late to be worth
+// playing (the process was starved and pion's buffers held them) are
+// dropped first. What is written goes out at once, numbered as one steady
 // stream whatever wrote it.
 
 import (
@@ -97,7 +99,7 @@ type Peer struct {
 	stats struct {
 		packetsIn, bytesIn, lostIn atomic.Uint64
 		packetsOut, bytesOut       atomic.Uint64
-		dropped, discarded         atomic.Uint64
+		dropped, discarded, stale  atomic.Uint64
 		lostOut                    atomic.Uint32
 	}
 }
@@ -117,8 +119,11 @@ type PeerStats struct {
 	LostOut              uint32
 	// Dropped counts received frames dropped because the reader fell
 	// behind; Discarded, received packets that were not audio of the
-	// negotiated codec (telephone-event, comfort noise).
-	Dropped, Discarded uint64
+	// negotiated codec (telephone-event, comfort noise); Stale, received
+	// frames dropped because they arrived too far behind their stream's
+	// pace to be worth playing (media.Freshness: the server read them
+	// late). None of them is counted in LostIn.
+	Dropped, Discarded, Stale uint64
 }
 
 func newPeer(s *Server, pc *pion.PeerConnection, codec media.Codec, log *slog.Logger) *Peer {
@@ -212,11 +217,13 @@ func (p *Peer) read(tr *pion.TrackRemote, keep bool) {
 	var pkt rtp.Packet
 	var last uint16
 	seen := false
+	var fresh media.Freshness
 	for {
 		n, _, err := tr.Read(buf)
 		if err != nil {
 			return // the receiver stopped: the peer is closing
 		}
+		now := time.Now()
 		select {
 		case <-p.done:
 			// Closing: what pion still holds for us (it hands out its
@@ -235,6 +242,12 @@ func (p *Peer) read(tr *pion.TrackRemote, keep bool) {
 		}
 		if d := int16(pkt.SequenceNumber - last); !seen || d > 0 {
 			last, seen = pkt.SequenceNumber, true
+		}
+		if fresh.Stale(pkt.SSRC, pkt.Timestamp, now) {
+			if n := p.stats.stale.Add(1); n == 1 || n%500 == 0 {
+				p.log.Debug("webrtc frames dropped as stale: read too late to play", "stale", n)
+			}
+			continue
 		}
 		f := media.Frame{Codec: codec, Payload: pkt.Payload, Timestamp: pkt.Timestamp}
 		if !p.pushes.Send(f) {
@@ -273,9 +286,9 @@ func (p *Peer) queue(f media.Frame) {
 	}
 }
 
-// readRTCP reads what the browser reports about our stream (pion needs
-// the sender's RTCP read for its interceptors to run) and keeps the loss
-// it reports.
+// readRTCP reads what the browser reports about our stream (unread, it
+// would only wait in pion's bounded buffer) and keeps the loss it
+// reports.
 func (p *Peer) readRTCP(sender *pion.RTPSender) {
 	for {
 		pkts, _, err := sender.ReadRTCP()
@@ -385,6 +398,7 @@ func (p *Peer) Stats() PeerStats {
 		LostOut:    p.stats.lostOut.Load(),
 		Dropped:    p.stats.dropped.Load(),
 		Discarded:  p.stats.discarded.Load(),
+		Stale:      p.stats.stale.Load(),
 	}
 }
 
@@ -410,6 +424,6 @@ func (p *Peer) shutdown(why string) {
 		p.s.remove(p)
 		st := p.Stats()
 		p.log.Info("webrtc peer ended", "why", why, "packets_in", st.PacketsIn, "packets_out", st.PacketsOut,
-			"lost_in", st.LostIn, "lost_out", st.LostOut, "dropped", st.Dropped)
+			"lost_in", st.LostIn, "lost_out", st.LostOut, "dropped", st.Dropped, "stale", st.Stale)
 	})
 }

@@ -9,15 +9,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5/packetio"
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/canvass/canvass/ivr/media"
@@ -34,6 +37,19 @@ const iceKeepalive = 2 * time.Second
 // about 100 ms of them; more would only deliver stale audio to a server
 // that cannot keep up. The kernel caps it at net.core.rmem_max.
 const muxReadBuffer = 1 << 20
+
+// rtpBufferPackets bounds the packets pion holds for a peer's track after
+// decrypting them and before the peer reads them (1 s of 20 ms packets);
+// rtcpBufferPackets, its RTCP. pion's default is a megabyte each (some
+// 5,000 audio packets: 100 s), which a starved server fills with audio
+// that then plays late, and keeps as heap once drained. Past the bound
+// pion drops the newest packet, so the bound must hold a whole backlog
+// that media.Freshness is still dropping (it gives up after a second):
+// with 500 ms, a 600 ms burst lost its freshest frames.
+const (
+	rtpBufferPackets  = 50
+	rtcpBufferPackets = 32
+)
 
 // Errors of Answer and Server, checked with errors.Is.
 var (
@@ -54,6 +70,7 @@ type Server struct {
 	conn *net.UDPConn
 	mux  ice.UDPMux
 	api  *pion.API
+	full *atomic.Uint64 // packets pion's bounded receive buffers refused
 
 	mu     sync.Mutex
 	peers  map[*Peer]struct{}
@@ -62,9 +79,10 @@ type Server struct {
 }
 
 // New listens on o.Listen and builds the pion API: a MediaEngine with
-// PCMU (payload type 0) and PCMA (8) only, the RTCP report interceptors
-// only (no NACK, TWCC or header extensions are negotiated then), mDNS
-// off, UDP4, and loopback candidates when the listen address is loopback.
+// PCMU (payload type 0) and PCMA (8) only, no interceptors (no NACK, TWCC
+// or header extensions are negotiated then), SRTP receive buffers bounded,
+// mDNS off, UDP4, and loopback candidates when the listen address is
+// loopback.
 func New(o Options, log *slog.Logger) (*Server, error) {
 	if o.Listen == "" {
 		return nil, errors.New("webrtc: no listen address (WebRTC is off)")
@@ -89,10 +107,14 @@ func New(o Options, log *slog.Logger) (*Server, error) {
 			return nil, errors.Join(fmt.Errorf("webrtc: register %s: %w", c.Name(), err), mux.Close(), conn.Close())
 		}
 	}
+	// No interceptors at all: NACK, TWCC and header extensions are not
+	// negotiated then (Chrome sends plain 12-byte RTP, as a SIP leg does),
+	// and each peer connection saves the report interceptors' two
+	// goroutines and their work on every packet. The browser still sends
+	// its receiver reports, which the peer reads (LostOut); it gets no
+	// sender or receiver reports from us, which only its statistics
+	// (remote-inbound-rtp) would show.
 	ir := &interceptor.Registry{}
-	if err := pion.ConfigureRTCPReports(ir); err != nil {
-		return nil, errors.Join(fmt.Errorf("webrtc: RTCP reports: %w", err), mux.Close(), conn.Close())
-	}
 	var se pion.SettingEngine
 	se.LoggerFactory = logs
 	se.SetICEUDPMux(mux)
@@ -104,6 +126,8 @@ func New(o Options, log *slog.Logger) (*Server, error) {
 	// them only the browser's own checks (about every 25 s) would keep a
 	// connection from "disconnected" (seen against a real Asterisk call).
 	se.SetICETimeouts(o.DisconnectedTimeout, o.FailedTimeout, iceKeepalive)
+	full := new(atomic.Uint64)
+	se.BufferFactory = func(t packetio.BufferPacketType, _ uint32) io.ReadWriteCloser { return boundedBuffer(t, full) }
 	if len(o.PublicIPs) > 0 {
 		ips := make([]string, len(o.PublicIPs))
 		for i, ip := range o.PublicIPs {
@@ -116,8 +140,52 @@ func New(o Options, log *slog.Logger) (*Server, error) {
 	}
 	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
 	log.Info("webrtc listening", "addr", conn.LocalAddr().String(), "public_ips", o.PublicIPs)
-	return &Server{o: o, log: log, conn: conn, mux: mux, api: api, peers: map[*Peer]struct{}{}}, nil
+	return &Server{o: o, log: log, conn: conn, mux: mux, api: api, full: full, peers: map[*Peer]struct{}{}}, nil
 }
+
+// boundedBuffer is the SettingEngine's BufferFactory: pion's own packet
+// buffer, bounded in packets rather than a megabyte; full counts the
+// packets it refused.
+func boundedBuffer(t packetio.BufferPacketType, full *atomic.Uint64) io.ReadWriteCloser {
+	b := packetio.NewBuffer()
+	if t == packetio.RTPBufferPacket {
+		b.SetLimitCount(rtpBufferPackets)
+	} else {
+		b.SetLimitCount(rtcpBufferPackets)
+	}
+	return packetBuffer{b, full}
+}
+
+// packetBuffer is a packetio.Buffer as the io.ReadWriteCloser pion's
+// SRTP streams take; they use the attribute methods when present.
+type packetBuffer struct {
+	*packetio.Buffer
+	full *atomic.Uint64
+}
+
+func (b packetBuffer) Read(p []byte) (int, error) {
+	n, _, err := b.Buffer.Read(p, nil)
+	return n, err
+}
+
+func (b packetBuffer) Write(p []byte) (int, error) { return b.WriteWithAttributes(p, nil) }
+
+func (b packetBuffer) ReadWithAttributes(p []byte, a packetio.Attributes) (int, packetio.Attributes, error) {
+	return b.Buffer.Read(p, a)
+}
+
+func (b packetBuffer) WriteWithAttributes(p []byte, a packetio.Attributes) (int, error) {
+	n, err := b.Buffer.Write(p, a)
+	if errors.Is(err, packetio.ErrFull) {
+		b.full.Add(1)
+	}
+	return n, err
+}
+
+// BufferFull counts the packets dropped since New because a peer's
+// receive buffer was full (rtpBufferPackets: its reader was a second
+// behind).
+func (s *Server) BufferFull() uint64 { return s.full.Load() }
 
 // Addr is the ICE port's address.
 func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
