@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -310,12 +311,12 @@ func TestSpeech(t *testing.T) {
 		t.Fatal(err)
 	}
 	from, err := c2.PCM(t.Context(), "other", "intro", "en", text)
-	if err != nil || !slicesEqual(from, pcm) {
+	if err != nil || !slices.Equal(from, pcm) {
 		t.Errorf("from the disk cache: %d samples, %v; want the same %d", len(from), err, len(pcm))
 	}
 	// The same text in French is other speech.
 	fr, err := c.PCM(t.Context(), "post-call", "nps", "fr", text)
-	if err != nil || slicesEqual(fr, pcm) {
+	if err != nil || slices.Equal(fr, pcm) {
 		t.Errorf("French voice: %v, or the same samples as English", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -374,21 +375,9 @@ func TestEncodeRoundTrip(t *testing.T) {
 	if info.SampleRate != 8000 || info.Channels != 1 || info.Bits != 16 || info.Encoding != prompts.EncodingPCM {
 		t.Errorf("info %+v, want 8 kHz mono 16-bit PCM", info)
 	}
-	if !slicesEqual(got, pcm) {
+	if !slices.Equal(got, pcm) {
 		t.Errorf("round trip %v, want %v (8 kHz mono 16-bit must pass through bit for bit)", got, pcm)
 	}
-}
-
-func slicesEqual(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestConvertDownmix: a stereo file with the same tone in both channels

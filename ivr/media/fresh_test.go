@@ -1,6 +1,7 @@
 package media
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -58,7 +59,7 @@ func TestFreshnessDropsABacklogAndKeepsThePresent(t *testing.T) {
 		}
 		in = append(in, arrival{0x1234, 5000 + uint32(k)*SamplesPerPacket, at})
 	}
-	if got, want := staleOf(in), between(10, 27); !equalInts(got, want) {
+	if got, want := staleOf(in), between(10, 27); !slices.Equal(got, want) {
 		t.Errorf("stale frames %v, want %v", got, want)
 	}
 }
@@ -104,21 +105,9 @@ func TestFreshnessFollowsALagThatStays(t *testing.T) {
 	// now, not a backlog: the pacedToResync-th such frame re-anchors the
 	// stream and plays, and so does the rest.
 	in := append(paced(1, 0, 0, 50), paced(1, 50*SamplesPerPacket, 3*time.Second, 100)...)
-	if got, want := staleOf(in), between(50, 50+pacedToResync-2); !equalInts(got, want) {
+	if got, want := staleOf(in), between(50, 50+pacedToResync-2); !slices.Equal(got, want) {
 		t.Errorf("stale frames %v, want %v", got, want)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestFreshnessGivesUpOnALagThatLasts(t *testing.T) {
