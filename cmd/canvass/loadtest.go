@@ -248,7 +248,8 @@ type callState struct {
 	setup     time.Duration
 	latencies []time.Duration // one per answer, in respondent order
 	sent      int             // answers whose keys were all sent
-	maxGap    time.Duration
+	maxGap    time.Duration   // the longest gap heard while the call was measured
+	gapTaken  bool            // maxGap was read when the window closed
 	err       error
 }
 
@@ -566,7 +567,11 @@ func (r *loadCalls) respond(ctx context.Context, st *callState, live *atomic.Poi
 	}
 	defer c.Close()
 	st.callID, st.setup = c.CallID(), c.SetupTime()
-	defer func() { st.maxGap = c.Stats().MaxGap }()
+	defer func() {
+		if !st.gapTaken {
+			st.maxGap = c.Stats().MaxGap
+		}
+	}()
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	intro, err := c.WaitPrompt(wctx, time.Time{})
 	cancel()
@@ -668,6 +673,9 @@ func isHangup(c *sipuatest.Call) bool {
 }
 
 func (r *loadCalls) hangup(ctx context.Context, c *sipuatest.Call, st *callState) {
+	// The gaps heard are the window's: every call hanging up at once
+	// stalls both processes for a moment after it.
+	st.maxGap, st.gapTaken = c.Stats().MaxGap, true
 	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// A BYE that crossed the server's (the thanks just ended) is no failure.
