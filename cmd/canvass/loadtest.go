@@ -248,8 +248,12 @@ type callState struct {
 	setup     time.Duration
 	latencies []time.Duration // one per answer, in respondent order
 	sent      int             // answers whose keys were all sent
-	maxGap    time.Duration   // the longest gap heard while the call was measured
-	gapTaken  bool            // maxGap was read when the window closed
+	maxGap    time.Duration   // the longest gap heard, when the call ended
+	// windowGap is the longest gap heard up to the window's close, plus
+	// one (0: the call had ended): every call hanging up at once stalls
+	// both processes for a moment after it, which is not the window's.
+	windowGap atomic.Int64
+	call      atomic.Pointer[sipuatest.Call] // once dialled
 	err       error
 }
 
@@ -258,6 +262,7 @@ type loadCalls struct {
 	cfg   loadConfig
 	phone *sipuatest.Phone
 	slots []atomic.Pointer[sipuatest.Call] // each slot's call while it is up, for the jitter sampler
+	state []atomic.Pointer[callState]      // each slot's current call
 	up    sync.WaitGroup                   // every slot's first call up, or failed
 	open  chan struct{}                    // closed when the window opens
 	shut  chan struct{}                    // closed when it closes: hang up at the next safe point
@@ -281,7 +286,7 @@ func measure(ctx context.Context, n int, cfg loadConfig, probe *serverProbe) (lo
 		return loadResult{}, err
 	}
 	defer phone.Close()
-	r := &loadCalls{cfg: cfg, phone: phone, slots: make([]atomic.Pointer[sipuatest.Call], n),
+	r := &loadCalls{cfg: cfg, phone: phone, slots: make([]atomic.Pointer[sipuatest.Call], n), state: make([]atomic.Pointer[callState], n),
 		open: make(chan struct{}), shut: make(chan struct{})}
 
 	if cfg.warmup {
@@ -384,6 +389,13 @@ func measure(ctx context.Context, n int, cfg loadConfig, probe *serverProbe) (lo
 	}
 	wall := time.Since(window)
 	cpu1, db1, self1, idle1 := probe.cpu(), probe.dbCPU(), selfCPU(), machineIdle()
+	for i := range r.slots {
+		if st := r.state[i].Load(); st != nil {
+			if c := st.call.Load(); c != nil {
+				st.windowGap.Store(int64(c.Stats().MaxGap) + 1)
+			}
+		}
+	}
 	close(r.shut)
 	fmt.Fprintf(cfg.log, "loadtest: window closed; hanging up\n")
 	slots.Wait()
@@ -460,7 +472,11 @@ func (r *loadCalls) summarize(res *loadResult) {
 		latencies = append(latencies, c.latencies...)
 		if c.callID != "" {
 			setups = append(setups, c.setup)
-			gaps = append(gaps, c.maxGap)
+			gap := c.maxGap
+			if g := c.windowGap.Load(); g > 0 {
+				gap = time.Duration(g - 1)
+			}
+			gaps = append(gaps, gap)
 		}
 		if c.err != nil {
 			res.Failed++
@@ -523,6 +539,7 @@ func (r *loadCalls) slot(ctx context.Context, i int) {
 	defer up()
 	for {
 		st := &callState{}
+		r.state[i].Store(st)
 		r.mu.Lock()
 		r.calls = append(r.calls, st)
 		r.mu.Unlock()
@@ -567,11 +584,8 @@ func (r *loadCalls) respond(ctx context.Context, st *callState, live *atomic.Poi
 	}
 	defer c.Close()
 	st.callID, st.setup = c.CallID(), c.SetupTime()
-	defer func() {
-		if !st.gapTaken {
-			st.maxGap = c.Stats().MaxGap
-		}
-	}()
+	st.call.Store(c)
+	defer func() { st.maxGap = c.Stats().MaxGap }()
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	intro, err := c.WaitPrompt(wctx, time.Time{})
 	cancel()
@@ -673,9 +687,6 @@ func isHangup(c *sipuatest.Call) bool {
 }
 
 func (r *loadCalls) hangup(ctx context.Context, c *sipuatest.Call, st *callState) {
-	// The gaps heard are the window's: every call hanging up at once
-	// stalls both processes for a moment after it.
-	st.maxGap, st.gapTaken = c.Stats().MaxGap, true
 	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// A BYE that crossed the server's (the thanks just ended) is no failure.
