@@ -92,6 +92,8 @@ type loadResult struct {
 	KeyByQuestion map[string][2]float64 `json:"key_to_prompt_by_question_ms"`
 	JitterP99     float64               `json:"jitter_p99_ms"`  // RFC 3550 interarrival jitter, sampled every 100 ms per call
 	MaxGapP99     float64               `json:"max_gap_p99_ms"` // p99 over calls of the longest gap between two packets
+	MaxGap        float64               `json:"max_gap_ms"`     // the longest gap any call heard
+	GappedCalls   int                   `json:"calls_gap_over_60ms"`
 	// ServerAnswerP99 bounds the server's own share of setup at p99: the
 	// bucket of canvass_sip_answer_seconds (INVITE in, 200 out) that holds
 	// the 99th percentile of the calls answered since the run began.
@@ -492,7 +494,12 @@ func (r *loadCalls) summarize(res *loadResult) {
 	}
 	res.SetupP50, res.SetupP99 = ms(percentile(setups, 0.50)), ms(percentile(setups, 0.99))
 	res.KeyP50, res.KeyP99, res.KeyMax = ms(percentile(latencies, 0.50)), ms(percentile(latencies, 0.99)), ms(percentile(latencies, 1))
-	res.MaxGapP99 = ms(percentile(gaps, 0.99))
+	res.MaxGapP99, res.MaxGap = ms(percentile(gaps, 0.99)), ms(percentile(gaps, 1))
+	for _, g := range gaps {
+		if g > 60*time.Millisecond {
+			res.GappedCalls++
+		}
+	}
 	res.KeyByQuestion = map[string][2]float64{}
 	for k, a := range respondent {
 		var ds []time.Duration
@@ -1211,7 +1218,7 @@ type loadTable struct {
 
 func newLoadTable(w io.Writer, asJSON bool) *loadTable { return &loadTable{w: w, json: asJSON} }
 
-var loadColumns = []string{"calls", "setup p50/p99 ms", "server p99 ≤ ms", "key→prompt p50/p99 ms", "max gap p99 ms", "jitter p99 ms", "cpu %/call",
+var loadColumns = []string{"calls", "setup p50/p99 ms", "server p99 ≤ ms", "key→prompt p50/p99 ms", "max gap p99/max ms", "calls gap>60ms", "jitter p99 ms", "cpu %/call",
 	"db cpu %/call", "RSS KB/call", "heap KB/call", "lost answers", "failed calls"}
 
 func (t *loadTable) row(r loadResult) error {
@@ -1229,7 +1236,7 @@ func (t *loadTable) row(r loadResult) error {
 		lost = fmt.Sprintf("%d of %d", *r.Lost, r.Expected)
 	}
 	cells := []string{strconv.Itoa(r.Calls), fmt.Sprintf("%.1f / %.1f", r.SetupP50, r.SetupP99), opt(r.ServerAnswerP99, 0),
-		fmt.Sprintf("%.1f / %.1f", r.KeyP50, r.KeyP99), fmt.Sprintf("%.0f", r.MaxGapP99), fmt.Sprintf("%.2f", r.JitterP99), opt(r.CPUPerCall, 3),
+		fmt.Sprintf("%.1f / %.1f", r.KeyP50, r.KeyP99), fmt.Sprintf("%.0f / %.0f", r.MaxGapP99, r.MaxGap), strconv.Itoa(r.GappedCalls), fmt.Sprintf("%.2f", r.JitterP99), opt(r.CPUPerCall, 3),
 		opt(r.DBCPUPerCall, 3), opt(r.RSSPerCall, 0), opt(r.HeapPerCall, 0), lost, strconv.Itoa(r.Failed)}
 	var b strings.Builder
 	line := func(cs []string) {
@@ -1245,7 +1252,8 @@ func (t *loadTable) row(r loadResult) error {
 		fmt.Fprintf(&b, "Calls start %g a second, staggered; server figures over %.0f s with every call up (a call that ends is\n"+
 			"replaced), per call = (peak - before) / calls. server p99: INVITE in to 200 out at the server (a bucket\n"+
 			"bound of canvass_sip_answer_seconds). key→prompt: a respondent's last key to the next prompt's first\n"+
-			"audio packet. max gap: p99 over calls of the longest silence between two packets heard. Jitter: RFC 3550,\n"+
+			"audio packet. max gap: p99 over calls, and the most, of each call's longest time between two packets heard\n"+
+			"(read when the window closes); calls gap>60ms: how many heard one over 60 ms. Jitter: RFC 3550,\n"+
 			"as received. lost answers: keyed but not stored, of all keyed.\n", r.Rate, r.Window)
 		line(loadColumns)
 	}
