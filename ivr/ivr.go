@@ -219,7 +219,6 @@ type Engine struct {
 	log            *slog.Logger
 	now            func() time.Time
 	parsed         *survey.Parsed
-	versions       preparedVersions
 	unclosed       unclosed
 	node           node
 }

@@ -12,8 +12,6 @@ package ivr
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"sync"
 
 	"github.com/canvass/canvass/survey"
 )
@@ -24,33 +22,6 @@ import (
 // none.
 type Versions interface {
 	LatestVersion(ctx context.Context, id string) (int, error)
-}
-
-// versionsSize bounds the cache; past it, the cache starts over.
-const versionsSize = 256
-
-// preparedVersions holds questionnaires parsed, by id and version.
-type preparedVersions struct {
-	mu sync.Mutex
-	m  map[string]*survey.Questionnaire
-}
-
-func versionKey(id string, version int) string { return id + "\x00" + strconv.Itoa(version) }
-
-func (c *preparedVersions) get(id string, version int) (*survey.Questionnaire, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	q, ok := c.m[versionKey(id, version)]
-	return q, ok
-}
-
-func (c *preparedVersions) put(id string, version int, q *survey.Questionnaire) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= versionsSize {
-		c.m = map[string]*survey.Questionnaire{}
-	}
-	c.m[versionKey(id, version)] = q
 }
 
 // latest returns the latest version of questionnaire id, parsed, and its
@@ -68,7 +39,7 @@ func (e *Engine) latest(ctx context.Context, id string, version int) (*survey.Qu
 		}
 	}
 	if version > 0 {
-		if q, ok := e.versions.get(id, version); ok {
+		if q, ok := e.parsed.Cached(id, version); ok {
 			return q, version, nil
 		}
 	}
@@ -80,6 +51,5 @@ func (e *Engine) latest(ctx context.Context, id string, version int) (*survey.Qu
 	if err != nil {
 		return nil, 0, err
 	}
-	e.versions.put(id, v.Version, q)
 	return q, v.Version, nil
 }

@@ -18,9 +18,20 @@ type Parsed struct {
 // parsedSize bounds the cache; past it, the cache starts over.
 const parsedSize = 256
 
+func parsedKey(id string, version int) string { return id + "\x00" + strconv.Itoa(version) }
+
+// Cached returns version of questionnaire id if it was parsed already: a
+// stored version never changes, so it is never stale.
+func (c *Parsed) Cached(id string, version int) (*Questionnaire, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q, ok := c.m[parsedKey(id, version)]
+	return q, ok
+}
+
 // Get returns v parsed.
 func (c *Parsed) Get(v QuestionnaireVersion) (*Questionnaire, error) {
-	key := v.ID + "\x00" + strconv.Itoa(v.Version)
+	key := parsedKey(v.ID, v.Version)
 	c.mu.Lock()
 	q, ok := c.m[key]
 	c.mu.Unlock()
