@@ -579,7 +579,8 @@ func (r *receiver) packet(b []byte, from netip.AddrPort, pcm []int16) {
 		}
 	}
 	c.stats.received.Add(1)
-	c.lastRTP.Store(time.Now().UnixNano())
+	now := time.Now()
+	c.lastRTP.Store(now.UnixNano())
 	ts := r.pkt.Timestamp
 	if r.haveSSRC && (r.pkt.SSRC != r.ssrc || int32(ts-r.lastTS) < -maxLate) {
 		r.restart() // the PBX switched media source
@@ -598,7 +599,7 @@ func (r *receiver) packet(b []byte, from netip.AddrPort, pcm []int16) {
 	}
 	r.lastSeq, r.haveSeq = seq, true
 	r.events.Audio(r.pkt.Timestamp, r.emit)
-	c.legFrame(rs.codec, r.pkt.Timestamp, r.pkt.Payload)
+	c.legFrame(rs.codec, r.pkt.Timestamp, r.pkt.Payload, now)
 	// The audio is decoded only for what listens to it: the in-band key
 	// detector (no telephone-event), answering-machine detection, a
 	// recording. A keypad call with RFC 4733 keys needs none of them.

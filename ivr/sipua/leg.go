@@ -165,14 +165,14 @@ func (l *leg) StaleFrames() uint64 { return l.q.stale.Load() }
 func (l *leg) Done() <-chan struct{} { return l.c.done }
 
 // legFrame hands an audio packet to the leg's reader, when there is one.
-func (c *call) legFrame(codec media.Codec, ts uint32, payload []byte) {
+func (c *call) legFrame(codec media.Codec, ts uint32, payload []byte, now time.Time) {
 	q := c.legQ.Load()
 	if q == nil || len(payload) == 0 {
 		return
 	}
 	// The receiver restarts its own state on a new SSRC; a restart shows
 	// here as a timestamp jump, which Freshness follows by itself.
-	if q.fresh.Stale(0, ts, time.Now()) {
+	if q.fresh.Stale(0, ts, now) {
 		if n := q.stale.Add(1); n == 1 || n%500 == 0 {
 			c.log.Debug("leg frames dropped as stale: received too late to play", "stale", n)
 		}
