@@ -11,13 +11,17 @@
 // IP_PKTINFO): read, the address the datagram was sent to; written, the
 // address it leaves from. One socket bound to the wildcard address can then
 // stand for many addresses, as the load generator's calls do, each on its
-// own loopback address.
+// own loopback address. It also reads when the system received each
+// datagram (SO_TIMESTAMPNS), so that a reader that runs late, or waits on
+// purpose to read bigger batches, still knows when its packets came.
 package mmsg
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -32,7 +36,7 @@ type Batch struct {
 	iovs  []unix.Iovec
 	names []unix.RawSockaddrInet6 // large enough for either family
 	bufs  [][]byte
-	ctrl  []byte // Local: one IP_PKTINFO control message per datagram
+	ctrl  []byte // Local: room for the control messages of each datagram (ctrlSpace)
 	n     int    // datagrams read, or queued to write
 	sent  int    // of those queued, sent so far
 
@@ -44,8 +48,15 @@ type Batch struct {
 	writeF func(fd uintptr) bool
 }
 
-// pktinfoSpace is the room of one IP_PKTINFO control message.
-var pktinfoSpace = unix.CmsgSpace(unix.SizeofInet4Pktinfo)
+// pktinfoSpace is the room of one IP_PKTINFO control message; ctrlSpace
+// that of a datagram read by a Local batch: its receive time and its
+// IP_PKTINFO.
+const timespecSize = int(unsafe.Sizeof(unix.Timespec{}))
+
+var (
+	pktinfoSpace = unix.CmsgSpace(unix.SizeofInet4Pktinfo)
+	ctrlSpace    = unix.CmsgSpace(timespecSize) + pktinfoSpace
+)
 
 // New makes a batch of size datagrams of up to bufSize bytes each.
 func New(conn *net.UDPConn, size, bufSize int) (*Batch, error) {
@@ -70,7 +81,8 @@ func New(conn *net.UDPConn, size, bufSize int) (*Batch, error) {
 
 // Local makes a batch like New on an IPv4 socket, and turns on the
 // socket's IP_PKTINFO so that To reports the local address of each
-// datagram read, and QueueFrom chooses the one each datagram leaves from.
+// datagram read, and QueueFrom chooses the one each datagram leaves from;
+// and its SO_TIMESTAMPNS, so that At reports when each was received.
 func Local(conn *net.UDPConn, size, bufSize int) (*Batch, error) {
 	b, err := New(conn, size, bufSize)
 	if err != nil {
@@ -81,16 +93,17 @@ func Local(conn *net.UDPConn, size, bufSize int) (*Batch, error) {
 	}
 	var serr error
 	if err := b.raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
+		serr = errors.Join(unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1),
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1))
 	}); err != nil {
 		return nil, err
 	}
 	if serr != nil {
 		return nil, serr
 	}
-	b.ctrl = make([]byte, size*pktinfoSpace)
+	b.ctrl = make([]byte, size*ctrlSpace)
 	for i := range b.hs {
-		b.hs[i].Hdr.Control = &b.ctrl[i*pktinfoSpace]
+		b.hs[i].Hdr.Control = &b.ctrl[i*ctrlSpace]
 	}
 	return b, nil
 }
@@ -124,7 +137,7 @@ func (b *Batch) Read() (int, error) {
 		b.iovs[i].SetLen(len(b.bufs[i]))
 		b.hs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
 		if b.ctrl != nil {
-			b.hs[i].Hdr.SetControllen(pktinfoSpace)
+			b.hs[i].Hdr.SetControllen(ctrlSpace)
 		}
 		b.hs[i].Hdr.Flags = 0
 		b.hs[i].Len = 0
@@ -174,17 +187,42 @@ func (b *Batch) From(i int) netip.AddrPort {
 // To is the address datagram i was sent to, read from its IP_PKTINFO; the
 // zero Addr when the batch is not Local or the system gave none.
 func (b *Batch) To(i int) netip.Addr {
-	h := &b.hs[i].Hdr
-	if b.ctrl == nil || h.Controllen < uint64(unix.CmsgLen(unix.SizeofInet4Pktinfo)) {
-		return netip.Addr{}
+	if data := b.cmsg(i, unix.IPPROTO_IP, unix.IP_PKTINFO, unix.SizeofInet4Pktinfo); data != nil {
+		return netip.AddrFrom4((*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0])).Addr)
 	}
-	c := b.ctrl[i*pktinfoSpace : (i+1)*pktinfoSpace]
-	cm := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
-	if cm.Level != unix.IPPROTO_IP || cm.Type != unix.IP_PKTINFO {
-		return netip.Addr{}
+	return netip.Addr{}
+}
+
+// At is when the system received datagram i (its SO_TIMESTAMPNS, wall
+// clock); the zero Time when the batch is not Local or the system gave
+// none.
+func (b *Batch) At(i int) time.Time {
+	if data := b.cmsg(i, unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, timespecSize); data != nil {
+		ts := (*unix.Timespec)(unsafe.Pointer(&data[0]))
+		return time.Unix(ts.Unix())
 	}
-	pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&c[unix.CmsgLen(0)]))
-	return netip.AddrFrom4(pi.Addr)
+	return time.Time{}
+}
+
+// cmsg is the data of datagram i's control message of level and type, at
+// least size bytes; nil when it has none.
+func (b *Batch) cmsg(i int, level, typ int32, size int) []byte {
+	if b.ctrl == nil {
+		return nil
+	}
+	c := b.ctrl[i*ctrlSpace : i*ctrlSpace+min(int(b.hs[i].Hdr.Controllen), ctrlSpace)]
+	for len(c) >= unix.CmsgLen(0) {
+		cm := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
+		n := int(cm.Len)
+		if n < unix.CmsgLen(0) || n > len(c) {
+			return nil
+		}
+		if cm.Level == level && cm.Type == typ && n >= unix.CmsgLen(size) {
+			return c[unix.CmsgLen(0):n]
+		}
+		c = c[min(unix.CmsgSpace(n-unix.CmsgLen(0)), len(c)):]
+	}
+	return nil
 }
 
 // portOf reads a port stored in network byte order.
@@ -228,7 +266,7 @@ func (b *Batch) QueueFrom(size int, src netip.Addr, dst netip.AddrPort) {
 	}
 	if b.ctrl != nil {
 		if src.Is4() {
-			c := b.ctrl[i*pktinfoSpace : (i+1)*pktinfoSpace]
+			c := b.ctrl[i*ctrlSpace : i*ctrlSpace+pktinfoSpace]
 			cm := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
 			cm.Level, cm.Type = unix.IPPROTO_IP, unix.IP_PKTINFO
 			cm.SetLen(unix.CmsgLen(unix.SizeofInet4Pktinfo))

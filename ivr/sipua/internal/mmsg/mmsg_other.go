@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"time"
 )
 
 // Batch is the datagrams of one read or flush; one goroutine uses it at a
@@ -50,6 +51,7 @@ func (b *Batch) Read() (int, error) {
 func (b *Batch) Data(i int) []byte         { return b.bufs[i][:b.lens[i]] }
 func (b *Batch) From(i int) netip.AddrPort { return b.addr[i] }
 func (b *Batch) To(int) netip.Addr         { return netip.Addr{} }
+func (b *Batch) At(int) time.Time          { return time.Time{} }
 
 func (b *Batch) Size() int { return len(b.bufs) }
 

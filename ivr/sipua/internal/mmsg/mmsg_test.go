@@ -44,6 +44,7 @@ func TestLocalAddresses(t *testing.T) {
 		t.Fatalf("flush: %d dropped, %v", dropped, err)
 	}
 	buf := make([]byte, 64)
+	var answered time.Time
 	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for i, src := range srcs {
 		n, from, err := peer.ReadFromUDPAddrPort(buf)
@@ -54,6 +55,9 @@ func TestLocalAddresses(t *testing.T) {
 			t.Errorf("datagram %d came from %v (%d bytes, %d), want %v", i, from, n, buf[0], want)
 		}
 		// Answer to the address it came from.
+		if i == 0 {
+			answered = time.Now()
+		}
 		if _, err := peer.WriteToUDPAddrPort([]byte{byte(10 + i)}, from); err != nil {
 			t.Fatal(err)
 		}
@@ -75,6 +79,11 @@ func TestLocalAddresses(t *testing.T) {
 				t.Errorf("datagram from %v, want %v", in.From(i), peerAddr)
 			}
 			got[in.To(i)] = in.Data(i)[0]
+			// Received after it was sent, before it was read (the
+			// wall clock, with a little room for its resolution).
+			if at := in.At(i); at.Before(answered.Add(-time.Millisecond)) || at.After(time.Now()) {
+				t.Errorf("datagram to %v received at %v; sent at %v, read by %v", in.To(i), at, answered, time.Now())
+			}
 		}
 	}
 	for i, src := range srcs {
