@@ -4,8 +4,8 @@ package sipuatest
 // spoken audio, in-band tones, or RFC 4733 events for keys), RTP in (what
 // the phone heard, the keys the far end sent as RFC 4733 events, and with
 // KeepAudio every packet as it came), and prompt onsets: the first non-silent packet after
-// silence, or a packet marked as a talkspurt start, which is how the
-// endpoint starts every prompt.
+// silence, or a packet marked as a talkspurt start in sequence, which is how
+// the endpoint starts every prompt.
 
 import (
 	"context"
@@ -593,9 +593,13 @@ type receiver struct {
 	silent bool
 	last   time.Time
 	lastTS uint32
-	jitter float64
-	events media.EventReceiver
-	emit   func(rune) // c.emitKey, taken once
+	// lastSeq is the sequence number of the packet before (seqKnown):
+	// a marker after a gap is the sender catching up, not a new prompt.
+	lastSeq  uint16
+	seqKnown bool
+	jitter   float64
+	events   media.EventReceiver
+	emit     func(rune) // c.emitKey, taken once
 }
 
 func (c *Call) newReceiver() *receiver { return &receiver{silent: true, emit: c.emitKey} }
@@ -629,6 +633,8 @@ func (c *Call) received(r *receiver, b []byte, now time.Time, pcm []int16) {
 	if pkt.Unmarshal(b) != nil {
 		return
 	}
+	inOrder := r.seqKnown && pkt.SequenceNumber == r.lastSeq+1
+	r.lastSeq, r.seqKnown = pkt.SequenceNumber, true
 	c.mu.Lock()
 	pt, codec, evPT := c.pt, c.codec, c.eventPT
 	if c.keep {
@@ -677,7 +683,11 @@ func (c *Call) received(r *receiver, b []byte, now time.Time, pcm []int16) {
 		}
 	}
 	c.mu.Lock()
-	if !quiet && (r.silent || pkt.Marker) {
+	// A prompt starts after silence, or with the marker of a new
+	// talkspurt. A marker after missing packets is a late sender skipping
+	// ahead in the same audio (the server's pacer does, starved), which a
+	// busy machine makes now and then: that is no onset.
+	if !quiet && (r.silent || pkt.Marker && inOrder) {
 		c.onsets = append(c.onsets, now)
 		close(c.onsetCh)
 		c.onsetCh = make(chan struct{})
