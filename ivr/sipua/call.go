@@ -116,6 +116,9 @@ type call struct {
 	// (receiving).
 	rx        receiver
 	receiving atomic.Bool
+	// over is set as done closes: ended reads it for every packet, and a
+	// flag beside receiving costs less than a look at another object.
+	over atomic.Bool
 	// demuxSDP and demuxSrc are the sources the port routes to the call;
 	// guarded by the port's mu.
 	demuxSDP, demuxSrc netip.AddrPort
@@ -240,6 +243,7 @@ func (s *Server) initMedia() {
 // end stops the media; it is safe to call more than once.
 func (c *call) end(why string) {
 	c.endOnce.Do(func() {
+		c.over.Store(true)
 		close(c.done)
 		c.sender.stop()
 		c.port.leave(c)
@@ -256,14 +260,7 @@ func (c *call) end(why string) {
 // wait returns once no datagram is being handed to the call (after end).
 func (c *call) wait() { c.port.quiesce() }
 
-func (c *call) ended() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
+func (c *call) ended() bool { return c.over.Load() }
 
 // sender builds and sends the call's packets. The call's port ticks it
 // every 20 ms (Tick) on the server's media.Clock; a frame written to the
@@ -280,9 +277,10 @@ type sender struct {
 	fromLeg   bool // the last packet was a frame written to the leg
 	keys      digitState
 	errs      int
-	pacer     *media.Pacer
-	liveAt    time.Time // when a written frame last went out
-	nextCheck time.Time // of the RTP timeout
+	pacer     media.Pacer // kept in the sender: it is read every tick
+	paced     bool        // the clock started (begin)
+	liveAt    time.Time   // when a written frame last went out
+	nextCheck time.Time   // of the RTP timeout
 }
 
 func newSender(c *call) *sender {
@@ -421,7 +419,7 @@ func (s *sender) skip(n int64) {
 
 // begin starts the packet clock at now.
 func (s *sender) begin(now time.Time) {
-	s.pacer = media.NewPacer(now)
+	s.pacer, s.paced = *media.NewPacer(now), true
 	s.nextCheck = now.Add(time.Second)
 }
 
@@ -458,14 +456,14 @@ func (s *sender) Tick(now time.Time) bool {
 func (s *sender) live() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped || s.pacer == nil || s.keying() {
+	if s.stopped || !s.paced || s.keying() {
 		return // over, not answered yet (frames wait), or keying
 	}
 	now := time.Now()
 	if s.flush() {
 		s.c.port.flush()
 		s.liveAt = now
-		s.pacer = media.NewPacer(now)
+		s.pacer = *media.NewPacer(now)
 	}
 }
 
