@@ -29,10 +29,6 @@ var errSharedMedia = errors.New("phone: not possible with SharedMedia (the call 
 // it at net.core.rmem_max / wmem_max).
 const portBuffer = 4 << 20
 
-// readGather is how long a busy shared port's reader waits between
-// batches, so that a wake-up reads many datagrams.
-const readGather = 2 * time.Millisecond
-
 // firstIP is the first of the calls' loopback addresses; they are never
 // given twice by one phone, since a far end may ignore an address that just
 // ended a call.
@@ -206,11 +202,6 @@ func (mp *mediaPort) read(in *mmsg.Batch) {
 				c.received(c.rx, in.Data(i), at, pcm)
 			}
 			to[i] = nil
-		}
-		if n > 1 {
-			// Busy: let datagrams gather, as the server's ports do; the
-			// times heard are the system's, not this reader's.
-			time.Sleep(readGather)
 		}
 	}
 }
