@@ -28,6 +28,19 @@ type Pacer struct {
 // ticker that drives Due.
 func NewPacer(start time.Time) *Pacer { return &Pacer{start: start} }
 
+// Ahead counts the next packet as sent at now, ahead of its tick, when it
+// is due within one PacketInterval: a prompt that starts goes out at once
+// instead of at the next tick. It reports false when no packet may go
+// (one already went ahead), and leaves the packets the ticks owe to them.
+func (p *Pacer) Ahead(now time.Time) bool {
+	due := int64((now.Sub(p.start) + PacketInterval/2) / PacketInterval)
+	if p.sent > due {
+		return false
+	}
+	p.sent++
+	return true
+}
+
 // Due says what to do at now: skip packets (advance sequence numbers and
 // timestamps without sending, a gap the peer reads as loss), then send
 // packets. It counts both as done.

@@ -37,3 +37,36 @@ func TestPacer(t *testing.T) {
 		})
 	}
 }
+
+// A packet sent ahead is not sent again by its tick; one at most goes ahead.
+func TestPacerAhead(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return start.Add(time.Duration(ms) * time.Millisecond) }
+	p := NewPacer(start)
+	if _, send := p.Due(at(20)); send != 1 {
+		t.Fatalf("first tick sent %d", send)
+	}
+	if !p.Ahead(at(22)) {
+		t.Fatal("the next packet could not go ahead")
+	}
+	if p.Ahead(at(23)) {
+		t.Error("a second packet went ahead")
+	}
+	if _, send := p.Due(at(40)); send != 0 {
+		t.Errorf("the tick after sent %d, want 0: its packet went ahead", send)
+	}
+	if _, send := p.Due(at(60)); send != 1 {
+		t.Errorf("the next tick sent %d, want 1", send)
+	}
+	if !p.Ahead(at(61)) || p.sent != 4 {
+		t.Errorf("ahead again: sent %d, want 4", p.sent)
+	}
+	// Behind (a stalled sender): ahead takes one, the ticks send the rest.
+	q := NewPacer(start)
+	if !q.Ahead(at(75)) {
+		t.Fatal("a late pacer could not send one ahead")
+	}
+	if skip, send := q.Due(at(80)); skip != 0 || send != 3 {
+		t.Errorf("after one ahead at 75 ms: skip %d, send %d; want 0, 3", skip, send)
+	}
+}
