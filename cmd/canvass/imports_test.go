@@ -26,14 +26,14 @@ func TestImportRules(t *testing.T) {
 		"ivr/asterisk": {"ivr", "ivr/media", "survey"},
 		"ivr/ivrtest":  {"ivr", "survey"},
 		"ivr/media":    {},
-		"ivr/sipua":    {"ivr", "ivr/media", "survey", "ivr/sipua/internal/sdp", "ivr/sipua/internal/siplimits", "ivr/sipua/internal/mmsg"},
+		"ivr/sipua":    {"ivr", "ivr/media", "survey", "ivr/sipua/internal/sdp", "ivr/sipua/internal/siplimits", "ivr/internal/mmsg"},
 		"ivr/phone":    {"ivr", "ivr/media", "survey"},
-		"ivr/webrtc":   {"ivr", "ivr/media", "survey"},
+		"ivr/webrtc":   {"ivr", "ivr/media", "survey", "ivr/internal/mmsg"},
 		// Test helpers and adapter internals: leaves, or tied to their parent.
 		"ivr/sipua/internal/sdp":       {"ivr/media"},
 		"ivr/sipua/internal/siplimits": {},
-		"ivr/sipua/internal/mmsg":      {},
-		"ivr/sipua/sipuatest":          {"ivr/media", "ivr/sipua/internal/sdp", "ivr/sipua/internal/siplimits", "ivr/sipua/internal/mmsg"},
+		"ivr/internal/mmsg":            {}, // batched UDP: the SIP endpoint's RTP ports, the ICE port
+		"ivr/sipua/sipuatest":          {"ivr/media", "ivr/sipua/internal/sdp", "ivr/sipua/internal/siplimits", "ivr/internal/mmsg"},
 		"ivr/sipua/baresiptest":        {},
 		"ivr/asterisk/aritest":         {"ivr/media"},
 		"ivr/kamailio":                 {},

@@ -30,7 +30,7 @@ import (
 	"time"
 
 	"github.com/canvass/canvass/ivr/media"
-	"github.com/canvass/canvass/ivr/sipua/internal/mmsg"
+	"github.com/canvass/canvass/ivr/internal/mmsg"
 )
 
 const (
