@@ -196,6 +196,9 @@ func portOf(p uint16) uint16 {
 // Size is how many datagrams the batch holds.
 func (b *Batch) Size() int { return len(b.hs) }
 
+// Queued is how many datagrams are queued to write.
+func (b *Batch) Queued() int { return b.n }
+
 // Next is the buffer of the next datagram to write, or nil when the batch
 // is full (Flush it).
 func (b *Batch) Next() []byte {

@@ -53,6 +53,8 @@ func (b *Batch) To(int) netip.Addr         { return netip.Addr{} }
 
 func (b *Batch) Size() int { return len(b.bufs) }
 
+func (b *Batch) Queued() int { return b.n }
+
 func (b *Batch) Next() []byte {
 	if b.n == len(b.bufs) {
 		return nil
