@@ -1217,6 +1217,10 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 	if s := r.Server; s != nil {
 		fmt.Fprintf(&b, "    server's browser legs (whole run): %d in, %d gaps on arrival, %d dropped unread, %d at a full receive buffer, %d stale; %d out, %d reported lost by the browsers; SIP legs: %d stale; %d goroutines\n",
 			s.PacketsIn, s.LostIn, s.Dropped, s.BufferFull, s.StaleIn, s.PacketsOut, s.LostOut, s.StaleSIP, s.Goroutines)
+		if i := s.ICE; i.Recvs+i.Sends > 0 {
+			fmt.Fprintf(&b, "    server's ICE port (whole run): %d datagrams read in %d recvmmsg (%.2f each), %d sent in %d sendmmsg (%.2f each), %d refused\n",
+				i.Read, i.Recvs, float64(i.Read)/float64(max(i.Recvs, 1)), i.Sent, i.Sends, float64(i.Sent)/float64(max(i.Sends, 1)), i.Dropped)
+		}
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "    %s\n", e)
