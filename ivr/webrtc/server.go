@@ -40,9 +40,10 @@ const iceKeepalive = 2 * time.Second
 const muxReadBuffer = 1 << 20
 
 // The shared port is read and written in batches (mmsg.Conn): one
-// recvmmsg takes every packet queued since the last, and writes made while
-// a sendmmsg is in flight leave together in the next one, so that the
-// port's system calls no longer cost one per packet. A slot holds any
+// recvmmsg takes every packet queued since the last read, and one sendmmsg
+// sends every packet written since the last send (a goroutine's burst of
+// writes, and other goroutines' at the same time), so that the port's
+// system calls no longer cost one per packet. A slot holds any
 // datagram a browser sends (DTLS keeps its records under the path MTU);
 // 64 of them are more than a busy moment queues between two reads.
 const (

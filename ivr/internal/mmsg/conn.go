@@ -2,8 +2,8 @@ package mmsg
 
 // This file is Conn: a net.PacketConn for a library that owns a UDP
 // socket's read loop and writes one datagram per call (pion's ICE UDP mux),
-// which then costs one recvmmsg per burst of datagrams and about one
-// sendmmsg per burst of writes instead of a system call per datagram.
+// which then costs one recvmmsg per burst of datagrams read and one
+// sendmmsg per burst written, instead of a system call per datagram.
 
 import (
 	"net"
@@ -21,16 +21,23 @@ import (
 // handed out. Every datagram queued in the kernel when the reader comes
 // back costs no system call of its own.
 //
-// Writes: a writer copies its datagram into the pending batch. If no send
-// is in flight it becomes the sender: it sends what is pending by
-// sendmmsg, and again while writers queued more during that send. A writer
-// that finds a send in flight returns at once; its datagram leaves with the
-// next batch, as soon as the current send returns. No datagram waits for a
-// timer or for other datagrams: alone, it goes out at once in a batch of
-// one, as a sendto would; it waits only while an earlier sendmmsg is in the
-// kernel. Each writer's datagrams leave in the order it wrote them. Sends never wait for room in the socket (a datagram the system
-// refuses is dropped and counted, as on a full network), and their errors
-// reach no writer but Dropped.
+// Writes: a writer copies its datagram into the pending batch and returns.
+// The Conn's sender goroutine, woken by the first datagram queued while it
+// is idle, sends the pending batch by sendmmsg, and again while writers
+// queued more during that send; then it sleeps. No timer is involved: the
+// sender runs as soon as the scheduler gives it a core, usually when the
+// writing goroutine next blocks (Go runs next the goroutine just woken),
+// so a goroutine writing a burst (the packets of one read, or of one
+// clock tick) has it sent in one system call. Each writer's datagrams
+// leave in the order it wrote them. Sends never wait for room in the
+// socket (a datagram the system refuses is dropped and counted, as on a
+// full network), and their errors reach no writer: see Stats.
+//
+// (A first version had the writer that found no send in flight send
+// itself, the others' datagrams joining the next batch: no wake-up, but
+// two cores rarely write at the same instant, and it sent 1.04–1.10
+// datagrams per sendmmsg at 100 and 300 bridged calls, against 3.6 and 8.3
+// with the sender goroutine, with no worse latency.)
 type Conn struct {
 	conn *net.UDPConn
 	slot int  // the longest datagram a batch slot holds
@@ -41,11 +48,13 @@ type Conn struct {
 	next, got int // datagrams of in handed out, and read
 
 	wmu      sync.Mutex
-	pending  *Batch // writers queue here
-	spare    *Batch // the other batch; nil while the sender has it
-	flushing bool
+	pending  *Batch    // writers queue here
+	spare    *Batch    // the other batch; nil while the sender has it
+	flushing bool      // the sender is woken or sending
 	room     sync.Cond // signalled when the sender takes the pending batch, and on Close
 	closed   bool
+	kick     chan struct{} // wakes the sender
+	done     chan struct{} // closed by Close: the sender ends
 
 	dropped     atomic.Uint64
 	reads, recv atomic.Uint64 // datagrams read, recvmmsg calls
@@ -54,7 +63,8 @@ type Conn struct {
 
 // NewConn wraps conn, a UDP socket no one else reads or writes, in
 // batches of size datagrams of up to slot bytes each. A longer datagram
-// read is cut to slot bytes; a longer one written goes out by itself.
+// read is cut to slot bytes; a longer one written goes out by itself. Its
+// sender goroutine ends with Close.
 func NewConn(conn *net.UDPConn, size, slot int) (*Conn, error) {
 	in, err := New(conn, size, slot)
 	if err != nil {
@@ -69,8 +79,10 @@ func NewConn(conn *net.UDPConn, size, slot int) (*Conn, error) {
 		return nil, err
 	}
 	v6 := conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Is6()
-	c := &Conn{conn: conn, slot: slot, v6: v6, in: in, pending: a, spare: b}
+	c := &Conn{conn: conn, slot: slot, v6: v6, in: in, pending: a, spare: b,
+		kick: make(chan struct{}, 1), done: make(chan struct{})}
 	c.room.L = &c.wmu
+	go c.sender()
 	return c, nil
 }
 
@@ -102,9 +114,8 @@ func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
 	return n, net.UDPAddrFromAddrPort(from), nil
 }
 
-// WriteToAddrPort queues a copy of p to addr, and sends it unless a send
-// is in flight (see Conn). It reports len(p) and no error once the datagram
-// is queued.
+// WriteToAddrPort queues a copy of p to addr for the sender (see Conn).
+// It reports len(p) and no error once the datagram is queued.
 func (c *Conn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
 	if len(p) > c.slot || !addr.IsValid() || !c.v6 && !addr.Addr().Unmap().Is4() {
 		// Too long for a slot, or an address the socket's own write
@@ -129,11 +140,17 @@ func (c *Conn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
 		buf = c.pending.Next()
 	}
 	c.pending.Queue(copy(buf, p), addr)
-	if c.flushing {
-		c.wmu.Unlock()
-		return len(p), nil
+	if !c.flushing {
+		c.flushing = true
+		c.kick <- struct{}{} // never blocks: one kick per flushing
 	}
-	c.flushing = true
+	c.wmu.Unlock()
+	return len(p), nil
+}
+
+// sendPending sends the pending batch, and again while writers queue more
+// during the send. wmu is held, and released during each send.
+func (c *Conn) sendPending() {
 	for c.pending.Queued() > 0 {
 		out := c.pending
 		c.pending, c.spare = c.spare, nil
@@ -148,8 +165,20 @@ func (c *Conn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
 		c.spare = out
 	}
 	c.flushing = false
-	c.wmu.Unlock()
-	return len(p), nil
+}
+
+// sender is the Conn's sending goroutine.
+func (c *Conn) sender() {
+	for {
+		select {
+		case <-c.kick:
+			c.wmu.Lock()
+			c.sendPending()
+			c.wmu.Unlock()
+		case <-c.done:
+			return
+		}
+	}
 }
 
 func (c *Conn) closedError(addr netip.AddrPort) error {
@@ -169,6 +198,9 @@ func (c *Conn) WriteTo(p []byte, addr net.Addr) (int, error) {
 // writes fail with it, and datagrams still queued are dropped.
 func (c *Conn) Close() error {
 	c.wmu.Lock()
+	if !c.closed {
+		close(c.done)
+	}
 	c.closed = true
 	c.room.Broadcast()
 	c.wmu.Unlock()

@@ -212,11 +212,19 @@ func TestConnConcurrentWriters(t *testing.T) {
 	t.Logf("%d datagrams in %d sends", st.Sent, st.Sends)
 }
 
-// A datagram longer than a slot goes out whole, by itself; a destination
-// the socket cannot reach fails as the socket's own write does.
-func TestConnLongAndBadWrites(t *testing.T) {
+// A lone datagram goes out with nothing after it to fill a batch; one
+// longer than a slot goes out whole, by itself; a destination the socket
+// cannot reach fails as the socket's own write does.
+func TestConnLoneLongAndBadWrites(t *testing.T) {
 	conn, _ := newConn(t, 4, 64)
 	p, pAddr := peer(t)
+	lone := datagram(2, 2, 20)
+	if _, err := conn.WriteToAddrPort(lone, pAddr); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := p.ReadFromUDPAddrPort(make([]byte, 64)); err != nil || n != len(lone) {
+		t.Fatalf("the lone datagram: %d bytes, %v", n, err)
+	}
 	long := datagram(3, 3, 1000)
 	if n, err := conn.WriteToAddrPort(long, pAddr); n != len(long) || err != nil {
 		t.Fatalf("write %d bytes: %d, %v", len(long), n, err)
