@@ -333,6 +333,7 @@ type bridgeConfig struct {
 	duration time.Duration // the measured window
 	rate     float64       // calls set up per second
 	monitor  int           // every monitor-th call has a supervisor listening; 0: none
+	shared   int           // the phones' calls per RTP socket (SharedMedia); 0 = a socket each
 	profile  string        // when set, CPU profiles of the window go to PROFILE-server-N.pprof and PROFILE-load-N.pprof
 	log      io.Writer
 }
@@ -396,6 +397,7 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	monitor := fs.Int("monitor", 10, "every Nth call has a supervisor listening (a mixed route); 0: none")
 	asJSON := fs.Bool("json", false, "print one JSON object per run instead of the table")
 	server := fs.String("server", "", "run this canvass `BINARY` as the server instead of this one (to compare two builds under one load generator)")
+	shared := fs.Int("shared", 250, "the phones' calls per RTP socket, each call on a loopback address of its own (127.1.x.y), as in loadtest, so the generator leaves more CPU to the server; 0 = a socket on 127.0.0.1 per call")
 	profile := fs.String("cpuprofile", "", "write CPU profiles of each window, the server's to `PREFIX`-server-N.pprof and this process's to PREFIX-load-N.pprof")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -411,8 +413,8 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		}
 		runs = append(runs, n)
 	}
-	if *rate <= 0 || *duration < time.Second || *monitor < 0 {
-		return fmt.Errorf("%w: -rate must be positive, -duration at least 1s, -monitor 0 or more", errUsage)
+	if *rate <= 0 || *duration < time.Second || *monitor < 0 || *shared < 0 {
+		return fmt.Errorf("%w: -rate must be positive, -duration at least 1s, -monitor and -shared 0 or more", errUsage)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -421,10 +423,10 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if *server != "" {
 		exe = *server
 	}
-	// Here: a browser socket and an RTP socket per call; in the server an
-	// RTP socket per call.
+	// Here: a browser socket per call, and an RTP socket per call unless
+	// shared; in the server an RTP socket per call.
 	raiseFileLimit(uint64(3*slices.Max(runs)+256), stderr)
-	cfg := bridgeConfig{duration: *duration, rate: *rate, monitor: *monitor, profile: *profile, log: stderr}
+	cfg := bridgeConfig{duration: *duration, rate: *rate, monitor: *monitor, shared: *shared, profile: *profile, log: stderr}
 	out := &bridgeTable{w: stdout, json: *asJSON}
 	for _, n := range runs {
 		res, err := bridgeSpawned(ctx, exe, n, cfg)
@@ -520,7 +522,7 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 		c.phoneBursts.next, c.webBursts.next = epoch, epoch.Add(burstEvery/4)
 		r.calls = append(r.calls, c)
 	}
-	ph, err := sipuatest.NewPhone(sipuatest.PhoneOptions{User: "bridgebench", OnInvite: r.answer})
+	ph, err := sipuatest.NewPhone(sipuatest.PhoneOptions{User: "bridgebench", OnInvite: r.answer, SharedMedia: cfg.shared})
 	if err != nil {
 		return res, err
 	}
@@ -1187,8 +1189,12 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 		if cfg.monitor > 0 {
 			monitored = fmt.Sprintf("every %s call also has a supervisor's browser listening (+sup)", ordinal(cfg.monitor))
 		}
+		phones := "each call on an RTP socket of its own"
+		if cfg.shared > 0 {
+			phones = fmt.Sprintf("up to %d calls per RTP socket", cfg.shared)
+		}
 		fmt.Fprintf(&b, "Bridged calls: a pion browser (PCMU) joined by the switchboard to a SIP call the endpoint placed to a\n"+
-			"sipuatest phone; %s. The server is a child process: its CPU (%% of one core)\n"+
+			"sipuatest phone (%s); %s. The server is a child process: its CPU (%% of one core)\n"+
 			"is over the %.0f s window with every call up, RSS before → peak, per call = (peak - before) / calls.\n"+
 			"Latency, ms, END TO END, one way: sender's socket write → receiver's read, two loopback hops, SRTP\n"+
 			"and the co-located load included. baseline: the same two hops without the bridge (a round trip through\n"+
@@ -1197,7 +1203,7 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 			"clock (0-20 ms per packet, plus any frames already queued for it). mixed: a burst from either side to\n"+
 			"the supervisor, through the room's 20 ms mix tick. lost: tagged packets sent in the window, never heard.\n"+
 			"stale: of those, how many the server dropped because they reached it more than 150 ms behind their\n"+
-			"stream's pace (read late by a starved process: played, they would only add delay).\n", monitored, r.Window)
+			"stream's pace (read late by a starved process: played, they would only add delay).\n", phones, monitored, r.Window)
 		line(bridgeColumns)
 	}
 	line(cells)
