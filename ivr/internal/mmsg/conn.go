@@ -63,18 +63,29 @@ type Conn struct {
 
 // NewConn wraps conn, a UDP socket no one else reads or writes, in
 // batches of size datagrams of up to slot bytes each. A longer datagram
-// read is cut to slot bytes; a longer one written goes out by itself. Its
-// sender goroutine ends with Close.
+// read is cut to slot bytes; a longer one written goes out by itself
+// (from the socket's own address). Its sender goroutine ends with Close.
 func NewConn(conn *net.UDPConn, size, slot int) (*Conn, error) {
-	in, err := New(conn, size, slot)
+	return newConn(conn, size, slot, New)
+}
+
+// NewLocalConn is NewConn with Local batches: conn, an IPv4 socket bound
+// to the wildcard address, stands for many local addresses (ReadFromTo,
+// WriteFromTo).
+func NewLocalConn(conn *net.UDPConn, size, slot int) (*Conn, error) {
+	return newConn(conn, size, slot, Local)
+}
+
+func newConn(conn *net.UDPConn, size, slot int, batch func(*net.UDPConn, int, int) (*Batch, error)) (*Conn, error) {
+	in, err := batch(conn, size, slot)
 	if err != nil {
 		return nil, err
 	}
-	a, err := New(conn, size, slot)
+	a, err := batch(conn, size, slot)
 	if err != nil {
 		return nil, err
 	}
-	b, err := New(conn, size, slot)
+	b, err := batch(conn, size, slot)
 	if err != nil {
 		return nil, err
 	}
@@ -89,12 +100,19 @@ func NewConn(conn *net.UDPConn, size, slot int) (*Conn, error) {
 // ReadFromAddrPort reads the next datagram into p, cutting it to len(p)
 // as a UDP socket does, and returns its source, IPv4 unmapped.
 func (c *Conn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
+	n, from, _, err := c.ReadFromTo(p)
+	return n, from, err
+}
+
+// ReadFromTo is ReadFromAddrPort that also returns the address the
+// datagram was sent to (NewLocalConn; else the zero Addr).
+func (c *Conn) ReadFromTo(p []byte) (int, netip.AddrPort, netip.Addr, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	if c.next == c.got {
 		n, err := c.in.Read()
 		if err != nil {
-			return 0, netip.AddrPort{}, err
+			return 0, netip.AddrPort{}, netip.Addr{}, err
 		}
 		c.next, c.got = 0, n
 		c.recv.Add(1)
@@ -102,7 +120,7 @@ func (c *Conn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 	}
 	i := c.next
 	c.next++
-	return copy(p, c.in.Data(i)), c.in.From(i), nil
+	return copy(p, c.in.Data(i)), c.in.From(i), c.in.To(i), nil
 }
 
 // ReadFrom is ReadFromAddrPort with a *net.UDPAddr.
@@ -117,6 +135,12 @@ func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
 // WriteToAddrPort queues a copy of p to addr for the sender (see Conn).
 // It reports len(p) and no error once the datagram is queued.
 func (c *Conn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
+	return c.WriteFromTo(p, netip.Addr{}, addr)
+}
+
+// WriteFromTo is WriteToAddrPort from src, a local IPv4 address
+// (NewLocalConn; the zero Addr for the socket's own).
+func (c *Conn) WriteFromTo(p []byte, src netip.Addr, addr netip.AddrPort) (int, error) {
 	if len(p) > c.slot || !addr.IsValid() || !c.v6 && !addr.Addr().Unmap().Is4() {
 		// Too long for a slot, or an address the socket's own write
 		// refuses with the right error.
@@ -139,7 +163,7 @@ func (c *Conn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
 		}
 		buf = c.pending.Next()
 	}
-	c.pending.Queue(copy(buf, p), addr)
+	c.pending.QueueFrom(copy(buf, p), src, addr)
 	if !c.flushing {
 		c.flushing = true
 		c.kick <- struct{}{} // never blocks: one kick per flushing

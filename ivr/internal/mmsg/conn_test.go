@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// newConn wraps a fresh loopback socket.
-func newConn(t *testing.T, size, slot int) (*Conn, netip.AddrPort) {
+// testConn wraps a fresh loopback socket.
+func testConn(t *testing.T, size, slot int) (*Conn, netip.AddrPort) {
 	t.Helper()
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -60,7 +60,7 @@ func datagram(w, n, size int) []byte {
 // Datagrams queued before the reader comes are read in one recvmmsg (on
 // Linux), each whole, in the order each sender sent them, with its source.
 func TestConnReadsBurstsInOrder(t *testing.T) {
-	conn, addr := newConn(t, 64, 2048)
+	conn, addr := testConn(t, 64, 2048)
 	a, aAddr := peer(t)
 	b, bAddr := peer(t)
 	const each = 40
@@ -104,7 +104,7 @@ func TestConnReadsBurstsInOrder(t *testing.T) {
 // socket, and the next read the next datagram whole; a datagram longer
 // than a slot is cut to the slot.
 func TestConnShortBuffers(t *testing.T) {
-	conn, addr := newConn(t, 8, 64)
+	conn, addr := testConn(t, 8, 64)
 	p, pAddr := peer(t)
 	for _, size := range []int{50, 30, 200} {
 		if _, err := p.WriteToUDPAddrPort(datagram(1, size, size), addr); err != nil {
@@ -138,7 +138,7 @@ func TestConnShortBuffers(t *testing.T) {
 // returns (as pion does): every datagram arrives intact, each writer's in
 // order, from the Conn's address, and none is dropped.
 func TestConnConcurrentWriters(t *testing.T) {
-	conn, addr := newConn(t, 8, 1500) // a small batch, to fill it
+	conn, addr := testConn(t, 8, 1500) // a small batch, to fill it
 	peers := make([]*net.UDPConn, 2)
 	dsts := make([]netip.AddrPort, 2)
 	for i := range peers {
@@ -216,7 +216,7 @@ func TestConnConcurrentWriters(t *testing.T) {
 // longer than a slot goes out whole, by itself; a destination the socket
 // cannot reach fails as the socket's own write does.
 func TestConnLoneLongAndBadWrites(t *testing.T) {
-	conn, _ := newConn(t, 4, 64)
+	conn, _ := testConn(t, 4, 64)
 	p, pAddr := peer(t)
 	lone := datagram(2, 2, 20)
 	if _, err := conn.WriteToAddrPort(lone, pAddr); err != nil {
@@ -245,7 +245,7 @@ func TestConnLoneLongAndBadWrites(t *testing.T) {
 // Close ends a read waiting for datagrams with net.ErrClosed, and later
 // writes fail with it.
 func TestConnClose(t *testing.T) {
-	conn, _ := newConn(t, 8, 64)
+	conn, _ := testConn(t, 8, 64)
 	_, pAddr := peer(t)
 	done := make(chan error, 1)
 	go func() {
@@ -272,7 +272,7 @@ func TestConnClose(t *testing.T) {
 // A read deadline ends a wait with a timeout, which pion's mux takes as
 // "read again".
 func TestConnReadDeadline(t *testing.T) {
-	conn, _ := newConn(t, 8, 64)
+	conn, _ := testConn(t, 8, 64)
 	if err := conn.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -281,5 +281,52 @@ func TestConnReadDeadline(t *testing.T) {
 	}
 	if conn.LocalAddr().(*net.UDPAddr).AddrPort().Port() == 0 {
 		t.Error("LocalAddr has no port")
+	}
+}
+
+// A local Conn on the wildcard address sends from, and reads what was sent
+// to, many loopback addresses.
+func TestLocalConn(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("local addresses need Linux (IP_PKTINFO)")
+	}
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := NewLocalConn(c, 8, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	port := c.LocalAddr().(*net.UDPAddr).AddrPort().Port()
+	p, pAddr := peer(t)
+	srcs := []netip.Addr{netip.MustParseAddr("127.3.0.1"), netip.MustParseAddr("127.3.0.2")}
+	for i, src := range srcs {
+		if _, err := conn.WriteFromTo([]byte{byte(i)}, src, pAddr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 64)
+	for i, src := range srcs {
+		n, from, err := p.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := netip.AddrPortFrom(src, port); from != want || n != 1 || buf[0] != byte(i) {
+			t.Errorf("datagram %d from %v (%d bytes, %d), want from %v", i, from, n, buf[0], want)
+		}
+		if _, err := p.WriteToUDPAddrPort([]byte{byte(10 + i)}, from); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, src := range srcs {
+		n, from, to, err := conn.ReadFromTo(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if to != src || from != pAddr || n != 1 || buf[0] != byte(10+i) {
+			t.Errorf("answer %d: to %v from %v (%d bytes, %d), want to %v from %v", i, to, from, n, buf[0], src, pAddr)
+		}
 	}
 }
