@@ -50,6 +50,7 @@ import (
 
 	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/ivr/sipua/sipuatest"
+	"github.com/canvass/canvass/ivr/webrtc/webrtctest"
 )
 
 // The tag: magic, sender, call (4 nibbles), sequence number (4 nibbles),
@@ -274,8 +275,9 @@ type bridgeRun struct {
 	mixed     *histogram // either side → bridge's mix → supervisor's browser
 	baseline  *histogram // here → the server's UDP echo → here: the same two hops, no bridge
 	calls     []*benchCall
-	api       *pion.API
-	clock     *media.Clock // paces every browser's packets, as the phone's clock paces its calls'
+	api       *pion.API        // the browsers' pion, unless each has its own on port
+	port      *webrtctest.Port // the browsers' shared socket (-shared); nil: a socket each
+	clock     *media.Clock     // paces every browser's packets, as the phone's clock paces its calls'
 	ctl       *bridgeClient
 	quit      chan struct{} // the run is over: phone handlers return
 	echoSent  atomic.Int64
@@ -397,7 +399,7 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	monitor := fs.Int("monitor", 10, "every Nth call has a supervisor listening (a mixed route); 0: none")
 	asJSON := fs.Bool("json", false, "print one JSON object per run instead of the table")
 	server := fs.String("server", "", "run this canvass `BINARY` as the server instead of this one (to compare two builds under one load generator)")
-	shared := fs.Int("shared", 250, "the phones' calls per RTP socket, each call on a loopback address of its own (127.1.x.y), as in loadtest, so the generator leaves more CPU to the server; 0 = a socket on 127.0.0.1 per call")
+	shared := fs.Int("shared", 8, "the phones' calls per RTP socket, each call on a loopback address of its own (127.1.x.y), and all browsers on one socket (127.2.x.y), so that the generator leaves more CPU to the server; a socket's calls send together, so keep it small; 0 = a socket on 127.0.0.1 per call and per browser")
 	profile := fs.String("cpuprofile", "", "write CPU profiles of each window, the server's to `PREFIX`-server-N.pprof and this process's to PREFIX-load-N.pprof")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -423,8 +425,8 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if *server != "" {
 		exe = *server
 	}
-	// Here: a browser socket per call, and an RTP socket per call unless
-	// shared; in the server an RTP socket per call.
+	// Here, unless shared: a browser socket and an RTP socket per call; in
+	// the server an RTP socket per call.
 	raiseFileLimit(uint64(3*slices.Max(runs)+256), stderr)
 	cfg := bridgeConfig{duration: *duration, rate: *rate, monitor: *monitor, shared: *shared, profile: *profile, log: stderr}
 	out := &bridgeTable{w: stdout, json: *asJSON}
@@ -508,12 +510,18 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 	ramp := time.Duration(float64(n) / cfg.rate * float64(time.Second))
 	ctx, cancel := context.WithTimeout(ctx, ramp+cfg.duration+3*time.Minute)
 	defer cancel()
-	api, err := browserAPI()
-	if err != nil {
+	r := &bridgeRun{toBrowser: newHistogram(), toPhone: newHistogram(), mixed: newHistogram(), baseline: newHistogram(),
+		clock: media.NewClock(0), quit: make(chan struct{})}
+	if cfg.shared > 0 {
+		// The browsers share one socket, each on an address of its own
+		// (then each needs an API of its own, for its SettingEngine).
+		if r.port, err = webrtctest.NewPort(); err != nil {
+			return res, fmt.Errorf("the browsers' shared port: %w", err)
+		}
+		defer r.port.Close()
+	} else if r.api, err = browserAPI(nil); err != nil {
 		return res, err
 	}
-	r := &bridgeRun{toBrowser: newHistogram(), toPhone: newHistogram(), mixed: newHistogram(), baseline: newHistogram(),
-		api: api, clock: media.NewClock(0), quit: make(chan struct{})}
 	for i := range n {
 		c := &benchCall{i: i, supervised: cfg.monitor > 0 && i%cfg.monitor == 0, answered: make(chan *sipuatest.Call, 1)}
 		// Bursts staggered across calls; the browser's a quarter period
@@ -826,7 +834,17 @@ func (r *bridgeRun) setUp(ctx context.Context, c *benchCall) error {
 // connect makes a browser, connects it as user and waits until its peer
 // connection is up.
 func (r *bridgeRun) connect(ctx context.Context, user int64, heard func([]byte, time.Time)) (*browser, error) {
-	b, err := newBrowser(r.api, heard)
+	api := r.api
+	if r.port != nil {
+		mux, err := r.port.Mux()
+		if err != nil {
+			return nil, err
+		}
+		if api, err = browserAPI(mux); err != nil {
+			return nil, err
+		}
+	}
+	b, err := newBrowser(api, heard)
 	if err != nil {
 		return nil, err
 	}
@@ -938,8 +956,9 @@ func (r *bridgeRun) closeBrowsers() {
 }
 
 // browserAPI is the browsers' pion: Opus then PCMU offered, as Chrome
-// does; RTCP reports, as Chrome sends; host candidates on loopback.
-func browserAPI() (*pion.API, error) {
+// does; RTCP reports, as Chrome sends; host candidates on loopback, on
+// mux when given (a browser's address on the shared port).
+func browserAPI(mux ice.UDPMux) (*pion.API, error) {
 	me := &pion.MediaEngine{}
 	for _, c := range []pion.RTPCodecParameters{
 		{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
@@ -958,6 +977,9 @@ func browserAPI() (*pion.API, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	if mux != nil {
+		se.SetICEUDPMux(mux)
+	}
 	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se)), nil
 }
 
@@ -1189,9 +1211,9 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 		if cfg.monitor > 0 {
 			monitored = fmt.Sprintf("every %s call also has a supervisor's browser listening (+sup)", ordinal(cfg.monitor))
 		}
-		phones := "each call on an RTP socket of its own"
+		phones := "each call and each browser on a socket of its own"
 		if cfg.shared > 0 {
-			phones = fmt.Sprintf("up to %d calls per RTP socket", cfg.shared)
+			phones = fmt.Sprintf("up to %d calls per RTP socket, the browsers on one socket", cfg.shared)
 		}
 		fmt.Fprintf(&b, "Bridged calls: a pion browser (PCMU) joined by the switchboard to a SIP call the endpoint placed to a\n"+
 			"sipuatest phone (%s); %s. The server is a child process: its CPU (%% of one core)\n"+

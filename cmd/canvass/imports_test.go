@@ -35,6 +35,7 @@ func TestImportRules(t *testing.T) {
 		"ivr/internal/mmsg":            {}, // batched UDP: the SIP endpoint's RTP ports, the ICE port
 		"ivr/sipua/sipuatest":          {"ivr/media", "ivr/sipua/internal/sdp", "ivr/sipua/internal/siplimits", "ivr/internal/mmsg"},
 		"ivr/sipua/baresiptest":        {},
+		"ivr/webrtc/webrtctest":        {"ivr/internal/mmsg"},
 		"ivr/asterisk/aritest":         {"ivr/media"},
 		"ivr/kamailio":                 {},
 		"ivr/transcribe":               {"survey"},
@@ -56,6 +57,9 @@ func TestImportRules(t *testing.T) {
 		"ivr/sipua":    append([]string{"ivr/ivrtest", "ivr/sipua/sipuatest", "ivr/sipua/baresiptest"}, store...),
 		// Transcription over the real store.
 		"ivr/transcribe": store,
+		// The shared port of the load generator's browsers, against the
+		// real server.
+		"ivr/webrtc/webrtctest": {"ivr/webrtc", "ivr/media"},
 		// The console's phone end to end: the real browser leg, SIP
 		// endpoint and switchboard, and a real SIP phone.
 		"cati": append([]string{"prompts", "ivr", "ivr/webrtc", "ivr/phone", "ivr/sipua", "ivr/sipua/baresiptest"}, store...),
