@@ -399,7 +399,7 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	monitor := fs.Int("monitor", 10, "every Nth call has a supervisor listening (a mixed route); 0: none")
 	asJSON := fs.Bool("json", false, "print one JSON object per run instead of the table")
 	server := fs.String("server", "", "run this canvass `BINARY` as the server instead of this one (to compare two builds under one load generator)")
-	shared := fs.Int("shared", 8, "the phones' calls per RTP socket, each call on a loopback address of its own (127.1.x.y), and all browsers on one socket (127.2.x.y), so that the generator leaves more CPU to the server; a socket's calls send together, so keep it small; 0 = a socket on 127.0.0.1 per call and per browser")
+	shared := fs.Int("shared", 8, "the phones' calls per RTP socket, each call on a loopback address of its own (127.1.x.y), and all browsers on one socket (127.2.x.y), so that the generator leaves more CPU to the server; a socket's calls send together, so keep it small; Linux only; 0 = a socket on 127.0.0.1 per call and per browser")
 	profile := fs.String("cpuprofile", "", "write CPU profiles of each window, the server's to `PREFIX`-server-N.pprof and this process's to PREFIX-load-N.pprof")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
