@@ -50,6 +50,7 @@ import (
 
 	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/ivr/sipua/sipuatest"
+	"github.com/canvass/canvass/ivr/webrtc/webrtctest"
 )
 
 // The tag: magic, sender, call (4 nibbles), sequence number (4 nibbles),
@@ -274,8 +275,9 @@ type bridgeRun struct {
 	mixed     *histogram // either side → bridge's mix → supervisor's browser
 	baseline  *histogram // here → the server's UDP echo → here: the same two hops, no bridge
 	calls     []*benchCall
-	api       *pion.API
-	clock     *media.Clock // paces every browser's packets, as the phone's clock paces its calls'
+	api       *pion.API        // the browsers' pion, unless each has its own on port
+	port      *webrtctest.Port // the browsers' shared socket (-shared); nil: a socket each
+	clock     *media.Clock     // paces every browser's packets, as the phone's clock paces its calls'
 	ctl       *bridgeClient
 	quit      chan struct{} // the run is over: phone handlers return
 	echoSent  atomic.Int64
@@ -333,6 +335,7 @@ type bridgeConfig struct {
 	duration time.Duration // the measured window
 	rate     float64       // calls set up per second
 	monitor  int           // every monitor-th call has a supervisor listening; 0: none
+	shared   int           // the phones' calls per RTP socket (SharedMedia); 0 = a socket each
 	profile  string        // when set, CPU profiles of the window go to PROFILE-server-N.pprof and PROFILE-load-N.pprof
 	log      io.Writer
 }
@@ -396,6 +399,7 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	monitor := fs.Int("monitor", 10, "every Nth call has a supervisor listening (a mixed route); 0: none")
 	asJSON := fs.Bool("json", false, "print one JSON object per run instead of the table")
 	server := fs.String("server", "", "run this canvass `BINARY` as the server instead of this one (to compare two builds under one load generator)")
+	shared := fs.Int("shared", 8, "the phones' calls per RTP socket, each call on a loopback address of its own (127.1.x.y), and all browsers on one socket (127.2.x.y), so that the generator leaves more CPU to the server; a socket's calls send together, so keep it small; Linux only; 0 = a socket on 127.0.0.1 per call and per browser")
 	profile := fs.String("cpuprofile", "", "write CPU profiles of each window, the server's to `PREFIX`-server-N.pprof and this process's to PREFIX-load-N.pprof")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -411,8 +415,8 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		}
 		runs = append(runs, n)
 	}
-	if *rate <= 0 || *duration < time.Second || *monitor < 0 {
-		return fmt.Errorf("%w: -rate must be positive, -duration at least 1s, -monitor 0 or more", errUsage)
+	if *rate <= 0 || *duration < time.Second || *monitor < 0 || *shared < 0 {
+		return fmt.Errorf("%w: -rate must be positive, -duration at least 1s, -monitor and -shared 0 or more", errUsage)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -421,10 +425,10 @@ func bridgebench(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if *server != "" {
 		exe = *server
 	}
-	// Here: a browser socket and an RTP socket per call; in the server an
-	// RTP socket per call.
+	// Here, unless shared: a browser socket and an RTP socket per call; in
+	// the server an RTP socket per call.
 	raiseFileLimit(uint64(3*slices.Max(runs)+256), stderr)
-	cfg := bridgeConfig{duration: *duration, rate: *rate, monitor: *monitor, profile: *profile, log: stderr}
+	cfg := bridgeConfig{duration: *duration, rate: *rate, monitor: *monitor, shared: *shared, profile: *profile, log: stderr}
 	out := &bridgeTable{w: stdout, json: *asJSON}
 	for _, n := range runs {
 		res, err := bridgeSpawned(ctx, exe, n, cfg)
@@ -506,12 +510,18 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 	ramp := time.Duration(float64(n) / cfg.rate * float64(time.Second))
 	ctx, cancel := context.WithTimeout(ctx, ramp+cfg.duration+3*time.Minute)
 	defer cancel()
-	api, err := browserAPI()
-	if err != nil {
+	r := &bridgeRun{toBrowser: newHistogram(), toPhone: newHistogram(), mixed: newHistogram(), baseline: newHistogram(),
+		clock: media.NewClock(0), quit: make(chan struct{})}
+	if cfg.shared > 0 {
+		// The browsers share one socket, each on an address of its own
+		// (then each needs an API of its own, for its SettingEngine).
+		if r.port, err = webrtctest.NewPort(); err != nil {
+			return res, fmt.Errorf("the browsers' shared port: %w", err)
+		}
+		defer r.port.Close()
+	} else if r.api, err = browserAPI(nil); err != nil {
 		return res, err
 	}
-	r := &bridgeRun{toBrowser: newHistogram(), toPhone: newHistogram(), mixed: newHistogram(), baseline: newHistogram(),
-		api: api, clock: media.NewClock(0), quit: make(chan struct{})}
 	for i := range n {
 		c := &benchCall{i: i, supervised: cfg.monitor > 0 && i%cfg.monitor == 0, answered: make(chan *sipuatest.Call, 1)}
 		// Bursts staggered across calls; the browser's a quarter period
@@ -520,7 +530,7 @@ func bridgeMeasure(ctx context.Context, n int, cfg bridgeConfig, start func(trun
 		c.phoneBursts.next, c.webBursts.next = epoch, epoch.Add(burstEvery/4)
 		r.calls = append(r.calls, c)
 	}
-	ph, err := sipuatest.NewPhone(sipuatest.PhoneOptions{User: "bridgebench", OnInvite: r.answer})
+	ph, err := sipuatest.NewPhone(sipuatest.PhoneOptions{User: "bridgebench", OnInvite: r.answer, SharedMedia: cfg.shared})
 	if err != nil {
 		return res, err
 	}
@@ -824,7 +834,17 @@ func (r *bridgeRun) setUp(ctx context.Context, c *benchCall) error {
 // connect makes a browser, connects it as user and waits until its peer
 // connection is up.
 func (r *bridgeRun) connect(ctx context.Context, user int64, heard func([]byte, time.Time)) (*browser, error) {
-	b, err := newBrowser(r.api, heard)
+	api := r.api
+	if r.port != nil {
+		mux, err := r.port.Mux()
+		if err != nil {
+			return nil, err
+		}
+		if api, err = browserAPI(mux); err != nil {
+			return nil, err
+		}
+	}
+	b, err := newBrowser(api, heard)
 	if err != nil {
 		return nil, err
 	}
@@ -936,8 +956,9 @@ func (r *bridgeRun) closeBrowsers() {
 }
 
 // browserAPI is the browsers' pion: Opus then PCMU offered, as Chrome
-// does; RTCP reports, as Chrome sends; host candidates on loopback.
-func browserAPI() (*pion.API, error) {
+// does; RTCP reports, as Chrome sends; host candidates on loopback, on
+// mux when given (a browser's address on the shared port).
+func browserAPI(mux ice.UDPMux) (*pion.API, error) {
 	me := &pion.MediaEngine{}
 	for _, c := range []pion.RTPCodecParameters{
 		{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
@@ -956,6 +977,9 @@ func browserAPI() (*pion.API, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	if mux != nil {
+		se.SetICEUDPMux(mux)
+	}
 	return pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se)), nil
 }
 
@@ -1187,8 +1211,12 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 		if cfg.monitor > 0 {
 			monitored = fmt.Sprintf("every %s call also has a supervisor's browser listening (+sup)", ordinal(cfg.monitor))
 		}
+		phones := "each call and each browser on a socket of its own"
+		if cfg.shared > 0 {
+			phones = fmt.Sprintf("up to %d calls per RTP socket, the browsers on one socket", cfg.shared)
+		}
 		fmt.Fprintf(&b, "Bridged calls: a pion browser (PCMU) joined by the switchboard to a SIP call the endpoint placed to a\n"+
-			"sipuatest phone; %s. The server is a child process: its CPU (%% of one core)\n"+
+			"sipuatest phone (%s); %s. The server is a child process: its CPU (%% of one core)\n"+
 			"is over the %.0f s window with every call up, RSS before → peak, per call = (peak - before) / calls.\n"+
 			"Latency, ms, END TO END, one way: sender's socket write → receiver's read, two loopback hops, SRTP\n"+
 			"and the co-located load included. baseline: the same two hops without the bridge (a round trip through\n"+
@@ -1197,7 +1225,7 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 			"clock (0-20 ms per packet, plus any frames already queued for it). mixed: a burst from either side to\n"+
 			"the supervisor, through the room's 20 ms mix tick. lost: tagged packets sent in the window, never heard.\n"+
 			"stale: of those, how many the server dropped because they reached it more than 150 ms behind their\n"+
-			"stream's pace (read late by a starved process: played, they would only add delay).\n", monitored, r.Window)
+			"stream's pace (read late by a starved process: played, they would only add delay).\n", phones, monitored, r.Window)
 		line(bridgeColumns)
 	}
 	line(cells)
@@ -1217,6 +1245,10 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 	if s := r.Server; s != nil {
 		fmt.Fprintf(&b, "    server's browser legs (whole run): %d in, %d gaps on arrival, %d dropped unread, %d at a full receive buffer, %d stale; %d out, %d reported lost by the browsers; SIP legs: %d stale; %d goroutines\n",
 			s.PacketsIn, s.LostIn, s.Dropped, s.BufferFull, s.StaleIn, s.PacketsOut, s.LostOut, s.StaleSIP, s.Goroutines)
+		if i := s.ICE; i.Recvs+i.Sends > 0 {
+			fmt.Fprintf(&b, "    server's ICE port (whole run): %d datagrams read in %d recvmmsg (%.2f each), %d sent in %d sendmmsg (%.2f each), %d refused\n",
+				i.Read, i.Recvs, float64(i.Read)/float64(max(i.Recvs, 1)), i.Sent, i.Sends, float64(i.Sent)/float64(max(i.Sends, 1)), i.Dropped)
+		}
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "    %s\n", e)

@@ -18,7 +18,7 @@ func TestBridgebench(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	var progress bytes.Buffer
-	cfg := bridgeConfig{duration: 3 * time.Second, rate: 10, monitor: 2, log: &progress}
+	cfg := bridgeConfig{duration: 3 * time.Second, rate: 10, monitor: 2, shared: 8, log: &progress}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	res, err := bridgeMeasure(ctx, 2, cfg, func(trunk string) (bridgeEndpoint, error) {
 		s, err := startBridgeServer(trunk, 20, log)

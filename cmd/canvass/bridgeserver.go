@@ -84,6 +84,8 @@ type bridgeStats struct {
 	Answered     int    `json:"answered"`
 	NotAnswered  int    `json:"not_answered"` // calls that ended before or without an answer
 	CallsStarted int    `json:"calls_started"`
+	// The ICE port's datagrams and system calls (whole run).
+	ICE webrtc.PortStats `json:"ice_port"`
 }
 
 // startBridgeServer starts the phone on loopback, dialing out through
@@ -356,6 +358,7 @@ func (s *bridgeServer) stats(w http.ResponseWriter, _ *http.Request) {
 	runtime.ReadMemStats(&ms)
 	st.HeapInuse, st.StackInuse, st.Goroutines = ms.HeapInuse, ms.StackInuse, runtime.NumGoroutine()
 	st.BufferFull = s.rtc.BufferFull()
+	st.ICE = s.rtc.PortStats()
 	w.Header().Set("Content-Type", "application/json")
 	if err := json.NewEncoder(w).Encode(st); err != nil {
 		s.log.Warn("write stats", "err", err)

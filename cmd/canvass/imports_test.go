@@ -26,15 +26,16 @@ func TestImportRules(t *testing.T) {
 		"ivr/asterisk": {"ivr", "ivr/media", "survey"},
 		"ivr/ivrtest":  {"ivr", "survey"},
 		"ivr/media":    {},
-		"ivr/sipua":    {"ivr", "ivr/media", "survey", "ivr/sipua/internal/sdp", "ivr/sipua/internal/siplimits", "ivr/sipua/internal/mmsg"},
+		"ivr/sipua":    {"ivr", "ivr/media", "survey", "ivr/sipua/internal/sdp", "ivr/sipua/internal/siplimits", "ivr/internal/mmsg"},
 		"ivr/phone":    {"ivr", "ivr/media", "survey"},
-		"ivr/webrtc":   {"ivr", "ivr/media", "survey"},
+		"ivr/webrtc":   {"ivr", "ivr/media", "survey", "ivr/internal/mmsg"},
 		// Test helpers and adapter internals: leaves, or tied to their parent.
 		"ivr/sipua/internal/sdp":       {"ivr/media"},
 		"ivr/sipua/internal/siplimits": {},
-		"ivr/sipua/internal/mmsg":      {},
-		"ivr/sipua/sipuatest":          {"ivr/media", "ivr/sipua/internal/sdp", "ivr/sipua/internal/siplimits", "ivr/sipua/internal/mmsg"},
+		"ivr/internal/mmsg":            {}, // batched UDP: the SIP endpoint's RTP ports, the ICE port
+		"ivr/sipua/sipuatest":          {"ivr/media", "ivr/sipua/internal/sdp", "ivr/sipua/internal/siplimits", "ivr/internal/mmsg"},
 		"ivr/sipua/baresiptest":        {},
+		"ivr/webrtc/webrtctest":        {"ivr/internal/mmsg"},
 		"ivr/asterisk/aritest":         {"ivr/media"},
 		"ivr/kamailio":                 {},
 		"ivr/transcribe":               {"survey"},
@@ -56,6 +57,9 @@ func TestImportRules(t *testing.T) {
 		"ivr/sipua":    append([]string{"ivr/ivrtest", "ivr/sipua/sipuatest", "ivr/sipua/baresiptest"}, store...),
 		// Transcription over the real store.
 		"ivr/transcribe": store,
+		// The shared port of the load generator's browsers, against the
+		// real server.
+		"ivr/webrtc/webrtctest": {"ivr/webrtc", "ivr/media"},
 		// The console's phone end to end: the real browser leg, SIP
 		// endpoint and switchboard, and a real SIP phone.
 		"cati": append([]string{"prompts", "ivr", "ivr/webrtc", "ivr/phone", "ivr/sipua", "ivr/sipua/baresiptest"}, store...),

@@ -29,8 +29,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/canvass/canvass/ivr/internal/mmsg"
 	"github.com/canvass/canvass/ivr/media"
-	"github.com/canvass/canvass/ivr/sipua/internal/mmsg"
 )
 
 const (

@@ -23,6 +23,7 @@ import (
 	"github.com/pion/transport/v5/packetio"
 	pion "github.com/pion/webrtc/v4"
 
+	"github.com/canvass/canvass/ivr/internal/mmsg"
 	"github.com/canvass/canvass/ivr/media"
 	"github.com/canvass/canvass/survey"
 )
@@ -37,6 +38,18 @@ const iceKeepalive = 2 * time.Second
 // about 100 ms of them; more would only deliver stale audio to a server
 // that cannot keep up. The kernel caps it at net.core.rmem_max.
 const muxReadBuffer = 1 << 20
+
+// The shared port is read and written in batches (mmsg.Conn): one
+// recvmmsg takes every packet queued since the last read, and one sendmmsg
+// sends every packet written since the last send (a goroutine's burst of
+// writes, and other goroutines' at the same time), so that the port's
+// system calls no longer cost one per packet. A slot holds any
+// datagram a browser sends (DTLS keeps its records under the path MTU);
+// 64 of them are more than a busy moment queues between two reads.
+const (
+	portBatch = 64
+	portSlot  = 2048
+)
 
 // rtpBufferPackets bounds the packets pion holds for a peer's track after
 // decrypting them and before the peer reads them (1 s of 20 ms packets);
@@ -68,6 +81,7 @@ type Server struct {
 	o    Options
 	log  *slog.Logger
 	conn *net.UDPConn
+	port *mmsg.Conn // conn, batched: what the mux reads and writes
 	mux  ice.UDPMux
 	api  *pion.API
 	full *atomic.Uint64 // packets pion's bounded receive buffers refused
@@ -98,8 +112,12 @@ func New(o Options, log *slog.Logger) (*Server, error) {
 	if err := conn.SetReadBuffer(muxReadBuffer); err != nil {
 		log.Warn("webrtc: cannot enlarge the receive buffer", "err", err)
 	}
+	batched, err := mmsg.NewConn(conn, portBatch, portSlot)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("webrtc: batch the port: %w", err), conn.Close())
+	}
 	logs := loggerFactory{log: log}
-	mux := pion.NewICEUDPMux(logs.NewLogger("ice"), conn)
+	mux := pion.NewICEUDPMux(logs.NewLogger("ice"), batched)
 
 	me := &pion.MediaEngine{}
 	for _, c := range []media.Codec{media.PCMU, media.PCMA} {
@@ -140,7 +158,7 @@ func New(o Options, log *slog.Logger) (*Server, error) {
 	}
 	api := pion.NewAPI(pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir), pion.WithSettingEngine(se))
 	log.Info("webrtc listening", "addr", conn.LocalAddr().String(), "public_ips", o.PublicIPs)
-	return &Server{o: o, log: log, conn: conn, mux: mux, api: api, full: full, peers: map[*Peer]struct{}{}}, nil
+	return &Server{o: o, log: log, conn: conn, port: batched, mux: mux, api: api, full: full, peers: map[*Peer]struct{}{}}, nil
 }
 
 // boundedBuffer is the SettingEngine's BufferFactory: pion's own packet
@@ -186,6 +204,20 @@ func (b packetBuffer) WriteWithAttributes(p []byte, a packetio.Attributes) (int,
 // receive buffer was full (rtpBufferPackets: its reader was a second
 // behind).
 func (s *Server) BufferFull() uint64 { return s.full.Load() }
+
+// PortStats counts the shared ICE port's datagrams and the system calls
+// that moved them, since New.
+type PortStats struct {
+	Read, Recvs uint64 // datagrams read, recvmmsg calls
+	Sent, Sends uint64 // datagrams sent in batches, sendmmsg batches
+	Dropped     uint64 // datagrams the system refused to send
+}
+
+// PortStats is the ICE port's counters.
+func (s *Server) PortStats() PortStats {
+	st := s.port.Stats()
+	return PortStats{Read: st.Read, Recvs: st.Recvs, Sent: st.Sent, Sends: st.Sends, Dropped: st.Dropped}
+}
 
 // Addr is the ICE port's address.
 func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }

@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/canvass/canvass/ivr/sipua/internal/mmsg"
+	"github.com/canvass/canvass/ivr/internal/mmsg"
 )
 
 // errSharedMedia is what the per-socket tricks (moving RTP, raw writes)

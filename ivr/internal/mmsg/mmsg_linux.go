@@ -1,8 +1,8 @@
 //go:build linux
 
 // Package mmsg moves many UDP datagrams per system call on Linux (recvmmsg
-// and sendmmsg), for the endpoint's shared RTP ports and the load
-// generator's. The headers, addresses and buffers are allocated once per
+// and sendmmsg), for the SIP endpoint's shared RTP ports and the load
+// generator's, and for the WebRTC leg's ICE port (Conn). The headers, addresses and buffers are allocated once per
 // batch and reused, so that reading or writing a batch allocates nothing
 // (golang.org/x/net's ReadBatch allocates the source address of every
 // datagram read).
@@ -233,6 +233,9 @@ func portOf(p uint16) uint16 {
 
 // Size is how many datagrams the batch holds.
 func (b *Batch) Size() int { return len(b.hs) }
+
+// Queued is how many datagrams are queued to write.
+func (b *Batch) Queued() int { return b.n }
 
 // Next is the buffer of the next datagram to write, or nil when the batch
 // is full (Flush it).

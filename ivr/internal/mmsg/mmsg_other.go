@@ -55,6 +55,8 @@ func (b *Batch) At(int) time.Time          { return time.Time{} }
 
 func (b *Batch) Size() int { return len(b.bufs) }
 
+func (b *Batch) Queued() int { return b.n }
+
 func (b *Batch) Next() []byte {
 	if b.n == len(b.bufs) {
 		return nil
