@@ -28,13 +28,21 @@ type Pacer struct {
 // ticker that drives Due.
 func NewPacer(start time.Time) *Pacer { return &Pacer{start: start} }
 
+// Started reports whether the clock runs: a zero Pacer has not started.
+func (p *Pacer) Started() bool { return !p.start.IsZero() }
+
+// due is how many packets are owed at now since start, rounded to the
+// nearest tick.
+func (p *Pacer) due(now time.Time) int64 {
+	return int64((now.Sub(p.start) + PacketInterval/2) / PacketInterval)
+}
+
 // Ahead counts the next packet as sent at now, ahead of its tick, when it
 // is due within one PacketInterval: a prompt that starts goes out at once
 // instead of at the next tick. It reports false when no packet may go
 // (one already went ahead), and leaves the packets the ticks owe to them.
 func (p *Pacer) Ahead(now time.Time) bool {
-	due := int64((now.Sub(p.start) + PacketInterval/2) / PacketInterval)
-	if p.sent > due {
+	if p.sent > p.due(now) {
 		return false
 	}
 	p.sent++
@@ -45,7 +53,7 @@ func (p *Pacer) Ahead(now time.Time) bool {
 // timestamps without sending, a gap the peer reads as loss), then send
 // packets. It counts both as done.
 func (p *Pacer) Due(now time.Time) (skip, send int64) {
-	due := int64((now.Sub(p.start) + PacketInterval/2) / PacketInterval)
+	due := p.due(now)
 	if late := due - p.sent; late > MaxBurst {
 		skip = late - 1
 	}

@@ -42,7 +42,13 @@ func TestPacer(t *testing.T) {
 func TestPacerAhead(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return start.Add(time.Duration(ms) * time.Millisecond) }
+	if (&Pacer{}).Started() {
+		t.Error("a zero pacer has started")
+	}
 	p := NewPacer(start)
+	if !p.Started() {
+		t.Error("a new pacer has not started")
+	}
 	if _, send := p.Due(at(20)); send != 1 {
 		t.Fatalf("first tick sent %d", send)
 	}

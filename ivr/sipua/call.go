@@ -277,8 +277,7 @@ type sender struct {
 	fromLeg   bool // the last packet was a frame written to the leg
 	keys      digitState
 	errs      int
-	pacer     media.Pacer // kept in the sender: it is read every tick
-	paced     bool        // the clock started (begin)
+	pacer     media.Pacer // kept in the sender: it is read every tick; zero until begin
 	liveAt    time.Time   // when a written frame last went out
 	nextCheck time.Time   // of the RTP timeout
 }
@@ -419,7 +418,7 @@ func (s *sender) skip(n int64) {
 
 // begin starts the packet clock at now.
 func (s *sender) begin(now time.Time) {
-	s.pacer, s.paced = *media.NewPacer(now), true
+	s.pacer = *media.NewPacer(now)
 	s.nextCheck = now.Add(time.Second)
 }
 
@@ -456,7 +455,7 @@ func (s *sender) Tick(now time.Time) bool {
 func (s *sender) live() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped || !s.paced || s.keying() {
+	if s.stopped || !s.pacer.Started() || s.keying() {
 		return // over, not answered yet (frames wait), or keying
 	}
 	now := time.Now()
@@ -477,7 +476,7 @@ func (s *sender) ahead() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
-	if s.stopped || !s.paced || s.keying() || now.Sub(s.liveAt) < 2*media.PacketInterval || !s.pacer.Ahead(now) {
+	if s.stopped || !s.pacer.Started() || s.keying() || now.Sub(s.liveAt) < 2*media.PacketInterval || !s.pacer.Ahead(now) {
 		return
 	}
 	s.packet()
