@@ -295,40 +295,65 @@ func (r *bridgeRun) echo(addr string, done, drained <-chan struct{}) error {
 	if err != nil {
 		return err
 	}
-	conn, err := net.DialUDP("udp4", nil, raddr)
-	if err != nil {
+	// On the browsers' shared socket (-shared), a probe is an RTP header
+	// and its send time, and is timed as their packets are: by when the
+	// socket received the echo.
+	var conn net.PacketConn
+	var arrived func(ssrc uint32, seq uint16) time.Time
+	if r.port != nil {
+		mux, err := r.port.Mux()
+		if err != nil {
+			return err
+		}
+		if conn, err = mux.GetConn("", nil); err != nil {
+			return err
+		}
+		arrived = mux.Arrived
+	} else if conn, err = net.ListenUDP("udp4", nil); err != nil {
 		return err
 	}
 	defer conn.Close()
 	go func() {
 		buf := make([]byte, 64)
 		for {
-			n, err := conn.Read(buf)
+			n, _, err := conn.ReadFrom(buf)
 			if err != nil {
 				return // closed
 			}
 			at := time.Now()
-			if n == 8 {
-				r.baseline.add(at.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(buf)))))
+			if n != echoLen {
+				continue
 			}
+			if arrived != nil {
+				if t := arrived(binary.BigEndian.Uint32(buf[8:]), binary.BigEndian.Uint16(buf[2:])); !t.IsZero() && t.Before(at) {
+					at = t
+				}
+			}
+			r.baseline.add(at.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(buf[12:])))))
 		}
 	}()
 	tick := time.NewTicker(media.PacketInterval)
 	defer tick.Stop()
-	var b [8]byte
-	for {
+	var b [echoLen]byte
+	b[0] = 2 << 6 // RTP version 2, payload type 0
+	binary.BigEndian.PutUint32(b[8:], rand.Uint32())
+	for seq := uint16(rand.Uint32()); ; seq++ {
 		select {
 		case <-done:
 			<-drained
 			return nil
 		case <-tick.C:
 		}
-		binary.BigEndian.PutUint64(b[:], uint64(time.Now().UnixNano()))
-		if _, err := conn.Write(b[:]); err == nil {
+		binary.BigEndian.PutUint16(b[2:], seq)
+		binary.BigEndian.PutUint64(b[12:], uint64(time.Now().UnixNano()))
+		if _, err := conn.WriteTo(b[:], raddr); err == nil {
 			r.echoSent.Add(1)
 		}
 	}
 }
+
+// echoLen is a baseline probe's length: an RTP header and a send time.
+const echoLen = 12 + 8
 
 // bridgeConfig shapes a run.
 type bridgeConfig struct {
@@ -835,6 +860,7 @@ func (r *bridgeRun) setUp(ctx context.Context, c *benchCall) error {
 // connection is up.
 func (r *bridgeRun) connect(ctx context.Context, user int64, heard func([]byte, time.Time)) (*browser, error) {
 	api := r.api
+	var arrived func(ssrc uint32, seq uint16) time.Time
 	if r.port != nil {
 		mux, err := r.port.Mux()
 		if err != nil {
@@ -843,8 +869,9 @@ func (r *bridgeRun) connect(ctx context.Context, user int64, heard func([]byte, 
 		if api, err = browserAPI(mux); err != nil {
 			return nil, err
 		}
+		arrived = mux.Arrived
 	}
-	b, err := newBrowser(api, heard)
+	b, err := newBrowser(api, heard, arrived)
 	if err != nil {
 		return nil, err
 	}
@@ -984,7 +1011,10 @@ func browserAPI(mux ice.UDPMux) (*pion.API, error) {
 }
 
 // browser is a console user's browser stand-in: a peer connection that
-// sends a microphone track and hands each packet it hears to heard.
+// sends a microphone track and hands each packet it hears to heard, timed
+// by arrived when it knows (when the packet reached the socket: pion's
+// decryption and goroutines are the load generator's, not the bridge's),
+// else as read.
 type browser struct {
 	pc        *pion.PeerConnection
 	track     *pion.TrackLocalStaticRTP
@@ -994,7 +1024,7 @@ type browser struct {
 	workers   sync.WaitGroup
 }
 
-func newBrowser(api *pion.API, heard func(payload []byte, at time.Time)) (*browser, error) {
+func newBrowser(api *pion.API, heard func(payload []byte, at time.Time), arrived func(ssrc uint32, seq uint16) time.Time) (*browser, error) {
 	pc, err := api.NewPeerConnection(pion.Configuration{})
 	if err != nil {
 		return nil, err
@@ -1030,6 +1060,11 @@ func newBrowser(api *pion.API, heard func(payload []byte, at time.Time)) (*brows
 			}
 			at := time.Now()
 			if pkt.Unmarshal(buf[:n]) == nil {
+				if arrived != nil {
+					if t := arrived(pkt.SSRC, pkt.SequenceNumber); !t.IsZero() && t.Before(at) {
+						at = t
+					}
+				}
 				heard(pkt.Payload, at)
 			}
 		}
@@ -1218,9 +1253,10 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 		fmt.Fprintf(&b, "Bridged calls: a pion browser (PCMU) joined by the switchboard to a SIP call the endpoint placed to a\n"+
 			"sipuatest phone (%s); %s. The server is a child process: its CPU (%% of one core)\n"+
 			"is over the %.0f s window with every call up, RSS before → peak, per call = (peak - before) / calls.\n"+
-			"Latency, ms, END TO END, one way: sender's socket write → receiver's read, two loopback hops, SRTP\n"+
-			"and the co-located load included. baseline: the same two hops without the bridge (a round trip through\n"+
-			"a UDP echo in the server process, timed alongside) - compare with it, nothing is subtracted.\n"+
+			"Latency, ms, END TO END, one way: sender's socket write → receiver's socket (the system's receive time;\n"+
+			"as read without -shared), two loopback hops, SRTP and the co-located load included. baseline: the same\n"+
+			"two hops without the bridge (a round trip through a UDP echo in the server process, timed alongside,\n"+
+			"from the browsers' socket with -shared) - compare with it, nothing is subtracted.\n"+
 			"phone→browser is the passthrough route; browser→phone also waits for the SIP leg's own 20 ms packet\n"+
 			"clock (0-20 ms per packet, plus any frames already queued for it). mixed: a burst from either side to\n"+
 			"the supervisor, through the room's 20 ms mix tick. lost: tagged packets sent in the window, never heard.\n"+

@@ -107,12 +107,20 @@ func (c *Conn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 // ReadFromTo is ReadFromAddrPort that also returns the address the
 // datagram was sent to (NewLocalConn; else the zero Addr).
 func (c *Conn) ReadFromTo(p []byte) (int, netip.AddrPort, netip.Addr, error) {
+	n, from, to, _, err := c.ReadFromToAt(p)
+	return n, from, to, err
+}
+
+// ReadFromToAt is ReadFromTo that also returns when the system received
+// the datagram (NewLocalConn on Linux; else the zero Time), however late
+// it is read.
+func (c *Conn) ReadFromToAt(p []byte) (int, netip.AddrPort, netip.Addr, time.Time, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	if c.next == c.got {
 		n, err := c.in.Read()
 		if err != nil {
-			return 0, netip.AddrPort{}, netip.Addr{}, err
+			return 0, netip.AddrPort{}, netip.Addr{}, time.Time{}, err
 		}
 		c.next, c.got = 0, n
 		c.recv.Add(1)
@@ -120,7 +128,7 @@ func (c *Conn) ReadFromTo(p []byte) (int, netip.AddrPort, netip.Addr, error) {
 	}
 	i := c.next
 	c.next++
-	return copy(p, c.in.Data(i)), c.in.From(i), c.in.To(i), nil
+	return copy(p, c.in.Data(i)), c.in.From(i), c.in.To(i), c.in.At(i), nil
 }
 
 // ReadFrom is ReadFromAddrPort with a *net.UDPAddr.

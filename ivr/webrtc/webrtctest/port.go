@@ -10,6 +10,7 @@
 package webrtctest
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -26,6 +27,7 @@ const (
 	portSlot   = 2048
 	portBuffer = 4 << 20 // the system caps it at net.core.rmem_max / wmem_max
 	queueLen   = 64      // datagrams a browser's reader may fall behind by; more are dropped
+	arrivals   = 256     // RTP packets a browser remembers the arrival of (5 s of one stream)
 )
 
 // firstIP is the first browser's address, after which they are counted
@@ -111,7 +113,7 @@ func (p *Port) readLoop() {
 	defer close(p.read)
 	buf := make([]byte, portSlot)
 	for {
-		n, from, to, err := p.conn.ReadFromTo(buf)
+		n, from, to, at, err := p.conn.ReadFromToAt(buf)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -123,7 +125,7 @@ func (p *Port) readLoop() {
 		m := p.muxes[to]
 		p.mu.Unlock()
 		if m != nil {
-			m.deliver(buf[:n], from)
+			m.deliver(buf[:n], from, at)
 		}
 	}
 }
@@ -142,6 +144,14 @@ type Mux struct {
 	head, n    int
 	closed     bool
 	overflowed uint64
+	arrived    [arrivals]arrival // by sequence number modulo arrivals
+}
+
+// arrival is when the system received one SRTP packet.
+type arrival struct {
+	ssrc uint32
+	seq  uint16
+	at   time.Time
 }
 
 var _ ice.UDPMux = (*Mux)(nil)
@@ -180,11 +190,32 @@ func (m *Mux) Overflowed() uint64 {
 	return m.overflowed
 }
 
-func (m *Mux) deliver(b []byte, from netip.AddrPort) {
+// Arrived is when the system received the browser's SRTP packet of ssrc
+// and sequence number seq (an SRTP header is not encrypted), so that a
+// reader behind pion's decryption and its goroutines can time what it
+// hears as the socket did; the zero Time when it is not among the last
+// few hundred, or the system gave no time.
+func (m *Mux) Arrived(ssrc uint32, seq uint16) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.arrived[int(seq)%arrivals]
+	if a.ssrc != ssrc || a.seq != seq {
+		return time.Time{}
+	}
+	return a.at
+}
+
+func (m *Mux) deliver(b []byte, from netip.AddrPort, at time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return
+	}
+	// RTP, not RTCP (RFC 5761's payload types 64–95 with the marker) nor
+	// STUN or DTLS (RFC 7983: RTP's first byte is 128–191).
+	if len(b) >= 12 && b[0]>>6 == 2 && (b[1]&0x7f < 64 || b[1]&0x7f > 95) && !at.IsZero() {
+		seq := binary.BigEndian.Uint16(b[2:])
+		m.arrived[int(seq)%arrivals] = arrival{ssrc: binary.BigEndian.Uint32(b[8:]), seq: seq, at: at}
 	}
 	if m.n == len(m.bufs) {
 		m.overflowed++

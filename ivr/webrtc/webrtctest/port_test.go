@@ -22,7 +22,15 @@ import (
 type browser struct {
 	pc    *pion.PeerConnection
 	track *pion.TrackLocalStaticRTP
-	heard chan []byte // payloads of the packets it hears
+	mux   *webrtctest.Mux
+	heard chan heard // the packets it hears
+}
+
+// heard is a packet a browser heard: its payload, when the socket
+// received it (Mux.Arrived) and when the track's reader had it.
+type heard struct {
+	payload      []byte
+	arrived, got time.Time
 }
 
 func newBrowser(t *testing.T, port *webrtctest.Port) *browser {
@@ -45,7 +53,7 @@ func newBrowser(t *testing.T, port *webrtctest.Port) *browser {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pc.Close() })
-	b := &browser{pc: pc, heard: make(chan []byte, 100)}
+	b := &browser{pc: pc, mux: mux, heard: make(chan heard, 100)}
 	if b.track, err = pion.NewTrackLocalStaticRTP(pcmu, "mic", "browser"); err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +66,9 @@ func newBrowser(t *testing.T, port *webrtctest.Port) *browser {
 			if err != nil {
 				return
 			}
+			got := time.Now()
 			select {
-			case b.heard <- pkt.Payload:
+			case b.heard <- heard{pkt.Payload, mux.Arrived(pkt.SSRC, pkt.SequenceNumber), got}:
 			default:
 			}
 		}
@@ -103,7 +112,9 @@ func (b *browser) connect(t *testing.T, ctx context.Context, srv *webrtc.Server)
 }
 
 // Browsers on one shared port connect to the WebRTC server, each from its
-// own address, and each hears only its own peer, and is heard by it alone.
+// own address, and each hears only its own peer, and is heard by it alone;
+// each packet it hears was received by the socket at a time Mux.Arrived
+// knows, before its reader had it.
 func TestBrowsersShareAPort(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("a shared port needs Linux (IP_PKTINFO)")
@@ -153,9 +164,12 @@ func TestBrowsersShareAPort(t *testing.T) {
 			}
 			for more := true; more; {
 				select {
-				case p := <-browsers[i].heard:
-					if !bytes.Equal(p, frame.Payload) {
-						t.Fatalf("browser %d heard % x…, want its peer's %x", i, p[:4], toBrowser)
+				case h := <-browsers[i].heard:
+					if !bytes.Equal(h.payload, frame.Payload) {
+						t.Fatalf("browser %d heard % x…, want its peer's %x", i, h.payload[:4], toBrowser)
+					}
+					if h.arrived.IsZero() || h.arrived.After(h.got) || h.got.Sub(h.arrived) > 5*time.Second {
+						t.Fatalf("browser %d had a packet at %s that its socket received at %s", i, h.got.Format(time.StampMicro), h.arrived.Format(time.StampMicro))
 					}
 					fromServer++
 				default:
