@@ -183,12 +183,16 @@ func (s *stream) prepare(now time.Time, win bool) uint16 {
 	return seq
 }
 
-// confirm counts packet seq as sent: the socket took it.
-func (s *stream) confirm(seq uint16) {
+// confirm counts packet seq as sent: the socket took it, at when that is
+// known (else the time it was numbered stands).
+func (s *stream) confirm(seq uint16, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p := &s.ring[seq%ringSize]; p.valid && p.seq == seq && p.win {
 		s.sent++
+		if !at.IsZero() {
+			p.at = at
+		}
 	}
 }
 
@@ -295,65 +299,41 @@ func (r *bridgeRun) echo(addr string, done, drained <-chan struct{}) error {
 	if err != nil {
 		return err
 	}
-	// On the browsers' shared socket (-shared), a probe is an RTP header
-	// and its send time, and is timed as their packets are: by when the
-	// socket received the echo.
-	var conn net.PacketConn
-	var arrived func(ssrc uint32, seq uint16) time.Time
-	if r.port != nil {
-		mux, err := r.port.Mux()
-		if err != nil {
-			return err
-		}
-		if conn, err = mux.GetConn("", nil); err != nil {
-			return err
-		}
-		arrived = mux.Arrived
-	} else if conn, err = net.ListenUDP("udp4", nil); err != nil {
+	// Timed as the phones' packets are: sent just before the system call
+	// (which delivers it on loopback), heard when the socket received it.
+	conn, err := listenTimedUDP()
+	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	go func() {
-		buf := make([]byte, 64)
+		buf, oob := make([]byte, 64), make([]byte, 128)
 		for {
-			n, _, err := conn.ReadFrom(buf)
+			n, at, err := readTimed(conn, buf, oob)
 			if err != nil {
 				return // closed
 			}
-			at := time.Now()
-			if n != echoLen {
-				continue
+			if n == 8 {
+				r.baseline.add(at.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(buf)))))
 			}
-			if arrived != nil {
-				if t := arrived(binary.BigEndian.Uint32(buf[8:]), binary.BigEndian.Uint16(buf[2:])); !t.IsZero() && t.Before(at) {
-					at = t
-				}
-			}
-			r.baseline.add(at.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(buf[12:])))))
 		}
 	}()
 	tick := time.NewTicker(media.PacketInterval)
 	defer tick.Stop()
-	var b [echoLen]byte
-	b[0] = 2 << 6 // RTP version 2, payload type 0
-	binary.BigEndian.PutUint32(b[8:], rand.Uint32())
-	for seq := uint16(rand.Uint32()); ; seq++ {
+	var b [8]byte
+	for {
 		select {
 		case <-done:
 			<-drained
 			return nil
 		case <-tick.C:
 		}
-		binary.BigEndian.PutUint16(b[2:], seq)
-		binary.BigEndian.PutUint64(b[12:], uint64(time.Now().UnixNano()))
-		if _, err := conn.WriteTo(b[:], raddr); err == nil {
+		binary.BigEndian.PutUint64(b[:], uint64(time.Now().UnixNano()))
+		if _, err := conn.WriteToUDP(b[:], raddr); err == nil {
 			r.echoSent.Add(1)
 		}
 	}
 }
-
-// echoLen is a baseline probe's length: an RTP header and a send time.
-const echoLen = 12 + 8
 
 // bridgeConfig shapes a run.
 type bridgeConfig struct {
@@ -830,7 +810,7 @@ func (r *bridgeRun) setUp(ctx context.Context, c *benchCall) error {
 		win := r.win.open()
 		seq := c.toPhone.prepare(now, win)
 		frame(p, fromBrowser, c.i, seq, c.webBursts.due(now, win))
-		return func() { c.toPhone.confirm(seq) }
+		return func() { c.toPhone.confirm(seq, time.Time{}) }
 	})
 	if err := r.ctl.post(ctx, "/dial", url.Values{"user": {strconv.FormatInt(user, 10)}, "number": {strconv.Itoa(c.i + 1000)}}, nil); err != nil {
 		return fmt.Errorf("dial: %w", err)
@@ -957,9 +937,9 @@ func (r *bridgeRun) answer(in *sipuatest.Incoming) {
 			seq := c.toBrowser.prepare(now, win)
 			frame(p, fromPhone, c.i, seq, c.phoneBursts.due(now, win))
 		},
-		Sent: func(p []byte, _ time.Time) {
+		Sent: func(p []byte, at time.Time) {
 			if _, _, seq, ok := readTag(p); ok {
-				c.toBrowser.confirm(seq)
+				c.toBrowser.confirm(seq, at)
 			}
 		},
 		Heard: func(p []byte, at time.Time) { r.phoneHeard(c, p, at) },
@@ -1285,6 +1265,8 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 			fmt.Fprintf(&b, "    server's ICE port (whole run): %d datagrams read in %d recvmmsg (%.2f each), %d sent in %d sendmmsg (%.2f each), %d refused\n",
 				i.Read, i.Recvs, float64(i.Read)/float64(max(i.Recvs, 1)), i.Sent, i.Sends, float64(i.Sent)/float64(max(i.Sends, 1)), i.Dropped)
 		}
+		fmt.Fprintf(&b, "    the calls' rooms (whole run): %d frames passed through, %d mixed; %d dropped, of which %d by a mix source that ran a frame ahead of the tick\n",
+			s.Room.Passed, s.Room.Mixed, s.Room.Dropped, s.Room.Trimmed)
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "    %s\n", e)

@@ -105,11 +105,11 @@ func TestBridgeStream(t *testing.T) {
 	h := newHistogram()
 	t0 := time.Now()
 	before := s.prepare(t0, false)
-	s.confirm(before)
+	s.confirm(before, time.Time{})
 	var seqs []uint16
 	for i := range 10 {
 		seq := s.prepare(t0.Add(time.Duration(i)*20*time.Millisecond), true)
-		s.confirm(seq)
+		s.confirm(seq, time.Time{})
 		seqs = append(seqs, seq)
 	}
 	s.arrived(before, t0.Add(time.Millisecond), h) // heard, but sent before the window
@@ -125,5 +125,15 @@ func TestBridgeStream(t *testing.T) {
 	within := func(got, want time.Duration) bool { return got >= want && got <= want+histBin }
 	if p50, p99, n := h.quantile(0.5), h.quantile(0.99), h.n.Load(); n != 9 || !within(p50, 5*time.Millisecond) || !within(p99, 9*time.Millisecond) {
 		t.Errorf("%d samples, p50 %s, p99 %s; want 9, 5ms, 9ms", n, p50, p99)
+	}
+
+	// A packet the socket took later than it was numbered is timed from
+	// the socket.
+	h = newHistogram()
+	seq := s.prepare(t0, true)
+	s.confirm(seq, t0.Add(30*time.Millisecond))
+	s.arrived(seq, t0.Add(32*time.Millisecond), h)
+	if got := h.quantile(1); !within(got, 2*time.Millisecond) {
+		t.Errorf("timed from its numbering: %s, want 2ms from the socket's write", got)
 	}
 }

@@ -86,6 +86,8 @@ type bridgeStats struct {
 	CallsStarted int    `json:"calls_started"`
 	// The ICE port's datagrams and system calls (whole run).
 	ICE webrtc.PortStats `json:"ice_port"`
+	// The calls' rooms: frames passed, mixed, and dropped (whole run).
+	Room media.RoomStats `json:"room"`
 }
 
 // startBridgeServer starts the phone on loopback, dialing out through
@@ -359,6 +361,7 @@ func (s *bridgeServer) stats(w http.ResponseWriter, _ *http.Request) {
 	st.HeapInuse, st.StackInuse, st.Goroutines = ms.HeapInuse, ms.StackInuse, runtime.NumGoroutine()
 	st.BufferFull = s.rtc.BufferFull()
 	st.ICE = s.rtc.PortStats()
+	st.Room = s.sb.RoomStats()
 	w.Header().Set("Content-Type", "application/json")
 	if err := json.NewEncoder(w).Encode(st); err != nil {
 		s.log.Warn("write stats", "err", err)

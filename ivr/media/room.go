@@ -29,9 +29,16 @@ const (
 	// frame arriving at a full queue drops the oldest, so a mix lags its
 	// sources by at most this many frames.
 	jitterDepth = 3
+	// spareFrames is how many frames a source may keep in hand beyond
+	// the one its tick takes: a source whose frame came late to a tick
+	// has one left over from then on, and the next frame that is as late
+	// still makes its tick instead of being lost. It costs the mix up to
+	// 20 ms of delay on a source that was late once.
+	spareFrames = 1
 	// trimAfter is the window, in ticks, over which a source that always
-	// had a spare frame at the tick (it runs a frame ahead) loses its
-	// oldest one: latency comes back down after a burst.
+	// had more than spareFrames frames left over at the tick (it runs two
+	// frames ahead) loses its oldest one: latency comes back down after a
+	// burst.
 	trimAfter = 10
 	// writeQueue bounds the frames waiting for a listener's leg (80 ms):
 	// a slow leg drops its own oldest frames and stalls nobody else.
@@ -53,7 +60,17 @@ type RoomStats struct {
 	Passed   uint64 // frames written to a listener as their one source sent them
 	Mixed    uint64 // frames written to a listener as a sum of two or more sources
 	Dropped  uint64 // frames dropped because a queue was full (or ran ahead of the tick)
+	Trimmed  uint64 // of Dropped, a mix source's frames dropped because it ran a frame ahead of the tick
 	Recorded uint64 // 20 ms ticks written to recordings
+}
+
+// Add adds o's counts to s.
+func (s *RoomStats) Add(o RoomStats) {
+	s.Passed += o.Passed
+	s.Mixed += o.Mixed
+	s.Dropped += o.Dropped
+	s.Trimmed += o.Trimmed
+	s.Recorded += o.Recorded
 }
 
 // Room joins legs: each party hears the parties its route names (Hear),
@@ -72,7 +89,7 @@ type Room struct {
 	quit   chan struct{}
 	ticker sync.WaitGroup
 
-	passed, mixed, dropped, recorded atomic.Uint64
+	passed, mixed, dropped, trimmed, recorded atomic.Uint64
 }
 
 // party is a leg in the room: its reader feeds the listeners that hear it,
@@ -288,6 +305,7 @@ func (r *Room) Stats() RoomStats {
 		Passed:   r.passed.Load(),
 		Mixed:    r.mixed.Load(),
 		Dropped:  r.dropped.Load(),
+		Trimmed:  r.trimmed.Load(),
 		Recorded: r.recorded.Load(),
 	}
 }
@@ -563,9 +581,10 @@ func (r *Room) tick() {
 		return
 	}
 	for i, s := range p.sources {
-		c, ok, dropped := s.jq.pop(&p.raw[i])
-		if dropped {
+		c, ok, trimmed := s.jq.pop(&p.raw[i])
+		if trimmed {
 			r.dropped.Add(1)
+			r.trimmed.Add(1)
 		}
 		p.have[i], p.codec[i] = ok, c
 		if ok {
@@ -639,24 +658,24 @@ func (j *jitter) push(c Codec, b []byte) (dropped bool) {
 // pop takes the oldest frame into dst. A source that had a spare frame at
 // every tick of a window of trimAfter ticks runs a frame ahead of the
 // tick, which only adds delay: it loses its oldest frame.
-func (j *jitter) pop(dst *[SamplesPerPacket]byte) (c Codec, ok, dropped bool) {
+func (j *jitter) pop(dst *[SamplesPerPacket]byte) (c Codec, ok, trimmed bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.ticks == 0 || j.n < j.low {
 		j.low = j.n
 	}
 	if j.ticks++; j.ticks == trimAfter {
-		if j.low > 1 {
-			j.head, j.n, dropped = (j.head+1)%jitterDepth, j.n-1, true
+		if j.low > 1+spareFrames {
+			j.head, j.n, trimmed = (j.head+1)%jitterDepth, j.n-1, true
 		}
 		j.ticks = 0
 	}
 	if j.n == 0 {
-		return 0, false, dropped
+		return 0, false, trimmed
 	}
 	c, *dst = j.codec[j.head], j.buf[j.head]
 	j.head, j.n = (j.head+1)%jitterDepth, j.n-1
-	return c, true, dropped
+	return c, true, trimmed
 }
 
 func (j *jitter) reset() {

@@ -874,8 +874,8 @@ func TestRoomSlowLeg(t *testing.T) {
 }
 
 // TestJitter: a source's queue keeps at most jitterDepth frames (the
-// oldest goes), and loses a frame when it had a spare one at every tick of
-// a window, not when it ran dry once in it.
+// oldest goes), keeps one spare frame, and loses a frame when it had two
+// spare at every tick of a window, not when it ran dry once in it.
 func TestJitter(t *testing.T) {
 	frame := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, SamplesPerPacket) }
 	var dst [SamplesPerPacket]byte
@@ -899,8 +899,22 @@ func TestJitter(t *testing.T) {
 			t.Error("popped from an empty queue")
 		}
 	})
-	t.Run("a source a frame ahead is trimmed", func(t *testing.T) {
+	t.Run("a source a frame ahead keeps its spare", func(t *testing.T) {
 		var j jitter
+		j.push(PCMU, frame(0))
+		for i := 1; i <= 5*trimAfter; i++ {
+			j.push(PCMU, frame(i)) // one arrives per tick, one is spare
+			if _, _, d := j.pop(&dst); d {
+				t.Fatalf("trimmed at tick %d: a source one frame ahead keeps its spare", i)
+			}
+			if dst[0] != byte(i-1) {
+				t.Fatalf("tick %d took frame %d, want %d", i, dst[0], i-1)
+			}
+		}
+	})
+	t.Run("a source two frames ahead is trimmed", func(t *testing.T) {
+		var j jitter
+		j.push(PCMU, frame(0))
 		j.push(PCMU, frame(0))
 		trimmed := 0
 		for i := 1; i <= 3*trimAfter; i++ {
@@ -912,8 +926,8 @@ func TestJitter(t *testing.T) {
 		if trimmed != 1 {
 			t.Errorf("trimmed %d times in %d ticks, want once", trimmed, 3*trimAfter)
 		}
-		if j.n != 0 {
-			t.Errorf("%d frames left queued after the trim, want 0", j.n)
+		if j.n != spareFrames {
+			t.Errorf("%d frames left queued after the trim, want %d", j.n, spareFrames)
 		}
 	})
 	t.Run("a source that ran dry is not trimmed", func(t *testing.T) {

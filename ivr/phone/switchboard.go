@@ -82,6 +82,7 @@ type Switchboard struct {
 	users  map[survey.UserID]*user
 	closed bool
 	wg     sync.WaitGroup
+	ended  media.RoomStats // the rooms of ended calls
 }
 
 // user is one console user's phone.
@@ -511,6 +512,7 @@ func (sb *Switchboard) endLocked(c *call, t time.Time) {
 	}
 	if c.room != nil {
 		c.room.Close()
+		sb.ended.Add(c.room.Stats())
 	}
 	if w := c.watcher; w != nil {
 		w.watch = nil
@@ -683,6 +685,20 @@ func (sb *Switchboard) Ready(id survey.UserID) bool {
 }
 
 // Calls are the calls not yet ended.
+// RoomStats sums the counters of every call's room since the switchboard
+// started: frames passed through, mixed, and dropped (media.RoomStats).
+func (sb *Switchboard) RoomStats() media.RoomStats {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	st := sb.ended
+	for _, u := range sb.users {
+		if c := u.call; c != nil && c.room != nil && c.ev.State != survey.CallEnded {
+			st.Add(c.room.Stats())
+		}
+	}
+	return st
+}
+
 func (sb *Switchboard) Calls() []survey.CallEvent {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()

@@ -88,7 +88,9 @@ type Tap struct {
 	// the call's codec) in place of silence.
 	Fill func(payload []byte)
 	// Sent sees each audio packet once the socket has taken it (not key
-	// events, not packets held back by MuteRTP).
+	// events, not packets held back by MuteRTP), at the time of the write;
+	// with SharedMedia, just before the system call that sends its batch,
+	// however long the batch took to fill.
 	Sent func(payload []byte, at time.Time)
 	// Heard sees each packet of the negotiated codec as it arrives, with
 	// the time the socket read returned.

@@ -47,6 +47,14 @@ type mediaPort struct {
 	closed  bool
 
 	senders []*sender // the clock's goroutine only
+	queued  []queued  // the clock's goroutine only: packets in out, for Tap.Sent
+}
+
+// queued is an audio packet in the port's batch that a Tap wants to see
+// sent.
+type queued struct {
+	tap     *Tap
+	payload []byte // in the batch's buffer
 }
 
 // placeOnPort gives c a loopback address on a port with room, opening one
@@ -160,18 +168,36 @@ func (mp *mediaPort) Tick(time.Time) bool {
 		if n > 0 {
 			buf := mp.out.Next()
 			if buf == nil {
-				mp.out.Flush()
+				mp.flush()
 				buf = mp.out.Next()
 			}
 			mp.out.QueueFrom(copy(buf, s.buf[:n]), s.c.ip, s.to)
-			s.sent() // queued: the flush below follows at once
+			s.c.out.Add(1)
+			if t := s.tap; t != nil && t.Sent != nil && s.pkt.PayloadType == s.c.pt {
+				mp.queued = append(mp.queued, queued{t, buf[s.pkt.Header.MarshalSize():n]})
+			}
 		}
 		s.advance()
 	}
 	clear(mp.senders[len(live):])
 	mp.senders = live
-	mp.out.Flush()
+	mp.flush()
 	return !closed || len(live) > 0
+}
+
+// flush sends the batch. Its packets are Sent at the time of the system
+// call, which delivers them on loopback: the time the far end's socket
+// received them, to within the call's own duration.
+func (mp *mediaPort) flush() {
+	if len(mp.queued) > 0 {
+		now := time.Now()
+		for _, q := range mp.queued {
+			q.tap.Sent(q.payload, now)
+		}
+		clear(mp.queued)
+		mp.queued = mp.queued[:0]
+	}
+	mp.out.Flush()
 }
 
 // read hands each datagram the port receives to the call it was sent to,
