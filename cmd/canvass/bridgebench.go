@@ -1233,10 +1233,11 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 		fmt.Fprintf(&b, "Bridged calls: a pion browser (PCMU) joined by the switchboard to a SIP call the endpoint placed to a\n"+
 			"sipuatest phone (%s); %s. The server is a child process: its CPU (%% of one core)\n"+
 			"is over the %.0f s window with every call up, RSS before → peak, per call = (peak - before) / calls.\n"+
-			"Latency, ms, END TO END, one way: sender's socket write → receiver's socket (the system's receive time;\n"+
-			"as read without -shared), two loopback hops, SRTP and the co-located load included. baseline: the same\n"+
-			"two hops without the bridge (a round trip through a UDP echo in the server process, timed alongside,\n"+
-			"from the browsers' socket with -shared) - compare with it, nothing is subtracted.\n"+
+			"Latency, ms, END TO END, one way: sender → receiver's socket (the system's receive time; as read without\n"+
+			"-shared), two loopback hops, SRTP and the co-located load included. A phone's packet is timed from its\n"+
+			"sendmmsg, a browser's from when it was numbered, before the generator's SRTP and send goroutine.\n"+
+			"baseline: the same two hops without the bridge (a round trip through a UDP echo in the server process,\n"+
+			"timed alongside by its own socket's send and receive) - compare with it, nothing is subtracted.\n"+
 			"phone→browser is the passthrough route; browser→phone also waits for the SIP leg's own 20 ms packet\n"+
 			"clock (0-20 ms per packet, plus any frames already queued for it). mixed: a burst from either side to\n"+
 			"the supervisor, through the room's 20 ms mix tick. lost: tagged packets sent in the window, never heard.\n"+
@@ -1265,7 +1266,7 @@ func (t *bridgeTable) row(r bridgeResult, cfg bridgeConfig) error {
 			fmt.Fprintf(&b, "    server's ICE port (whole run): %d datagrams read in %d recvmmsg (%.2f each), %d sent in %d sendmmsg (%.2f each), %d refused\n",
 				i.Read, i.Recvs, float64(i.Read)/float64(max(i.Recvs, 1)), i.Sent, i.Sends, float64(i.Sent)/float64(max(i.Sends, 1)), i.Dropped)
 		}
-		fmt.Fprintf(&b, "    the calls' rooms (whole run): %d frames passed through, %d mixed; %d dropped, of which %d by a mix source that ran a frame ahead of the tick\n",
+		fmt.Fprintf(&b, "    the calls' rooms (whole run): %d frames passed through, %d mixed; %d dropped, of which %d trimmed (a mix source more than a spare frame ahead of the tick)\n",
 			s.Room.Passed, s.Room.Mixed, s.Room.Dropped, s.Room.Trimmed)
 	}
 	for _, e := range r.Errors {

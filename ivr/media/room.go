@@ -27,8 +27,9 @@ import (
 const (
 	// jitterDepth bounds a source's frames waiting for the mix tick; a
 	// frame arriving at a full queue drops the oldest, so a mix lags its
-	// sources by at most this many frames.
-	jitterDepth = 3
+	// sources by at most this many frames. A source holding its spare can
+	// still take three frames that come at once.
+	jitterDepth = 3 + spareFrames
 	// spareFrames is how many frames a source may keep in hand beyond
 	// the one its tick takes: a source whose frame came late to a tick
 	// has one left over from then on, and the next frame that is as late
@@ -60,7 +61,7 @@ type RoomStats struct {
 	Passed   uint64 // frames written to a listener as their one source sent them
 	Mixed    uint64 // frames written to a listener as a sum of two or more sources
 	Dropped  uint64 // frames dropped because a queue was full (or ran ahead of the tick)
-	Trimmed  uint64 // of Dropped, a mix source's frames dropped because it ran a frame ahead of the tick
+	Trimmed  uint64 // of Dropped, a mix source's frames dropped because it ran more than spareFrames ahead of the tick
 	Recorded uint64 // 20 ms ticks written to recordings
 }
 
@@ -655,9 +656,10 @@ func (j *jitter) push(c Codec, b []byte) (dropped bool) {
 	return dropped
 }
 
-// pop takes the oldest frame into dst. A source that had a spare frame at
-// every tick of a window of trimAfter ticks runs a frame ahead of the
-// tick, which only adds delay: it loses its oldest frame.
+// pop takes the oldest frame into dst. A source that had more than
+// spareFrames frames left over at every tick of a window of trimAfter
+// ticks runs ahead of the tick by more than the spare, which only adds
+// delay: it loses its oldest frame.
 func (j *jitter) pop(dst *[SamplesPerPacket]byte) (c Codec, ok, trimmed bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()

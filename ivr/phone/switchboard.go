@@ -684,7 +684,6 @@ func (sb *Switchboard) Ready(id survey.UserID) bool {
 	return u != nil && u.browser != nil
 }
 
-// Calls are the calls not yet ended.
 // RoomStats sums the counters of every call's room since the switchboard
 // started: frames passed through, mixed, and dropped (media.RoomStats).
 func (sb *Switchboard) RoomStats() media.RoomStats {
@@ -699,6 +698,7 @@ func (sb *Switchboard) RoomStats() media.RoomStats {
 	return st
 }
 
+// Calls are the calls not yet ended.
 func (sb *Switchboard) Calls() []survey.CallEvent {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()

@@ -278,6 +278,10 @@ func TestListenWhisperBarge(t *testing.T) {
 	if ev, ok := r.sb.Call(ivy); !ok || ev.Monitor != survey.MonitorListen || ev.Supervisor != sue {
 		t.Fatalf("call as it stands: %+v", ev)
 	}
+	live := r.sb.RoomStats()
+	if live.Passed == 0 || live.Mixed == 0 || live.Trimmed > live.Dropped {
+		t.Errorf("the live call's room counts %+v: want frames passed and mixed, trims among the drops", live)
+	}
 	// Only one supervisor at a time; an interviewer with no call cannot be
 	// listened to.
 	r.connect(3, 770)
@@ -311,6 +315,11 @@ func TestListenWhisperBarge(t *testing.T) {
 	}
 	if _, _, on := r.sb.Watching(sue); on {
 		t.Error("the supervisor is still on an ended call")
+	}
+	// The ended call's room is still counted, once.
+	ended := r.sb.RoomStats()
+	if ended.Passed < live.Passed || ended.Mixed < live.Mixed || ended != r.sb.RoomStats() {
+		t.Errorf("after the call: room counts %+v (then %+v), want at least %+v, and the same twice", ended, r.sb.RoomStats(), live)
 	}
 }
 

@@ -21,23 +21,22 @@ import (
 // handed out. Every datagram queued in the kernel when the reader comes
 // back costs no system call of its own.
 //
-// Writes: a writer copies its datagram into the pending batch and returns.
-// The Conn's sender goroutine, woken by the first datagram queued while it
-// is idle, sends the pending batch by sendmmsg, and again while writers
-// queued more during that send; then it sleeps. No timer is involved: the
-// sender runs as soon as the scheduler gives it a core, usually when the
-// writing goroutine next blocks (Go runs next the goroutine just woken),
-// so a goroutine writing a burst (the packets of one read, or of one
-// clock tick) has it sent in one system call. Each writer's datagrams
-// leave in the order it wrote them. Sends never wait for room in the
-// socket (a datagram the system refuses is dropped and counted, as on a
-// full network), and their errors reach no writer: see Stats.
+// Writes: a writer copies its datagram into the pending batch. The writer
+// that finds no send in flight sends the pending batch itself, by
+// sendmmsg, and again while other writers queued more during that send;
+// those return at once, their datagrams in its next batch. No goroutine is
+// woken for a datagram to leave. Each writer's datagrams leave in the
+// order it wrote them. Sends never wait for room in the socket (a datagram
+// the system refuses is dropped and counted, as on a full network), and
+// their errors reach no writer: see Stats.
 //
-// (A first version had the writer that found no send in flight send
-// itself, the others' datagrams joining the next batch: no wake-up, but
-// two cores rarely write at the same instant, and it sent 1.04–1.10
-// datagrams per sendmmsg at 100 and 300 bridged calls, against 3.6 and 8.3
-// with the sender goroutine, with no worse latency.)
+// (Until 7 December a sender goroutine, woken by the first datagram
+// queued, sent the batches: 6.4–7.0 datagrams per sendmmsg at 300 bridged
+// calls against 1.04 now, but each datagram waited for that goroutine to
+// get a core. On a busy machine that added 4.5–10 ms to the passthrough
+// p99 over the benchmark's baseline echo; sending at once adds 0–1 ms,
+// for the same server CPU within the noise. Since sendmmsg is a raw
+// system call, a writer keeps its P through the send.)
 type Conn struct {
 	conn *net.UDPConn
 	slot int  // the longest datagram a batch slot holds
@@ -49,12 +48,10 @@ type Conn struct {
 
 	wmu      sync.Mutex
 	pending  *Batch    // writers queue here
-	spare    *Batch    // the other batch; nil while the sender has it
-	flushing bool      // the sender is woken or sending
-	room     sync.Cond // signalled when the sender takes the pending batch, and on Close
+	spare    *Batch    // the other batch; nil while a writer sends it
+	flushing bool      // a writer is sending
+	room     sync.Cond // signalled when the sending writer takes the pending batch, and on Close
 	closed   bool
-	kick     chan struct{} // wakes the sender
-	done     chan struct{} // closed by Close: the sender ends
 
 	dropped     atomic.Uint64
 	reads, recv atomic.Uint64 // datagrams read, recvmmsg calls
@@ -64,7 +61,7 @@ type Conn struct {
 // NewConn wraps conn, a UDP socket no one else reads or writes, in
 // batches of size datagrams of up to slot bytes each. A longer datagram
 // read is cut to slot bytes; a longer one written goes out by itself
-// (from the socket's own address). Its sender goroutine ends with Close.
+// (from the socket's own address).
 func NewConn(conn *net.UDPConn, size, slot int) (*Conn, error) {
 	return newConn(conn, size, slot, New)
 }
@@ -90,10 +87,8 @@ func newConn(conn *net.UDPConn, size, slot int, batch func(*net.UDPConn, int, in
 		return nil, err
 	}
 	v6 := conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Is6()
-	c := &Conn{conn: conn, slot: slot, v6: v6, in: in, pending: a, spare: b,
-		kick: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &Conn{conn: conn, slot: slot, v6: v6, in: in, pending: a, spare: b}
 	c.room.L = &c.wmu
-	go c.sender()
 	return c, nil
 }
 
@@ -140,7 +135,8 @@ func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
 	return n, net.UDPAddrFromAddrPort(from), nil
 }
 
-// WriteToAddrPort queues a copy of p to addr for the sender (see Conn).
+// WriteToAddrPort queues a copy of p to addr and sends it, or leaves it to
+// the writer sending (see Conn).
 // It reports len(p) and no error once the datagram is queued.
 func (c *Conn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
 	return c.WriteFromTo(p, netip.Addr{}, addr)
@@ -162,8 +158,9 @@ func (c *Conn) WriteFromTo(p []byte, src netip.Addr, addr netip.AddrPort) (int, 
 	buf := c.pending.Next()
 	for buf == nil {
 		// Writers outran the send in flight by a whole batch (only then is
-		// the pending batch full): wait for the sender to take it, rather
-		// than send this one past its writer's earlier datagrams.
+		// the pending batch full): wait for the sending writer to take
+		// it, rather than send this one past its writer's earlier
+		// datagrams.
 		c.room.Wait()
 		if c.closed {
 			c.wmu.Unlock()
@@ -174,7 +171,7 @@ func (c *Conn) WriteFromTo(p []byte, src netip.Addr, addr netip.AddrPort) (int, 
 	c.pending.QueueFrom(copy(buf, p), src, addr)
 	if !c.flushing {
 		c.flushing = true
-		c.kick <- struct{}{} // never blocks: one kick per flushing
+		c.sendPending()
 	}
 	c.wmu.Unlock()
 	return len(p), nil
@@ -199,20 +196,6 @@ func (c *Conn) sendPending() {
 	c.flushing = false
 }
 
-// sender is the Conn's sending goroutine.
-func (c *Conn) sender() {
-	for {
-		select {
-		case <-c.kick:
-			c.wmu.Lock()
-			c.sendPending()
-			c.wmu.Unlock()
-		case <-c.done:
-			return
-		}
-	}
-}
-
 func (c *Conn) closedError(addr netip.AddrPort) error {
 	return &net.OpError{Op: "write", Net: "udp", Source: c.conn.LocalAddr(), Addr: net.UDPAddrFromAddrPort(addr), Err: net.ErrClosed}
 }
@@ -230,9 +213,6 @@ func (c *Conn) WriteTo(p []byte, addr net.Addr) (int, error) {
 // writes fail with it, and datagrams still queued are dropped.
 func (c *Conn) Close() error {
 	c.wmu.Lock()
-	if !c.closed {
-		close(c.done)
-	}
 	c.closed = true
 	c.room.Broadcast()
 	c.wmu.Unlock()

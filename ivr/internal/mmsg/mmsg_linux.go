@@ -316,13 +316,15 @@ func (b *Batch) Flush() (dropped int, err error) {
 	return dropped, err
 }
 
-// send is a raw system call: MSG_DONTWAIT never sleeps, so the runtime
-// need not hand the goroutine's P to another thread while it runs. With
-// Syscall6 the P was taken back during the longer sends, and the packet
-// clock's goroutine then waited for one behind the readers before its next
-// port: at 3,000 calls the longest gap a caller heard fell from 204–267 ms
-// to 122–148 ms with this, and the jitter p99 from 29–39 to 17 ms. Reads
-// stay Syscall6: a reader that kept its P starved the rest.
+// send is a raw system call: with MSG_DONTWAIT it never waits for room in
+// the socket's buffer, so it is short, and the goroutine keeps its P
+// through it (the thread may still be descheduled inside it, holding the
+// P; a stop-the-world waits for it to return). With Syscall6 the runtime
+// took the P back during the longer sends, and the packet clock's
+// goroutine then waited for one behind the readers before its next port:
+// at 3,000 calls the longest gap a caller heard fell from 204–267 ms to
+// 122–148 ms with this, and the jitter p99 from 29–39 to 17 ms. Reads stay
+// Syscall6: a reader that kept its P starved the rest.
 func (b *Batch) send(fd uintptr) bool {
 	hs := b.hs[b.sent:b.n]
 	for {

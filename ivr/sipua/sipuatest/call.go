@@ -90,7 +90,8 @@ type Tap struct {
 	// Sent sees each audio packet once the socket has taken it (not key
 	// events, not packets held back by MuteRTP), at the time of the write;
 	// with SharedMedia, just before the system call that sends its batch,
-	// however long the batch took to fill.
+	// however long the batch took to fill (and also when the system then
+	// refuses it).
 	Sent func(payload []byte, at time.Time)
 	// Heard sees each packet of the negotiated codec as it arrives, with
 	// the time the socket read returned.

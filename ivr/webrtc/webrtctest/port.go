@@ -144,7 +144,7 @@ type Mux struct {
 	head, n    int
 	closed     bool
 	overflowed uint64
-	arrived    [arrivals]arrival // by sequence number modulo arrivals
+	arrived    [arrivals]arrival // by sequence number modulo arrivals: one stream's (a second would evict it)
 }
 
 // arrival is when the system received one SRTP packet.
