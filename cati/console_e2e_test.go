@@ -116,16 +116,24 @@ func (tb *tab) pageState() string {
 	return s
 }
 
-// text returns an element's text.
+// text returns an element's text. Right after a navigation chromedp's copy
+// of the DOM can still name a node of the page before (a script already
+// sees the new one): such a query fails with -32000, and is asked again.
 func (tb *tab) text(sel string) string {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(sel))
-	if err != nil {
-		tb.t.Fatalf("%s: text of %s: %v", tb.name, sel, err)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(tb.ctx, time.Until(deadline))
+		s, err := chromedp.Run(ctx, chromedp.Text(sel))
+		cancel()
+		if err == nil {
+			return s
+		}
+		if time.Now().After(deadline) || !strings.Contains(err.Error(), "-32000") {
+			tb.t.Fatalf("%s: text of %s: %v", tb.name, sel, err)
+		}
+		time.Sleep(50 * time.Millisecond) // the page is navigating
 	}
-	return s
 }
 
 // poll waits until a JavaScript expression is true, across navigations.
