@@ -554,12 +554,21 @@ func (s *sender) packet() (int, bool) {
 	return n, true
 }
 
-// sent counts the packet in s.buf as gone out.
+// sent counts the packet in s.buf as gone out, and shows it to the tap.
 func (s *sender) sent() {
-	s.c.out.Add(1)
-	if t := s.tap; t != nil && t.Sent != nil && s.pkt.PayloadType == s.c.pt {
+	if t := s.counted(); t != nil {
 		t.Sent(s.pkt.Payload, time.Now())
 	}
+}
+
+// counted counts the packet in s.buf as gone out, and returns the tap that
+// wants to see it sent (an audio packet), or nil.
+func (s *sender) counted() *Tap {
+	s.c.out.Add(1)
+	if t := s.tap; t != nil && t.Sent != nil && s.pkt.PayloadType == s.c.pt {
+		return t
+	}
+	return nil
 }
 
 // advance moves on to the next packet, closing the job that ended.

@@ -172,8 +172,7 @@ func (mp *mediaPort) Tick(time.Time) bool {
 				buf = mp.out.Next()
 			}
 			mp.out.QueueFrom(copy(buf, s.buf[:n]), s.c.ip, s.to)
-			s.c.out.Add(1)
-			if t := s.tap; t != nil && t.Sent != nil && s.pkt.PayloadType == s.c.pt {
+			if t := s.counted(); t != nil {
 				mp.queued = append(mp.queued, queued{t, buf[s.pkt.Header.MarshalSize():n]})
 			}
 		}
